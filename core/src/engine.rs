@@ -1,0 +1,394 @@
+//! The engine: what a program embedding cairn calls.
+//!
+//! `plan` = validate -> lower -> build graph -> refresh (batched by type, reconciling any
+//! operation a crash left pending) -> diff. `apply` takes a plan and nothing else: it locks
+//! state, refuses a stale plan, and walks the plan's own graph.
+
+use crate::apply::{self, ApplyError, ApplyOptions, ApplyReport};
+use crate::graph::ResourceGraph;
+use crate::model::Stack;
+use crate::plan::planner::{self, PlanInput, PlanOptions};
+use crate::plan::{AttrChange, Drift, Plan, PlanError, PlanMode};
+use crate::provider::*;
+use crate::state::{Mutation, OperationKind, ResourceState, State, StateError, StateStore};
+use crate::validate::{validate, Invalid, ValidationErrors};
+use crate::value::{Attrs, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+/// Errors of engine operations.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The stack (or its lowering) is invalid; nothing was sent to the cloud.
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Some resources could not be read; the plan would be built on guesses.
+    #[error("refresh failed for {} resource(s):\n{}", failures.len(), failures.iter().map(|(a, e)| format!("  - {a}: {e}")).collect::<Vec<_>>().join("\n"))]
+    Refresh { failures: Vec<(String, ProviderError)> },
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Apply(ApplyError),
+    /// `import` was asked for an address the stack does not declare, or one already managed.
+    #[error("cannot import {address}: {reason}")]
+    Import { address: String, reason: String },
+}
+
+impl From<ApplyError> for EngineError {
+    fn from(e: ApplyError) -> Self {
+        match e {
+            ApplyError::Plan(p) => EngineError::Plan(p),
+            other => EngineError::Apply(other),
+        }
+    }
+}
+
+/// What a refresh found.
+#[derive(Debug, Default)]
+pub struct Refreshed {
+    /// State with every correction applied.
+    pub state: Option<State>,
+    pub drift: Vec<Drift>,
+    /// The corrections, to be recorded by apply.
+    pub updates: Vec<Mutation>,
+    /// Resources that could not be read.
+    pub failures: Vec<(String, ProviderError)>,
+    /// Provider read requests made (one per type and kind of lookup).
+    pub read_requests: usize,
+}
+
+/// Plans and applies stacks with one provider and one state store.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    provider: Arc<dyn Provider>,
+    store: Arc<dyn StateStore>,
+    read_parallelism: usize,
+}
+
+impl Engine {
+    pub fn new(provider: Arc<dyn Provider>, store: Arc<dyn StateStore>) -> Self {
+        Engine { provider, store, read_parallelism: 10 }
+    }
+
+    pub fn provider(&self) -> &Arc<dyn Provider> {
+        &self.provider
+    }
+
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.store
+    }
+
+    /// Validate the stack, lower it with the provider and build the checked graph. No
+    /// cloud call is made.
+    pub fn lower(&self, stack: &Stack) -> Result<ResourceGraph, EngineError> {
+        validate(stack).map_err(EngineError::Invalid)?;
+        let lowered = self.provider.lower(LowerRequest { stack }).map_err(|e| EngineError::Invalid(ValidationErrors(e)))?;
+        let graph = ResourceGraph::build(stack, self.provider.schema(), lowered.resources, lowered.exports)
+            .map_err(|e| EngineError::Invalid(ValidationErrors(e)))?;
+        let mut errors = Vec::new();
+        for o in stack.outputs() {
+            if !graph.exports.iter().any(|e| e.resource == o.value.resource && e.attr == o.value.attr) {
+                errors.push(Invalid::new(format!("output.{}", o.name), "value", format!("provider {} does not export {}", self.provider.name(), o.value)));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(EngineError::Invalid(ValidationErrors(errors)));
+        }
+        Ok(graph)
+    }
+
+    /// Read the stored state, refusing one that belongs to another stack or provider.
+    pub fn read_state(&self, stack: &str) -> Result<Option<State>, EngineError> {
+        let state = self.store.read()?;
+        if let Some(s) = &state {
+            if s.stack != stack || s.provider != self.provider.name() {
+                return Err(StateError::Foreign {
+                    location: self.store.location(),
+                    reason: format!("it belongs to stack {:?} on {:?}, not {stack:?} on {:?}", s.stack, s.provider, self.provider.name()),
+                }
+                .into());
+            }
+        }
+        Ok(state)
+    }
+
+    /// Compute a plan. Reads state without locking; nothing is written.
+    pub async fn plan(&self, stack: &Stack, options: &PlanOptions) -> Result<Plan, EngineError> {
+        let graph = self.lower(stack)?;
+        let stored = self.read_state(stack.name())?;
+        let base = stored.as_ref().map(|s| (s.lineage.clone(), s.serial));
+        let mut refreshed = Refreshed::default();
+        if let Some(s) = &stored {
+            if options.refresh || !s.pending.is_empty() {
+                refreshed = self.refresh(s, Some(&graph), options.refresh).await;
+                if !refreshed.failures.is_empty() {
+                    return Err(EngineError::Refresh { failures: refreshed.failures });
+                }
+            }
+        }
+        let state = refreshed.state.take().or(stored).unwrap_or_else(|| State::new(stack.name(), self.provider.name()));
+        let outputs = stack
+            .outputs()
+            .iter()
+            .map(|o| {
+                let v = graph.exports.iter().find(|e| e.resource == o.value.resource && e.attr == o.value.attr).map(|e| e.value.clone());
+                (o.name.clone(), v.unwrap_or(Value::Unknown), o.sensitive)
+            })
+            .collect();
+        let plan = planner::plan(
+            PlanInput {
+                stack: stack.name(),
+                provider: self.provider.name(),
+                graph: &graph,
+                schema: self.provider.schema(),
+                state: &state,
+                base: base.as_ref().map(|(l, s)| (l.as_str(), *s)),
+                drift: refreshed.drift,
+                state_updates: refreshed.updates,
+                outputs,
+            },
+            options,
+        )?;
+        Ok(plan)
+    }
+
+    /// Re-read what `state` holds, in one provider request per resource type (plus one per
+    /// type for pending creates to reconcile). With `full` off, only pending operations are
+    /// reconciled.
+    pub async fn refresh(&self, state: &State, graph: Option<&ResourceGraph>, full: bool) -> Refreshed {
+        let mut by_type: BTreeMap<&str, Vec<ReadItem>> = BTreeMap::new();
+        if full {
+            for r in state.live() {
+                by_type.entry(&r.type_name).or_default().push(ReadItem {
+                    address: r.address.clone(),
+                    id: Some(r.id.clone()),
+                    token: None,
+                    prior: r.attrs.clone(),
+                });
+            }
+        }
+        let mut adopt_by_type: BTreeMap<&str, Vec<ReadItem>> = BTreeMap::new();
+        for p in state.pending.values().filter(|p| p.kind == OperationKind::Create) {
+            adopt_by_type.entry(&p.type_name).or_default().push(ReadItem {
+                address: p.address.clone(),
+                id: None,
+                token: Some(p.token.clone()),
+                prior: Attrs::new(),
+            });
+        }
+        let mut out = Refreshed::default();
+        let mut tasks: JoinSet<(bool, Vec<String>, Result<ReadResponse, ProviderError>)> = JoinSet::new();
+        let mut requests: Vec<(bool, String, Vec<ReadItem>)> = Vec::new();
+        for (t, items) in by_type {
+            requests.push((false, t.to_string(), items));
+        }
+        for (t, items) in adopt_by_type {
+            requests.push((true, t.to_string(), items));
+        }
+        out.read_requests = requests.len();
+        let mut results: Vec<(bool, Vec<String>, Result<ReadResponse, ProviderError>)> = Vec::new();
+        let mut queue = requests.into_iter();
+        loop {
+            while tasks.len() < self.read_parallelism {
+                let Some((adopt, type_name, items)) = queue.next() else { break };
+                let provider = self.provider.clone();
+                let stack = state.stack.clone();
+                let addrs: Vec<String> = items.iter().map(|i| i.address.clone()).collect();
+                tasks.spawn(async move { (adopt, addrs, provider.read(ReadRequest { stack, type_name, items }).await) });
+            }
+            match tasks.join_next().await {
+                Some(Ok(r)) => results.push(r),
+                Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
+                None => break,
+            }
+        }
+
+        let mut updates = Vec::new();
+        for (adopt, addrs, result) in results {
+            let resp = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    out.failures.extend(addrs.into_iter().map(|a| (a, e.clone())));
+                    continue;
+                }
+            };
+            for address in addrs {
+                let outcome = resp.results.get(&address).cloned().unwrap_or(ReadOutcome::Failed(ProviderError::Api {
+                    address: address.clone(),
+                    code: "NoResult".into(),
+                    message: "the provider returned no result for this resource".into(),
+                }));
+                if adopt {
+                    self.reconcile_create(state, graph, &address, outcome, &mut updates, &mut out);
+                } else {
+                    diff_live(&state.resources[&address], outcome, &mut updates, &mut out);
+                }
+            }
+        }
+        // Every other pending operation is settled by the refresh itself: its resource was
+        // just re-read (or will be re-planned from what state holds).
+        for p in state.pending.values() {
+            if p.kind != OperationKind::Create {
+                updates.push(Mutation::Settle { op_id: p.op_id.clone() });
+            }
+        }
+        let mut refreshed = state.clone();
+        for m in &updates {
+            refreshed.apply(m);
+        }
+        out.state = Some(refreshed);
+        out.updates = updates;
+        out
+    }
+
+    fn reconcile_create(
+        &self,
+        state: &State,
+        graph: Option<&ResourceGraph>,
+        address: &str,
+        outcome: ReadOutcome,
+        updates: &mut Vec<Mutation>,
+        out: &mut Refreshed,
+    ) {
+        let Some(p) = state.pending.values().find(|p| p.address == address && p.kind == OperationKind::Create) else { return };
+        match outcome {
+            ReadOutcome::Found { id, attrs } => {
+                let current = state.resources.get(address).filter(|r| !r.id.is_empty());
+                if current.is_some_and(|r| r.id == id) {
+                    updates.push(Mutation::Settle { op_id: p.op_id.clone() });
+                    return;
+                }
+                if current.is_some() {
+                    updates.push(Mutation::Depose { address: address.to_string() });
+                }
+                let desired = graph.and_then(|g| g.get(address));
+                updates.push(Mutation::Put(ResourceState {
+                    address: address.to_string(),
+                    type_name: p.type_name.clone(),
+                    origin: p.origin.clone(),
+                    id: id.clone(),
+                    attrs,
+                    deps: desired.map(|d| d.deps.clone()).unwrap_or_default(),
+                    protect: desired.is_some_and(|d| d.lifecycle.protect),
+                    deposed: vec![],
+                }));
+                updates.push(Mutation::Settle { op_id: p.op_id.clone() });
+                out.drift.push(Drift::Adopted { address: address.to_string(), origin: p.origin.clone(), id });
+            }
+            ReadOutcome::Gone => updates.push(Mutation::Settle { op_id: p.op_id.clone() }),
+            ReadOutcome::Failed(e) => out.failures.push((address.to_string(), e)),
+        }
+    }
+
+    /// Apply a plan. Locks state for the duration; refuses a plan made against another state.
+    pub async fn apply(&self, plan: &Plan, options: &ApplyOptions) -> Result<ApplyReport, EngineError> {
+        if plan.provider != self.provider.name() {
+            return Err(PlanError::WrongStack { planned: format!("provider {}", plan.provider), current: format!("provider {}", self.provider.name()) }.into());
+        }
+        let mut session = self.store.lock(if plan.mode == PlanMode::Destroy { "destroy" } else { "apply" })?;
+        let stored = (!session.state().lineage.is_empty()).then(|| (session.state().lineage.clone(), session.state().serial));
+        let planned = plan.state_lineage.clone().map(|l| (l, plan.state_serial));
+        if stored != planned {
+            let show = |s: &Option<(String, u64)>| s.as_ref().map_or("(none)".to_string(), |(l, n)| format!("{l} serial {n}"));
+            let err = PlanError::Stale { planned: show(&planned), current: show(&stored) };
+            session.unlock()?;
+            return Err(err.into());
+        }
+        if let Err(e) = session.init(&plan.stack, &plan.provider) {
+            let _ = session.unlock();
+            return Err(e.into());
+        }
+        let result = apply::apply(plan, self.provider.clone(), session.as_mut(), options).await;
+        match result {
+            Ok(report) => {
+                session.unlock()?;
+                Ok(report)
+            }
+            // State could not be written: leave the lock, the store needs attention.
+            Err(ApplyError::State(e)) => Err(EngineError::Apply(ApplyError::State(e))),
+            Err(e) => {
+                let _ = session.unlock();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Bring an existing cloud object under management at `address`.
+    pub async fn import(&self, stack: &Stack, address: &str, id: &str) -> Result<ResourceState, EngineError> {
+        let graph = self.lower(stack)?;
+        let desired = graph.get(address).ok_or_else(|| EngineError::Import {
+            address: address.to_string(),
+            reason: "the stack declares no such resource (see `cairn plan` for addresses)".into(),
+        })?;
+        let resp = self
+            .provider
+            .import(ImportRequest {
+                stack: stack.name().to_string(),
+                address: address.to_string(),
+                type_name: desired.concrete.type_name.clone(),
+                id: id.to_string(),
+            })
+            .await?;
+        let mut session = self.store.lock("import")?;
+        if let Err(e) = session.init(stack.name(), self.provider.name()) {
+            let _ = session.unlock();
+            return Err(e.into());
+        }
+        if session.state().resources.get(address).is_some_and(|r| !r.id.is_empty()) {
+            session.unlock()?;
+            return Err(EngineError::Import { address: address.to_string(), reason: "state already manages it".into() });
+        }
+        let rs = ResourceState {
+            address: address.to_string(),
+            type_name: desired.concrete.type_name.clone(),
+            origin: desired.origin_address.clone(),
+            id: id.to_string(),
+            attrs: resp.attrs,
+            deps: desired.deps.clone(),
+            protect: desired.lifecycle.protect,
+            deposed: vec![],
+        };
+        session.append(&[Mutation::Put(rs.clone())])?;
+        session.unlock()?;
+        Ok(rs)
+    }
+}
+
+/// Compare a live read with state; record drift and the correction.
+fn diff_live(r: &ResourceState, outcome: ReadOutcome, updates: &mut Vec<Mutation>, out: &mut Refreshed) {
+    match outcome {
+        ReadOutcome::Found { id, attrs } => {
+            if id != r.id {
+                out.drift.push(Drift::Recreated { address: r.address.clone(), origin: r.origin.clone(), old_id: r.id.clone(), new_id: id.clone() });
+            } else {
+                let keys: BTreeSet<&String> = r.attrs.keys().chain(attrs.keys()).collect();
+                let changes: Vec<AttrChange> = keys
+                    .into_iter()
+                    .filter_map(|k| {
+                        let before = r.attrs.get(k).cloned().unwrap_or(Value::Null);
+                        let after = attrs.get(k).cloned().unwrap_or(Value::Null);
+                        (!before.same_as(&after)).then(|| AttrChange { name: k.clone(), before, after, forces_replacement: false })
+                    })
+                    .collect();
+                if changes.is_empty() {
+                    return;
+                }
+                out.drift.push(Drift::Changed { address: r.address.clone(), origin: r.origin.clone(), changes });
+            }
+            let mut updated = r.clone();
+            updated.id = id;
+            updated.attrs = attrs;
+            updates.push(Mutation::Put(updated));
+        }
+        ReadOutcome::Gone => {
+            out.drift.push(Drift::Deleted { address: r.address.clone(), origin: r.origin.clone(), id: r.id.clone() });
+            updates.push(Mutation::Remove { address: r.address.clone() });
+        }
+        ReadOutcome::Failed(e) => out.failures.push((r.address.clone(), e)),
+    }
+}

@@ -1,0 +1,236 @@
+//! The resource graph: concrete resources and the edges between them.
+//!
+//! Edges come from two places: references inside attributes (`Value::Ref`) and explicit
+//! ordering (`depends_on`, from lowering or from the portable resource). Building the graph
+//! checks what the compiler could not: every reference points at a declared resource, types
+//! exist in the provider's schema, and there is no cycle (the error prints one).
+
+use crate::model::{Lifecycle, Stack};
+use crate::provider::{Concrete, Export, ProviderSchema};
+use crate::validate::Invalid;
+use crate::value::AttrRef;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::IntoNeighbors;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
+use std::hash::Hash;
+
+/// A concrete resource with what core adds to it: lifecycle (from its portable origin) and
+/// the full dependency list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Desired {
+    pub concrete: Concrete,
+    pub lifecycle: Lifecycle,
+    /// Addresses this resource depends on (references and explicit), sorted, unique.
+    pub deps: Vec<String>,
+    /// Portable address of the origin (`database.main`), for grouping in plans.
+    pub origin_address: String,
+}
+
+/// The desired concrete graph of a stack, in a topological order (dependencies first).
+#[derive(Debug)]
+pub struct ResourceGraph {
+    pub graph: DiGraph<(), ()>,
+    /// `resources[i]` is node `i`; the vector is in topological order.
+    pub resources: Vec<Desired>,
+    pub index: HashMap<String, usize>,
+    pub exports: Vec<Export>,
+}
+
+/// Shortest cycle through `scc[0]` using only nodes of the strongly connected component.
+pub(crate) fn cycle_path<G>(g: G, scc: &[G::NodeId]) -> Vec<G::NodeId>
+where
+    G: IntoNeighbors,
+    G::NodeId: Copy + Eq + Hash,
+{
+    let members: HashSet<G::NodeId> = scc.iter().copied().collect();
+    let start = scc[0];
+    let mut pred: HashMap<G::NodeId, G::NodeId> = HashMap::new();
+    let mut queue = VecDeque::from([start]);
+    while let Some(n) = queue.pop_front() {
+        for m in g.neighbors(n) {
+            if m == start {
+                let mut path = vec![n];
+                let mut cur = n;
+                while cur != start {
+                    cur = pred[&cur];
+                    path.push(cur);
+                }
+                path.reverse();
+                return path;
+            }
+            if members.contains(&m) && !pred.contains_key(&m) {
+                pred.insert(m, n);
+                queue.push_back(m);
+            }
+        }
+    }
+    vec![start]
+}
+
+impl ResourceGraph {
+    /// Build and check the graph from what a provider lowered.
+    pub fn build(
+        stack: &Stack,
+        schema: &ProviderSchema,
+        lowered: Vec<Concrete>,
+        exports: Vec<Export>,
+    ) -> Result<ResourceGraph, Vec<Invalid>> {
+        let mut errors = Vec::new();
+        let origins: HashMap<&str, &crate::model::Declared> = stack.resources().iter().map(|d| (d.name.as_str(), d)).collect();
+        let mut by_origin: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut index: HashMap<String, usize> = HashMap::with_capacity(lowered.len());
+        for (i, c) in lowered.iter().enumerate() {
+            if index.insert(c.address.clone(), i).is_some() {
+                errors.push(Invalid::new(&c.address, "address", "lowering produced this address twice"));
+            }
+            by_origin.entry(c.origin.as_str()).or_default().push(c.address.as_str());
+            if !schema.resources.contains_key(&c.type_name) {
+                errors.push(Invalid::new(&c.address, "type", format!("the provider has no resource type {:?}", c.type_name)));
+            }
+        }
+        let mut deps_of: Vec<Vec<String>> = Vec::with_capacity(lowered.len());
+        let mut refs = Vec::new();
+        for c in &lowered {
+            let mut deps: Vec<String> = c.depends_on.clone();
+            for (attr, v) in &c.attrs {
+                refs.clear();
+                v.refs(&mut refs);
+                for r in &refs {
+                    if index.contains_key(&r.address) {
+                        deps.push(r.address.clone());
+                    } else {
+                        errors.push(Invalid::new(&c.address, attr, format!("refers to {r}, which is not declared")));
+                    }
+                }
+            }
+            if let Some(d) = origins.get(c.origin.as_str()) {
+                for target in &d.resource.common().depends_on {
+                    deps.extend(by_origin.get(target.name.as_str()).into_iter().flatten().map(|a| a.to_string()));
+                }
+            } else {
+                errors.push(Invalid::new(&c.address, "origin", format!("names {:?}, which the stack does not declare", c.origin)));
+            }
+            deps.retain(|d| d != &c.address && index.contains_key(d));
+            deps.sort_unstable();
+            deps.dedup();
+            deps_of.push(deps);
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+
+        let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(lowered.len(), lowered.len());
+        for _ in &lowered {
+            graph.add_node(());
+        }
+        for (i, deps) in deps_of.iter().enumerate() {
+            for d in deps {
+                graph.add_edge(NodeIndex::new(index[d]), NodeIndex::new(i), ());
+            }
+        }
+        let order = match petgraph::algo::toposort(&graph, None) {
+            Ok(order) => order,
+            Err(_) => {
+                for scc in petgraph::algo::tarjan_scc(&graph) {
+                    if scc.len() > 1 {
+                        let path = cycle_path(&graph, &scc);
+                        let names: Vec<&str> = path.iter().map(|n| lowered[n.index()].address.as_str()).collect();
+                        let first = &lowered[path[0].index()];
+                        let next = &lowered[path[1 % path.len()].index()].address;
+                        let field = first
+                            .attrs
+                            .iter()
+                            .find(|(_, v)| {
+                                let mut r = Vec::new();
+                                v.refs(&mut r);
+                                r.iter().any(|r: &AttrRef| &r.address == next)
+                            })
+                            .map_or("depends_on", |(k, _)| k.as_str());
+                        errors.push(Invalid::new(
+                            &first.address,
+                            field,
+                            format!("dependency cycle: {} -> {}", names.join(" -> "), names[0]),
+                        ));
+                    }
+                }
+                return Err(errors);
+            }
+        };
+
+        // Re-number in topological order so every later walk can go front to back.
+        let mut slots: Vec<Option<Concrete>> = lowered.into_iter().map(Some).collect();
+        let mut resources = Vec::with_capacity(slots.len());
+        let mut new_index = HashMap::with_capacity(slots.len());
+        for n in &order {
+            let c = slots[n.index()].take().expect("each node once");
+            let origin = origins[c.origin.as_str()];
+            new_index.insert(c.address.clone(), resources.len());
+            resources.push(Desired {
+                lifecycle: origin.resource.common().lifecycle.clone(),
+                deps: std::mem::take(&mut deps_of[n.index()]),
+                origin_address: origin.address(),
+                concrete: c,
+            });
+        }
+        let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(resources.len(), resources.len());
+        for _ in &resources {
+            graph.add_node(());
+        }
+        for (i, r) in resources.iter().enumerate() {
+            for d in &r.deps {
+                graph.add_edge(NodeIndex::new(new_index[d]), NodeIndex::new(i), ());
+            }
+        }
+        Ok(ResourceGraph { graph, resources, index: new_index, exports })
+    }
+
+    pub fn get(&self, address: &str) -> Option<&Desired> {
+        self.index.get(address).map(|i| &self.resources[*i])
+    }
+
+    /// Graphviz DOT: one cluster per portable resource, an edge from each resource to what
+    /// it depends on (the direction Terraform draws).
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph cairn {\n  rankdir = \"RL\";\n  node [shape = box];\n");
+        let mut clusters: Vec<(&str, Vec<&str>)> = Vec::new();
+        for r in &self.resources {
+            match clusters.iter_mut().find(|(o, _)| *o == r.origin_address) {
+                Some((_, v)) => v.push(&r.concrete.address),
+                None => clusters.push((&r.origin_address, vec![&r.concrete.address])),
+            }
+        }
+        for (i, (origin, members)) in clusters.iter().enumerate() {
+            let _ = writeln!(out, "  subgraph cluster_{i} {{\n    label = {origin:?};");
+            for m in members {
+                let _ = writeln!(out, "    {m:?};");
+            }
+            out.push_str("  }\n");
+        }
+        for r in &self.resources {
+            for d in &r.deps {
+                let _ = writeln!(out, "  {:?} -> {d:?};", r.concrete.address);
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+/// DOT of the portable stack alone (no provider needed): resources and their references.
+pub fn portable_dot(stack: &Stack) -> String {
+    let mut out = String::from("digraph stack {\n  rankdir = \"RL\";\n  node [shape = box];\n");
+    for d in stack.resources() {
+        let _ = writeln!(out, "  {:?};", d.address());
+    }
+    for d in stack.resources() {
+        let mut seen = HashSet::new();
+        for (field, r) in d.resource.references() {
+            if seen.insert(r.to_string()) {
+                let _ = writeln!(out, "  {:?} -> {:?} [label = {:?}];", d.address(), r.to_string(), field);
+            }
+        }
+    }
+    out.push_str("}\n");
+    out
+}

@@ -1,0 +1,310 @@
+//! The stack model: what users write.
+//!
+//! A [`Stack`] holds named *portable* resources (networks, subnets, databases, ...) that say
+//! what is wanted, not which cloud API makes it. Providers lower them to concrete cloud
+//! resources. References between resources are typed ([`Ref<Network>`], [`Ref<SecurityGroup>`])
+//! so the compiler rejects a subnet pointing at a database; what the compiler cannot see
+//! (a name that does not exist, a cycle through `depends_on`) is caught by validation before
+//! any provider call.
+
+mod kinds;
+
+pub use kinds::*;
+
+use crate::value::{Attrs, Value};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// The portable kinds a stack can declare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KindName {
+    Network,
+    Subnet,
+    SecurityGroup,
+    Database,
+    Broker,
+    LoadBalancer,
+    Cache,
+    Secret,
+}
+
+impl KindName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindName::Network => "network",
+            KindName::Subnet => "subnet",
+            KindName::SecurityGroup => "security_group",
+            KindName::Database => "database",
+            KindName::Broker => "broker",
+            KindName::LoadBalancer => "load_balancer",
+            KindName::Cache => "cache",
+            KindName::Secret => "secret",
+        }
+    }
+}
+
+impl fmt::Display for KindName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Implemented by every portable kind; ties the Rust type to its [`KindName`] and to the
+/// attributes it exports (what outputs and other stacks may read after apply).
+pub trait Kind: Clone + Into<Resource> {
+    const KIND: KindName;
+    /// Attributes known after apply, readable through [`Ref::attr`].
+    const EXPORTS: &'static [&'static str];
+}
+
+/// A typed reference to a resource of the stack, by name.
+///
+/// Obtained from [`Stack::add`]; [`Ref::named`] exists for forward references and for
+/// referring to a resource declared elsewhere in the same stack by name (validation checks
+/// it exists and has the right kind).
+pub struct Ref<T> {
+    name: Arc<str>,
+    _kind: PhantomData<fn() -> T>,
+}
+
+impl<T: Kind> Ref<T> {
+    pub fn named(name: &str) -> Self {
+        Ref { name: name.into(), _kind: PhantomData }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> KindName {
+        T::KIND
+    }
+
+    /// Portable address, e.g. `network.main`.
+    pub fn address(&self) -> String {
+        format!("{}.{}", T::KIND, self.name)
+    }
+
+    /// An exported attribute (e.g. a database's `endpoint`) for outputs.
+    pub fn attr(&self, attr: &str) -> PortableAttr {
+        PortableAttr { kind: T::KIND, resource: self.name.to_string(), attr: attr.to_string() }
+    }
+
+    pub fn erase(&self) -> AnyRef {
+        AnyRef { kind: T::KIND, name: self.name.to_string() }
+    }
+}
+
+impl<T> Clone for Ref<T> {
+    fn clone(&self) -> Self {
+        Ref { name: self.name.clone(), _kind: PhantomData }
+    }
+}
+
+impl<T: Kind> fmt::Debug for Ref<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Ref({})", self.address())
+    }
+}
+
+impl<T> PartialEq for Ref<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+/// A reference of any kind; used by `depends_on` and in validation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AnyRef {
+    pub kind: KindName,
+    pub name: String,
+}
+
+impl fmt::Display for AnyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.kind, self.name)
+    }
+}
+
+impl<T: Kind> From<&Ref<T>> for AnyRef {
+    fn from(r: &Ref<T>) -> Self {
+        r.erase()
+    }
+}
+
+/// An attribute of a portable resource, e.g. `database.main.endpoint`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortableAttr {
+    pub kind: KindName,
+    pub resource: String,
+    pub attr: String,
+}
+
+impl fmt::Display for PortableAttr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.kind, self.resource, self.attr)
+    }
+}
+
+/// Lifecycle options, as in Terraform's `lifecycle` block.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    /// Refuse delete and replace. Recorded in state, so deleting the declaration from code
+    /// cannot destroy the resource: it must first be applied with `protect` off.
+    pub protect: bool,
+    /// Attributes (concrete attribute names as shown in plans, or `*`) whose drift is ignored.
+    pub ignore_changes: Vec<String>,
+    /// Replace by creating the new object first, then deleting the old.
+    pub create_before_destroy: bool,
+}
+
+/// What every kind carries besides its own fields.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Common {
+    pub lifecycle: Lifecycle,
+    /// Per-cloud settings only the named provider reads: `overrides["aws"]["instance_class"]`.
+    pub overrides: BTreeMap<String, Attrs>,
+    /// Extra ordering edges beyond references.
+    pub depends_on: Vec<AnyRef>,
+    /// User tags added to every taggable concrete resource.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Common {
+    /// The overrides for one provider (empty when none).
+    pub fn overrides_for(&self, provider: &str) -> Option<&Attrs> {
+        self.overrides.get(provider)
+    }
+}
+
+/// Fluent options shared by every kind: lifecycle, per-cloud overrides, tags, depends_on.
+pub trait Declare: Sized {
+    fn common_mut(&mut self) -> &mut Common;
+    fn common(&self) -> &Common;
+
+    fn protect(mut self) -> Self {
+        self.common_mut().lifecycle.protect = true;
+        self
+    }
+    fn set_protect(mut self, protect: bool) -> Self {
+        self.common_mut().lifecycle.protect = protect;
+        self
+    }
+    fn ignore_changes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, fields: I) -> Self {
+        self.common_mut().lifecycle.ignore_changes.extend(fields.into_iter().map(Into::into));
+        self
+    }
+    fn create_before_destroy(mut self) -> Self {
+        self.common_mut().lifecycle.create_before_destroy = true;
+        self
+    }
+    /// A setting only `provider` reads (e.g. `("aws", "instance_class", "db.r6g.large")`).
+    fn override_for(mut self, provider: &str, attr: &str, value: impl Into<Value>) -> Self {
+        self.common_mut()
+            .overrides
+            .entry(provider.to_string())
+            .or_default()
+            .insert(attr.to_string(), value.into());
+        self
+    }
+    fn tag(mut self, key: &str, value: &str) -> Self {
+        self.common_mut().tags.insert(key.to_string(), value.to_string());
+        self
+    }
+    fn depends_on(mut self, other: impl Into<AnyRef>) -> Self {
+        self.common_mut().depends_on.push(other.into());
+        self
+    }
+}
+
+/// A declared output: a name and the portable attribute it exports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    pub name: String,
+    pub value: PortableAttr,
+    pub sensitive: bool,
+}
+
+/// One declared resource of a stack.
+#[derive(Clone, Debug)]
+pub struct Declared {
+    pub name: String,
+    pub resource: Resource,
+}
+
+impl Declared {
+    pub fn kind(&self) -> KindName {
+        self.resource.kind()
+    }
+    /// Portable address, e.g. `subnet.public-a`.
+    pub fn address(&self) -> String {
+        format!("{}.{}", self.kind(), self.name)
+    }
+}
+
+/// A stack: named portable resources and outputs, built in Rust.
+#[derive(Clone, Debug)]
+pub struct Stack {
+    name: String,
+    resources: Vec<Declared>,
+    outputs: Vec<Output>,
+}
+
+impl Stack {
+    pub fn new(name: impl Into<String>) -> Self {
+        Stack { name: name.into(), resources: Vec::new(), outputs: Vec::new() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Declare a resource and get a typed reference to it. Duplicate names are kept and
+    /// reported by validation, so every mistake in a stack is listed at once.
+    pub fn add<T: Kind>(&mut self, name: &str, resource: T) -> Ref<T> {
+        self.resources.push(Declared { name: name.to_string(), resource: resource.into() });
+        Ref::named(name)
+    }
+
+    /// Export a portable attribute under `name`.
+    pub fn output(&mut self, name: &str, value: PortableAttr) -> &mut Self {
+        self.outputs.push(Output { name: name.to_string(), value, sensitive: false });
+        self
+    }
+
+    /// Export a sensitive attribute; it is masked wherever it is shown.
+    pub fn sensitive_output(&mut self, name: &str, value: PortableAttr) -> &mut Self {
+        self.outputs.push(Output { name: name.to_string(), value, sensitive: true });
+        self
+    }
+
+    pub fn resources(&self) -> &[Declared] {
+        &self.resources
+    }
+
+    pub fn outputs(&self) -> &[Output] {
+        &self.outputs
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Declared> {
+        self.resources.iter().find(|d| d.name == name)
+    }
+
+    /// Plaintext of every secret the stack gives, keyed by digest: lets a saved plan (which
+    /// holds only digests) be applied without the plan file ever containing a secret.
+    pub fn secret_values(&self) -> crate::value::SecretBook {
+        let mut book = crate::value::SecretBook::default();
+        for d in &self.resources {
+            if let Resource::Secret(s) = &d.resource {
+                if let SecretSource::Given(v) = &s.source {
+                    book.insert(v.clone());
+                }
+            }
+        }
+        book
+    }
+}

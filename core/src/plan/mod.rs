@@ -1,0 +1,233 @@
+//! Plans: plain data saying what apply will do, and why.
+//!
+//! A plan is computed once ([`planner`]) and rendered elsewhere ([`render`]: human text and
+//! versioned JSON). A saved plan is the whole contract of an apply: the apply graph is built
+//! from it alone, never from the stack again, and it is refused if the state moved on since
+//! (lineage or serial differ).
+
+pub mod planner;
+pub mod render;
+
+use crate::state::Mutation;
+use crate::value::{Attrs, Value};
+use serde::{Deserialize, Serialize};
+
+/// Version of the plan JSON (and saved plan) format.
+pub const PLAN_FORMAT_VERSION: &str = "1.0";
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlanMode {
+    /// Bring the cloud to the stack.
+    #[default]
+    Normal,
+    /// Delete everything state holds.
+    Destroy,
+    /// Only accept observed drift into state.
+    RefreshOnly,
+}
+
+/// What happens to one concrete resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+    /// Refresh only: the resource was re-read and state takes what was found.
+    Read,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::Read => "<=",
+        }
+    }
+}
+
+/// The ordered halves of a replacement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    CreateReplacement,
+    DeleteReplaced,
+}
+
+/// One attribute's change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttrChange {
+    pub name: String,
+    pub before: Value,
+    /// `Value::Ref` / `Value::Unknown` when known only after apply.
+    pub after: Value,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forces_replacement: bool,
+}
+
+/// The planned change of one concrete resource.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    pub address: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Portable address of the origin, e.g. `database.main`.
+    pub origin: String,
+    pub action: Action,
+    /// For `Replace`: the two steps in the order they run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+    /// Cloud id of the existing object (update, replace, delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// This change deletes a deposed object (left by an interrupted replacement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposed_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Attrs>,
+    /// What apply sends: known values, `Ref`s filled in at apply time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Attrs>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<AttrChange>,
+    /// Attributes that force the replacement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace_because: Vec<String>,
+    /// Dependencies after apply (from the stack).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<String>,
+    /// Dependencies recorded in state (destroy order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prior_deps: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
+}
+
+/// What refresh found different from state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Drift {
+    /// Attributes changed out of band.
+    Changed { address: String, origin: String, changes: Vec<AttrChange> },
+    /// Deleted out of band.
+    Deleted { address: String, origin: String, id: String },
+    /// Deleted and recreated out of band: same resource, another id.
+    Recreated { address: String, origin: String, old_id: String, new_id: String },
+    /// A create interrupted by a crash was found in the cloud and adopted.
+    Adopted { address: String, origin: String, id: String },
+}
+
+impl Drift {
+    pub fn address(&self) -> &str {
+        match self {
+            Drift::Changed { address, .. }
+            | Drift::Deleted { address, .. }
+            | Drift::Recreated { address, .. }
+            | Drift::Adopted { address, .. } => address,
+        }
+    }
+}
+
+/// A planned output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedOutput {
+    pub name: String,
+    /// Known value, or a `Ref` resolved after apply.
+    pub value: Value,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+}
+
+/// Counts by action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub replace: usize,
+    pub destroy: usize,
+    pub unchanged: usize,
+}
+
+/// A complete plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub stack: String,
+    pub provider: String,
+    pub mode: PlanMode,
+    /// State the plan was made against; `None` when there was none.
+    pub state_lineage: Option<String>,
+    pub state_serial: u64,
+    /// Drift found by refresh (for people).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
+    /// State corrections apply records before any change: refresh results, adopted
+    /// objects, settled pending operations, protect flags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub state_updates: Vec<Mutation>,
+    /// Every concrete resource, in dependency order; deletes last.
+    pub changes: Vec<ResourceChange>,
+    pub outputs: Vec<PlannedOutput>,
+    pub summary: Summary,
+}
+
+impl Plan {
+    /// True when apply would change nothing in the cloud.
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| !matches!(c.action, Action::NoOp | Action::Read))
+    }
+
+    /// True when apply would change the cloud or record anything new in state.
+    pub fn has_work(&self) -> bool {
+        self.has_changes() || !self.state_updates.is_empty()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("plans always serialise")
+    }
+
+    /// Parse a saved plan, refusing other formats.
+    pub fn from_json(text: &str) -> Result<Plan, PlanError> {
+        let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| PlanError::Unreadable(e.to_string()))?;
+        let version = raw.get("format_version").and_then(|v| v.as_str()).unwrap_or("");
+        if version.split('.').next() != PLAN_FORMAT_VERSION.split('.').next() {
+            return Err(PlanError::Unreadable(format!(
+                "plan format version {version:?} is not supported (this cairn reads {PLAN_FORMAT_VERSION})"
+            )));
+        }
+        serde_json::from_value(raw).map_err(|e| PlanError::Unreadable(e.to_string()))
+    }
+}
+
+/// Why a plan cannot be made or used.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// A protected resource would be deleted or replaced.
+    #[error("{address}: refusing to {action} a protected resource ({reason}); turn `protect` off and apply that first")]
+    Protected { address: String, action: String, reason: String },
+    /// The saved plan was made against another state.
+    #[error("the saved plan is stale: it was made against state {planned}, but the state is now {current}; plan again")]
+    Stale { planned: String, current: String },
+    /// The saved plan cannot be read.
+    #[error("the saved plan cannot be read: {0}")]
+    Unreadable(String),
+    /// The saved plan is for another stack or provider.
+    #[error("the saved plan is for {planned}, not {current}")]
+    WrongStack { planned: String, current: String },
+    /// A `--target` matches nothing.
+    #[error("target {0:?} matches no resource")]
+    UnknownTarget(String),
+    /// The apply graph built from the plan has a cycle (create-before-destroy mixed with
+    /// destroy-before-create across dependencies).
+    #[error("the changes cannot be ordered: {0}")]
+    Unorderable(String),
+}

@@ -1,0 +1,377 @@
+//! Computing a plan: diff the desired graph against (refreshed) state.
+//!
+//! One pass over the desired resources in dependency order decides each action and resolves
+//! references whose values are already known; a second pass finds what state holds and the
+//! stack no longer declares. Unknown values propagate: an attribute that references
+//! something being created is `(known after apply)`, and if that attribute forces
+//! replacement, the dependent is replaced too.
+
+use super::*;
+use crate::graph::{Desired, ResourceGraph};
+use crate::provider::ProviderSchema;
+use crate::state::{ResourceState, State};
+use crate::value::AttrRef;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What to plan.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    pub mode: PlanMode,
+    /// Limit the plan to these resources (concrete or portable addresses, or portable names)
+    /// and what they depend on (what depends on them, when destroying).
+    pub targets: Vec<String>,
+    /// Re-read every resource from the cloud first (the default for `cairn plan`).
+    pub refresh: bool,
+}
+
+/// Inputs the planner needs besides options.
+#[derive(Debug)]
+pub struct PlanInput<'a> {
+    pub stack: &'a str,
+    pub provider: &'a str,
+    pub graph: &'a ResourceGraph,
+    pub schema: &'a ProviderSchema,
+    /// State after refresh (refresh's `state_updates` already applied).
+    pub state: &'a State,
+    /// Lineage and serial of the stored state (before refresh), `None` if nothing stored.
+    pub base: Option<(&'a str, u64)>,
+    pub drift: Vec<Drift>,
+    pub state_updates: Vec<Mutation>,
+    /// Declared outputs: name, export value, sensitive.
+    pub outputs: Vec<(String, Value, bool)>,
+}
+
+/// Make the plan.
+pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanError> {
+    let PlanInput { stack, provider, graph, schema, state, base, drift, mut state_updates, outputs } = input;
+    let targets = resolve_targets(graph, state, &options.targets, options.mode)?;
+    let in_target = |a: &str| targets.as_ref().map_or(true, |t| t.contains(a));
+    let mut changes = Vec::with_capacity(graph.resources.len());
+    // Values of already-planned resources that are known now (for reference resolution).
+    let mut known: HashMap<&str, KnownAttrs<'_>> = HashMap::with_capacity(graph.resources.len());
+
+    if options.mode != PlanMode::Destroy {
+        for d in &graph.resources {
+            let address = d.concrete.address.as_str();
+            let prior = state.resources.get(address).filter(|r| !r.id.is_empty());
+            if !in_target(address) || options.mode == PlanMode::RefreshOnly {
+                let action = if options.mode == PlanMode::RefreshOnly && prior.is_some() { Action::Read } else { Action::NoOp };
+                if let Some(p) = prior {
+                    known.insert(address, KnownAttrs::Prior(&p.attrs));
+                    changes.push(noop(d, p, action));
+                }
+                continue;
+            }
+            let change = plan_one(d, prior, schema, &known)?;
+            match (change.action, prior) {
+                (Action::NoOp, Some(p)) => {
+                    if p.protect != d.lifecycle.protect || p.deps != d.deps || p.origin != d.origin_address {
+                        let mut updated = p.clone();
+                        updated.protect = d.lifecycle.protect;
+                        updated.deps = d.deps.clone();
+                        updated.origin = d.origin_address.clone();
+                        state_updates.push(Mutation::Put(updated));
+                    }
+                    known.insert(address, KnownAttrs::Prior(&p.attrs));
+                }
+                (Action::Update, Some(p)) => {
+                    known.insert(address, KnownAttrs::Updated { prior: &p.attrs, changed: change.after.clone().unwrap_or_default() });
+                }
+                _ => {}
+            }
+            changes.push(change);
+        }
+    }
+
+    // Deletes: what state has and the stack does not declare (everything, when destroying),
+    // plus deposed objects, dependents first.
+    let mut deletes = Vec::new();
+    for r in state.resources.values() {
+        let declared = options.mode != PlanMode::Destroy && graph.index.contains_key(&r.address);
+        let targeted = in_target(&r.address);
+        if !r.id.is_empty() && !declared && targeted && options.mode != PlanMode::RefreshOnly {
+            if r.protect {
+                return Err(PlanError::Protected {
+                    address: r.address.clone(),
+                    action: "delete".into(),
+                    reason: if options.mode == PlanMode::Destroy {
+                        "destroy was requested".into()
+                    } else {
+                        "it is no longer declared, but state records it as protected".into()
+                    },
+                });
+            }
+            deletes.push(delete_change(r, None));
+        }
+        if targeted && options.mode != PlanMode::RefreshOnly {
+            for dep in &r.deposed {
+                let mut c = delete_change(r, Some(dep.id.clone()));
+                c.before = Some(dep.attrs.clone());
+                deletes.push(c);
+            }
+        }
+    }
+    order_deletes(&mut deletes);
+    changes.extend(deletes);
+
+    let planned_outputs = outputs
+        .into_iter()
+        .map(|(name, value, sensitive)| {
+            let value = value.resolve_known(&|r| lookup(&known, r));
+            PlannedOutput { name, value, sensitive }
+        })
+        .collect();
+
+    let mut summary = Summary::default();
+    for c in &changes {
+        match c.action {
+            Action::Create => summary.add += 1,
+            Action::Update => summary.change += 1,
+            Action::Replace => summary.replace += 1,
+            Action::Delete => summary.destroy += 1,
+            Action::NoOp | Action::Read => summary.unchanged += 1,
+        }
+    }
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION.to_string(),
+        stack: stack.to_string(),
+        provider: provider.to_string(),
+        mode: options.mode,
+        state_lineage: base.map(|(l, _)| l.to_string()),
+        state_serial: base.map_or(0, |(_, s)| s),
+        drift,
+        state_updates,
+        changes,
+        outputs: planned_outputs,
+        summary,
+    })
+}
+
+/// Known attribute values of a planned resource.
+enum KnownAttrs<'a> {
+    /// Unchanged: state's values.
+    Prior(&'a Attrs),
+    /// Updated in place: configured values override state's; computed ones are kept.
+    Updated { prior: &'a Attrs, changed: Attrs },
+}
+
+fn lookup(known: &HashMap<&str, KnownAttrs<'_>>, r: &AttrRef) -> Option<Value> {
+    let v = match known.get(r.address.as_str())? {
+        KnownAttrs::Prior(a) => a.get(&r.attr)?.clone(),
+        KnownAttrs::Updated { prior, changed } => changed.get(&r.attr).or_else(|| prior.get(&r.attr))?.clone(),
+    };
+    (!v.has_unresolved()).then_some(v)
+}
+
+fn noop(d: &Desired, p: &ResourceState, action: Action) -> ResourceChange {
+    ResourceChange {
+        address: d.concrete.address.clone(),
+        type_name: d.concrete.type_name.clone(),
+        origin: d.origin_address.clone(),
+        action,
+        steps: vec![],
+        id: Some(p.id.clone()),
+        deposed_id: None,
+        before: None,
+        after: None,
+        changes: vec![],
+        replace_because: vec![],
+        deps: d.deps.clone(),
+        prior_deps: p.deps.clone(),
+        protect: d.lifecycle.protect,
+        create_before_destroy: d.lifecycle.create_before_destroy,
+    }
+}
+
+fn plan_one(
+    d: &Desired,
+    prior: Option<&ResourceState>,
+    schema: &ProviderSchema,
+    known: &HashMap<&str, KnownAttrs<'_>>,
+) -> Result<ResourceChange, PlanError> {
+    let c = &d.concrete;
+    let rs = schema.resources.get(&c.type_name);
+    let attr_schema = |k: &str| rs.map(|s| s.get(k)).unwrap_or_default();
+    let mut after: Attrs = c.attrs.iter().map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r)))).collect();
+    let mut change = ResourceChange {
+        address: c.address.clone(),
+        type_name: c.type_name.clone(),
+        origin: d.origin_address.clone(),
+        action: Action::Create,
+        steps: vec![],
+        id: None,
+        deposed_id: None,
+        before: None,
+        after: None,
+        changes: vec![],
+        replace_because: vec![],
+        deps: d.deps.clone(),
+        prior_deps: vec![],
+        protect: d.lifecycle.protect,
+        create_before_destroy: d.lifecycle.create_before_destroy,
+    };
+    let Some(p) = prior else {
+        change.changes = after
+            .iter()
+            .map(|(k, v)| AttrChange { name: k.clone(), before: Value::Null, after: v.clone(), forces_replacement: false })
+            .collect();
+        change.after = Some(after);
+        return Ok(change);
+    };
+    change.id = Some(p.id.clone());
+    change.prior_deps = p.deps.clone();
+    let ignore_all = d.lifecycle.ignore_changes.iter().any(|f| f == "*");
+    let ignored = |k: &str| ignore_all || d.lifecycle.ignore_changes.iter().any(|f| f == k);
+    let mut keys: Vec<&String> = after.keys().collect();
+    keys.extend(p.attrs.keys().filter(|k| !after.contains_key(*k)));
+    keys.sort();
+    keys.dedup();
+    let mut diffs = Vec::new();
+    let mut keep_prior = Vec::new();
+    for k in keys {
+        let s = attr_schema(k);
+        let before = p.attrs.get(k).cloned().unwrap_or(Value::Null);
+        let wanted = after.get(k).cloned();
+        let Some(wanted) = wanted else {
+            // Not configured: computed attributes are the cloud's business.
+            if !s.computed && before != Value::Null {
+                diffs.push(AttrChange { name: k.clone(), before, after: Value::Null, forces_replacement: s.force_new });
+            }
+            continue;
+        };
+        if ignored(k) || matches!(wanted, Value::Generated(_)) && before != Value::Null {
+            keep_prior.push((k.clone(), before));
+            continue;
+        }
+        let differs = if wanted.has_unresolved() { true } else { !wanted.same_as(&before) };
+        if differs {
+            diffs.push(AttrChange { name: k.clone(), before, after: wanted, forces_replacement: s.force_new });
+        }
+    }
+    for (k, v) in keep_prior {
+        after.insert(k, v);
+    }
+    change.before = Some(p.attrs.clone());
+    if diffs.is_empty() {
+        change.action = Action::NoOp;
+        return Ok(change);
+    }
+    change.replace_because = diffs.iter().filter(|d| d.forces_replacement).map(|d| d.name.clone()).collect();
+    if change.replace_because.is_empty() {
+        change.action = Action::Update;
+    } else {
+        if p.protect || d.lifecycle.protect {
+            return Err(PlanError::Protected {
+                address: c.address.clone(),
+                action: "replace".into(),
+                reason: format!("{} forces replacement", change.replace_because.join(", ")),
+            });
+        }
+        change.action = Action::Replace;
+        change.steps = if d.lifecycle.create_before_destroy {
+            vec![Step::CreateReplacement, Step::DeleteReplaced]
+        } else {
+            vec![Step::DeleteReplaced, Step::CreateReplacement]
+        };
+    }
+    change.changes = diffs;
+    change.after = Some(after);
+    Ok(change)
+}
+
+fn delete_change(r: &ResourceState, deposed: Option<String>) -> ResourceChange {
+    ResourceChange {
+        address: r.address.clone(),
+        type_name: r.type_name.clone(),
+        origin: r.origin.clone(),
+        action: Action::Delete,
+        steps: vec![],
+        id: if deposed.is_some() { None } else { Some(r.id.clone()) },
+        deposed_id: deposed,
+        before: Some(r.attrs.clone()),
+        after: None,
+        changes: vec![],
+        replace_because: vec![],
+        deps: vec![],
+        prior_deps: r.deps.clone(),
+        protect: r.protect,
+        create_before_destroy: false,
+    }
+}
+
+/// Dependents before dependencies (reverse topological order by recorded deps).
+fn order_deletes(deletes: &mut Vec<ResourceChange>) {
+    let index: HashMap<String, usize> = deletes.iter().enumerate().map(|(i, c)| (c.address.clone(), i)).collect();
+    let mut depth: Vec<Option<usize>> = vec![None; deletes.len()];
+    fn depth_of(i: usize, d: &[ResourceChange], index: &HashMap<String, usize>, memo: &mut [Option<usize>], guard: usize) -> usize {
+        if let Some(x) = memo[i] {
+            return x;
+        }
+        if guard > d.len() {
+            return 0; // a cycle in recorded deps: order does not matter any more
+        }
+        let x = d[i]
+            .prior_deps
+            .iter()
+            .filter_map(|a| index.get(a))
+            .filter(|j| **j != i)
+            .map(|j| depth_of(*j, d, index, memo, guard + 1) + 1)
+            .max()
+            .unwrap_or(0);
+        memo[i] = Some(x);
+        x
+    }
+    for i in 0..deletes.len() {
+        depth_of(i, deletes, &index, &mut depth, 0);
+    }
+    let mut keyed: Vec<(usize, ResourceChange)> = deletes.drain(..).enumerate().map(|(i, c)| (depth[i].unwrap_or(0), c)).collect();
+    keyed.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.address.cmp(&b.1.address)));
+    deletes.extend(keyed.into_iter().map(|(_, c)| c));
+}
+
+/// Expand targets to concrete addresses: the named resources plus their dependencies
+/// (normal mode) or their dependents (destroy mode).
+fn resolve_targets(graph: &ResourceGraph, state: &State, targets: &[String], mode: PlanMode) -> Result<Option<HashSet<String>>, PlanError> {
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let mut set: HashSet<String> = HashSet::new();
+    let mut all: BTreeMap<&str, (&str, &str, &[String])> = BTreeMap::new(); // address -> (origin name, origin address, deps)
+    for d in &graph.resources {
+        all.insert(&d.concrete.address, (&d.concrete.origin, &d.origin_address, &d.deps));
+    }
+    for r in state.resources.values() {
+        all.entry(&r.address).or_insert((&r.origin, &r.origin, &r.deps));
+    }
+    for t in targets {
+        let before = set.len();
+        for (addr, (origin, origin_addr, _)) in &all {
+            if *addr == t || origin == t || origin_addr == t {
+                set.insert(addr.to_string());
+            }
+        }
+        if set.len() == before {
+            return Err(PlanError::UnknownTarget(t.clone()));
+        }
+    }
+    // Close over dependencies (or dependents for destroy).
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (addr, (_, _, deps)) in &all {
+            if mode == PlanMode::Destroy {
+                if !set.contains(*addr) && deps.iter().any(|d| set.contains(d)) {
+                    set.insert(addr.to_string());
+                    changed = true;
+                }
+            } else if set.contains(*addr) {
+                for d in deps.iter() {
+                    if set.insert(d.clone()) {
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    Ok(Some(set))
+}

@@ -1,0 +1,167 @@
+//! Rendering plans for people (text, optionally coloured) and machines (versioned JSON).
+//!
+//! Rendering never sees a secret: sensitive values hold only digests by the time a plan is
+//! rendered from a file, and `Value`'s `Display` masks them anyway.
+
+use super::*;
+use std::fmt::Write as _;
+
+/// Text rendering options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextOptions {
+    /// ANSI colours (for a TTY).
+    pub color: bool,
+}
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn action(&self, a: Action, text: &str) -> String {
+        let code = match a {
+            Action::Create => "32",
+            Action::Update | Action::Read => "33",
+            Action::Replace => "35",
+            Action::Delete => "31",
+            Action::NoOp => "0",
+        };
+        self.wrap(code, text)
+    }
+    fn bold(&self, text: &str) -> String {
+        self.wrap("1", text)
+    }
+}
+
+fn shown(v: &Value, sensitive: bool) -> String {
+    if sensitive && !matches!(v, Value::Null | Value::Unknown | Value::Ref(_)) {
+        return "(sensitive)".to_string();
+    }
+    match v {
+        Value::Ref(_) | Value::Unknown => "(known after apply)".to_string(),
+        Value::List(items) if items.iter().any(|i| matches!(i, Value::Ref(_))) => {
+            let inner: Vec<String> = items.iter().map(|i| shown(i, false)).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Human text for a plan, grouped under the portable resource each change came from.
+pub fn text(plan: &Plan, opts: TextOptions) -> String {
+    let p = Paint { on: opts.color };
+    let mut out = String::new();
+    if !plan.drift.is_empty() {
+        let _ = writeln!(out, "{}", p.bold("Changes outside cairn since the last apply:"));
+        for d in &plan.drift {
+            match d {
+                Drift::Changed { address, changes, .. } => {
+                    let _ = writeln!(out, "  ~ {address} changed:");
+                    for c in changes {
+                        let _ = writeln!(out, "      {}: {} -> {}", c.name, shown(&c.before, c.before.is_sensitive()), shown(&c.after, c.after.is_sensitive()));
+                    }
+                }
+                Drift::Deleted { address, id, .. } => {
+                    let _ = writeln!(out, "  - {address} ({id}) was deleted");
+                }
+                Drift::Recreated { address, old_id, new_id, .. } => {
+                    let _ = writeln!(out, "  ! {address} was recreated: {old_id} is now {new_id}");
+                }
+                Drift::Adopted { address, id, .. } => {
+                    let _ = writeln!(out, "  + {address} ({id}) was created by an interrupted run and is adopted");
+                }
+            }
+        }
+        out.push('\n');
+    }
+    let visible: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    if visible.is_empty() && plan.mode != PlanMode::RefreshOnly {
+        let _ = writeln!(out, "No changes. The cloud matches the stack {:?}.", plan.stack);
+        return out;
+    }
+    if plan.mode == PlanMode::RefreshOnly {
+        let _ = writeln!(out, "Refresh only: state will take what the cloud holds; nothing in the cloud changes.");
+        let _ = writeln!(out, "\nRefresh: {} drifted resource(s) to record.", plan.drift.len());
+        return out;
+    }
+    let _ = writeln!(out, "cairn will perform these actions on stack {:?} ({}):", plan.stack, plan.provider);
+    let mut groups: Vec<(&str, Vec<&ResourceChange>)> = Vec::new();
+    for c in visible {
+        match groups.iter_mut().find(|(o, _)| *o == c.origin) {
+            Some((_, v)) => v.push(c),
+            None => groups.push((&c.origin, vec![c])),
+        }
+    }
+    for (origin, changes) in groups {
+        let _ = writeln!(out, "\n{}", p.bold(&format!("# {origin}")));
+        for c in changes {
+            render_change(&mut out, &p, c);
+        }
+    }
+    let s = &plan.summary;
+    let _ = writeln!(
+        out,
+        "\n{} {} to add, {} to change, {} to replace, {} to destroy.",
+        p.bold("Plan:"),
+        s.add,
+        s.change,
+        s.replace,
+        s.destroy
+    );
+    if !plan.outputs.is_empty() {
+        let _ = writeln!(out, "\nOutputs:");
+        for o in &plan.outputs {
+            let _ = writeln!(out, "  {} = {}", o.name, shown(&o.value, o.sensitive || o.value.is_sensitive()));
+        }
+    }
+    out
+}
+
+fn render_change(out: &mut String, p: &Paint, c: &ResourceChange) {
+    let head = match (c.action, &c.deposed_id) {
+        (Action::Delete, Some(id)) => format!("{} {} (deposed object {id})", p.action(c.action, "-"), c.address),
+        (Action::Create, _) => format!("{} {}", p.action(c.action, "+"), c.address),
+        (Action::Update, _) => format!("{} {} (update in place)", p.action(c.action, "~"), c.address),
+        (Action::Replace, _) => {
+            let order = if c.create_before_destroy { "create new, then delete old" } else { "delete old, then create new" };
+            format!(
+                "{} {} (replace: {} forces it; {order})",
+                p.action(c.action, "-/+"),
+                c.address,
+                c.replace_because.join(", ")
+            )
+        }
+        (Action::Delete, None) => format!("{} {}", p.action(c.action, "-"), c.address),
+        (Action::Read, _) => format!("{} {} (refresh)", p.action(c.action, "<="), c.address),
+        (Action::NoOp, _) => return,
+    };
+    let _ = writeln!(out, "  {head}");
+    match c.action {
+        Action::Create => {
+            let width = c.changes.iter().map(|a| a.name.len()).max().unwrap_or(0);
+            for a in &c.changes {
+                let _ = writeln!(out, "      {:width$} = {}", a.name, shown(&a.after, a.after.is_sensitive()));
+            }
+        }
+        Action::Update | Action::Replace => {
+            for a in &c.changes {
+                let sens = a.before.is_sensitive() || a.after.is_sensitive();
+                let mark = if a.forces_replacement { "  # forces replacement" } else { "" };
+                let _ = writeln!(out, "      {}: {} -> {}{mark}", a.name, shown(&a.before, sens), shown(&a.after, sens));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The machine form: the plan itself, with `format_version`.
+pub fn json(plan: &Plan) -> String {
+    plan.to_json()
+}

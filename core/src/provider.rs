@@ -1,0 +1,263 @@
+//! The provider contract: the only way core reaches a cloud.
+//!
+//! Deliberately small (schema, lower, read, create, update, delete, import) with a request
+//! and a response struct per call, so providers can grow fields without breaking the trait.
+//! Core never names a cloud: a provider turns portable resources into its own concrete
+//! resources (`lower`), and from then on core only diffs and orders attribute maps.
+
+use crate::model::Stack;
+use crate::validate::Invalid;
+use crate::value::Attrs;
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// How one attribute of a concrete resource type behaves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AttrSchema {
+    /// Changing it cannot be done in place: the resource is replaced.
+    pub force_new: bool,
+    /// Set by the cloud; known after apply.
+    pub computed: bool,
+    /// Masked in every output; stored as a digest.
+    pub sensitive: bool,
+}
+
+impl AttrSchema {
+    pub const UPDATABLE: AttrSchema = AttrSchema { force_new: false, computed: false, sensitive: false };
+    pub const FORCE_NEW: AttrSchema = AttrSchema { force_new: true, computed: false, sensitive: false };
+    pub const COMPUTED: AttrSchema = AttrSchema { force_new: false, computed: true, sensitive: false };
+    pub const SENSITIVE: AttrSchema = AttrSchema { force_new: false, computed: false, sensitive: true };
+}
+
+/// The schema of one concrete resource type.
+#[derive(Clone, Debug, Default)]
+pub struct ResourceSchema {
+    pub type_name: String,
+    pub attributes: BTreeMap<String, AttrSchema>,
+}
+
+impl ResourceSchema {
+    pub fn new(type_name: &str) -> Self {
+        ResourceSchema { type_name: type_name.to_string(), attributes: BTreeMap::new() }
+    }
+    pub fn attr(mut self, name: &str, schema: AttrSchema) -> Self {
+        self.attributes.insert(name.to_string(), schema);
+        self
+    }
+    pub fn get(&self, attr: &str) -> AttrSchema {
+        self.attributes.get(attr).copied().unwrap_or_default()
+    }
+}
+
+/// Every resource type a provider offers.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderSchema {
+    pub resources: BTreeMap<String, ResourceSchema>,
+}
+
+impl ProviderSchema {
+    pub fn add(&mut self, schema: ResourceSchema) {
+        self.resources.insert(schema.type_name.clone(), schema);
+    }
+}
+
+/// A concrete cloud resource produced by lowering, before core adds lifecycle and graph.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Concrete {
+    /// Unique address, `TYPE.NAME[.SUFFIX]`, e.g. `aws_subnet.public-a`.
+    pub address: String,
+    pub type_name: String,
+    /// Name of the portable resource it came from.
+    pub origin: String,
+    /// Desired attributes; references to other concrete resources are `Value::Ref`.
+    pub attrs: Attrs,
+    /// Ordering edges beyond the references found in `attrs`.
+    pub depends_on: Vec<String>,
+}
+
+/// An exported portable attribute and the concrete value that carries it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Export {
+    pub resource: String,
+    pub attr: String,
+    pub value: crate::value::Value,
+}
+
+#[derive(Debug)]
+pub struct LowerRequest<'a> {
+    pub stack: &'a Stack,
+}
+
+#[derive(Debug, Default)]
+pub struct LowerResponse {
+    pub resources: Vec<Concrete>,
+    pub exports: Vec<Export>,
+}
+
+/// Receives progress messages from long provider calls (waiters); feeds the observer.
+#[derive(Clone, Default)]
+pub struct Progress(Option<Arc<dyn Fn(&str) + Send + Sync>>);
+
+impl Progress {
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Progress(Some(Arc::new(f)))
+    }
+    pub fn report(&self, message: &str) {
+        if let Some(f) = &self.0 {
+            f(message);
+        }
+    }
+}
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+/// One resource to read. With `id: None` and a `token`, the provider looks the object up by
+/// its idempotency token / ownership tags: that is how a create interrupted by a crash is
+/// found and adopted instead of duplicated.
+#[derive(Clone, Debug)]
+pub struct ReadItem {
+    pub address: String,
+    pub id: Option<String>,
+    pub token: Option<String>,
+    /// Last known attributes (from state), for providers that need them to read.
+    pub prior: Attrs,
+}
+
+/// Read many resources of one type in one request: providers batch them into as few cloud
+/// calls as the API allows.
+#[derive(Clone, Debug)]
+pub struct ReadRequest {
+    pub stack: String,
+    pub type_name: String,
+    pub items: Vec<ReadItem>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ReadOutcome {
+    Found { id: String, attrs: Attrs },
+    /// Gone from the cloud (deleted out of band, or never created).
+    Gone,
+    Failed(ProviderError),
+}
+
+#[derive(Clone, Debug)]
+pub struct ReadResponse {
+    /// One outcome per requested item, keyed by address.
+    pub results: BTreeMap<String, ReadOutcome>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CreateRequest {
+    pub stack: String,
+    pub address: String,
+    pub type_name: String,
+    /// Fully resolved attributes (no references, no unknowns); secrets carry plaintext.
+    pub attrs: Attrs,
+    /// Idempotency token, recorded in state before the call: the same token on a retry
+    /// after a crash lets the cloud (or the provider's tag lookup) dedupe.
+    pub token: String,
+    pub progress: Progress,
+}
+
+#[derive(Clone, Debug)]
+pub struct CreateResponse {
+    pub id: String,
+    /// Every attribute, computed ones included.
+    pub attrs: Attrs,
+}
+
+#[derive(Clone, Debug)]
+pub struct UpdateRequest {
+    pub stack: String,
+    pub address: String,
+    pub type_name: String,
+    pub id: String,
+    pub prior: Attrs,
+    pub attrs: Attrs,
+    /// Attributes whose value changes.
+    pub changed: Vec<String>,
+    pub progress: Progress,
+}
+
+#[derive(Clone, Debug)]
+pub struct UpdateResponse {
+    pub attrs: Attrs,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeleteRequest {
+    pub stack: String,
+    pub address: String,
+    pub type_name: String,
+    pub id: String,
+    pub prior: Attrs,
+    pub progress: Progress,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DeleteResponse {}
+
+#[derive(Clone, Debug)]
+pub struct ImportRequest {
+    pub stack: String,
+    pub address: String,
+    pub type_name: String,
+    pub id: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImportResponse {
+    pub attrs: Attrs,
+}
+
+/// What can go wrong in a provider call.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// The declaration cannot be expressed on this cloud (names a resource and field).
+    #[error("{0}")]
+    Invalid(Invalid),
+    /// The object does not exist.
+    #[error("{address}: not found in the cloud")]
+    NotFound { address: String },
+    /// The cloud refused the call; `code` is the cloud's own error code.
+    #[error("{address}: {code}: {message}")]
+    Api { address: String, code: String, message: String },
+    /// The call may or may not have taken effect (timeout, connection lost mid-call).
+    /// The engine keeps the pending-operation record so the next run reconciles it.
+    #[error("{address}: outcome unknown: {message}")]
+    Indeterminate { address: String, message: String },
+    /// Throttling or a transient server fault that outlasted the provider's retries.
+    #[error("{address}: transient failure after retries: {message}")]
+    Transient { address: String, message: String },
+    /// The provider has no such type or operation.
+    #[error("{type_name}: {message}")]
+    Unsupported { type_name: String, message: String },
+}
+
+impl ProviderError {
+    /// True when the cloud may hold a half-done result of the call.
+    pub fn is_indeterminate(&self) -> bool {
+        matches!(self, ProviderError::Indeterminate { .. })
+    }
+}
+
+/// A cloud provider. Implementations live in their own crates (`providers/*`).
+#[async_trait]
+pub trait Provider: Send + Sync + fmt::Debug {
+    /// Short name used for overrides and in state (`aws`, `gcp`, `azure`, `memory`).
+    fn name(&self) -> &str;
+    fn schema(&self) -> &ProviderSchema;
+    /// Portable resources -> concrete resources, each tagged with its origin.
+    fn lower(&self, req: LowerRequest<'_>) -> Result<LowerResponse, Vec<Invalid>>;
+    async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError>;
+    async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError>;
+    async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError>;
+    async fn delete(&self, req: DeleteRequest) -> Result<DeleteResponse, ProviderError>;
+    async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError>;
+}

@@ -1,0 +1,340 @@
+//! State: what cairn believes exists in the cloud, and the stores that keep it.
+//!
+//! State changes only through [`Mutation`]s. Apply appends them to a [`StateSession`] one
+//! small batch at a time (a pending-operation record before every provider call, the result
+//! after), so a crash at any instant leaves a state that parses, holds every completed
+//! operation and names every operation that may have half-happened. Backends decide how to
+//! make an append durable and cheap; the local file backend uses a checksummed journal next
+//! to a snapshot, compacted at the end of a run, so an operation costs one small append and
+//! not a rewrite of a 100,000-resource file.
+
+pub mod conformance;
+mod local;
+
+pub use local::LocalStore;
+
+use crate::value::Attrs;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Version of the state format this build reads and writes.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// An object that used to be a resource's current object and waits to be deleted
+/// (create-before-destroy replacement in progress).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Deposed {
+    pub id: String,
+    pub attrs: Attrs,
+}
+
+/// One concrete resource as last seen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    pub address: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Portable address it was lowered from (`database.main`).
+    pub origin: String,
+    /// Cloud identifier; empty when only deposed objects remain.
+    pub id: String,
+    pub attrs: Attrs,
+    /// Addresses it depended on when last applied: destroy order for resources no longer
+    /// declared comes from here, never from config.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<String>,
+    /// Recorded protection: survives the declaration being deleted from code.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<Deposed>,
+}
+
+/// What a pending operation was about to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationKind {
+    Create,
+    Update,
+    Delete,
+    /// Delete of a deposed object (second step of create-before-destroy).
+    DeleteDeposed,
+}
+
+/// Written durably before a provider call; removed with the call's result. Left behind by a
+/// crash, it tells the next run exactly what to reconcile.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingOperation {
+    pub op_id: String,
+    pub address: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub origin: String,
+    pub kind: OperationKind,
+    /// Object id the call acts on (update/delete); none for create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Idempotency token sent with a create.
+    pub token: String,
+    /// Unix milliseconds.
+    pub started_at_ms: u64,
+}
+
+/// The whole state of one stack.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Marks the file as cairn's and gives its format version.
+    pub cairn_state: u32,
+    /// Random id fixed when the state is first written; a state with another lineage is a
+    /// different stack's, and a plan made against one is never applied to the other.
+    pub lineage: String,
+    /// Bumped by every session that writes.
+    pub serial: u64,
+    pub stack: String,
+    pub provider: String,
+    #[serde(with = "resources_as_list")]
+    pub resources: BTreeMap<String, ResourceState>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, crate::value::Value>,
+    #[serde(default, with = "pending_as_list")]
+    pub pending: BTreeMap<String, PendingOperation>,
+}
+
+impl State {
+    pub fn new(stack: &str, provider: &str) -> Self {
+        State {
+            cairn_state: STATE_FORMAT_VERSION,
+            lineage: new_lineage(),
+            serial: 0,
+            stack: stack.to_string(),
+            provider: provider.to_string(),
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// Apply one mutation in memory.
+    pub fn apply(&mut self, m: &Mutation) {
+        match m {
+            Mutation::Put(r) => {
+                let deposed = self.resources.remove(&r.address).map(|old| old.deposed).unwrap_or_default();
+                let mut r = r.clone();
+                r.attrs = r.attrs.iter().map(|(k, v)| (k.clone(), v.redacted())).collect();
+                if r.deposed.is_empty() {
+                    r.deposed = deposed;
+                }
+                self.resources.insert(r.address.clone(), r);
+            }
+            Mutation::Remove { address } => {
+                if let Some(r) = self.resources.get_mut(address) {
+                    if r.deposed.is_empty() {
+                        self.resources.remove(address);
+                    } else {
+                        r.id.clear();
+                        r.attrs.clear();
+                    }
+                }
+            }
+            Mutation::Depose { address } => {
+                if let Some(r) = self.resources.get_mut(address) {
+                    if !r.id.is_empty() {
+                        let old = Deposed { id: std::mem::take(&mut r.id), attrs: std::mem::take(&mut r.attrs) };
+                        r.deposed.push(old);
+                    }
+                }
+            }
+            Mutation::RemoveDeposed { address, id } => {
+                if let Some(r) = self.resources.get_mut(address) {
+                    r.deposed.retain(|d| &d.id != id);
+                    if r.deposed.is_empty() && r.id.is_empty() {
+                        self.resources.remove(address);
+                    }
+                }
+            }
+            Mutation::SetProtect { address, protect } => {
+                if let Some(r) = self.resources.get_mut(address) {
+                    r.protect = *protect;
+                }
+            }
+            Mutation::Outputs(o) => self.outputs = o.iter().map(|(k, v)| (k.clone(), v.redacted())).collect(),
+            Mutation::Begin(p) => {
+                self.pending.insert(p.op_id.clone(), p.clone());
+            }
+            Mutation::Settle { op_id } => {
+                self.pending.remove(op_id);
+            }
+        }
+    }
+
+    /// Resources that still have a current object (not only deposed ones).
+    pub fn live(&self) -> impl Iterator<Item = &ResourceState> {
+        self.resources.values().filter(|r| !r.id.is_empty())
+    }
+}
+
+/// One durable change to state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Mutation {
+    /// Insert or overwrite a resource's current object (deposed objects are kept).
+    Put(ResourceState),
+    /// Forget a resource's current object (and the resource, when nothing is deposed).
+    Remove { address: String },
+    /// Move the current object to the deposed list (create-before-destroy).
+    Depose { address: String },
+    /// Forget one deposed object.
+    RemoveDeposed { address: String, id: String },
+    SetProtect { address: String, protect: bool },
+    Outputs(BTreeMap<String, crate::value::Value>),
+    /// A provider call is about to start.
+    Begin(PendingOperation),
+    /// The pending operation ended (its result, if any, is in the same batch).
+    Settle { op_id: String },
+}
+
+/// Who holds a lock, so a second writer gets an actionable message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    /// `user@host`.
+    pub who: String,
+    pub pid: u32,
+    pub operation: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub version: String,
+}
+
+impl LockInfo {
+    pub fn for_operation(operation: &str) -> Self {
+        let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "localhost".into());
+        LockInfo {
+            id: new_lineage(),
+            who: format!("{user}@{host}"),
+            pid: std::process::id(),
+            operation: operation.to_string(),
+            created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (pid {}, `{}`) since {}, lock id {}", self.who, self.pid, self.operation, self.created, self.id)
+    }
+}
+
+/// Errors from state stores.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Another run holds the lock.
+    #[error("state {location} is locked by {holder}. If that run is gone, release it with `cairn state unlock {}`", holder.id)]
+    Locked { location: String, holder: LockInfo },
+    /// The stored state cannot be read as cairn state; it is left untouched.
+    #[error("state {location} is corrupt and was left untouched: {reason}")]
+    Corrupt { location: String, reason: String },
+    /// The stored data is not cairn state (or belongs to another stack); left untouched.
+    #[error("state {location} is not this stack's cairn state and was left untouched: {reason}")]
+    Foreign { location: String, reason: String },
+    /// Written by a newer cairn.
+    #[error("state {location} has format version {found}; this cairn reads up to {supported}. Upgrade cairn")]
+    TooNew { location: String, found: u32, supported: u32 },
+    /// `unlock` was given a lock id that is not the one held.
+    #[error("state {location}: lock id {given} does not match the held lock ({held})")]
+    WrongLock { location: String, given: String, held: String },
+    #[error("state {location}: {context}: {source}")]
+    Io { location: String, context: String, source: std::io::Error },
+    /// Backend-specific failure (database or object store).
+    #[error("state {location}: {message}")]
+    Backend { location: String, message: String },
+}
+
+/// A place where one stack's state lives.
+pub trait StateStore: Send + Sync + std::fmt::Debug {
+    /// Human description for messages (`local file .cairn/web.state.json`).
+    fn location(&self) -> String;
+    /// Read without locking (plan, drift, output). `None` when nothing was ever written.
+    fn read(&self) -> Result<Option<State>, StateError>;
+    /// Take the write lock and load the state under it.
+    fn lock(&self, operation: &str) -> Result<Box<dyn StateSession>, StateError>;
+    /// Remove a lock left by a run that died. Refused unless `lock_id` matches.
+    fn force_unlock(&self, lock_id: &str) -> Result<(), StateError>;
+}
+
+/// Exclusive, locked access to a store. Dropping it without `unlock` behaves like a crash:
+/// everything appended is durable and the lock stays (to be force-unlocked).
+pub trait StateSession: Send + std::fmt::Debug {
+    fn state(&self) -> &State;
+    fn lock_info(&self) -> &LockInfo;
+    /// Start from scratch when nothing is stored yet (first apply). Ignored otherwise.
+    fn init(&mut self, stack: &str, provider: &str) -> Result<(), StateError>;
+    /// Durably record a batch of mutations, then apply them to `state()`. On error nothing
+    /// of the batch may be considered recorded.
+    fn append(&mut self, batch: &[Mutation]) -> Result<(), StateError>;
+    /// Fold everything appended into a fresh snapshot (cheap to reload).
+    fn compact(&mut self) -> Result<(), StateError>;
+    /// Compact and release the lock.
+    fn unlock(self: Box<Self>) -> Result<(), StateError>;
+}
+
+/// Where `cairn` keeps a stack's state by default: `.cairn/<stack>.<provider>.state.json`.
+pub fn default_state_path(stack: &str, provider: &str) -> PathBuf {
+    PathBuf::from(".cairn").join(format!("{stack}.{provider}.state.json"))
+}
+
+pub(crate) fn new_lineage() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    crate::value::hex(&b)
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+mod resources_as_list {
+    use super::ResourceState;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<String, ResourceState>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.values())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, ResourceState>, D::Error> {
+        let list = Vec::<ResourceState>::deserialize(d)?;
+        let mut out = BTreeMap::new();
+        for r in list {
+            if out.contains_key(&r.address) {
+                return Err(serde::de::Error::custom(format!("resource {} appears twice", r.address)));
+            }
+            out.insert(r.address.clone(), r);
+        }
+        Ok(out)
+    }
+}
+
+mod pending_as_list {
+    use super::PendingOperation;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<String, PendingOperation>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.values())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, PendingOperation>, D::Error> {
+        Ok(Vec::<PendingOperation>::deserialize(d)?.into_iter().map(|p| (p.op_id.clone(), p)).collect())
+    }
+}

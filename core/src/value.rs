@@ -1,0 +1,544 @@
+//! Attribute values: the one dynamic type that flows between the model, providers, plans and state.
+//!
+//! Why dynamic: providers own their resource schemas, core must diff and store any of them
+//! without knowing a cloud. Typing lives at the edges (the portable model users write and the
+//! provider crates); the middle of the engine moves `Attrs` around.
+//!
+//! Secrets: a [`Sensitive`] value holds its plaintext only in memory. `Debug`, `Display`,
+//! serde and plan rendering all see a salted digest or the word `(sensitive)`, so a secret
+//! cannot reach plan text, plan JSON, state, logs or error messages by accident.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// Attribute map of one concrete resource, ordered so plans and state are deterministic.
+pub type Attrs = BTreeMap<String, Value>;
+
+/// A reference to an attribute of another concrete resource, resolved during plan (when known)
+/// or apply (when the referenced resource has just been created).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AttrRef {
+    /// Concrete resource address, e.g. `mem_network.main`.
+    pub address: String,
+    /// Attribute of that resource, e.g. `id`.
+    pub attr: String,
+}
+
+impl AttrRef {
+    pub fn new(address: impl Into<String>, attr: impl Into<String>) -> Self {
+        AttrRef { address: address.into(), attr: attr.into() }
+    }
+}
+
+impl fmt::Display for AttrRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.address, self.attr)
+    }
+}
+
+/// A dynamic attribute value.
+#[derive(Clone, PartialEq, Default)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+    /// A secret: plaintext in memory, digest everywhere else.
+    Sensitive(Sensitive),
+    /// A value that will be generated at apply time (a generated password). Never diffed
+    /// against what exists: once generated, it is kept until the resource is replaced.
+    Generated(GeneratedSpec),
+    /// Another resource's attribute; replaced by its value before any provider call.
+    Ref(AttrRef),
+    /// Known only after apply.
+    Unknown,
+}
+
+impl Value {
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::Str(s.into())
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Value::Unknown)
+    }
+
+    /// True when this value (or anything inside it) is not yet a plain known value.
+    pub fn has_unresolved(&self) -> bool {
+        match self {
+            Value::Unknown | Value::Ref(_) | Value::Generated(_) => true,
+            Value::List(l) => l.iter().any(Value::has_unresolved),
+            Value::Map(m) => m.values().any(Value::has_unresolved),
+            _ => false,
+        }
+    }
+
+    /// Every reference inside this value.
+    pub fn refs(&self, out: &mut Vec<AttrRef>) {
+        match self {
+            Value::Ref(r) => out.push(r.clone()),
+            Value::List(l) => l.iter().for_each(|v| v.refs(out)),
+            Value::Map(m) => m.values().for_each(|v| v.refs(out)),
+            _ => {}
+        }
+    }
+
+    /// Replace references using `lookup`; a reference it cannot answer becomes `Unknown`.
+    pub fn resolve(&self, lookup: &dyn Fn(&AttrRef) -> Option<Value>) -> Value {
+        match self {
+            Value::Ref(r) => lookup(r).unwrap_or(Value::Unknown),
+            Value::List(l) => Value::List(l.iter().map(|v| v.resolve(lookup)).collect()),
+            Value::Map(m) => {
+                Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve(lookup))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// Replace the references `lookup` can answer; keep the others as references, to be
+    /// filled in at apply time.
+    pub fn resolve_known(&self, lookup: &dyn Fn(&AttrRef) -> Option<Value>) -> Value {
+        match self {
+            Value::Ref(r) => lookup(r).unwrap_or_else(|| self.clone()),
+            Value::List(l) => Value::List(l.iter().map(|v| v.resolve_known(lookup)).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve_known(lookup))).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// Semantic equality used by the planner: sensitive values compare by digest, so a
+    /// secret known in plaintext equals the digest recorded in state.
+    pub fn same_as(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Sensitive(a), Value::Sensitive(b)) => a.digest() == b.digest(),
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
+            }
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb))
+            }
+            (a, b) => a == b,
+        }
+    }
+
+    /// True for values that must be masked when shown.
+    pub fn is_sensitive(&self) -> bool {
+        match self {
+            Value::Sensitive(_) | Value::Generated(_) => true,
+            Value::List(l) => l.iter().any(Value::is_sensitive),
+            Value::Map(m) => m.values().any(Value::is_sensitive),
+            _ => false,
+        }
+    }
+
+    /// The value as it may be stored or shown: every secret reduced to its digest.
+    pub fn redacted(&self) -> Value {
+        match self {
+            Value::Sensitive(s) => Value::Sensitive(s.redacted()),
+            Value::List(l) => Value::List(l.iter().map(Value::redacted).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.redacted())).collect()),
+            other => other.clone(),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+impl From<u32> for Value {
+    fn from(i: u32) -> Self {
+        Value::Int(i64::from(i))
+    }
+}
+impl From<u16> for Value {
+    fn from(i: u16) -> Self {
+        Value::Int(i64::from(i))
+    }
+}
+impl From<AttrRef> for Value {
+    fn from(r: AttrRef) -> Self {
+        Value::Ref(r)
+    }
+}
+impl<T: Into<Value>> From<Vec<T>> for Value {
+    fn from(v: Vec<T>) -> Self {
+        Value::List(v.into_iter().map(Into::into).collect())
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The human form used in plan text: strings quoted, secrets masked.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(l) => {
+                f.write_str("[")?;
+                for (i, v) in l.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Map(m) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k} = {v}")?;
+                }
+                f.write_str("}")
+            }
+            Value::Sensitive(_) => f.write_str("(sensitive)"),
+            Value::Generated(_) => f.write_str("(sensitive, generated at apply)"),
+            Value::Ref(r) => write!(f, "${{{r}}}"),
+            Value::Unknown => f.write_str("(known after apply)"),
+        }
+    }
+}
+
+// Serde form: plain JSON for plain values, tagged objects for the rest. Secrets serialise
+// only as their digest; deserialising yields a digest-only `Sensitive`.
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Value::Null => s.serialize_none(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Str(v) => s.serialize_str(v),
+            Value::List(l) => l.serialize(s),
+            Value::Map(m) => {
+                // A user map whose single key starts with '$' would be ambiguous with our
+                // tagged forms; escape it.
+                if m.len() == 1 && m.keys().next().is_some_and(|k| k.starts_with('$')) {
+                    let mut map = s.serialize_map(Some(1))?;
+                    map.serialize_entry("$map", m)?;
+                    map.end()
+                } else {
+                    m.serialize(s)
+                }
+            }
+            Value::Sensitive(x) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("$sensitive", &x.digest())?;
+                map.end()
+            }
+            Value::Generated(g) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("$generated", g)?;
+                map.end()
+            }
+            Value::Ref(r) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("$ref", &r.to_string())?;
+                map.end()
+            }
+            Value::Unknown => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("$unknown", &true)?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = serde_json::Value::deserialize(d)?;
+        from_json(raw).map_err(serde::de::Error::custom)
+    }
+}
+
+fn from_json(v: serde_json::Value) -> Result<Value, String> {
+    use serde_json::Value as J;
+    Ok(match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(b),
+        J::Number(n) => Value::Int(n.as_i64().ok_or_else(|| format!("number {n} is not an integer"))?),
+        J::String(s) => Value::Str(s),
+        J::Array(a) => Value::List(a.into_iter().map(from_json).collect::<Result<_, _>>()?),
+        J::Object(mut o) => {
+            if o.len() == 1 {
+                let key = o.keys().next().cloned().unwrap_or_default();
+                let inner = o.remove(&key).unwrap_or(J::Null);
+                match key.as_str() {
+                    "$sensitive" => {
+                        let digest = inner.as_str().ok_or("$sensitive must be a string")?;
+                        return Ok(Value::Sensitive(Sensitive::from_digest(digest)));
+                    }
+                    "$generated" => {
+                        let spec: GeneratedSpec =
+                            serde_json::from_value(inner).map_err(|e| e.to_string())?;
+                        return Ok(Value::Generated(spec));
+                    }
+                    "$ref" => {
+                        let text = inner.as_str().ok_or("$ref must be a string")?;
+                        let (address, attr) =
+                            text.rsplit_once('.').ok_or_else(|| format!("bad reference {text:?}"))?;
+                        return Ok(Value::Ref(AttrRef::new(address, attr)));
+                    }
+                    "$unknown" => return Ok(Value::Unknown),
+                    "$map" => {
+                        let J::Object(m) = inner else { return Err("$map must be an object".into()) };
+                        return Ok(Value::Map(
+                            m.into_iter().map(|(k, v)| Ok((k, from_json(v)?))).collect::<Result<_, String>>()?,
+                        ));
+                    }
+                    _ => {
+                        o.insert(key, inner);
+                    }
+                }
+            }
+            Value::Map(o.into_iter().map(|(k, v)| Ok((k, from_json(v)?))).collect::<Result<_, String>>()?)
+        }
+    })
+}
+
+/// How a generated secret is made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratedSpec {
+    pub length: u32,
+    /// Punctuation allowed in the value; clouds differ in what a password may hold.
+    pub symbols: String,
+}
+
+impl GeneratedSpec {
+    /// A fresh value from the operating system's CSPRNG, with at least one character of
+    /// every class so it passes any password policy.
+    pub fn generate(&self) -> Sensitive {
+        use rand::rngs::OsRng;
+        use rand::seq::SliceRandom;
+        use rand::Rng;
+        const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
+        const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+        const DIGIT: &[u8] = b"23456789";
+        let symbols = self.symbols.as_bytes();
+        let mut classes: Vec<&[u8]> = vec![LOWER, UPPER, DIGIT];
+        if !symbols.is_empty() {
+            classes.push(symbols);
+        }
+        let all: Vec<u8> = classes.iter().flat_map(|c| c.iter().copied()).collect();
+        let mut rng = OsRng;
+        let mut out: Vec<u8> = classes.iter().map(|c| c[rng.gen_range(0..c.len())]).collect();
+        while out.len() < self.length as usize {
+            out.push(all[rng.gen_range(0..all.len())]);
+        }
+        out.shuffle(&mut rng);
+        Sensitive::new(String::from_utf8(out).unwrap_or_default())
+    }
+}
+
+/// A secret value. Holds plaintext only in memory; its digest identifies it everywhere else.
+#[derive(Clone)]
+pub struct Sensitive {
+    plain: Option<Arc<str>>,
+    digest: Arc<str>,
+}
+
+impl Sensitive {
+    /// Domain separation for the digest, so a digest is useless as a plain SHA-256 lookup.
+    const SALT: &'static [u8] = b"cairn.sensitive.v1\0";
+
+    pub fn new(plain: impl Into<String>) -> Self {
+        let plain: String = plain.into();
+        let mut h = Sha256::new();
+        h.update(Self::SALT);
+        h.update(plain.as_bytes());
+        let digest = format!("sha256:{}", hex(&h.finalize()));
+        Sensitive { plain: Some(plain.into()), digest: digest.into() }
+    }
+
+    pub fn from_digest(digest: &str) -> Self {
+        Sensitive { plain: None, digest: digest.into() }
+    }
+
+    /// The plaintext, when this process knows it. Only providers call this, to send it to
+    /// the cloud.
+    pub fn expose(&self) -> Option<&str> {
+        self.plain.as_deref()
+    }
+
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    pub fn redacted(&self) -> Sensitive {
+        Sensitive { plain: None, digest: self.digest.clone() }
+    }
+}
+
+impl PartialEq for Sensitive {
+    fn eq(&self, other: &Self) -> bool {
+        self.digest == other.digest
+    }
+}
+
+impl fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(sensitive)")
+    }
+}
+
+/// Plaintexts looked up by digest: how a saved plan (digests only) gets the secrets the stack
+/// gives back at apply time, and how apply verifies they are exactly the reviewed ones.
+#[derive(Clone, Default)]
+pub struct SecretBook {
+    by_digest: std::collections::HashMap<String, Sensitive>,
+}
+
+impl SecretBook {
+    pub fn insert(&mut self, secret: Sensitive) {
+        if secret.expose().is_some() {
+            self.by_digest.insert(secret.digest().to_string(), secret);
+        }
+    }
+
+    /// Give every digest-only secret inside `value` its plaintext, when the book has it.
+    pub fn fill(&self, value: &Value) -> Value {
+        match value {
+            Value::Sensitive(s) if s.expose().is_none() => {
+                Value::Sensitive(self.by_digest.get(s.digest()).cloned().unwrap_or_else(|| s.clone()))
+            }
+            Value::List(l) => Value::List(l.iter().map(|v| self.fill(v)).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), self.fill(v))).collect()),
+            other => other.clone(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_digest.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_digest.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretBook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBook({} secrets)", self.by_digest.len())
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_serialise_or_print_plaintext() {
+        let v = Value::Sensitive(Sensitive::new("hunter2-very-secret"));
+        let json = serde_json::to_string(&v).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+        assert!(!format!("{v:?} {v}").contains("hunter2"));
+        let back: Value = serde_json::from_str(&json).unwrap();
+        assert!(back.same_as(&v));
+    }
+
+    #[test]
+    fn tagged_forms_round_trip() {
+        let mut m = BTreeMap::new();
+        m.insert("$x".to_string(), Value::Int(1));
+        for v in [
+            Value::Ref(AttrRef::new("a_b.c", "id")),
+            Value::Unknown,
+            Value::Map(m),
+            Value::Generated(GeneratedSpec { length: 20, symbols: "!".into() }),
+        ] {
+            let back: Value = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+            assert_eq!(back, v);
+        }
+    }
+
+    #[test]
+    fn generated_values_have_every_class() {
+        let spec = GeneratedSpec { length: 24, symbols: "!#".into() };
+        let s = spec.generate();
+        let p = s.expose().unwrap();
+        assert_eq!(p.len(), 24);
+        assert!(p.bytes().any(|b| b.is_ascii_lowercase()));
+        assert!(p.bytes().any(|b| b.is_ascii_uppercase()));
+        assert!(p.bytes().any(|b| b.is_ascii_digit()));
+        assert!(p.bytes().any(|b| b == b'!' || b == b'#'));
+        assert_ne!(spec.generate().digest(), s.digest());
+    }
+}
