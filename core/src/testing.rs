@@ -69,6 +69,7 @@ struct Inner {
 #[derive(Debug)]
 struct RateLimit {
     per_sec: f64,
+    burst: f64,
     tokens: f64,
     last: Instant,
 }
@@ -103,9 +104,9 @@ impl MemoryProvider {
         self
     }
 
-    /// At most `per_sec` calls per second; callers beyond it wait their turn.
-    pub fn rate_limit(self, per_sec: f64) -> Self {
-        *self.inner.rate.lock().unwrap() = Some(RateLimit { per_sec, tokens: per_sec.max(1.0), last: Instant::now() });
+    /// At most `per_sec` calls per second after a burst of `burst`; callers beyond it wait.
+    pub fn rate_limit(self, per_sec: f64, burst: f64) -> Self {
+        *self.inner.rate.lock().unwrap() = Some(RateLimit { per_sec, burst: burst.max(1.0), tokens: burst.max(1.0), last: Instant::now() });
         self
     }
 
@@ -175,7 +176,7 @@ impl MemoryProvider {
                 let mut guard = self.inner.rate.lock().unwrap();
                 let Some(r) = guard.as_mut() else { return };
                 let now = Instant::now();
-                r.tokens = (r.tokens + now.duration_since(r.last).as_secs_f64() * r.per_sec).min(r.per_sec.max(1.0));
+                r.tokens = (r.tokens + now.duration_since(r.last).as_secs_f64() * r.per_sec).min(r.burst);
                 r.last = now;
                 if r.tokens >= 1.0 {
                     r.tokens -= 1.0;

@@ -1,1 +1,10 @@
-mod dummy {}
+//! cairn-core's integration tests: one binary, one module per concern.
+
+mod support;
+
+mod apply;
+mod crash;
+mod golden;
+mod lifecycle;
+mod state;
+mod validation;

@@ -139,12 +139,12 @@ pub async fn apply(
     let ag = ApplyGraph::build(plan)?;
     let g = &ag.graph;
     session.append(&plan.state_updates)?;
+    let mut fresh: HashMap<String, Attrs> = reveal_secrets(plan, provider.as_ref(), session).await;
 
     let mut waiting: Vec<usize> = g.node_indices().map(|n| g.neighbors_directed(n, Direction::Incoming).count()).collect();
     let mut ready: VecDeque<NodeIndex> = g.node_indices().filter(|n| waiting[n.index()] == 0).collect();
     let mut status: Vec<Option<OpStatus>> = vec![None; g.node_count()];
     let mut started_at: HashMap<NodeIndex, Instant> = HashMap::new();
-    let mut fresh: HashMap<String, Attrs> = HashMap::new();
     let mut in_flight: JoinSet<(NodeIndex, Result<Outcome, ProviderError>)> = JoinSet::new();
     let mut batch: Vec<Mutation> = Vec::new();
     let mut pending_of: HashMap<NodeIndex, PendingOperation> = HashMap::new();
@@ -274,6 +274,42 @@ pub async fn apply(
     Ok(report)
 }
 
+/// Secrets live in the cloud's secret store, not in state (state keeps digests). When a
+/// resource about to be created references a secret made by an earlier run, read that
+/// secret back from the provider, in one batched request per type.
+async fn reveal_secrets(plan: &Plan, provider: &dyn Provider, session: &dyn StateSession) -> HashMap<String, Attrs> {
+    let creating: std::collections::HashSet<&str> =
+        plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace)).map(|c| c.address.as_str()).collect();
+    let mut wanted: BTreeMap<String, BTreeMap<String, ReadItem>> = BTreeMap::new();
+    let mut refs = Vec::new();
+    for c in plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace | Action::Update)) {
+        refs.clear();
+        c.after.iter().flatten().for_each(|(_, v)| v.refs(&mut refs));
+        for r in &refs {
+            let Some(target) = session.state().resources.get(&r.address) else { continue };
+            let digest_only = matches!(target.attrs.get(&r.attr), Some(Value::Sensitive(s)) if s.expose().is_none());
+            if digest_only && !creating.contains(r.address.as_str()) && !target.id.is_empty() {
+                wanted.entry(target.type_name.clone()).or_default().insert(
+                    target.address.clone(),
+                    ReadItem { address: target.address.clone(), id: Some(target.id.clone()), token: None, prior: target.attrs.clone() },
+                );
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    for (type_name, items) in wanted {
+        let req = ReadRequest { stack: plan.stack.clone(), type_name, items: items.into_values().collect() };
+        if let Ok(resp) = provider.read(req).await {
+            for (address, outcome) in resp.results {
+                if let ReadOutcome::Found { attrs, .. } = outcome {
+                    out.insert(address, attrs);
+                }
+            }
+        }
+    }
+    out
+}
+
 fn skip_dependents(
     g: &petgraph::graph::DiGraph<Op, ()>,
     failed: NodeIndex,
@@ -339,7 +375,10 @@ fn prepare(
             if v.has_unresolved() {
                 return Err(format!("{}: attribute `{k}` is still unknown at apply time", c.address));
             }
-            if let Value::Sensitive(s) = &v {
+            // An update re-sends unchanged secrets only as digests; providers send changed
+            // attributes, so a value the cloud already has need not be known here.
+            let unchanged = op.kind == OpKind::Update && !c.changes.iter().any(|a| &a.name == k);
+            if let (Value::Sensitive(s), false) = (&v, unchanged) {
                 if s.expose().is_none() {
                     return Err(format!(
                         "{}: attribute `{k}` needs a secret this run was not given (the stack's secret changed since the plan was saved?)",

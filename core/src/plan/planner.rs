@@ -192,7 +192,14 @@ fn plan_one(
     let c = &d.concrete;
     let rs = schema.resources.get(&c.type_name);
     let attr_schema = |k: &str| rs.map(|s| s.get(k)).unwrap_or_default();
-    let mut after: Attrs = c.attrs.iter().map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r)))).collect();
+    // `after` keeps references to secrets (apply fetches the value from the cloud's secret
+    // store); `compare` resolves them to digests so the diff still sees a changed secret.
+    let mut after: Attrs = c
+        .attrs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r).filter(|v| !v.is_sensitive()))))
+        .collect();
+    let compare: Attrs = c.attrs.iter().map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r)))).collect();
     let mut change = ResourceChange {
         address: c.address.clone(),
         type_name: c.type_name.clone(),
@@ -211,7 +218,7 @@ fn plan_one(
         create_before_destroy: d.lifecycle.create_before_destroy,
     };
     let Some(p) = prior else {
-        change.changes = after
+        change.changes = compare
             .iter()
             .map(|(k, v)| AttrChange { name: k.clone(), before: Value::Null, after: v.clone(), forces_replacement: false })
             .collect();
@@ -231,7 +238,7 @@ fn plan_one(
     for k in keys {
         let s = attr_schema(k);
         let before = p.attrs.get(k).cloned().unwrap_or(Value::Null);
-        let wanted = after.get(k).cloned();
+        let wanted = compare.get(k).cloned();
         let Some(wanted) = wanted else {
             // Not configured: computed attributes are the cloud's business.
             if !s.computed && before != Value::Null {
