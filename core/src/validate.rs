@@ -214,10 +214,13 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        for scc in petgraph::algo::tarjan_scc(&g) {
+        let order: HashMap<&str, usize> = self.stack.resources().iter().enumerate().map(|(i, d)| (d.name.as_str(), i)).collect();
+        for mut scc in petgraph::algo::tarjan_scc(&g) {
             if scc.len() < 2 {
                 continue;
             }
+            // Start the printed cycle at the first-declared member: stable messages.
+            scc.sort_by_key(|n| order[n]);
             let cycle = crate::graph::cycle_path(&g, &scc);
             let addrs: Vec<String> = cycle.iter().map(|n| self.by_name[n].address()).collect();
             let first = self.by_name[cycle[0]];
