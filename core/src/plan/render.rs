@@ -44,13 +44,39 @@ fn shown(v: &Value, sensitive: bool) -> String {
     if sensitive && !matches!(v, Value::Null | Value::Unknown | Value::Ref(_)) {
         return "(sensitive)".to_string();
     }
+    let mut out = String::new();
+    write_value(&mut out, v);
+    out
+}
+
+/// Like `Value`'s `Display`, but a reference anywhere inside reads `(known after apply)`.
+fn write_value(out: &mut String, v: &Value) {
     match v {
-        Value::Ref(_) | Value::Unknown => "(known after apply)".to_string(),
-        Value::List(items) if items.iter().any(|i| matches!(i, Value::Ref(_))) => {
-            let inner: Vec<String> = items.iter().map(|i| shown(i, false)).collect();
-            format!("[{}]", inner.join(", "))
+        Value::Ref(_) | Value::Unknown => out.push_str("(known after apply)"),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_value(out, item);
+            }
+            out.push(']');
         }
-        other => other.to_string(),
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                let _ = write!(out, "{k} = ");
+                write_value(out, item);
+            }
+            out.push('}');
+        }
+        other => {
+            let _ = write!(out, "{other}");
+        }
     }
 }
 
@@ -154,7 +180,21 @@ fn render_change(out: &mut String, p: &Paint, c: &ResourceChange) {
             for a in &c.changes {
                 let sens = a.before.is_sensitive() || a.after.is_sensitive();
                 let mark = if a.forces_replacement { "  # forces replacement" } else { "" };
-                let _ = writeln!(out, "      {}: {} -> {}{mark}", a.name, shown(&a.before, sens), shown(&a.after, sens));
+                match (&a.before, &a.after, sens) {
+                    // Lists (rules, subnets) change an element at a time: show just those.
+                    (Value::List(before), Value::List(after), false) => {
+                        let _ = writeln!(out, "      {}:{mark}", a.name);
+                        for b in before.iter().filter(|b| !after.iter().any(|x| x.same_as(b))) {
+                            let _ = writeln!(out, "        {} {}", p.action(Action::Delete, "-"), shown(b, false));
+                        }
+                        for x in after.iter().filter(|x| !before.iter().any(|b| b.same_as(x))) {
+                            let _ = writeln!(out, "        {} {}", p.action(Action::Create, "+"), shown(x, false));
+                        }
+                    }
+                    _ => {
+                        let _ = writeln!(out, "      {}: {} -> {}{mark}", a.name, shown(&a.before, sens), shown(&a.after, sens));
+                    }
+                }
             }
         }
         _ => {}

@@ -246,7 +246,7 @@ pub enum StateError {
     #[error("state {location} is not this stack's cairn state and was left untouched: {reason}")]
     Foreign { location: String, reason: String },
     /// Written by a newer cairn.
-    #[error("state {location} has format version {found}; this cairn reads up to {supported}. Upgrade cairn")]
+    #[error("state {location} has format version {found}; this cairn reads up to {supported}. It was left untouched; upgrade cairn")]
     TooNew { location: String, found: u32, supported: u32 },
     /// `unlock` was given a lock id that is not the one held.
     #[error("state {location}: lock id {given} does not match the held lock ({held})")]
