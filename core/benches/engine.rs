@@ -1,1 +1,172 @@
-fn main() {}
+//! Engine benchmark: plan from empty, apply from empty, and a no-op plan with refresh, on
+//! synthetic `fanout` and `chain` stacks built through the public API, with the in-memory
+//! provider at zero latency and state made durable (fsync) after every operation.
+//!
+//!     cargo bench -p cairn-core --bench engine -- --vs-terraform
+//!
+//! Every step runs in a child process of its own; its time is the child's whole wall time
+//! measured by the parent (start-up included, as for Terraform), and its memory is the
+//! child's peak resident set (`VmHWM`, read by the child as it exits). With
+//! `--vs-terraform`, `../shared/bench/terraform-peer/run` runs Terraform core on the same
+//! shapes in the same run, and each line carries the ratio.
+
+use cairn_core::apply::ApplyOptions;
+use cairn_core::plan::planner::PlanOptions;
+use cairn_core::plan::render;
+use cairn_core::prelude::*;
+use cairn_core::state::LocalStore;
+use cairn_core::testing::MemoryProvider;
+use cairn_core::Engine;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// `fanout`: one network, `n` security groups in it. `chain`: a network then `n - 1`
+/// groups, each admitting traffic from the previous one (a dependency chain of length n).
+fn stack(shape: &str, n: usize) -> Stack {
+    let mut s = Stack::new(&format!("bench-{shape}"));
+    let net = s.add("root", Network::new("10.0.0.0/16"));
+    match shape {
+        "fanout" => {
+            for i in 0..n {
+                s.add(&format!("c{i}"), SecurityGroup::new(&net, "fanout child").ingress(Rule::tcp(443).from_cidr("10.0.0.0/16")));
+            }
+        }
+        "chain" => {
+            let mut prev: Option<Ref<SecurityGroup>> = None;
+            for i in 1..n {
+                let mut g = SecurityGroup::new(&net, "chain link");
+                g = match &prev {
+                    Some(p) => g.ingress(Rule::tcp(5432).from_group(p)),
+                    None => g.ingress(Rule::tcp(5432).from_cidr("10.0.0.0/16")),
+                };
+                prev = Some(s.add(&format!("r{i}"), g));
+            }
+        }
+        other => panic!("unknown shape {other}"),
+    }
+    s
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Child mode: run one step and print `rss_kb changes`.
+fn child(step: &str, shape: &str, n: usize, dir: &Path) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let s = stack(shape, n);
+    let engine = Engine::new(Arc::new(MemoryProvider::new()), Arc::new(LocalStore::new(dir.join("state.json"))));
+    let opts = PlanOptions { refresh: true, ..Default::default() };
+    let changes = match step {
+        "plan" => {
+            let plan = rt.block_on(engine.plan(&s, &opts)).expect("plan");
+            // Render as `cairn plan` would, to nowhere.
+            std::hint::black_box(render::text(&plan, Default::default()));
+            plan.summary.add
+        }
+        "apply" => {
+            let plan = rt.block_on(engine.plan(&s, &opts)).expect("plan");
+            let report = rt.block_on(engine.apply(&plan, &ApplyOptions::default())).expect("apply");
+            assert!(report.is_success(), "{report}");
+            plan.summary.add
+        }
+        "noop" => {
+            // The memory cloud of the apply step died with its process. Like the Terraform
+            // peer's `terraform_data`, whose read returns the prior state, reads here answer
+            // with what state recorded: the refresh still makes its batched provider calls
+            // and the engine still diffs every attribute.
+            let engine = Engine::new(Arc::new(MemoryProvider::new().echo_reads()), Arc::new(LocalStore::new(dir.join("state.json"))));
+            let plan = rt.block_on(engine.plan(&s, &opts)).expect("plan");
+            assert!(!plan.has_changes(), "the no-op plan found changes");
+            std::hint::black_box(render::text(&plan, Default::default()));
+            0
+        }
+        other => panic!("unknown step {other}"),
+    };
+    println!("{} {changes}", peak_rss_kb());
+}
+
+struct Measured {
+    wall_s: f64,
+    rss_mb: f64,
+}
+
+fn run_child(step: &str, shape: &str, n: usize, dir: &Path) -> Measured {
+    let exe = std::env::current_exe().unwrap();
+    let t = Instant::now();
+    let out = Command::new(exe).args(["--child", step, shape, &n.to_string()]).arg(dir).output().expect("spawn child");
+    let wall_s = t.elapsed().as_secs_f64();
+    assert!(out.status.success(), "child {step} {shape} {n} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rss_kb: f64 = text.split_whitespace().next().and_then(|x| x.parse().ok()).unwrap_or(0.0);
+    Measured { wall_s, rss_mb: rss_kb / 1024.0 }
+}
+
+fn terraform(shape: &str, n: usize) -> HashMap<String, (f64, f64)> {
+    let peer = std::env::var_os("CAIRN_TERRAFORM_PEER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/terraform-peer/run"));
+    let out = Command::new(&peer)
+        .args([shape, &n.to_string(), "plan", "apply", "noop"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the Terraform peer {}: {e}", peer.display()));
+    assert!(out.status.success(), "terraform peer failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let mut steps = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("peer prints JSON lines");
+        assert_eq!(v["rc"].as_i64(), Some(if v["step"] == "noop" { 0 } else { 0 }), "terraform step failed: {line}");
+        steps.insert(v["step"].as_str().unwrap().to_string(), (v["wall_s"].as_f64().unwrap(), v["max_rss_mb"].as_f64().unwrap()));
+    }
+    steps
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        let n: usize = args[i + 3].parse().unwrap();
+        child(&args[i + 1], &args[i + 2], n, Path::new(&args[i + 4]));
+        return;
+    }
+    let vs = args.iter().any(|a| a == "--vs-terraform");
+    let quick = args.iter().any(|a| a == "--quick");
+    println!("# time: child process wall time, start-up included; memory: peak RSS (VmHWM) of that process.");
+    println!("# state: local file backend, fsync before every provider call (group commit); provider: memory, zero latency.");
+    let mut runs: Vec<(&str, usize, bool)> = vec![("fanout", 1000, vs), ("chain", 500, vs)];
+    if !quick {
+        runs.push(("fanout", 100_000, false));
+        runs.push(("chain", 10_000, false));
+    }
+    let mut worst_speedup = f64::INFINITY;
+    let mut worst_mem_ratio: f64 = 0.0;
+    for (shape, n, compare) in runs {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = if compare { Some(terraform(shape, n)) } else { None };
+        for step in ["plan", "apply", "noop"] {
+            let m = run_child(step, shape, n, dir.path());
+            match tf.as_ref().and_then(|t| t.get(step)) {
+                Some(&(tf_s, tf_mb)) => {
+                    let speedup = tf_s / m.wall_s;
+                    worst_speedup = worst_speedup.min(speedup);
+                    worst_mem_ratio = worst_mem_ratio.max(m.rss_mb / tf_mb);
+                    println!(
+                        "engine shape={shape} n={n} step={step} cairn_s={:.4} cairn_rss_mb={:.0} terraform_s={tf_s} terraform_rss_mb={tf_mb:.0} speedup={speedup:.0}",
+                        m.wall_s, m.rss_mb
+                    );
+                }
+                None => println!(
+                    "engine shape={shape} n={n} step={step} cairn_s={:.4} cairn_rss_mb={:.0} terraform_s=- speedup=-",
+                    m.wall_s, m.rss_mb
+                ),
+            }
+        }
+    }
+    if vs {
+        println!("summary min_speedup={worst_speedup:.0} max_memory_ratio={worst_mem_ratio:.3} (targets: >=100, <=0.2)");
+    }
+}

@@ -123,15 +123,17 @@ impl Engine {
         let stored = self.read_state(stack.name())?;
         let base = stored.as_ref().map(|s| (s.lineage.clone(), s.serial));
         let mut refreshed = Refreshed::default();
-        if let Some(s) = &stored {
-            if options.refresh || !s.pending.is_empty() {
+        let state = match stored {
+            Some(s) if options.refresh || !s.pending.is_empty() => {
                 refreshed = self.refresh(s, Some(&graph), options.refresh).await;
                 if !refreshed.failures.is_empty() {
                     return Err(EngineError::Refresh { failures: refreshed.failures });
                 }
+                refreshed.state.take().expect("refresh returns the state")
             }
-        }
-        let state = refreshed.state.take().or(stored).unwrap_or_else(|| State::new(stack.name(), self.provider.name()));
+            Some(s) => s,
+            None => State::new(stack.name(), self.provider.name()),
+        };
         let outputs = stack
             .outputs()
             .iter()
@@ -160,7 +162,7 @@ impl Engine {
     /// Re-read what `state` holds, in one provider request per resource type (plus one per
     /// type for pending creates to reconcile). With `full` off, only pending operations are
     /// reconciled.
-    pub async fn refresh(&self, state: &State, graph: Option<&ResourceGraph>, full: bool) -> Refreshed {
+    pub async fn refresh(&self, state: State, graph: Option<&ResourceGraph>, full: bool) -> Refreshed {
         let mut by_type: BTreeMap<&str, Vec<ReadItem>> = BTreeMap::new();
         if full {
             for r in state.live() {
@@ -224,7 +226,7 @@ impl Engine {
                     message: "the provider returned no result for this resource".into(),
                 }));
                 if adopt {
-                    self.reconcile_create(state, graph, &address, outcome, &mut updates, &mut out);
+                    self.reconcile_create(&state, graph, &address, outcome, &mut updates, &mut out);
                 } else {
                     diff_live(&state.resources[&address], outcome, &mut updates, &mut out);
                 }
@@ -237,7 +239,7 @@ impl Engine {
                 updates.push(Mutation::Settle { op_id: p.op_id.clone() });
             }
         }
-        let mut refreshed = state.clone();
+        let mut refreshed = state;
         for m in &updates {
             refreshed.apply(m);
         }

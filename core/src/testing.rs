@@ -62,6 +62,8 @@ struct Inner {
     read_requests: AtomicUsize,
     /// Calls per second allowed; excess calls wait (and are counted as throttled).
     rate: Mutex<Option<RateLimit>>,
+    /// Reads of unknown ids answer with the prior attributes (see `echo_reads`).
+    echo: std::sync::atomic::AtomicBool,
     throttled: AtomicUsize,
     hung: tokio::sync::Notify,
 }
@@ -92,6 +94,7 @@ impl MemoryProvider {
                 mutating_calls: AtomicUsize::new(0),
                 read_requests: AtomicUsize::new(0),
                 rate: Mutex::new(None),
+                echo: std::sync::atomic::AtomicBool::new(false),
                 throttled: AtomicUsize::new(0),
                 hung: tokio::sync::Notify::new(),
             }),
@@ -132,6 +135,23 @@ impl MemoryProvider {
 
     pub fn objects(&self) -> BTreeMap<String, MemObject> {
         self.inner.objects.lock().unwrap().clone()
+    }
+
+    /// Answer reads of ids this process never created with the attributes core sent (the
+    /// prior state), like Terraform's `terraform_data`, whose read returns its prior state.
+    /// For benchmarks that refresh, in a fresh process, what an earlier process applied.
+    pub fn echo_reads(self) -> Self {
+        self.inner.echo.store(true, Ordering::SeqCst);
+        self
+    }
+
+    /// Put objects into the cloud directly (a benchmark rebuilding, in a new process, the
+    /// cloud an earlier process created): `(id, type, address, attrs)`.
+    pub fn seed(&self, objects: impl IntoIterator<Item = (String, String, String, Attrs)>) {
+        let mut map = self.inner.objects.lock().unwrap();
+        for (id, type_name, address, attrs) in objects {
+            map.insert(id, MemObject { type_name, address, token: String::new(), attrs });
+        }
     }
 
     /// Change an object out of band (drift).
@@ -277,6 +297,9 @@ impl Provider for MemoryProvider {
             };
             let outcome = match found {
                 Some((id, o)) if o.type_name == req.type_name => ReadOutcome::Found { id, attrs: o.attrs.clone() },
+                None if self.inner.echo.load(Ordering::Relaxed) && item.id.is_some() => {
+                    ReadOutcome::Found { id: item.id.clone().unwrap_or_default(), attrs: item.prior }
+                }
                 _ => ReadOutcome::Gone,
             };
             results.insert(item.address, outcome);

@@ -114,6 +114,16 @@ impl Value {
         }
     }
 
+    /// True when a reference sits anywhere inside.
+    pub fn has_refs(&self) -> bool {
+        match self {
+            Value::Ref(_) => true,
+            Value::List(l) => l.iter().any(Value::has_refs),
+            Value::Map(m) => m.values().any(Value::has_refs),
+            _ => false,
+        }
+    }
+
     /// Every reference inside this value.
     pub fn refs(&self, out: &mut Vec<AttrRef>) {
         match self {
@@ -140,6 +150,8 @@ impl Value {
     /// filled in at apply time.
     pub fn resolve_known(&self, lookup: &dyn Fn(&AttrRef) -> Option<Value>) -> Value {
         match self {
+            Value::List(l) if !self.has_refs() => Value::List(l.clone()),
+            Value::Map(m) if !self.has_refs() => Value::Map(m.clone()),
             Value::Ref(r) => lookup(r).unwrap_or_else(|| self.clone()),
             Value::List(l) => Value::List(l.iter().map(|v| v.resolve_known(lookup)).collect()),
             Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve_known(lookup))).collect()),
@@ -320,54 +332,82 @@ impl Serialize for Value {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = serde_json::Value::deserialize(d)?;
-        from_json(raw).map_err(serde::de::Error::custom)
+        d.deserialize_any(ValueVisitor)
     }
 }
 
-fn from_json(v: serde_json::Value) -> Result<Value, String> {
-    use serde_json::Value as J;
-    Ok(match v {
-        J::Null => Value::Null,
-        J::Bool(b) => Value::Bool(b),
-        J::Number(n) => Value::Int(n.as_i64().ok_or_else(|| format!("number {n} is not an integer"))?),
-        J::String(s) => Value::Str(s),
-        J::Array(a) => Value::List(a.into_iter().map(from_json).collect::<Result<_, _>>()?),
-        J::Object(mut o) => {
-            if o.len() == 1 {
-                let key = o.keys().next().cloned().unwrap_or_default();
-                let inner = o.remove(&key).unwrap_or(J::Null);
-                match key.as_str() {
-                    "$sensitive" => {
-                        let digest = inner.as_str().ok_or("$sensitive must be a string")?;
-                        return Ok(Value::Sensitive(Sensitive::from_digest(digest)));
-                    }
-                    "$generated" => {
-                        let spec: GeneratedSpec =
-                            serde_json::from_value(inner).map_err(|e| e.to_string())?;
-                        return Ok(Value::Generated(spec));
-                    }
-                    "$ref" => {
-                        let text = inner.as_str().ok_or("$ref must be a string")?;
-                        let (address, attr) =
-                            text.rsplit_once('.').ok_or_else(|| format!("bad reference {text:?}"))?;
-                        return Ok(Value::Ref(AttrRef::new(address, attr)));
-                    }
-                    "$unknown" => return Ok(Value::Unknown),
-                    "$map" => {
-                        let J::Object(m) = inner else { return Err("$map must be an object".into()) };
-                        return Ok(Value::Map(
-                            m.into_iter().map(|(k, v)| Ok((k, from_json(v)?))).collect::<Result<_, String>>()?,
-                        ));
-                    }
-                    _ => {
-                        o.insert(key, inner);
-                    }
-                }
-            }
-            Value::Map(o.into_iter().map(|(k, v)| Ok((k, from_json(v)?))).collect::<Result<_, String>>()?)
+/// Reads the JSON form directly (no `serde_json::Value` in between: state files of 100,000
+/// resources are parsed on every plan).
+struct ValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an attribute value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Int(i))
+    }
+    fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Value, E> {
+        i64::try_from(u).map(Value::Int).map_err(|_| E::custom(format!("number {u} is too large")))
+    }
+    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Value, E> {
+        Err(E::custom(format!("number {f} is not an integer")))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::Str(s.to_string()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::Str(s))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element()? {
+            out.push(v);
         }
-    })
+        Ok(Value::List(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        use serde::de::Error;
+        let Some(first) = map.next_key::<String>()? else { return Ok(Value::Map(BTreeMap::new())) };
+        let tagged = match first.as_str() {
+            "$sensitive" => Some(Value::Sensitive(Sensitive::from_digest(&map.next_value::<String>()?))),
+            "$generated" => Some(Value::Generated(map.next_value()?)),
+            "$ref" => {
+                let text: String = map.next_value()?;
+                let (address, attr) = text.rsplit_once('.').ok_or_else(|| A::Error::custom(format!("bad reference {text:?}")))?;
+                Some(Value::Ref(AttrRef::new(address, attr)))
+            }
+            "$unknown" => {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                Some(Value::Unknown)
+            }
+            "$map" => Some(Value::Map(map.next_value()?)),
+            _ => None,
+        };
+        if let Some(v) = tagged {
+            if map.next_key::<String>()?.is_some() {
+                return Err(A::Error::custom(format!("a tagged value ({first}) has extra keys")));
+            }
+            return Ok(v);
+        }
+        let mut out = BTreeMap::new();
+        out.insert(first, map.next_value()?);
+        while let Some((k, v)) = map.next_entry()? {
+            out.insert(k, v);
+        }
+        Ok(Value::Map(out))
+    }
 }
 
 /// How a generated secret is made.

@@ -95,6 +95,7 @@ pub struct ResourceChange {
     /// What apply sends: known values, `Ref`s filled in at apply time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Attrs>,
+    /// Attribute-level changes of an update or replace (a create's values are in `after`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<AttrChange>,
     /// Attributes that force the replacement.

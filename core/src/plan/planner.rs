@@ -199,7 +199,6 @@ fn plan_one(
         .iter()
         .map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r).filter(|v| !v.is_sensitive()))))
         .collect();
-    let compare: Attrs = c.attrs.iter().map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r)))).collect();
     let mut change = ResourceChange {
         address: c.address.clone(),
         type_name: c.type_name.clone(),
@@ -217,14 +216,13 @@ fn plan_one(
         protect: d.lifecycle.protect,
         create_before_destroy: d.lifecycle.create_before_destroy,
     };
+    // A create's attributes are all in `after`; listing them again as changes would double
+    // the plan's size for nothing.
     let Some(p) = prior else {
-        change.changes = compare
-            .iter()
-            .map(|(k, v)| AttrChange { name: k.clone(), before: Value::Null, after: v.clone(), forces_replacement: false })
-            .collect();
         change.after = Some(after);
         return Ok(change);
     };
+    let compare: Attrs = c.attrs.iter().map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r)))).collect();
     change.id = Some(p.id.clone());
     change.prior_deps = p.deps.clone();
     let ignore_all = d.lifecycle.ignore_changes.iter().any(|f| f == "*");

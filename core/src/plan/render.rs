@@ -41,12 +41,17 @@ impl Paint {
 }
 
 fn shown(v: &Value, sensitive: bool) -> String {
-    if sensitive && !matches!(v, Value::Null | Value::Unknown | Value::Ref(_)) {
-        return "(sensitive)".to_string();
-    }
     let mut out = String::new();
-    write_value(&mut out, v);
+    write_shown(&mut out, v, sensitive);
     out
+}
+
+fn write_shown(out: &mut String, v: &Value, sensitive: bool) {
+    if sensitive && !matches!(v, Value::Null | Value::Unknown | Value::Ref(_)) {
+        out.push_str("(sensitive)");
+    } else {
+        write_value(out, v);
+    }
 }
 
 /// Like `Value`'s `Display`, but a reference anywhere inside reads `(known after apply)`.
@@ -74,6 +79,25 @@ fn write_value(out: &mut String, v: &Value) {
             }
             out.push('}');
         }
+        Value::Str(text) => {
+            out.push('"');
+            for ch in text.chars() {
+                match ch {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    c if c.is_control() => {
+                        let _ = write!(out, "{}", c.escape_default());
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => out.push_str("null"),
         other => {
             let _ = write!(out, "{other}");
         }
@@ -171,9 +195,12 @@ fn render_change(out: &mut String, p: &Paint, c: &ResourceChange) {
     let _ = writeln!(out, "  {head}");
     match c.action {
         Action::Create => {
-            let width = c.changes.iter().map(|a| a.name.len()).max().unwrap_or(0);
-            for a in &c.changes {
-                let _ = writeln!(out, "      {:width$} = {}", a.name, shown(&a.after, a.after.is_sensitive()));
+            let attrs = c.after.iter().flatten();
+            let width = attrs.clone().map(|(k, _)| k.len()).max().unwrap_or(0);
+            for (k, v) in attrs {
+                let _ = write!(out, "      {k:width$} = ");
+                write_shown(out, v, v.is_sensitive());
+                out.push('\n');
             }
         }
         Action::Update | Action::Replace => {
