@@ -368,18 +368,26 @@ fn diff_live(r: &ResourceState, outcome: ReadOutcome, updates: &mut Vec<Mutation
             if id != r.id {
                 out.drift.push(Drift::Recreated { address: r.address.clone(), origin: r.origin.clone(), old_id: r.id.clone(), new_id: id.clone() });
             } else {
-                let keys: BTreeSet<&String> = r.attrs.keys().chain(attrs.keys()).collect();
+                const NULL: Value = Value::Null;
+                let same = r.attrs.len() == attrs.len()
+                    && r.attrs.iter().zip(&attrs).all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb));
+                if same {
+                    return;
+                }
+                let keys: BTreeSet<&crate::value::Text> = r.attrs.keys().chain(attrs.keys()).collect();
                 let changes: Vec<AttrChange> = keys
                     .into_iter()
                     .filter_map(|k| {
-                        let before = r.attrs.get(k).cloned().unwrap_or(Value::Null);
-                        let after = attrs.get(k).cloned().unwrap_or(Value::Null);
-                        (!before.same_as(&after)).then(|| AttrChange { name: k.clone(), before, after, forces_replacement: false })
+                        let before = r.attrs.get(k).unwrap_or(&NULL);
+                        let after = attrs.get(k).unwrap_or(&NULL);
+                        (!before.same_as(after)).then(|| AttrChange {
+                            name: k.to_string(),
+                            before: before.clone(),
+                            after: after.clone(),
+                            forces_replacement: false,
+                        })
                     })
                     .collect();
-                if changes.is_empty() {
-                    return;
-                }
                 out.drift.push(Drift::Changed { address: r.address.clone(), origin: r.origin.clone(), changes });
             }
             let mut updated = r.clone();

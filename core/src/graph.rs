@@ -100,7 +100,7 @@ impl ResourceGraph {
                     if index.contains_key(&r.address) {
                         deps.push(r.address.clone());
                     } else {
-                        errors.push(Invalid::new(&c.address, attr, format!("refers to {r}, which is not declared")));
+                        errors.push(Invalid::new(&c.address, attr.as_str(), format!("refers to {r}, which is not declared")));
                     }
                 }
             }

@@ -157,7 +157,7 @@ impl MemoryProvider {
     /// Change an object out of band (drift).
     pub fn edit(&self, id: &str, attr: &str, value: Value) {
         if let Some(o) = self.inner.objects.lock().unwrap().get_mut(id) {
-            o.attrs.insert(attr.to_string(), value);
+            o.attrs.insert(attr.into(), value);
         }
     }
 
@@ -263,7 +263,7 @@ impl Provider for MemoryProvider {
             if let Some(o) = d.resource.common().overrides_for("memory") {
                 attrs.extend(o.clone());
             }
-            let tags: BTreeMap<String, Value> = d.resource.common().tags.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect();
+            let tags: BTreeMap<crate::value::Text, Value> = d.resource.common().tags.iter().map(|(k, v)| (k.into(), Value::str(v))).collect();
             if !tags.is_empty() {
                 attrs.insert("tags".into(), Value::Map(tags));
             }
@@ -395,18 +395,18 @@ fn rules(rules: &[Rule]) -> Value {
             .iter()
             .map(|r| {
                 let mut m = BTreeMap::new();
-                m.insert("protocol".to_string(), Value::str(r.protocol.as_str()));
-                m.insert("from_port".to_string(), Value::Int(i64::from(r.from_port)));
-                m.insert("to_port".to_string(), Value::Int(i64::from(r.to_port)));
+                m.insert("protocol".into(), Value::str(r.protocol.as_str()));
+                m.insert("from_port".into(), Value::Int(i64::from(r.from_port)));
+                m.insert("to_port".into(), Value::Int(i64::from(r.to_port)));
                 m.insert(
-                    "source".to_string(),
+                    "source".into(),
                     match &r.source {
                         Some(RuleSource::Cidr(c)) => Value::str(c),
                         Some(RuleSource::Group(g)) => id_ref(KindName::SecurityGroup, g.name()),
                         None => Value::Null,
                     },
                 );
-                m.insert("description".to_string(), Value::str(&r.description));
+                m.insert("description".into(), Value::str(&r.description));
                 Value::Map(m)
             })
             .collect(),
@@ -420,7 +420,7 @@ fn secret_ref(s: &Option<Ref<Secret>>) -> Value {
 fn lower_attrs(r: &Resource) -> Attrs {
     let mut a = Attrs::new();
     let mut set = |k: &str, v: Value| {
-        a.insert(k.to_string(), v);
+        a.insert(k.into(), v);
     };
     match r {
         Resource::Network(n) => {
@@ -465,7 +465,7 @@ fn lower_attrs(r: &Resource) -> Attrs {
             set("databases", d.databases.clone().into());
             set("admin_user", Value::str(&d.admin_user));
             set("admin_password", secret_ref(&d.admin_password));
-            set("parameters", Value::Map(d.parameters.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect()));
+            set("parameters", Value::Map(d.parameters.iter().map(|(k, v)| (k.into(), Value::str(v))).collect()));
             placement(&mut a, &d.placement);
         }
         Resource::Broker(b) => {

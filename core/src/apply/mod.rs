@@ -287,7 +287,7 @@ async fn reveal_secrets(plan: &Plan, provider: &dyn Provider, session: &dyn Stat
         c.after.iter().flatten().for_each(|(_, v)| v.refs(&mut refs));
         for r in &refs {
             let Some(target) = session.state().resources.get(&r.address) else { continue };
-            let digest_only = matches!(target.attrs.get(&r.attr), Some(Value::Sensitive(s)) if s.expose().is_none());
+            let digest_only = matches!(target.attrs.get(r.attr.as_str()), Some(Value::Sensitive(s)) if s.expose().is_none());
             if digest_only && !creating.contains(r.address.as_str()) && !target.id.is_empty() {
                 wanted.entry(target.type_name.clone()).or_default().insert(
                     target.address.clone(),
@@ -332,8 +332,8 @@ fn skip_dependents(
 fn lookup(r: &AttrRef, fresh: &HashMap<String, Attrs>, session: &dyn StateSession) -> Option<Value> {
     fresh
         .get(&r.address)
-        .and_then(|a| a.get(&r.attr))
-        .or_else(|| session.state().resources.get(&r.address).and_then(|s| s.attrs.get(&r.attr)))
+        .and_then(|a| a.get(r.attr.as_str()))
+        .or_else(|| session.state().resources.get(&r.address).and_then(|s| s.attrs.get(r.attr.as_str())))
         .cloned()
 }
 

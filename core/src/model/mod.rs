@@ -208,7 +208,7 @@ pub trait Declare: Sized {
             .overrides
             .entry(provider.to_string())
             .or_default()
-            .insert(attr.to_string(), value.into());
+            .insert(attr.into(), value.into());
         self
     }
     fn tag(mut self, key: &str, value: &str) -> Self {

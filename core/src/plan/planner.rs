@@ -157,8 +157,8 @@ enum KnownAttrs<'a> {
 
 fn lookup(known: &HashMap<&str, KnownAttrs<'_>>, r: &AttrRef) -> Option<Value> {
     let v = match known.get(r.address.as_str())? {
-        KnownAttrs::Prior(a) => a.get(&r.attr)?.clone(),
-        KnownAttrs::Updated { prior, changed } => changed.get(&r.attr).or_else(|| prior.get(&r.attr))?.clone(),
+        KnownAttrs::Prior(a) => a.get(r.attr.as_str())?.clone(),
+        KnownAttrs::Updated { prior, changed } => changed.get(r.attr.as_str()).or_else(|| prior.get(r.attr.as_str()))?.clone(),
     };
     (!v.has_unresolved()).then_some(v)
 }
@@ -227,40 +227,39 @@ fn plan_one(
     change.prior_deps = p.deps.clone();
     let ignore_all = d.lifecycle.ignore_changes.iter().any(|f| f == "*");
     let ignored = |k: &str| ignore_all || d.lifecycle.ignore_changes.iter().any(|f| f == k);
-    let mut keys: Vec<&String> = after.keys().collect();
+    let mut keys: Vec<&crate::value::Text> = after.keys().collect();
     keys.extend(p.attrs.keys().filter(|k| !after.contains_key(*k)));
     keys.sort();
     keys.dedup();
     let mut diffs = Vec::new();
     let mut keep_prior = Vec::new();
+    const NULL: Value = Value::Null;
     for k in keys {
         let s = attr_schema(k);
-        let before = p.attrs.get(k).cloned().unwrap_or(Value::Null);
-        let wanted = compare.get(k).cloned();
-        let Some(wanted) = wanted else {
+        let before = p.attrs.get(k).unwrap_or(&NULL);
+        let Some(wanted) = compare.get(k) else {
             // Not configured: computed attributes are the cloud's business.
-            if !s.computed && before != Value::Null {
-                diffs.push(AttrChange { name: k.clone(), before, after: Value::Null, forces_replacement: s.force_new });
+            if !s.computed && *before != Value::Null {
+                diffs.push(AttrChange { name: k.to_string(), before: before.clone(), after: Value::Null, forces_replacement: s.force_new });
             }
             continue;
         };
-        if ignored(k) || matches!(wanted, Value::Generated(_)) && before != Value::Null {
-            keep_prior.push((k.clone(), before));
+        if ignored(k) || matches!(wanted, Value::Generated(_)) && *before != Value::Null {
+            keep_prior.push((k.clone(), before.clone()));
             continue;
         }
-        let differs = if wanted.has_unresolved() { true } else { !wanted.same_as(&before) };
-        if differs {
-            diffs.push(AttrChange { name: k.clone(), before, after: wanted, forces_replacement: s.force_new });
+        if wanted.has_unresolved() || !wanted.same_as(before) {
+            diffs.push(AttrChange { name: k.to_string(), before: before.clone(), after: wanted.clone(), forces_replacement: s.force_new });
         }
     }
     for (k, v) in keep_prior {
         after.insert(k, v);
     }
-    change.before = Some(p.attrs.clone());
     if diffs.is_empty() {
         change.action = Action::NoOp;
         return Ok(change);
     }
+    change.before = Some(p.attrs.clone());
     change.replace_because = diffs.iter().filter(|d| d.forces_replacement).map(|d| d.name.clone()).collect();
     if change.replace_because.is_empty() {
         change.action = Action::Update;
