@@ -194,11 +194,13 @@ impl ResourceGraph {
     pub fn to_dot(&self) -> String {
         let mut out = String::from("digraph cairn {\n  rankdir = \"RL\";\n  node [shape = box];\n");
         let mut clusters: Vec<(&str, Vec<&str>)> = Vec::new();
+        let mut slot: HashMap<&str, usize> = HashMap::new();
         for r in &self.resources {
-            match clusters.iter_mut().find(|(o, _)| *o == r.origin_address) {
-                Some((_, v)) => v.push(&r.concrete.address),
-                None => clusters.push((&r.origin_address, vec![&r.concrete.address])),
-            }
+            let i = *slot.entry(&r.origin_address).or_insert_with(|| {
+                clusters.push((&r.origin_address, Vec::new()));
+                clusters.len() - 1
+            });
+            clusters[i].1.push(&r.concrete.address);
         }
         for (i, (origin, members)) in clusters.iter().enumerate() {
             let _ = writeln!(out, "  subgraph cluster_{i} {{\n    label = {origin:?};");

@@ -142,15 +142,22 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
         return out;
     }
     let _ = writeln!(out, "cairn will perform these actions on stack {:?} ({}):", plan.stack, plan.provider);
+    // Group under the portable resource, in order of first appearance.
     let mut groups: Vec<(&str, Vec<&ResourceChange>)> = Vec::new();
+    let mut slot: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for c in visible {
-        match groups.iter_mut().find(|(o, _)| *o == c.origin) {
-            Some((_, v)) => v.push(c),
-            None => groups.push((&c.origin, vec![c])),
-        }
+        let i = *slot.entry(&c.origin).or_insert_with(|| {
+            groups.push((&c.origin, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(c);
     }
     for (origin, changes) in groups {
-        let _ = writeln!(out, "\n{}", p.bold(&format!("# {origin}")));
+        if p.on {
+            let _ = writeln!(out, "\n{}", p.bold(&format!("# {origin}")));
+        } else {
+            let _ = writeln!(out, "\n# {origin}");
+        }
         for c in changes {
             render_change(&mut out, &p, c);
         }
