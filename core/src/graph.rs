@@ -11,7 +11,8 @@ use crate::validate::Invalid;
 use crate::value::AttrRef;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::IntoNeighbors;
-use std::collections::{HashMap, HashSet, VecDeque};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::hash::Hash;
 
@@ -45,7 +46,7 @@ where
 {
     let members: HashSet<G::NodeId> = scc.iter().copied().collect();
     let start = scc[0];
-    let mut pred: HashMap<G::NodeId, G::NodeId> = HashMap::new();
+    let mut pred: HashMap<G::NodeId, G::NodeId> = HashMap::default();
     let mut queue = VecDeque::from([start]);
     while let Some(n) = queue.pop_front() {
         for m in g.neighbors(n) {
@@ -78,8 +79,8 @@ impl ResourceGraph {
     ) -> Result<ResourceGraph, Vec<Invalid>> {
         let mut errors = Vec::new();
         let origins: HashMap<&str, &crate::model::Declared> = stack.resources().iter().map(|d| (d.name.as_str(), d)).collect();
-        let mut by_origin: HashMap<&str, Vec<&str>> = HashMap::new();
-        let mut index: HashMap<String, usize> = HashMap::with_capacity(lowered.len());
+        let mut by_origin: HashMap<&str, Vec<&str>> = HashMap::default();
+        let mut index: HashMap<String, usize> = HashMap::with_capacity_and_hasher(lowered.len(), Default::default());
         for (i, c) in lowered.iter().enumerate() {
             if index.insert(c.address.clone(), i).is_some() {
                 errors.push(Invalid::new(&c.address, "address", "lowering produced this address twice"));
@@ -161,7 +162,7 @@ impl ResourceGraph {
         // Re-number in topological order so every later walk can go front to back.
         let mut slots: Vec<Option<Concrete>> = lowered.into_iter().map(Some).collect();
         let mut resources = Vec::with_capacity(slots.len());
-        let mut new_index = HashMap::with_capacity(slots.len());
+        let mut new_index = HashMap::with_capacity_and_hasher(slots.len(), Default::default());
         for n in &order {
             let c = slots[n.index()].take().expect("each node once");
             let origin = origins[c.origin.as_str()];
@@ -194,7 +195,7 @@ impl ResourceGraph {
     pub fn to_dot(&self) -> String {
         let mut out = String::from("digraph cairn {\n  rankdir = \"RL\";\n  node [shape = box];\n");
         let mut clusters: Vec<(&str, Vec<&str>)> = Vec::new();
-        let mut slot: HashMap<&str, usize> = HashMap::new();
+        let mut slot: HashMap<&str, usize> = HashMap::default();
         for r in &self.resources {
             let i = *slot.entry(&r.origin_address).or_insert_with(|| {
                 clusters.push((&r.origin_address, Vec::new()));
@@ -226,7 +227,7 @@ pub fn portable_dot(stack: &Stack) -> String {
         let _ = writeln!(out, "  {:?};", d.address());
     }
     for d in stack.resources() {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for (field, r) in d.resource.references() {
             if seen.insert(r.to_string()) {
                 let _ = writeln!(out, "  {:?} -> {:?} [label = {:?}];", d.address(), r.to_string(), field);

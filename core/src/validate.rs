@@ -9,7 +9,8 @@ use crate::model::*;
 use crate::value::Sensitive;
 use ipnet::Ipv4Net;
 use petgraph::graphmap::DiGraphMap;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// One problem in a declaration.
@@ -45,7 +46,7 @@ impl fmt::Display for ValidationErrors {
 
 /// Check a stack. `Ok(())` means providers may be asked to lower it.
 pub fn validate(stack: &Stack) -> Result<(), ValidationErrors> {
-    let mut v = Validator { stack, errors: Vec::new(), by_name: HashMap::new() };
+    let mut v = Validator { stack, errors: Vec::new(), by_name: HashMap::default() };
     v.run();
     if v.errors.is_empty() {
         Ok(())
@@ -436,7 +437,7 @@ impl<'a> Validator<'a> {
         if db.admin_password.is_none() {
             self.err(a, "admin_password", "is not set; give it a Secret (generated or given)");
         }
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for (i, name) in db.databases.iter().enumerate() {
             if !valid_identifier(name, 63) {
                 self.err(a, &format!("databases[{i}]"), format!("{name:?} must be 1-63 letters, digits or '_', starting with a letter"));
@@ -463,7 +464,7 @@ impl<'a> Validator<'a> {
         if !(1..=16384).contains(&b.storage_gb) {
             self.err(a, "storage_gb", format!("{} is outside 1..=16384", b.storage_gb));
         }
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for (i, t) in b.topics.iter().enumerate() {
             let f = |x: &str| format!("topics[{i}].{x}");
             if t.name.is_empty() || t.name.len() > 249 || !t.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
@@ -490,7 +491,7 @@ impl<'a> Validator<'a> {
     }
 
     fn check_load_balancer(&mut self, a: &str, lb: &LoadBalancer) {
-        let mut names = HashSet::new();
+        let mut names = HashSet::default();
         for (i, tg) in lb.target_groups.iter().enumerate() {
             let f = |x: &str| format!("target_groups[{i}].{x}");
             if let Err(m) = check_name(&tg.name, 24) {
@@ -518,7 +519,7 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        let mut priorities = HashSet::new();
+        let mut priorities = HashSet::default();
         for (i, r) in lb.routes.iter().enumerate() {
             let f = |x: &str| format!("routes[{i}].{x}");
             if !(1..=50000).contains(&r.priority) {
@@ -585,7 +586,7 @@ impl<'a> Validator<'a> {
     }
 
     fn check_outputs(&mut self) {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for o in self.stack.outputs() {
             let a = format!("output.{}", o.name);
             if !valid_identifier(&o.name, 64) {

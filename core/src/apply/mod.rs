@@ -18,7 +18,8 @@ use crate::state::{Mutation, OperationKind, PendingOperation, ResourceState, Sta
 use crate::value::{AttrRef, Attrs, SecretBook, Value};
 use petgraph::graph::NodeIndex;
 use petgraph::Direction;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -144,10 +145,10 @@ pub async fn apply(
     let mut waiting: Vec<usize> = g.node_indices().map(|n| g.neighbors_directed(n, Direction::Incoming).count()).collect();
     let mut ready: VecDeque<NodeIndex> = g.node_indices().filter(|n| waiting[n.index()] == 0).collect();
     let mut status: Vec<Option<OpStatus>> = vec![None; g.node_count()];
-    let mut started_at: HashMap<NodeIndex, Instant> = HashMap::new();
+    let mut started_at: HashMap<NodeIndex, Instant> = HashMap::default();
     let mut in_flight: JoinSet<(NodeIndex, Result<Outcome, ProviderError>)> = JoinSet::new();
     let mut batch: Vec<Mutation> = Vec::new();
-    let mut pending_of: HashMap<NodeIndex, PendingOperation> = HashMap::new();
+    let mut pending_of: HashMap<NodeIndex, PendingOperation> = HashMap::default();
     let parallelism = opts.parallelism.max(1);
     let observer = &opts.observer;
     let info = |n: NodeIndex| -> OpInfo {
@@ -296,7 +297,7 @@ async fn reveal_secrets(plan: &Plan, provider: &dyn Provider, session: &dyn Stat
             }
         }
     }
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     for (type_name, items) in wanted {
         let req = ReadRequest { stack: plan.stack.clone(), type_name, items: items.into_values().collect() };
         if let Ok(resp) = provider.read(req).await {

@@ -11,7 +11,8 @@ use crate::graph::{Desired, ResourceGraph};
 use crate::provider::ProviderSchema;
 use crate::state::{ResourceState, State};
 use crate::value::AttrRef;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeMap;
 
 /// What to plan.
 #[derive(Clone, Debug, Default)]
@@ -48,7 +49,7 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
     let in_target = |a: &str| targets.as_ref().map_or(true, |t| t.contains(a));
     let mut changes = Vec::with_capacity(graph.resources.len());
     // Values of already-planned resources that are known now (for reference resolution).
-    let mut known: HashMap<&str, KnownAttrs<'_>> = HashMap::with_capacity(graph.resources.len());
+    let mut known: HashMap<&str, KnownAttrs<'_>> = HashMap::with_capacity_and_hasher(graph.resources.len(), Default::default());
 
     if options.mode != PlanMode::Destroy {
         for d in &graph.resources {
@@ -156,11 +157,42 @@ enum KnownAttrs<'a> {
 }
 
 fn lookup(known: &HashMap<&str, KnownAttrs<'_>>, r: &AttrRef) -> Option<Value> {
+    lookup_ref(known, r).cloned()
+}
+
+fn lookup_ref<'k>(known: &'k HashMap<&str, KnownAttrs<'_>>, r: &AttrRef) -> Option<&'k Value> {
     let v = match known.get(r.address.as_str())? {
-        KnownAttrs::Prior(a) => a.get(r.attr.as_str())?.clone(),
-        KnownAttrs::Updated { prior, changed } => changed.get(r.attr.as_str()).or_else(|| prior.get(r.attr.as_str()))?.clone(),
+        KnownAttrs::Prior(a) => a.get(r.attr.as_str())?,
+        KnownAttrs::Updated { prior, changed } => changed.get(r.attr.as_str()).or_else(|| prior.get(r.attr.as_str()))?,
     };
     (!v.has_unresolved()).then_some(v)
+}
+
+/// Does the desired value, once resolved, equal what state has? Compares in place, without
+/// building the resolved value: most resources of a big stack are unchanged.
+fn matches_resolved(want: &Value, have: &Value, known: &HashMap<&str, KnownAttrs<'_>>) -> bool {
+    match (want, have) {
+        (Value::Ref(r), _) => lookup_ref(known, r).is_some_and(|v| v.same_as(have)),
+        (Value::List(a), Value::List(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches_resolved(x, y, known)),
+        (Value::Map(a), Value::Map(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|((ka, x), (kb, y))| ka == kb && matches_resolved(x, y, known))
+        }
+        (Value::Generated(_), have) => *have != Value::Null,
+        (Value::Unknown, _) => false,
+        (want, have) => want.same_as(have),
+    }
+}
+
+/// True when planning `d` against `p` would find nothing to change.
+fn unchanged(d: &Desired, p: &ResourceState, schema: &ProviderSchema, known: &HashMap<&str, KnownAttrs<'_>>) -> bool {
+    let ignore = &d.lifecycle.ignore_changes;
+    let ignored = |k: &str| ignore.iter().any(|f| f == "*" || f == k);
+    const NULL: Value = Value::Null;
+    let rs = schema.resources.get(&d.concrete.type_name);
+    d.concrete.attrs.iter().all(|(k, v)| ignored(k) || matches_resolved(v, p.attrs.get(k).unwrap_or(&NULL), known))
+        && p.attrs.iter().all(|(k, v)| {
+            d.concrete.attrs.contains_key(k) || *v == Value::Null || ignored(k) || rs.is_some_and(|s| s.get(k).computed)
+        })
 }
 
 fn noop(d: &Desired, p: &ResourceState, action: Action) -> ResourceChange {
@@ -194,11 +226,9 @@ fn plan_one(
     let attr_schema = |k: &str| rs.map(|s| s.get(k)).unwrap_or_default();
     // `after` keeps references to secrets (apply fetches the value from the cloud's secret
     // store); `compare` resolves them to digests so the diff still sees a changed secret.
-    let mut after: Attrs = c
-        .attrs
-        .iter()
-        .map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r).filter(|v| !v.is_sensitive()))))
-        .collect();
+    let resolve_after = || -> Attrs {
+        c.attrs.iter().map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r).filter(|v| !v.is_sensitive())))).collect()
+    };
     let mut change = ResourceChange {
         address: c.address.clone(),
         type_name: c.type_name.clone(),
@@ -219,12 +249,17 @@ fn plan_one(
     // A create's attributes are all in `after`; listing them again as changes would double
     // the plan's size for nothing.
     let Some(p) = prior else {
-        change.after = Some(after);
+        change.after = Some(resolve_after());
         return Ok(change);
     };
-    let compare: Attrs = c.attrs.iter().map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r)))).collect();
     change.id = Some(p.id.clone());
     change.prior_deps = p.deps.clone();
+    if unchanged(d, p, schema, known) {
+        change.action = Action::NoOp;
+        return Ok(change);
+    }
+    let mut after = resolve_after();
+    let compare: Attrs = c.attrs.iter().map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r)))).collect();
     let ignore_all = d.lifecycle.ignore_changes.iter().any(|f| f == "*");
     let ignored = |k: &str| ignore_all || d.lifecycle.ignore_changes.iter().any(|f| f == k);
     let mut keys: Vec<&crate::value::Text> = after.keys().collect();
@@ -339,7 +374,7 @@ fn resolve_targets(graph: &ResourceGraph, state: &State, targets: &[String], mod
     if targets.is_empty() {
         return Ok(None);
     }
-    let mut set: HashSet<String> = HashSet::new();
+    let mut set: HashSet<String> = HashSet::default();
     let mut all: BTreeMap<&str, (&str, &str, &[String])> = BTreeMap::new(); // address -> (origin name, origin address, deps)
     for d in &graph.resources {
         all.insert(&d.concrete.address, (&d.concrete.origin, &d.origin_address, &d.deps));

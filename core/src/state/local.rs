@@ -78,7 +78,9 @@ impl LocalStore {
     }
 
     fn parse_snapshot(&self, bytes: &[u8]) -> Result<State, StateError> {
-        match serde_json::from_slice::<State>(bytes) {
+        // Validate UTF-8 once for the whole file (fast) rather than string by string.
+        let text = std::str::from_utf8(bytes).map_err(|e| self.corrupt(format!("not UTF-8 text ({e})")))?;
+        match serde_json::from_str::<State>(text) {
             Ok(s) if s.cairn_state > STATE_FORMAT_VERSION => Err(StateError::TooNew {
                 location: self.location(),
                 found: s.cairn_state,

@@ -314,15 +314,14 @@ mod resources_as_list {
         s.collect_seq(m.values())
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, ResourceState>, D::Error> {
-        let list = Vec::<ResourceState>::deserialize(d)?;
-        let mut out = BTreeMap::new();
-        for r in list {
-            if out.contains_key(&r.address) {
-                return Err(serde::de::Error::custom(format!("resource {} appears twice", r.address)));
-            }
-            out.insert(r.address.clone(), r);
+        let mut list = Vec::<ResourceState>::deserialize(d)?;
+        // Snapshots are written sorted; sorting an already sorted list is linear, and
+        // `from_iter` bulk-builds the tree from sorted input.
+        list.sort_by(|a, b| a.address.cmp(&b.address));
+        if let Some(w) = list.windows(2).find(|w| w[0].address == w[1].address) {
+            return Err(serde::de::Error::custom(format!("resource {} appears twice", w[0].address)));
         }
-        Ok(out)
+        Ok(list.into_iter().map(|r| (r.address.clone(), r)).collect())
     }
 }
 
