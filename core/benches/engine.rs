@@ -59,7 +59,7 @@ fn peak_rss_kb() -> u64 {
 
 /// Child mode: run one step and print `rss_kb changes`.
 fn child(step: &str, shape: &str, n: usize, dir: &Path) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let s = stack(shape, n);
     let engine = Engine::new(Arc::new(MemoryProvider::new()), Arc::new(LocalStore::new(dir.join("state.json"))));
     let opts = PlanOptions { refresh: true, ..Default::default() };

@@ -256,8 +256,8 @@ impl Provider for MemoryProvider {
     fn lower(&self, req: LowerRequest<'_>) -> Result<LowerResponse, Vec<Invalid>> {
         let mut resp = LowerResponse::default();
         for d in req.stack.resources() {
-            let type_name = format!("mem_{}", d.kind());
-            let address = format!("{type_name}.{}", d.name);
+            let type_name = ["mem_", d.kind().as_str()].concat();
+            let address = [type_name.as_str(), ".", d.name.as_str()].concat();
             let mut attrs = lower_attrs(&d.resource);
             attrs.insert("name".into(), Value::str(&d.name));
             if let Some(o) = d.resource.common().overrides_for("memory") {
@@ -378,7 +378,7 @@ impl Provider for MemoryProvider {
 }
 
 fn id_ref(kind: KindName, name: &str) -> Value {
-    Value::Ref(AttrRef::new(format!("mem_{kind}.{name}"), "id"))
+    Value::Ref(AttrRef::new(["mem_", kind.as_str(), ".", name].concat(), "id"))
 }
 
 fn placement(a: &mut Attrs, p: &Placement) {

@@ -8,7 +8,7 @@
 use crate::model::*;
 use crate::value::Sensitive;
 use ipnet::Ipv4Net;
-use petgraph::graphmap::DiGraphMap;
+use petgraph::graph::{DiGraph, NodeIndex};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -203,26 +203,35 @@ impl<'a> Validator<'a> {
     /// providers lower rules to resources of their own, so two groups admitting each other
     /// is legitimate.
     fn check_cycles(&mut self) {
-        let mut g: DiGraphMap<&str, ()> = DiGraphMap::new();
-        for d in self.stack.resources() {
-            g.add_node(d.name.as_str());
+        // Node i is the first declaration of a name (duplicates are reported elsewhere).
+        let resources = self.stack.resources();
+        let index: HashMap<&str, usize> = resources.iter().enumerate().rev().map(|(i, d)| (d.name.as_str(), i)).collect();
+        let mut g: DiGraph<(), ()> = DiGraph::with_capacity(resources.len(), resources.len());
+        for _ in resources {
+            g.add_node(());
+        }
+        let mut any_edge = false;
+        for (i, d) in resources.iter().enumerate() {
             for (field, r) in d.resource.references() {
                 if field.starts_with("ingress") || field.starts_with("egress") || r.name == d.name {
                     continue;
                 }
-                if let Some(t) = self.by_name.get(r.name.as_str()) {
-                    g.add_edge(t.name.as_str(), d.name.as_str(), ());
+                if let Some(&t) = index.get(r.name.as_str()) {
+                    g.add_edge(NodeIndex::new(t), NodeIndex::new(i), ());
+                    any_edge = true;
                 }
             }
         }
-        let order: HashMap<&str, usize> = self.stack.resources().iter().enumerate().map(|(i, d)| (d.name.as_str(), i)).collect();
+        if !any_edge || petgraph::algo::toposort(&g, None).is_ok() {
+            return;
+        }
         for mut scc in petgraph::algo::tarjan_scc(&g) {
             if scc.len() < 2 {
                 continue;
             }
             // Start the printed cycle at the first-declared member: stable messages.
-            scc.sort_by_key(|n| order[n]);
-            let cycle = crate::graph::cycle_path(&g, &scc);
+            scc.sort();
+            let cycle: Vec<&str> = crate::graph::cycle_path(&g, &scc).iter().map(|n| resources[n.index()].name.as_str()).collect();
             let addrs: Vec<String> = cycle.iter().map(|n| self.by_name[n].address()).collect();
             let first = self.by_name[cycle[0]];
             let field = first

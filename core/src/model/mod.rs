@@ -242,7 +242,12 @@ impl Declared {
     }
     /// Portable address, e.g. `subnet.public-a`.
     pub fn address(&self) -> String {
-        format!("{}.{}", self.kind(), self.name)
+        let kind = self.kind().as_str();
+        let mut a = String::with_capacity(kind.len() + 1 + self.name.len());
+        a.push_str(kind);
+        a.push('.');
+        a.push_str(&self.name);
+        a
     }
 }
 

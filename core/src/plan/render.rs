@@ -144,7 +144,7 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
     let _ = writeln!(out, "cairn will perform these actions on stack {:?} ({}):", plan.stack, plan.provider);
     // Group under the portable resource, in order of first appearance.
     let mut groups: Vec<(&str, Vec<&ResourceChange>)> = Vec::new();
-    let mut slot: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut slot: rustc_hash::FxHashMap<&str, usize> = rustc_hash::FxHashMap::default();
     for c in visible {
         let i = *slot.entry(&c.origin).or_insert_with(|| {
             groups.push((&c.origin, Vec::new()));
@@ -205,7 +205,10 @@ fn render_change(out: &mut String, p: &Paint, c: &ResourceChange) {
             let attrs = c.after.iter().flatten();
             let width = attrs.clone().map(|(k, _)| k.len()).max().unwrap_or(0);
             for (k, v) in attrs {
-                let _ = write!(out, "      {k:width$} = ");
+                out.push_str("      ");
+                out.push_str(k);
+                out.extend(std::iter::repeat(' ').take(width - k.len()));
+                out.push_str(" = ");
                 write_shown(out, v, v.is_sensitive());
                 out.push('\n');
             }
