@@ -12,7 +12,7 @@ use crate::plan::{AttrChange, Drift, Plan, PlanError, PlanMode};
 use crate::provider::*;
 use crate::state::{Mutation, OperationKind, ResourceState, State, StateError, StateStore};
 use crate::validate::{validate, Invalid, ValidationErrors};
-use crate::value::{Attrs, Value};
+use crate::value::{Attrs, Text, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -184,7 +184,7 @@ impl Engine {
             });
         }
         let mut out = Refreshed::default();
-        let mut tasks: JoinSet<(bool, Vec<String>, Result<ReadResponse, ProviderError>)> = JoinSet::new();
+        let mut tasks: JoinSet<(bool, Vec<Text>, Result<ReadResponse, ProviderError>)> = JoinSet::new();
         let mut requests: Vec<(bool, String, Vec<ReadItem>)> = Vec::new();
         for (t, items) in by_type {
             requests.push((false, t.to_string(), items));
@@ -193,15 +193,15 @@ impl Engine {
             requests.push((true, t.to_string(), items));
         }
         out.read_requests = requests.len();
-        let mut results: Vec<(bool, Vec<String>, Result<ReadResponse, ProviderError>)> = Vec::new();
+        let mut results: Vec<(bool, Vec<Text>, Result<ReadResponse, ProviderError>)> = Vec::new();
         let mut queue = requests.into_iter();
         loop {
             while tasks.len() < self.read_parallelism {
                 let Some((adopt, type_name, items)) = queue.next() else { break };
                 let provider = self.provider.clone();
                 let stack = state.stack.clone();
-                let addrs: Vec<String> = items.iter().map(|i| i.address.clone()).collect();
-                tasks.spawn(async move { (adopt, addrs, provider.read(ReadRequest { stack, type_name, items }).await) });
+                let addrs: Vec<Text> = items.iter().map(|i| i.address.clone()).collect();
+                tasks.spawn(async move { (adopt, addrs, provider.read(ReadRequest { stack, type_name: type_name.into(), items }).await) });
             }
             match tasks.join_next().await {
                 Some(Ok(r)) => results.push(r),
@@ -215,13 +215,13 @@ impl Engine {
             let resp = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    out.failures.extend(addrs.into_iter().map(|a| (a, e.clone())));
+                    out.failures.extend(addrs.into_iter().map(|a| (a.to_string(), e.clone())));
                     continue;
                 }
             };
             for address in addrs {
                 let outcome = resp.results.get(&address).cloned().unwrap_or(ReadOutcome::Failed(ProviderError::Api {
-                    address: address.clone(),
+                    address: address.to_string(),
                     code: "NoResult".into(),
                     message: "the provider returned no result for this resource".into(),
                 }));
@@ -266,11 +266,11 @@ impl Engine {
                     return;
                 }
                 if current.is_some() {
-                    updates.push(Mutation::Depose { address: address.to_string() });
+                    updates.push(Mutation::Depose { address: address.into() });
                 }
                 let desired = graph.and_then(|g| g.get(address));
                 updates.push(Mutation::Put(ResourceState {
-                    address: address.to_string(),
+                    address: address.into(),
                     type_name: p.type_name.clone(),
                     origin: p.origin.clone(),
                     id: id.clone(),
@@ -280,7 +280,7 @@ impl Engine {
                     deposed: vec![],
                 }));
                 updates.push(Mutation::Settle { op_id: p.op_id.clone() });
-                out.drift.push(Drift::Adopted { address: address.to_string(), origin: p.origin.clone(), id });
+                out.drift.push(Drift::Adopted { address: address.into(), origin: p.origin.clone(), id });
             }
             ReadOutcome::Gone => updates.push(Mutation::Settle { op_id: p.op_id.clone() }),
             ReadOutcome::Failed(e) => out.failures.push((address.to_string(), e)),
@@ -331,9 +331,9 @@ impl Engine {
             .provider
             .import(ImportRequest {
                 stack: stack.name().to_string(),
-                address: address.to_string(),
+                address: address.into(),
                 type_name: desired.concrete.type_name.clone(),
-                id: id.to_string(),
+                id: id.into(),
             })
             .await?;
         let mut session = self.store.lock("import")?;
@@ -346,10 +346,10 @@ impl Engine {
             return Err(EngineError::Import { address: address.to_string(), reason: "state already manages it".into() });
         }
         let rs = ResourceState {
-            address: address.to_string(),
+            address: address.into(),
             type_name: desired.concrete.type_name.clone(),
             origin: desired.origin_address.clone(),
-            id: id.to_string(),
+            id: id.into(),
             attrs: resp.attrs,
             deps: desired.deps.clone(),
             protect: desired.lifecycle.protect,
@@ -399,6 +399,6 @@ fn diff_live(r: &ResourceState, outcome: ReadOutcome, updates: &mut Vec<Mutation
             out.drift.push(Drift::Deleted { address: r.address.clone(), origin: r.origin.clone(), id: r.id.clone() });
             updates.push(Mutation::Remove { address: r.address.clone() });
         }
-        ReadOutcome::Failed(e) => out.failures.push((r.address.clone(), e)),
+        ReadOutcome::Failed(e) => out.failures.push((r.address.to_string(), e)),
     }
 }

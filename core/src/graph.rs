@@ -8,7 +8,7 @@
 use crate::model::{Lifecycle, Stack};
 use crate::provider::{Concrete, Export, ProviderSchema};
 use crate::validate::Invalid;
-use crate::value::AttrRef;
+use crate::value::{AttrRef, Text};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::IntoNeighbors;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -23,9 +23,9 @@ pub struct Desired {
     pub concrete: Concrete,
     pub lifecycle: Lifecycle,
     /// Addresses this resource depends on (references and explicit), sorted, unique.
-    pub deps: Vec<String>,
+    pub deps: Vec<Text>,
     /// Portable address of the origin (`database.main`), for grouping in plans.
-    pub origin_address: String,
+    pub origin_address: Text,
 }
 
 /// The desired concrete graph of a stack, in a topological order (dependencies first).
@@ -34,7 +34,7 @@ pub struct ResourceGraph {
     pub graph: DiGraph<(), ()>,
     /// `resources[i]` is node `i`; the vector is in topological order.
     pub resources: Vec<Desired>,
-    pub index: HashMap<String, usize>,
+    pub index: HashMap<Text, usize>,
     pub exports: Vec<Export>,
 }
 
@@ -80,20 +80,20 @@ impl ResourceGraph {
         let mut errors = Vec::new();
         let origins: HashMap<&str, &crate::model::Declared> = stack.resources().iter().map(|d| (d.name.as_str(), d)).collect();
         let mut by_origin: HashMap<&str, Vec<&str>> = HashMap::default();
-        let mut index: HashMap<String, usize> = HashMap::with_capacity_and_hasher(lowered.len(), Default::default());
+        let mut index: HashMap<Text, usize> = HashMap::with_capacity_and_hasher(lowered.len(), Default::default());
         for (i, c) in lowered.iter().enumerate() {
             if index.insert(c.address.clone(), i).is_some() {
                 errors.push(Invalid::new(&c.address, "address", "lowering produced this address twice"));
             }
             by_origin.entry(c.origin.as_str()).or_default().push(c.address.as_str());
-            if !schema.resources.contains_key(&c.type_name) {
+            if !schema.resources.contains_key(c.type_name.as_str()) {
                 errors.push(Invalid::new(&c.address, "type", format!("the provider has no resource type {:?}", c.type_name)));
             }
         }
-        let mut deps_of: Vec<Vec<String>> = Vec::with_capacity(lowered.len());
+        let mut deps_of: Vec<Vec<Text>> = Vec::with_capacity(lowered.len());
         let mut refs = Vec::new();
         for c in &lowered {
-            let mut deps: Vec<String> = c.depends_on.clone();
+            let mut deps: Vec<Text> = c.depends_on.clone();
             for (attr, v) in &c.attrs {
                 refs.clear();
                 v.refs(&mut refs);
@@ -107,7 +107,7 @@ impl ResourceGraph {
             }
             if let Some(d) = origins.get(c.origin.as_str()) {
                 for target in &d.resource.common().depends_on {
-                    deps.extend(by_origin.get(target.name.as_str()).into_iter().flatten().map(|a| a.to_string()));
+                    deps.extend(by_origin.get(target.name.as_str()).into_iter().flatten().map(|a| Text::new(a)));
                 }
             } else {
                 errors.push(Invalid::new(&c.address, "origin", format!("names {:?}, which the stack does not declare", c.origin)));
@@ -170,7 +170,7 @@ impl ResourceGraph {
             resources.push(Desired {
                 lifecycle: origin.resource.common().lifecycle.clone(),
                 deps: std::mem::take(&mut deps_of[n.index()]),
-                origin_address: origin.address(),
+                origin_address: origin.address().into(),
                 concrete: c,
             });
         }

@@ -7,7 +7,7 @@
 
 use crate::model::Stack;
 use crate::validate::Invalid;
-use crate::value::Attrs;
+use crate::value::{Attrs, Text};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -67,14 +67,14 @@ impl ProviderSchema {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Concrete {
     /// Unique address, `TYPE.NAME[.SUFFIX]`, e.g. `aws_subnet.public-a`.
-    pub address: String,
-    pub type_name: String,
+    pub address: Text,
+    pub type_name: Text,
     /// Name of the portable resource it came from.
-    pub origin: String,
+    pub origin: Text,
     /// Desired attributes; references to other concrete resources are `Value::Ref`.
     pub attrs: Attrs,
     /// Ordering edges beyond the references found in `attrs`.
-    pub depends_on: Vec<String>,
+    pub depends_on: Vec<Text>,
 }
 
 /// An exported portable attribute and the concrete value that carries it.
@@ -122,9 +122,9 @@ impl fmt::Debug for Progress {
 /// found and adopted instead of duplicated.
 #[derive(Clone, Debug)]
 pub struct ReadItem {
-    pub address: String,
-    pub id: Option<String>,
-    pub token: Option<String>,
+    pub address: Text,
+    pub id: Option<Text>,
+    pub token: Option<Text>,
     /// Last known attributes (from state), for providers that need them to read.
     pub prior: Attrs,
 }
@@ -134,13 +134,13 @@ pub struct ReadItem {
 #[derive(Clone, Debug)]
 pub struct ReadRequest {
     pub stack: String,
-    pub type_name: String,
+    pub type_name: Text,
     pub items: Vec<ReadItem>,
 }
 
 #[derive(Clone, Debug)]
 pub enum ReadOutcome {
-    Found { id: String, attrs: Attrs },
+    Found { id: Text, attrs: Attrs },
     /// Gone from the cloud (deleted out of band, or never created).
     Gone,
     Failed(ProviderError),
@@ -149,14 +149,14 @@ pub enum ReadOutcome {
 #[derive(Clone, Debug)]
 pub struct ReadResponse {
     /// One outcome per requested item, keyed by address.
-    pub results: BTreeMap<String, ReadOutcome>,
+    pub results: BTreeMap<Text, ReadOutcome>,
 }
 
 #[derive(Clone, Debug)]
 pub struct CreateRequest {
     pub stack: String,
-    pub address: String,
-    pub type_name: String,
+    pub address: Text,
+    pub type_name: Text,
     /// Fully resolved attributes (no references, no unknowns); secrets carry plaintext.
     pub attrs: Attrs,
     /// Idempotency token, recorded in state before the call: the same token on a retry
@@ -167,7 +167,7 @@ pub struct CreateRequest {
 
 #[derive(Clone, Debug)]
 pub struct CreateResponse {
-    pub id: String,
+    pub id: Text,
     /// Every attribute, computed ones included.
     pub attrs: Attrs,
 }
@@ -175,9 +175,9 @@ pub struct CreateResponse {
 #[derive(Clone, Debug)]
 pub struct UpdateRequest {
     pub stack: String,
-    pub address: String,
-    pub type_name: String,
-    pub id: String,
+    pub address: Text,
+    pub type_name: Text,
+    pub id: Text,
     pub prior: Attrs,
     pub attrs: Attrs,
     /// Attributes whose value changes.
@@ -193,9 +193,9 @@ pub struct UpdateResponse {
 #[derive(Clone, Debug)]
 pub struct DeleteRequest {
     pub stack: String,
-    pub address: String,
-    pub type_name: String,
-    pub id: String,
+    pub address: Text,
+    pub type_name: Text,
+    pub id: Text,
     pub prior: Attrs,
     pub progress: Progress,
 }
@@ -206,9 +206,9 @@ pub struct DeleteResponse {}
 #[derive(Clone, Debug)]
 pub struct ImportRequest {
     pub stack: String,
-    pub address: String,
-    pub type_name: String,
-    pub id: String,
+    pub address: Text,
+    pub type_name: Text,
+    pub id: Text,
 }
 
 #[derive(Clone, Debug)]

@@ -11,7 +11,7 @@
 use crate::model::*;
 use crate::provider::*;
 use crate::validate::Invalid;
-use crate::value::{AttrRef, Attrs, Value};
+use crate::value::{AttrRef, Attrs, Text, Value};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 /// One object in the memory cloud.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemObject {
-    pub type_name: String,
-    pub address: String,
-    pub token: String,
+    pub type_name: Text,
+    pub address: Text,
+    pub token: Text,
     pub attrs: Attrs,
 }
 
@@ -40,7 +40,7 @@ pub enum CallKind {
 #[derive(Debug, Default)]
 struct Faults {
     /// (address, call) -> error to return.
-    fail: HashMap<(String, CallKind), ProviderError>,
+    fail: HashMap<(Text, CallKind), ProviderError>,
     /// Mutating call number (1-based) that never returns, and whether its effect happens.
     hang_at: Option<(usize, bool)>,
 }
@@ -54,7 +54,7 @@ pub struct MemoryProvider {
 #[derive(Debug)]
 struct Inner {
     schema: ProviderSchema,
-    objects: Mutex<BTreeMap<String, MemObject>>,
+    objects: Mutex<BTreeMap<Text, MemObject>>,
     next_id: AtomicU64,
     latency: Mutex<Duration>,
     faults: Mutex<Faults>,
@@ -115,7 +115,7 @@ impl MemoryProvider {
 
     /// Make `call` on `address` fail with `error`.
     pub fn fail(&self, address: &str, call: CallKind, error: ProviderError) {
-        self.inner.faults.lock().unwrap().fail.insert((address.to_string(), call), error);
+        self.inner.faults.lock().unwrap().fail.insert((address.into(), call), error);
     }
 
     pub fn clear_failures(&self) {
@@ -133,7 +133,7 @@ impl MemoryProvider {
         self.inner.hung.notified().await;
     }
 
-    pub fn objects(&self) -> BTreeMap<String, MemObject> {
+    pub fn objects(&self) -> BTreeMap<Text, MemObject> {
         self.inner.objects.lock().unwrap().clone()
     }
 
@@ -147,10 +147,10 @@ impl MemoryProvider {
 
     /// Put objects into the cloud directly (a benchmark rebuilding, in a new process, the
     /// cloud an earlier process created): `(id, type, address, attrs)`.
-    pub fn seed(&self, objects: impl IntoIterator<Item = (String, String, String, Attrs)>) {
+    pub fn seed(&self, objects: impl IntoIterator<Item = (Text, Text, Text, Attrs)>) {
         let mut map = self.inner.objects.lock().unwrap();
         for (id, type_name, address, attrs) in objects {
-            map.insert(id, MemObject { type_name, address, token: String::new(), attrs });
+            map.insert(id, MemObject { type_name, address, token: Text::default(), attrs });
         }
     }
 
@@ -184,7 +184,7 @@ impl MemoryProvider {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        if let Some(e) = self.inner.faults.lock().unwrap().fail.get(&(address.to_string(), call)) {
+        if let Some(e) = self.inner.faults.lock().unwrap().fail.get(&(Text::new(address), call)) {
             return Err(e.clone());
         }
         Ok(())
@@ -270,7 +270,7 @@ impl Provider for MemoryProvider {
             for e in d.resource.exports() {
                 resp.exports.push(Export { resource: d.name.clone(), attr: e.to_string(), value: Value::Ref(AttrRef::new(&address, *e)) });
             }
-            resp.resources.push(Concrete { address, type_name, origin: d.name.clone(), attrs, depends_on: vec![] });
+            resp.resources.push(Concrete { address: address.into(), type_name: type_name.into(), origin: d.name.as_str().into(), attrs, depends_on: vec![] });
         }
         Ok(resp)
     }
@@ -291,7 +291,7 @@ impl Provider for MemoryProvider {
                 continue;
             }
             let found = match (&item.id, &item.token) {
-                (Some(id), _) => objects.get(id).map(|o| (id.clone(), o)),
+                (Some(id), _) => objects.get(id.as_str()).map(|o| (id.clone(), o)),
                 (None, Some(tok)) => objects.iter().find(|(_, o)| &o.token == tok).map(|(id, o)| (id.clone(), o)),
                 (None, None) => None,
             };
@@ -318,13 +318,13 @@ impl Provider for MemoryProvider {
                 return Ok(CreateResponse { id: id.clone(), attrs: o.attrs.clone() });
             }
             let prefix = req.type_name.trim_start_matches("mem_").replace('_', "");
-            let id = format!("{prefix}-{:08x}", self.inner.next_id.fetch_add(1, Ordering::SeqCst));
+            let id = Text::from(format!("{prefix}-{:08x}", self.inner.next_id.fetch_add(1, Ordering::SeqCst)));
             let name = req.attrs.get("name").and_then(Value::as_str).unwrap_or("x").to_string();
             let mut attrs = req.attrs.clone();
             attrs.extend(computed(&req.type_name, &name, &id));
             objects.insert(
                 id.clone(),
-                MemObject { type_name: req.type_name.clone(), address: req.address.clone(), token: req.token.clone(), attrs },
+                MemObject { type_name: req.type_name.clone(), address: req.address.clone(), token: req.token.as_str().into(), attrs },
             );
             id
         };
@@ -339,7 +339,7 @@ impl Provider for MemoryProvider {
         self.hang_if(n, false).await;
         let attrs = {
             let mut objects = self.inner.objects.lock().unwrap();
-            let o = objects.get_mut(&req.id).ok_or_else(|| ProviderError::NotFound { address: req.address.clone() })?;
+            let o = objects.get_mut(req.id.as_str()).ok_or_else(|| ProviderError::NotFound { address: req.address.to_string() })?;
             let kept = computed(&req.type_name, req.attrs.get("name").and_then(Value::as_str).unwrap_or("x"), &req.id);
             o.attrs = req.attrs.clone();
             o.attrs.extend(kept);
@@ -353,26 +353,26 @@ impl Provider for MemoryProvider {
         self.enter(&req.address, CallKind::Delete).await?;
         let n = self.count_call();
         self.hang_if(n, false).await;
-        let existed = self.inner.objects.lock().unwrap().remove(&req.id).is_some();
+        let existed = self.inner.objects.lock().unwrap().remove(req.id.as_str()).is_some();
         self.hang_if(n, true).await;
         if existed {
             Ok(DeleteResponse {})
         } else {
-            Err(ProviderError::NotFound { address: req.address })
+            Err(ProviderError::NotFound { address: req.address.to_string() })
         }
     }
 
     async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError> {
         self.enter(&req.address, CallKind::Import).await?;
         let objects = self.inner.objects.lock().unwrap();
-        match objects.get(&req.id) {
+        match objects.get(req.id.as_str()) {
             Some(o) if o.type_name == req.type_name => Ok(ImportResponse { attrs: o.attrs.clone() }),
             Some(o) => Err(ProviderError::Api {
-                address: req.address,
+                address: req.address.to_string(),
                 code: "WrongType".into(),
                 message: format!("{} is a {}, not a {}", req.id, o.type_name, req.type_name),
             }),
-            None => Err(ProviderError::NotFound { address: req.address }),
+            None => Err(ProviderError::NotFound { address: req.address.to_string() }),
         }
     }
 }

@@ -25,8 +25,8 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    pub fn new(resource: impl Into<String>, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Invalid { resource: resource.into(), field: field.into(), message: message.into() }
+    pub fn new(resource: impl AsRef<str>, field: impl AsRef<str>, message: impl Into<String>) -> Self {
+        Invalid { resource: resource.as_ref().to_string(), field: field.as_ref().to_string(), message: message.into() }
     }
 }
 

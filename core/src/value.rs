@@ -26,14 +26,14 @@ pub type Attrs = BTreeMap<Text, Value>;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AttrRef {
     /// Concrete resource address, e.g. `mem_network.main`.
-    pub address: String,
+    pub address: Text,
     /// Attribute of that resource, e.g. `id`.
-    pub attr: String,
+    pub attr: Text,
 }
 
 impl AttrRef {
-    pub fn new(address: impl Into<String>, attr: impl Into<String>) -> Self {
-        AttrRef { address: address.into(), attr: attr.into() }
+    pub fn new(address: impl AsRef<str>, attr: impl AsRef<str>) -> Self {
+        AttrRef { address: Text::new(address.as_ref()), attr: Text::new(attr.as_ref()) }
     }
 }
 

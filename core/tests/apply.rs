@@ -254,7 +254,7 @@ impl cairn_core::apply::Observer for Recorder {
     }
     fn op_finished(&self, op: &cairn_core::apply::OpInfo, _: std::time::Duration) {
         self.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        self.finished.lock().unwrap().push(op.address.clone());
-        self.kinds.lock().unwrap().push((op.address.clone(), op.kind));
+        self.finished.lock().unwrap().push(op.address.to_string());
+        self.kinds.lock().unwrap().push((op.address.to_string(), op.kind));
     }
 }

@@ -10,10 +10,10 @@ fn res(i: usize) -> ResourceState {
     let mut attrs = Attrs::new();
     attrs.insert("cidr".into(), Value::str(format!("10.{}.{}.0/24", i / 256 % 256, i % 256)));
     ResourceState {
-        address: format!("mem_thing.r{i}"),
+        address: format!("mem_thing.r{i}").into(),
         type_name: "mem_thing".into(),
-        origin: format!("thing.r{i}"),
-        id: format!("id-{i}"),
+        origin: format!("thing.r{i}").into(),
+        id: format!("id-{i}").into(),
         attrs,
         deps: vec![],
         protect: false,
@@ -150,7 +150,7 @@ fn an_append_at_100k_resources_does_not_rewrite_the_snapshot() {
     let mut s = store.lock("one-op").unwrap();
     assert_eq!(s.state().resources.len(), 100_000);
     for i in 0..200 {
-        s.append(&[Mutation::Put(res(200_000 + i)), Mutation::Remove { address: format!("mem_thing.r{i}") }]).unwrap();
+        s.append(&[Mutation::Put(res(200_000 + i)), Mutation::Remove { address: format!("mem_thing.r{i}").into() }]).unwrap();
     }
     let after = std::fs::metadata(&snap).unwrap();
     use std::os::unix::fs::MetadataExt;

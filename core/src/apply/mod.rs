@@ -15,7 +15,7 @@ pub use observer::{JsonEvents, NoopObserver, Observer, OpInfo};
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::provider::*;
 use crate::state::{Mutation, OperationKind, PendingOperation, ResourceState, StateError, StateSession};
-use crate::value::{AttrRef, Attrs, SecretBook, Value};
+use crate::value::{AttrRef, Attrs, SecretBook, Text, Value};
 use petgraph::graph::NodeIndex;
 use petgraph::Direction;
 use rustc_hash::FxHashMap as HashMap;
@@ -140,7 +140,7 @@ pub async fn apply(
     let ag = ApplyGraph::build(plan)?;
     let g = &ag.graph;
     session.append(&plan.state_updates)?;
-    let mut fresh: HashMap<String, Attrs> = reveal_secrets(plan, provider.as_ref(), session).await;
+    let mut fresh: HashMap<Text, Attrs> = reveal_secrets(plan, provider.as_ref(), session).await;
 
     let mut waiting: Vec<usize> = g.node_indices().map(|n| g.neighbors_directed(n, Direction::Incoming).count()).collect();
     let mut ready: VecDeque<NodeIndex> = g.node_indices().filter(|n| waiting[n.index()] == 0).collect();
@@ -278,10 +278,10 @@ pub async fn apply(
 /// Secrets live in the cloud's secret store, not in state (state keeps digests). When a
 /// resource about to be created references a secret made by an earlier run, read that
 /// secret back from the provider, in one batched request per type.
-async fn reveal_secrets(plan: &Plan, provider: &dyn Provider, session: &dyn StateSession) -> HashMap<String, Attrs> {
+async fn reveal_secrets(plan: &Plan, provider: &dyn Provider, session: &dyn StateSession) -> HashMap<Text, Attrs> {
     let creating: std::collections::HashSet<&str> =
         plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace)).map(|c| c.address.as_str()).collect();
-    let mut wanted: BTreeMap<String, BTreeMap<String, ReadItem>> = BTreeMap::new();
+    let mut wanted: BTreeMap<Text, BTreeMap<Text, ReadItem>> = BTreeMap::new();
     let mut refs = Vec::new();
     for c in plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace | Action::Update)) {
         refs.clear();
@@ -330,7 +330,7 @@ fn skip_dependents(
     }
 }
 
-fn lookup(r: &AttrRef, fresh: &HashMap<String, Attrs>, session: &dyn StateSession) -> Option<Value> {
+fn lookup(r: &AttrRef, fresh: &HashMap<Text, Attrs>, session: &dyn StateSession) -> Option<Value> {
     fresh
         .get(&r.address)
         .and_then(|a| a.get(r.attr.as_str()))
@@ -346,7 +346,7 @@ fn prepare(
     node: NodeIndex,
     info: OpInfo,
     session: &dyn StateSession,
-    fresh: &HashMap<String, Attrs>,
+    fresh: &HashMap<Text, Attrs>,
     opts: &ApplyOptions,
     stack: &str,
 ) -> Result<Prepared, String> {
@@ -355,13 +355,13 @@ fn prepare(
     let token = format!("cairn-{}", &op_id[..16]);
     let current = session.state().resources.get(&c.address);
     let mut pending = PendingOperation {
-        op_id,
+        op_id: op_id.into(),
         address: c.address.clone(),
         type_name: c.type_name.clone(),
         origin: c.origin.clone(),
         kind: OperationKind::Create,
         id: None,
-        token: token.clone(),
+        token: token.as_str().into(),
         started_at_ms: crate::state::now_ms(),
     };
     let resolve = || -> Result<Attrs, String> {
@@ -391,7 +391,7 @@ fn prepare(
         }
         Ok(attrs)
     };
-    let delete = |id: String, kind: OperationKind, pending: &mut PendingOperation| {
+    let delete = |id: Text, kind: OperationKind, pending: &mut PendingOperation| {
         pending.kind = kind;
         pending.id = Some(id.clone());
         Call::Delete(DeleteRequest {
@@ -409,7 +409,7 @@ fn prepare(
             address: c.address.clone(),
             type_name: c.type_name.clone(),
             attrs: resolve()?,
-            token,
+            token: token.into(),
             progress: Progress::default(),
         }),
         OpKind::Update => {
@@ -447,9 +447,9 @@ fn record(
     pending: &PendingOperation,
     outcome: Outcome,
     batch: &mut Vec<Mutation>,
-    fresh: &mut HashMap<String, Attrs>,
+    fresh: &mut HashMap<Text, Attrs>,
 ) {
-    let put = |id: String, attrs: Attrs| {
+    let put = |id: Text, attrs: Attrs| {
         Mutation::Put(ResourceState {
             address: c.address.clone(),
             type_name: c.type_name.clone(),

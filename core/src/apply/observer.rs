@@ -10,9 +10,9 @@ use std::time::Duration;
 /// Identifies one step of an apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpInfo {
-    pub address: String,
+    pub address: crate::value::Text,
     /// Portable address the resource came from.
-    pub origin: String,
+    pub origin: crate::value::Text,
     pub kind: OpKind,
 }
 
@@ -51,8 +51,8 @@ impl<W: Write + Send> JsonEvents<W> {
     fn emit(&self, event: &str, op: Option<&OpInfo>, extra: serde_json::Value) {
         let mut obj = serde_json::json!({ "event": event, "time_ms": crate::state::now_ms() });
         if let Some(op) = op {
-            obj["address"] = op.address.clone().into();
-            obj["origin"] = op.origin.clone().into();
+            obj["address"] = op.address.as_str().into();
+            obj["origin"] = op.origin.as_str().into();
             obj["op"] = op.kind.as_str().into();
         }
         if let (Some(o), serde_json::Value::Object(e)) = (obj.as_object_mut(), extra) {

@@ -9,7 +9,7 @@ pub mod planner;
 pub mod render;
 
 use crate::state::Mutation;
-use crate::value::{Attrs, Value};
+use crate::value::{Attrs, Text, Value};
 use serde::{Deserialize, Serialize};
 
 /// Version of the plan JSON (and saved plan) format.
@@ -75,21 +75,21 @@ pub struct AttrChange {
 /// The planned change of one concrete resource.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResourceChange {
-    pub address: String,
+    pub address: Text,
     #[serde(rename = "type")]
-    pub type_name: String,
+    pub type_name: Text,
     /// Portable address of the origin, e.g. `database.main`.
-    pub origin: String,
+    pub origin: Text,
     pub action: Action,
     /// For `Replace`: the two steps in the order they run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<Step>,
     /// Cloud id of the existing object (update, replace, delete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<Text>,
     /// This change deletes a deposed object (left by an interrupted replacement).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deposed_id: Option<String>,
+    pub deposed_id: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Attrs>,
     /// What apply sends: known values, `Ref`s filled in at apply time.
@@ -103,10 +103,10 @@ pub struct ResourceChange {
     pub replace_because: Vec<String>,
     /// Dependencies after apply (from the stack).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deps: Vec<String>,
+    pub deps: Vec<Text>,
     /// Dependencies recorded in state (destroy order).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub prior_deps: Vec<String>,
+    pub prior_deps: Vec<Text>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -118,13 +118,13 @@ pub struct ResourceChange {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Drift {
     /// Attributes changed out of band.
-    Changed { address: String, origin: String, changes: Vec<AttrChange> },
+    Changed { address: Text, origin: Text, changes: Vec<AttrChange> },
     /// Deleted out of band.
-    Deleted { address: String, origin: String, id: String },
+    Deleted { address: Text, origin: Text, id: Text },
     /// Deleted and recreated out of band: same resource, another id.
-    Recreated { address: String, origin: String, old_id: String, new_id: String },
+    Recreated { address: Text, origin: Text, old_id: Text, new_id: Text },
     /// A create interrupted by a crash was found in the cloud and adopted.
-    Adopted { address: String, origin: String, id: String },
+    Adopted { address: Text, origin: Text, id: Text },
 }
 
 impl Drift {

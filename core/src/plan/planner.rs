@@ -10,7 +10,7 @@ use super::*;
 use crate::graph::{Desired, ResourceGraph};
 use crate::provider::ProviderSchema;
 use crate::state::{ResourceState, State};
-use crate::value::AttrRef;
+use crate::value::{AttrRef, Text};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::BTreeMap;
 
@@ -93,7 +93,7 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
         if !r.id.is_empty() && !declared && targeted && options.mode != PlanMode::RefreshOnly {
             if r.protect {
                 return Err(PlanError::Protected {
-                    address: r.address.clone(),
+                    address: r.address.to_string(),
                     action: "delete".into(),
                     reason: if options.mode == PlanMode::Destroy {
                         "destroy was requested".into()
@@ -188,7 +188,7 @@ fn unchanged(d: &Desired, p: &ResourceState, schema: &ProviderSchema, known: &Ha
     let ignore = &d.lifecycle.ignore_changes;
     let ignored = |k: &str| ignore.iter().any(|f| f == "*" || f == k);
     const NULL: Value = Value::Null;
-    let rs = schema.resources.get(&d.concrete.type_name);
+    let rs = schema.resources.get(d.concrete.type_name.as_str());
     d.concrete.attrs.iter().all(|(k, v)| ignored(k) || matches_resolved(v, p.attrs.get(k).unwrap_or(&NULL), known))
         && p.attrs.iter().all(|(k, v)| {
             d.concrete.attrs.contains_key(k) || *v == Value::Null || ignored(k) || rs.is_some_and(|s| s.get(k).computed)
@@ -222,7 +222,7 @@ fn plan_one(
     known: &HashMap<&str, KnownAttrs<'_>>,
 ) -> Result<ResourceChange, PlanError> {
     let c = &d.concrete;
-    let rs = schema.resources.get(&c.type_name);
+    let rs = schema.resources.get(c.type_name.as_str());
     let attr_schema = |k: &str| rs.map(|s| s.get(k)).unwrap_or_default();
     // `after` keeps references to secrets (apply fetches the value from the cloud's secret
     // store); `compare` resolves them to digests so the diff still sees a changed secret.
@@ -301,7 +301,7 @@ fn plan_one(
     } else {
         if p.protect || d.lifecycle.protect {
             return Err(PlanError::Protected {
-                address: c.address.clone(),
+                address: c.address.to_string(),
                 action: "replace".into(),
                 reason: format!("{} forces replacement", change.replace_because.join(", ")),
             });
@@ -318,7 +318,7 @@ fn plan_one(
     Ok(change)
 }
 
-fn delete_change(r: &ResourceState, deposed: Option<String>) -> ResourceChange {
+fn delete_change(r: &ResourceState, deposed: Option<Text>) -> ResourceChange {
     ResourceChange {
         address: r.address.clone(),
         type_name: r.type_name.clone(),
@@ -340,9 +340,9 @@ fn delete_change(r: &ResourceState, deposed: Option<String>) -> ResourceChange {
 
 /// Dependents before dependencies (reverse topological order by recorded deps).
 fn order_deletes(deletes: &mut Vec<ResourceChange>) {
-    let index: HashMap<String, usize> = deletes.iter().enumerate().map(|(i, c)| (c.address.clone(), i)).collect();
+    let index: HashMap<Text, usize> = deletes.iter().enumerate().map(|(i, c)| (c.address.clone(), i)).collect();
     let mut depth: Vec<Option<usize>> = vec![None; deletes.len()];
-    fn depth_of(i: usize, d: &[ResourceChange], index: &HashMap<String, usize>, memo: &mut [Option<usize>], guard: usize) -> usize {
+    fn depth_of(i: usize, d: &[ResourceChange], index: &HashMap<Text, usize>, memo: &mut [Option<usize>], guard: usize) -> usize {
         if let Some(x) = memo[i] {
             return x;
         }
@@ -375,7 +375,7 @@ fn resolve_targets(graph: &ResourceGraph, state: &State, targets: &[String], mod
         return Ok(None);
     }
     let mut set: HashSet<String> = HashSet::default();
-    let mut all: BTreeMap<&str, (&str, &str, &[String])> = BTreeMap::new(); // address -> (origin name, origin address, deps)
+    let mut all: BTreeMap<&str, (&str, &str, &[Text])> = BTreeMap::new(); // address -> (origin name, origin address, deps)
     for d in &graph.resources {
         all.insert(&d.concrete.address, (&d.concrete.origin, &d.origin_address, &d.deps));
     }
@@ -399,13 +399,13 @@ fn resolve_targets(graph: &ResourceGraph, state: &State, targets: &[String], mod
         changed = false;
         for (addr, (_, _, deps)) in &all {
             if mode == PlanMode::Destroy {
-                if !set.contains(*addr) && deps.iter().any(|d| set.contains(d)) {
+                if !set.contains(*addr) && deps.iter().any(|d| set.contains(d.as_str())) {
                     set.insert(addr.to_string());
                     changed = true;
                 }
             } else if set.contains(*addr) {
                 for d in deps.iter() {
-                    if set.insert(d.clone()) {
+                    if set.insert(d.to_string()) {
                         changed = true;
                     }
                 }

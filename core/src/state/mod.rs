@@ -13,7 +13,7 @@ mod local;
 
 pub use local::LocalStore;
 
-use crate::value::Attrs;
+use crate::value::{Attrs, Text};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,25 +25,25 @@ pub const STATE_FORMAT_VERSION: u32 = 1;
 /// (create-before-destroy replacement in progress).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Deposed {
-    pub id: String,
+    pub id: Text,
     pub attrs: Attrs,
 }
 
 /// One concrete resource as last seen.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResourceState {
-    pub address: String,
+    pub address: Text,
     #[serde(rename = "type")]
-    pub type_name: String,
+    pub type_name: Text,
     /// Portable address it was lowered from (`database.main`).
-    pub origin: String,
+    pub origin: Text,
     /// Cloud identifier; empty when only deposed objects remain.
-    pub id: String,
+    pub id: Text,
     pub attrs: Attrs,
     /// Addresses it depended on when last applied: destroy order for resources no longer
     /// declared comes from here, never from config.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deps: Vec<String>,
+    pub deps: Vec<Text>,
     /// Recorded protection: survives the declaration being deleted from code.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
@@ -66,17 +66,17 @@ pub enum OperationKind {
 /// crash, it tells the next run exactly what to reconcile.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PendingOperation {
-    pub op_id: String,
-    pub address: String,
+    pub op_id: Text,
+    pub address: Text,
     #[serde(rename = "type")]
-    pub type_name: String,
-    pub origin: String,
+    pub type_name: Text,
+    pub origin: Text,
     pub kind: OperationKind,
     /// Object id the call acts on (update/delete); none for create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<Text>,
     /// Idempotency token sent with a create.
-    pub token: String,
+    pub token: Text,
     /// Unix milliseconds.
     pub started_at_ms: u64,
 }
@@ -94,11 +94,11 @@ pub struct State {
     pub stack: String,
     pub provider: String,
     #[serde(with = "resources_as_list")]
-    pub resources: BTreeMap<String, ResourceState>,
+    pub resources: BTreeMap<Text, ResourceState>,
     #[serde(default)]
     pub outputs: BTreeMap<String, crate::value::Value>,
     #[serde(default, with = "pending_as_list")]
-    pub pending: BTreeMap<String, PendingOperation>,
+    pub pending: BTreeMap<Text, PendingOperation>,
 }
 
 impl State {
@@ -181,17 +181,17 @@ pub enum Mutation {
     /// Insert or overwrite a resource's current object (deposed objects are kept).
     Put(ResourceState),
     /// Forget a resource's current object (and the resource, when nothing is deposed).
-    Remove { address: String },
+    Remove { address: Text },
     /// Move the current object to the deposed list (create-before-destroy).
-    Depose { address: String },
+    Depose { address: Text },
     /// Forget one deposed object.
-    RemoveDeposed { address: String, id: String },
-    SetProtect { address: String, protect: bool },
+    RemoveDeposed { address: Text, id: Text },
+    SetProtect { address: Text, protect: bool },
     Outputs(BTreeMap<String, crate::value::Value>),
     /// A provider call is about to start.
     Begin(PendingOperation),
     /// The pending operation ended (its result, if any, is in the same batch).
-    Settle { op_id: String },
+    Settle { op_id: Text },
 }
 
 /// Who holds a lock, so a second writer gets an actionable message.
@@ -307,13 +307,14 @@ pub(crate) fn now_ms() -> u64 {
 
 mod resources_as_list {
     use super::ResourceState;
+    use crate::value::Text;
     use serde::{Deserialize, Deserializer, Serializer};
     use std::collections::BTreeMap;
 
-    pub fn serialize<S: Serializer>(m: &BTreeMap<String, ResourceState>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(m: &BTreeMap<Text, ResourceState>, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.values())
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, ResourceState>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<Text, ResourceState>, D::Error> {
         let mut list = Vec::<ResourceState>::deserialize(d)?;
         // Snapshots are written sorted; sorting an already sorted list is linear, and
         // `from_iter` bulk-builds the tree from sorted input.
@@ -330,10 +331,10 @@ mod pending_as_list {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::collections::BTreeMap;
 
-    pub fn serialize<S: Serializer>(m: &BTreeMap<String, PendingOperation>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(m: &BTreeMap<crate::value::Text, PendingOperation>, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.values())
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, PendingOperation>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<crate::value::Text, PendingOperation>, D::Error> {
         Ok(Vec::<PendingOperation>::deserialize(d)?.into_iter().map(|p| (p.op_id.clone(), p)).collect())
     }
 }
