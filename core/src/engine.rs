@@ -219,12 +219,22 @@ impl Engine {
                     continue;
                 }
             };
+            // Both sides are sorted by address: walk them together.
+            let mut addrs = addrs;
+            addrs.sort_unstable();
+            let mut results = resp.results.into_iter().peekable();
             for address in addrs {
-                let outcome = resp.results.get(&address).cloned().unwrap_or(ReadOutcome::Failed(ProviderError::Api {
-                    address: address.to_string(),
-                    code: "NoResult".into(),
-                    message: "the provider returned no result for this resource".into(),
-                }));
+                while results.peek().is_some_and(|(k, _)| *k < address) {
+                    results.next();
+                }
+                let outcome = match results.next_if(|(k, _)| *k == address) {
+                    Some((_, outcome)) => outcome,
+                    None => ReadOutcome::Failed(ProviderError::Api {
+                        address: address.to_string(),
+                        code: "NoResult".into(),
+                        message: "the provider returned no result for this resource".into(),
+                    }),
+                };
                 if adopt {
                     self.reconcile_create(&state, graph, &address, outcome, &mut updates, &mut out);
                 } else {

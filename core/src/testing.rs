@@ -284,10 +284,11 @@ impl Provider for MemoryProvider {
         }
         let objects = self.inner.objects.lock().unwrap();
         let faults = self.inner.faults.lock().unwrap();
-        let mut results = BTreeMap::new();
+        // Items usually arrive sorted by address: collect, then bulk-build the map.
+        let mut results = Vec::with_capacity(req.items.len());
         for item in req.items {
             if let Some(e) = faults.fail.get(&(item.address.clone(), CallKind::Read)) {
-                results.insert(item.address, ReadOutcome::Failed(e.clone()));
+                results.push((item.address, ReadOutcome::Failed(e.clone())));
                 continue;
             }
             let found = match (&item.id, &item.token) {
@@ -302,9 +303,9 @@ impl Provider for MemoryProvider {
                 }
                 _ => ReadOutcome::Gone,
             };
-            results.insert(item.address, outcome);
+            results.push((item.address, outcome));
         }
-        Ok(ReadResponse { results })
+        Ok(ReadResponse { results: results.into_iter().collect() })
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {

@@ -405,13 +405,44 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
             }
             return Ok(v);
         }
-        let mut out = BTreeMap::new();
-        out.insert(first, map.next_value()?);
-        while let Some((k, v)) = map.next_entry()? {
-            out.insert(k, v);
+        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(8) + 1);
+        pairs.push((first, map.next_value()?));
+        while let Some(kv) = map.next_entry()? {
+            pairs.push(kv);
         }
-        Ok(Value::Map(out))
+        Ok(Value::Map(sorted_map(pairs)))
     }
+}
+
+/// Build a map from pairs that usually arrive sorted (we write them sorted): `from_iter`
+/// bulk-builds the tree after a linear pass, where `insert` would compare each key against
+/// its neighbours from the root down. Later duplicates win, as with `insert`.
+fn sorted_map(mut pairs: Vec<(Text, Value)>) -> BTreeMap<Text, Value> {
+    if !pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+        pairs.reverse();
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.dedup_by(|a, b| a.0 == b.0);
+    }
+    pairs.into_iter().collect()
+}
+
+/// Serde helper for `Attrs` fields: see [`sorted_map`].
+pub fn deserialize_attrs<'de, D: Deserializer<'de>>(d: D) -> Result<Attrs, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Attrs;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an attribute map")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Attrs, A::Error> {
+            let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(8));
+            while let Some(kv) = map.next_entry()? {
+                pairs.push(kv);
+            }
+            Ok(sorted_map(pairs))
+        }
+    }
+    d.deserialize_map(V)
 }
 
 /// How a generated secret is made.

@@ -51,10 +51,12 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
     // Values of already-planned resources that are known now (for reference resolution).
     let mut known: HashMap<&str, KnownAttrs<'_>> = HashMap::with_capacity_and_hasher(graph.resources.len(), Default::default());
 
+    // Hash index: BTreeMap lookups by long, shared-prefix addresses add up at scale.
+    let by_address: HashMap<&str, &ResourceState> = state.resources.iter().map(|(k, v)| (k.as_str(), v)).collect();
     if options.mode != PlanMode::Destroy {
         for d in &graph.resources {
             let address = d.concrete.address.as_str();
-            let prior = state.resources.get(address).filter(|r| !r.id.is_empty());
+            let prior = by_address.get(address).copied().filter(|r| !r.id.is_empty());
             if !in_target(address) || options.mode == PlanMode::RefreshOnly {
                 let action = if options.mode == PlanMode::RefreshOnly && prior.is_some() { Action::Read } else { Action::NoOp };
                 if let Some(p) = prior {

@@ -39,6 +39,7 @@ pub struct ResourceState {
     pub origin: Text,
     /// Cloud identifier; empty when only deposed objects remain.
     pub id: Text,
+    #[serde(deserialize_with = "crate::value::deserialize_attrs")]
     pub attrs: Attrs,
     /// Addresses it depended on when last applied: destroy order for resources no longer
     /// declared comes from here, never from config.
