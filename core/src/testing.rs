@@ -11,7 +11,7 @@
 use crate::model::*;
 use crate::provider::*;
 use crate::validate::Invalid;
-use crate::value::{AttrRef, Attrs, Text, Value};
+use crate::value::{Attrs, Text, Value};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -268,7 +268,7 @@ impl Provider for MemoryProvider {
                 attrs.insert("tags".into(), Value::Map(tags));
             }
             for e in d.resource.exports() {
-                resp.exports.push(Export { resource: d.name.clone(), attr: e.to_string(), value: Value::Ref(AttrRef::new(&address, *e)) });
+                resp.exports.push(Export { resource: d.name.clone(), attr: e.to_string(), value: Value::reference(&address, *e) });
             }
             resp.resources.push(Concrete { address: address.into(), type_name: type_name.into(), origin: d.name.as_str().into(), attrs, depends_on: vec![] });
         }
@@ -379,7 +379,7 @@ impl Provider for MemoryProvider {
 }
 
 fn id_ref(kind: KindName, name: &str) -> Value {
-    Value::Ref(AttrRef::new(["mem_", kind.as_str(), ".", name].concat(), "id"))
+    Value::reference(["mem_", kind.as_str(), ".", name].concat(), "id")
 }
 
 fn placement(a: &mut Attrs, p: &Placement) {
@@ -415,7 +415,7 @@ fn rules(rules: &[Rule]) -> Value {
 }
 
 fn secret_ref(s: &Option<Ref<Secret>>) -> Value {
-    s.as_ref().map_or(Value::Null, |s| Value::Ref(AttrRef::new(format!("mem_secret.{}", s.name()), "value")))
+    s.as_ref().map_or(Value::Null, |s| Value::reference(format!("mem_secret.{}", s.name()), "value"))
 }
 
 fn lower_attrs(r: &Resource) -> Attrs {
@@ -446,7 +446,7 @@ fn lower_attrs(r: &Resource) -> Attrs {
             set(
                 "value",
                 match &s.source {
-                    SecretSource::Generated(g) => Value::Generated(g.clone()),
+                    SecretSource::Generated(g) => Value::Generated(Box::new(g.clone())),
                     SecretSource::Given(v) => Value::Sensitive(v.clone()),
                 },
             );

@@ -57,14 +57,20 @@ pub enum Value {
     Sensitive(Sensitive),
     /// A value that will be generated at apply time (a generated password). Never diffed
     /// against what exists: once generated, it is kept until the resource is replaced.
-    Generated(GeneratedSpec),
+    /// (Boxed, like `Ref`: keeps `Value` at 32 bytes, and attribute maps small.)
+    Generated(Box<GeneratedSpec>),
     /// Another resource's attribute; replaced by its value before any provider call.
-    Ref(AttrRef),
+    Ref(Box<AttrRef>),
     /// Known only after apply.
     Unknown,
 }
 
 impl Value {
+    /// A reference to `address`'s attribute `attr`.
+    pub fn reference(address: impl AsRef<str>, attr: impl AsRef<str>) -> Value {
+        Value::Ref(Box::new(AttrRef::new(address, attr)))
+    }
+
     pub fn str(s: impl AsRef<str>) -> Value {
         Value::Str(Text::new(s.as_ref()))
     }
@@ -131,7 +137,7 @@ impl Value {
     /// Every reference inside this value.
     pub fn refs(&self, out: &mut Vec<AttrRef>) {
         match self {
-            Value::Ref(r) => out.push(r.clone()),
+            Value::Ref(r) => out.push((**r).clone()),
             Value::List(l) => l.iter().for_each(|v| v.refs(out)),
             Value::Map(m) => m.values().for_each(|v| v.refs(out)),
             _ => {}
@@ -232,7 +238,7 @@ impl From<u16> for Value {
 }
 impl From<AttrRef> for Value {
     fn from(r: AttrRef) -> Self {
-        Value::Ref(r)
+        Value::Ref(Box::new(r))
     }
 }
 impl<T: Into<Value>> From<Vec<T>> for Value {
@@ -386,11 +392,11 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         let Some(first) = map.next_key::<Text>()? else { return Ok(Value::Map(BTreeMap::new())) };
         let tagged = match first.as_str() {
             "$sensitive" => Some(Value::Sensitive(Sensitive::from_digest(&map.next_value::<String>()?))),
-            "$generated" => Some(Value::Generated(map.next_value()?)),
+            "$generated" => Some(Value::Generated(Box::new(map.next_value()?))),
             "$ref" => {
                 let text: String = map.next_value()?;
                 let (address, attr) = text.rsplit_once('.').ok_or_else(|| A::Error::custom(format!("bad reference {text:?}")))?;
-                Some(Value::Ref(AttrRef::new(address, attr)))
+                Some(Value::reference(address, attr))
             }
             "$unknown" => {
                 map.next_value::<serde::de::IgnoredAny>()?;
@@ -480,10 +486,13 @@ impl GeneratedSpec {
 }
 
 /// A secret value. Holds plaintext only in memory; its digest identifies it everywhere else.
+/// One pointer wide, so it does not grow `Value`.
 #[derive(Clone)]
-pub struct Sensitive {
-    plain: Option<Arc<str>>,
-    digest: Arc<str>,
+pub struct Sensitive(Arc<SensitiveInner>);
+
+struct SensitiveInner {
+    plain: Option<Box<str>>,
+    digest: Box<str>,
 }
 
 impl Sensitive {
@@ -496,31 +505,34 @@ impl Sensitive {
         h.update(Self::SALT);
         h.update(plain.as_bytes());
         let digest = format!("sha256:{}", hex(&h.finalize()));
-        Sensitive { plain: Some(plain.into()), digest: digest.into() }
+        Sensitive(Arc::new(SensitiveInner { plain: Some(plain.into()), digest: digest.into() }))
     }
 
     pub fn from_digest(digest: &str) -> Self {
-        Sensitive { plain: None, digest: digest.into() }
+        Sensitive(Arc::new(SensitiveInner { plain: None, digest: digest.into() }))
     }
 
     /// The plaintext, when this process knows it. Only providers call this, to send it to
     /// the cloud.
     pub fn expose(&self) -> Option<&str> {
-        self.plain.as_deref()
+        self.0.plain.as_deref()
     }
 
     pub fn digest(&self) -> &str {
-        &self.digest
+        &self.0.digest
     }
 
     pub fn redacted(&self) -> Sensitive {
-        Sensitive { plain: None, digest: self.digest.clone() }
+        if self.0.plain.is_none() {
+            return self.clone();
+        }
+        Sensitive::from_digest(self.digest())
     }
 }
 
 impl PartialEq for Sensitive {
     fn eq(&self, other: &Self) -> bool {
-        self.digest == other.digest
+        self.digest() == other.digest()
     }
 }
 
@@ -594,10 +606,10 @@ mod tests {
         let mut m = BTreeMap::new();
         m.insert("$x".into(), Value::Int(1));
         for v in [
-            Value::Ref(AttrRef::new("a_b.c", "id")),
+            Value::reference("a_b.c", "id"),
             Value::Unknown,
             Value::Map(m),
-            Value::Generated(GeneratedSpec { length: 20, symbols: "!".into() }),
+            Value::Generated(Box::new(GeneratedSpec { length: 20, symbols: "!".into() })),
         ] {
             let back: Value = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
             assert_eq!(back, v);
@@ -615,5 +627,14 @@ mod tests {
         assert!(p.bytes().any(|b| b.is_ascii_digit()));
         assert!(p.bytes().any(|b| b == b'!' || b == b'#'));
         assert_ne!(spec.generate().digest(), s.digest());
+    }
+}
+
+#[cfg(test)]
+mod size {
+    #[test]
+    fn value_stays_small() {
+        // Attribute maps hold thousands of these: keep the enum at four words.
+        assert_eq!(std::mem::size_of::<super::Value>(), 32);
     }
 }
