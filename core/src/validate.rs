@@ -440,7 +440,7 @@ impl<'a> Validator<'a> {
         }
         if !valid_identifier(&db.admin_user, 16) {
             self.err(a, "admin_user", format!("{:?} must be 1-16 letters, digits or '_', starting with a letter", db.admin_user));
-        } else if ["postgres", "rdsadmin", "admin", "root", "azure_superuser", "cloudsqladmin"].contains(&db.admin_user.as_str()) {
+        } else if ["rdsadmin", "admin", "administrator", "root", "guest", "public", "azure_superuser", "azure_pg_admin", "cloudsqladmin"].contains(&db.admin_user.as_str()) {
             self.err(a, "admin_user", format!("{:?} is reserved by at least one cloud", db.admin_user));
         }
         if db.admin_password.is_none() {

@@ -8,7 +8,7 @@
 
 use crate::plan::{Action, Plan, PlanError, Step};
 use petgraph::graph::{DiGraph, NodeIndex};
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// What one node does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -54,7 +54,7 @@ pub struct ApplyGraph {
 
 impl ApplyGraph {
     pub fn build(plan: &Plan) -> Result<ApplyGraph, PlanError> {
-        let mut b = Builder { plan, graph: DiGraph::new(), creates: HashMap::new(), destroys: HashMap::new() };
+        let mut b = Builder { plan, graph: DiGraph::new(), creates: HashMap::default(), destroys: HashMap::default(), edges: HashSet::default() };
         b.add_nodes();
         b.order_creates();
         b.order_destroys();
@@ -80,6 +80,7 @@ struct Builder<'p> {
     creates: HashMap<&'p str, NodeIndex>,
     /// Address -> its destroy nodes (current object, deposed objects).
     destroys: HashMap<&'p str, Vec<NodeIndex>>,
+    edges: HashSet<(NodeIndex, NodeIndex)>,
 }
 
 impl<'p> Builder<'p> {
@@ -173,8 +174,10 @@ impl<'p> Builder<'p> {
     }
 
     fn add_edges(&mut self, edges: Vec<(NodeIndex, NodeIndex)>) {
+        // A set, not `find_edge`: that scans the source's edges, and a fan-out root has
+        // one per child (quadratic at 100,000 resources).
         for (a, b) in edges {
-            if a != b && self.graph.find_edge(a, b).is_none() {
+            if a != b && self.edges.insert((a, b)) {
                 self.graph.add_edge(a, b, ());
             }
         }

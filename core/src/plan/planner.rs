@@ -340,34 +340,47 @@ fn delete_change(r: &ResourceState, deposed: Option<Text>) -> ResourceChange {
     }
 }
 
-/// Dependents before dependencies (reverse topological order by recorded deps).
+/// Dependents before dependencies (reverse topological order by recorded deps), ties by
+/// address. Iterative: a 10,000-link chain must not recurse 10,000 deep.
 fn order_deletes(deletes: &mut Vec<ResourceChange>) {
     let index: HashMap<Text, usize> = deletes.iter().enumerate().map(|(i, c)| (c.address.clone(), i)).collect();
-    let mut depth: Vec<Option<usize>> = vec![None; deletes.len()];
-    fn depth_of(i: usize, d: &[ResourceChange], index: &HashMap<Text, usize>, memo: &mut [Option<usize>], guard: usize) -> usize {
-        if let Some(x) = memo[i] {
-            return x;
+    // Edge j -> i when i depends on j: i (the dependent) is deleted first.
+    let n = deletes.len();
+    let mut remaining_dependents = vec![0usize; n];
+    for (i, c) in deletes.iter().enumerate() {
+        for d in &c.prior_deps {
+            if let Some(&j) = index.get(d.as_str()) {
+                if j != i {
+                    remaining_dependents[j] += 1;
+                }
+            }
         }
-        if guard > d.len() {
-            return 0; // a cycle in recorded deps: order does not matter any more
+    }
+    // Kahn's algorithm from the resources nothing depends on; a cycle in recorded deps
+    // (corrupt input) falls back to address order for what is left.
+    let mut ready: std::collections::BTreeSet<(Text, usize)> =
+        (0..n).filter(|i| remaining_dependents[*i] == 0).map(|i| (deletes[i].address.clone(), i)).collect();
+    let mut order = Vec::with_capacity(n);
+    let mut placed = vec![false; n];
+    while let Some((_, i)) = ready.pop_first() {
+        order.push(i);
+        placed[i] = true;
+        for d in &deletes[i].prior_deps {
+            if let Some(&j) = index.get(d.as_str()) {
+                if j != i && !placed[j] {
+                    remaining_dependents[j] -= 1;
+                    if remaining_dependents[j] == 0 {
+                        ready.insert((deletes[j].address.clone(), j));
+                    }
+                }
+            }
         }
-        let x = d[i]
-            .prior_deps
-            .iter()
-            .filter_map(|a| index.get(a))
-            .filter(|j| **j != i)
-            .map(|j| depth_of(*j, d, index, memo, guard + 1) + 1)
-            .max()
-            .unwrap_or(0);
-        memo[i] = Some(x);
-        x
     }
-    for i in 0..deletes.len() {
-        depth_of(i, deletes, &index, &mut depth, 0);
-    }
-    let mut keyed: Vec<(usize, ResourceChange)> = deletes.drain(..).enumerate().map(|(i, c)| (depth[i].unwrap_or(0), c)).collect();
-    keyed.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.address.cmp(&b.1.address)));
-    deletes.extend(keyed.into_iter().map(|(_, c)| c));
+    let mut rest: Vec<usize> = (0..n).filter(|i| !placed[*i]).collect();
+    rest.sort_by(|a, b| deletes[*a].address.cmp(&deletes[*b].address));
+    order.extend(rest);
+    let mut slots: Vec<Option<ResourceChange>> = deletes.drain(..).map(Some).collect();
+    deletes.extend(order.into_iter().filter_map(|i| slots[i].take()));
 }
 
 /// Expand targets to concrete addresses: the named resources plus their dependencies
@@ -395,22 +408,22 @@ fn resolve_targets(graph: &ResourceGraph, state: &State, targets: &[String], mod
             return Err(PlanError::UnknownTarget(t.clone()));
         }
     }
-    // Close over dependencies (or dependents for destroy).
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for (addr, (_, _, deps)) in &all {
+    // Close over dependencies (or dependents, when destroying) with one graph walk.
+    let mut edges: HashMap<&str, Vec<&str>> = HashMap::default();
+    for (addr, (_, _, deps)) in &all {
+        for d in deps.iter() {
             if mode == PlanMode::Destroy {
-                if !set.contains(*addr) && deps.iter().any(|d| set.contains(d.as_str())) {
-                    set.insert(addr.to_string());
-                    changed = true;
-                }
-            } else if set.contains(*addr) {
-                for d in deps.iter() {
-                    if set.insert(d.to_string()) {
-                        changed = true;
-                    }
-                }
+                edges.entry(d.as_str()).or_default().push(addr);
+            } else {
+                edges.entry(addr).or_default().push(d.as_str());
+            }
+        }
+    }
+    let mut stack: Vec<String> = set.iter().cloned().collect();
+    while let Some(a) = stack.pop() {
+        for next in edges.get(a.as_str()).into_iter().flatten() {
+            if set.insert(next.to_string()) {
+                stack.push(next.to_string());
             }
         }
     }

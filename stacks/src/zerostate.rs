@@ -1,0 +1,98 @@
+//! ZeroState platform (`shared/seeds/004_49a31fe78ced7767.txt`).
+//!
+//! From the guide: VPC 10.0.0.0/16 with 10.0.1.0/24 public, 10.0.2.0/24 db and 10.0.3.0/24
+//! cache subnets; an API security group taking 443 from the load balancer and 9090
+//! (metrics) from the private network, a database group taking 5432 and a cache group
+//! taking 6379 from the API group only; PostgreSQL 15.4 on db.t3.medium with 100 GB gp3,
+//! encrypted, 30-day backups in 03:00-04:00, Multi-AZ; Redis 7 with 2 GB and TLS; a load
+//! balancer in front of the API (HTTPS, health on /health).
+//!
+//! Where the guide's single subnets cannot carry what it asks for, a second zone is added
+//! with the next free /24: Multi-AZ PostgreSQL, Multi-AZ Redis and a load balancer all need
+//! subnets in two zones on every cloud (10.0.4-6.0/24 mirror public, db and cache).
+
+use crate::Params;
+use cairn_core::prelude::*;
+
+pub fn stack(p: &Params) -> Stack {
+    let mut s = Stack::new(&format!("zerostate-{}", p.env));
+    let vpc = s.add("vpc", Network::new("10.0.0.0/16").nat(NatMode::None));
+
+    let public_a = s.add("public-a", Subnet::new(&vpc, "10.0.1.0/24").tier(Tier::Public).zone(0));
+    let public_b = s.add("public-b", Subnet::new(&vpc, "10.0.4.0/24").tier(Tier::Public).zone(1));
+    let db_a = s.add("db-a", Subnet::new(&vpc, "10.0.2.0/24").tier(Tier::Isolated).zone(0));
+    let db_b = s.add("db-b", Subnet::new(&vpc, "10.0.5.0/24").tier(Tier::Isolated).zone(1));
+    let cache_a = s.add("cache-a", Subnet::new(&vpc, "10.0.3.0/24").tier(Tier::Isolated).zone(0));
+    let cache_b = s.add("cache-b", Subnet::new(&vpc, "10.0.6.0/24").tier(Tier::Isolated).zone(1));
+
+    let lb_sg = s.add(
+        "lb",
+        SecurityGroup::new(&vpc, "ZeroState load balancer")
+            .ingress(Rule::tcp(443).from_cidr("0.0.0.0/0").description("HTTPS from anywhere"))
+            .ingress(Rule::tcp(80).from_cidr("0.0.0.0/0").description("HTTP, redirected to HTTPS"))
+            .egress(Rule::tcp(443).to_cidr("10.0.0.0/16").description("to the API")),
+    );
+    let db_sg: Ref<SecurityGroup> = Ref::named("db");
+    let cache_sg: Ref<SecurityGroup> = Ref::named("cache");
+    let api_sg = s.add(
+        "api",
+        SecurityGroup::new(&vpc, "ZeroState API")
+            .ingress(Rule::tcp(443).from_group(&lb_sg).description("HTTPS from the load balancer"))
+            .ingress(Rule::tcp(9090).from_cidr("10.0.0.0/16").description("metrics, private network only"))
+            .egress(Rule::tcp(5432).to_group(&db_sg).description("PostgreSQL"))
+            .egress(Rule::tcp(6379).to_group(&cache_sg).description("Redis"))
+            .egress(Rule::tcp(443).to_cidr("0.0.0.0/0").description("HTTPS out")),
+    );
+    s.add("db", SecurityGroup::new(&vpc, "ZeroState database").ingress(Rule::tcp(5432).from_group(&api_sg).description("from the API only")));
+    s.add("cache", SecurityGroup::new(&vpc, "ZeroState cache").ingress(Rule::tcp(6379).from_group(&api_sg).description("from the API only")));
+
+    let db_password = s.add("db-password", Secret::generated().description("ZeroState PostgreSQL admin password"));
+    let redis_token = s.add("redis-auth", Secret::generated().length(64).symbols("!&#$^<>-").description("ZeroState Redis AUTH token"));
+
+    let db = s.add(
+        "postgres",
+        Database::postgres("15.4")
+            .size(Size::Large)
+            .override_for("aws", "instance_class", "db.t3.medium")
+            .storage_gb(100)
+            .storage_type(StorageType::Ssd)
+            .encrypted(true)
+            .backup_retention_days(30)
+            .backup_window("03:00-04:00")
+            .maintenance_window("sun:04:30-sun:05:30")
+            .high_availability(true)
+            .deletion_protection(true)
+            .admin_user("postgres")
+            .admin_password(&db_password)
+            .database("zerostate")
+            .subnets([&db_a, &db_b])
+            .security_group(&db_sg),
+    );
+    let cache = s.add(
+        "redis",
+        Cache::redis("7.1")
+            .size(Size::Small)
+            .replicas(1)
+            .automatic_failover(true)
+            .multi_zone(true)
+            .transit_encryption(true)
+            .at_rest_encryption(true)
+            .auth_token(&redis_token)
+            .subnets([&cache_a, &cache_b])
+            .security_group(&cache_sg),
+    );
+    let lb = s.add(
+        "api-lb",
+        LoadBalancer::public()
+            .http_redirect()
+            .https(&p.certificate)
+            .target_group(TargetGroup::new("api", 443, HealthCheck::http("/health")))
+            .default_target("api")
+            .subnets([&public_a, &public_b])
+            .security_group(&lb_sg),
+    );
+    s.output("db_endpoint", db.attr("endpoint"));
+    s.output("redis_endpoint", cache.attr("endpoint"));
+    s.output("lb_dns_name", lb.attr("dns_name"));
+    s
+}
