@@ -12,7 +12,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "cairn", version, about = "Plan and apply infrastructure stacks written in Rust.")]
+#[command(
+    name = "cairn",
+    version,
+    about = "Plan and apply infrastructure stacks written in Rust."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,17 +43,30 @@ enum Command {
 }
 
 fn load(args: &StackArgs) -> Result<cairn_core::Stack, String> {
-    cairn_stacks::by_name(&args.stack, &Params::new(&args.env))
-        .ok_or_else(|| format!("unknown stack {:?}; known stacks: {}", args.stack, cairn_stacks::NAMES.join(", ")))
+    cairn_stacks::by_name(&args.stack, &Params::new(&args.env)).ok_or_else(|| {
+        format!(
+            "unknown stack {:?}; known stacks: {}",
+            args.stack,
+            cairn_stacks::NAMES.join(", ")
+        )
+    })
 }
 
 /// Run the CLI with `args` (program name first), writing to `out` and `err`.
-pub fn run(args: impl IntoIterator<Item = String>, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+pub fn run(
+    args: impl IntoIterator<Item = String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let _ = write!(err, "{}", e.render());
-            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let result = match cli.command {
@@ -61,7 +78,13 @@ pub fn run(args: impl IntoIterator<Item = String>, out: &mut dyn Write, err: &mu
         }
         Command::Validate(a) => load(&a).and_then(|stack| match validate(&stack) {
             Ok(()) => {
-                let _ = writeln!(out, "stack {} is valid: {} resources, {} outputs", stack.name(), stack.resources().len(), stack.outputs().len());
+                let _ = writeln!(
+                    out,
+                    "stack {} is valid: {} resources, {} outputs",
+                    stack.name(),
+                    stack.resources().len(),
+                    stack.outputs().len()
+                );
                 Ok(())
             }
             Err(e) => Err(e.to_string()),

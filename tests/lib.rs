@@ -1,1 +1,32 @@
+//! cairn-tests: cross-crate integration tests and, as providers arrive, the emulator
+//! harnesses they run against (kept here, never in the providers).
 
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The `cairn` example binary that `cargo test --workspace` builds next to this test.
+pub fn cairn_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> -> target/<profile>/examples/cairn
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>");
+    let bin = profile_dir.join("examples").join("cairn");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build --example cairn` (cargo test --workspace does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Run `cairn` with `args`, no stdin, in `dir`.
+pub fn cairn(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(cairn_binary())
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run cairn")
+}

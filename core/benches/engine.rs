@@ -31,7 +31,11 @@ fn stack(shape: &str, n: usize) -> Stack {
     match shape {
         "fanout" => {
             for i in 0..n {
-                s.add(&format!("c{i}"), SecurityGroup::new(&net, "fanout child").ingress(Rule::tcp(443).from_cidr("10.0.0.0/16")));
+                s.add(
+                    &format!("c{i}"),
+                    SecurityGroup::new(&net, "fanout child")
+                        .ingress(Rule::tcp(443).from_cidr("10.0.0.0/16")),
+                );
             }
         }
         "chain" => {
@@ -53,16 +57,29 @@ fn stack(shape: &str, n: usize) -> Stack {
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
 /// Child mode: run one step and print `rss_kb changes`.
 fn child(step: &str, shape: &str, n: usize, dir: &Path) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let s = stack(shape, n);
-    let engine = Engine::new(Arc::new(MemoryProvider::new()), Arc::new(LocalStore::new(dir.join("state.json"))));
-    let opts = PlanOptions { refresh: true, ..Default::default() };
+    let engine = Engine::new(
+        Arc::new(MemoryProvider::new()),
+        Arc::new(LocalStore::new(dir.join("state.json"))),
+    );
+    let opts = PlanOptions {
+        refresh: true,
+        ..Default::default()
+    };
     let changes = match step {
         "plan" => {
             let plan = rt.block_on(engine.plan(&s, &opts)).expect("plan");
@@ -72,7 +89,9 @@ fn child(step: &str, shape: &str, n: usize, dir: &Path) {
         }
         "apply" => {
             let plan = rt.block_on(engine.plan(&s, &opts)).expect("plan");
-            let report = rt.block_on(engine.apply(&plan, &ApplyOptions::default())).expect("apply");
+            let report = rt
+                .block_on(engine.apply(&plan, &ApplyOptions::default()))
+                .expect("apply");
             assert!(report.is_success(), "{report}");
             plan.summary.add
         }
@@ -81,7 +100,10 @@ fn child(step: &str, shape: &str, n: usize, dir: &Path) {
             // peer's `terraform_data`, whose read returns the prior state, reads here answer
             // with what state recorded: the refresh still makes its batched provider calls
             // and the engine still diffs every attribute.
-            let engine = Engine::new(Arc::new(MemoryProvider::new().echo_reads()), Arc::new(LocalStore::new(dir.join("state.json"))));
+            let engine = Engine::new(
+                Arc::new(MemoryProvider::new().echo_reads()),
+                Arc::new(LocalStore::new(dir.join("state.json"))),
+            );
             let plan = rt.block_on(engine.plan(&s, &opts)).expect("plan");
             assert!(!plan.has_changes(), "the no-op plan found changes");
             std::hint::black_box(render::text(&plan, Default::default()));
@@ -100,12 +122,27 @@ struct Measured {
 fn run_child(step: &str, shape: &str, n: usize, dir: &Path) -> Measured {
     let exe = std::env::current_exe().unwrap();
     let t = Instant::now();
-    let out = Command::new(exe).args(["--child", step, shape, &n.to_string()]).arg(dir).output().expect("spawn child");
+    let out = Command::new(exe)
+        .args(["--child", step, shape, &n.to_string()])
+        .arg(dir)
+        .output()
+        .expect("spawn child");
     let wall_s = t.elapsed().as_secs_f64();
-    assert!(out.status.success(), "child {step} {shape} {n} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "child {step} {shape} {n} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    let rss_kb: f64 = text.split_whitespace().next().and_then(|x| x.parse().ok()).unwrap_or(0.0);
-    Measured { wall_s, rss_mb: rss_kb / 1024.0 }
+    let rss_kb: f64 = text
+        .split_whitespace()
+        .next()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0.0);
+    Measured {
+        wall_s,
+        rss_mb: rss_kb / 1024.0,
+    }
 }
 
 /// Median wall time of `runs` runs (each apply from an empty state), the largest peak RSS.
@@ -123,23 +160,42 @@ fn median_of(step: &str, shape: &str, n: usize, dir: &Path, runs: usize) -> Meas
         rss = rss.max(m.rss_mb);
     }
     walls.sort_by(|a, b| a.total_cmp(b));
-    Measured { wall_s: walls[walls.len() / 2], rss_mb: rss }
+    Measured {
+        wall_s: walls[walls.len() / 2],
+        rss_mb: rss,
+    }
 }
 
 fn terraform(shape: &str, n: usize) -> HashMap<String, (f64, f64)> {
     let peer = std::env::var_os("CAIRN_TERRAFORM_PEER")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/terraform-peer/run"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/terraform-peer/run")
+        });
     let out = Command::new(&peer)
         .args([shape, &n.to_string(), "plan", "apply", "noop"])
         .output()
         .unwrap_or_else(|e| panic!("cannot run the Terraform peer {}: {e}", peer.display()));
-    assert!(out.status.success(), "terraform peer failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "terraform peer failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut steps = HashMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let v: serde_json::Value = serde_json::from_str(line).expect("peer prints JSON lines");
-        assert_eq!(v["rc"].as_i64(), Some(if v["step"] == "noop" { 0 } else { 0 }), "terraform step failed: {line}");
-        steps.insert(v["step"].as_str().unwrap().to_string(), (v["wall_s"].as_f64().unwrap(), v["max_rss_mb"].as_f64().unwrap()));
+        assert_eq!(
+            v["rc"].as_i64(),
+            Some(if v["step"] == "noop" { 0 } else { 0 }),
+            "terraform step failed: {line}"
+        );
+        steps.insert(
+            v["step"].as_str().unwrap().to_string(),
+            (
+                v["wall_s"].as_f64().unwrap(),
+                v["max_rss_mb"].as_f64().unwrap(),
+            ),
+        );
     }
     steps
 }
@@ -164,7 +220,11 @@ fn main() {
     let mut worst_mem_ratio: f64 = 0.0;
     for (shape, n, compare) in runs {
         let dir = tempfile::tempdir().unwrap();
-        let tf = if compare { Some(terraform(shape, n)) } else { None };
+        let tf = if compare {
+            Some(terraform(shape, n))
+        } else {
+            None
+        };
         for step in ["plan", "apply", "noop"] {
             let m = median_of(step, shape, n, dir.path(), if n <= 1000 { 5 } else { 1 });
             match tf.as_ref().and_then(|t| t.get(step)) {

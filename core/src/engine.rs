@@ -29,7 +29,9 @@ pub enum EngineError {
     State(#[from] StateError),
     /// Some resources could not be read; the plan would be built on guesses.
     #[error("refresh failed for {} resource(s):\n{}", failures.len(), failures.iter().map(|(a, e)| format!("  - {a}: {e}")).collect::<Vec<_>>().join("\n"))]
-    Refresh { failures: Vec<(String, ProviderError)> },
+    Refresh {
+        failures: Vec<(String, ProviderError)>,
+    },
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error(transparent)]
@@ -72,7 +74,11 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(provider: Arc<dyn Provider>, store: Arc<dyn StateStore>) -> Self {
-        Engine { provider, store, read_parallelism: 10 }
+        Engine {
+            provider,
+            store,
+            read_parallelism: 10,
+        }
     }
 
     pub fn provider(&self) -> &Arc<dyn Provider> {
@@ -87,13 +93,33 @@ impl Engine {
     /// cloud call is made.
     pub fn lower(&self, stack: &Stack) -> Result<ResourceGraph, EngineError> {
         validate(stack).map_err(EngineError::Invalid)?;
-        let lowered = self.provider.lower(LowerRequest { stack }).map_err(|e| EngineError::Invalid(ValidationErrors(e)))?;
-        let graph = ResourceGraph::build(stack, self.provider.schema(), lowered.resources, lowered.exports)
+        let lowered = self
+            .provider
+            .lower(LowerRequest { stack })
             .map_err(|e| EngineError::Invalid(ValidationErrors(e)))?;
+        let graph = ResourceGraph::build(
+            stack,
+            self.provider.schema(),
+            lowered.resources,
+            lowered.exports,
+        )
+        .map_err(|e| EngineError::Invalid(ValidationErrors(e)))?;
         let mut errors = Vec::new();
         for o in stack.outputs() {
-            if !graph.exports.iter().any(|e| e.resource == o.value.resource && e.attr == o.value.attr) {
-                errors.push(Invalid::new(format!("output.{}", o.name), "value", format!("provider {} does not export {}", self.provider.name(), o.value)));
+            if !graph
+                .exports
+                .iter()
+                .any(|e| e.resource == o.value.resource && e.attr == o.value.attr)
+            {
+                errors.push(Invalid::new(
+                    format!("output.{}", o.name),
+                    "value",
+                    format!(
+                        "provider {} does not export {}",
+                        self.provider.name(),
+                        o.value
+                    ),
+                ));
             }
         }
         if !errors.is_empty() {
@@ -109,7 +135,12 @@ impl Engine {
             if s.stack != stack || s.provider != self.provider.name() {
                 return Err(StateError::Foreign {
                     location: self.store.location(),
-                    reason: format!("it belongs to stack {:?} on {:?}, not {stack:?} on {:?}", s.stack, s.provider, self.provider.name()),
+                    reason: format!(
+                        "it belongs to stack {:?} on {:?}, not {stack:?} on {:?}",
+                        s.stack,
+                        s.provider,
+                        self.provider.name()
+                    ),
                 }
                 .into());
             }
@@ -127,7 +158,9 @@ impl Engine {
             Some(s) if options.refresh || !s.pending.is_empty() => {
                 refreshed = self.refresh(s, Some(&graph), options.refresh).await;
                 if !refreshed.failures.is_empty() {
-                    return Err(EngineError::Refresh { failures: refreshed.failures });
+                    return Err(EngineError::Refresh {
+                        failures: refreshed.failures,
+                    });
                 }
                 refreshed.state.take().expect("refresh returns the state")
             }
@@ -138,7 +171,11 @@ impl Engine {
             .outputs()
             .iter()
             .map(|o| {
-                let v = graph.exports.iter().find(|e| e.resource == o.value.resource && e.attr == o.value.attr).map(|e| e.value.clone());
+                let v = graph
+                    .exports
+                    .iter()
+                    .find(|e| e.resource == o.value.resource && e.attr == o.value.attr)
+                    .map(|e| e.value.clone());
                 (o.name.clone(), v.unwrap_or(Value::Unknown), o.sensitive)
             })
             .collect();
@@ -162,7 +199,12 @@ impl Engine {
     /// Re-read what `state` holds, in one provider request per resource type (plus one per
     /// type for pending creates to reconcile). With `full` off, only pending operations are
     /// reconciled.
-    pub async fn refresh(&self, state: State, graph: Option<&ResourceGraph>, full: bool) -> Refreshed {
+    pub async fn refresh(
+        &self,
+        state: State,
+        graph: Option<&ResourceGraph>,
+        full: bool,
+    ) -> Refreshed {
         let mut by_type: BTreeMap<&str, Vec<ReadItem>> = BTreeMap::new();
         if full {
             for r in state.live() {
@@ -175,16 +217,24 @@ impl Engine {
             }
         }
         let mut adopt_by_type: BTreeMap<&str, Vec<ReadItem>> = BTreeMap::new();
-        for p in state.pending.values().filter(|p| p.kind == OperationKind::Create) {
-            adopt_by_type.entry(&p.type_name).or_default().push(ReadItem {
-                address: p.address.clone(),
-                id: None,
-                token: Some(p.token.clone()),
-                prior: Attrs::new(),
-            });
+        for p in state
+            .pending
+            .values()
+            .filter(|p| p.kind == OperationKind::Create)
+        {
+            adopt_by_type
+                .entry(&p.type_name)
+                .or_default()
+                .push(ReadItem {
+                    address: p.address.clone(),
+                    id: None,
+                    token: Some(p.token.clone()),
+                    prior: Attrs::new(),
+                });
         }
         let mut out = Refreshed::default();
-        let mut tasks: JoinSet<(bool, Vec<Text>, Result<ReadResponse, ProviderError>)> = JoinSet::new();
+        let mut tasks: JoinSet<(bool, Vec<Text>, Result<ReadResponse, ProviderError>)> =
+            JoinSet::new();
         let mut requests: Vec<(bool, String, Vec<ReadItem>)> = Vec::new();
         for (t, items) in by_type {
             requests.push((false, t.to_string(), items));
@@ -197,11 +247,25 @@ impl Engine {
         let mut queue = requests.into_iter();
         loop {
             while tasks.len() < self.read_parallelism {
-                let Some((adopt, type_name, items)) = queue.next() else { break };
+                let Some((adopt, type_name, items)) = queue.next() else {
+                    break;
+                };
                 let provider = self.provider.clone();
                 let stack = state.stack.clone();
                 let addrs: Vec<Text> = items.iter().map(|i| i.address.clone()).collect();
-                tasks.spawn(async move { (adopt, addrs, provider.read(ReadRequest { stack, type_name: type_name.into(), items }).await) });
+                tasks.spawn(async move {
+                    (
+                        adopt,
+                        addrs,
+                        provider
+                            .read(ReadRequest {
+                                stack,
+                                type_name: type_name.into(),
+                                items,
+                            })
+                            .await,
+                    )
+                });
             }
             match tasks.join_next().await {
                 Some(Ok(r)) => results.push(r),
@@ -215,7 +279,8 @@ impl Engine {
             let resp = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    out.failures.extend(addrs.into_iter().map(|a| (a.to_string(), e.clone())));
+                    out.failures
+                        .extend(addrs.into_iter().map(|a| (a.to_string(), e.clone())));
                     continue;
                 }
             };
@@ -246,7 +311,9 @@ impl Engine {
         // just re-read (or will be re-planned from what state holds).
         for p in state.pending.values() {
             if p.kind != OperationKind::Create {
-                updates.push(Mutation::Settle { op_id: p.op_id.clone() });
+                updates.push(Mutation::Settle {
+                    op_id: p.op_id.clone(),
+                });
             }
         }
         let mut refreshed = state;
@@ -267,16 +334,26 @@ impl Engine {
         updates: &mut Vec<Mutation>,
         out: &mut Refreshed,
     ) {
-        let Some(p) = state.pending.values().find(|p| p.address == address && p.kind == OperationKind::Create) else { return };
+        let Some(p) = state
+            .pending
+            .values()
+            .find(|p| p.address == address && p.kind == OperationKind::Create)
+        else {
+            return;
+        };
         match outcome {
             ReadOutcome::Found { id, attrs } => {
                 let current = state.resources.get(address).filter(|r| !r.id.is_empty());
                 if current.is_some_and(|r| r.id == id) {
-                    updates.push(Mutation::Settle { op_id: p.op_id.clone() });
+                    updates.push(Mutation::Settle {
+                        op_id: p.op_id.clone(),
+                    });
                     return;
                 }
                 if current.is_some() {
-                    updates.push(Mutation::Depose { address: address.into() });
+                    updates.push(Mutation::Depose {
+                        address: address.into(),
+                    });
                 }
                 let desired = graph.and_then(|g| g.get(address));
                 updates.push(Mutation::Put(ResourceState {
@@ -289,25 +366,52 @@ impl Engine {
                     protect: desired.is_some_and(|d| d.lifecycle.protect),
                     deposed: vec![],
                 }));
-                updates.push(Mutation::Settle { op_id: p.op_id.clone() });
-                out.drift.push(Drift::Adopted { address: address.into(), origin: p.origin.clone(), id });
+                updates.push(Mutation::Settle {
+                    op_id: p.op_id.clone(),
+                });
+                out.drift.push(Drift::Adopted {
+                    address: address.into(),
+                    origin: p.origin.clone(),
+                    id,
+                });
             }
-            ReadOutcome::Gone => updates.push(Mutation::Settle { op_id: p.op_id.clone() }),
+            ReadOutcome::Gone => updates.push(Mutation::Settle {
+                op_id: p.op_id.clone(),
+            }),
             ReadOutcome::Failed(e) => out.failures.push((address.to_string(), e)),
         }
     }
 
     /// Apply a plan. Locks state for the duration; refuses a plan made against another state.
-    pub async fn apply(&self, plan: &Plan, options: &ApplyOptions) -> Result<ApplyReport, EngineError> {
+    pub async fn apply(
+        &self,
+        plan: &Plan,
+        options: &ApplyOptions,
+    ) -> Result<ApplyReport, EngineError> {
         if plan.provider != self.provider.name() {
-            return Err(PlanError::WrongStack { planned: format!("provider {}", plan.provider), current: format!("provider {}", self.provider.name()) }.into());
+            return Err(PlanError::WrongStack {
+                planned: format!("provider {}", plan.provider),
+                current: format!("provider {}", self.provider.name()),
+            }
+            .into());
         }
-        let mut session = self.store.lock(if plan.mode == PlanMode::Destroy { "destroy" } else { "apply" })?;
-        let stored = (!session.state().lineage.is_empty()).then(|| (session.state().lineage.clone(), session.state().serial));
+        let mut session = self.store.lock(if plan.mode == PlanMode::Destroy {
+            "destroy"
+        } else {
+            "apply"
+        })?;
+        let stored = (!session.state().lineage.is_empty())
+            .then(|| (session.state().lineage.clone(), session.state().serial));
         let planned = plan.state_lineage.clone().map(|l| (l, plan.state_serial));
         if stored != planned {
-            let show = |s: &Option<(String, u64)>| s.as_ref().map_or("(none)".to_string(), |(l, n)| format!("{l} serial {n}"));
-            let err = PlanError::Stale { planned: show(&planned), current: show(&stored) };
+            let show = |s: &Option<(String, u64)>| {
+                s.as_ref()
+                    .map_or("(none)".to_string(), |(l, n)| format!("{l} serial {n}"))
+            };
+            let err = PlanError::Stale {
+                planned: show(&planned),
+                current: show(&stored),
+            };
             session.unlock()?;
             return Err(err.into());
         }
@@ -331,7 +435,12 @@ impl Engine {
     }
 
     /// Bring an existing cloud object under management at `address`.
-    pub async fn import(&self, stack: &Stack, address: &str, id: &str) -> Result<ResourceState, EngineError> {
+    pub async fn import(
+        &self,
+        stack: &Stack,
+        address: &str,
+        id: &str,
+    ) -> Result<ResourceState, EngineError> {
         let graph = self.lower(stack)?;
         let desired = graph.get(address).ok_or_else(|| EngineError::Import {
             address: address.to_string(),
@@ -351,9 +460,17 @@ impl Engine {
             let _ = session.unlock();
             return Err(e.into());
         }
-        if session.state().resources.get(address).is_some_and(|r| !r.id.is_empty()) {
+        if session
+            .state()
+            .resources
+            .get(address)
+            .is_some_and(|r| !r.id.is_empty())
+        {
             session.unlock()?;
-            return Err(EngineError::Import { address: address.to_string(), reason: "state already manages it".into() });
+            return Err(EngineError::Import {
+                address: address.to_string(),
+                reason: "state already manages it".into(),
+            });
         }
         let rs = ResourceState {
             address: address.into(),
@@ -372,19 +489,33 @@ impl Engine {
 }
 
 /// Compare a live read with state; record drift and the correction.
-fn diff_live(r: &ResourceState, outcome: ReadOutcome, updates: &mut Vec<Mutation>, out: &mut Refreshed) {
+fn diff_live(
+    r: &ResourceState,
+    outcome: ReadOutcome,
+    updates: &mut Vec<Mutation>,
+    out: &mut Refreshed,
+) {
     match outcome {
         ReadOutcome::Found { id, attrs } => {
             if id != r.id {
-                out.drift.push(Drift::Recreated { address: r.address.clone(), origin: r.origin.clone(), old_id: r.id.clone(), new_id: id.clone() });
+                out.drift.push(Drift::Recreated {
+                    address: r.address.clone(),
+                    origin: r.origin.clone(),
+                    old_id: r.id.clone(),
+                    new_id: id.clone(),
+                });
             } else {
                 const NULL: Value = Value::Null;
                 let same = r.attrs.len() == attrs.len()
-                    && r.attrs.iter().zip(&attrs).all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb));
+                    && r.attrs
+                        .iter()
+                        .zip(&attrs)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb));
                 if same {
                     return;
                 }
-                let keys: BTreeSet<&crate::value::Text> = r.attrs.keys().chain(attrs.keys()).collect();
+                let keys: BTreeSet<&crate::value::Text> =
+                    r.attrs.keys().chain(attrs.keys()).collect();
                 let changes: Vec<AttrChange> = keys
                     .into_iter()
                     .filter_map(|k| {
@@ -398,7 +529,11 @@ fn diff_live(r: &ResourceState, outcome: ReadOutcome, updates: &mut Vec<Mutation
                         })
                     })
                     .collect();
-                out.drift.push(Drift::Changed { address: r.address.clone(), origin: r.origin.clone(), changes });
+                out.drift.push(Drift::Changed {
+                    address: r.address.clone(),
+                    origin: r.origin.clone(),
+                    changes,
+                });
             }
             let mut updated = r.clone();
             updated.id = id;
@@ -406,8 +541,14 @@ fn diff_live(r: &ResourceState, outcome: ReadOutcome, updates: &mut Vec<Mutation
             updates.push(Mutation::Put(updated));
         }
         ReadOutcome::Gone => {
-            out.drift.push(Drift::Deleted { address: r.address.clone(), origin: r.origin.clone(), id: r.id.clone() });
-            updates.push(Mutation::Remove { address: r.address.clone() });
+            out.drift.push(Drift::Deleted {
+                address: r.address.clone(),
+                origin: r.origin.clone(),
+                id: r.id.clone(),
+            });
+            updates.push(Mutation::Remove {
+                address: r.address.clone(),
+            });
         }
         ReadOutcome::Failed(e) => out.failures.push((r.address.to_string(), e)),
     }

@@ -78,16 +78,32 @@ impl ResourceGraph {
         exports: Vec<Export>,
     ) -> Result<ResourceGraph, Vec<Invalid>> {
         let mut errors = Vec::new();
-        let origins: HashMap<&str, &crate::model::Declared> = stack.resources().iter().map(|d| (d.name.as_str(), d)).collect();
+        let origins: HashMap<&str, &crate::model::Declared> = stack
+            .resources()
+            .iter()
+            .map(|d| (d.name.as_str(), d))
+            .collect();
         let mut by_origin: HashMap<&str, Vec<&str>> = HashMap::default();
-        let mut index: HashMap<Text, usize> = HashMap::with_capacity_and_hasher(lowered.len(), Default::default());
+        let mut index: HashMap<Text, usize> =
+            HashMap::with_capacity_and_hasher(lowered.len(), Default::default());
         for (i, c) in lowered.iter().enumerate() {
             if index.insert(c.address.clone(), i).is_some() {
-                errors.push(Invalid::new(&c.address, "address", "lowering produced this address twice"));
+                errors.push(Invalid::new(
+                    &c.address,
+                    "address",
+                    "lowering produced this address twice",
+                ));
             }
-            by_origin.entry(c.origin.as_str()).or_default().push(c.address.as_str());
+            by_origin
+                .entry(c.origin.as_str())
+                .or_default()
+                .push(c.address.as_str());
             if !schema.resources.contains_key(c.type_name.as_str()) {
-                errors.push(Invalid::new(&c.address, "type", format!("the provider has no resource type {:?}", c.type_name)));
+                errors.push(Invalid::new(
+                    &c.address,
+                    "type",
+                    format!("the provider has no resource type {:?}", c.type_name),
+                ));
             }
         }
         let mut deps_of: Vec<Vec<Text>> = Vec::with_capacity(lowered.len());
@@ -101,16 +117,30 @@ impl ResourceGraph {
                     if index.contains_key(&r.address) {
                         deps.push(r.address.clone());
                     } else {
-                        errors.push(Invalid::new(&c.address, attr.as_str(), format!("refers to {r}, which is not declared")));
+                        errors.push(Invalid::new(
+                            &c.address,
+                            attr.as_str(),
+                            format!("refers to {r}, which is not declared"),
+                        ));
                     }
                 }
             }
             if let Some(d) = origins.get(c.origin.as_str()) {
                 for target in &d.resource.common().depends_on {
-                    deps.extend(by_origin.get(target.name.as_str()).into_iter().flatten().map(|a| Text::new(a)));
+                    deps.extend(
+                        by_origin
+                            .get(target.name.as_str())
+                            .into_iter()
+                            .flatten()
+                            .map(|a| Text::new(a)),
+                    );
                 }
             } else {
-                errors.push(Invalid::new(&c.address, "origin", format!("names {:?}, which the stack does not declare", c.origin)));
+                errors.push(Invalid::new(
+                    &c.address,
+                    "origin",
+                    format!("names {:?}, which the stack does not declare", c.origin),
+                ));
             }
             deps.retain(|d| d != &c.address && index.contains_key(d));
             deps.sort_unstable();
@@ -136,7 +166,10 @@ impl ResourceGraph {
                 for scc in petgraph::algo::tarjan_scc(&graph) {
                     if scc.len() > 1 {
                         let path = cycle_path(&graph, &scc);
-                        let names: Vec<&str> = path.iter().map(|n| lowered[n.index()].address.as_str()).collect();
+                        let names: Vec<&str> = path
+                            .iter()
+                            .map(|n| lowered[n.index()].address.as_str())
+                            .collect();
                         let first = &lowered[path[0].index()];
                         let next = &lowered[path[1 % path.len()].index()].address;
                         let field = first
@@ -183,7 +216,12 @@ impl ResourceGraph {
                 graph.add_edge(NodeIndex::new(new_index[d]), NodeIndex::new(i), ());
             }
         }
-        Ok(ResourceGraph { graph, resources, index: new_index, exports })
+        Ok(ResourceGraph {
+            graph,
+            resources,
+            index: new_index,
+            exports,
+        })
     }
 
     pub fn get(&self, address: &str) -> Option<&Desired> {
@@ -230,7 +268,13 @@ pub fn portable_dot(stack: &Stack) -> String {
         let mut seen = HashSet::default();
         for (field, r) in d.resource.references() {
             if seen.insert(r.to_string()) {
-                let _ = writeln!(out, "  {:?} -> {:?} [label = {:?}];", d.address(), r.to_string(), field);
+                let _ = writeln!(
+                    out,
+                    "  {:?} -> {:?} [label = {:?}];",
+                    d.address(),
+                    r.to_string(),
+                    field
+                );
             }
         }
     }

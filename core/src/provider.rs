@@ -25,10 +25,26 @@ pub struct AttrSchema {
 }
 
 impl AttrSchema {
-    pub const UPDATABLE: AttrSchema = AttrSchema { force_new: false, computed: false, sensitive: false };
-    pub const FORCE_NEW: AttrSchema = AttrSchema { force_new: true, computed: false, sensitive: false };
-    pub const COMPUTED: AttrSchema = AttrSchema { force_new: false, computed: true, sensitive: false };
-    pub const SENSITIVE: AttrSchema = AttrSchema { force_new: false, computed: false, sensitive: true };
+    pub const UPDATABLE: AttrSchema = AttrSchema {
+        force_new: false,
+        computed: false,
+        sensitive: false,
+    };
+    pub const FORCE_NEW: AttrSchema = AttrSchema {
+        force_new: true,
+        computed: false,
+        sensitive: false,
+    };
+    pub const COMPUTED: AttrSchema = AttrSchema {
+        force_new: false,
+        computed: true,
+        sensitive: false,
+    };
+    pub const SENSITIVE: AttrSchema = AttrSchema {
+        force_new: false,
+        computed: false,
+        sensitive: true,
+    };
 }
 
 /// The schema of one concrete resource type.
@@ -40,7 +56,10 @@ pub struct ResourceSchema {
 
 impl ResourceSchema {
     pub fn new(type_name: &str) -> Self {
-        ResourceSchema { type_name: type_name.to_string(), attributes: BTreeMap::new() }
+        ResourceSchema {
+            type_name: type_name.to_string(),
+            attributes: BTreeMap::new(),
+        }
     }
     pub fn attr(mut self, name: &str, schema: AttrSchema) -> Self {
         self.attributes.insert(name.to_string(), schema);
@@ -140,7 +159,10 @@ pub struct ReadRequest {
 
 #[derive(Clone, Debug)]
 pub enum ReadOutcome {
-    Found { id: Text, attrs: Attrs },
+    Found {
+        id: Text,
+        attrs: Attrs,
+    },
     /// Gone from the cloud (deleted out of band, or never created).
     Gone,
     Failed(ProviderError),
@@ -227,7 +249,11 @@ pub enum ProviderError {
     NotFound { address: String },
     /// The cloud refused the call; `code` is the cloud's own error code.
     #[error("{address}: {code}: {message}")]
-    Api { address: String, code: String, message: String },
+    Api {
+        address: String,
+        code: String,
+        message: String,
+    },
     /// The call may or may not have taken effect (timeout, connection lost mid-call).
     /// The engine keeps the pending-operation record so the next run reconciles it.
     #[error("{address}: outcome unknown: {message}")]

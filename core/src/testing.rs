@@ -27,6 +27,32 @@ pub struct MemObject {
     pub attrs: Attrs,
 }
 
+/// The objects of the memory cloud, with an index by idempotency token (a create checks
+/// it every time; a scan would make large applies quadratic).
+#[derive(Debug, Default)]
+struct Cloud {
+    by_id: BTreeMap<Text, MemObject>,
+    by_token: HashMap<Text, Text>,
+}
+
+impl Cloud {
+    fn insert(&mut self, id: Text, o: MemObject) {
+        if !o.token.is_empty() {
+            self.by_token.insert(o.token.clone(), id.clone());
+        }
+        self.by_id.insert(id, o);
+    }
+    fn remove(&mut self, id: &str) -> Option<MemObject> {
+        let o = self.by_id.remove(id)?;
+        self.by_token.remove(&o.token);
+        Some(o)
+    }
+    fn by_token(&self, token: &str) -> Option<(&Text, &MemObject)> {
+        let id = self.by_token.get(token)?;
+        self.by_id.get_key_value(id)
+    }
+}
+
 /// Which calls an injected failure hits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CallKind {
@@ -54,7 +80,7 @@ pub struct MemoryProvider {
 #[derive(Debug)]
 struct Inner {
     schema: ProviderSchema,
-    objects: Mutex<BTreeMap<Text, MemObject>>,
+    objects: Mutex<Cloud>,
     next_id: AtomicU64,
     latency: Mutex<Duration>,
     faults: Mutex<Faults>,
@@ -87,7 +113,7 @@ impl MemoryProvider {
         MemoryProvider {
             inner: Arc::new(Inner {
                 schema: schema(),
-                objects: Mutex::new(BTreeMap::new()),
+                objects: Mutex::new(Cloud::default()),
                 next_id: AtomicU64::new(1),
                 latency: Mutex::new(Duration::ZERO),
                 faults: Mutex::new(Faults::default()),
@@ -109,13 +135,23 @@ impl MemoryProvider {
 
     /// At most `per_sec` calls per second after a burst of `burst`; callers beyond it wait.
     pub fn rate_limit(self, per_sec: f64, burst: f64) -> Self {
-        *self.inner.rate.lock().unwrap() = Some(RateLimit { per_sec, burst: burst.max(1.0), tokens: burst.max(1.0), last: Instant::now() });
+        *self.inner.rate.lock().unwrap() = Some(RateLimit {
+            per_sec,
+            burst: burst.max(1.0),
+            tokens: burst.max(1.0),
+            last: Instant::now(),
+        });
         self
     }
 
     /// Make `call` on `address` fail with `error`.
     pub fn fail(&self, address: &str, call: CallKind, error: ProviderError) {
-        self.inner.faults.lock().unwrap().fail.insert((address.into(), call), error);
+        self.inner
+            .faults
+            .lock()
+            .unwrap()
+            .fail
+            .insert((address.into(), call), error);
     }
 
     pub fn clear_failures(&self) {
@@ -134,7 +170,7 @@ impl MemoryProvider {
     }
 
     pub fn objects(&self) -> BTreeMap<Text, MemObject> {
-        self.inner.objects.lock().unwrap().clone()
+        self.inner.objects.lock().unwrap().by_id.clone()
     }
 
     /// Answer reads of ids this process never created with the attributes core sent (the
@@ -148,15 +184,23 @@ impl MemoryProvider {
     /// Put objects into the cloud directly (a benchmark rebuilding, in a new process, the
     /// cloud an earlier process created): `(id, type, address, attrs)`.
     pub fn seed(&self, objects: impl IntoIterator<Item = (Text, Text, Text, Attrs)>) {
-        let mut map = self.inner.objects.lock().unwrap();
+        let mut cloud = self.inner.objects.lock().unwrap();
         for (id, type_name, address, attrs) in objects {
-            map.insert(id, MemObject { type_name, address, token: Text::default(), attrs });
+            cloud.insert(
+                id,
+                MemObject {
+                    type_name,
+                    address,
+                    token: Text::default(),
+                    attrs,
+                },
+            );
         }
     }
 
     /// Change an object out of band (drift).
     pub fn edit(&self, id: &str, attr: &str, value: Value) {
-        if let Some(o) = self.inner.objects.lock().unwrap().get_mut(id) {
+        if let Some(o) = self.inner.objects.lock().unwrap().by_id.get_mut(id) {
             o.attrs.insert(attr.into(), value);
         }
     }
@@ -184,7 +228,14 @@ impl MemoryProvider {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        if let Some(e) = self.inner.faults.lock().unwrap().fail.get(&(Text::new(address), call)) {
+        if let Some(e) = self
+            .inner
+            .faults
+            .lock()
+            .unwrap()
+            .fail
+            .get(&(Text::new(address), call))
+        {
             return Err(e.clone());
         }
         Ok(())
@@ -196,7 +247,8 @@ impl MemoryProvider {
                 let mut guard = self.inner.rate.lock().unwrap();
                 let Some(r) = guard.as_mut() else { return };
                 let now = Instant::now();
-                r.tokens = (r.tokens + now.duration_since(r.last).as_secs_f64() * r.per_sec).min(r.burst);
+                r.tokens =
+                    (r.tokens + now.duration_since(r.last).as_secs_f64() * r.per_sec).min(r.burst);
                 r.last = now;
                 if r.tokens >= 1.0 {
                     r.tokens -= 1.0;
@@ -230,13 +282,22 @@ fn computed(type_name: &str, name: &str, id: &str) -> Attrs {
     a.insert("arn".into(), Value::str(format!("mem:{type_name}:{id}")));
     match type_name {
         "mem_database" | "mem_cache" => {
-            a.insert("endpoint".into(), Value::str(format!("{name}.{id}.mem.internal")));
+            a.insert(
+                "endpoint".into(),
+                Value::str(format!("{name}.{id}.mem.internal")),
+            );
         }
         "mem_load_balancer" => {
-            a.insert("dns_name".into(), Value::str(format!("{name}-{id}.lb.mem.internal")));
+            a.insert(
+                "dns_name".into(),
+                Value::str(format!("{name}-{id}.lb.mem.internal")),
+            );
         }
         "mem_broker" => {
-            a.insert("bootstrap_brokers".into(), Value::str(format!("b-1.{name}.mem.internal:9094")));
+            a.insert(
+                "bootstrap_brokers".into(),
+                Value::str(format!("b-1.{name}.mem.internal:9094")),
+            );
         }
         _ => {}
     }
@@ -263,14 +324,30 @@ impl Provider for MemoryProvider {
             if let Some(o) = d.resource.common().overrides_for("memory") {
                 attrs.extend(o.clone());
             }
-            let tags: BTreeMap<crate::value::Text, Value> = d.resource.common().tags.iter().map(|(k, v)| (k.into(), Value::str(v))).collect();
+            let tags: BTreeMap<crate::value::Text, Value> = d
+                .resource
+                .common()
+                .tags
+                .iter()
+                .map(|(k, v)| (k.into(), Value::str(v)))
+                .collect();
             if !tags.is_empty() {
                 attrs.insert("tags".into(), Value::Map(tags));
             }
             for e in d.resource.exports() {
-                resp.exports.push(Export { resource: d.name.clone(), attr: e.to_string(), value: Value::reference(&address, *e) });
+                resp.exports.push(Export {
+                    resource: d.name.clone(),
+                    attr: e.to_string(),
+                    value: Value::reference(&address, *e),
+                });
             }
-            resp.resources.push(Concrete { address: address.into(), type_name: type_name.into(), origin: d.name.as_str().into(), attrs, depends_on: vec![] });
+            resp.resources.push(Concrete {
+                address: address.into(),
+                type_name: type_name.into(),
+                origin: d.name.as_str().into(),
+                attrs,
+                depends_on: vec![],
+            });
         }
         Ok(resp)
     }
@@ -292,20 +369,28 @@ impl Provider for MemoryProvider {
                 continue;
             }
             let found = match (&item.id, &item.token) {
-                (Some(id), _) => objects.get(id.as_str()).map(|o| (id.clone(), o)),
-                (None, Some(tok)) => objects.iter().find(|(_, o)| &o.token == tok).map(|(id, o)| (id.clone(), o)),
+                (Some(id), _) => objects.by_id.get(id.as_str()).map(|o| (id.clone(), o)),
+                (None, Some(tok)) => objects.by_token(tok).map(|(id, o)| (id.clone(), o)),
                 (None, None) => None,
             };
             let outcome = match found {
-                Some((id, o)) if o.type_name == req.type_name => ReadOutcome::Found { id, attrs: o.attrs.clone() },
+                Some((id, o)) if o.type_name == req.type_name => ReadOutcome::Found {
+                    id,
+                    attrs: o.attrs.clone(),
+                },
                 None if self.inner.echo.load(Ordering::Relaxed) && item.id.is_some() => {
-                    ReadOutcome::Found { id: item.id.clone().unwrap_or_default(), attrs: item.prior }
+                    ReadOutcome::Found {
+                        id: item.id.clone().unwrap_or_default(),
+                        attrs: item.prior,
+                    }
                 }
                 _ => ReadOutcome::Gone,
             };
             results.push((item.address, outcome));
         }
-        Ok(ReadResponse { results: results.into_iter().collect() })
+        Ok(ReadResponse {
+            results: results.into_iter().collect(),
+        })
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
@@ -315,22 +400,38 @@ impl Provider for MemoryProvider {
         let id = {
             let mut objects = self.inner.objects.lock().unwrap();
             // Idempotency: the same token returns the object made the first time.
-            if let Some((id, o)) = objects.iter().find(|(_, o)| o.token == req.token) {
-                return Ok(CreateResponse { id: id.clone(), attrs: o.attrs.clone() });
+            if let Some((id, o)) = objects.by_token(&req.token) {
+                return Ok(CreateResponse {
+                    id: id.clone(),
+                    attrs: o.attrs.clone(),
+                });
             }
             let prefix = req.type_name.trim_start_matches("mem_").replace('_', "");
-            let id = Text::from(format!("{prefix}-{:08x}", self.inner.next_id.fetch_add(1, Ordering::SeqCst)));
-            let name = req.attrs.get("name").and_then(Value::as_str).unwrap_or("x").to_string();
+            let id = Text::from(format!(
+                "{prefix}-{:08x}",
+                self.inner.next_id.fetch_add(1, Ordering::SeqCst)
+            ));
+            let name = req
+                .attrs
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("x")
+                .to_string();
             let mut attrs = req.attrs.clone();
             attrs.extend(computed(&req.type_name, &name, &id));
             objects.insert(
                 id.clone(),
-                MemObject { type_name: req.type_name.clone(), address: req.address.clone(), token: req.token.as_str().into(), attrs },
+                MemObject {
+                    type_name: req.type_name.clone(),
+                    address: req.address.clone(),
+                    token: req.token.as_str().into(),
+                    attrs,
+                },
             );
             id
         };
         self.hang_if(n, true).await;
-        let attrs = self.inner.objects.lock().unwrap()[&id].attrs.clone();
+        let attrs = self.inner.objects.lock().unwrap().by_id[&id].attrs.clone();
         Ok(CreateResponse { id, attrs })
     }
 
@@ -338,14 +439,23 @@ impl Provider for MemoryProvider {
         self.enter(&req.address, CallKind::Update).await?;
         let n = self.count_call();
         self.hang_if(n, false).await;
-        let attrs = {
-            let mut objects = self.inner.objects.lock().unwrap();
-            let o = objects.get_mut(req.id.as_str()).ok_or_else(|| ProviderError::NotFound { address: req.address.to_string() })?;
-            let kept = computed(&req.type_name, req.attrs.get("name").and_then(Value::as_str).unwrap_or("x"), &req.id);
-            o.attrs = req.attrs.clone();
-            o.attrs.extend(kept);
-            o.attrs.clone()
-        };
+        let attrs =
+            {
+                let mut objects = self.inner.objects.lock().unwrap();
+                let o = objects.by_id.get_mut(req.id.as_str()).ok_or_else(|| {
+                    ProviderError::NotFound {
+                        address: req.address.to_string(),
+                    }
+                })?;
+                let kept = computed(
+                    &req.type_name,
+                    req.attrs.get("name").and_then(Value::as_str).unwrap_or("x"),
+                    &req.id,
+                );
+                o.attrs = req.attrs.clone();
+                o.attrs.extend(kept);
+                o.attrs.clone()
+            };
         self.hang_if(n, true).await;
         Ok(UpdateResponse { attrs })
     }
@@ -354,26 +464,38 @@ impl Provider for MemoryProvider {
         self.enter(&req.address, CallKind::Delete).await?;
         let n = self.count_call();
         self.hang_if(n, false).await;
-        let existed = self.inner.objects.lock().unwrap().remove(req.id.as_str()).is_some();
+        let existed = self
+            .inner
+            .objects
+            .lock()
+            .unwrap()
+            .remove(req.id.as_str())
+            .is_some();
         self.hang_if(n, true).await;
         if existed {
             Ok(DeleteResponse {})
         } else {
-            Err(ProviderError::NotFound { address: req.address.to_string() })
+            Err(ProviderError::NotFound {
+                address: req.address.to_string(),
+            })
         }
     }
 
     async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError> {
         self.enter(&req.address, CallKind::Import).await?;
         let objects = self.inner.objects.lock().unwrap();
-        match objects.get(req.id.as_str()) {
-            Some(o) if o.type_name == req.type_name => Ok(ImportResponse { attrs: o.attrs.clone() }),
+        match objects.by_id.get(req.id.as_str()) {
+            Some(o) if o.type_name == req.type_name => Ok(ImportResponse {
+                attrs: o.attrs.clone(),
+            }),
             Some(o) => Err(ProviderError::Api {
                 address: req.address.to_string(),
                 code: "WrongType".into(),
                 message: format!("{} is a {}, not a {}", req.id, o.type_name, req.type_name),
             }),
-            None => Err(ProviderError::NotFound { address: req.address.to_string() }),
+            None => Err(ProviderError::NotFound {
+                address: req.address.to_string(),
+            }),
         }
     }
 }
@@ -383,10 +505,23 @@ fn id_ref(kind: KindName, name: &str) -> Value {
 }
 
 fn placement(a: &mut Attrs, p: &Placement) {
-    a.insert("subnet_ids".into(), Value::List(p.subnets.iter().map(|s| id_ref(KindName::Subnet, s.name())).collect()));
+    a.insert(
+        "subnet_ids".into(),
+        Value::List(
+            p.subnets
+                .iter()
+                .map(|s| id_ref(KindName::Subnet, s.name()))
+                .collect(),
+        ),
+    );
     a.insert(
         "security_group_ids".into(),
-        Value::List(p.security_groups.iter().map(|g| id_ref(KindName::SecurityGroup, g.name())).collect()),
+        Value::List(
+            p.security_groups
+                .iter()
+                .map(|g| id_ref(KindName::SecurityGroup, g.name()))
+                .collect(),
+        ),
     );
 }
 
@@ -415,7 +550,9 @@ fn rules(rules: &[Rule]) -> Value {
 }
 
 fn secret_ref(s: &Option<Ref<Secret>>) -> Value {
-    s.as_ref().map_or(Value::Null, |s| Value::reference(format!("mem_secret.{}", s.name()), "value"))
+    s.as_ref().map_or(Value::Null, |s| {
+        Value::reference(format!("mem_secret.{}", s.name()), "value")
+    })
 }
 
 fn lower_attrs(r: &Resource) -> Attrs {
@@ -466,7 +603,15 @@ fn lower_attrs(r: &Resource) -> Attrs {
             set("databases", d.databases.clone().into());
             set("admin_user", Value::str(&d.admin_user));
             set("admin_password", secret_ref(&d.admin_password));
-            set("parameters", Value::Map(d.parameters.iter().map(|(k, v)| (k.into(), Value::str(v))).collect()));
+            set(
+                "parameters",
+                Value::Map(
+                    d.parameters
+                        .iter()
+                        .map(|(k, v)| (k.into(), Value::str(v)))
+                        .collect(),
+                ),
+            );
             placement(&mut a, &d.placement);
         }
         Resource::Broker(b) => {
@@ -477,7 +622,14 @@ fn lower_attrs(r: &Resource) -> Attrs {
             set("tls", b.tls.into());
             set(
                 "topics",
-                Value::List(b.topics.iter().map(|t| Value::str(format!("{}:{}:{}", t.name, t.partitions, t.replication))).collect()),
+                Value::List(
+                    b.topics
+                        .iter()
+                        .map(|t| {
+                            Value::str(format!("{}:{}:{}", t.name, t.partitions, t.replication))
+                        })
+                        .collect(),
+                ),
             );
             set("credentials", secret_ref(&b.credentials));
             placement(&mut a, &b.placement);
@@ -485,14 +637,36 @@ fn lower_attrs(r: &Resource) -> Attrs {
         Resource::LoadBalancer(l) => {
             set("internal", l.internal.into());
             set("http_redirect", l.http_redirect.into());
-            set("certificate", l.https.as_ref().map(|h| h.certificate.clone()).into());
+            set(
+                "certificate",
+                l.https.as_ref().map(|h| h.certificate.clone()).into(),
+            );
             set(
                 "target_groups",
-                Value::List(l.target_groups.iter().map(|t| Value::str(format!("{}:{}:{}", t.name, t.port, t.health_check.path))).collect()),
+                Value::List(
+                    l.target_groups
+                        .iter()
+                        .map(|t| {
+                            Value::str(format!("{}:{}:{}", t.name, t.port, t.health_check.path))
+                        })
+                        .collect(),
+                ),
             );
             set(
                 "routes",
-                Value::List(l.routes.iter().map(|r| Value::str(format!("{}:{}:{}", r.priority, r.path_patterns.join(","), r.target_group))).collect()),
+                Value::List(
+                    l.routes
+                        .iter()
+                        .map(|r| {
+                            Value::str(format!(
+                                "{}:{}:{}",
+                                r.priority,
+                                r.path_patterns.join(","),
+                                r.target_group
+                            ))
+                        })
+                        .collect(),
+                ),
             );
             placement(&mut a, &l.placement);
         }
@@ -520,8 +694,17 @@ fn schema() -> ProviderSchema {
             .attr("name", AttrSchema::FORCE_NEW)
     };
     s.add(base("mem_network").attr("cidr", AttrSchema::FORCE_NEW));
-    s.add(base("mem_subnet").attr("network_id", AttrSchema::FORCE_NEW).attr("cidr", AttrSchema::FORCE_NEW).attr("zone", AttrSchema::FORCE_NEW));
-    s.add(base("mem_security_group").attr("network_id", AttrSchema::FORCE_NEW).attr("description", AttrSchema::FORCE_NEW));
+    s.add(
+        base("mem_subnet")
+            .attr("network_id", AttrSchema::FORCE_NEW)
+            .attr("cidr", AttrSchema::FORCE_NEW)
+            .attr("zone", AttrSchema::FORCE_NEW),
+    );
+    s.add(
+        base("mem_security_group")
+            .attr("network_id", AttrSchema::FORCE_NEW)
+            .attr("description", AttrSchema::FORCE_NEW),
+    );
     s.add(base("mem_secret").attr("value", AttrSchema::SENSITIVE));
     s.add(
         base("mem_database")
@@ -530,8 +713,22 @@ fn schema() -> ProviderSchema {
             .attr("encrypted", AttrSchema::FORCE_NEW)
             .attr("subnet_ids", AttrSchema::FORCE_NEW),
     );
-    s.add(base("mem_broker").attr("bootstrap_brokers", AttrSchema::COMPUTED).attr("credentials", AttrSchema::SENSITIVE).attr("brokers", AttrSchema::FORCE_NEW));
-    s.add(base("mem_load_balancer").attr("dns_name", AttrSchema::COMPUTED).attr("internal", AttrSchema::FORCE_NEW));
-    s.add(base("mem_cache").attr("endpoint", AttrSchema::COMPUTED).attr("auth_token", AttrSchema::SENSITIVE).attr("at_rest_encryption", AttrSchema::FORCE_NEW));
+    s.add(
+        base("mem_broker")
+            .attr("bootstrap_brokers", AttrSchema::COMPUTED)
+            .attr("credentials", AttrSchema::SENSITIVE)
+            .attr("brokers", AttrSchema::FORCE_NEW),
+    );
+    s.add(
+        base("mem_load_balancer")
+            .attr("dns_name", AttrSchema::COMPUTED)
+            .attr("internal", AttrSchema::FORCE_NEW),
+    );
+    s.add(
+        base("mem_cache")
+            .attr("endpoint", AttrSchema::COMPUTED)
+            .attr("auth_token", AttrSchema::SENSITIVE)
+            .attr("at_rest_encryption", AttrSchema::FORCE_NEW),
+    );
     s
 }

@@ -25,8 +25,16 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    pub fn new(resource: impl AsRef<str>, field: impl AsRef<str>, message: impl Into<String>) -> Self {
-        Invalid { resource: resource.as_ref().to_string(), field: field.as_ref().to_string(), message: message.into() }
+    pub fn new(
+        resource: impl AsRef<str>,
+        field: impl AsRef<str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Invalid {
+            resource: resource.as_ref().to_string(),
+            field: field.as_ref().to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -36,7 +44,12 @@ pub struct ValidationErrors(pub Vec<Invalid>);
 
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "the stack is invalid ({} problem{}):", self.0.len(), if self.0.len() == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "the stack is invalid ({} problem{}):",
+            self.0.len(),
+            if self.0.len() == 1 { "" } else { "s" }
+        )?;
         for e in &self.0 {
             writeln!(f, "  - {e}")?;
         }
@@ -46,7 +59,11 @@ impl fmt::Display for ValidationErrors {
 
 /// Check a stack. `Ok(())` means providers may be asked to lower it.
 pub fn validate(stack: &Stack) -> Result<(), ValidationErrors> {
-    let mut v = Validator { stack, errors: Vec::new(), by_name: HashMap::default() };
+    let mut v = Validator {
+        stack,
+        errors: Vec::new(),
+        by_name: HashMap::default(),
+    };
     v.run();
     if v.errors.is_empty() {
         Ok(())
@@ -68,13 +85,21 @@ pub fn check_name(name: &str, max: usize) -> Result<(), String> {
         return Err("is empty".into());
     }
     if name.len() > max {
-        return Err(format!("{name:?} is {} characters long; at most {max} are allowed", name.len()));
+        return Err(format!(
+            "{name:?} is {} characters long; at most {max} are allowed",
+            name.len()
+        ));
     }
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Err(format!("{name:?} must start with a lowercase letter"));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        return Err(format!("{name:?} contains {c:?}; only lowercase letters, digits and '-' are allowed"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!(
+            "{name:?} contains {c:?}; only lowercase letters, digits and '-' are allowed"
+        ));
     }
     if name.ends_with('-') || name.contains("--") {
         return Err(format!("{name:?} must not end with '-' or contain '--'"));
@@ -86,15 +111,24 @@ pub const MAX_RESOURCE_NAME: usize = 48;
 pub const MAX_STACK_NAME: usize = 32;
 
 fn parse_cidr(text: &str) -> Result<Ipv4Net, String> {
-    let net: Ipv4Net = text.parse().map_err(|_| format!("{text:?} is not an IPv4 CIDR block (like 10.0.0.0/16)"))?;
+    let net: Ipv4Net = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not an IPv4 CIDR block (like 10.0.0.0/16)"))?;
     if net.network() != net.addr() {
-        return Err(format!("{text:?} has host bits set; did you mean {}?", net.trunc()));
+        return Err(format!(
+            "{text:?} has host bits set; did you mean {}?",
+            net.trunc()
+        ));
     }
     Ok(net)
 }
 
 fn check_window(text: &str, with_day: bool) -> Result<(), String> {
-    let expect = if with_day { "ddd:hh:mm-ddd:hh:mm (e.g. sun:04:00-sun:05:00)" } else { "hh:mm-hh:mm (e.g. 03:00-04:00)" };
+    let expect = if with_day {
+        "ddd:hh:mm-ddd:hh:mm (e.g. sun:04:00-sun:05:00)"
+    } else {
+        "hh:mm-hh:mm (e.g. 03:00-04:00)"
+    };
     let bad = || format!("{text:?} is not a window of the form {expect}");
     let (a, b) = text.split_once('-').ok_or_else(bad)?;
     let minutes = |part: &str| -> Result<u32, String> {
@@ -116,7 +150,11 @@ fn check_window(text: &str, with_day: bool) -> Result<(), String> {
         Ok(day * 1440 + h * 60 + m)
     };
     let (start, end) = (minutes(a)?, minutes(b)?);
-    let span = if end >= start { end - start } else { end + if with_day { 7 * 1440 } else { 1440 } - start };
+    let span = if end >= start {
+        end - start
+    } else {
+        end + if with_day { 7 * 1440 } else { 1440 } - start
+    };
     if span < 30 {
         return Err(format!("{text:?} is shorter than 30 minutes"));
     }
@@ -125,9 +163,14 @@ fn check_window(text: &str, with_day: bool) -> Result<(), String> {
 
 /// Password policy for secrets a user gives: long, mixed, not a well-known word.
 pub fn check_password(secret: &Sensitive) -> Result<(), String> {
-    let Some(p) = secret.expose() else { return Ok(()) };
+    let Some(p) = secret.expose() else {
+        return Ok(());
+    };
     if p.chars().count() < 12 {
-        return Err(format!("is {} characters long; at least 12 are required", p.chars().count()));
+        return Err(format!(
+            "is {} characters long; at least 12 are required",
+            p.chars().count()
+        ));
     }
     if p.len() > 128 {
         return Err("is longer than 128 characters".into());
@@ -144,9 +187,19 @@ pub fn check_password(secret: &Sensitive) -> Result<(), String> {
     if classes.iter().filter(|x| **x).count() < 3 {
         return Err("needs at least three of: lowercase, uppercase, digits, symbols".into());
     }
-    let letters: String = p.chars().filter(char::is_ascii_alphabetic).collect::<String>().to_ascii_lowercase();
-    const COMMON: &[&str] = &["password", "passw0rd", "changeme", "admin", "welcome", "letmein", "qwerty", "secret", "postgres", "default"];
-    if COMMON.iter().any(|w| letters == *w || letters.starts_with(w) && letters.len() <= w.len() + 2) {
+    let letters: String = p
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    const COMMON: &[&str] = &[
+        "password", "passw0rd", "changeme", "admin", "welcome", "letmein", "qwerty", "secret",
+        "postgres", "default",
+    ];
+    if COMMON
+        .iter()
+        .any(|w| letters == *w || letters.starts_with(w) && letters.len() <= w.len() + 2)
+    {
         return Err("is a well-known password".into());
     }
     Ok(())
@@ -167,7 +220,14 @@ impl<'a> Validator<'a> {
             }
             if let Some(prev) = self.by_name.insert(&d.name, d) {
                 let (a, b) = (prev.address(), d.address());
-                self.err(&b, "name", format!("the name {:?} is already used by {a}; names are unique within a stack", d.name));
+                self.err(
+                    &b,
+                    "name",
+                    format!(
+                        "the name {:?} is already used by {a}; names are unique within a stack",
+                        d.name
+                    ),
+                );
                 self.by_name.insert(&prev.name, prev);
             }
         }
@@ -184,7 +244,11 @@ impl<'a> Validator<'a> {
         for d in self.stack.resources() {
             for (field, r) in d.resource.references() {
                 match self.by_name.get(r.name.as_str()) {
-                    None => self.err(&d.address(), &field, format!("refers to {r}, which the stack does not declare")),
+                    None => self.err(
+                        &d.address(),
+                        &field,
+                        format!("refers to {r}, which the stack does not declare"),
+                    ),
                     Some(target) if target.kind() != r.kind => self.err(
                         &d.address(),
                         &field,
@@ -205,7 +269,12 @@ impl<'a> Validator<'a> {
     fn check_cycles(&mut self) {
         // Node i is the first declaration of a name (duplicates are reported elsewhere).
         let resources = self.stack.resources();
-        let index: HashMap<&str, usize> = resources.iter().enumerate().rev().map(|(i, d)| (d.name.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = resources
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, d)| (d.name.as_str(), i))
+            .collect();
         let mut g: DiGraph<(), ()> = DiGraph::with_capacity(resources.len(), resources.len());
         for _ in resources {
             g.add_node(());
@@ -231,7 +300,10 @@ impl<'a> Validator<'a> {
             }
             // Start the printed cycle at the first-declared member: stable messages.
             scc.sort();
-            let cycle: Vec<&str> = crate::graph::cycle_path(&g, &scc).iter().map(|n| resources[n.index()].name.as_str()).collect();
+            let cycle: Vec<&str> = crate::graph::cycle_path(&g, &scc)
+                .iter()
+                .map(|n| resources[n.index()].name.as_str())
+                .collect();
             let addrs: Vec<String> = cycle.iter().map(|n| self.by_name[n].address()).collect();
             let first = self.by_name[cycle[0]];
             let field = first
@@ -240,15 +312,30 @@ impl<'a> Validator<'a> {
                 .into_iter()
                 .find(|(_, r)| cycle.contains(&r.name.as_str()))
                 .map_or_else(|| "depends_on".to_string(), |(f, _)| f);
-            self.err(&first.address(), &field, format!("dependency cycle: {} -> {}", addrs.join(" -> "), addrs[0]));
+            self.err(
+                &first.address(),
+                &field,
+                format!("dependency cycle: {} -> {}", addrs.join(" -> "), addrs[0]),
+            );
         }
     }
 
     fn check_resource(&mut self, d: &'a Declared) {
         let a = d.address();
-        for (i, f) in d.resource.common().lifecycle.ignore_changes.iter().enumerate() {
+        for (i, f) in d
+            .resource
+            .common()
+            .lifecycle
+            .ignore_changes
+            .iter()
+            .enumerate()
+        {
             if f.is_empty() {
-                self.err(&a, &format!("ignore_changes[{i}]"), "is an empty attribute name");
+                self.err(
+                    &a,
+                    &format!("ignore_changes[{i}]"),
+                    "is an empty attribute name",
+                );
             }
         }
         for (k, _) in &d.resource.common().tags {
@@ -262,32 +349,43 @@ impl<'a> Validator<'a> {
                 Ok(net) if !(16..=28).contains(&net.prefix_len()) => self.err(
                     &a,
                     "cidr",
-                    format!("{} has a /{} prefix; networks must be between /16 and /28", n.cidr, net.prefix_len()),
+                    format!(
+                        "{} has a /{} prefix; networks must be between /16 and /28",
+                        n.cidr,
+                        net.prefix_len()
+                    ),
                 ),
                 Ok(net) if !is_private(&net) => self.err(
                     &a,
                     "cidr",
-                    format!("{} is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)", n.cidr),
+                    format!(
+                        "{} is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)",
+                        n.cidr
+                    ),
                 ),
                 Ok(_) => {}
             },
             Resource::Subnet(s) => self.check_subnet(&a, s),
             Resource::SecurityGroup(g) => self.check_group(&a, g),
-            Resource::Secret(s) => match &s.source {
-                SecretSource::Given(v) => {
-                    if let Err(m) = check_password(v) {
-                        self.err(&a, "value", format!("the given secret {m}"));
+            Resource::Secret(s) => {
+                match &s.source {
+                    SecretSource::Given(v) => {
+                        if let Err(m) = check_password(v) {
+                            self.err(&a, "value", format!("the given secret {m}"));
+                        }
+                    }
+                    SecretSource::Generated(spec) => {
+                        if !(16..=128).contains(&spec.length) {
+                            self.err(&a, "length", format!("{} is outside 16..=128", spec.length));
+                        }
+                        if spec.symbols.chars().any(|c| {
+                            c.is_whitespace() || c == '"' || c == '\'' || !c.is_ascii_graphic()
+                        }) {
+                            self.err(&a, "symbols", "may hold only printable ASCII punctuation without quotes or spaces");
+                        }
                     }
                 }
-                SecretSource::Generated(spec) => {
-                    if !(16..=128).contains(&spec.length) {
-                        self.err(&a, "length", format!("{} is outside 16..=128", spec.length));
-                    }
-                    if spec.symbols.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'' || !c.is_ascii_graphic()) {
-                        self.err(&a, "symbols", "may hold only printable ASCII punctuation without quotes or spaces");
-                    }
-                }
-            },
+            }
             Resource::Database(db) => self.check_database(&a, db),
             Resource::Broker(b) => self.check_broker(&a, b),
             Resource::LoadBalancer(lb) => self.check_load_balancer(&a, lb),
@@ -307,17 +405,37 @@ impl<'a> Validator<'a> {
             Err(m) => self.err(a, "cidr", m),
             Ok(net) => {
                 if !(16..=28).contains(&net.prefix_len()) {
-                    self.err(a, "cidr", format!("{} has a /{} prefix; subnets must be between /16 and /28", s.cidr, net.prefix_len()));
+                    self.err(
+                        a,
+                        "cidr",
+                        format!(
+                            "{} has a /{} prefix; subnets must be between /16 and /28",
+                            s.cidr,
+                            net.prefix_len()
+                        ),
+                    );
                 }
                 if let Some(parent) = self.network_cidr(&s.network) {
                     if !parent.contains(&net) {
-                        self.err(a, "cidr", format!("{} is outside network {} ({parent})", s.cidr, s.network.address()));
+                        self.err(
+                            a,
+                            "cidr",
+                            format!(
+                                "{} is outside network {} ({parent})",
+                                s.cidr,
+                                s.network.address()
+                            ),
+                        );
                     }
                 }
             }
         }
         if s.zone > 5 {
-            self.err(a, "zone", format!("zone index {} is out of range 0..=5", s.zone));
+            self.err(
+                a,
+                "zone",
+                format!("zone index {} is out of range 0..=5", s.zone),
+            );
         }
     }
 
@@ -327,7 +445,10 @@ impl<'a> Validator<'a> {
         for d in self.stack.resources() {
             if let Resource::Subnet(s) = &d.resource {
                 if let Ok(net) = parse_cidr(&s.cidr) {
-                    per_network.entry(s.network.name()).or_default().push((net, d.address()));
+                    per_network
+                        .entry(s.network.name())
+                        .or_default()
+                        .push((net, d.address()));
                 }
             }
         }
@@ -351,7 +472,11 @@ impl<'a> Validator<'a> {
 
     fn check_group(&mut self, a: &str, g: &SecurityGroup) {
         if g.description.trim().is_empty() {
-            self.err(a, "description", "is empty; clouds require a description for firewall groups");
+            self.err(
+                a,
+                "description",
+                "is empty; clouds require a description for firewall groups",
+            );
         } else if g.description.len() > 255 {
             self.err(a, "description", "is longer than 255 characters");
         }
@@ -359,7 +484,11 @@ impl<'a> Validator<'a> {
             for (i, r) in rules.iter().enumerate() {
                 let field = |f: &str| format!("{dir}[{i}].{f}");
                 match &r.source {
-                    None => self.err(a, &field("source"), "the rule has no source; add from_cidr(..) or from_group(..)"),
+                    None => self.err(
+                        a,
+                        &field("source"),
+                        "the rule has no source; add from_cidr(..) or from_group(..)",
+                    ),
                     Some(RuleSource::Cidr(c)) => {
                         if let Err(m) = parse_cidr(c) {
                             self.err(a, &field("source"), m);
@@ -370,11 +499,22 @@ impl<'a> Validator<'a> {
                 if r.protocol != Protocol::All && r.protocol != Protocol::Icmp {
                     for (name, port) in [("from_port", r.from_port), ("to_port", r.to_port)] {
                         if port == 0 || port > 65535 {
-                            self.err(a, &field(name), format!("port {port} is out of range 1..=65535"));
+                            self.err(
+                                a,
+                                &field(name),
+                                format!("port {port} is out of range 1..=65535"),
+                            );
                         }
                     }
                     if r.from_port > r.to_port {
-                        self.err(a, &field("to_port"), format!("port range {}-{} ends before it starts", r.from_port, r.to_port));
+                        self.err(
+                            a,
+                            &field("to_port"),
+                            format!(
+                                "port range {}-{} ends before it starts",
+                                r.from_port, r.to_port
+                            ),
+                        );
                     }
                 }
                 if r.description.len() > 255 {
@@ -398,7 +538,14 @@ impl<'a> Validator<'a> {
             })
             .collect();
         if zones.len() < min_zones {
-            self.err(a, "subnets", format!("{what} needs subnets in at least {min_zones} zones; these cover {}", zones.len()));
+            self.err(
+                a,
+                "subnets",
+                format!(
+                    "{what} needs subnets in at least {min_zones} zones; these cover {}",
+                    zones.len()
+                ),
+            );
         }
         let networks: HashSet<&str> = p
             .subnets
@@ -415,18 +562,50 @@ impl<'a> Validator<'a> {
 
     fn check_database(&mut self, a: &str, db: &Database) {
         if !valid_version(&db.version) {
-            self.err(a, "version", format!("{:?} is not a PostgreSQL version like 15 or 15.4", db.version));
-        } else if db.version.split('.').next().and_then(|m| m.parse::<u32>().ok()).is_some_and(|m| m < 11) {
-            self.err(a, "version", format!("PostgreSQL {} is out of support on every cloud; use 11 or newer", db.version));
+            self.err(
+                a,
+                "version",
+                format!(
+                    "{:?} is not a PostgreSQL version like 15 or 15.4",
+                    db.version
+                ),
+            );
+        } else if db
+            .version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok())
+            .is_some_and(|m| m < 11)
+        {
+            self.err(
+                a,
+                "version",
+                format!(
+                    "PostgreSQL {} is out of support on every cloud; use 11 or newer",
+                    db.version
+                ),
+            );
         }
         if !(20..=65536).contains(&db.storage_gb) {
-            self.err(a, "storage_gb", format!("{} is outside 20..=65536", db.storage_gb));
+            self.err(
+                a,
+                "storage_gb",
+                format!("{} is outside 20..=65536", db.storage_gb),
+            );
         }
         if db.backup_retention_days > 35 {
-            self.err(a, "backup_retention_days", format!("{} is more than 35 days", db.backup_retention_days));
+            self.err(
+                a,
+                "backup_retention_days",
+                format!("{} is more than 35 days", db.backup_retention_days),
+            );
         }
         if db.high_availability && db.backup_retention_days == 0 {
-            self.err(a, "backup_retention_days", "high availability needs automated backups (retention of at least 1 day)");
+            self.err(
+                a,
+                "backup_retention_days",
+                "high availability needs automated backups (retention of at least 1 day)",
+            );
         }
         if let Some(w) = &db.backup_window {
             if let Err(m) = check_window(w, false) {
@@ -439,25 +618,64 @@ impl<'a> Validator<'a> {
             }
         }
         if !valid_identifier(&db.admin_user, 16) {
-            self.err(a, "admin_user", format!("{:?} must be 1-16 letters, digits or '_', starting with a letter", db.admin_user));
-        } else if ["rdsadmin", "admin", "administrator", "root", "guest", "public", "azure_superuser", "azure_pg_admin", "cloudsqladmin"].contains(&db.admin_user.as_str()) {
-            self.err(a, "admin_user", format!("{:?} is reserved by at least one cloud", db.admin_user));
+            self.err(
+                a,
+                "admin_user",
+                format!(
+                    "{:?} must be 1-16 letters, digits or '_', starting with a letter",
+                    db.admin_user
+                ),
+            );
+        } else if [
+            "rdsadmin",
+            "admin",
+            "administrator",
+            "root",
+            "guest",
+            "public",
+            "azure_superuser",
+            "azure_pg_admin",
+            "cloudsqladmin",
+        ]
+        .contains(&db.admin_user.as_str())
+        {
+            self.err(
+                a,
+                "admin_user",
+                format!("{:?} is reserved by at least one cloud", db.admin_user),
+            );
         }
         if db.admin_password.is_none() {
-            self.err(a, "admin_password", "is not set; give it a Secret (generated or given)");
+            self.err(
+                a,
+                "admin_password",
+                "is not set; give it a Secret (generated or given)",
+            );
         }
         let mut seen = HashSet::default();
         for (i, name) in db.databases.iter().enumerate() {
             if !valid_identifier(name, 63) {
-                self.err(a, &format!("databases[{i}]"), format!("{name:?} must be 1-63 letters, digits or '_', starting with a letter"));
+                self.err(
+                    a,
+                    &format!("databases[{i}]"),
+                    format!("{name:?} must be 1-63 letters, digits or '_', starting with a letter"),
+                );
             }
             if !seen.insert(name.to_ascii_lowercase()) {
-                self.err(a, &format!("databases[{i}]"), format!("{name:?} is listed twice"));
+                self.err(
+                    a,
+                    &format!("databases[{i}]"),
+                    format!("{name:?} is listed twice"),
+                );
             }
         }
         for k in db.parameters.keys() {
             if !valid_identifier(&k.replace('.', "_"), 63) {
-                self.err(a, &format!("parameters.{k}"), "is not a PostgreSQL parameter name");
+                self.err(
+                    a,
+                    &format!("parameters.{k}"),
+                    "is not a PostgreSQL parameter name",
+                );
             }
         }
         self.check_placement(a, &db.placement, 2, "a database");
@@ -465,28 +683,64 @@ impl<'a> Validator<'a> {
 
     fn check_broker(&mut self, a: &str, b: &Broker) {
         if !valid_version(&b.version) {
-            self.err(a, "version", format!("{:?} is not a Kafka version like 3.6.0", b.version));
+            self.err(
+                a,
+                "version",
+                format!("{:?} is not a Kafka version like 3.6.0", b.version),
+            );
         }
         if !(1..=30).contains(&b.brokers) {
             self.err(a, "brokers", format!("{} is outside 1..=30", b.brokers));
         }
         if !(1..=16384).contains(&b.storage_gb) {
-            self.err(a, "storage_gb", format!("{} is outside 1..=16384", b.storage_gb));
+            self.err(
+                a,
+                "storage_gb",
+                format!("{} is outside 1..=16384", b.storage_gb),
+            );
         }
         let mut seen = HashSet::default();
         for (i, t) in b.topics.iter().enumerate() {
             let f = |x: &str| format!("topics[{i}].{x}");
-            if t.name.is_empty() || t.name.len() > 249 || !t.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-                self.err(a, &f("name"), format!("{:?} must be 1-249 characters of letters, digits, '.', '_' or '-'", t.name));
+            if t.name.is_empty()
+                || t.name.len() > 249
+                || !t
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
+                self.err(
+                    a,
+                    &f("name"),
+                    format!(
+                        "{:?} must be 1-249 characters of letters, digits, '.', '_' or '-'",
+                        t.name
+                    ),
+                );
             }
             if !seen.insert(&t.name) {
-                self.err(a, &f("name"), format!("topic {:?} is declared twice", t.name));
+                self.err(
+                    a,
+                    &f("name"),
+                    format!("topic {:?} is declared twice", t.name),
+                );
             }
             if !(1..=10000).contains(&t.partitions) {
-                self.err(a, &f("partitions"), format!("{} is outside 1..=10000", t.partitions));
+                self.err(
+                    a,
+                    &f("partitions"),
+                    format!("{} is outside 1..=10000", t.partitions),
+                );
             }
             if t.replication == 0 || t.replication > b.brokers {
-                self.err(a, &f("replication"), format!("{} must be between 1 and the broker count ({})", t.replication, b.brokers));
+                self.err(
+                    a,
+                    &f("replication"),
+                    format!(
+                        "{} must be between 1 and the broker count ({})",
+                        t.replication, b.brokers
+                    ),
+                );
             }
         }
         self.check_placement(a, &b.placement, 2, "a broker");
@@ -494,7 +748,11 @@ impl<'a> Validator<'a> {
             self.err(
                 a,
                 "brokers",
-                format!("{} brokers cannot be spread evenly over {} subnets", b.brokers, b.placement.subnets.len()),
+                format!(
+                    "{} brokers cannot be spread evenly over {} subnets",
+                    b.brokers,
+                    b.placement.subnets.len()
+                ),
             );
         }
     }
@@ -507,24 +765,51 @@ impl<'a> Validator<'a> {
                 self.err(a, &f("name"), m);
             }
             if !names.insert(tg.name.as_str()) {
-                self.err(a, &f("name"), format!("target group {:?} is declared twice", tg.name));
+                self.err(
+                    a,
+                    &f("name"),
+                    format!("target group {:?} is declared twice", tg.name),
+                );
             }
             if tg.port == 0 || tg.port > 65535 {
-                self.err(a, &f("port"), format!("port {} is out of range 1..=65535", tg.port));
+                self.err(
+                    a,
+                    &f("port"),
+                    format!("port {} is out of range 1..=65535", tg.port),
+                );
             }
             let hc = &tg.health_check;
             if !hc.path.starts_with('/') {
-                self.err(a, &f("health_check.path"), format!("{:?} must start with '/'", hc.path));
+                self.err(
+                    a,
+                    &f("health_check.path"),
+                    format!("{:?} must start with '/'", hc.path),
+                );
             }
             if !(5..=300).contains(&hc.interval_s) {
-                self.err(a, &f("health_check.interval_s"), format!("{} is outside 5..=300", hc.interval_s));
+                self.err(
+                    a,
+                    &f("health_check.interval_s"),
+                    format!("{} is outside 5..=300", hc.interval_s),
+                );
             }
             if hc.timeout_s == 0 || hc.timeout_s >= hc.interval_s {
-                self.err(a, &f("health_check.timeout_s"), "must be at least 1 and shorter than the interval");
+                self.err(
+                    a,
+                    &f("health_check.timeout_s"),
+                    "must be at least 1 and shorter than the interval",
+                );
             }
-            for (n, v) in [("healthy_threshold", hc.healthy_threshold), ("unhealthy_threshold", hc.unhealthy_threshold)] {
+            for (n, v) in [
+                ("healthy_threshold", hc.healthy_threshold),
+                ("unhealthy_threshold", hc.unhealthy_threshold),
+            ] {
                 if !(2..=10).contains(&v) {
-                    self.err(a, &f(&format!("health_check.{n}")), format!("{v} is outside 2..=10"));
+                    self.err(
+                        a,
+                        &f(&format!("health_check.{n}")),
+                        format!("{v} is outside 2..=10"),
+                    );
                 }
             }
         }
@@ -532,64 +817,123 @@ impl<'a> Validator<'a> {
         for (i, r) in lb.routes.iter().enumerate() {
             let f = |x: &str| format!("routes[{i}].{x}");
             if !(1..=50000).contains(&r.priority) {
-                self.err(a, &f("priority"), format!("{} is outside 1..=50000", r.priority));
+                self.err(
+                    a,
+                    &f("priority"),
+                    format!("{} is outside 1..=50000", r.priority),
+                );
             }
             if !priorities.insert(r.priority) {
-                self.err(a, &f("priority"), format!("priority {} is used by two routes", r.priority));
+                self.err(
+                    a,
+                    &f("priority"),
+                    format!("priority {} is used by two routes", r.priority),
+                );
             }
             if r.path_patterns.is_empty() {
-                self.err(a, &f("path_patterns"), "a route needs at least one path pattern");
+                self.err(
+                    a,
+                    &f("path_patterns"),
+                    "a route needs at least one path pattern",
+                );
             }
             for p in &r.path_patterns {
                 if !p.starts_with('/') || p.len() > 128 {
-                    self.err(a, &f("path_patterns"), format!("{p:?} must start with '/' and be at most 128 characters"));
+                    self.err(
+                        a,
+                        &f("path_patterns"),
+                        format!("{p:?} must start with '/' and be at most 128 characters"),
+                    );
                 }
             }
             if !names.contains(r.target_group.as_str()) {
-                self.err(a, &f("target_group"), format!("{:?} is not a target group of this load balancer", r.target_group));
+                self.err(
+                    a,
+                    &f("target_group"),
+                    format!(
+                        "{:?} is not a target group of this load balancer",
+                        r.target_group
+                    ),
+                );
             }
         }
         if let Some(t) = &lb.default_target {
             if !names.contains(t.as_str()) {
-                self.err(a, "default_target", format!("{t:?} is not a target group of this load balancer"));
+                self.err(
+                    a,
+                    "default_target",
+                    format!("{t:?} is not a target group of this load balancer"),
+                );
             }
         }
         if let Some(h) = &lb.https {
             if h.certificate.trim().is_empty() {
-                self.err(a, "https.certificate", "an HTTPS listener needs a certificate");
+                self.err(
+                    a,
+                    "https.certificate",
+                    "an HTTPS listener needs a certificate",
+                );
             }
         } else {
             if lb.http_redirect {
-                self.err(a, "http_redirect", "redirecting HTTP to HTTPS needs an HTTPS listener (set https(certificate))");
+                self.err(
+                    a,
+                    "http_redirect",
+                    "redirecting HTTP to HTTPS needs an HTTPS listener (set https(certificate))",
+                );
             }
             if !lb.routes.is_empty() {
-                self.err(a, "routes", "routes live on the HTTPS listener; set https(certificate)");
+                self.err(
+                    a,
+                    "routes",
+                    "routes live on the HTTPS listener; set https(certificate)",
+                );
             }
         }
         if lb.target_groups.is_empty() {
-            self.err(a, "target_groups", "a load balancer needs at least one target group");
+            self.err(
+                a,
+                "target_groups",
+                "a load balancer needs at least one target group",
+            );
         }
         self.check_placement(a, &lb.placement, 2, "a load balancer");
     }
 
     fn check_cache(&mut self, a: &str, c: &Cache) {
         if !valid_version(&c.version) {
-            self.err(a, "version", format!("{:?} is not a Redis version like 7.1", c.version));
+            self.err(
+                a,
+                "version",
+                format!("{:?} is not a Redis version like 7.1", c.version),
+            );
         }
         if c.replicas > 5 {
             self.err(a, "replicas", format!("{} is more than 5", c.replicas));
         }
         if c.automatic_failover && c.replicas == 0 {
-            self.err(a, "automatic_failover", "automatic failover needs at least one replica");
+            self.err(
+                a,
+                "automatic_failover",
+                "automatic failover needs at least one replica",
+            );
         }
         if c.multi_zone && !c.automatic_failover {
-            self.err(a, "multi_zone", "multi-zone placement needs automatic failover");
+            self.err(
+                a,
+                "multi_zone",
+                "multi-zone placement needs automatic failover",
+            );
         }
         if c.auth_token.is_some() && !c.transit_encryption {
             self.err(a, "auth_token", "an auth token needs encryption in transit");
         }
         if c.port == 0 || c.port > 65535 {
-            self.err(a, "port", format!("port {} is out of range 1..=65535", c.port));
+            self.err(
+                a,
+                "port",
+                format!("port {} is out of range 1..=65535", c.port),
+            );
         }
         self.check_placement(a, &c.placement, if c.multi_zone { 2 } else { 1 }, "a cache");
     }
@@ -599,20 +943,43 @@ impl<'a> Validator<'a> {
         for o in self.stack.outputs() {
             let a = format!("output.{}", o.name);
             if !valid_identifier(&o.name, 64) {
-                self.err(&a, "name", "must be letters, digits or '_', starting with a letter");
+                self.err(
+                    &a,
+                    "name",
+                    "must be letters, digits or '_', starting with a letter",
+                );
             }
             if !seen.insert(&o.name) {
                 self.err(&a, "name", "is declared twice");
             }
             match self.by_name.get(o.value.resource.as_str()) {
-                None => self.err(&a, "value", format!("refers to {}.{}, which the stack does not declare", o.value.kind, o.value.resource)),
-                Some(d) if d.kind() != o.value.kind => {
-                    self.err(&a, "value", format!("{:?} is a {}, not a {}", o.value.resource, d.kind(), o.value.kind))
-                }
+                None => self.err(
+                    &a,
+                    "value",
+                    format!(
+                        "refers to {}.{}, which the stack does not declare",
+                        o.value.kind, o.value.resource
+                    ),
+                ),
+                Some(d) if d.kind() != o.value.kind => self.err(
+                    &a,
+                    "value",
+                    format!(
+                        "{:?} is a {}, not a {}",
+                        o.value.resource,
+                        d.kind(),
+                        o.value.kind
+                    ),
+                ),
                 Some(d) if !d.resource.exports().contains(&o.value.attr.as_str()) => self.err(
                     &a,
                     "value",
-                    format!("{} exports no attribute {:?} (it has: {})", d.address(), o.value.attr, d.resource.exports().join(", ")),
+                    format!(
+                        "{} exports no attribute {:?} (it has: {})",
+                        d.address(),
+                        o.value.attr,
+                        d.resource.exports().join(", ")
+                    ),
                 ),
                 Some(_) => {}
             }
@@ -627,7 +994,10 @@ fn is_private(net: &Ipv4Net) -> bool {
 }
 
 fn valid_version(v: &str) -> bool {
-    !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) && v.split('.').count() <= 3
+    !v.is_empty()
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && v.split('.').count() <= 3
 }
 
 fn valid_identifier(s: &str, max: usize) -> bool {

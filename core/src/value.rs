@@ -33,7 +33,10 @@ pub struct AttrRef {
 
 impl AttrRef {
     pub fn new(address: impl AsRef<str>, attr: impl AsRef<str>) -> Self {
-        AttrRef { address: Text::new(address.as_ref()), attr: Text::new(attr.as_ref()) }
+        AttrRef {
+            address: Text::new(address.as_ref()),
+            attr: Text::new(attr.as_ref()),
+        }
     }
 }
 
@@ -149,9 +152,11 @@ impl Value {
         match self {
             Value::Ref(r) => lookup(r).unwrap_or(Value::Unknown),
             Value::List(l) => Value::List(l.iter().map(|v| v.resolve(lookup)).collect()),
-            Value::Map(m) => {
-                Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve(lookup))).collect())
-            }
+            Value::Map(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.resolve(lookup)))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
@@ -164,7 +169,11 @@ impl Value {
             Value::Map(m) if !self.has_refs() => Value::Map(m.clone()),
             Value::Ref(r) => lookup(r).unwrap_or_else(|| self.clone()),
             Value::List(l) => Value::List(l.iter().map(|v| v.resolve_known(lookup)).collect()),
-            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve_known(lookup))).collect()),
+            Value::Map(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.resolve_known(lookup)))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
@@ -179,7 +188,9 @@ impl Value {
             }
             (Value::Map(a), Value::Map(b)) => {
                 a.len() == b.len()
-                    && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb))
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb))
             }
             (a, b) => a == b,
         }
@@ -369,7 +380,9 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         Ok(Value::Int(i))
     }
     fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Value, E> {
-        i64::try_from(u).map(Value::Int).map_err(|_| E::custom(format!("number {u} is too large")))
+        i64::try_from(u)
+            .map(Value::Int)
+            .map_err(|_| E::custom(format!("number {u} is too large")))
     }
     fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Value, E> {
         Err(E::custom(format!("number {f} is not an integer")))
@@ -389,13 +402,19 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         use serde::de::Error;
-        let Some(first) = map.next_key::<Text>()? else { return Ok(Value::Map(BTreeMap::new())) };
+        let Some(first) = map.next_key::<Text>()? else {
+            return Ok(Value::Map(BTreeMap::new()));
+        };
         let tagged = match first.as_str() {
-            "$sensitive" => Some(Value::Sensitive(Sensitive::from_digest(&map.next_value::<String>()?))),
+            "$sensitive" => Some(Value::Sensitive(Sensitive::from_digest(
+                &map.next_value::<String>()?,
+            ))),
             "$generated" => Some(Value::Generated(Box::new(map.next_value()?))),
             "$ref" => {
                 let text: String = map.next_value()?;
-                let (address, attr) = text.rsplit_once('.').ok_or_else(|| A::Error::custom(format!("bad reference {text:?}")))?;
+                let (address, attr) = text
+                    .rsplit_once('.')
+                    .ok_or_else(|| A::Error::custom(format!("bad reference {text:?}")))?;
                 Some(Value::reference(address, attr))
             }
             "$unknown" => {
@@ -407,7 +426,9 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         };
         if let Some(v) = tagged {
             if map.next_key::<Text>()?.is_some() {
-                return Err(A::Error::custom(format!("a tagged value ({first}) has extra keys")));
+                return Err(A::Error::custom(format!(
+                    "a tagged value ({first}) has extra keys"
+                )));
             }
             return Ok(v);
         }
@@ -476,7 +497,10 @@ impl GeneratedSpec {
         }
         let all: Vec<u8> = classes.iter().flat_map(|c| c.iter().copied()).collect();
         let mut rng = OsRng;
-        let mut out: Vec<u8> = classes.iter().map(|c| c[rng.gen_range(0..c.len())]).collect();
+        let mut out: Vec<u8> = classes
+            .iter()
+            .map(|c| c[rng.gen_range(0..c.len())])
+            .collect();
         while out.len() < self.length as usize {
             out.push(all[rng.gen_range(0..all.len())]);
         }
@@ -505,11 +529,17 @@ impl Sensitive {
         h.update(Self::SALT);
         h.update(plain.as_bytes());
         let digest = format!("sha256:{}", hex(&h.finalize()));
-        Sensitive(Arc::new(SensitiveInner { plain: Some(plain.into()), digest: digest.into() }))
+        Sensitive(Arc::new(SensitiveInner {
+            plain: Some(plain.into()),
+            digest: digest.into(),
+        }))
     }
 
     pub fn from_digest(digest: &str) -> Self {
-        Sensitive(Arc::new(SensitiveInner { plain: None, digest: digest.into() }))
+        Sensitive(Arc::new(SensitiveInner {
+            plain: None,
+            digest: digest.into(),
+        }))
     }
 
     /// The plaintext, when this process knows it. Only providers call this, to send it to
@@ -559,9 +589,12 @@ impl SecretBook {
     /// Give every digest-only secret inside `value` its plaintext, when the book has it.
     pub fn fill(&self, value: &Value) -> Value {
         match value {
-            Value::Sensitive(s) if s.expose().is_none() => {
-                Value::Sensitive(self.by_digest.get(s.digest()).cloned().unwrap_or_else(|| s.clone()))
-            }
+            Value::Sensitive(s) if s.expose().is_none() => Value::Sensitive(
+                self.by_digest
+                    .get(s.digest())
+                    .cloned()
+                    .unwrap_or_else(|| s.clone()),
+            ),
             Value::List(l) => Value::List(l.iter().map(|v| self.fill(v)).collect()),
             Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), self.fill(v))).collect()),
             other => other.clone(),
@@ -609,7 +642,10 @@ mod tests {
             Value::reference("a_b.c", "id"),
             Value::Unknown,
             Value::Map(m),
-            Value::Generated(Box::new(GeneratedSpec { length: 20, symbols: "!".into() })),
+            Value::Generated(Box::new(GeneratedSpec {
+                length: 20,
+                symbols: "!".into(),
+            })),
         ] {
             let back: Value = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
             assert_eq!(back, v);
@@ -618,7 +654,10 @@ mod tests {
 
     #[test]
     fn generated_values_have_every_class() {
-        let spec = GeneratedSpec { length: 24, symbols: "!#".into() };
+        let spec = GeneratedSpec {
+            length: 24,
+            symbols: "!#".into(),
+        };
         let s = spec.generate();
         let p = s.expose().unwrap();
         assert_eq!(p.len(), 24);

@@ -20,8 +20,15 @@ fn apply_creates_everything_and_the_next_plan_is_empty() {
     assert_eq!(mem.objects().len(), stack.resources().len());
     assert_converged(&rt, &engine, &stack);
     let state = engine.store().read().unwrap().unwrap();
-    assert!(state.pending.is_empty(), "no operation may stay pending after a clean apply");
-    let endpoint = state.outputs.get("db_endpoint").and_then(Value::as_str).unwrap();
+    assert!(
+        state.pending.is_empty(),
+        "no operation may stay pending after a clean apply"
+    );
+    let endpoint = state
+        .outputs
+        .get("db_endpoint")
+        .and_then(Value::as_str)
+        .unwrap();
     assert!(endpoint.starts_with("orders."), "{endpoint}");
 }
 
@@ -33,8 +40,17 @@ fn refresh_reads_once_per_type() {
     converge(&rt, &engine, &stack);
     let before = mem.read_requests();
     rt.block_on(engine.plan(&stack, &refresh())).unwrap();
-    let types = stack.resources().iter().map(|d| d.kind()).collect::<std::collections::BTreeSet<_>>().len();
-    assert_eq!(mem.read_requests() - before, types, "one batched read per resource type");
+    let types = stack
+        .resources()
+        .iter()
+        .map(|d| d.kind())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    assert_eq!(
+        mem.read_requests() - before,
+        types,
+        "one batched read per resource type"
+    );
 }
 
 #[test]
@@ -45,23 +61,50 @@ fn a_failure_skips_dependents_and_independent_branches_finish() {
     mem.fail(
         "mem_subnet.db-a",
         CallKind::Create,
-        ProviderError::Api { address: "mem_subnet.db-a".into(), code: "InvalidSubnet.Conflict".into(), message: "boom".into() },
+        ProviderError::Api {
+            address: "mem_subnet.db-a".into(),
+            code: "InvalidSubnet.Conflict".into(),
+            message: "boom".into(),
+        },
     );
     let plan = rt.block_on(engine.plan(&stack, &refresh())).unwrap();
-    let report = rt.block_on(engine.apply(&plan, &ApplyOptions::default())).unwrap();
+    let report = rt
+        .block_on(engine.apply(&plan, &ApplyOptions::default()))
+        .unwrap();
     assert!(!report.is_success());
     let failed: Vec<_> = report.failed().map(|(o, _)| o.address.clone()).collect();
     assert_eq!(failed, ["mem_subnet.db-a"]);
-    let skipped: std::collections::BTreeSet<_> = report.skipped().map(|(o, _)| o.address.as_str()).collect();
-    for dependent in ["mem_database.orders", "mem_broker.events", "mem_cache.sessions"] {
-        assert!(skipped.contains(dependent), "{dependent} depends on the failed subnet and must be skipped: {skipped:?}");
+    let skipped: std::collections::BTreeSet<_> =
+        report.skipped().map(|(o, _)| o.address.as_str()).collect();
+    for dependent in [
+        "mem_database.orders",
+        "mem_broker.events",
+        "mem_cache.sessions",
+    ] {
+        assert!(
+            skipped.contains(dependent),
+            "{dependent} depends on the failed subnet and must be skipped: {skipped:?}"
+        );
     }
-    let ok: std::collections::BTreeSet<_> = report.succeeded().map(|o| o.address.as_str()).collect();
-    for independent in ["mem_load_balancer.web", "mem_subnet.db-b", "mem_secret.db-password", "mem_security_group.db"] {
-        assert!(ok.contains(independent), "{independent} does not depend on the failure and must be applied: {ok:?}");
+    let ok: std::collections::BTreeSet<_> =
+        report.succeeded().map(|o| o.address.as_str()).collect();
+    for independent in [
+        "mem_load_balancer.web",
+        "mem_subnet.db-b",
+        "mem_secret.db-password",
+        "mem_security_group.db",
+    ] {
+        assert!(
+            ok.contains(independent),
+            "{independent} does not depend on the failure and must be applied: {ok:?}"
+        );
     }
     let text = report.to_string();
-    assert!(text.contains("failed:  create mem_subnet.db-a") && text.contains("skipped: create mem_database.orders"), "{text}");
+    assert!(
+        text.contains("failed:  create mem_subnet.db-a")
+            && text.contains("skipped: create mem_database.orders"),
+        "{text}"
+    );
     // State holds what succeeded and nothing pending for a definite failure.
     let state = engine.store().read().unwrap().unwrap();
     assert!(state.pending.is_empty());
@@ -90,7 +133,9 @@ fn drift_is_found_and_repaired() {
     let plan = rt.block_on(engine.plan(&stack, &refresh())).unwrap();
     assert!(plan.drift.iter().any(|d| matches!(d, Drift::Changed { address, changes, .. }
         if address == "mem_database.orders" && changes.iter().any(|c| c.name == "backup_retention_days"))), "{:?}", plan.drift);
-    assert!(plan.drift.iter().any(|d| matches!(d, Drift::Deleted { address, .. } if address == "mem_security_group.lb")));
+    assert!(plan.drift.iter().any(
+        |d| matches!(d, Drift::Deleted { address, .. } if address == "mem_security_group.lb")
+    ));
     let action = |a: &str| plan.changes.iter().find(|c| c.address == a).unwrap().action;
     assert_eq!(action("mem_database.orders"), Action::Update);
     assert_eq!(action("mem_security_group.lb"), Action::Create);
@@ -99,7 +144,9 @@ fn drift_is_found_and_repaired() {
     assert_eq!(action("mem_security_group.app"), Action::Update);
     assert_eq!(action("mem_load_balancer.web"), Action::Create);
     drop(lb);
-    let report = rt.block_on(engine.apply(&plan, &ApplyOptions::default())).unwrap();
+    let report = rt
+        .block_on(engine.apply(&plan, &ApplyOptions::default()))
+        .unwrap();
     assert!(report.is_success(), "{report}");
     assert_converged(&rt, &engine, &stack);
     let db = &mem.objects()[&db_id];
@@ -113,20 +160,35 @@ fn saved_plans_apply_exactly_and_stale_plans_are_refused() {
     let stack = full_stack();
     let plan = rt.block_on(engine.plan(&stack, &refresh())).unwrap();
     let saved = plan.to_json();
-    assert!(!saved.contains("S3cure-Cache-Token-42!"), "a saved plan must not hold a secret");
+    assert!(
+        !saved.contains("S3cure-Cache-Token-42!"),
+        "a saved plan must not hold a secret"
+    );
     let loaded = Plan::from_json(&saved).unwrap();
     assert_eq!(loaded, plan);
     // Without the stack's secrets the given token cannot be sent: a clear error, not a leak.
-    let report = rt.block_on(engine.apply(&loaded, &ApplyOptions::default())).unwrap();
+    let report = rt
+        .block_on(engine.apply(&loaded, &ApplyOptions::default()))
+        .unwrap();
     let errors: Vec<_> = report.failed().map(|(_, e)| e.to_string()).collect();
-    assert!(errors.iter().any(|e| e.contains("mem_secret.cache-token") && e.contains("needs a secret")), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("mem_secret.cache-token") && e.contains("needs a secret")),
+        "{errors:?}"
+    );
     assert!(!errors.iter().any(|e| e.contains("S3cure")));
     // A second plan made before that apply is now stale.
     let sb2 = Sandbox::new();
     let engine2 = sb2.engine(&mem);
     let first = rt.block_on(engine2.plan(&stack, &refresh())).unwrap();
-    let opts = ApplyOptions { secrets: stack.secret_values(), ..ApplyOptions::default() };
-    let report = rt.block_on(engine2.apply(&Plan::from_json(&first.to_json()).unwrap(), &opts)).unwrap();
+    let opts = ApplyOptions {
+        secrets: stack.secret_values(),
+        ..ApplyOptions::default()
+    };
+    let report = rt
+        .block_on(engine2.apply(&Plan::from_json(&first.to_json()).unwrap(), &opts))
+        .unwrap();
     assert!(report.is_success(), "{report}");
     match rt.block_on(engine2.apply(&first, &opts)) {
         Err(EngineError::Plan(PlanError::Stale { .. })) => {}
@@ -134,8 +196,13 @@ fn saved_plans_apply_exactly_and_stale_plans_are_refused() {
     }
     assert_converged(&rt, &engine2, &stack);
     // Other format versions are refused.
-    let bumped = first.to_json().replace("\"format_version\": \"1.0\"", "\"format_version\": \"9.0\"");
-    assert!(matches!(Plan::from_json(&bumped), Err(PlanError::Unreadable(_))));
+    let bumped = first
+        .to_json()
+        .replace("\"format_version\": \"1.0\"", "\"format_version\": \"9.0\"");
+    assert!(matches!(
+        Plan::from_json(&bumped),
+        Err(PlanError::Unreadable(_))
+    ));
 }
 
 #[test]
@@ -144,18 +211,36 @@ fn destroy_removes_everything_in_reverse_order() {
     let engine = sb.engine(&mem);
     let stack = full_stack();
     converge(&rt, &engine, &stack);
-    let opts = cairn_core::plan::planner::PlanOptions { mode: cairn_core::plan::PlanMode::Destroy, refresh: true, ..Default::default() };
+    let opts = cairn_core::plan::planner::PlanOptions {
+        mode: cairn_core::plan::PlanMode::Destroy,
+        refresh: true,
+        ..Default::default()
+    };
     let plan = rt.block_on(engine.plan(&stack, &opts)).unwrap();
     assert_eq!(plan.summary.destroy, stack.resources().len());
     let pos = |a: &str| plan.changes.iter().position(|c| c.address == a).unwrap();
-    assert!(pos("mem_database.orders") < pos("mem_subnet.db-a"), "dependents are listed before what they depend on");
+    assert!(
+        pos("mem_database.orders") < pos("mem_subnet.db-a"),
+        "dependents are listed before what they depend on"
+    );
     let events = Arc::new(Recorder::default());
-    let report = rt.block_on(engine.apply(&plan, &ApplyOptions { observer: events.clone(), ..Default::default() })).unwrap();
+    let report = rt
+        .block_on(engine.apply(
+            &plan,
+            &ApplyOptions {
+                observer: events.clone(),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
     assert!(report.is_success(), "{report}");
     assert!(mem.objects().is_empty());
     let order = events.finished.lock().unwrap().clone();
     let at = |a: &str| order.iter().position(|x| x == a).unwrap();
-    assert!(at("mem_database.orders") < at("mem_subnet.db-a") && at("mem_subnet.db-a") < at("mem_network.main"));
+    assert!(
+        at("mem_database.orders") < at("mem_subnet.db-a")
+            && at("mem_subnet.db-a") < at("mem_network.main")
+    );
     assert!(engine.store().read().unwrap().unwrap().resources.is_empty());
 }
 
@@ -164,15 +249,37 @@ fn targets_limit_the_plan_to_a_resource_and_its_dependencies() {
     let (rt, sb, mem) = (rt(), Sandbox::new(), MemoryProvider::new());
     let engine = sb.engine(&mem);
     let stack = full_stack();
-    let opts = cairn_core::plan::planner::PlanOptions { targets: vec!["database.orders".into()], refresh: true, ..Default::default() };
+    let opts = cairn_core::plan::planner::PlanOptions {
+        targets: vec!["database.orders".into()],
+        refresh: true,
+        ..Default::default()
+    };
     let plan = rt.block_on(engine.plan(&stack, &opts)).unwrap();
-    let created: std::collections::BTreeSet<_> = plan.changes.iter().filter(|c| c.action == Action::Create).map(|c| c.address.as_str()).collect();
-    for a in ["mem_database.orders", "mem_subnet.db-a", "mem_security_group.db", "mem_security_group.app", "mem_secret.db-password", "mem_network.main"] {
+    let created: std::collections::BTreeSet<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .map(|c| c.address.as_str())
+        .collect();
+    for a in [
+        "mem_database.orders",
+        "mem_subnet.db-a",
+        "mem_security_group.db",
+        "mem_security_group.app",
+        "mem_secret.db-password",
+        "mem_network.main",
+    ] {
         assert!(created.contains(a), "{a} missing from {created:?}");
     }
     assert!(!created.contains("mem_load_balancer.web") && !created.contains("mem_cache.sessions"));
-    let bad = cairn_core::plan::planner::PlanOptions { targets: vec!["nope".into()], ..Default::default() };
-    assert!(matches!(rt.block_on(engine.plan(&stack, &bad)), Err(EngineError::Plan(PlanError::UnknownTarget(_)))));
+    let bad = cairn_core::plan::planner::PlanOptions {
+        targets: vec!["nope".into()],
+        ..Default::default()
+    };
+    assert!(matches!(
+        rt.block_on(engine.plan(&stack, &bad)),
+        Err(EngineError::Plan(PlanError::UnknownTarget(_)))
+    ));
 }
 
 #[test]
@@ -181,15 +288,38 @@ fn import_adopts_an_existing_object() {
     let stack = full_stack();
     let first = Sandbox::new();
     converge(&rt, &first.engine(&mem), &stack);
-    let net_id = first.engine(&mem).store().read().unwrap().unwrap().resources["mem_network.main"].id.clone();
+    let net_id = first
+        .engine(&mem)
+        .store()
+        .read()
+        .unwrap()
+        .unwrap()
+        .resources["mem_network.main"]
+        .id
+        .clone();
     let sb = Sandbox::new();
     let engine = sb.engine(&mem);
-    let rs = rt.block_on(engine.import(&stack, "mem_network.main", &net_id)).unwrap();
+    let rs = rt
+        .block_on(engine.import(&stack, "mem_network.main", &net_id))
+        .unwrap();
     assert_eq!(rs.id, net_id);
     let plan = rt.block_on(engine.plan(&stack, &refresh())).unwrap();
-    assert_eq!(plan.changes.iter().find(|c| c.address == "mem_network.main").unwrap().action, Action::NoOp);
-    assert!(matches!(rt.block_on(engine.import(&stack, "mem_network.main", &net_id)), Err(EngineError::Import { .. })));
-    assert!(matches!(rt.block_on(engine.import(&stack, "mem_network.nope", &net_id)), Err(EngineError::Import { .. })));
+    assert_eq!(
+        plan.changes
+            .iter()
+            .find(|c| c.address == "mem_network.main")
+            .unwrap()
+            .action,
+        Action::NoOp
+    );
+    assert!(matches!(
+        rt.block_on(engine.import(&stack, "mem_network.main", &net_id)),
+        Err(EngineError::Import { .. })
+    ));
+    assert!(matches!(
+        rt.block_on(engine.import(&stack, "mem_network.nope", &net_id)),
+        Err(EngineError::Import { .. })
+    ));
 }
 
 #[test]
@@ -199,10 +329,21 @@ fn json_events_describe_every_step() {
     let stack = full_stack();
     let plan = rt.block_on(engine.plan(&stack, &refresh())).unwrap();
     let events = Arc::new(JsonEvents::new(Vec::<u8>::new()));
-    let report = rt.block_on(engine.apply(&plan, &ApplyOptions { observer: events.clone(), ..Default::default() })).unwrap();
+    let report = rt
+        .block_on(engine.apply(
+            &plan,
+            &ApplyOptions {
+                observer: events.clone(),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
     assert!(report.is_success());
     let out = String::from_utf8(Arc::try_unwrap(events).ok().unwrap().into_inner()).unwrap();
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let count = |e: &str| lines.iter().filter(|l| l["event"] == e).count();
     assert_eq!(count("op_started"), stack.resources().len());
     assert_eq!(count("op_finished"), stack.resources().len());
@@ -213,21 +354,40 @@ fn json_events_describe_every_step() {
 #[test]
 fn latency_and_rate_limits_are_survived_with_bounded_concurrency() {
     let (rt, sb) = (rt(), Sandbox::new());
-    let mem = MemoryProvider::new().latency(std::time::Duration::from_millis(5)).rate_limit(200.0, 5.0);
+    let mem = MemoryProvider::new()
+        .latency(std::time::Duration::from_millis(5))
+        .rate_limit(200.0, 5.0);
     let engine = sb.engine(&mem);
     let mut stack = Stack::new("wide");
     let net = stack.add("main", Network::new("10.0.0.0/16"));
     for i in 0..40 {
-        stack.add(&format!("sg-{i}"), SecurityGroup::new(&net, "fanout").ingress(Rule::tcp(443).from_cidr("10.0.0.0/16")));
+        stack.add(
+            &format!("sg-{i}"),
+            SecurityGroup::new(&net, "fanout").ingress(Rule::tcp(443).from_cidr("10.0.0.0/16")),
+        );
     }
     let plan = rt.block_on(engine.plan(&stack, &refresh())).unwrap();
     let events = Arc::new(Recorder::default());
-    let opts = ApplyOptions { parallelism: 4, observer: events.clone(), ..Default::default() };
+    let opts = ApplyOptions {
+        parallelism: 4,
+        observer: events.clone(),
+        ..Default::default()
+    };
     let report = rt.block_on(engine.apply(&plan, &opts)).unwrap();
     assert!(report.is_success(), "{report}");
-    assert!(events.max_in_flight() <= 4, "parallelism 4 was exceeded: {}", events.max_in_flight());
-    assert!(events.max_in_flight() >= 2, "independent resources should run concurrently");
-    assert!(mem.throttled() > 0, "a 200/s limit with 41 quick calls must throttle some");
+    assert!(
+        events.max_in_flight() <= 4,
+        "parallelism 4 was exceeded: {}",
+        events.max_in_flight()
+    );
+    assert!(
+        events.max_in_flight() >= 2,
+        "independent resources should run concurrently"
+    );
+    assert!(
+        mem.throttled() > 0,
+        "a 200/s limit with 41 quick calls must throttle some"
+    );
     assert_eq!(mem.objects().len(), 41);
 }
 
@@ -253,8 +413,12 @@ impl cairn_core::apply::Observer for Recorder {
         self.max.fetch_max(n, SeqCst);
     }
     fn op_finished(&self, op: &cairn_core::apply::OpInfo, _: std::time::Duration) {
-        self.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         self.finished.lock().unwrap().push(op.address.to_string());
-        self.kinds.lock().unwrap().push((op.address.to_string(), op.kind));
+        self.kinds
+            .lock()
+            .unwrap()
+            .push((op.address.to_string(), op.kind));
     }
 }

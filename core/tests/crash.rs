@@ -21,26 +21,42 @@ use std::collections::BTreeMap;
 fn fifty() -> Stack {
     let mut s = Stack::new("crashy");
     let net = s.add("main", Network::new("10.0.0.0/16"));
-    let subnets: Vec<_> = (0..10).map(|i| s.add(&format!("sub-{i}"), Subnet::new(&net, &format!("10.0.{i}.0/24")).zone((i % 3) as u8))).collect();
+    let subnets: Vec<_> = (0..10)
+        .map(|i| {
+            s.add(
+                &format!("sub-{i}"),
+                Subnet::new(&net, &format!("10.0.{i}.0/24")).zone((i % 3) as u8),
+            )
+        })
+        .collect();
     let mut groups = Vec::new();
     for i in 0..20 {
-        let mut g = SecurityGroup::new(&net, "tier").ingress(Rule::tcp(443).from_cidr("10.0.0.0/16"));
+        let mut g =
+            SecurityGroup::new(&net, "tier").ingress(Rule::tcp(443).from_cidr("10.0.0.0/16"));
         if i > 0 {
             g = g.ingress(Rule::tcp(5432).from_group(&groups[i - 1]));
         }
         groups.push(s.add(&format!("sg-{i}"), g));
     }
-    let secrets: Vec<_> = (0..10).map(|i| s.add(&format!("pw-{i}"), Secret::generated())).collect();
+    let secrets: Vec<_> = (0..10)
+        .map(|i| s.add(&format!("pw-{i}"), Secret::generated()))
+        .collect();
     for i in 0..4 {
         s.add(
             &format!("db-{i}"),
-            Database::postgres("15").admin_password(&secrets[i]).subnets([&subnets[i], &subnets[i + 1]]).security_group(&groups[19 - i]),
+            Database::postgres("15")
+                .admin_password(&secrets[i])
+                .subnets([&subnets[i], &subnets[i + 1]])
+                .security_group(&groups[19 - i]),
         );
     }
     for i in 0..5 {
         s.add(
             &format!("cache-{i}"),
-            Cache::redis("7.1").auth_token(&secrets[4 + i]).subnets([&subnets[5 + i % 4], &subnets[6 + i % 4]]).security_group(&groups[i]),
+            Cache::redis("7.1")
+                .auth_token(&secrets[4 + i])
+                .subnets([&subnets[5 + i % 4], &subnets[6 + i % 4]])
+                .security_group(&groups[i]),
         );
     }
     assert_eq!(s.resources().len(), 50);
@@ -48,12 +64,22 @@ fn fifty() -> Stack {
 }
 
 fn lock_id(sb: &Sandbox) -> String {
-    let body = std::fs::read(sb.dir.path().join("state.json.lock")).expect("a crashed run leaves its lock");
-    serde_json::from_slice::<serde_json::Value>(&body).unwrap()["id"].as_str().unwrap().to_string()
+    let body = std::fs::read(sb.dir.path().join("state.json.lock"))
+        .expect("a crashed run leaves its lock");
+    serde_json::from_slice::<serde_json::Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Run `plan` with the k-th mutating call frozen, then kill everything.
-fn crash_during(engine: &Engine, mem: &MemoryProvider, plan: &cairn_core::Plan, k: usize, after_effect: bool) {
+fn crash_during(
+    engine: &Engine,
+    mem: &MemoryProvider,
+    plan: &cairn_core::Plan,
+    k: usize,
+    after_effect: bool,
+) {
     let rt = rt();
     mem.hang_at(k, after_effect);
     let opts = ApplyOptions::default();
@@ -69,9 +95,17 @@ fn crash_during(engine: &Engine, mem: &MemoryProvider, plan: &cairn_core::Plan, 
 /// The durability properties, checked against the memory cloud.
 fn check_crashed_state(state: &State, mem: &MemoryProvider, ctx: &str) {
     let cloud = mem.objects();
-    let pending_for = |addr: &str, kinds: &[OperationKind]| state.pending.values().any(|p| p.address == addr && kinds.contains(&p.kind));
+    let pending_for = |addr: &str, kinds: &[OperationKind]| {
+        state
+            .pending
+            .values()
+            .any(|p| p.address == addr && kinds.contains(&p.kind))
+    };
     for (id, o) in &cloud {
-        let recorded = state.resources.get(&o.address).is_some_and(|r| &r.id == id || r.deposed.iter().any(|d| &d.id == id));
+        let recorded = state
+            .resources
+            .get(&o.address)
+            .is_some_and(|r| &r.id == id || r.deposed.iter().any(|d| &d.id == id));
         assert!(
             recorded || pending_for(&o.address, &[OperationKind::Create]),
             "{ctx}: cloud object {id} ({}) is neither in state nor named by a pending create",
@@ -86,16 +120,30 @@ fn check_crashed_state(state: &State, mem: &MemoryProvider, ctx: &str) {
             r.id
         );
     }
-    assert!(state.pending.len() <= 10, "{ctx}: more pending operations than calls in flight");
+    assert!(
+        state.pending.len() <= 10,
+        "{ctx}: more pending operations than calls in flight"
+    );
 }
 
 fn recover(sb: &Sandbox, engine: &Engine, stack: &Stack, mode: PlanMode, ctx: &str) -> Vec<Drift> {
     sb.store().force_unlock(&lock_id(sb)).unwrap();
     let rt = rt();
-    let opts = PlanOptions { mode, refresh: true, ..Default::default() };
-    let plan = rt.block_on(engine.plan(stack, &opts)).unwrap_or_else(|e| panic!("{ctx}: plan after crash: {e}"));
-    let report = rt.block_on(engine.apply(&plan, &ApplyOptions::default())).unwrap();
-    assert!(report.is_success(), "{ctx}: recovery apply failed:\n{report}");
+    let opts = PlanOptions {
+        mode,
+        refresh: true,
+        ..Default::default()
+    };
+    let plan = rt
+        .block_on(engine.plan(stack, &opts))
+        .unwrap_or_else(|e| panic!("{ctx}: plan after crash: {e}"));
+    let report = rt
+        .block_on(engine.apply(&plan, &ApplyOptions::default()))
+        .unwrap();
+    assert!(
+        report.is_success(),
+        "{ctx}: recovery apply failed:\n{report}"
+    );
     if mode == PlanMode::Normal {
         assert_converged(&rt, engine, stack);
     }
@@ -108,31 +156,53 @@ fn an_apply_killed_at_any_operation_recovers_without_duplicates() {
     let mut adopted = 0;
     for after_effect in [false, true] {
         for k in 1..=50 {
-            let ctx = format!("crash at create #{k} ({} its effect)", if after_effect { "after" } else { "before" });
+            let ctx = format!(
+                "crash at create #{k} ({} its effect)",
+                if after_effect { "after" } else { "before" }
+            );
             let (sb, mem) = (Sandbox::new(), MemoryProvider::new());
             let engine = sb.engine(&mem);
             let plan = rt().block_on(engine.plan(&stack, &refresh())).unwrap();
             crash_during(&engine, &mem, &plan, k, after_effect);
-            let state = sb.store().read().unwrap_or_else(|e| panic!("{ctx}: state must parse: {e}")).expect("state exists");
+            let state = sb
+                .store()
+                .read()
+                .unwrap_or_else(|e| panic!("{ctx}: state must parse: {e}"))
+                .expect("state exists");
             check_crashed_state(&state, &mem, &ctx);
             if after_effect {
-                assert!(!state.pending.is_empty(), "{ctx}: the frozen call must be named as pending");
+                assert!(
+                    !state.pending.is_empty(),
+                    "{ctx}: the frozen call must be named as pending"
+                );
             }
             let drift = recover(&sb, &engine, &stack, PlanMode::Normal, &ctx);
-            adopted += drift.iter().filter(|d| matches!(d, Drift::Adopted { .. })).count();
+            adopted += drift
+                .iter()
+                .filter(|d| matches!(d, Drift::Adopted { .. }))
+                .count();
             let cloud = mem.objects();
             assert_eq!(cloud.len(), 50, "{ctx}: duplicates or orphans in the cloud");
             let mut per_address: BTreeMap<&str, usize> = BTreeMap::new();
             for o in cloud.values() {
                 *per_address.entry(o.address.as_str()).or_default() += 1;
             }
-            assert!(per_address.values().all(|n| *n == 1), "{ctx}: {per_address:?}");
+            assert!(
+                per_address.values().all(|n| *n == 1),
+                "{ctx}: {per_address:?}"
+            );
             let state = sb.store().read().unwrap().unwrap();
-            assert!(state.pending.is_empty(), "{ctx}: pending operations left after recovery");
+            assert!(
+                state.pending.is_empty(),
+                "{ctx}: pending operations left after recovery"
+            );
             assert_eq!(state.live().count(), 50);
         }
     }
-    assert!(adopted >= 50, "every crash after an effect leaves an object to adopt (adopted {adopted})");
+    assert!(
+        adopted >= 50,
+        "every crash after an effect leaves an object to adopt (adopted {adopted})"
+    );
 }
 
 #[test]
@@ -140,21 +210,34 @@ fn a_destroy_killed_at_any_operation_recovers() {
     let stack = fifty();
     for after_effect in [false, true] {
         for k in (1..=50).step_by(7) {
-            let ctx = format!("crash at delete #{k} ({} its effect)", if after_effect { "after" } else { "before" });
+            let ctx = format!(
+                "crash at delete #{k} ({} its effect)",
+                if after_effect { "after" } else { "before" }
+            );
             let (sb, mem) = (Sandbox::new(), MemoryProvider::new());
             let engine = sb.engine(&mem);
             let rt0 = rt();
             converge(&rt0, &engine, &stack);
-            let opts = PlanOptions { mode: PlanMode::Destroy, refresh: true, ..Default::default() };
+            let opts = PlanOptions {
+                mode: PlanMode::Destroy,
+                refresh: true,
+                ..Default::default()
+            };
             let plan = rt0.block_on(engine.plan(&stack, &opts)).unwrap();
             drop(rt0);
             crash_during(&engine, &mem, &plan, k, after_effect);
             let state = sb.store().read().unwrap().unwrap();
             check_crashed_state(&state, &mem, &ctx);
             recover(&sb, &engine, &stack, PlanMode::Destroy, &ctx);
-            assert!(mem.objects().is_empty(), "{ctx}: objects left after destroy");
+            assert!(
+                mem.objects().is_empty(),
+                "{ctx}: objects left after destroy"
+            );
             let state = sb.store().read().unwrap().unwrap();
-            assert!(state.resources.is_empty() && state.pending.is_empty(), "{ctx}");
+            assert!(
+                state.resources.is_empty() && state.pending.is_empty(),
+                "{ctx}"
+            );
         }
     }
 }
@@ -168,13 +251,22 @@ fn an_indeterminate_failure_keeps_its_pending_record_for_the_next_run() {
     mem.fail(
         "mem_network.main",
         cairn_core::testing::CallKind::Create,
-        cairn_core::provider::ProviderError::Indeterminate { address: "mem_network.main".into(), message: "connection reset".into() },
+        cairn_core::provider::ProviderError::Indeterminate {
+            address: "mem_network.main".into(),
+            message: "connection reset".into(),
+        },
     );
     let plan = rt.block_on(engine.plan(&s, &refresh())).unwrap();
-    let report = rt.block_on(engine.apply(&plan, &ApplyOptions::default())).unwrap();
+    let report = rt
+        .block_on(engine.apply(&plan, &ApplyOptions::default()))
+        .unwrap();
     assert!(!report.is_success());
     let state = sb.store().read().unwrap().unwrap();
-    assert_eq!(state.pending.len(), 1, "an outcome-unknown call stays named for reconciliation");
+    assert_eq!(
+        state.pending.len(),
+        1,
+        "an outcome-unknown call stays named for reconciliation"
+    );
     mem.clear_failures();
     converge(&rt, &engine, &s);
     assert!(sb.store().read().unwrap().unwrap().pending.is_empty());

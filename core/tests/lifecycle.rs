@@ -16,7 +16,11 @@ fn small(db_protect: bool, storage_encrypted: bool, cbd: bool, retention: u32) -
     let a = s.add("a", Subnet::new(&net, "10.0.1.0/24").zone(0));
     let b = s.add("b", Subnet::new(&net, "10.0.2.0/24").zone(1));
     let pw = s.add("pw", Secret::generated());
-    let mut db = Database::postgres("15").admin_password(&pw).subnets([&a, &b]).encrypted(storage_encrypted).backup_retention_days(retention);
+    let mut db = Database::postgres("15")
+        .admin_password(&pw)
+        .subnets([&a, &b])
+        .encrypted(storage_encrypted)
+        .backup_retention_days(retention);
     db = db.set_protect(db_protect);
     if cbd {
         db = db.create_before_destroy();
@@ -30,11 +34,19 @@ fn protect_refuses_replace_and_survives_removal_from_code() {
     let (rt, sb, mem) = (rt(), Sandbox::new(), MemoryProvider::new());
     let engine = sb.engine(&mem);
     converge(&rt, &engine, &small(true, true, false, 7));
-    assert!(engine.store().read().unwrap().unwrap().resources["mem_database.db"].protect, "protect is recorded in state");
+    assert!(
+        engine.store().read().unwrap().unwrap().resources["mem_database.db"].protect,
+        "protect is recorded in state"
+    );
     // A change that forces replacement is refused.
     match rt.block_on(engine.plan(&small(true, false, false, 7), &refresh())) {
-        Err(EngineError::Plan(PlanError::Protected { address, action, .. })) => {
-            assert_eq!((address.as_str(), action.as_str()), ("mem_database.db", "replace"));
+        Err(EngineError::Plan(PlanError::Protected {
+            address, action, ..
+        })) => {
+            assert_eq!(
+                (address.as_str(), action.as_str()),
+                ("mem_database.db", "replace")
+            );
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
@@ -43,18 +55,31 @@ fn protect_refuses_replace_and_survives_removal_from_code() {
     let net = without.add("main", Network::new("10.0.0.0/16"));
     without.add("a", Subnet::new(&net, "10.0.1.0/24").zone(0));
     match rt.block_on(engine.plan(&without, &refresh())) {
-        Err(EngineError::Plan(PlanError::Protected { address, action, reason })) => {
-            assert_eq!((address.as_str(), action.as_str()), ("mem_database.db", "delete"));
+        Err(EngineError::Plan(PlanError::Protected {
+            address,
+            action,
+            reason,
+        })) => {
+            assert_eq!(
+                (address.as_str(), action.as_str()),
+                ("mem_database.db", "delete")
+            );
             assert!(reason.contains("protected"), "{reason}");
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
     // The way out: apply with protect off (a state-only change), then remove it.
     let plan = converge(&rt, &engine, &small(false, true, false, 7));
-    assert!(!plan.has_changes() && plan.has_work(), "turning protect off changes state only");
+    assert!(
+        !plan.has_changes() && plan.has_work(),
+        "turning protect off changes state only"
+    );
     assert!(!engine.store().read().unwrap().unwrap().resources["mem_database.db"].protect);
     converge(&rt, &engine, &without);
-    assert!(mem.objects().values().all(|o| o.type_name != "mem_database"));
+    assert!(mem
+        .objects()
+        .values()
+        .all(|o| o.type_name != "mem_database"));
 }
 
 #[test]
@@ -64,35 +89,70 @@ fn ignore_changes_hides_drift_on_named_attributes() {
     let mut s = Stack::new("ign");
     s.add("main", Network::new("10.0.0.0/16").ignore_changes(["dns"]));
     converge(&rt, &engine, &s);
-    let id = engine.store().read().unwrap().unwrap().resources["mem_network.main"].id.clone();
+    let id = engine.store().read().unwrap().unwrap().resources["mem_network.main"]
+        .id
+        .clone();
     mem.edit(&id, "dns", Value::Bool(false));
     let plan = rt.block_on(engine.plan(&s, &refresh())).unwrap();
     assert_eq!(plan.drift.len(), 1, "the drift is still reported");
-    assert!(!plan.has_changes(), "but no change is planned for an ignored attribute");
+    assert!(
+        !plan.has_changes(),
+        "but no change is planned for an ignored attribute"
+    );
     mem.edit(&id, "nat", Value::str("none"));
     let plan = rt.block_on(engine.plan(&s, &refresh())).unwrap();
     assert_eq!(plan.changes[0].action, Action::Update);
-    assert_eq!(plan.changes[0].changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["nat"]);
+    assert_eq!(
+        plan.changes[0]
+            .changes
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["nat"]
+    );
 }
 
 fn replace_order(cbd: bool) -> Vec<(String, OpKind)> {
     let (rt, sb, mem) = (rt(), Sandbox::new(), MemoryProvider::new());
     let engine = sb.engine(&mem);
     converge(&rt, &engine, &small(false, true, cbd, 7));
-    let old = engine.store().read().unwrap().unwrap().resources["mem_database.db"].id.clone();
-    let plan = rt.block_on(engine.plan(&small(false, false, cbd, 7), &refresh())).unwrap();
-    let c = plan.changes.iter().find(|c| c.address == "mem_database.db").unwrap();
+    let old = engine.store().read().unwrap().unwrap().resources["mem_database.db"]
+        .id
+        .clone();
+    let plan = rt
+        .block_on(engine.plan(&small(false, false, cbd, 7), &refresh()))
+        .unwrap();
+    let c = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "mem_database.db")
+        .unwrap();
     assert_eq!(c.action, Action::Replace);
     assert_eq!(c.replace_because, ["encrypted"]);
-    let expected = if cbd { [Step::CreateReplacement, Step::DeleteReplaced] } else { [Step::DeleteReplaced, Step::CreateReplacement] };
+    let expected = if cbd {
+        [Step::CreateReplacement, Step::DeleteReplaced]
+    } else {
+        [Step::DeleteReplaced, Step::CreateReplacement]
+    };
     assert_eq!(c.steps, expected);
     let rec = Arc::new(Recorder::default());
-    let report = rt.block_on(engine.apply(&plan, &ApplyOptions { observer: rec.clone(), ..Default::default() })).unwrap();
+    let report = rt
+        .block_on(engine.apply(
+            &plan,
+            &ApplyOptions {
+                observer: rec.clone(),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
     assert!(report.is_success(), "{report}");
     let state = engine.store().read().unwrap().unwrap();
     let db = &state.resources["mem_database.db"];
     assert_ne!(db.id, old);
-    assert!(db.deposed.is_empty(), "the replaced object is gone from state");
+    assert!(
+        db.deposed.is_empty(),
+        "the replaced object is gone from state"
+    );
     assert!(!mem.objects().contains_key(&old), "and from the cloud");
     assert_converged(&rt, &engine, &small(false, false, cbd, 7));
     let kinds = rec.kinds.lock().unwrap().clone();
@@ -103,14 +163,20 @@ fn replace_order(cbd: bool) -> Vec<(String, OpKind)> {
 fn create_before_destroy_creates_the_replacement_first() {
     let kinds = replace_order(true);
     let at = |k: OpKind| kinds.iter().position(|(_, x)| *x == k).unwrap();
-    assert!(at(OpKind::CreateReplacement) < at(OpKind::DeleteReplaced), "{kinds:?}");
+    assert!(
+        at(OpKind::CreateReplacement) < at(OpKind::DeleteReplaced),
+        "{kinds:?}"
+    );
 }
 
 #[test]
 fn destroy_before_create_is_the_default() {
     let kinds = replace_order(false);
     let at = |k: OpKind| kinds.iter().position(|(_, x)| *x == k).unwrap();
-    assert!(at(OpKind::DeleteReplaced) < at(OpKind::CreateReplacement), "{kinds:?}");
+    assert!(
+        at(OpKind::DeleteReplaced) < at(OpKind::CreateReplacement),
+        "{kinds:?}"
+    );
 }
 
 #[test]
@@ -120,15 +186,39 @@ fn secrets_never_reach_plan_text_json_state_or_errors() {
     let stack = full_stack();
     let plan = converge(&rt, &engine, &stack);
     // The generated password exists in the cloud only.
-    let secret = mem.objects().values().find(|o| o.address == "mem_secret.db-password").unwrap().attrs["value"].clone();
-    let Value::Sensitive(s) = &secret else { panic!("the cloud holds a sensitive value") };
-    let plain = s.expose().expect("the cloud knows the plaintext").to_string();
-    let db = mem.objects().values().find(|o| o.address == "mem_database.orders").unwrap().attrs["admin_password"].clone();
-    assert!(db.same_as(&secret), "the database got the generated password");
+    let secret = mem
+        .objects()
+        .values()
+        .find(|o| o.address == "mem_secret.db-password")
+        .unwrap()
+        .attrs["value"]
+        .clone();
+    let Value::Sensitive(s) = &secret else {
+        panic!("the cloud holds a sensitive value")
+    };
+    let plain = s
+        .expose()
+        .expect("the cloud knows the plaintext")
+        .to_string();
+    let db = mem
+        .objects()
+        .values()
+        .find(|o| o.address == "mem_database.orders")
+        .unwrap()
+        .attrs["admin_password"]
+        .clone();
+    assert!(
+        db.same_as(&secret),
+        "the database got the generated password"
+    );
     let text = cairn_core::plan::render::text(&plan, Default::default());
     let json = plan.to_json();
     let state = std::fs::read_to_string(sb.state_path()).unwrap();
-    for (what, body) in [("plan text", &text), ("plan json", &json), ("state", &state)] {
+    for (what, body) in [
+        ("plan text", &text),
+        ("plan json", &json),
+        ("state", &state),
+    ] {
         for secret in [plain.as_str(), "S3cure-Cache-Token-42!"] {
             assert!(!body.contains(secret), "{what} leaks a secret");
         }
@@ -137,7 +227,11 @@ fn secrets_never_reach_plan_text_json_state_or_errors() {
     // A changed given secret shows as a masked update.
     let mut changed = Stack::new("shop");
     for d in stack.resources() {
-        let r = if d.name == "cache-token" { cairn_core::model::Resource::Secret(Secret::given("An0ther-Strong-Token!")) } else { d.resource.clone() };
+        let r = if d.name == "cache-token" {
+            cairn_core::model::Resource::Secret(Secret::given("An0ther-Strong-Token!"))
+        } else {
+            d.resource.clone()
+        };
         match r {
             cairn_core::model::Resource::Secret(x) => drop(changed.add(&d.name, x)),
             cairn_core::model::Resource::Network(x) => drop(changed.add(&d.name, x)),
@@ -149,11 +243,17 @@ fn secrets_never_reach_plan_text_json_state_or_errors() {
             cairn_core::model::Resource::Cache(x) => drop(changed.add(&d.name, x)),
         }
     }
-    changed.output("db_endpoint", cairn_core::model::Ref::<Database>::named("orders").attr("endpoint"));
+    changed.output(
+        "db_endpoint",
+        cairn_core::model::Ref::<Database>::named("orders").attr("endpoint"),
+    );
     let plan = rt.block_on(engine.plan(&changed, &refresh())).unwrap();
     let text = cairn_core::plan::render::text(&plan, Default::default());
     assert!(text.contains("value: (sensitive) -> (sensitive)"), "{text}");
-    assert!(text.contains("auth_token: (sensitive) -> (sensitive)"), "{text}");
+    assert!(
+        text.contains("auth_token: (sensitive) -> (sensitive)"),
+        "{text}"
+    );
     assert!(!text.contains("An0ther") && !plan.to_json().contains("An0ther"));
     converge(&rt, &engine, &changed);
     assert_converged(&rt, &engine, &changed);

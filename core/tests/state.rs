@@ -8,7 +8,10 @@ use std::path::Path;
 
 fn res(i: usize) -> ResourceState {
     let mut attrs = Attrs::new();
-    attrs.insert("cidr".into(), Value::str(format!("10.{}.{}.0/24", i / 256 % 256, i % 256)));
+    attrs.insert(
+        "cidr".into(),
+        Value::str(format!("10.{}.{}.0/24", i / 256 % 256, i % 256)),
+    );
     ResourceState {
         address: format!("mem_thing.r{i}").into(),
         type_name: "mem_thing".into(),
@@ -27,7 +30,9 @@ fn local_backend_passes_the_conformance_suite() {
     let counter = std::sync::atomic::AtomicUsize::new(0);
     let factory = || -> Box<dyn StateStore> {
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Box::new(LocalStore::new(root.path().join(format!("s{n}/state.json"))))
+        Box::new(LocalStore::new(
+            root.path().join(format!("s{n}/state.json")),
+        ))
     };
     let ran = conformance::run(&factory);
     assert!(ran.len() >= 12);
@@ -37,7 +42,8 @@ fn populated(dir: &Path, n: usize) -> LocalStore {
     let store = LocalStore::new(dir.join("state.json"));
     let mut s = store.lock("test").unwrap();
     s.init("st", "memory").unwrap();
-    s.append(&(0..n).map(|i| Mutation::Put(res(i))).collect::<Vec<_>>()).unwrap();
+    s.append(&(0..n).map(|i| Mutation::Put(res(i))).collect::<Vec<_>>())
+        .unwrap();
     s.unlock().unwrap();
     store
 }
@@ -49,7 +55,11 @@ fn files_are_private() {
     let mut s = store.lock("perm").unwrap();
     s.append(&[Mutation::Put(res(9))]).unwrap();
     for f in ["state.json", "state.json.journal", "state.json.lock"] {
-        let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(dir.path().join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "{f} must be 0600");
     }
     s.unlock().unwrap();
@@ -61,7 +71,13 @@ fn a_second_writer_gets_who_holds_the_lock() {
     let store = populated(dir.path(), 1);
     let _held = store.lock("cairn apply").unwrap();
     let err = store.lock("cairn destroy").unwrap_err().to_string();
-    assert!(err.contains("is locked by") && err.contains("`cairn apply`") && err.contains("pid") && err.contains("cairn state unlock"), "{err}");
+    assert!(
+        err.contains("is locked by")
+            && err.contains("`cairn apply`")
+            && err.contains("pid")
+            && err.contains("cairn state unlock"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -82,9 +98,19 @@ fn corrupt_and_foreign_files_are_refused_and_left_untouched() {
         let read_err = store.read().unwrap_err().to_string();
         assert!(read_err.contains(words), "{name}: {read_err}");
         let lock_err = store.lock("apply").unwrap_err().to_string();
-        assert!(lock_err.contains(words) && lock_err.contains("untouched"), "{name}: {lock_err}");
-        assert_eq!(std::fs::read(&path).unwrap(), *body, "{name}: the file must not be overwritten");
-        assert!(!dir.path().join("state.json.lock").exists(), "{name}: a refused load releases the lock");
+        assert!(
+            lock_err.contains(words) && lock_err.contains("untouched"),
+            "{name}: {lock_err}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            *body,
+            "{name}: the file must not be overwritten"
+        );
+        assert!(
+            !dir.path().join("state.json.lock").exists(),
+            "{name}: a refused load releases the lock"
+        );
     }
 }
 
@@ -96,19 +122,38 @@ fn a_torn_journal_tail_is_dropped_at_every_byte() {
     s.append(&[Mutation::Put(res(10))]).unwrap();
     let journal = dir.path().join("state.json.journal");
     let committed = std::fs::read(&journal).unwrap();
-    s.append(&[Mutation::Put(res(11)), Mutation::Remove { address: "mem_thing.r0".into() }]).unwrap();
+    s.append(&[
+        Mutation::Put(res(11)),
+        Mutation::Remove {
+            address: "mem_thing.r0".into(),
+        },
+    ])
+    .unwrap();
     drop(s); // crash
     let full = std::fs::read(&journal).unwrap();
-    let lock_id = serde_json::from_slice::<serde_json::Value>(&std::fs::read(dir.path().join("state.json.lock")).unwrap()).unwrap()["id"]
+    let lock_id = serde_json::from_slice::<serde_json::Value>(
+        &std::fs::read(dir.path().join("state.json.lock")).unwrap(),
+    )
+    .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
     store.force_unlock(&lock_id).unwrap();
     for cut in committed.len()..full.len() {
         std::fs::write(&journal, &full[..cut]).unwrap();
-        let st = store.read().unwrap_or_else(|e| panic!("cut at {cut}: {e}")).unwrap();
-        assert!(st.resources.contains_key("mem_thing.r10"), "cut at {cut}: an acknowledged batch was lost");
-        assert!(!st.resources.contains_key("mem_thing.r11") && st.resources.contains_key("mem_thing.r0"), "cut at {cut}: a torn batch must vanish whole");
+        let st = store
+            .read()
+            .unwrap_or_else(|e| panic!("cut at {cut}: {e}"))
+            .unwrap();
+        assert!(
+            st.resources.contains_key("mem_thing.r10"),
+            "cut at {cut}: an acknowledged batch was lost"
+        );
+        assert!(
+            !st.resources.contains_key("mem_thing.r11")
+                && st.resources.contains_key("mem_thing.r0"),
+            "cut at {cut}: a torn batch must vanish whole"
+        );
     }
     // Writing after a torn tail cuts it off first, and keeps the history.
     std::fs::write(&journal, &full[..full.len() - 3]).unwrap();
@@ -116,7 +161,9 @@ fn a_torn_journal_tail_is_dropped_at_every_byte() {
     s.append(&[Mutation::Put(res(12))]).unwrap();
     s.unlock().unwrap();
     let st = store.read().unwrap().unwrap();
-    assert!(st.resources.contains_key("mem_thing.r10") && st.resources.contains_key("mem_thing.r12"));
+    assert!(
+        st.resources.contains_key("mem_thing.r10") && st.resources.contains_key("mem_thing.r12")
+    );
     assert!(!st.resources.contains_key("mem_thing.r11"));
 }
 
@@ -146,21 +193,43 @@ fn an_append_at_100k_resources_does_not_rewrite_the_snapshot() {
     let store = populated(dir.path(), 100_000);
     let snap = dir.path().join("state.json");
     let before = std::fs::metadata(&snap).unwrap();
-    assert!(before.len() > 5_000_000, "a realistic snapshot: {} bytes", before.len());
+    assert!(
+        before.len() > 5_000_000,
+        "a realistic snapshot: {} bytes",
+        before.len()
+    );
     let mut s = store.lock("one-op").unwrap();
     assert_eq!(s.state().resources.len(), 100_000);
     for i in 0..200 {
-        s.append(&[Mutation::Put(res(200_000 + i)), Mutation::Remove { address: format!("mem_thing.r{i}").into() }]).unwrap();
+        s.append(&[
+            Mutation::Put(res(200_000 + i)),
+            Mutation::Remove {
+                address: format!("mem_thing.r{i}").into(),
+            },
+        ])
+        .unwrap();
     }
     let after = std::fs::metadata(&snap).unwrap();
     use std::os::unix::fs::MetadataExt;
-    assert_eq!((before.ino(), before.len(), before.mtime_nsec()), (after.ino(), after.len(), after.mtime_nsec()), "per-operation writes must not touch the snapshot");
-    let journal = std::fs::metadata(dir.path().join("state.json.journal")).unwrap().len();
-    assert!(journal < 200 * 1024, "200 operations cost {journal} journal bytes");
+    assert_eq!(
+        (before.ino(), before.len(), before.mtime_nsec()),
+        (after.ino(), after.len(), after.mtime_nsec()),
+        "per-operation writes must not touch the snapshot"
+    );
+    let journal = std::fs::metadata(dir.path().join("state.json.journal"))
+        .unwrap()
+        .len();
+    assert!(
+        journal < 200 * 1024,
+        "200 operations cost {journal} journal bytes"
+    );
     drop(s);
     let st = store.read().unwrap().unwrap();
     assert_eq!(st.resources.len(), 100_000);
-    assert!(st.resources.contains_key("mem_thing.r200199") && !st.resources.contains_key("mem_thing.r199"));
+    assert!(
+        st.resources.contains_key("mem_thing.r200199")
+            && !st.resources.contains_key("mem_thing.r199")
+    );
 }
 
 #[test]
@@ -176,7 +245,15 @@ fn a_compaction_interrupted_after_the_rename_leaves_a_stale_journal_that_is_igno
     let st = store.read().unwrap().unwrap();
     assert!(st.resources.contains_key("mem_thing.r5"));
     let mut s = store.lock("after").unwrap();
-    s.append(&[Mutation::Remove { address: "mem_thing.r5".into() }]).unwrap();
+    s.append(&[Mutation::Remove {
+        address: "mem_thing.r5".into(),
+    }])
+    .unwrap();
     s.unlock().unwrap();
-    assert!(!store.read().unwrap().unwrap().resources.contains_key("mem_thing.r5"));
+    assert!(!store
+        .read()
+        .unwrap()
+        .unwrap()
+        .resources
+        .contains_key("mem_thing.r5"));
 }

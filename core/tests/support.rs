@@ -14,23 +14,55 @@ use std::sync::Arc;
 pub fn full_stack() -> Stack {
     let mut s = Stack::new("shop");
     let net = s.add("main", Network::new("10.0.0.0/16").storage_endpoint(true));
-    let pub_a = s.add("public-a", Subnet::new(&net, "10.0.0.0/24").tier(Tier::Public).zone(0));
-    let pub_b = s.add("public-b", Subnet::new(&net, "10.0.1.0/24").tier(Tier::Public).zone(1));
-    let db_a = s.add("db-a", Subnet::new(&net, "10.0.10.0/24").tier(Tier::Isolated).zone(0));
-    let db_b = s.add("db-b", Subnet::new(&net, "10.0.11.0/24").tier(Tier::Isolated).zone(1));
+    let pub_a = s.add(
+        "public-a",
+        Subnet::new(&net, "10.0.0.0/24").tier(Tier::Public).zone(0),
+    );
+    let pub_b = s.add(
+        "public-b",
+        Subnet::new(&net, "10.0.1.0/24").tier(Tier::Public).zone(1),
+    );
+    let db_a = s.add(
+        "db-a",
+        Subnet::new(&net, "10.0.10.0/24")
+            .tier(Tier::Isolated)
+            .zone(0),
+    );
+    let db_b = s.add(
+        "db-b",
+        Subnet::new(&net, "10.0.11.0/24")
+            .tier(Tier::Isolated)
+            .zone(1),
+    );
     let lb_sg = s.add(
         "lb",
         SecurityGroup::new(&net, "load balancer")
             .ingress(Rule::tcp(443).from_cidr("0.0.0.0/0").description("https"))
-            .ingress(Rule::tcp(80).from_cidr("0.0.0.0/0").description("http redirect"))
+            .ingress(
+                Rule::tcp(80)
+                    .from_cidr("0.0.0.0/0")
+                    .description("http redirect"),
+            )
             .allow_all_egress(),
     );
     let app_sg = s.add(
         "app",
-        SecurityGroup::new(&net, "services").ingress(Rule::tcp(8080).from_group(&lb_sg).description("from the LB")).allow_all_egress(),
+        SecurityGroup::new(&net, "services")
+            .ingress(
+                Rule::tcp(8080)
+                    .from_group(&lb_sg)
+                    .description("from the LB"),
+            )
+            .allow_all_egress(),
     );
-    let db_sg = s.add("db", SecurityGroup::new(&net, "database").ingress(Rule::tcp(5432).from_group(&app_sg)));
-    let pw = s.add("db-password", Secret::generated().description("database admin"));
+    let db_sg = s.add(
+        "db",
+        SecurityGroup::new(&net, "database").ingress(Rule::tcp(5432).from_group(&app_sg)),
+    );
+    let pw = s.add(
+        "db-password",
+        Secret::generated().description("database admin"),
+    );
     let token = s.add("cache-token", Secret::given("S3cure-Cache-Token-42!"));
     let db = s.add(
         "orders",
@@ -50,7 +82,11 @@ pub fn full_stack() -> Stack {
     );
     s.add(
         "events",
-        Broker::kafka("3.6.0").brokers(2).topic("orders", 4).subnets([&db_a, &db_b]).security_group(&app_sg),
+        Broker::kafka("3.6.0")
+            .brokers(2)
+            .topic("orders", 4)
+            .subnets([&db_a, &db_b])
+            .security_group(&app_sg),
     );
     s.add(
         "web",
@@ -65,7 +101,11 @@ pub fn full_stack() -> Stack {
     );
     s.add(
         "sessions",
-        Cache::redis("7.1").replicas(1).auth_token(&token).subnets([&db_a, &db_b]).security_group(&db_sg),
+        Cache::redis("7.1")
+            .replicas(1)
+            .auth_token(&token)
+            .subnets([&db_a, &db_b])
+            .security_group(&db_sg),
     );
     s.output("db_endpoint", db.attr("endpoint"));
     s
@@ -78,7 +118,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Self {
-        Sandbox { dir: tempfile::tempdir().expect("tempdir") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
     pub fn state_path(&self) -> PathBuf {
         self.dir.path().join("state.json")
@@ -92,17 +134,26 @@ impl Sandbox {
 }
 
 pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 pub fn refresh() -> PlanOptions {
-    PlanOptions { refresh: true, ..PlanOptions::default() }
+    PlanOptions {
+        refresh: true,
+        ..PlanOptions::default()
+    }
 }
 
 /// Plan and apply, asserting full success; returns the plan applied.
 pub fn converge(rt: &tokio::runtime::Runtime, engine: &Engine, stack: &Stack) -> Plan {
     let plan = rt.block_on(engine.plan(stack, &refresh())).expect("plan");
-    let report = rt.block_on(engine.apply(&plan, &ApplyOptions::default())).expect("apply");
+    let report = rt
+        .block_on(engine.apply(&plan, &ApplyOptions::default()))
+        .expect("apply");
     assert!(report.is_success(), "apply failed:\n{report}");
     plan
 }

@@ -9,7 +9,13 @@ use cairn_core::validate::validate;
 use cairn_core::EngineError;
 
 /// (case, stack, expected resource, expected field, words the message must contain)
-type Case = (&'static str, Stack, &'static str, &'static str, &'static str);
+type Case = (
+    &'static str,
+    Stack,
+    &'static str,
+    &'static str,
+    &'static str,
+);
 
 fn with(f: impl FnOnce(&mut Stack)) -> Stack {
     let mut s = full_stack();
@@ -55,58 +61,427 @@ macro_rules! as_kind {
 
 fn cases() -> Vec<Case> {
     vec![
-        ("stack name", { let mut s = Stack::new("Shop_1"); s.add("main", Network::new("10.0.0.0/16")); s }, "stack", "name", "lowercase"),
-        ("duplicate name", with(|s| drop(s.add("main", Network::new("10.1.0.0/16")))), "network.main", "name", "already used"),
-        ("resource name chars", with(|s| drop(s.add("Bad_Name", Network::new("10.2.0.0/16")))), "network.Bad_Name", "name", "lowercase"),
-        ("resource name trailing hyphen", with(|s| drop(s.add("edge-", Network::new("10.2.0.0/16")))), "network.edge-", "name", "end with '-'"),
-        ("resource name too long", with(|s| drop(s.add(&"n".repeat(60), Network::new("10.2.0.0/16")))), "network.nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn", "name", "at most 48"),
-        ("bad network cidr", edit("main", |r| as_kind!(r, Network).cidr = "10.0.0.0/33".into()), "network.main", "cidr", "not an IPv4 CIDR"),
-        ("network host bits", edit("main", |r| as_kind!(r, Network).cidr = "10.0.0.5/16".into()), "network.main", "cidr", "host bits"),
-        ("network too large", edit("main", |r| as_kind!(r, Network).cidr = "10.0.0.0/8".into()), "network.main", "cidr", "between /16 and /28"),
-        ("network public range", with(|s| drop(s.add("pub", Network::new("8.8.0.0/16")))), "network.pub", "cidr", "not a private range"),
-        ("subnet outside network", edit("db-b", |r| as_kind!(r, Subnet).cidr = "10.1.11.0/24".into()), "subnet.db-b", "cidr", "outside network"),
-        ("overlapping subnets", edit("db-b", |r| as_kind!(r, Subnet).cidr = "10.0.10.128/25".into()), "subnet.db-b", "cidr", "overlaps 10.0.10.0/24 of subnet.db-a"),
-        ("subnet zone", edit("db-b", |r| as_kind!(r, Subnet).zone = 9), "subnet.db-b", "zone", "out of range"),
-        ("dangling network ref", with(|s| drop(s.add("orphan", Subnet::new(&Ref::named("nowhere"), "10.0.50.0/24")))), "subnet.orphan", "network", "does not declare"),
-        ("ref of the wrong kind", with(|s| drop(s.add("confused", Subnet::new(&Ref::named("db-a"), "10.0.51.0/24")))), "subnet.confused", "network", "is a subnet"),
-        ("depends_on cycle", with(|s| {
-            s.add("sec-a", Secret::generated().depends_on(AnyRef { kind: KindName::Secret, name: "sec-b".into() }));
-            s.add("sec-b", Secret::generated().depends_on(AnyRef { kind: KindName::Secret, name: "sec-a".into() }));
-        }), "secret.sec-a", "depends_on[0]", "dependency cycle: secret.sec-a -> secret.sec-b -> secret.sec-a"),
-        ("port out of range", edit("lb", |r| as_kind!(r, SecurityGroup).ingress[0].to_port = 70000), "security_group.lb", "ingress[0].to_port", "out of range"),
-        ("port zero", edit("lb", |r| as_kind!(r, SecurityGroup).ingress[1].from_port = 0), "security_group.lb", "ingress[1].from_port", "out of range"),
-        ("port range reversed", edit("lb", |r| { let g = as_kind!(r, SecurityGroup); g.ingress[0].from_port = 500; g.ingress[0].to_port = 400; }), "security_group.lb", "ingress[0].to_port", "ends before it starts"),
-        ("empty security rule", edit("app", |r| as_kind!(r, SecurityGroup).ingress.push(Rule::tcp(22))), "security_group.app", "ingress[1].source", "no source"),
-        ("bad rule cidr", edit("app", |r| as_kind!(r, SecurityGroup).egress[0] = Rule::all_traffic().to_cidr("0.0.0.0/99")), "security_group.app", "egress[0].source", "not an IPv4 CIDR"),
-        ("group description", edit("db", |r| as_kind!(r, SecurityGroup).description = " ".into()), "security_group.db", "description", "empty"),
-        ("weak given password", edit("cache-token", |r| *r = Secret::given("passwordpassword1").into()), "secret.cache-token", "value", "at least three"),
-        ("short given password", edit("cache-token", |r| *r = Secret::given("Ab1!").into()), "secret.cache-token", "value", "at least 12"),
-        ("well-known password", edit("cache-token", |r| *r = Secret::given("Password123!").into()), "secret.cache-token", "value", "well-known"),
-        ("generated too short", edit("db-password", |r| *r = Secret::generated().length(8).into()), "secret.db-password", "length", "16..=128"),
-        ("database version", edit("orders", |r| as_kind!(r, Database).version = "fifteen".into()), "database.orders", "version", "not a PostgreSQL version"),
-        ("database old version", edit("orders", |r| as_kind!(r, Database).version = "9.6".into()), "database.orders", "version", "out of support"),
-        ("database storage", edit("orders", |r| as_kind!(r, Database).storage_gb = 5), "database.orders", "storage_gb", "20..=65536"),
-        ("backup retention", edit("orders", |r| as_kind!(r, Database).backup_retention_days = 40), "database.orders", "backup_retention_days", "more than 35"),
-        ("backup window", edit("orders", |r| as_kind!(r, Database).backup_window = Some("3am".into())), "database.orders", "backup_window", "hh:mm-hh:mm"),
-        ("maintenance window", edit("orders", |r| as_kind!(r, Database).maintenance_window = Some("sun:04:00-sun:04:10".into())), "database.orders", "maintenance_window", "shorter than 30 minutes"),
-        ("reserved admin user", edit("orders", |r| as_kind!(r, Database).admin_user = "rdsadmin".into()), "database.orders", "admin_user", "reserved"),
-        ("no admin password", edit("orders", |r| as_kind!(r, Database).admin_password = None), "database.orders", "admin_password", "not set"),
-        ("logical database name", edit("orders", |r| as_kind!(r, Database).databases.push("bad-name".into())), "database.orders", "databases[1]", "letters, digits or '_'"),
-        ("database single zone", edit("orders", |r| as_kind!(r, Database).placement.subnets.truncate(1)), "database.orders", "subnets", "at least 2 zones"),
-        ("broker topic partitions", edit("events", |r| as_kind!(r, Broker).topics[0].partitions = 0), "broker.events", "topics[0].partitions", "1..=10000"),
-        ("broker topic name", edit("events", |r| as_kind!(r, Broker).topics[0].name = "bad topic".into()), "broker.events", "topics[0].name", "letters, digits"),
-        ("broker uneven", edit("events", |r| as_kind!(r, Broker).brokers = 3), "broker.events", "brokers", "evenly"),
-        ("route to unknown target", edit("web", |r| as_kind!(r, LoadBalancer).routes[0].target_group = "nope".into()), "load_balancer.web", "routes[0].target_group", "not a target group"),
-        ("route priority", edit("web", |r| as_kind!(r, LoadBalancer).routes[0].priority = 0), "load_balancer.web", "routes[0].priority", "1..=50000"),
-        ("health check path", edit("web", |r| as_kind!(r, LoadBalancer).target_groups[0].health_check.path = "health".into()), "load_balancer.web", "target_groups[0].health_check.path", "start with '/'"),
-        ("target port", edit("web", |r| as_kind!(r, LoadBalancer).target_groups[0].port = 0), "load_balancer.web", "target_groups[0].port", "out of range"),
-        ("redirect without https", edit("web", |r| { let l = as_kind!(r, LoadBalancer); l.https = None; l.routes.clear(); }), "load_balancer.web", "http_redirect", "needs an HTTPS listener"),
-        ("cache failover without replicas", edit("sessions", |r| as_kind!(r, Cache).replicas = 0), "cache.sessions", "automatic_failover", "at least one replica"),
-        ("cache token without tls", edit("sessions", |r| as_kind!(r, Cache).transit_encryption = false), "cache.sessions", "auth_token", "encryption in transit"),
-        ("cache port", edit("sessions", |r| as_kind!(r, Cache).port = 99999), "cache.sessions", "port", "out of range"),
-        ("reserved tag", edit("main", |r| { if let Resource::Network(n) = r { *n = n.clone().tag("cairn:stack", "x"); } }), "network.main", "tags.cairn:stack", "reserved"),
-        ("output of unknown attribute", with(|s| { s.output("bad", Ref::<Database>::named("orders").attr("colour")); }), "output.bad", "value", "exports no attribute"),
-        ("output of missing resource", with(|s| { s.output("gone", Ref::<Database>::named("ghost").attr("endpoint")); }), "output.gone", "value", "does not declare"),
+        (
+            "stack name",
+            {
+                let mut s = Stack::new("Shop_1");
+                s.add("main", Network::new("10.0.0.0/16"));
+                s
+            },
+            "stack",
+            "name",
+            "lowercase",
+        ),
+        (
+            "duplicate name",
+            with(|s| drop(s.add("main", Network::new("10.1.0.0/16")))),
+            "network.main",
+            "name",
+            "already used",
+        ),
+        (
+            "resource name chars",
+            with(|s| drop(s.add("Bad_Name", Network::new("10.2.0.0/16")))),
+            "network.Bad_Name",
+            "name",
+            "lowercase",
+        ),
+        (
+            "resource name trailing hyphen",
+            with(|s| drop(s.add("edge-", Network::new("10.2.0.0/16")))),
+            "network.edge-",
+            "name",
+            "end with '-'",
+        ),
+        (
+            "resource name too long",
+            with(|s| drop(s.add(&"n".repeat(60), Network::new("10.2.0.0/16")))),
+            "network.nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn",
+            "name",
+            "at most 48",
+        ),
+        (
+            "bad network cidr",
+            edit("main", |r| as_kind!(r, Network).cidr = "10.0.0.0/33".into()),
+            "network.main",
+            "cidr",
+            "not an IPv4 CIDR",
+        ),
+        (
+            "network host bits",
+            edit("main", |r| as_kind!(r, Network).cidr = "10.0.0.5/16".into()),
+            "network.main",
+            "cidr",
+            "host bits",
+        ),
+        (
+            "network too large",
+            edit("main", |r| as_kind!(r, Network).cidr = "10.0.0.0/8".into()),
+            "network.main",
+            "cidr",
+            "between /16 and /28",
+        ),
+        (
+            "network public range",
+            with(|s| drop(s.add("pub", Network::new("8.8.0.0/16")))),
+            "network.pub",
+            "cidr",
+            "not a private range",
+        ),
+        (
+            "subnet outside network",
+            edit("db-b", |r| as_kind!(r, Subnet).cidr = "10.1.11.0/24".into()),
+            "subnet.db-b",
+            "cidr",
+            "outside network",
+        ),
+        (
+            "overlapping subnets",
+            edit("db-b", |r| {
+                as_kind!(r, Subnet).cidr = "10.0.10.128/25".into()
+            }),
+            "subnet.db-b",
+            "cidr",
+            "overlaps 10.0.10.0/24 of subnet.db-a",
+        ),
+        (
+            "subnet zone",
+            edit("db-b", |r| as_kind!(r, Subnet).zone = 9),
+            "subnet.db-b",
+            "zone",
+            "out of range",
+        ),
+        (
+            "dangling network ref",
+            with(|s| {
+                drop(s.add(
+                    "orphan",
+                    Subnet::new(&Ref::named("nowhere"), "10.0.50.0/24"),
+                ))
+            }),
+            "subnet.orphan",
+            "network",
+            "does not declare",
+        ),
+        (
+            "ref of the wrong kind",
+            with(|s| drop(s.add("confused", Subnet::new(&Ref::named("db-a"), "10.0.51.0/24")))),
+            "subnet.confused",
+            "network",
+            "is a subnet",
+        ),
+        (
+            "depends_on cycle",
+            with(|s| {
+                s.add(
+                    "sec-a",
+                    Secret::generated().depends_on(AnyRef {
+                        kind: KindName::Secret,
+                        name: "sec-b".into(),
+                    }),
+                );
+                s.add(
+                    "sec-b",
+                    Secret::generated().depends_on(AnyRef {
+                        kind: KindName::Secret,
+                        name: "sec-a".into(),
+                    }),
+                );
+            }),
+            "secret.sec-a",
+            "depends_on[0]",
+            "dependency cycle: secret.sec-a -> secret.sec-b -> secret.sec-a",
+        ),
+        (
+            "port out of range",
+            edit("lb", |r| {
+                as_kind!(r, SecurityGroup).ingress[0].to_port = 70000
+            }),
+            "security_group.lb",
+            "ingress[0].to_port",
+            "out of range",
+        ),
+        (
+            "port zero",
+            edit("lb", |r| {
+                as_kind!(r, SecurityGroup).ingress[1].from_port = 0
+            }),
+            "security_group.lb",
+            "ingress[1].from_port",
+            "out of range",
+        ),
+        (
+            "port range reversed",
+            edit("lb", |r| {
+                let g = as_kind!(r, SecurityGroup);
+                g.ingress[0].from_port = 500;
+                g.ingress[0].to_port = 400;
+            }),
+            "security_group.lb",
+            "ingress[0].to_port",
+            "ends before it starts",
+        ),
+        (
+            "empty security rule",
+            edit("app", |r| {
+                as_kind!(r, SecurityGroup).ingress.push(Rule::tcp(22))
+            }),
+            "security_group.app",
+            "ingress[1].source",
+            "no source",
+        ),
+        (
+            "bad rule cidr",
+            edit("app", |r| {
+                as_kind!(r, SecurityGroup).egress[0] = Rule::all_traffic().to_cidr("0.0.0.0/99")
+            }),
+            "security_group.app",
+            "egress[0].source",
+            "not an IPv4 CIDR",
+        ),
+        (
+            "group description",
+            edit("db", |r| {
+                as_kind!(r, SecurityGroup).description = " ".into()
+            }),
+            "security_group.db",
+            "description",
+            "empty",
+        ),
+        (
+            "weak given password",
+            edit("cache-token", |r| {
+                *r = Secret::given("passwordpassword1").into()
+            }),
+            "secret.cache-token",
+            "value",
+            "at least three",
+        ),
+        (
+            "short given password",
+            edit("cache-token", |r| *r = Secret::given("Ab1!").into()),
+            "secret.cache-token",
+            "value",
+            "at least 12",
+        ),
+        (
+            "well-known password",
+            edit("cache-token", |r| *r = Secret::given("Password123!").into()),
+            "secret.cache-token",
+            "value",
+            "well-known",
+        ),
+        (
+            "generated too short",
+            edit("db-password", |r| *r = Secret::generated().length(8).into()),
+            "secret.db-password",
+            "length",
+            "16..=128",
+        ),
+        (
+            "database version",
+            edit("orders", |r| {
+                as_kind!(r, Database).version = "fifteen".into()
+            }),
+            "database.orders",
+            "version",
+            "not a PostgreSQL version",
+        ),
+        (
+            "database old version",
+            edit("orders", |r| as_kind!(r, Database).version = "9.6".into()),
+            "database.orders",
+            "version",
+            "out of support",
+        ),
+        (
+            "database storage",
+            edit("orders", |r| as_kind!(r, Database).storage_gb = 5),
+            "database.orders",
+            "storage_gb",
+            "20..=65536",
+        ),
+        (
+            "backup retention",
+            edit("orders", |r| {
+                as_kind!(r, Database).backup_retention_days = 40
+            }),
+            "database.orders",
+            "backup_retention_days",
+            "more than 35",
+        ),
+        (
+            "backup window",
+            edit("orders", |r| {
+                as_kind!(r, Database).backup_window = Some("3am".into())
+            }),
+            "database.orders",
+            "backup_window",
+            "hh:mm-hh:mm",
+        ),
+        (
+            "maintenance window",
+            edit("orders", |r| {
+                as_kind!(r, Database).maintenance_window = Some("sun:04:00-sun:04:10".into())
+            }),
+            "database.orders",
+            "maintenance_window",
+            "shorter than 30 minutes",
+        ),
+        (
+            "reserved admin user",
+            edit("orders", |r| {
+                as_kind!(r, Database).admin_user = "rdsadmin".into()
+            }),
+            "database.orders",
+            "admin_user",
+            "reserved",
+        ),
+        (
+            "no admin password",
+            edit("orders", |r| as_kind!(r, Database).admin_password = None),
+            "database.orders",
+            "admin_password",
+            "not set",
+        ),
+        (
+            "logical database name",
+            edit("orders", |r| {
+                as_kind!(r, Database).databases.push("bad-name".into())
+            }),
+            "database.orders",
+            "databases[1]",
+            "letters, digits or '_'",
+        ),
+        (
+            "database single zone",
+            edit("orders", |r| {
+                as_kind!(r, Database).placement.subnets.truncate(1)
+            }),
+            "database.orders",
+            "subnets",
+            "at least 2 zones",
+        ),
+        (
+            "broker topic partitions",
+            edit("events", |r| as_kind!(r, Broker).topics[0].partitions = 0),
+            "broker.events",
+            "topics[0].partitions",
+            "1..=10000",
+        ),
+        (
+            "broker topic name",
+            edit("events", |r| {
+                as_kind!(r, Broker).topics[0].name = "bad topic".into()
+            }),
+            "broker.events",
+            "topics[0].name",
+            "letters, digits",
+        ),
+        (
+            "broker uneven",
+            edit("events", |r| as_kind!(r, Broker).brokers = 3),
+            "broker.events",
+            "brokers",
+            "evenly",
+        ),
+        (
+            "route to unknown target",
+            edit("web", |r| {
+                as_kind!(r, LoadBalancer).routes[0].target_group = "nope".into()
+            }),
+            "load_balancer.web",
+            "routes[0].target_group",
+            "not a target group",
+        ),
+        (
+            "route priority",
+            edit("web", |r| as_kind!(r, LoadBalancer).routes[0].priority = 0),
+            "load_balancer.web",
+            "routes[0].priority",
+            "1..=50000",
+        ),
+        (
+            "health check path",
+            edit("web", |r| {
+                as_kind!(r, LoadBalancer).target_groups[0].health_check.path = "health".into()
+            }),
+            "load_balancer.web",
+            "target_groups[0].health_check.path",
+            "start with '/'",
+        ),
+        (
+            "target port",
+            edit("web", |r| {
+                as_kind!(r, LoadBalancer).target_groups[0].port = 0
+            }),
+            "load_balancer.web",
+            "target_groups[0].port",
+            "out of range",
+        ),
+        (
+            "redirect without https",
+            edit("web", |r| {
+                let l = as_kind!(r, LoadBalancer);
+                l.https = None;
+                l.routes.clear();
+            }),
+            "load_balancer.web",
+            "http_redirect",
+            "needs an HTTPS listener",
+        ),
+        (
+            "cache failover without replicas",
+            edit("sessions", |r| as_kind!(r, Cache).replicas = 0),
+            "cache.sessions",
+            "automatic_failover",
+            "at least one replica",
+        ),
+        (
+            "cache token without tls",
+            edit("sessions", |r| {
+                as_kind!(r, Cache).transit_encryption = false
+            }),
+            "cache.sessions",
+            "auth_token",
+            "encryption in transit",
+        ),
+        (
+            "cache port",
+            edit("sessions", |r| as_kind!(r, Cache).port = 99999),
+            "cache.sessions",
+            "port",
+            "out of range",
+        ),
+        (
+            "reserved tag",
+            edit("main", |r| {
+                if let Resource::Network(n) = r {
+                    *n = n.clone().tag("cairn:stack", "x");
+                }
+            }),
+            "network.main",
+            "tags.cairn:stack",
+            "reserved",
+        ),
+        (
+            "output of unknown attribute",
+            with(|s| {
+                s.output("bad", Ref::<Database>::named("orders").attr("colour"));
+            }),
+            "output.bad",
+            "value",
+            "exports no attribute",
+        ),
+        (
+            "output of missing resource",
+            with(|s| {
+                s.output("gone", Ref::<Database>::named("ghost").attr("endpoint"));
+            }),
+            "output.gone",
+            "value",
+            "does not declare",
+        ),
     ]
 }
 
@@ -118,22 +493,38 @@ fn the_base_stack_is_valid() {
 #[test]
 fn every_invalid_stack_names_resource_and_field() {
     let cases = cases();
-    assert!(cases.len() >= 30, "the corpus must hold at least 30 cases, has {}", cases.len());
+    assert!(
+        cases.len() >= 30,
+        "the corpus must hold at least 30 cases, has {}",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for (name, stack, resource, field, words) in cases {
         match validate(&stack) {
             Ok(()) => failures.push(format!("{name}: accepted")),
             Err(errs) => {
-                let hit = errs.0.iter().any(|e| e.resource == resource && e.field == field && e.message.contains(words));
+                let hit = errs.0.iter().any(|e| {
+                    e.resource == resource && e.field == field && e.message.contains(words)
+                });
                 if !hit {
-                    failures.push(format!("{name}: expected {resource} / {field} / {words:?}, got:\n{errs}"));
+                    failures.push(format!(
+                        "{name}: expected {resource} / {field} / {words:?}, got:\n{errs}"
+                    ));
                 }
                 let text = errs.to_string();
-                assert!(text.contains(resource) && text.contains(field), "{name}: the message must name resource and field: {text}");
+                assert!(
+                    text.contains(resource) && text.contains(field),
+                    "{name}: the message must name resource and field: {text}"
+                );
             }
         }
     }
-    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -157,7 +548,9 @@ fn invalid_stacks_never_reach_the_provider() {
     let engine = sb.engine(&mem);
     let bad = edit("db-b", |r| as_kind!(r, Subnet).cidr = "10.0.10.0/24".into());
     match rt.block_on(engine.plan(&bad, &refresh())) {
-        Err(EngineError::Invalid(e)) => assert!(e.to_string().contains("subnet.db-b: field `cidr`"), "{e}"),
+        Err(EngineError::Invalid(e)) => {
+            assert!(e.to_string().contains("subnet.db-b: field `cidr`"), "{e}")
+        }
         other => panic!("expected a validation error, got {other:?}"),
     }
     assert_eq!(mem.read_requests() + mem.mutating_calls(), 0);
@@ -170,11 +563,25 @@ fn a_cycle_after_lowering_is_printed() {
     let mut s = Stack::new("loop");
     let net = s.add("main", Network::new("10.0.0.0/16"));
     let a: Ref<SecurityGroup> = Ref::named("a");
-    let b = s.add("b", SecurityGroup::new(&net, "b").ingress(Rule::tcp(80).from_group(&a)));
-    s.add("a", SecurityGroup::new(&net, "a").ingress(Rule::tcp(80).from_group(&b)));
+    let b = s.add(
+        "b",
+        SecurityGroup::new(&net, "b").ingress(Rule::tcp(80).from_group(&a)),
+    );
+    s.add(
+        "a",
+        SecurityGroup::new(&net, "a").ingress(Rule::tcp(80).from_group(&b)),
+    );
     validate(&s).expect("mutual group rules are fine at the portable level");
-    let err = rt.block_on(sb.engine(&mem).plan(&s, &refresh())).unwrap_err().to_string();
-    assert!(err.contains("dependency cycle:") && err.contains("mem_security_group.a") && err.contains("mem_security_group.b"), "{err}");
+    let err = rt
+        .block_on(sb.engine(&mem).plan(&s, &refresh()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("dependency cycle:")
+            && err.contains("mem_security_group.a")
+            && err.contains("mem_security_group.b"),
+        "{err}"
+    );
     assert!(err.contains("field `ingress`"), "{err}");
 }
 
@@ -182,10 +589,17 @@ fn a_cycle_after_lowering_is_printed() {
 fn portable_and_concrete_graphs_render_as_dot() {
     let s = full_stack();
     let dot = cairn_core::graph::portable_dot(&s);
-    assert!(dot.starts_with("digraph") && dot.contains("\"database.orders\" -> \"secret.db-password\""), "{dot}");
+    assert!(
+        dot.starts_with("digraph") && dot.contains("\"database.orders\" -> \"secret.db-password\""),
+        "{dot}"
+    );
     let mem = MemoryProvider::new();
     let engine = Sandbox::new().engine(&mem);
     let g = engine.lower(&s).unwrap();
     let dot = g.to_dot();
-    assert!(dot.contains("subgraph cluster_") && dot.contains("\"mem_subnet.db-a\" -> \"mem_network.main\""), "{dot}");
+    assert!(
+        dot.contains("subgraph cluster_")
+            && dot.contains("\"mem_subnet.db-a\" -> \"mem_network.main\""),
+        "{dot}"
+    );
 }

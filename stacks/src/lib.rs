@@ -20,7 +20,10 @@ pub struct Params {
 
 impl Params {
     pub fn new(env: &str) -> Self {
-        Params { env: env.to_string(), certificate: format!("arn:aws:acm:us-east-1:000000000000:certificate/cairn-{env}") }
+        Params {
+            env: env.to_string(),
+            certificate: format!("arn:aws:acm:us-east-1:000000000000:certificate/cairn-{env}"),
+        }
     }
 
     pub fn certificate(mut self, certificate: &str) -> Self {

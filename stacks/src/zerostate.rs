@@ -18,36 +18,105 @@ pub fn stack(p: &Params) -> Stack {
     let mut s = Stack::new(&format!("zerostate-{}", p.env));
     let vpc = s.add("vpc", Network::new("10.0.0.0/16").nat(NatMode::None));
 
-    let public_a = s.add("public-a", Subnet::new(&vpc, "10.0.1.0/24").tier(Tier::Public).zone(0));
-    let public_b = s.add("public-b", Subnet::new(&vpc, "10.0.4.0/24").tier(Tier::Public).zone(1));
-    let db_a = s.add("db-a", Subnet::new(&vpc, "10.0.2.0/24").tier(Tier::Isolated).zone(0));
-    let db_b = s.add("db-b", Subnet::new(&vpc, "10.0.5.0/24").tier(Tier::Isolated).zone(1));
-    let cache_a = s.add("cache-a", Subnet::new(&vpc, "10.0.3.0/24").tier(Tier::Isolated).zone(0));
-    let cache_b = s.add("cache-b", Subnet::new(&vpc, "10.0.6.0/24").tier(Tier::Isolated).zone(1));
+    let public_a = s.add(
+        "public-a",
+        Subnet::new(&vpc, "10.0.1.0/24").tier(Tier::Public).zone(0),
+    );
+    let public_b = s.add(
+        "public-b",
+        Subnet::new(&vpc, "10.0.4.0/24").tier(Tier::Public).zone(1),
+    );
+    let db_a = s.add(
+        "db-a",
+        Subnet::new(&vpc, "10.0.2.0/24")
+            .tier(Tier::Isolated)
+            .zone(0),
+    );
+    let db_b = s.add(
+        "db-b",
+        Subnet::new(&vpc, "10.0.5.0/24")
+            .tier(Tier::Isolated)
+            .zone(1),
+    );
+    let cache_a = s.add(
+        "cache-a",
+        Subnet::new(&vpc, "10.0.3.0/24")
+            .tier(Tier::Isolated)
+            .zone(0),
+    );
+    let cache_b = s.add(
+        "cache-b",
+        Subnet::new(&vpc, "10.0.6.0/24")
+            .tier(Tier::Isolated)
+            .zone(1),
+    );
 
     let lb_sg = s.add(
         "lb",
         SecurityGroup::new(&vpc, "ZeroState load balancer")
-            .ingress(Rule::tcp(443).from_cidr("0.0.0.0/0").description("HTTPS from anywhere"))
-            .ingress(Rule::tcp(80).from_cidr("0.0.0.0/0").description("HTTP, redirected to HTTPS"))
-            .egress(Rule::tcp(443).to_cidr("10.0.0.0/16").description("to the API")),
+            .ingress(
+                Rule::tcp(443)
+                    .from_cidr("0.0.0.0/0")
+                    .description("HTTPS from anywhere"),
+            )
+            .ingress(
+                Rule::tcp(80)
+                    .from_cidr("0.0.0.0/0")
+                    .description("HTTP, redirected to HTTPS"),
+            )
+            .egress(
+                Rule::tcp(443)
+                    .to_cidr("10.0.0.0/16")
+                    .description("to the API"),
+            ),
     );
     let db_sg: Ref<SecurityGroup> = Ref::named("db");
     let cache_sg: Ref<SecurityGroup> = Ref::named("cache");
     let api_sg = s.add(
         "api",
         SecurityGroup::new(&vpc, "ZeroState API")
-            .ingress(Rule::tcp(443).from_group(&lb_sg).description("HTTPS from the load balancer"))
-            .ingress(Rule::tcp(9090).from_cidr("10.0.0.0/16").description("metrics, private network only"))
+            .ingress(
+                Rule::tcp(443)
+                    .from_group(&lb_sg)
+                    .description("HTTPS from the load balancer"),
+            )
+            .ingress(
+                Rule::tcp(9090)
+                    .from_cidr("10.0.0.0/16")
+                    .description("metrics, private network only"),
+            )
             .egress(Rule::tcp(5432).to_group(&db_sg).description("PostgreSQL"))
             .egress(Rule::tcp(6379).to_group(&cache_sg).description("Redis"))
             .egress(Rule::tcp(443).to_cidr("0.0.0.0/0").description("HTTPS out")),
     );
-    s.add("db", SecurityGroup::new(&vpc, "ZeroState database").ingress(Rule::tcp(5432).from_group(&api_sg).description("from the API only")));
-    s.add("cache", SecurityGroup::new(&vpc, "ZeroState cache").ingress(Rule::tcp(6379).from_group(&api_sg).description("from the API only")));
+    s.add(
+        "db",
+        SecurityGroup::new(&vpc, "ZeroState database").ingress(
+            Rule::tcp(5432)
+                .from_group(&api_sg)
+                .description("from the API only"),
+        ),
+    );
+    s.add(
+        "cache",
+        SecurityGroup::new(&vpc, "ZeroState cache").ingress(
+            Rule::tcp(6379)
+                .from_group(&api_sg)
+                .description("from the API only"),
+        ),
+    );
 
-    let db_password = s.add("db-password", Secret::generated().description("ZeroState PostgreSQL admin password"));
-    let redis_token = s.add("redis-auth", Secret::generated().length(64).symbols("!&#$^<>-").description("ZeroState Redis AUTH token"));
+    let db_password = s.add(
+        "db-password",
+        Secret::generated().description("ZeroState PostgreSQL admin password"),
+    );
+    let redis_token = s.add(
+        "redis-auth",
+        Secret::generated()
+            .length(64)
+            .symbols("!&#$^<>-")
+            .description("ZeroState Redis AUTH token"),
+    );
 
     let db = s.add(
         "postgres",

@@ -1,1 +1,4 @@
+//! Cross-crate tests: seed stacks and the `cairn` CLI as a process.
 
+mod cli;
+mod stacks;

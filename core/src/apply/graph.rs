@@ -32,7 +32,10 @@ impl OpKind {
         }
     }
     fn creates(self) -> bool {
-        matches!(self, OpKind::Create | OpKind::Update | OpKind::CreateReplacement)
+        matches!(
+            self,
+            OpKind::Create | OpKind::Update | OpKind::CreateReplacement
+        )
     }
     fn destroys(self) -> bool {
         matches!(self, OpKind::Delete | OpKind::DeleteReplaced)
@@ -54,7 +57,13 @@ pub struct ApplyGraph {
 
 impl ApplyGraph {
     pub fn build(plan: &Plan) -> Result<ApplyGraph, PlanError> {
-        let mut b = Builder { plan, graph: DiGraph::new(), creates: HashMap::default(), destroys: HashMap::default(), edges: HashSet::default() };
+        let mut b = Builder {
+            plan,
+            graph: DiGraph::new(),
+            creates: HashMap::default(),
+            destroys: HashMap::default(),
+            edges: HashSet::default(),
+        };
         b.add_nodes();
         b.order_creates();
         b.order_destroys();
@@ -144,7 +153,12 @@ impl<'p> Builder<'p> {
                 continue;
             }
             let create = self.creates[c.address.as_str()];
-            let Some(&delete) = self.destroys[c.address.as_str()].iter().find(|n| self.graph[**n].change == i) else { continue };
+            let Some(&delete) = self.destroys[c.address.as_str()]
+                .iter()
+                .find(|n| self.graph[**n].change == i)
+            else {
+                continue;
+            };
             match c.steps.first() {
                 Some(Step::CreateReplacement) => edges.push((create, delete)),
                 _ => edges.push((delete, create)),
@@ -159,7 +173,9 @@ impl<'p> Builder<'p> {
     fn destroys_wait_for_dependents_to_move(&mut self) {
         let mut edges = Vec::new();
         for c in &self.plan.changes {
-            let Some(&cn) = self.creates.get(c.address.as_str()) else { continue };
+            let Some(&cn) = self.creates.get(c.address.as_str()) else {
+                continue;
+            };
             for d in &c.prior_deps {
                 for &dn in self.destroys.get(d.as_str()).into_iter().flatten() {
                     let target = &self.plan.changes[self.graph[dn].change];
@@ -194,10 +210,18 @@ impl<'p> Builder<'p> {
                     .iter()
                     .map(|n| {
                         let op = self.graph[*n];
-                        format!("{} {}", op.kind.as_str(), self.plan.changes[op.change].address)
+                        format!(
+                            "{} {}",
+                            op.kind.as_str(),
+                            self.plan.changes[op.change].address
+                        )
                     })
                     .collect();
-                return Err(PlanError::Unorderable(format!("{} -> {}", names.join(" -> "), names[0])));
+                return Err(PlanError::Unorderable(format!(
+                    "{} -> {}",
+                    names.join(" -> "),
+                    names[0]
+                )));
             }
         }
         Err(PlanError::Unorderable("cycle".into()))

@@ -14,7 +14,9 @@ pub use observer::{JsonEvents, NoopObserver, Observer, OpInfo};
 
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::provider::*;
-use crate::state::{Mutation, OperationKind, PendingOperation, ResourceState, StateError, StateSession};
+use crate::state::{
+    Mutation, OperationKind, PendingOperation, ResourceState, StateError, StateSession,
+};
 use crate::value::{AttrRef, Attrs, SecretBook, Text, Value};
 use petgraph::graph::NodeIndex;
 use petgraph::Direction;
@@ -37,13 +39,20 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { parallelism: 10, observer: Arc::new(NoopObserver), secrets: SecretBook::default() }
+        ApplyOptions {
+            parallelism: 10,
+            observer: Arc::new(NoopObserver),
+            secrets: SecretBook::default(),
+        }
     }
 }
 
 impl fmt::Debug for ApplyOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApplyOptions").field("parallelism", &self.parallelism).field("secrets", &self.secrets).finish()
+        f.debug_struct("ApplyOptions")
+            .field("parallelism", &self.parallelism)
+            .field("secrets", &self.secrets)
+            .finish()
     }
 }
 
@@ -65,7 +74,10 @@ pub struct ApplyReport {
 
 impl ApplyReport {
     pub fn succeeded(&self) -> impl Iterator<Item = &OpInfo> {
-        self.ops.iter().filter(|(_, s)| matches!(s, OpStatus::Succeeded { .. })).map(|(o, _)| o)
+        self.ops
+            .iter()
+            .filter(|(_, s)| matches!(s, OpStatus::Succeeded { .. }))
+            .map(|(o, _)| o)
     }
     pub fn failed(&self) -> impl Iterator<Item = (&OpInfo, &str)> {
         self.ops.iter().filter_map(|(o, s)| match s {
@@ -80,15 +92,29 @@ impl ApplyReport {
         })
     }
     pub fn is_success(&self) -> bool {
-        self.ops.iter().all(|(_, s)| matches!(s, OpStatus::Succeeded { .. }))
+        self.ops
+            .iter()
+            .all(|(_, s)| matches!(s, OpStatus::Succeeded { .. }))
     }
 }
 
 impl fmt::Display for ApplyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (ok, failed, skipped) = (self.succeeded().count(), self.failed().count(), self.skipped().count());
-        writeln!(f, "Apply {}: {ok} succeeded, {failed} failed, {skipped} skipped ({:.1}s).",
-            if failed == 0 && skipped == 0 { "complete" } else { "incomplete" }, self.wall.as_secs_f64())?;
+        let (ok, failed, skipped) = (
+            self.succeeded().count(),
+            self.failed().count(),
+            self.skipped().count(),
+        );
+        writeln!(
+            f,
+            "Apply {}: {ok} succeeded, {failed} failed, {skipped} skipped ({:.1}s).",
+            if failed == 0 && skipped == 0 {
+                "complete"
+            } else {
+                "incomplete"
+            },
+            self.wall.as_secs_f64()
+        )?;
         for (op, e) in self.failed() {
             writeln!(f, "  failed:  {} {}: {e}", op.kind.as_str(), op.address)?;
         }
@@ -142,8 +168,14 @@ pub async fn apply(
     session.append(&plan.state_updates)?;
     let mut fresh: HashMap<Text, Attrs> = reveal_secrets(plan, provider.as_ref(), session).await;
 
-    let mut waiting: Vec<usize> = g.node_indices().map(|n| g.neighbors_directed(n, Direction::Incoming).count()).collect();
-    let mut ready: VecDeque<NodeIndex> = g.node_indices().filter(|n| waiting[n.index()] == 0).collect();
+    let mut waiting: Vec<usize> = g
+        .node_indices()
+        .map(|n| g.neighbors_directed(n, Direction::Incoming).count())
+        .collect();
+    let mut ready: VecDeque<NodeIndex> = g
+        .node_indices()
+        .filter(|n| waiting[n.index()] == 0)
+        .collect();
     let mut status: Vec<Option<OpStatus>> = vec![None; g.node_count()];
     let mut started_at: HashMap<NodeIndex, Instant> = HashMap::default();
     let mut in_flight: JoinSet<(NodeIndex, Result<Outcome, ProviderError>)> = JoinSet::new();
@@ -154,7 +186,11 @@ pub async fn apply(
     let info = |n: NodeIndex| -> OpInfo {
         let op = g[n];
         let c = &plan.changes[op.change];
-        OpInfo { address: c.address.clone(), origin: c.origin.clone(), kind: op.kind }
+        OpInfo {
+            address: c.address.clone(),
+            origin: c.origin.clone(),
+            kind: op.kind,
+        }
     };
 
     loop {
@@ -224,12 +260,16 @@ pub async fn apply(
             };
             let op = g[n];
             let change = &plan.changes[op.change];
-            let pending = pending_of.remove(&n).expect("started ops have a pending record");
+            let pending = pending_of
+                .remove(&n)
+                .expect("started ops have a pending record");
             let elapsed = started_at.get(&n).map(|t| t.elapsed()).unwrap_or_default();
             match result {
                 Ok(outcome) => {
                     record(change, op.kind, &pending, outcome, &mut batch, &mut fresh);
-                    batch.push(Mutation::Settle { op_id: pending.op_id });
+                    batch.push(Mutation::Settle {
+                        op_id: pending.op_id,
+                    });
                     observer.op_finished(&info(n), elapsed);
                     status[n.index()] = Some(OpStatus::Succeeded { elapsed });
                     for m in g.neighbors_directed(n, Direction::Outgoing) {
@@ -241,7 +281,9 @@ pub async fn apply(
                 }
                 Err(e) => {
                     if !e.is_indeterminate() {
-                        batch.push(Mutation::Settle { op_id: pending.op_id });
+                        batch.push(Mutation::Settle {
+                            op_id: pending.op_id,
+                        });
                     }
                     let error = e.to_string();
                     observer.op_failed(&info(n), &error);
@@ -267,8 +309,21 @@ pub async fn apply(
     session.append(&batch)?;
 
     let report = ApplyReport {
-        ops: g.node_indices().map(|n| (info(n), status[n.index()].clone().unwrap_or(OpStatus::Skipped { because: "not reached".into() }))).collect(),
-        outputs: outputs.into_iter().map(|(k, v)| (k, v.redacted())).collect(),
+        ops: g
+            .node_indices()
+            .map(|n| {
+                (
+                    info(n),
+                    status[n.index()].clone().unwrap_or(OpStatus::Skipped {
+                        because: "not reached".into(),
+                    }),
+                )
+            })
+            .collect(),
+        outputs: outputs
+            .into_iter()
+            .map(|(k, v)| (k, v.redacted()))
+            .collect(),
         wall: started.elapsed(),
     };
     observer.apply_finished(&report);
@@ -278,28 +333,54 @@ pub async fn apply(
 /// Secrets live in the cloud's secret store, not in state (state keeps digests). When a
 /// resource about to be created references a secret made by an earlier run, read that
 /// secret back from the provider, in one batched request per type.
-async fn reveal_secrets(plan: &Plan, provider: &dyn Provider, session: &dyn StateSession) -> HashMap<Text, Attrs> {
-    let creating: std::collections::HashSet<&str> =
-        plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace)).map(|c| c.address.as_str()).collect();
+async fn reveal_secrets(
+    plan: &Plan,
+    provider: &dyn Provider,
+    session: &dyn StateSession,
+) -> HashMap<Text, Attrs> {
+    let creating: std::collections::HashSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
+        .map(|c| c.address.as_str())
+        .collect();
     let mut wanted: BTreeMap<Text, BTreeMap<Text, ReadItem>> = BTreeMap::new();
     let mut refs = Vec::new();
-    for c in plan.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Replace | Action::Update)) {
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Replace | Action::Update))
+    {
         refs.clear();
-        c.after.iter().flatten().for_each(|(_, v)| v.refs(&mut refs));
+        c.after
+            .iter()
+            .flatten()
+            .for_each(|(_, v)| v.refs(&mut refs));
         for r in &refs {
-            let Some(target) = session.state().resources.get(&r.address) else { continue };
+            let Some(target) = session.state().resources.get(&r.address) else {
+                continue;
+            };
             let digest_only = matches!(target.attrs.get(r.attr.as_str()), Some(Value::Sensitive(s)) if s.expose().is_none());
             if digest_only && !creating.contains(r.address.as_str()) && !target.id.is_empty() {
                 wanted.entry(target.type_name.clone()).or_default().insert(
                     target.address.clone(),
-                    ReadItem { address: target.address.clone(), id: Some(target.id.clone()), token: None, prior: target.attrs.clone() },
+                    ReadItem {
+                        address: target.address.clone(),
+                        id: Some(target.id.clone()),
+                        token: None,
+                        prior: target.attrs.clone(),
+                    },
                 );
             }
         }
     }
     let mut out = HashMap::default();
     for (type_name, items) in wanted {
-        let req = ReadRequest { stack: plan.stack.clone(), type_name, items: items.into_values().collect() };
+        let req = ReadRequest {
+            stack: plan.stack.clone(),
+            type_name,
+            items: items.into_values().collect(),
+        };
         if let Ok(resp) = provider.read(req).await {
             for (address, outcome) in resp.results {
                 if let ReadOutcome::Found { attrs, .. } = outcome {
@@ -318,14 +399,20 @@ fn skip_dependents(
     status: &mut [Option<OpStatus>],
     observer: &dyn Observer,
 ) {
-    let because = format!("{} {} failed", g[failed].kind.as_str(), info(failed).address);
+    let because = format!(
+        "{} {} failed",
+        g[failed].kind.as_str(),
+        info(failed).address
+    );
     let mut stack: Vec<NodeIndex> = g.neighbors_directed(failed, Direction::Outgoing).collect();
     while let Some(n) = stack.pop() {
         if status[n.index()].is_some() {
             continue;
         }
         observer.op_skipped(&info(n), &because);
-        status[n.index()] = Some(OpStatus::Skipped { because: because.clone() });
+        status[n.index()] = Some(OpStatus::Skipped {
+            because: because.clone(),
+        });
         stack.extend(g.neighbors_directed(n, Direction::Outgoing));
     }
 }
@@ -334,7 +421,13 @@ fn lookup(r: &AttrRef, fresh: &HashMap<Text, Attrs>, session: &dyn StateSession)
     fresh
         .get(&r.address)
         .and_then(|a| a.get(r.attr.as_str()))
-        .or_else(|| session.state().resources.get(&r.address).and_then(|s| s.attrs.get(r.attr.as_str())))
+        .or_else(|| {
+            session
+                .state()
+                .resources
+                .get(&r.address)
+                .and_then(|s| s.attrs.get(r.attr.as_str()))
+        })
         .cloned()
 }
 
@@ -365,16 +458,24 @@ fn prepare(
         started_at_ms: crate::state::now_ms(),
     };
     let resolve = || -> Result<Attrs, String> {
-        let after = c.after.as_ref().ok_or_else(|| format!("{}: the plan has no attributes to apply", c.address))?;
+        let after = c
+            .after
+            .as_ref()
+            .ok_or_else(|| format!("{}: the plan has no attributes to apply", c.address))?;
         let mut attrs = Attrs::new();
         for (k, v) in after {
-            let v = opts.secrets.fill(&v.resolve(&|r| lookup(r, fresh, session)));
+            let v = opts
+                .secrets
+                .fill(&v.resolve(&|r| lookup(r, fresh, session)));
             let v = match v {
                 Value::Generated(spec) => Value::Sensitive(spec.generate()),
                 other => other,
             };
             if v.has_unresolved() {
-                return Err(format!("{}: attribute `{k}` is still unknown at apply time", c.address));
+                return Err(format!(
+                    "{}: attribute `{k}` is still unknown at apply time",
+                    c.address
+                ));
             }
             // An update re-sends unchanged secrets only as digests; providers send changed
             // attributes, so a value the cloud already has need not be known here.
@@ -413,7 +514,11 @@ fn prepare(
             progress: Progress::default(),
         }),
         OpKind::Update => {
-            let id = current.map(|r| r.id.clone()).filter(|i| !i.is_empty()).or_else(|| c.id.clone()).ok_or("no object to update")?;
+            let id = current
+                .map(|r| r.id.clone())
+                .filter(|i| !i.is_empty())
+                .or_else(|| c.id.clone())
+                .ok_or("no object to update")?;
             pending.kind = OperationKind::Update;
             pending.id = Some(id.clone());
             Call::Update(UpdateRequest {
@@ -428,16 +533,31 @@ fn prepare(
             })
         }
         OpKind::DeleteReplaced => {
-            let id = c.id.clone().ok_or("replacement without the old object's id")?;
-            let kind = if c.create_before_destroy { OperationKind::DeleteDeposed } else { OperationKind::Delete };
+            let id =
+                c.id.clone()
+                    .ok_or("replacement without the old object's id")?;
+            let kind = if c.create_before_destroy {
+                OperationKind::DeleteDeposed
+            } else {
+                OperationKind::Delete
+            };
             delete(id, kind, &mut pending)
         }
         OpKind::Delete => match &c.deposed_id {
             Some(id) => delete(id.clone(), OperationKind::DeleteDeposed, &mut pending),
-            None => delete(c.id.clone().ok_or("delete without an id")?, OperationKind::Delete, &mut pending),
+            None => delete(
+                c.id.clone().ok_or("delete without an id")?,
+                OperationKind::Delete,
+                &mut pending,
+            ),
         },
     };
-    Ok(Prepared { node, info, pending, call })
+    Ok(Prepared {
+        node,
+        info,
+        pending,
+        call,
+    })
 }
 
 /// The state mutations that record a successful call.
@@ -464,7 +584,9 @@ fn record(
     match outcome {
         Outcome::Created(r) => {
             if kind == OpKind::CreateReplacement && c.create_before_destroy {
-                batch.push(Mutation::Depose { address: c.address.clone() });
+                batch.push(Mutation::Depose {
+                    address: c.address.clone(),
+                });
             }
             batch.push(put(r.id, r.attrs.clone()));
             fresh.insert(c.address.clone(), r.attrs);
@@ -478,9 +600,14 @@ fn record(
             let id = pending.id.clone().unwrap_or_default();
             let deposed = pending.kind == OperationKind::DeleteDeposed;
             batch.push(if deposed {
-                Mutation::RemoveDeposed { address: c.address.clone(), id }
+                Mutation::RemoveDeposed {
+                    address: c.address.clone(),
+                    id,
+                }
             } else {
-                Mutation::Remove { address: c.address.clone() }
+                Mutation::Remove {
+                    address: c.address.clone(),
+                }
             });
             if c.action == Action::Delete {
                 fresh.remove(&c.address);

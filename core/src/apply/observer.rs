@@ -41,7 +41,9 @@ pub struct JsonEvents<W: Write + Send> {
 
 impl<W: Write + Send> JsonEvents<W> {
     pub fn new(out: W) -> Self {
-        JsonEvents { out: Mutex::new(out) }
+        JsonEvents {
+            out: Mutex::new(out),
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -70,16 +72,28 @@ impl<W: Write + Send> Observer for JsonEvents<W> {
         self.emit("op_started", Some(op), serde_json::json!({}));
     }
     fn op_progress(&self, op: &OpInfo, message: &str) {
-        self.emit("op_progress", Some(op), serde_json::json!({ "message": message }));
+        self.emit(
+            "op_progress",
+            Some(op),
+            serde_json::json!({ "message": message }),
+        );
     }
     fn op_finished(&self, op: &OpInfo, elapsed: Duration) {
-        self.emit("op_finished", Some(op), serde_json::json!({ "elapsed_ms": elapsed.as_millis() as u64 }));
+        self.emit(
+            "op_finished",
+            Some(op),
+            serde_json::json!({ "elapsed_ms": elapsed.as_millis() as u64 }),
+        );
     }
     fn op_failed(&self, op: &OpInfo, error: &str) {
         self.emit("op_failed", Some(op), serde_json::json!({ "error": error }));
     }
     fn op_skipped(&self, op: &OpInfo, because: &str) {
-        self.emit("op_skipped", Some(op), serde_json::json!({ "because": because }));
+        self.emit(
+            "op_skipped",
+            Some(op),
+            serde_json::json!({ "because": because }),
+        );
     }
     fn apply_finished(&self, report: &ApplyReport) {
         self.emit(

@@ -353,13 +353,28 @@ impl Rule {
         Rule::tcp_range(port, port)
     }
     pub fn tcp_range(from: u32, to: u32) -> Self {
-        Rule { protocol: Protocol::Tcp, from_port: from, to_port: to, source: None, description: String::new() }
+        Rule {
+            protocol: Protocol::Tcp,
+            from_port: from,
+            to_port: to,
+            source: None,
+            description: String::new(),
+        }
     }
     pub fn udp(port: u32) -> Self {
-        Rule { protocol: Protocol::Udp, ..Rule::tcp(port) }
+        Rule {
+            protocol: Protocol::Udp,
+            ..Rule::tcp(port)
+        }
     }
     pub fn all_traffic() -> Self {
-        Rule { protocol: Protocol::All, from_port: 0, to_port: 65535, source: None, description: String::new() }
+        Rule {
+            protocol: Protocol::All,
+            from_port: 0,
+            to_port: 65535,
+            source: None,
+            description: String::new(),
+        }
     }
     pub fn from_cidr(mut self, cidr: &str) -> Self {
         self.source = Some(RuleSource::Cidr(cidr.to_string()));
@@ -392,7 +407,12 @@ pub struct SecurityGroup {
     pub egress: Vec<Rule>,
     pub common: Common,
 }
-portable_kind!(SecurityGroup, SecurityGroup, KindName::SecurityGroup, ["id"]);
+portable_kind!(
+    SecurityGroup,
+    SecurityGroup,
+    KindName::SecurityGroup,
+    ["id"]
+);
 
 impl SecurityGroup {
     pub fn new(network: &Ref<Network>, description: &str) -> Self {
@@ -414,7 +434,11 @@ impl SecurityGroup {
     }
     /// The common default: all outbound traffic allowed.
     pub fn allow_all_egress(self) -> Self {
-        self.egress(Rule::all_traffic().to_cidr("0.0.0.0/0").description("all outbound"))
+        self.egress(
+            Rule::all_traffic()
+                .to_cidr("0.0.0.0/0")
+                .description("all outbound"),
+        )
     }
 }
 
@@ -445,14 +469,21 @@ impl Secret {
     /// A password generated at apply time by the OS CSPRNG (32 characters by default).
     pub fn generated() -> Self {
         Secret {
-            source: SecretSource::Generated(GeneratedSpec { length: 32, symbols: PASSWORD_SYMBOLS.into() }),
+            source: SecretSource::Generated(GeneratedSpec {
+                length: 32,
+                symbols: PASSWORD_SYMBOLS.into(),
+            }),
             description: String::new(),
             common: Common::default(),
         }
     }
     /// A value the user provides (read from the environment, a vault, ...).
     pub fn given(value: impl Into<String>) -> Self {
-        Secret { source: SecretSource::Given(Sensitive::new(value)), description: String::new(), common: Common::default() }
+        Secret {
+            source: SecretSource::Given(Sensitive::new(value)),
+            description: String::new(),
+            common: Common::default(),
+        }
     }
     pub fn length(mut self, length: u32) -> Self {
         if let SecretSource::Generated(g) = &mut self.source {
@@ -520,7 +551,12 @@ pub struct Database {
     pub placement: Placement,
     pub common: Common,
 }
-portable_kind!(Database, Database, KindName::Database, ["id", "endpoint", "port", "arn"]);
+portable_kind!(
+    Database,
+    Database,
+    KindName::Database,
+    ["id", "endpoint", "port", "arn"]
+);
 placement_builders!(Database);
 
 impl Database {
@@ -629,7 +665,12 @@ pub struct Broker {
     pub placement: Placement,
     pub common: Common,
 }
-portable_kind!(Broker, Broker, KindName::Broker, ["id", "arn", "bootstrap_brokers"]);
+portable_kind!(
+    Broker,
+    Broker,
+    KindName::Broker,
+    ["id", "arn", "bootstrap_brokers"]
+);
 placement_builders!(Broker);
 
 impl Broker {
@@ -665,7 +706,11 @@ impl Broker {
     /// A topic replicated to min(3, brokers) brokers.
     pub fn topic(mut self, name: &str, partitions: u32) -> Self {
         let replication = self.brokers.clamp(1, 3);
-        self.topics.push(Topic { name: name.to_string(), partitions, replication });
+        self.topics.push(Topic {
+            name: name.to_string(),
+            partitions,
+            replication,
+        });
         self
     }
     pub fn topic_with(mut self, topic: Topic) -> Self {
@@ -717,7 +762,12 @@ pub struct TargetGroup {
 
 impl TargetGroup {
     pub fn new(name: &str, port: u32, health_check: HealthCheck) -> Self {
-        TargetGroup { name: name.to_string(), port, health_check, blue_green: false }
+        TargetGroup {
+            name: name.to_string(),
+            port,
+            health_check,
+            blue_green: false,
+        }
     }
     pub fn blue_green(mut self) -> Self {
         self.blue_green = true;
@@ -755,7 +805,12 @@ pub struct LoadBalancer {
     pub placement: Placement,
     pub common: Common,
 }
-portable_kind!(LoadBalancer, LoadBalancer, KindName::LoadBalancer, ["id", "arn", "dns_name"]);
+portable_kind!(
+    LoadBalancer,
+    LoadBalancer,
+    KindName::LoadBalancer,
+    ["id", "arn", "dns_name"]
+);
 placement_builders!(LoadBalancer);
 
 impl LoadBalancer {
@@ -772,14 +827,20 @@ impl LoadBalancer {
         }
     }
     pub fn internal() -> Self {
-        LoadBalancer { internal: true, ..LoadBalancer::public() }
+        LoadBalancer {
+            internal: true,
+            ..LoadBalancer::public()
+        }
     }
     pub fn http_redirect(mut self) -> Self {
         self.http_redirect = true;
         self
     }
     pub fn https(mut self, certificate: &str) -> Self {
-        self.https = Some(Https { certificate: certificate.to_string(), ssl_policy: None });
+        self.https = Some(Https {
+            certificate: certificate.to_string(),
+            ssl_policy: None,
+        });
         self
     }
     pub fn ssl_policy(mut self, policy: &str) -> Self {
@@ -825,7 +886,12 @@ pub struct Cache {
     pub placement: Placement,
     pub common: Common,
 }
-portable_kind!(Cache, Cache, KindName::Cache, ["id", "endpoint", "port", "arn"]);
+portable_kind!(
+    Cache,
+    Cache,
+    KindName::Cache,
+    ["id", "endpoint", "port", "arn"]
+);
 placement_builders!(Cache);
 
 impl Cache {

@@ -73,7 +73,10 @@ pub struct Ref<T> {
 
 impl<T: Kind> Ref<T> {
     pub fn named(name: &str) -> Self {
-        Ref { name: name.into(), _kind: PhantomData }
+        Ref {
+            name: name.into(),
+            _kind: PhantomData,
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -91,17 +94,27 @@ impl<T: Kind> Ref<T> {
 
     /// An exported attribute (e.g. a database's `endpoint`) for outputs.
     pub fn attr(&self, attr: &str) -> PortableAttr {
-        PortableAttr { kind: T::KIND, resource: self.name.to_string(), attr: attr.to_string() }
+        PortableAttr {
+            kind: T::KIND,
+            resource: self.name.to_string(),
+            attr: attr.to_string(),
+        }
     }
 
     pub fn erase(&self) -> AnyRef {
-        AnyRef { kind: T::KIND, name: self.name.to_string() }
+        AnyRef {
+            kind: T::KIND,
+            name: self.name.to_string(),
+        }
     }
 }
 
 impl<T> Clone for Ref<T> {
     fn clone(&self) -> Self {
-        Ref { name: self.name.clone(), _kind: PhantomData }
+        Ref {
+            name: self.name.clone(),
+            _kind: PhantomData,
+        }
     }
 }
 
@@ -195,7 +208,10 @@ pub trait Declare: Sized {
         self
     }
     fn ignore_changes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, fields: I) -> Self {
-        self.common_mut().lifecycle.ignore_changes.extend(fields.into_iter().map(Into::into));
+        self.common_mut()
+            .lifecycle
+            .ignore_changes
+            .extend(fields.into_iter().map(Into::into));
         self
     }
     fn create_before_destroy(mut self) -> Self {
@@ -212,7 +228,9 @@ pub trait Declare: Sized {
         self
     }
     fn tag(mut self, key: &str, value: &str) -> Self {
-        self.common_mut().tags.insert(key.to_string(), value.to_string());
+        self.common_mut()
+            .tags
+            .insert(key.to_string(), value.to_string());
         self
     }
     fn depends_on(mut self, other: impl Into<AnyRef>) -> Self {
@@ -261,7 +279,11 @@ pub struct Stack {
 
 impl Stack {
     pub fn new(name: impl Into<String>) -> Self {
-        Stack { name: name.into(), resources: Vec::new(), outputs: Vec::new() }
+        Stack {
+            name: name.into(),
+            resources: Vec::new(),
+            outputs: Vec::new(),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -271,19 +293,30 @@ impl Stack {
     /// Declare a resource and get a typed reference to it. Duplicate names are kept and
     /// reported by validation, so every mistake in a stack is listed at once.
     pub fn add<T: Kind>(&mut self, name: &str, resource: T) -> Ref<T> {
-        self.resources.push(Declared { name: name.to_string(), resource: resource.into() });
+        self.resources.push(Declared {
+            name: name.to_string(),
+            resource: resource.into(),
+        });
         Ref::named(name)
     }
 
     /// Export a portable attribute under `name`.
     pub fn output(&mut self, name: &str, value: PortableAttr) -> &mut Self {
-        self.outputs.push(Output { name: name.to_string(), value, sensitive: false });
+        self.outputs.push(Output {
+            name: name.to_string(),
+            value,
+            sensitive: false,
+        });
         self
     }
 
     /// Export a sensitive attribute; it is masked wherever it is shown.
     pub fn sensitive_output(&mut self, name: &str, value: PortableAttr) -> &mut Self {
-        self.outputs.push(Output { name: name.to_string(), value, sensitive: true });
+        self.outputs.push(Output {
+            name: name.to_string(),
+            value,
+            sensitive: true,
+        });
         self
     }
 

@@ -118,13 +118,30 @@ pub struct ResourceChange {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Drift {
     /// Attributes changed out of band.
-    Changed { address: Text, origin: Text, changes: Vec<AttrChange> },
+    Changed {
+        address: Text,
+        origin: Text,
+        changes: Vec<AttrChange>,
+    },
     /// Deleted out of band.
-    Deleted { address: Text, origin: Text, id: Text },
+    Deleted {
+        address: Text,
+        origin: Text,
+        id: Text,
+    },
     /// Deleted and recreated out of band: same resource, another id.
-    Recreated { address: Text, origin: Text, old_id: Text, new_id: Text },
+    Recreated {
+        address: Text,
+        origin: Text,
+        old_id: Text,
+        new_id: Text,
+    },
     /// A create interrupted by a crash was found in the cloud and adopted.
-    Adopted { address: Text, origin: Text, id: Text },
+    Adopted {
+        address: Text,
+        origin: Text,
+        id: Text,
+    },
 }
 
 impl Drift {
@@ -184,7 +201,9 @@ pub struct Plan {
 impl Plan {
     /// True when apply would change nothing in the cloud.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| !matches!(c.action, Action::NoOp | Action::Read))
+        self.changes
+            .iter()
+            .any(|c| !matches!(c.action, Action::NoOp | Action::Read))
     }
 
     /// True when apply would change the cloud or record anything new in state.
@@ -198,8 +217,12 @@ impl Plan {
 
     /// Parse a saved plan, refusing other formats.
     pub fn from_json(text: &str) -> Result<Plan, PlanError> {
-        let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| PlanError::Unreadable(e.to_string()))?;
-        let version = raw.get("format_version").and_then(|v| v.as_str()).unwrap_or("");
+        let raw: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| PlanError::Unreadable(e.to_string()))?;
+        let version = raw
+            .get("format_version")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
         if version.split('.').next() != PLAN_FORMAT_VERSION.split('.').next() {
             return Err(PlanError::Unreadable(format!(
                 "plan format version {version:?} is not supported (this cairn reads {PLAN_FORMAT_VERSION})"
@@ -214,7 +237,11 @@ impl Plan {
 pub enum PlanError {
     /// A protected resource would be deleted or replaced.
     #[error("{address}: refusing to {action} a protected resource ({reason}); turn `protect` off and apply that first")]
-    Protected { address: String, action: String, reason: String },
+    Protected {
+        address: String,
+        action: String,
+        reason: String,
+    },
     /// The saved plan was made against another state.
     #[error("the saved plan is stale: it was made against state {planned}, but the state is now {current}; plan again")]
     Stale { planned: String, current: String },

@@ -44,21 +44,43 @@ pub struct PlanInput<'a> {
 
 /// Make the plan.
 pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanError> {
-    let PlanInput { stack, provider, graph, schema, state, base, drift, mut state_updates, outputs } = input;
+    let PlanInput {
+        stack,
+        provider,
+        graph,
+        schema,
+        state,
+        base,
+        drift,
+        mut state_updates,
+        outputs,
+    } = input;
     let targets = resolve_targets(graph, state, &options.targets, options.mode)?;
     let in_target = |a: &str| targets.as_ref().map_or(true, |t| t.contains(a));
     let mut changes = Vec::with_capacity(graph.resources.len());
     // Values of already-planned resources that are known now (for reference resolution).
-    let mut known: HashMap<&str, KnownAttrs<'_>> = HashMap::with_capacity_and_hasher(graph.resources.len(), Default::default());
+    let mut known: HashMap<&str, KnownAttrs<'_>> =
+        HashMap::with_capacity_and_hasher(graph.resources.len(), Default::default());
 
     // Hash index: BTreeMap lookups by long, shared-prefix addresses add up at scale.
-    let by_address: HashMap<&str, &ResourceState> = state.resources.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let by_address: HashMap<&str, &ResourceState> = state
+        .resources
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
     if options.mode != PlanMode::Destroy {
         for d in &graph.resources {
             let address = d.concrete.address.as_str();
-            let prior = by_address.get(address).copied().filter(|r| !r.id.is_empty());
+            let prior = by_address
+                .get(address)
+                .copied()
+                .filter(|r| !r.id.is_empty());
             if !in_target(address) || options.mode == PlanMode::RefreshOnly {
-                let action = if options.mode == PlanMode::RefreshOnly && prior.is_some() { Action::Read } else { Action::NoOp };
+                let action = if options.mode == PlanMode::RefreshOnly && prior.is_some() {
+                    Action::Read
+                } else {
+                    Action::NoOp
+                };
                 if let Some(p) = prior {
                     known.insert(address, KnownAttrs::Prior(&p.attrs));
                     changes.push(noop(d, p, action));
@@ -68,7 +90,10 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
             let change = plan_one(d, prior, schema, &known)?;
             match (change.action, prior) {
                 (Action::NoOp, Some(p)) => {
-                    if p.protect != d.lifecycle.protect || p.deps != d.deps || p.origin != d.origin_address {
+                    if p.protect != d.lifecycle.protect
+                        || p.deps != d.deps
+                        || p.origin != d.origin_address
+                    {
                         let mut updated = p.clone();
                         updated.protect = d.lifecycle.protect;
                         updated.deps = d.deps.clone();
@@ -78,7 +103,13 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
                     known.insert(address, KnownAttrs::Prior(&p.attrs));
                 }
                 (Action::Update, Some(p)) => {
-                    known.insert(address, KnownAttrs::Updated { prior: &p.attrs, changed: change.after.clone().unwrap_or_default() });
+                    known.insert(
+                        address,
+                        KnownAttrs::Updated {
+                            prior: &p.attrs,
+                            changed: change.after.clone().unwrap_or_default(),
+                        },
+                    );
                 }
                 _ => {}
             }
@@ -121,7 +152,11 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
         .into_iter()
         .map(|(name, value, sensitive)| {
             let value = value.resolve_known(&|r| lookup(&known, r));
-            PlannedOutput { name, value, sensitive }
+            PlannedOutput {
+                name,
+                value,
+                sensitive,
+            }
         })
         .collect();
 
@@ -165,7 +200,9 @@ fn lookup(known: &HashMap<&str, KnownAttrs<'_>>, r: &AttrRef) -> Option<Value> {
 fn lookup_ref<'k>(known: &'k HashMap<&str, KnownAttrs<'_>>, r: &AttrRef) -> Option<&'k Value> {
     let v = match known.get(r.address.as_str())? {
         KnownAttrs::Prior(a) => a.get(r.attr.as_str())?,
-        KnownAttrs::Updated { prior, changed } => changed.get(r.attr.as_str()).or_else(|| prior.get(r.attr.as_str()))?,
+        KnownAttrs::Updated { prior, changed } => changed
+            .get(r.attr.as_str())
+            .or_else(|| prior.get(r.attr.as_str()))?,
     };
     (!v.has_unresolved()).then_some(v)
 }
@@ -175,9 +212,14 @@ fn lookup_ref<'k>(known: &'k HashMap<&str, KnownAttrs<'_>>, r: &AttrRef) -> Opti
 fn matches_resolved(want: &Value, have: &Value, known: &HashMap<&str, KnownAttrs<'_>>) -> bool {
     match (want, have) {
         (Value::Ref(r), _) => lookup_ref(known, r).is_some_and(|v| v.same_as(have)),
-        (Value::List(a), Value::List(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches_resolved(x, y, known)),
+        (Value::List(a), Value::List(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches_resolved(x, y, known))
+        }
         (Value::Map(a), Value::Map(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|((ka, x), (kb, y))| ka == kb && matches_resolved(x, y, known))
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|((ka, x), (kb, y))| ka == kb && matches_resolved(x, y, known))
         }
         (Value::Generated(_), have) => *have != Value::Null,
         (Value::Unknown, _) => false,
@@ -186,14 +228,25 @@ fn matches_resolved(want: &Value, have: &Value, known: &HashMap<&str, KnownAttrs
 }
 
 /// True when planning `d` against `p` would find nothing to change.
-fn unchanged(d: &Desired, p: &ResourceState, schema: &ProviderSchema, known: &HashMap<&str, KnownAttrs<'_>>) -> bool {
+fn unchanged(
+    d: &Desired,
+    p: &ResourceState,
+    schema: &ProviderSchema,
+    known: &HashMap<&str, KnownAttrs<'_>>,
+) -> bool {
     let ignore = &d.lifecycle.ignore_changes;
     let ignored = |k: &str| ignore.iter().any(|f| f == "*" || f == k);
     const NULL: Value = Value::Null;
     let rs = schema.resources.get(d.concrete.type_name.as_str());
-    d.concrete.attrs.iter().all(|(k, v)| ignored(k) || matches_resolved(v, p.attrs.get(k).unwrap_or(&NULL), known))
+    d.concrete
+        .attrs
+        .iter()
+        .all(|(k, v)| ignored(k) || matches_resolved(v, p.attrs.get(k).unwrap_or(&NULL), known))
         && p.attrs.iter().all(|(k, v)| {
-            d.concrete.attrs.contains_key(k) || *v == Value::Null || ignored(k) || rs.is_some_and(|s| s.get(k).computed)
+            d.concrete.attrs.contains_key(k)
+                || *v == Value::Null
+                || ignored(k)
+                || rs.is_some_and(|s| s.get(k).computed)
         })
 }
 
@@ -229,7 +282,15 @@ fn plan_one(
     // `after` keeps references to secrets (apply fetches the value from the cloud's secret
     // store); `compare` resolves them to digests so the diff still sees a changed secret.
     let resolve_after = || -> Attrs {
-        c.attrs.iter().map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r).filter(|v| !v.is_sensitive())))).collect()
+        c.attrs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.resolve_known(&|r| lookup(known, r).filter(|v| !v.is_sensitive())),
+                )
+            })
+            .collect()
     };
     let mut change = ResourceChange {
         address: c.address.clone(),
@@ -261,7 +322,11 @@ fn plan_one(
         return Ok(change);
     }
     let mut after = resolve_after();
-    let compare: Attrs = c.attrs.iter().map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r)))).collect();
+    let compare: Attrs = c
+        .attrs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.resolve_known(&|r| lookup(known, r))))
+        .collect();
     let ignore_all = d.lifecycle.ignore_changes.iter().any(|f| f == "*");
     let ignored = |k: &str| ignore_all || d.lifecycle.ignore_changes.iter().any(|f| f == k);
     let mut keys: Vec<&crate::value::Text> = after.keys().collect();
@@ -277,7 +342,12 @@ fn plan_one(
         let Some(wanted) = compare.get(k) else {
             // Not configured: computed attributes are the cloud's business.
             if !s.computed && *before != Value::Null {
-                diffs.push(AttrChange { name: k.to_string(), before: before.clone(), after: Value::Null, forces_replacement: s.force_new });
+                diffs.push(AttrChange {
+                    name: k.to_string(),
+                    before: before.clone(),
+                    after: Value::Null,
+                    forces_replacement: s.force_new,
+                });
             }
             continue;
         };
@@ -286,7 +356,12 @@ fn plan_one(
             continue;
         }
         if wanted.has_unresolved() || !wanted.same_as(before) {
-            diffs.push(AttrChange { name: k.to_string(), before: before.clone(), after: wanted.clone(), forces_replacement: s.force_new });
+            diffs.push(AttrChange {
+                name: k.to_string(),
+                before: before.clone(),
+                after: wanted.clone(),
+                forces_replacement: s.force_new,
+            });
         }
     }
     for (k, v) in keep_prior {
@@ -297,7 +372,11 @@ fn plan_one(
         return Ok(change);
     }
     change.before = Some(p.attrs.clone());
-    change.replace_because = diffs.iter().filter(|d| d.forces_replacement).map(|d| d.name.clone()).collect();
+    change.replace_because = diffs
+        .iter()
+        .filter(|d| d.forces_replacement)
+        .map(|d| d.name.clone())
+        .collect();
     if change.replace_because.is_empty() {
         change.action = Action::Update;
     } else {
@@ -327,7 +406,11 @@ fn delete_change(r: &ResourceState, deposed: Option<Text>) -> ResourceChange {
         origin: r.origin.clone(),
         action: Action::Delete,
         steps: vec![],
-        id: if deposed.is_some() { None } else { Some(r.id.clone()) },
+        id: if deposed.is_some() {
+            None
+        } else {
+            Some(r.id.clone())
+        },
         deposed_id: deposed,
         before: Some(r.attrs.clone()),
         after: None,
@@ -343,7 +426,11 @@ fn delete_change(r: &ResourceState, deposed: Option<Text>) -> ResourceChange {
 /// Dependents before dependencies (reverse topological order by recorded deps), ties by
 /// address. Iterative: a 10,000-link chain must not recurse 10,000 deep.
 fn order_deletes(deletes: &mut Vec<ResourceChange>) {
-    let index: HashMap<Text, usize> = deletes.iter().enumerate().map(|(i, c)| (c.address.clone(), i)).collect();
+    let index: HashMap<Text, usize> = deletes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.address.clone(), i))
+        .collect();
     // Edge j -> i when i depends on j: i (the dependent) is deleted first.
     let n = deletes.len();
     let mut remaining_dependents = vec![0usize; n];
@@ -358,8 +445,10 @@ fn order_deletes(deletes: &mut Vec<ResourceChange>) {
     }
     // Kahn's algorithm from the resources nothing depends on; a cycle in recorded deps
     // (corrupt input) falls back to address order for what is left.
-    let mut ready: std::collections::BTreeSet<(Text, usize)> =
-        (0..n).filter(|i| remaining_dependents[*i] == 0).map(|i| (deletes[i].address.clone(), i)).collect();
+    let mut ready: std::collections::BTreeSet<(Text, usize)> = (0..n)
+        .filter(|i| remaining_dependents[*i] == 0)
+        .map(|i| (deletes[i].address.clone(), i))
+        .collect();
     let mut order = Vec::with_capacity(n);
     let mut placed = vec![false; n];
     while let Some((_, i)) = ready.pop_first() {
@@ -385,17 +474,26 @@ fn order_deletes(deletes: &mut Vec<ResourceChange>) {
 
 /// Expand targets to concrete addresses: the named resources plus their dependencies
 /// (normal mode) or their dependents (destroy mode).
-fn resolve_targets(graph: &ResourceGraph, state: &State, targets: &[String], mode: PlanMode) -> Result<Option<HashSet<String>>, PlanError> {
+fn resolve_targets(
+    graph: &ResourceGraph,
+    state: &State,
+    targets: &[String],
+    mode: PlanMode,
+) -> Result<Option<HashSet<String>>, PlanError> {
     if targets.is_empty() {
         return Ok(None);
     }
     let mut set: HashSet<String> = HashSet::default();
     let mut all: BTreeMap<&str, (&str, &str, &[Text])> = BTreeMap::new(); // address -> (origin name, origin address, deps)
     for d in &graph.resources {
-        all.insert(&d.concrete.address, (&d.concrete.origin, &d.origin_address, &d.deps));
+        all.insert(
+            &d.concrete.address,
+            (&d.concrete.origin, &d.origin_address, &d.deps),
+        );
     }
     for r in state.resources.values() {
-        all.entry(&r.address).or_insert((&r.origin, &r.origin, &r.deps));
+        all.entry(&r.address)
+            .or_insert((&r.origin, &r.origin, &r.deps));
     }
     for t in targets {
         let before = set.len();

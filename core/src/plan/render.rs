@@ -109,39 +109,78 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
     let p = Paint { on: opts.color };
     let mut out = String::new();
     if !plan.drift.is_empty() {
-        let _ = writeln!(out, "{}", p.bold("Changes outside cairn since the last apply:"));
+        let _ = writeln!(
+            out,
+            "{}",
+            p.bold("Changes outside cairn since the last apply:")
+        );
         for d in &plan.drift {
             match d {
-                Drift::Changed { address, changes, .. } => {
+                Drift::Changed {
+                    address, changes, ..
+                } => {
                     let _ = writeln!(out, "  ~ {address} changed:");
                     for c in changes {
-                        let _ = writeln!(out, "      {}: {} -> {}", c.name, shown(&c.before, c.before.is_sensitive()), shown(&c.after, c.after.is_sensitive()));
+                        let _ = writeln!(
+                            out,
+                            "      {}: {} -> {}",
+                            c.name,
+                            shown(&c.before, c.before.is_sensitive()),
+                            shown(&c.after, c.after.is_sensitive())
+                        );
                     }
                 }
                 Drift::Deleted { address, id, .. } => {
                     let _ = writeln!(out, "  - {address} ({id}) was deleted");
                 }
-                Drift::Recreated { address, old_id, new_id, .. } => {
+                Drift::Recreated {
+                    address,
+                    old_id,
+                    new_id,
+                    ..
+                } => {
                     let _ = writeln!(out, "  ! {address} was recreated: {old_id} is now {new_id}");
                 }
                 Drift::Adopted { address, id, .. } => {
-                    let _ = writeln!(out, "  + {address} ({id}) was created by an interrupted run and is adopted");
+                    let _ = writeln!(
+                        out,
+                        "  + {address} ({id}) was created by an interrupted run and is adopted"
+                    );
                 }
             }
         }
         out.push('\n');
     }
-    let visible: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let visible: Vec<&ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
     if visible.is_empty() && plan.mode != PlanMode::RefreshOnly {
-        let _ = writeln!(out, "No changes. The cloud matches the stack {:?}.", plan.stack);
+        let _ = writeln!(
+            out,
+            "No changes. The cloud matches the stack {:?}.",
+            plan.stack
+        );
         return out;
     }
     if plan.mode == PlanMode::RefreshOnly {
-        let _ = writeln!(out, "Refresh only: state will take what the cloud holds; nothing in the cloud changes.");
-        let _ = writeln!(out, "\nRefresh: {} drifted resource(s) to record.", plan.drift.len());
+        let _ = writeln!(
+            out,
+            "Refresh only: state will take what the cloud holds; nothing in the cloud changes."
+        );
+        let _ = writeln!(
+            out,
+            "\nRefresh: {} drifted resource(s) to record.",
+            plan.drift.len()
+        );
         return out;
     }
-    let _ = writeln!(out, "cairn will perform these actions on stack {:?} ({}):", plan.stack, plan.provider);
+    let _ = writeln!(
+        out,
+        "cairn will perform these actions on stack {:?} ({}):",
+        plan.stack, plan.provider
+    );
     // Group under the portable resource, in order of first appearance.
     let mut groups: Vec<(&str, Vec<&ResourceChange>)> = Vec::new();
     let mut slot: rustc_hash::FxHashMap<&str, usize> = rustc_hash::FxHashMap::default();
@@ -175,7 +214,12 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
     if !plan.outputs.is_empty() {
         let _ = writeln!(out, "\nOutputs:");
         for o in &plan.outputs {
-            let _ = writeln!(out, "  {} = {}", o.name, shown(&o.value, o.sensitive || o.value.is_sensitive()));
+            let _ = writeln!(
+                out,
+                "  {} = {}",
+                o.name,
+                shown(&o.value, o.sensitive || o.value.is_sensitive())
+            );
         }
     }
     out
@@ -183,11 +227,23 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
 
 fn render_change(out: &mut String, p: &Paint, c: &ResourceChange) {
     let head = match (c.action, &c.deposed_id) {
-        (Action::Delete, Some(id)) => format!("{} {} (deposed object {id})", p.action(c.action, "-"), c.address),
+        (Action::Delete, Some(id)) => format!(
+            "{} {} (deposed object {id})",
+            p.action(c.action, "-"),
+            c.address
+        ),
         (Action::Create, _) => format!("{} {}", p.action(c.action, "+"), c.address),
-        (Action::Update, _) => format!("{} {} (update in place)", p.action(c.action, "~"), c.address),
+        (Action::Update, _) => format!(
+            "{} {} (update in place)",
+            p.action(c.action, "~"),
+            c.address
+        ),
         (Action::Replace, _) => {
-            let order = if c.create_before_destroy { "create new, then delete old" } else { "delete old, then create new" };
+            let order = if c.create_before_destroy {
+                "create new, then delete old"
+            } else {
+                "delete old, then create new"
+            };
             format!(
                 "{} {} (replace: {} forces it; {order})",
                 p.action(c.action, "-/+"),
@@ -216,20 +272,46 @@ fn render_change(out: &mut String, p: &Paint, c: &ResourceChange) {
         Action::Update | Action::Replace => {
             for a in &c.changes {
                 let sens = a.before.is_sensitive() || a.after.is_sensitive();
-                let mark = if a.forces_replacement { "  # forces replacement" } else { "" };
+                let mark = if a.forces_replacement {
+                    "  # forces replacement"
+                } else {
+                    ""
+                };
                 match (&a.before, &a.after, sens) {
                     // Lists (rules, subnets) change an element at a time: show just those.
                     (Value::List(before), Value::List(after), false) => {
                         let _ = writeln!(out, "      {}:{mark}", a.name);
-                        for b in before.iter().filter(|b| !after.iter().any(|x| x.same_as(b))) {
-                            let _ = writeln!(out, "        {} {}", p.action(Action::Delete, "-"), shown(b, false));
+                        for b in before
+                            .iter()
+                            .filter(|b| !after.iter().any(|x| x.same_as(b)))
+                        {
+                            let _ = writeln!(
+                                out,
+                                "        {} {}",
+                                p.action(Action::Delete, "-"),
+                                shown(b, false)
+                            );
                         }
-                        for x in after.iter().filter(|x| !before.iter().any(|b| b.same_as(x))) {
-                            let _ = writeln!(out, "        {} {}", p.action(Action::Create, "+"), shown(x, false));
+                        for x in after
+                            .iter()
+                            .filter(|x| !before.iter().any(|b| b.same_as(x)))
+                        {
+                            let _ = writeln!(
+                                out,
+                                "        {} {}",
+                                p.action(Action::Create, "+"),
+                                shown(x, false)
+                            );
                         }
                     }
                     _ => {
-                        let _ = writeln!(out, "      {}: {} -> {}{mark}", a.name, shown(&a.before, sens), shown(&a.after, sens));
+                        let _ = writeln!(
+                            out,
+                            "      {}: {} -> {}{mark}",
+                            a.name,
+                            shown(&a.before, sens),
+                            shown(&a.after, sens)
+                        );
                     }
                 }
             }

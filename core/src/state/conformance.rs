@@ -15,12 +15,27 @@ pub fn run(factory: StoreFactory<'_>) -> Vec<&'static str> {
     let checks: &[(&'static str, fn(StoreFactory<'_>))] = &[
         ("empty store reads as nothing", empty_reads_none),
         ("appended mutations survive reload", appends_survive_reload),
-        ("a second writer is refused with the holder named", second_writer_refused),
+        (
+            "a second writer is refused with the holder named",
+            second_writer_refused,
+        ),
         ("unlock releases the lock", unlock_releases),
-        ("a session dropped without unlock keeps its writes and its lock", crash_keeps_writes_and_lock),
-        ("force-unlock needs the right lock id", force_unlock_checks_id),
-        ("serial grows with each writing session; lineage stays", serial_and_lineage),
-        ("compaction changes nothing observable", compaction_is_invisible),
+        (
+            "a session dropped without unlock keeps its writes and its lock",
+            crash_keeps_writes_and_lock,
+        ),
+        (
+            "force-unlock needs the right lock id",
+            force_unlock_checks_id,
+        ),
+        (
+            "serial grows with each writing session; lineage stays",
+            serial_and_lineage,
+        ),
+        (
+            "compaction changes nothing observable",
+            compaction_is_invisible,
+        ),
         ("pending operations survive reload", pending_survive),
         ("a state of another stack is refused", other_stack_refused),
         ("secrets are stored as digests only", secrets_as_digests),
@@ -56,18 +71,32 @@ fn session(store: &dyn StateStore) -> Box<dyn StateSession> {
 
 fn empty_reads_none(f: StoreFactory<'_>) {
     let store = f();
-    assert!(store.read().expect("read empty").is_none(), "an empty store must read as None");
+    assert!(
+        store.read().expect("read empty").is_none(),
+        "an empty store must read as None"
+    );
 }
 
 fn appends_survive_reload(f: StoreFactory<'_>) {
     let store = f();
     let mut s = session(&*store);
-    s.append(&[Mutation::Put(resource("t.a", "id-a")), Mutation::Put(resource("t.b", "id-b"))]).unwrap();
-    s.append(&[Mutation::Remove { address: "t.a".into() }]).unwrap();
+    s.append(&[
+        Mutation::Put(resource("t.a", "id-a")),
+        Mutation::Put(resource("t.b", "id-b")),
+    ])
+    .unwrap();
+    s.append(&[Mutation::Remove {
+        address: "t.a".into(),
+    }])
+    .unwrap();
     assert!(s.state().resources.contains_key("t.b") && !s.state().resources.contains_key("t.a"));
     s.unlock().unwrap();
     let st = store.read().unwrap().expect("state after unlock");
-    assert_eq!(st.resources.keys().collect::<Vec<_>>(), ["t.b"], "reload must show every appended mutation");
+    assert_eq!(
+        st.resources.keys().collect::<Vec<_>>(),
+        ["t.b"],
+        "reload must show every appended mutation"
+    );
     assert_eq!(st.stack, "conf");
 }
 
@@ -76,7 +105,11 @@ fn second_writer_refused(f: StoreFactory<'_>) {
     let s = session(&*store);
     match store.lock("second") {
         Err(StateError::Locked { holder, .. }) => {
-            assert_eq!(holder.id, s.lock_info().id, "the error must name the holder's lock");
+            assert_eq!(
+                holder.id,
+                s.lock_info().id,
+                "the error must name the holder's lock"
+            );
             assert_eq!(holder.operation, "conformance");
         }
         other => panic!("a second writer must get StateError::Locked, got {other:?}"),
@@ -87,7 +120,11 @@ fn second_writer_refused(f: StoreFactory<'_>) {
 fn unlock_releases(f: StoreFactory<'_>) {
     let store = f();
     session(&*store).unlock().unwrap();
-    store.lock("again").expect("lock after unlock").unlock().unwrap();
+    store
+        .lock("again")
+        .expect("lock after unlock")
+        .unlock()
+        .unwrap();
 }
 
 fn crash_keeps_writes_and_lock(f: StoreFactory<'_>) {
@@ -97,8 +134,14 @@ fn crash_keeps_writes_and_lock(f: StoreFactory<'_>) {
     s.append(&[Mutation::Put(resource("t.a", "id-a"))]).unwrap();
     drop(s); // like a crash: no unlock, no compaction
     let st = store.read().unwrap().expect("state after crash");
-    assert!(st.resources.contains_key("t.a"), "an acknowledged append must survive a crash");
-    assert!(matches!(store.lock("after-crash"), Err(StateError::Locked { .. })), "the lock must survive a crash");
+    assert!(
+        st.resources.contains_key("t.a"),
+        "an acknowledged append must survive a crash"
+    );
+    assert!(
+        matches!(store.lock("after-crash"), Err(StateError::Locked { .. })),
+        "the lock must survive a crash"
+    );
     store.force_unlock(&id).unwrap();
     let s = store.lock("recovered").unwrap();
     assert!(s.state().resources.contains_key("t.a"));
@@ -108,7 +151,10 @@ fn crash_keeps_writes_and_lock(f: StoreFactory<'_>) {
 fn force_unlock_checks_id(f: StoreFactory<'_>) {
     let store = f();
     let s = session(&*store);
-    assert!(matches!(store.force_unlock("not-the-id"), Err(StateError::WrongLock { .. })));
+    assert!(matches!(
+        store.force_unlock("not-the-id"),
+        Err(StateError::WrongLock { .. })
+    ));
     let id = s.lock_info().id.clone();
     drop(s);
     store.force_unlock(&id).unwrap();
@@ -122,9 +168,16 @@ fn serial_and_lineage(f: StoreFactory<'_>) {
     s.unlock().unwrap();
     let mut s = store.lock("two").unwrap();
     s.init("conf", "test").unwrap();
-    assert_eq!(s.state().serial, serial1, "locking must not change the serial");
+    assert_eq!(
+        s.state().serial,
+        serial1,
+        "locking must not change the serial"
+    );
     s.append(&[Mutation::Put(resource("t.b", "2"))]).unwrap();
-    assert!(s.state().serial > serial1, "a writing session must raise the serial");
+    assert!(
+        s.state().serial > serial1,
+        "a writing session must raise the serial"
+    );
     assert_eq!(s.state().lineage, lineage, "lineage never changes");
     let serial2 = s.state().serial;
     s.unlock().unwrap();
@@ -139,12 +192,16 @@ fn compaction_is_invisible(f: StoreFactory<'_>) {
     let store = f();
     let mut s = session(&*store);
     for i in 0..50 {
-        s.append(&[Mutation::Put(resource(&format!("t.r{i}"), &i.to_string()))]).unwrap();
+        s.append(&[Mutation::Put(resource(&format!("t.r{i}"), &i.to_string()))])
+            .unwrap();
     }
     let before = s.state().clone();
     s.compact().unwrap();
     assert_eq!(s.state(), &before);
-    s.append(&[Mutation::Remove { address: "t.r3".into() }]).unwrap();
+    s.append(&[Mutation::Remove {
+        address: "t.r3".into(),
+    }])
+    .unwrap();
     let expected = s.state().clone();
     s.unlock().unwrap();
     assert_eq!(store.read().unwrap().unwrap(), expected);
@@ -166,14 +223,21 @@ fn pending_survive(f: StoreFactory<'_>) {
     s.append(&[Mutation::Begin(op.clone())]).unwrap();
     drop(s);
     let st = store.read().unwrap().unwrap();
-    assert_eq!(st.pending.get("op1"), Some(&op), "a pending operation must be readable after a crash");
+    assert_eq!(
+        st.pending.get("op1"),
+        Some(&op),
+        "a pending operation must be readable after a crash"
+    );
 }
 
 fn other_stack_refused(f: StoreFactory<'_>) {
     let store = f();
     session(&*store).unlock().unwrap();
     let mut s = store.lock("other").unwrap();
-    assert!(matches!(s.init("another-stack", "test"), Err(StateError::Foreign { .. })));
+    assert!(matches!(
+        s.init("another-stack", "test"),
+        Err(StateError::Foreign { .. })
+    ));
     s.unlock().unwrap();
 }
 
@@ -181,13 +245,19 @@ fn secrets_as_digests(f: StoreFactory<'_>) {
     let store = f();
     let mut s = session(&*store);
     let mut r = resource("t.secret", "sid");
-    r.attrs.insert("password".into(), Value::Sensitive(Sensitive::new("Pl4in-Text-Secret!")));
+    r.attrs.insert(
+        "password".into(),
+        Value::Sensitive(Sensitive::new("Pl4in-Text-Secret!")),
+    );
     s.append(&[Mutation::Put(r)]).unwrap();
     s.unlock().unwrap();
     let st = store.read().unwrap().unwrap();
     match &st.resources["t.secret"].attrs["password"] {
         Value::Sensitive(x) => {
-            assert!(x.expose().is_none(), "a stored secret must come back as a digest only");
+            assert!(
+                x.expose().is_none(),
+                "a stored secret must come back as a digest only"
+            );
             assert_eq!(x.digest(), Sensitive::new("Pl4in-Text-Secret!").digest());
         }
         other => panic!("expected a sensitive value, got {other:?}"),
@@ -199,6 +269,9 @@ fn reads_without_lock(f: StoreFactory<'_>) {
     let mut s = session(&*store);
     s.append(&[Mutation::Put(resource("t.a", "1"))]).unwrap();
     let seen = store.read().expect("read while locked").expect("state");
-    assert!(seen.resources.contains_key("t.a"), "a lock-free read sees acknowledged appends");
+    assert!(
+        seen.resources.contains_key("t.a"),
+        "a lock-free read sees acknowledged appends"
+    );
     s.unlock().unwrap();
 }

@@ -70,16 +70,24 @@ impl LocalStore {
     }
 
     fn io(&self, context: &str, source: std::io::Error) -> StateError {
-        StateError::Io { location: self.location(), context: context.to_string(), source }
+        StateError::Io {
+            location: self.location(),
+            context: context.to_string(),
+            source,
+        }
     }
 
     fn corrupt(&self, reason: impl Into<String>) -> StateError {
-        StateError::Corrupt { location: self.location(), reason: reason.into() }
+        StateError::Corrupt {
+            location: self.location(),
+            reason: reason.into(),
+        }
     }
 
     fn parse_snapshot(&self, bytes: &[u8]) -> Result<State, StateError> {
         // Validate UTF-8 once for the whole file (fast) rather than string by string.
-        let text = std::str::from_utf8(bytes).map_err(|e| self.corrupt(format!("not UTF-8 text ({e})")))?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| self.corrupt(format!("not UTF-8 text ({e})")))?;
         match serde_json::from_str::<State>(text) {
             Ok(s) if s.cairn_state > STATE_FORMAT_VERSION => Err(StateError::TooNew {
                 location: self.location(),
@@ -93,17 +101,23 @@ impl LocalStore {
 
     /// Tell a foreign file (another tool's state, a random JSON) from a damaged cairn file.
     fn diagnose(&self, bytes: &[u8], err: serde_json::Error) -> StateError {
-        let foreign = |reason: &str| StateError::Foreign { location: self.location(), reason: reason.to_string() };
+        let foreign = |reason: &str| StateError::Foreign {
+            location: self.location(),
+            reason: reason.to_string(),
+        };
         match serde_json::from_slice::<serde_json::Value>(bytes) {
             Err(_) => self.corrupt(format!("not valid JSON ({err})")),
-            Ok(serde_json::Value::Object(o)) => match o.get("cairn_state").and_then(|v| v.as_u64()) {
+            Ok(serde_json::Value::Object(o)) => match o.get("cairn_state").and_then(|v| v.as_u64())
+            {
                 Some(v) if v > u64::from(STATE_FORMAT_VERSION) => StateError::TooNew {
                     location: self.location(),
                     found: v as u32,
                     supported: STATE_FORMAT_VERSION,
                 },
                 Some(_) => self.corrupt(format!("cairn state with invalid content ({err})")),
-                None if o.contains_key("terraform_version") => foreign("it is a Terraform state file"),
+                None if o.contains_key("terraform_version") => {
+                    foreign("it is a Terraform state file")
+                }
                 None => foreign("it has no `cairn_state` marker"),
             },
             Ok(_) => foreign("it is JSON but not an object"),
@@ -116,7 +130,9 @@ impl LocalStore {
             Ok(b) => b,
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 if self.journal_path().exists() {
-                    return Err(self.corrupt("a journal exists but the snapshot it extends is missing"));
+                    return Err(
+                        self.corrupt("a journal exists but the snapshot it extends is missing")
+                    );
                 }
                 return Ok(None);
             }
@@ -130,11 +146,16 @@ impl LocalStore {
     fn replay_journal(&self, state: &mut State) -> Result<JournalScan, StateError> {
         let mut buf = Vec::new();
         match File::open(self.journal_path()) {
-            Ok(mut f) => f.read_to_end(&mut buf).map_err(|e| self.io("reading the journal", e))?,
+            Ok(mut f) => f
+                .read_to_end(&mut buf)
+                .map_err(|e| self.io("reading the journal", e))?,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(JournalScan::default()),
             Err(e) => return Err(self.io("opening the journal", e)),
         };
-        let mut scan = JournalScan { len: buf.len() as u64, ..JournalScan::default() };
+        let mut scan = JournalScan {
+            len: buf.len() as u64,
+            ..JournalScan::default()
+        };
         let mut lines = Vec::new();
         let mut start = 0usize;
         while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
@@ -150,12 +171,19 @@ impl LocalStore {
         let header: JournalHeader = serde_json::from_slice(header_line)
             .map_err(|e| self.corrupt(format!("journal header unreadable: {e}")))?;
         if header.cairn_journal > JOURNAL_FORMAT {
-            return Err(StateError::TooNew { location: self.location(), found: header.cairn_journal, supported: JOURNAL_FORMAT });
+            return Err(StateError::TooNew {
+                location: self.location(),
+                found: header.cairn_journal,
+                supported: JOURNAL_FORMAT,
+            });
         }
         if header.lineage != state.lineage {
             return Err(StateError::Foreign {
                 location: self.location(),
-                reason: format!("journal lineage {} differs from the snapshot's {}", header.lineage, state.lineage),
+                reason: format!(
+                    "journal lineage {} differs from the snapshot's {}",
+                    header.lineage, state.lineage
+                ),
             });
         }
         if header.base_serial < state.serial {
@@ -178,7 +206,10 @@ impl LocalStore {
                     good_len = (offset + line.len() + 1) as u64;
                 }
                 Some(_) => {
-                    return Err(self.corrupt(format!("journal line {} is damaged but later lines are intact", bad_at.unwrap_or(i) + 1)))
+                    return Err(self.corrupt(format!(
+                        "journal line {} is damaged but later lines are intact",
+                        bad_at.unwrap_or(i) + 1
+                    )))
                 }
                 None => bad_at = bad_at.or(Some(i)),
             }
@@ -199,14 +230,24 @@ impl LocalStore {
     }
 
     fn write_snapshot(&self, state: &State) -> Result<u64, StateError> {
-        let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let tmp = self.sibling(&format!(".tmp-{}", std::process::id()));
-        let file = create_private(&tmp, true).map_err(|e| self.io("creating a temporary snapshot", e))?;
+        let file =
+            create_private(&tmp, true).map_err(|e| self.io("creating a temporary snapshot", e))?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
-        serde_json::to_writer(&mut w, state).map_err(|e| self.io("writing the snapshot", e.into()))?;
-        w.write_all(b"\n").map_err(|e| self.io("writing the snapshot", e))?;
-        let file = w.into_inner().map_err(|e| self.io("writing the snapshot", e.into_error()))?;
-        file.sync_all().map_err(|e| self.io("syncing the snapshot", e))?;
+        serde_json::to_writer(&mut w, state)
+            .map_err(|e| self.io("writing the snapshot", e.into()))?;
+        w.write_all(b"\n")
+            .map_err(|e| self.io("writing the snapshot", e))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| self.io("writing the snapshot", e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| self.io("syncing the snapshot", e))?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         drop(file);
         fs::rename(&tmp, &self.path).map_err(|e| self.io("replacing the snapshot", e))?;
@@ -216,7 +257,12 @@ impl LocalStore {
 }
 
 fn create_private(path: &Path, truncate: bool) -> std::io::Result<File> {
-    OpenOptions::new().write(true).create(true).truncate(truncate).mode(0o600).open(path)
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(truncate)
+        .mode(0o600)
+        .open(path)
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -258,10 +304,17 @@ impl StateStore for LocalStore {
         }
         let info = LockInfo::for_operation(operation);
         let lock_path = self.lock_path();
-        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&lock_path) {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&lock_path)
+        {
             Ok(mut f) => {
                 let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
-                f.write_all(&body).and_then(|_| f.sync_all()).map_err(|e| self.io("writing the lock", e))?;
+                f.write_all(&body)
+                    .and_then(|_| f.sync_all())
+                    .map_err(|e| self.io("writing the lock", e))?;
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 let holder = fs::read(&lock_path)
@@ -275,7 +328,10 @@ impl StateStore for LocalStore {
                         created: "unknown".into(),
                         version: "unknown".into(),
                     });
-                return Err(StateError::Locked { location: self.location(), holder });
+                return Err(StateError::Locked {
+                    location: self.location(),
+                    holder,
+                });
             }
             Err(e) => return Err(self.io("creating the lock", e)),
         }
@@ -288,20 +344,41 @@ impl StateStore for LocalStore {
         };
         let (state, scan, exists) = match loaded {
             Some((s, scan)) => (s, scan, true),
-            None => (State { lineage: String::new(), ..State::new("", "") }, JournalScan::default(), false),
+            None => (
+                State {
+                    lineage: String::new(),
+                    ..State::new("", "")
+                },
+                JournalScan::default(),
+                false,
+            ),
         };
-        Ok(Box::new(LocalSession { store: self.clone(), info, state, scan, exists, journal: None, snapshot_len: 0 }))
+        Ok(Box::new(LocalSession {
+            store: self.clone(),
+            info,
+            state,
+            scan,
+            exists,
+            journal: None,
+            snapshot_len: 0,
+        }))
     }
 
     fn force_unlock(&self, lock_id: &str) -> Result<(), StateError> {
         let lock_path = self.lock_path();
         let held = match fs::read(&lock_path) {
-            Ok(b) => serde_json::from_slice::<LockInfo>(&b).map(|i| i.id).unwrap_or_else(|_| "unknown".into()),
+            Ok(b) => serde_json::from_slice::<LockInfo>(&b)
+                .map(|i| i.id)
+                .unwrap_or_else(|_| "unknown".into()),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(self.io("reading the lock", e)),
         };
         if held != lock_id {
-            return Err(StateError::WrongLock { location: self.location(), given: lock_id.to_string(), held });
+            return Err(StateError::WrongLock {
+                location: self.location(),
+                given: lock_id.to_string(),
+                held,
+            });
         }
         fs::remove_file(&lock_path).map_err(|e| self.io("removing the lock", e))
     }
@@ -326,19 +403,33 @@ impl LocalSession {
     fn open_journal(&mut self) -> Result<&mut File, StateError> {
         if self.journal.is_none() {
             let path = self.store.journal_path();
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
             if self.scan.live && !self.scan.stale {
                 // Keep the journal, cutting off a torn tail first.
-                let f = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| self.store.io("opening the journal", e))?;
+                let f = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| self.store.io("opening the journal", e))?;
                 if self.scan.good_len < self.scan.len {
-                    f.set_len(self.scan.good_len).map_err(|e| self.store.io("truncating a torn journal", e))?;
-                    f.sync_all().map_err(|e| self.store.io("syncing the journal", e))?;
+                    f.set_len(self.scan.good_len)
+                        .map_err(|e| self.store.io("truncating a torn journal", e))?;
+                    f.sync_all()
+                        .map_err(|e| self.store.io("syncing the journal", e))?;
                 }
                 drop(f);
-                let f = OpenOptions::new().append(true).open(&path).map_err(|e| self.store.io("opening the journal", e))?;
+                let f = OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| self.store.io("opening the journal", e))?;
                 self.journal = Some(f);
             } else {
-                let mut f = create_private(&path, true).map_err(|e| self.store.io("creating the journal", e))?;
+                let mut f = create_private(&path, true)
+                    .map_err(|e| self.store.io("creating the journal", e))?;
                 let header = JournalHeader {
                     cairn_journal: JOURNAL_FORMAT,
                     lineage: self.state.lineage.clone(),
@@ -347,10 +438,17 @@ impl LocalSession {
                 };
                 let mut line = serde_json::to_vec(&header).unwrap_or_default();
                 line.push(b'\n');
-                f.write_all(&line).and_then(|_| f.sync_data()).map_err(|e| self.store.io("writing the journal", e))?;
+                f.write_all(&line)
+                    .and_then(|_| f.sync_data())
+                    .map_err(|e| self.store.io("writing the journal", e))?;
                 sync_dir(&dir).map_err(|e| self.store.io("syncing the state directory", e))?;
                 self.state.serial += 1;
-                self.scan = JournalScan { live: true, stale: false, good_len: line.len() as u64, len: line.len() as u64 };
+                self.scan = JournalScan {
+                    live: true,
+                    stale: false,
+                    good_len: line.len() as u64,
+                    len: line.len() as u64,
+                };
                 self.journal = Some(f);
             }
         }
@@ -391,13 +489,18 @@ impl StateSession for LocalSession {
             return Ok(());
         }
         if !self.exists {
-            return Err(StateError::Backend { location: self.store.location(), message: "append before init".into() });
+            return Err(StateError::Backend {
+                location: self.store.location(),
+                message: "append before init".into(),
+            });
         }
         let line = encode_batch(batch);
         let f = self.open_journal()?;
-        f.write_all(&line).map_err(|e| self.store.io("appending to the journal", e))?;
+        f.write_all(&line)
+            .map_err(|e| self.store.io("appending to the journal", e))?;
         let f = self.journal.as_mut().expect("open");
-        f.sync_data().map_err(|e| self.store.io("syncing the journal", e))?;
+        f.sync_data()
+            .map_err(|e| self.store.io("syncing the journal", e))?;
         self.scan.good_len += line.len() as u64;
         self.scan.len = self.scan.good_len;
         for m in batch {

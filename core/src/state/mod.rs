@@ -120,9 +120,17 @@ impl State {
     pub fn apply(&mut self, m: &Mutation) {
         match m {
             Mutation::Put(r) => {
-                let deposed = self.resources.remove(&r.address).map(|old| old.deposed).unwrap_or_default();
+                let deposed = self
+                    .resources
+                    .remove(&r.address)
+                    .map(|old| old.deposed)
+                    .unwrap_or_default();
                 let mut r = r.clone();
-                r.attrs = r.attrs.iter().map(|(k, v)| (k.clone(), v.redacted())).collect();
+                r.attrs = r
+                    .attrs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.redacted()))
+                    .collect();
                 if r.deposed.is_empty() {
                     r.deposed = deposed;
                 }
@@ -141,7 +149,10 @@ impl State {
             Mutation::Depose { address } => {
                 if let Some(r) = self.resources.get_mut(address) {
                     if !r.id.is_empty() {
-                        let old = Deposed { id: std::mem::take(&mut r.id), attrs: std::mem::take(&mut r.attrs) };
+                        let old = Deposed {
+                            id: std::mem::take(&mut r.id),
+                            attrs: std::mem::take(&mut r.attrs),
+                        };
                         r.deposed.push(old);
                     }
                 }
@@ -159,7 +170,9 @@ impl State {
                     r.protect = *protect;
                 }
             }
-            Mutation::Outputs(o) => self.outputs = o.iter().map(|(k, v)| (k.clone(), v.redacted())).collect(),
+            Mutation::Outputs(o) => {
+                self.outputs = o.iter().map(|(k, v)| (k.clone(), v.redacted())).collect()
+            }
             Mutation::Begin(p) => {
                 self.pending.insert(p.op_id.clone(), p.clone());
             }
@@ -182,17 +195,29 @@ pub enum Mutation {
     /// Insert or overwrite a resource's current object (deposed objects are kept).
     Put(ResourceState),
     /// Forget a resource's current object (and the resource, when nothing is deposed).
-    Remove { address: Text },
+    Remove {
+        address: Text,
+    },
     /// Move the current object to the deposed list (create-before-destroy).
-    Depose { address: Text },
+    Depose {
+        address: Text,
+    },
     /// Forget one deposed object.
-    RemoveDeposed { address: Text, id: Text },
-    SetProtect { address: Text, protect: bool },
+    RemoveDeposed {
+        address: Text,
+        id: Text,
+    },
+    SetProtect {
+        address: Text,
+        protect: bool,
+    },
     Outputs(BTreeMap<String, crate::value::Value>),
     /// A provider call is about to start.
     Begin(PendingOperation),
     /// The pending operation ended (its result, if any, is in the same batch).
-    Settle { op_id: Text },
+    Settle {
+        op_id: Text,
+    },
 }
 
 /// Who holds a lock, so a second writer gets an actionable message.
@@ -210,7 +235,9 @@ pub struct LockInfo {
 
 impl LockInfo {
     pub fn for_operation(operation: &str) -> Self {
-        let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "unknown".into());
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_string())
             .ok()
@@ -230,7 +257,11 @@ impl LockInfo {
 
 impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (pid {}, `{}`) since {}, lock id {}", self.who, self.pid, self.operation, self.created, self.id)
+        write!(
+            f,
+            "{} (pid {}, `{}`) since {}, lock id {}",
+            self.who, self.pid, self.operation, self.created, self.id
+        )
     }
 }
 
@@ -248,12 +279,24 @@ pub enum StateError {
     Foreign { location: String, reason: String },
     /// Written by a newer cairn.
     #[error("state {location} has format version {found}; this cairn reads up to {supported}. It was left untouched; upgrade cairn")]
-    TooNew { location: String, found: u32, supported: u32 },
+    TooNew {
+        location: String,
+        found: u32,
+        supported: u32,
+    },
     /// `unlock` was given a lock id that is not the one held.
     #[error("state {location}: lock id {given} does not match the held lock ({held})")]
-    WrongLock { location: String, given: String, held: String },
+    WrongLock {
+        location: String,
+        given: String,
+        held: String,
+    },
     #[error("state {location}: {context}: {source}")]
-    Io { location: String, context: String, source: std::io::Error },
+    Io {
+        location: String,
+        context: String,
+        source: std::io::Error,
+    },
     /// Backend-specific failure (database or object store).
     #[error("state {location}: {message}")]
     Backend { location: String, message: String },
@@ -312,16 +355,24 @@ mod resources_as_list {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::collections::BTreeMap;
 
-    pub fn serialize<S: Serializer>(m: &BTreeMap<Text, ResourceState>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<Text, ResourceState>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.values())
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<Text, ResourceState>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<Text, ResourceState>, D::Error> {
         let mut list = Vec::<ResourceState>::deserialize(d)?;
         // Snapshots are written sorted; sorting an already sorted list is linear, and
         // `from_iter` bulk-builds the tree from sorted input.
         list.sort_by(|a, b| a.address.cmp(&b.address));
         if let Some(w) = list.windows(2).find(|w| w[0].address == w[1].address) {
-            return Err(serde::de::Error::custom(format!("resource {} appears twice", w[0].address)));
+            return Err(serde::de::Error::custom(format!(
+                "resource {} appears twice",
+                w[0].address
+            )));
         }
         Ok(list.into_iter().map(|r| (r.address.clone(), r)).collect())
     }
@@ -332,10 +383,18 @@ mod pending_as_list {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::collections::BTreeMap;
 
-    pub fn serialize<S: Serializer>(m: &BTreeMap<crate::value::Text, PendingOperation>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<crate::value::Text, PendingOperation>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.values())
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<crate::value::Text, PendingOperation>, D::Error> {
-        Ok(Vec::<PendingOperation>::deserialize(d)?.into_iter().map(|p| (p.op_id.clone(), p)).collect())
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<crate::value::Text, PendingOperation>, D::Error> {
+        Ok(Vec::<PendingOperation>::deserialize(d)?
+            .into_iter()
+            .map(|p| (p.op_id.clone(), p))
+            .collect())
     }
 }
