@@ -54,7 +54,7 @@ fn bad_arguments_are_errors_with_usage() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = text(&out.stderr);
         assert!(
-            err.contains("error:") && err.contains("Usage:"),
+            err.contains("error:") && (err.contains("Usage:") || err.contains("--help")),
             "{args:?}: {err}"
         );
     }
