@@ -60,13 +60,16 @@ pub fn run(
 ) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
-        Err(e) => {
+        // Usage errors go to stderr and fail; --help and --version go to stdout.
+        Err(e) if e.use_stderr() => {
             let _ = write!(err, "{}", e.render());
-            return if e.use_stderr() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            let _ = write!(out, "{}", e.render());
+            return ExitCode::SUCCESS;
+        }
+    };
         }
     };
     let result = match cli.command {
