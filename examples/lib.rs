@@ -70,8 +70,6 @@ pub fn run(
             return ExitCode::SUCCESS;
         }
     };
-        }
-    };
     let result = match cli.command {
         Command::Stacks => {
             for n in cairn_stacks::NAMES {
