@@ -4,8 +4,18 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The `cairn` example binary that `cargo test --workspace` builds next to this test.
+/// The `cairn` example binary, built (once per test run, a no-op when fresh) by the cargo
+/// running these tests, so `cargo test -p cairn-tests` never runs a stale one.
 pub fn cairn_binary() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "cairn-cli", "--example", "cairn"])
+            .status()
+            .expect("run cargo to build the cairn example");
+        assert!(status.success(), "building the cairn example failed");
+    });
     let exe = std::env::current_exe().expect("test binary path");
     // target/<profile>/deps/<test> -> target/<profile>/examples/cairn
     let profile_dir = exe
