@@ -258,3 +258,64 @@ fn secrets_never_reach_plan_text_json_state_or_errors() {
     converge(&rt, &engine, &changed);
     assert_converged(&rt, &engine, &changed);
 }
+
+#[test]
+fn refresh_only_accepts_drift_into_state_without_touching_the_cloud() {
+    let (rt, sb, mem) = (rt(), Sandbox::new(), MemoryProvider::new());
+    let engine = sb.engine(&mem);
+    let mut s = Stack::new("drifty");
+    s.add("main", Network::new("10.0.0.0/16"));
+    converge(&rt, &engine, &s);
+    let id = engine.store().read().unwrap().unwrap().resources["mem_network.main"]
+        .id
+        .clone();
+    mem.edit(&id, "dns", Value::Bool(false));
+    let opts = cairn_core::plan::planner::PlanOptions {
+        mode: cairn_core::plan::PlanMode::RefreshOnly,
+        refresh: true,
+        ..Default::default()
+    };
+    let plan = rt.block_on(engine.plan(&s, &opts)).unwrap();
+    assert_eq!(plan.changes[0].action, Action::Read);
+    assert!(!plan.has_changes() && plan.has_work());
+    let calls = mem.mutating_calls();
+    let report = rt
+        .block_on(engine.apply(&plan, &ApplyOptions::default()))
+        .unwrap();
+    assert!(report.is_success() && report.ops.is_empty());
+    assert_eq!(
+        mem.mutating_calls(),
+        calls,
+        "refresh-only changes nothing in the cloud"
+    );
+    let state = engine.store().read().unwrap().unwrap();
+    assert_eq!(
+        state.resources["mem_network.main"].attrs["dns"],
+        Value::Bool(false),
+        "state took the drift"
+    );
+    // A plain apply repairs it.
+    let plan = converge(&rt, &engine, &s);
+    assert_eq!(plan.changes[0].action, Action::Update);
+    assert_eq!(mem.objects()[&id].attrs["dns"], Value::Bool(true));
+}
+
+#[test]
+fn overrides_reach_only_their_own_provider() {
+    let mem = MemoryProvider::new();
+    let engine = Sandbox::new().engine(&mem);
+    let mut s = Stack::new("over");
+    s.add(
+        "main",
+        Network::new("10.0.0.0/16")
+            .override_for("aws", "instance_tenancy", "dedicated")
+            .override_for("memory", "flavour", "vanilla"),
+    );
+    let g = engine.lower(&s).unwrap();
+    let attrs = &g.get("mem_network.main").unwrap().concrete.attrs;
+    assert_eq!(attrs.get("flavour"), Some(&Value::str("vanilla")));
+    assert!(
+        !attrs.contains_key("instance_tenancy"),
+        "another cloud's override must not leak in"
+    );
+}

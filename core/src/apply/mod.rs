@@ -181,6 +181,7 @@ pub async fn apply(
     let mut in_flight: JoinSet<(NodeIndex, Result<Outcome, ProviderError>)> = JoinSet::new();
     let mut batch: Vec<Mutation> = Vec::new();
     let mut pending_of: HashMap<NodeIndex, PendingOperation> = HashMap::default();
+    let mut recorded: Vec<Text> = Vec::new();
     let parallelism = opts.parallelism.max(1);
     let observer = &opts.observer;
     let info = |n: NodeIndex| -> OpInfo {
@@ -215,6 +216,7 @@ pub async fn apply(
         if !batch.is_empty() {
             session.append(&batch)?;
             batch.clear();
+            prune_fresh(&mut fresh, &mut recorded);
         }
         for p in to_start {
             observer.op_started(&p.info);
@@ -267,6 +269,7 @@ pub async fn apply(
             match result {
                 Ok(outcome) => {
                     record(change, op.kind, &pending, outcome, &mut batch, &mut fresh);
+                    recorded.push(change.address.clone());
                     batch.push(Mutation::Settle {
                         op_id: pending.op_id,
                     });
@@ -558,6 +561,20 @@ fn prepare(
         pending,
         call,
     })
+}
+
+/// Results stay in `fresh` until their batch is in state; after that, only those whose
+/// secrets state cannot give back (it keeps digests) are worth a second copy in memory,
+/// which otherwise costs gigabytes at 100,000 resources.
+fn prune_fresh(fresh: &mut HashMap<Text, Attrs>, recorded: &mut Vec<Text>) {
+    for address in recorded.drain(..) {
+        if fresh
+            .get(&address)
+            .is_some_and(|a| !a.values().any(Value::is_sensitive))
+        {
+            fresh.remove(&address);
+        }
+    }
 }
 
 /// The state mutations that record a successful call.
