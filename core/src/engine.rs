@@ -23,8 +23,10 @@ pub enum EngineError {
     /// The stack (or its lowering) is invalid; nothing was sent to the cloud.
     #[error("{0}")]
     Invalid(ValidationErrors),
+    /// The plan cannot be made (a protected resource would go) or used (stale, wrong stack).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The state store refused or failed (locked, corrupt, foreign, I/O).
     #[error(transparent)]
     State(#[from] StateError),
     /// Some resources could not be read; the plan would be built on guesses.
@@ -32,8 +34,10 @@ pub enum EngineError {
     Refresh {
         failures: Vec<(String, ProviderError)>,
     },
+    /// A provider call outside apply failed (import).
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// Apply stopped as a whole (state could not be recorded).
     #[error(transparent)]
     Apply(ApplyError),
     /// `import` was asked for an address the stack does not declare, or one already managed.

@@ -142,7 +142,7 @@ impl ResourceGraph {
                     format!("names {:?}, which the stack does not declare", c.origin),
                 ));
             }
-            deps.retain(|d| d != &c.address && index.contains_key(d));
+            deps.retain(|d| d != c.address && index.contains_key(d));
             deps.sort_unstable();
             deps.dedup();
             deps_of.push(deps);
@@ -178,7 +178,7 @@ impl ResourceGraph {
                             .find(|(_, v)| {
                                 let mut r = Vec::new();
                                 v.refs(&mut r);
-                                r.iter().any(|r: &AttrRef| &r.address == next)
+                                r.iter().any(|r: &AttrRef| r.address == next)
                             })
                             .map_or("depends_on", |(k, _)| k.as_str());
                         errors.push(Invalid::new(

@@ -115,9 +115,11 @@ pub struct LowerResponse {
     pub exports: Vec<Export>,
 }
 
+type ProgressFn = dyn Fn(&str) + Send + Sync;
+
 /// Receives progress messages from long provider calls (waiters); feeds the observer.
 #[derive(Clone, Default)]
-pub struct Progress(Option<Arc<dyn Fn(&str) + Send + Sync>>);
+pub struct Progress(Option<Arc<ProgressFn>>);
 
 impl Progress {
     pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Self {

@@ -105,7 +105,7 @@ fn check_crashed_state(state: &State, mem: &MemoryProvider, ctx: &str) {
         let recorded = state
             .resources
             .get(&o.address)
-            .is_some_and(|r| &r.id == id || r.deposed.iter().any(|d| &d.id == id));
+            .is_some_and(|r| r.id == id || r.deposed.iter().any(|d| d.id == id));
         assert!(
             recorded || pending_for(&o.address, &[OperationKind::Create]),
             "{ctx}: cloud object {id} ({}) is neither in state nor named by a pending create",

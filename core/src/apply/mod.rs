@@ -132,6 +132,7 @@ pub enum ApplyError {
     /// durable pending record, so the next run reconciles it.
     #[error("state could not be recorded; apply stopped: {0}")]
     State(#[from] StateError),
+    /// The plan's changes cannot be ordered.
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
 }
@@ -482,7 +483,7 @@ fn prepare(
             }
             // An update re-sends unchanged secrets only as digests; providers send changed
             // attributes, so a value the cloud already has need not be known here.
-            let unchanged = op.kind == OpKind::Update && !c.changes.iter().any(|a| &a.name == k);
+            let unchanged = op.kind == OpKind::Update && !c.changes.iter().any(|a| a.name == k);
             if let (Value::Sensitive(s), false) = (&v, unchanged) {
                 if s.expose().is_none() {
                     return Err(format!(
@@ -513,7 +514,7 @@ fn prepare(
             address: c.address.clone(),
             type_name: c.type_name.clone(),
             attrs: resolve()?,
-            token: token.into(),
+            token,
             progress: Progress::default(),
         }),
         OpKind::Update => {

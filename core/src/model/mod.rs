@@ -8,8 +8,12 @@
 //! any provider call.
 
 mod kinds;
+mod network;
+mod services;
 
-pub use kinds::*;
+pub use kinds::{Placement, Resource, Size};
+pub use network::*;
+pub use services::*;
 
 use crate::value::{Attrs, Value};
 use serde::{Deserialize, Serialize};

@@ -12,7 +12,8 @@ pub type StoreFactory<'a> = &'a dyn Fn() -> Box<dyn StateStore>;
 
 /// Every check, in order. Returns the names of the checks that ran.
 pub fn run(factory: StoreFactory<'_>) -> Vec<&'static str> {
-    let checks: &[(&'static str, fn(StoreFactory<'_>))] = &[
+    type Check = fn(StoreFactory<'_>);
+    let checks: &[(&'static str, Check)] = &[
         ("empty store reads as nothing", empty_reads_none),
         ("appended mutations survive reload", appends_survive_reload),
         (

@@ -330,7 +330,7 @@ impl StateStore for LocalStore {
                     });
                 return Err(StateError::Locked {
                     location: self.location(),
-                    holder,
+                    holder: Box::new(holder),
                 });
             }
             Err(e) => return Err(self.io("creating the lock", e)),

@@ -159,7 +159,7 @@ impl State {
             }
             Mutation::RemoveDeposed { address, id } => {
                 if let Some(r) = self.resources.get_mut(address) {
-                    r.deposed.retain(|d| &d.id != id);
+                    r.deposed.retain(|d| d.id != id);
                     if r.deposed.is_empty() && r.id.is_empty() {
                         self.resources.remove(address);
                     }
@@ -270,7 +270,10 @@ impl std::fmt::Display for LockInfo {
 pub enum StateError {
     /// Another run holds the lock.
     #[error("state {location} is locked by {holder}. If that run is gone, release it with `cairn state unlock {}`", holder.id)]
-    Locked { location: String, holder: LockInfo },
+    Locked {
+        location: String,
+        holder: Box<LockInfo>,
+    },
     /// The stored state cannot be read as cairn state; it is left untouched.
     #[error("state {location} is corrupt and was left untouched: {reason}")]
     Corrupt { location: String, reason: String },
@@ -291,6 +294,7 @@ pub enum StateError {
         given: String,
         held: String,
     },
+    /// Reading or writing the store failed.
     #[error("state {location}: {context}: {source}")]
     Io {
         location: String,

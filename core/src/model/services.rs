@@ -1,0 +1,509 @@
+//! Managed-service kinds: secrets, PostgreSQL, Kafka-compatible brokers, load balancers
+//! and Redis caches, each placed in subnets behind security groups.
+
+use super::kinds::{placement_builders, portable_kind, Placement, Size};
+use super::{Common, Declare, Kind, KindName, Ref, Resource, SecurityGroup, Subnet};
+use crate::value::{GeneratedSpec, Sensitive};
+use std::collections::BTreeMap;
+
+// ---------------------------------------------------------------------------------------------
+// Secret
+
+#[derive(Clone, Debug)]
+pub enum SecretSource {
+    Generated(GeneratedSpec),
+    Given(Sensitive),
+}
+
+/// A secret value stored in the cloud's secret store. Its value never appears in plans,
+/// JSON, logs, errors or state (state keeps a salted digest).
+#[derive(Clone, Debug)]
+pub struct Secret {
+    pub source: SecretSource,
+    pub description: String,
+    pub common: Common,
+}
+portable_kind!(Secret, Secret, KindName::Secret, ["id", "arn", "value"]);
+
+/// Symbols a generated password may hold: printable, and none of `/ " @ '` or space,
+/// which some database engines refuse in passwords.
+pub const PASSWORD_SYMBOLS: &str = "!#$%&*()-_=+[]{}<>:?";
+
+impl Secret {
+    /// A password generated at apply time by the OS CSPRNG (32 characters by default).
+    pub fn generated() -> Self {
+        Secret {
+            source: SecretSource::Generated(GeneratedSpec {
+                length: 32,
+                symbols: PASSWORD_SYMBOLS.into(),
+            }),
+            description: String::new(),
+            common: Common::default(),
+        }
+    }
+    /// A value the user provides (read from the environment, a vault, ...).
+    pub fn given(value: impl Into<String>) -> Self {
+        Secret {
+            source: SecretSource::Given(Sensitive::new(value)),
+            description: String::new(),
+            common: Common::default(),
+        }
+    }
+    pub fn length(mut self, length: u32) -> Self {
+        if let SecretSource::Generated(g) = &mut self.source {
+            g.length = length;
+        }
+        self
+    }
+    pub fn symbols(mut self, symbols: &str) -> Self {
+        if let SecretSource::Generated(g) = &mut self.source {
+            g.symbols = symbols.to_string();
+        }
+        self
+    }
+    pub fn description(mut self, d: &str) -> Self {
+        self.description = d.to_string();
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageType {
+    /// General-purpose SSD (AWS gp3, GCP PD-SSD, Azure Premium SSD).
+    Ssd,
+    /// Provisioned-IOPS SSD (AWS io1/io2).
+    ProvisionedIops,
+    /// Magnetic / standard (cheapest, not for production).
+    Standard,
+}
+
+impl StorageType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageType::Ssd => "ssd",
+            StorageType::ProvisionedIops => "provisioned_iops",
+            StorageType::Standard => "standard",
+        }
+    }
+}
+
+/// A managed PostgreSQL server (RDS, Cloud SQL, Azure Database for PostgreSQL flexible).
+#[derive(Clone, Debug)]
+pub struct Database {
+    /// Major or major.minor version, e.g. `15` or `15.4`.
+    pub version: String,
+    pub size: Size,
+    pub storage_gb: u32,
+    pub storage_type: StorageType,
+    pub high_availability: bool,
+    pub backup_retention_days: u32,
+    /// `hh:mm-hh:mm` UTC.
+    pub backup_window: Option<String>,
+    /// `ddd:hh:mm-ddd:hh:mm` UTC.
+    pub maintenance_window: Option<String>,
+    pub encrypted: bool,
+    pub deletion_protection: bool,
+    /// Logical databases to create on the server.
+    pub databases: Vec<String>,
+    pub admin_user: String,
+    pub admin_password: Option<Ref<Secret>>,
+    /// Server parameters (a parameter group on AWS).
+    pub parameters: BTreeMap<String, String>,
+    pub placement: Placement,
+    pub common: Common,
+}
+portable_kind!(
+    Database,
+    Database,
+    KindName::Database,
+    ["id", "endpoint", "port", "arn"]
+);
+placement_builders!(Database);
+
+impl Database {
+    pub fn postgres(version: &str) -> Self {
+        Database {
+            version: version.to_string(),
+            size: Size::Small,
+            storage_gb: 20,
+            storage_type: StorageType::Ssd,
+            high_availability: false,
+            backup_retention_days: 7,
+            backup_window: None,
+            maintenance_window: None,
+            encrypted: true,
+            deletion_protection: false,
+            databases: Vec::new(),
+            admin_user: "cairn_admin".to_string(),
+            admin_password: None,
+            parameters: BTreeMap::new(),
+            placement: Placement::default(),
+            common: Common::default(),
+        }
+    }
+    pub fn size(mut self, s: Size) -> Self {
+        self.size = s;
+        self
+    }
+    pub fn storage_gb(mut self, gb: u32) -> Self {
+        self.storage_gb = gb;
+        self
+    }
+    pub fn storage_type(mut self, t: StorageType) -> Self {
+        self.storage_type = t;
+        self
+    }
+    pub fn high_availability(mut self, on: bool) -> Self {
+        self.high_availability = on;
+        self
+    }
+    pub fn backup_retention_days(mut self, days: u32) -> Self {
+        self.backup_retention_days = days;
+        self
+    }
+    pub fn backup_window(mut self, w: &str) -> Self {
+        self.backup_window = Some(w.to_string());
+        self
+    }
+    pub fn set_backup_window(mut self, w: Option<String>) -> Self {
+        self.backup_window = w;
+        self
+    }
+    pub fn maintenance_window(mut self, w: &str) -> Self {
+        self.maintenance_window = Some(w.to_string());
+        self
+    }
+    pub fn set_maintenance_window(mut self, w: Option<String>) -> Self {
+        self.maintenance_window = w;
+        self
+    }
+    pub fn encrypted(mut self, on: bool) -> Self {
+        self.encrypted = on;
+        self
+    }
+    pub fn deletion_protection(mut self, on: bool) -> Self {
+        self.deletion_protection = on;
+        self
+    }
+    pub fn database(mut self, name: &str) -> Self {
+        self.databases.push(name.to_string());
+        self
+    }
+    pub fn admin_user(mut self, user: &str) -> Self {
+        self.admin_user = user.to_string();
+        self
+    }
+    pub fn admin_password(mut self, secret: &Ref<Secret>) -> Self {
+        self.admin_password = Some(secret.clone());
+        self
+    }
+    pub fn parameter(mut self, key: &str, value: &str) -> Self {
+        self.parameters.insert(key.to_string(), value.to_string());
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broker
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Topic {
+    pub name: String,
+    pub partitions: u32,
+    pub replication: u32,
+}
+
+/// A Kafka-compatible broker cluster (MSK, Managed Kafka, Event Hubs with the Kafka surface).
+#[derive(Clone, Debug)]
+pub struct Broker {
+    pub version: String,
+    pub brokers: u32,
+    pub size: Size,
+    pub storage_gb: u32,
+    pub tls: bool,
+    pub topics: Vec<Topic>,
+    pub credentials: Option<Ref<Secret>>,
+    pub placement: Placement,
+    pub common: Common,
+}
+portable_kind!(
+    Broker,
+    Broker,
+    KindName::Broker,
+    ["id", "arn", "bootstrap_brokers"]
+);
+placement_builders!(Broker);
+
+impl Broker {
+    pub fn kafka(version: &str) -> Self {
+        Broker {
+            version: version.to_string(),
+            brokers: 3,
+            size: Size::Large,
+            storage_gb: 100,
+            tls: true,
+            topics: Vec::new(),
+            credentials: None,
+            placement: Placement::default(),
+            common: Common::default(),
+        }
+    }
+    pub fn brokers(mut self, n: u32) -> Self {
+        self.brokers = n;
+        self
+    }
+    pub fn size(mut self, s: Size) -> Self {
+        self.size = s;
+        self
+    }
+    pub fn storage_gb(mut self, gb: u32) -> Self {
+        self.storage_gb = gb;
+        self
+    }
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+    /// A topic replicated to min(3, brokers) brokers.
+    pub fn topic(mut self, name: &str, partitions: u32) -> Self {
+        let replication = self.brokers.clamp(1, 3);
+        self.topics.push(Topic {
+            name: name.to_string(),
+            partitions,
+            replication,
+        });
+        self
+    }
+    pub fn topic_with(mut self, topic: Topic) -> Self {
+        self.topics.push(topic);
+        self
+    }
+    pub fn credentials(mut self, secret: &Ref<Secret>) -> Self {
+        self.credentials = Some(secret.clone());
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load balancer
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub path: String,
+    pub interval_s: u32,
+    pub timeout_s: u32,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    /// HTTP codes counted healthy, e.g. `200` or `200-299`.
+    pub matcher: String,
+}
+
+impl HealthCheck {
+    pub fn http(path: &str) -> Self {
+        HealthCheck {
+            path: path.to_string(),
+            interval_s: 30,
+            timeout_s: 5,
+            healthy_threshold: 3,
+            unhealthy_threshold: 3,
+            matcher: "200".to_string(),
+        }
+    }
+}
+
+/// A group of backends behind the load balancer. With `blue_green`, providers create two
+/// groups (`-blue`, `-green`) and route to the `active` one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetGroup {
+    pub name: String,
+    pub port: u32,
+    pub health_check: HealthCheck,
+    pub blue_green: bool,
+}
+
+impl TargetGroup {
+    pub fn new(name: &str, port: u32, health_check: HealthCheck) -> Self {
+        TargetGroup {
+            name: name.to_string(),
+            port,
+            health_check,
+            blue_green: false,
+        }
+    }
+    pub fn blue_green(mut self) -> Self {
+        self.blue_green = true;
+        self
+    }
+}
+
+/// A path-based route on the HTTPS listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub priority: u32,
+    pub path_patterns: Vec<String>,
+    pub target_group: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Https {
+    /// Certificate identifier (an ACM ARN on AWS, a certificate name elsewhere).
+    pub certificate: String,
+    /// TLS policy; `None` lets the provider choose a modern default.
+    pub ssl_policy: Option<String>,
+}
+
+/// An HTTP(S) load balancer (ALB, GCP external HTTPS LB, Azure Application Gateway/LB).
+#[derive(Clone, Debug)]
+pub struct LoadBalancer {
+    pub internal: bool,
+    /// HTTP on port 80 answers with a 301 redirect to HTTPS.
+    pub http_redirect: bool,
+    pub https: Option<Https>,
+    pub target_groups: Vec<TargetGroup>,
+    pub routes: Vec<Route>,
+    /// Target group for requests no route matches.
+    pub default_target: Option<String>,
+    pub placement: Placement,
+    pub common: Common,
+}
+portable_kind!(
+    LoadBalancer,
+    LoadBalancer,
+    KindName::LoadBalancer,
+    ["id", "arn", "dns_name"]
+);
+placement_builders!(LoadBalancer);
+
+impl LoadBalancer {
+    pub fn public() -> Self {
+        LoadBalancer {
+            internal: false,
+            http_redirect: false,
+            https: None,
+            target_groups: Vec::new(),
+            routes: Vec::new(),
+            default_target: None,
+            placement: Placement::default(),
+            common: Common::default(),
+        }
+    }
+    pub fn internal() -> Self {
+        LoadBalancer {
+            internal: true,
+            ..LoadBalancer::public()
+        }
+    }
+    pub fn http_redirect(mut self) -> Self {
+        self.http_redirect = true;
+        self
+    }
+    pub fn https(mut self, certificate: &str) -> Self {
+        self.https = Some(Https {
+            certificate: certificate.to_string(),
+            ssl_policy: None,
+        });
+        self
+    }
+    pub fn ssl_policy(mut self, policy: &str) -> Self {
+        if let Some(h) = &mut self.https {
+            h.ssl_policy = Some(policy.to_string());
+        }
+        self
+    }
+    pub fn target_group(mut self, tg: TargetGroup) -> Self {
+        self.target_groups.push(tg);
+        self
+    }
+    pub fn route(mut self, priority: u32, path_pattern: &str, target_group: &str) -> Self {
+        self.routes.push(Route {
+            priority,
+            path_patterns: vec![path_pattern.to_string()],
+            target_group: target_group.to_string(),
+        });
+        self
+    }
+    pub fn default_target(mut self, target_group: &str) -> Self {
+        self.default_target = Some(target_group.to_string());
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cache
+
+/// A managed Redis (ElastiCache replication group, Memorystore, Azure Cache for Redis).
+#[derive(Clone, Debug)]
+pub struct Cache {
+    pub version: String,
+    pub size: Size,
+    /// Read replicas besides the primary.
+    pub replicas: u32,
+    pub automatic_failover: bool,
+    pub multi_zone: bool,
+    pub transit_encryption: bool,
+    pub at_rest_encryption: bool,
+    pub auth_token: Option<Ref<Secret>>,
+    pub port: u32,
+    pub placement: Placement,
+    pub common: Common,
+}
+portable_kind!(
+    Cache,
+    Cache,
+    KindName::Cache,
+    ["id", "endpoint", "port", "arn"]
+);
+placement_builders!(Cache);
+
+impl Cache {
+    pub fn redis(version: &str) -> Self {
+        Cache {
+            version: version.to_string(),
+            size: Size::Small,
+            replicas: 1,
+            automatic_failover: true,
+            multi_zone: true,
+            transit_encryption: true,
+            at_rest_encryption: true,
+            auth_token: None,
+            port: 6379,
+            placement: Placement::default(),
+            common: Common::default(),
+        }
+    }
+    pub fn size(mut self, s: Size) -> Self {
+        self.size = s;
+        self
+    }
+    pub fn replicas(mut self, n: u32) -> Self {
+        self.replicas = n;
+        self
+    }
+    pub fn automatic_failover(mut self, on: bool) -> Self {
+        self.automatic_failover = on;
+        self
+    }
+    pub fn multi_zone(mut self, on: bool) -> Self {
+        self.multi_zone = on;
+        self
+    }
+    pub fn transit_encryption(mut self, on: bool) -> Self {
+        self.transit_encryption = on;
+        self
+    }
+    pub fn at_rest_encryption(mut self, on: bool) -> Self {
+        self.at_rest_encryption = on;
+        self
+    }
+    pub fn auth_token(mut self, secret: &Ref<Secret>) -> Self {
+        self.auth_token = Some(secret.clone());
+        self
+    }
+    pub fn port(mut self, port: u32) -> Self {
+        self.port = port;
+        self
+    }
+}

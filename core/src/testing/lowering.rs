@@ -1,0 +1,268 @@
+//! How the memory provider lowers portable kinds: one concrete resource per portable
+//! resource, attributes mirroring the portable fields, references as `Value::Ref`.
+
+use crate::model::*;
+use crate::provider::{AttrSchema, ProviderSchema, ResourceSchema};
+use crate::value::{Attrs, Value};
+use std::collections::BTreeMap;
+
+pub(super) fn computed(type_name: &str, name: &str, id: &str) -> Attrs {
+    let mut a = Attrs::new();
+    a.insert("id".into(), Value::str(id));
+    a.insert("arn".into(), Value::str(format!("mem:{type_name}:{id}")));
+    match type_name {
+        "mem_database" | "mem_cache" => {
+            a.insert(
+                "endpoint".into(),
+                Value::str(format!("{name}.{id}.mem.internal")),
+            );
+        }
+        "mem_load_balancer" => {
+            a.insert(
+                "dns_name".into(),
+                Value::str(format!("{name}-{id}.lb.mem.internal")),
+            );
+        }
+        "mem_broker" => {
+            a.insert(
+                "bootstrap_brokers".into(),
+                Value::str(format!("b-1.{name}.mem.internal:9094")),
+            );
+        }
+        _ => {}
+    }
+    a
+}
+
+fn id_ref(kind: KindName, name: &str) -> Value {
+    Value::reference(["mem_", kind.as_str(), ".", name].concat(), "id")
+}
+
+fn placement(a: &mut Attrs, p: &Placement) {
+    a.insert(
+        "subnet_ids".into(),
+        Value::List(
+            p.subnets
+                .iter()
+                .map(|s| id_ref(KindName::Subnet, s.name()))
+                .collect(),
+        ),
+    );
+    a.insert(
+        "security_group_ids".into(),
+        Value::List(
+            p.security_groups
+                .iter()
+                .map(|g| id_ref(KindName::SecurityGroup, g.name()))
+                .collect(),
+        ),
+    );
+}
+
+fn rules(rules: &[Rule]) -> Value {
+    Value::List(
+        rules
+            .iter()
+            .map(|r| {
+                let mut m = BTreeMap::new();
+                m.insert("protocol".into(), Value::str(r.protocol.as_str()));
+                m.insert("from_port".into(), Value::Int(i64::from(r.from_port)));
+                m.insert("to_port".into(), Value::Int(i64::from(r.to_port)));
+                m.insert(
+                    "source".into(),
+                    match &r.source {
+                        Some(RuleSource::Cidr(c)) => Value::str(c),
+                        Some(RuleSource::Group(g)) => id_ref(KindName::SecurityGroup, g.name()),
+                        None => Value::Null,
+                    },
+                );
+                m.insert("description".into(), Value::str(&r.description));
+                Value::Map(m)
+            })
+            .collect(),
+    )
+}
+
+fn secret_ref(s: &Option<Ref<Secret>>) -> Value {
+    s.as_ref().map_or(Value::Null, |s| {
+        Value::reference(format!("mem_secret.{}", s.name()), "value")
+    })
+}
+
+pub(super) fn lower_attrs(r: &Resource) -> Attrs {
+    let mut a = Attrs::new();
+    let mut set = |k: &str, v: Value| {
+        a.insert(k.into(), v);
+    };
+    match r {
+        Resource::Network(n) => {
+            set("cidr", Value::str(&n.cidr));
+            set("dns", n.dns.into());
+            set("nat", Value::str(format!("{:?}", n.nat).to_lowercase()));
+            set("storage_endpoint", n.storage_endpoint.into());
+        }
+        Resource::Subnet(s) => {
+            set("network_id", id_ref(KindName::Network, s.network.name()));
+            set("cidr", Value::str(&s.cidr));
+            set("tier", Value::str(s.tier.as_str()));
+            set("zone", Value::Int(i64::from(s.zone)));
+        }
+        Resource::SecurityGroup(g) => {
+            set("network_id", id_ref(KindName::Network, g.network.name()));
+            set("description", Value::str(&g.description));
+            set("ingress", rules(&g.ingress));
+            set("egress", rules(&g.egress));
+        }
+        Resource::Secret(s) => {
+            set(
+                "value",
+                match &s.source {
+                    SecretSource::Generated(g) => Value::Generated(Box::new(g.clone())),
+                    SecretSource::Given(v) => Value::Sensitive(v.clone()),
+                },
+            );
+            set("description", Value::str(&s.description));
+        }
+        Resource::Database(d) => {
+            set("engine_version", Value::str(&d.version));
+            set("size", Value::str(d.size.as_str()));
+            set("storage_gb", d.storage_gb.into());
+            set("storage_type", Value::str(d.storage_type.as_str()));
+            set("high_availability", d.high_availability.into());
+            set("backup_retention_days", d.backup_retention_days.into());
+            set("backup_window", d.backup_window.clone().into());
+            set("maintenance_window", d.maintenance_window.clone().into());
+            set("encrypted", d.encrypted.into());
+            set("deletion_protection", d.deletion_protection.into());
+            set("databases", d.databases.clone().into());
+            set("admin_user", Value::str(&d.admin_user));
+            set("admin_password", secret_ref(&d.admin_password));
+            set(
+                "parameters",
+                Value::Map(
+                    d.parameters
+                        .iter()
+                        .map(|(k, v)| (k.into(), Value::str(v)))
+                        .collect(),
+                ),
+            );
+            placement(&mut a, &d.placement);
+        }
+        Resource::Broker(b) => {
+            set("version", Value::str(&b.version));
+            set("brokers", b.brokers.into());
+            set("size", Value::str(b.size.as_str()));
+            set("storage_gb", b.storage_gb.into());
+            set("tls", b.tls.into());
+            set(
+                "topics",
+                Value::List(
+                    b.topics
+                        .iter()
+                        .map(|t| {
+                            Value::str(format!("{}:{}:{}", t.name, t.partitions, t.replication))
+                        })
+                        .collect(),
+                ),
+            );
+            set("credentials", secret_ref(&b.credentials));
+            placement(&mut a, &b.placement);
+        }
+        Resource::LoadBalancer(l) => {
+            set("internal", l.internal.into());
+            set("http_redirect", l.http_redirect.into());
+            set(
+                "certificate",
+                l.https.as_ref().map(|h| h.certificate.clone()).into(),
+            );
+            set(
+                "target_groups",
+                Value::List(
+                    l.target_groups
+                        .iter()
+                        .map(|t| {
+                            Value::str(format!("{}:{}:{}", t.name, t.port, t.health_check.path))
+                        })
+                        .collect(),
+                ),
+            );
+            set(
+                "routes",
+                Value::List(
+                    l.routes
+                        .iter()
+                        .map(|r| {
+                            Value::str(format!(
+                                "{}:{}:{}",
+                                r.priority,
+                                r.path_patterns.join(","),
+                                r.target_group
+                            ))
+                        })
+                        .collect(),
+                ),
+            );
+            placement(&mut a, &l.placement);
+        }
+        Resource::Cache(c) => {
+            set("engine_version", Value::str(&c.version));
+            set("size", Value::str(c.size.as_str()));
+            set("replicas", c.replicas.into());
+            set("automatic_failover", c.automatic_failover.into());
+            set("transit_encryption", c.transit_encryption.into());
+            set("at_rest_encryption", c.at_rest_encryption.into());
+            set("auth_token", secret_ref(&c.auth_token));
+            set("port", c.port.into());
+            placement(&mut a, &c.placement);
+        }
+    }
+    a
+}
+
+pub(super) fn schema() -> ProviderSchema {
+    let mut s = ProviderSchema::default();
+    let base = |t: &str| {
+        ResourceSchema::new(t)
+            .attr("id", AttrSchema::COMPUTED)
+            .attr("arn", AttrSchema::COMPUTED)
+            .attr("name", AttrSchema::FORCE_NEW)
+    };
+    s.add(base("mem_network").attr("cidr", AttrSchema::FORCE_NEW));
+    s.add(
+        base("mem_subnet")
+            .attr("network_id", AttrSchema::FORCE_NEW)
+            .attr("cidr", AttrSchema::FORCE_NEW)
+            .attr("zone", AttrSchema::FORCE_NEW),
+    );
+    s.add(
+        base("mem_security_group")
+            .attr("network_id", AttrSchema::FORCE_NEW)
+            .attr("description", AttrSchema::FORCE_NEW),
+    );
+    s.add(base("mem_secret").attr("value", AttrSchema::SENSITIVE));
+    s.add(
+        base("mem_database")
+            .attr("endpoint", AttrSchema::COMPUTED)
+            .attr("admin_password", AttrSchema::SENSITIVE)
+            .attr("encrypted", AttrSchema::FORCE_NEW)
+            .attr("subnet_ids", AttrSchema::FORCE_NEW),
+    );
+    s.add(
+        base("mem_broker")
+            .attr("bootstrap_brokers", AttrSchema::COMPUTED)
+            .attr("credentials", AttrSchema::SENSITIVE)
+            .attr("brokers", AttrSchema::FORCE_NEW),
+    );
+    s.add(
+        base("mem_load_balancer")
+            .attr("dns_name", AttrSchema::COMPUTED)
+            .attr("internal", AttrSchema::FORCE_NEW),
+    );
+    s.add(
+        base("mem_cache")
+            .attr("endpoint", AttrSchema::COMPUTED)
+            .attr("auth_token", AttrSchema::SENSITIVE)
+            .attr("at_rest_encryption", AttrSchema::FORCE_NEW),
+    );
+    s
+}

@@ -1,0 +1,471 @@
+//! Validation of a portable stack, before any provider call.
+//!
+//! Every finding names the resource (its portable address) and the field, and all findings
+//! are reported together: a user fixing a stack should not have to run validation once per
+//! mistake. Provider-specific limits (name lengths a cloud imposes, allowed instance classes)
+//! are checked by the provider's `lower`, which reports errors in the same shape.
+
+mod kinds;
+
+use crate::model::*;
+use crate::value::Sensitive;
+use ipnet::Ipv4Net;
+use petgraph::graph::{DiGraph, NodeIndex};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::fmt;
+
+/// One problem in a declaration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{resource}: field `{field}`: {message}")]
+pub struct Invalid {
+    /// Portable address (`subnet.public-a`), `stack` or `output.NAME`.
+    pub resource: String,
+    /// Field path inside the resource, e.g. `ingress[0].to_port`.
+    pub field: String,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(
+        resource: impl AsRef<str>,
+        field: impl AsRef<str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Invalid {
+            resource: resource.as_ref().to_string(),
+            field: field.as_ref().to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every problem found in a stack.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors(pub Vec<Invalid>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "the stack is invalid ({} problem{}):",
+            self.0.len(),
+            if self.0.len() == 1 { "" } else { "s" }
+        )?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Check a stack. `Ok(())` means providers may be asked to lower it.
+pub fn validate(stack: &Stack) -> Result<(), ValidationErrors> {
+    let mut v = Validator {
+        stack,
+        errors: Vec::new(),
+        by_name: HashMap::default(),
+    };
+    v.run();
+    if v.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(v.errors))
+    }
+}
+
+struct Validator<'a> {
+    stack: &'a Stack,
+    errors: Vec<Invalid>,
+    by_name: HashMap<&'a str, &'a Declared>,
+}
+
+/// Names every cloud accepts: lowercase letters, digits and single hyphens, starting with a
+/// letter (RDS, GCP and Azure all reject leading digits, trailing or doubled hyphens).
+pub fn check_name(name: &str, max: usize) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > max {
+        return Err(format!(
+            "{name:?} is {} characters long; at most {max} are allowed",
+            name.len()
+        ));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(format!("{name:?} must start with a lowercase letter"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!(
+            "{name:?} contains {c:?}; only lowercase letters, digits and '-' are allowed"
+        ));
+    }
+    if name.ends_with('-') || name.contains("--") {
+        return Err(format!("{name:?} must not end with '-' or contain '--'"));
+    }
+    Ok(())
+}
+
+pub const MAX_RESOURCE_NAME: usize = 48;
+pub const MAX_STACK_NAME: usize = 32;
+
+fn parse_cidr(text: &str) -> Result<Ipv4Net, String> {
+    let net: Ipv4Net = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not an IPv4 CIDR block (like 10.0.0.0/16)"))?;
+    if net.network() != net.addr() {
+        return Err(format!(
+            "{text:?} has host bits set; did you mean {}?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+fn check_window(text: &str, with_day: bool) -> Result<(), String> {
+    let expect = if with_day {
+        "ddd:hh:mm-ddd:hh:mm (e.g. sun:04:00-sun:05:00)"
+    } else {
+        "hh:mm-hh:mm (e.g. 03:00-04:00)"
+    };
+    let bad = || format!("{text:?} is not a window of the form {expect}");
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    let minutes = |part: &str| -> Result<u32, String> {
+        let (day, hm) = if with_day {
+            let (d, rest) = part.split_once(':').ok_or_else(bad)?;
+            let day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                .iter()
+                .position(|x| *x == d.to_ascii_lowercase())
+                .ok_or_else(bad)?;
+            (day as u32, rest)
+        } else {
+            (0, part)
+        };
+        let (h, m) = hm.split_once(':').ok_or_else(bad)?;
+        let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if h > 23 || m > 59 || hm.len() != 5 {
+            return Err(bad());
+        }
+        Ok(day * 1440 + h * 60 + m)
+    };
+    let (start, end) = (minutes(a)?, minutes(b)?);
+    let span = if end >= start {
+        end - start
+    } else {
+        end + if with_day { 7 * 1440 } else { 1440 } - start
+    };
+    if span < 30 {
+        return Err(format!("{text:?} is shorter than 30 minutes"));
+    }
+    Ok(())
+}
+
+/// Password policy for secrets a user gives: long, mixed, not a well-known word.
+pub fn check_password(secret: &Sensitive) -> Result<(), String> {
+    let Some(p) = secret.expose() else {
+        return Ok(());
+    };
+    if p.chars().count() < 12 {
+        return Err(format!(
+            "is {} characters long; at least 12 are required",
+            p.chars().count()
+        ));
+    }
+    if p.len() > 128 {
+        return Err("is longer than 128 characters".into());
+    }
+    if p.chars().any(char::is_whitespace) {
+        return Err("contains whitespace".into());
+    }
+    let classes = [
+        p.chars().any(|c| c.is_ascii_lowercase()),
+        p.chars().any(|c| c.is_ascii_uppercase()),
+        p.chars().any(|c| c.is_ascii_digit()),
+        p.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    if classes.iter().filter(|x| **x).count() < 3 {
+        return Err("needs at least three of: lowercase, uppercase, digits, symbols".into());
+    }
+    let letters: String = p
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    const COMMON: &[&str] = &[
+        "password", "passw0rd", "changeme", "admin", "welcome", "letmein", "qwerty", "secret",
+        "postgres", "default",
+    ];
+    if COMMON
+        .iter()
+        .any(|w| letters == *w || letters.starts_with(w) && letters.len() <= w.len() + 2)
+    {
+        return Err("is a well-known password".into());
+    }
+    Ok(())
+}
+
+impl<'a> Validator<'a> {
+    fn err(&mut self, resource: &str, field: &str, message: impl Into<String>) {
+        self.errors.push(Invalid::new(resource, field, message));
+    }
+
+    fn run(&mut self) {
+        if let Err(m) = check_name(self.stack.name(), MAX_STACK_NAME) {
+            self.err("stack", "name", m);
+        }
+        for d in self.stack.resources() {
+            if let Err(m) = check_name(&d.name, MAX_RESOURCE_NAME) {
+                self.err(&d.address(), "name", m);
+            }
+            if let Some(prev) = self.by_name.insert(&d.name, d) {
+                let (a, b) = (prev.address(), d.address());
+                self.err(
+                    &b,
+                    "name",
+                    format!(
+                        "the name {:?} is already used by {a}; names are unique within a stack",
+                        d.name
+                    ),
+                );
+                self.by_name.insert(&prev.name, prev);
+            }
+        }
+        self.check_references();
+        self.check_cycles();
+        for d in self.stack.resources() {
+            self.check_resource(d);
+        }
+        self.check_subnet_overlaps();
+        self.check_outputs();
+    }
+
+    fn check_references(&mut self) {
+        for d in self.stack.resources() {
+            for (field, r) in d.resource.references() {
+                match self.by_name.get(r.name.as_str()) {
+                    None => self.err(
+                        &d.address(),
+                        &field,
+                        format!("refers to {r}, which the stack does not declare"),
+                    ),
+                    Some(target) if target.kind() != r.kind => self.err(
+                        &d.address(),
+                        &field,
+                        format!("refers to {r}, but {:?} is a {}", r.name, target.kind()),
+                    ),
+                    Some(target) if target.name == d.name => {
+                        self.err(&d.address(), &field, "refers to the resource itself")
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    /// Cycles through references and `depends_on`. Security-group rule sources are left out:
+    /// providers lower rules to resources of their own, so two groups admitting each other
+    /// is legitimate.
+    fn check_cycles(&mut self) {
+        // Node i is the first declaration of a name (duplicates are reported elsewhere).
+        let resources = self.stack.resources();
+        let index: HashMap<&str, usize> = resources
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, d)| (d.name.as_str(), i))
+            .collect();
+        let mut g: DiGraph<(), ()> = DiGraph::with_capacity(resources.len(), resources.len());
+        for _ in resources {
+            g.add_node(());
+        }
+        let mut any_edge = false;
+        for (i, d) in resources.iter().enumerate() {
+            for (field, r) in d.resource.references() {
+                if field.starts_with("ingress") || field.starts_with("egress") || r.name == d.name {
+                    continue;
+                }
+                if let Some(&t) = index.get(r.name.as_str()) {
+                    g.add_edge(NodeIndex::new(t), NodeIndex::new(i), ());
+                    any_edge = true;
+                }
+            }
+        }
+        if !any_edge || petgraph::algo::toposort(&g, None).is_ok() {
+            return;
+        }
+        for mut scc in petgraph::algo::tarjan_scc(&g) {
+            if scc.len() < 2 {
+                continue;
+            }
+            // Start the printed cycle at the first-declared member: stable messages.
+            scc.sort();
+            let cycle: Vec<&str> = crate::graph::cycle_path(&g, &scc)
+                .iter()
+                .map(|n| resources[n.index()].name.as_str())
+                .collect();
+            let addrs: Vec<String> = cycle.iter().map(|n| self.by_name[n].address()).collect();
+            let first = self.by_name[cycle[0]];
+            let field = first
+                .resource
+                .references()
+                .into_iter()
+                .find(|(_, r)| cycle.contains(&r.name.as_str()))
+                .map_or_else(|| "depends_on".to_string(), |(f, _)| f);
+            self.err(
+                &first.address(),
+                &field,
+                format!("dependency cycle: {} -> {}", addrs.join(" -> "), addrs[0]),
+            );
+        }
+    }
+
+    fn check_resource(&mut self, d: &'a Declared) {
+        let a = d.address();
+        for (i, f) in d
+            .resource
+            .common()
+            .lifecycle
+            .ignore_changes
+            .iter()
+            .enumerate()
+        {
+            if f.is_empty() {
+                self.err(
+                    &a,
+                    &format!("ignore_changes[{i}]"),
+                    "is an empty attribute name",
+                );
+            }
+        }
+        for k in d.resource.common().tags.keys() {
+            if k.starts_with("cairn:") || k.is_empty() || k.len() > 127 {
+                self.err(&a, &format!("tags.{k}"), "tag keys must be 1-127 characters and not start with `cairn:` (reserved for ownership tags)");
+            }
+        }
+        match &d.resource {
+            Resource::Network(n) => match parse_cidr(&n.cidr) {
+                Err(m) => self.err(&a, "cidr", m),
+                Ok(net) if !(16..=28).contains(&net.prefix_len()) => self.err(
+                    &a,
+                    "cidr",
+                    format!(
+                        "{} has a /{} prefix; networks must be between /16 and /28",
+                        n.cidr,
+                        net.prefix_len()
+                    ),
+                ),
+                Ok(net) if !is_private(&net) => self.err(
+                    &a,
+                    "cidr",
+                    format!(
+                        "{} is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)",
+                        n.cidr
+                    ),
+                ),
+                Ok(_) => {}
+            },
+            Resource::Subnet(s) => self.check_subnet(&a, s),
+            Resource::SecurityGroup(g) => self.check_group(&a, g),
+            Resource::Secret(s) => {
+                match &s.source {
+                    SecretSource::Given(v) => {
+                        if let Err(m) = check_password(v) {
+                            self.err(&a, "value", format!("the given secret {m}"));
+                        }
+                    }
+                    SecretSource::Generated(spec) => {
+                        if !(16..=128).contains(&spec.length) {
+                            self.err(&a, "length", format!("{} is outside 16..=128", spec.length));
+                        }
+                        if spec.symbols.chars().any(|c| {
+                            c.is_whitespace() || c == '"' || c == '\'' || !c.is_ascii_graphic()
+                        }) {
+                            self.err(&a, "symbols", "may hold only printable ASCII punctuation without quotes or spaces");
+                        }
+                    }
+                }
+            }
+            Resource::Database(db) => self.check_database(&a, db),
+            Resource::Broker(b) => self.check_broker(&a, b),
+            Resource::LoadBalancer(lb) => self.check_load_balancer(&a, lb),
+            Resource::Cache(c) => self.check_cache(&a, c),
+        }
+    }
+
+    fn network_cidr(&self, network: &Ref<Network>) -> Option<Ipv4Net> {
+        match &self.by_name.get(network.name())?.resource {
+            Resource::Network(n) => parse_cidr(&n.cidr).ok(),
+            _ => None,
+        }
+    }
+
+    fn check_outputs(&mut self) {
+        let mut seen = HashSet::default();
+        for o in self.stack.outputs() {
+            let a = format!("output.{}", o.name);
+            if !valid_identifier(&o.name, 64) {
+                self.err(
+                    &a,
+                    "name",
+                    "must be letters, digits or '_', starting with a letter",
+                );
+            }
+            if !seen.insert(&o.name) {
+                self.err(&a, "name", "is declared twice");
+            }
+            match self.by_name.get(o.value.resource.as_str()) {
+                None => self.err(
+                    &a,
+                    "value",
+                    format!(
+                        "refers to {}.{}, which the stack does not declare",
+                        o.value.kind, o.value.resource
+                    ),
+                ),
+                Some(d) if d.kind() != o.value.kind => self.err(
+                    &a,
+                    "value",
+                    format!(
+                        "{:?} is a {}, not a {}",
+                        o.value.resource,
+                        d.kind(),
+                        o.value.kind
+                    ),
+                ),
+                Some(d) if !d.resource.exports().contains(&o.value.attr.as_str()) => self.err(
+                    &a,
+                    "value",
+                    format!(
+                        "{} exports no attribute {:?} (it has: {})",
+                        d.address(),
+                        o.value.attr,
+                        d.resource.exports().join(", ")
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+fn is_private(net: &Ipv4Net) -> bool {
+    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+        .iter()
+        .any(|r| r.parse::<Ipv4Net>().is_ok_and(|r| r.contains(net)))
+}
+
+fn valid_version(v: &str) -> bool {
+    !v.is_empty()
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && v.split('.').count() <= 3
+}
+
+fn valid_identifier(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
