@@ -250,24 +250,29 @@ fn unchanged(
         })
 }
 
-fn noop(d: &Desired, p: &ResourceState, action: Action) -> ResourceChange {
+/// A change of a declared resource, before the diff fills in what differs.
+fn change_for(d: &Desired, prior: Option<&ResourceState>, action: Action) -> ResourceChange {
     ResourceChange {
         address: d.concrete.address.clone(),
         type_name: d.concrete.type_name.clone(),
         origin: d.origin_address.clone(),
         action,
         steps: vec![],
-        id: Some(p.id.clone()),
+        id: prior.map(|p| p.id.clone()),
         deposed_id: None,
         before: None,
         after: None,
         changes: vec![],
         replace_because: vec![],
         deps: d.deps.clone(),
-        prior_deps: p.deps.clone(),
+        prior_deps: prior.map(|p| p.deps.clone()).unwrap_or_default(),
         protect: d.lifecycle.protect,
         create_before_destroy: d.lifecycle.create_before_destroy,
     }
+}
+
+fn noop(d: &Desired, p: &ResourceState, action: Action) -> ResourceChange {
+    change_for(d, Some(p), action)
 }
 
 fn plan_one(
@@ -292,23 +297,7 @@ fn plan_one(
             })
             .collect()
     };
-    let mut change = ResourceChange {
-        address: c.address.clone(),
-        type_name: c.type_name.clone(),
-        origin: d.origin_address.clone(),
-        action: Action::Create,
-        steps: vec![],
-        id: None,
-        deposed_id: None,
-        before: None,
-        after: None,
-        changes: vec![],
-        replace_because: vec![],
-        deps: d.deps.clone(),
-        prior_deps: vec![],
-        protect: d.lifecycle.protect,
-        create_before_destroy: d.lifecycle.create_before_destroy,
-    };
+    let mut change = change_for(d, None, Action::Create);
     // A create's attributes are all in `after`; listing them again as changes would double
     // the plan's size for nothing.
     let Some(p) = prior else {
@@ -316,7 +305,7 @@ fn plan_one(
         return Ok(change);
     };
     change.id = Some(p.id.clone());
-    change.prior_deps = p.deps.clone();
+    change.prior_deps.clone_from(&p.deps);
     if unchanged(d, p, schema, known) {
         change.action = Action::NoOp;
         return Ok(change);
