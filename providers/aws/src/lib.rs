@@ -1,0 +1,1 @@
+//! cairn-aws: the AWS provider (in progress).

@@ -1,0 +1,641 @@
+"""moto 5.2.5, wrapped to behave like AWS where cairn's AWS provider depends on it.
+
+Runs moto's own WSGI app in-process and closes its known gaps, without touching moto's
+files (everything is patched from here, at start-up):
+
+* pending states, with AWS's documented names and a configurable duration:
+  RDS instances creating/modifying/deleting -> available/gone; NAT gateways
+  pending/deleting -> available/deleted; ALBs provisioning -> active; ElastiCache
+  replication groups creating/modifying/deleting -> available/gone; MSK clusters
+  CREATING/UPDATING/DELETING -> ACTIVE/gone;
+* calls moto lacks: MSK UpdateBrokerCount, UpdateBrokerStorage, UpdateBrokerType,
+  UpdateClusterKafkaVersion; ElastiCache DeleteCacheSubnetGroup;
+* moto bugs: ModifyDBSubnetGroup deleting the group;
+* deletes of things in use fail as on AWS: security groups referenced by rules, RDS,
+  ElastiCache or load balancers (DependencyViolation), subnets with NAT gateways or used by
+  DB/cache subnet groups (DependencyViolation), VPCs with an attached internet gateway
+  (DependencyViolation), DB subnet groups used by instances (InvalidDBSubnetGroupStateFault),
+  cache subnet groups used by replication groups (CacheSubnetGroupInUse);
+* injectable latency, throttling and 5xx faults, in each protocol's real error shape;
+* a call log (service, operation, start, end) for benchmarks.
+
+Control (all on the emulator's port):
+  GET/POST /cairn/faults   {"latency_ms": 50, "throttle_rate": 0.1, "error_rate": 0.05,
+                            "transition_ms": 300, "seed": 1}
+  GET /cairn/calls          the call log;  POST /cairn/calls/reset  clears it
+  POST /moto-api/reset      moto's reset; also clears pending transitions
+The same settings are read at start from CAIRN_MOTO_LATENCY_MS, CAIRN_MOTO_THROTTLE_RATE,
+CAIRN_MOTO_ERROR_RATE, CAIRN_MOTO_TRANSITION_MS and CAIRN_MOTO_SEED.
+"""
+
+import argparse
+import io
+import json
+import os
+import random
+import threading
+import time
+import urllib.parse
+import uuid
+
+from werkzeug.serving import run_simple
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+LOCK = threading.RLock()
+
+
+class Settings:
+    def __init__(self):
+        self.latency_ms = float(os.environ.get("CAIRN_MOTO_LATENCY_MS", "0"))
+        self.throttle_rate = float(os.environ.get("CAIRN_MOTO_THROTTLE_RATE", "0"))
+        self.error_rate = float(os.environ.get("CAIRN_MOTO_ERROR_RATE", "0"))
+        self.transition_ms = float(os.environ.get("CAIRN_MOTO_TRANSITION_MS", "300"))
+        self.rng = random.Random(int(os.environ.get("CAIRN_MOTO_SEED", "0")))
+
+    def as_dict(self):
+        return {
+            "latency_ms": self.latency_ms,
+            "throttle_rate": self.throttle_rate,
+            "error_rate": self.error_rate,
+            "transition_ms": self.transition_ms,
+        }
+
+    def update(self, d):
+        for k in ("latency_ms", "throttle_rate", "error_rate", "transition_ms"):
+            if k in d:
+                setattr(self, k, float(d[k]))
+        if "seed" in d:
+            self.rng = random.Random(int(d["seed"]))
+
+
+SETTINGS = Settings()
+CALLS = []
+
+
+# ---------------------------------------------------------------------------------------
+# Timed transitions: (deadline, callback), applied lazily before every request.
+
+TRANSITIONS = []
+
+
+def later(fn):
+    """Run `fn` once the configured pending period has passed."""
+    with LOCK:
+        TRANSITIONS.append((time.monotonic() + SETTINGS.transition_ms / 1000.0, fn))
+
+
+def advance():
+    now = time.monotonic()
+    with LOCK:
+        due = [t for t in TRANSITIONS if t[0] <= now]
+        TRANSITIONS[:] = [t for t in TRANSITIONS if t[0] > now]
+    for _, fn in due:
+        try:
+            fn()
+        except Exception:  # the object may be gone already; nothing to move on
+            pass
+
+
+# ---------------------------------------------------------------------------------------
+# Patches of moto backends.
+
+
+def patch_rds():
+    from moto.rds import models as rds
+    from moto.rds.exceptions import RDSClientError
+
+    backend_cls = rds.RDSBackend
+
+    original_create = backend_cls.create_db_instance
+
+    def create_db_instance(self, db_kwargs):
+        db = original_create(self, db_kwargs)
+        db.status = "creating"
+
+        def ready():
+            if db.status == "creating":
+                db.status = "available"
+
+        later(ready)
+        return db
+
+    backend_cls.create_db_instance = create_db_instance
+
+    original_modify = backend_cls.modify_db_instance
+
+    def modify_db_instance(self, db_instance_identifier, db_kwargs):
+        db = original_modify(self, db_instance_identifier, db_kwargs)
+        db.status = "modifying"
+
+        def ready():
+            if db.status == "modifying":
+                db.status = "available"
+
+        later(ready)
+        return db
+
+    backend_cls.modify_db_instance = modify_db_instance
+
+    original_delete = backend_cls.delete_db_instance
+
+    def delete_db_instance(self, db_instance_identifier, *args, **kwargs):
+        db = original_delete(self, db_instance_identifier, *args, **kwargs)
+        # AWS keeps the instance visible as "deleting" for a while.
+        db.status = "deleting"
+        self.databases[db_instance_identifier] = db
+
+        def gone():
+            if self.databases.get(db_instance_identifier) is db:
+                self.databases.pop(db_instance_identifier)
+
+        later(gone)
+        return db
+
+    backend_cls.delete_db_instance = delete_db_instance
+
+    def modify_db_subnet_group(self, subnet_name, description, subnets):
+        # moto pops the group out of the backend; AWS modifies it in place.
+        group = self.subnet_groups.get(subnet_name)
+        if not group:
+            raise rds.DBSubnetGroupNotFoundError(subnet_name)
+        group.subnets = subnets
+        if description is not None:
+            group.description = description
+        return group
+
+    backend_cls.modify_db_subnet_group = modify_db_subnet_group
+
+    original_delete_group = backend_cls.delete_subnet_group
+
+    def delete_subnet_group(self, subnet_name):
+        for db in self.databases.values():
+            name = db.__dict__.get("_db_subnet_group_name")
+            if name == subnet_name and db.status != "deleting":
+                raise RDSClientError(
+                    "InvalidDBSubnetGroupStateFault",
+                    f"Cannot delete the subnet group '{subnet_name}' because at least one database instance: "
+                    f"{db.db_instance_identifier} is still using it.",
+                )
+        return original_delete_group(self, subnet_name)
+
+    backend_cls.delete_subnet_group = delete_subnet_group
+
+
+def in_use_security_group(account_id, region, group_id):
+    """Who uses `group_id`, as AWS would report it, or None."""
+    from moto.ec2.models import ec2_backends
+    from moto.elasticache.models import elasticache_backends
+    from moto.elbv2.models import elbv2_backends
+    from moto.rds.models import rds_backends
+
+    ec2 = ec2_backends[account_id][region]
+    for groups in ec2.groups.values():
+        for g in groups.values():
+            if g.id == group_id:
+                continue
+            for rule in list(g.ingress_rules) + list(g.egress_rules):
+                if (getattr(rule, "source_group", None) or {}).get("GroupId") == group_id:
+                    return f"security group {g.id}"
+    for db in rds_backends[account_id][region].databases.values():
+        if group_id in (db.vpc_security_group_ids or []) and db.status != "deleting":
+            return f"DB instance {db.db_instance_identifier}"
+    for rg in elasticache_backends[account_id][region].replication_groups.values():
+        if group_id in rg.__dict__.get("cairn_security_group_ids", []) and rg.status != "deleting":
+            return f"replication group {rg.replication_group_id}"
+    for lb in elbv2_backends[account_id][region].load_balancers.values():
+        if group_id in (lb.security_groups or []):
+            return f"load balancer {lb.name}"
+    return None
+
+
+def patch_ec2():
+    from moto.ec2.exceptions import DependencyViolationError
+    from moto.ec2.models import EC2Backend
+
+    original_delete_sg = EC2Backend.delete_security_group
+
+    def delete_security_group(self, name=None, group_id=None):
+        if group_id:
+            user = in_use_security_group(self.account_id, self.region_name, group_id)
+            if user:
+                raise DependencyViolationError(f"resource {group_id} has a dependent object ({user})")
+        return original_delete_sg(self, name=name, group_id=group_id)
+
+    EC2Backend.delete_security_group = delete_security_group
+
+    original_delete_subnet = EC2Backend.delete_subnet
+
+    def delete_subnet(self, subnet_id):
+        from moto.elasticache.models import elasticache_backends
+        from moto.rds.models import rds_backends
+
+        for nat in self.nat_gateways.values():
+            if nat.subnet_id == subnet_id and nat.state not in ("deleted",):
+                raise DependencyViolationError(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
+        for group in rds_backends[self.account_id][self.region_name].subnet_groups.values():
+            if any(s.id == subnet_id for s in group.subnets):
+                raise DependencyViolationError(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
+        for group in elasticache_backends[self.account_id][self.region_name].cache_subnet_groups.values():
+            if subnet_id in (getattr(group, "subnet_ids", None) or []):
+                raise DependencyViolationError(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
+        return original_delete_subnet(self, subnet_id)
+
+    EC2Backend.delete_subnet = delete_subnet
+
+    original_delete_vpc = EC2Backend.delete_vpc
+
+    def delete_vpc(self, vpc_id):
+        for igw in self.internet_gateways.values():
+            if igw.vpc and igw.vpc.id == vpc_id:
+                raise DependencyViolationError(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
+        return original_delete_vpc(self, vpc_id)
+
+    EC2Backend.delete_vpc = delete_vpc
+
+    original_create_nat = EC2Backend.create_nat_gateway
+
+    def create_nat_gateway(self, *args, **kwargs):
+        nat = original_create_nat(self, *args, **kwargs)
+        nat.state = "pending"
+
+        def ready():
+            if nat.state == "pending":
+                nat.state = "available"
+
+        later(ready)
+        return nat
+
+    EC2Backend.create_nat_gateway = create_nat_gateway
+
+    original_delete_nat = EC2Backend.delete_nat_gateway
+
+    def delete_nat_gateway(self, nat_gateway_id):
+        nat = original_delete_nat(self, nat_gateway_id)
+        nat.state = "deleting"
+
+        def done():
+            nat.state = "deleted"
+
+        later(done)
+        return nat
+
+    EC2Backend.delete_nat_gateway = delete_nat_gateway
+
+
+def patch_elbv2():
+    from moto.elbv2 import models as elbv2
+
+    original_create = elbv2.ELBv2Backend.create_load_balancer
+
+    def create_load_balancer(self, *args, **kwargs):
+        lb = original_create(self, *args, **kwargs)
+        lb.state = "provisioning"
+        lb.__dict__["cairn_ready"] = False
+
+        def ready():
+            lb.__dict__["cairn_ready"] = True
+            lb.state = "active"
+
+        later(ready)
+        return lb
+
+    elbv2.ELBv2Backend.create_load_balancer = create_load_balancer
+
+    # moto flips provisioning -> active on the first describe; keep it until the deadline.
+    original_activate = getattr(elbv2.FakeLoadBalancer, "activate", None)
+    if original_activate is not None:
+
+        def activate(self):
+            if self.__dict__.get("cairn_ready", True):
+                original_activate(self)
+
+        elbv2.FakeLoadBalancer.activate = activate
+
+
+def patch_elasticache():
+    from moto.elasticache import models as ec
+    from moto.elasticache import responses as ecr
+    from moto.elasticache.exceptions import ElastiCacheException
+
+    backend_cls = ec.ElastiCacheBackend
+
+    original_create = backend_cls.create_replication_group
+
+    def create_replication_group(self, *args, **kwargs):
+        rg = original_create(self, *args, **kwargs)
+        # moto keeps neither on the group; AWS reports both and refuses deletes while used.
+        rg.__dict__["cairn_security_group_ids"] = list(kwargs.get("security_group_ids") or [])
+        rg.__dict__["cairn_cache_subnet_group_name"] = kwargs.get("cache_subnet_group_name")
+        rg.status = "creating"
+
+        def ready():
+            if rg.status == "creating":
+                rg.status = "available"
+
+        later(ready)
+        return rg
+
+    backend_cls.create_replication_group = create_replication_group
+
+    original_modify = backend_cls.modify_replication_group
+
+    def modify_replication_group(self, *args, **kwargs):
+        rg = original_modify(self, *args, **kwargs)
+        rg.status = "modifying"
+
+        def ready():
+            if rg.status == "modifying":
+                rg.status = "available"
+
+        later(ready)
+        return rg
+
+    backend_cls.modify_replication_group = modify_replication_group
+
+    original_delete = backend_cls.delete_replication_group
+
+    def delete_replication_group(self, replication_group_id, *args, **kwargs):
+        rg = original_delete(self, replication_group_id, *args, **kwargs)
+
+        # moto leaves it "deleting" forever; AWS removes it when done.
+        def gone():
+            if self.replication_groups.get(replication_group_id) is rg:
+                self.replication_groups.pop(replication_group_id)
+
+        later(gone)
+        return rg
+
+    backend_cls.delete_replication_group = delete_replication_group
+
+    def delete_cache_subnet_group(self, cache_subnet_group_name):
+        if cache_subnet_group_name not in self.cache_subnet_groups:
+            raise ElastiCacheException(
+                "CacheSubnetGroupNotFoundFault", f"CacheSubnetGroup {cache_subnet_group_name} not found."
+            )
+        for rg in self.replication_groups.values():
+            if rg.__dict__.get("cairn_cache_subnet_group_name") == cache_subnet_group_name:
+                raise ElastiCacheException(
+                    "CacheSubnetGroupInUse", f"Cache subnet group {cache_subnet_group_name} is currently in use."
+                )
+        self.cache_subnet_groups.pop(cache_subnet_group_name)
+
+    backend_cls.delete_cache_subnet_group = delete_cache_subnet_group
+
+    def delete_cache_subnet_group_response(self):
+        name = self._get_param("CacheSubnetGroupName")
+        self.elasticache_backend.delete_cache_subnet_group(name)
+        return (
+            '<DeleteCacheSubnetGroupResponse xmlns="http://elasticache.amazonaws.com/doc/2015-02-02/">'
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+            "</DeleteCacheSubnetGroupResponse>"
+        )
+
+    ecr.ElastiCacheResponse.delete_cache_subnet_group = delete_cache_subnet_group_response
+
+
+def patch_kafka():
+    from moto.kafka import models as km
+    from moto.kafka import responses as kr
+
+    backend_cls = km.KafkaBackend
+
+    def activate_later(cluster, from_state):
+        def ready():
+            if cluster.state == from_state:
+                cluster.state = "ACTIVE"
+
+        later(ready)
+
+    for name in ("create_cluster", "create_cluster_v2"):
+        original = getattr(backend_cls, name, None)
+        if original is None:
+            continue
+
+        def make(original):
+            def create(self, *args, **kwargs):
+                result = original(self, *args, **kwargs)
+                arn = result[0] if isinstance(result, tuple) else getattr(result, "arn", result)
+                cluster = self.clusters.get(arn)
+                if cluster is not None:
+                    cluster.state = "CREATING"
+                    activate_later(cluster, "CREATING")
+                return result
+
+            return create
+
+        setattr(backend_cls, name, make(original))
+
+    original_delete = backend_cls.delete_cluster
+
+    def delete_cluster(self, cluster_arn, current_version=None):
+        cluster = self.clusters.get(cluster_arn)
+        result = original_delete(self, cluster_arn, current_version) if cluster is None else None
+        if cluster is None:
+            return result
+        cluster.state = "DELETING"
+
+        def gone():
+            self.clusters.pop(cluster_arn, None)
+
+        later(gone)
+        return cluster_arn, "DELETING"
+
+    backend_cls.delete_cluster = delete_cluster
+
+    def bump(cluster):
+        # A new opaque version, like AWS's "K3AEGXETSR30VB"; stale versions are refused.
+        cluster.current_version = "K" + uuid.uuid4().hex[:13].upper()
+        cluster.state = "UPDATING"
+        activate_later(cluster, "UPDATING")
+        return f"{cluster.arn.replace(':cluster/', ':cluster-operation/')}/{uuid.uuid4()}"
+
+    def update_response(mutate):
+        def handler(self):
+            arn = urllib.parse.unquote(self.path.split("/v1/clusters/")[1].split("/")[0])
+            raw = json.loads(self.body or "{}")
+            # MSK's REST API names fields in camelCase; accept either spelling.
+            body = {k[:1].upper() + k[1:]: v for k, v in raw.items()}
+            cluster = self.kafka_backend.clusters.get(arn)
+            if cluster is None:
+                return 404, {"x-amzn-ErrorType": "NotFoundException"}, json.dumps({"message": f"{arn} not found"})
+            if body.get("CurrentVersion") and body["CurrentVersion"] != cluster.current_version:
+                return 400, {"x-amzn-ErrorType": "BadRequestException"}, json.dumps(
+                    {"message": "The cluster's current version does not match."}
+                )
+            if cluster.state != "ACTIVE":
+                return 400, {"x-amzn-ErrorType": "BadRequestException"}, json.dumps(
+                    {"message": f"The cluster is {cluster.state}, not ACTIVE."}
+                )
+            mutate(cluster, body)
+            return json.dumps({"ClusterArn": arn, "ClusterOperationArn": bump(cluster)})
+
+        return handler
+
+    def set_count(c, b):
+        c.number_of_broker_nodes = int(b["TargetNumberOfBrokerNodes"])
+
+    def set_storage(c, b):
+        for info in b.get("TargetBrokerEBSVolumeInfo", []):
+            size = info.get("VolumeSizeGB", info.get("volumeSizeGB"))
+            storage = c.broker_node_group_info.setdefault("StorageInfo", {}).setdefault("EbsStorageInfo", {})
+            storage["VolumeSize"] = int(size)
+
+    def set_type(c, b):
+        c.broker_node_group_info["InstanceType"] = b["TargetInstanceType"]
+
+    def set_version(c, b):
+        c.kafka_version = b["TargetKafkaVersion"]
+
+    kr.KafkaResponse.update_broker_count = update_response(set_count)
+    kr.KafkaResponse.update_broker_storage = update_response(set_storage)
+    kr.KafkaResponse.update_broker_type = update_response(set_type)
+    kr.KafkaResponse.update_cluster_kafka_version = update_response(set_version)
+
+
+# ---------------------------------------------------------------------------------------
+# The WSGI middleware: control endpoints, latency, faults, call log.
+
+PROTOCOL = {  # service signing name -> protocol family
+    "ec2": "ec2",
+    "rds": "query",
+    "elasticloadbalancing": "query",
+    "elasticache": "query",
+    "secretsmanager": "json",
+    "kafka": "rest-json",
+}
+
+
+def describe_request(environ, body):
+    """(service, operation) of a request, as AWS names them."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    service = "unknown"
+    if "Credential=" in auth:
+        scope = auth.split("Credential=")[1].split(",")[0].split("/")
+        if len(scope) >= 4:
+            service = scope[3]
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return service, target.split(".")[-1]
+    if PROTOCOL.get(service) in ("ec2", "query"):
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        return service, form.get("Action", ["Unknown"])[0]
+    return service, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+
+
+def fault_response(service, kind):
+    """A throttling or 5xx answer in the shape the service's protocol uses."""
+    rid = str(uuid.uuid4())
+    family = PROTOCOL.get(service, "query")
+    if kind == "throttle":
+        code, status, message = {
+            "ec2": ("RequestLimitExceeded", 503, "Request limit exceeded."),
+            "json": ("ThrottlingException", 400, "Rate exceeded"),
+            "rest-json": ("TooManyRequestsException", 429, "Too Many Requests"),
+        }.get(family, ("Throttling", 400, "Rate exceeded"))
+    else:
+        code, status, message = {
+            "ec2": ("InternalError", 500, "An internal error has occurred"),
+            "json": ("InternalServiceError", 500, "An error occurred on the server side."),
+            "rest-json": ("InternalServerErrorException", 500, "An internal error occurred."),
+        }.get(family, ("InternalFailure", 500, "The request processing has failed because of an unknown error."))
+    if family == "ec2":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+            f"<Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>{rid}</RequestID></Response>"
+        )
+        return status, [("Content-Type", "text/xml")], body
+    if family == "query":
+        kind_ = "Sender" if kind == "throttle" else "Receiver"
+        body = (
+            f'<ErrorResponse><Error><Type>{kind_}</Type><Code>{code}</Code><Message>{message}</Message></Error>'
+            f"<RequestId>{rid}</RequestId></ErrorResponse>"
+        )
+        return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)], body
+    if family == "json":
+        body = json.dumps({"__type": code, "message": message})
+        return status, [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", rid)], body
+    body = json.dumps({"message": message})
+    return status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code), ("x-amzn-RequestId", rid)], body
+
+
+STATUS_TEXT = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def reply(start_response, status, headers, body):
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    start_response(f"{status} {STATUS_TEXT.get(status, 'OK')}", headers + [("Content-Length", str(len(data)))])
+    return [data]
+
+
+class Middleware:
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        if path.startswith("/cairn/"):
+            return self.control(path, method, body, start_response)
+        if path.startswith("/moto-api"):
+            if path.startswith("/moto-api/reset"):
+                with LOCK:
+                    TRANSITIONS.clear()
+            return self.app(environ, start_response)
+        advance()
+        service, operation = describe_request(environ, body)
+        started = time.time()
+        if SETTINGS.latency_ms > 0:
+            time.sleep(SETTINGS.latency_ms / 1000.0)
+        with LOCK:
+            roll = SETTINGS.rng.random()
+        fault = None
+        if roll < SETTINGS.throttle_rate:
+            fault = "throttle"
+        elif roll < SETTINGS.throttle_rate + SETTINGS.error_rate:
+            fault = "5xx"
+        try:
+            if fault:
+                status, headers, text = fault_response(service, fault)
+                return reply(start_response, status, headers, text)
+            return self.app(environ, start_response)
+        finally:
+            with LOCK:
+                CALLS.append({"service": service, "operation": operation, "start": started, "end": time.time(), "fault": fault})
+
+    def control(self, path, method, body, start_response):
+        headers = [("Content-Type", "application/json")]
+        if path == "/cairn/faults":
+            if method == "POST":
+                with LOCK:
+                    SETTINGS.update(json.loads(body or b"{}"))
+            return reply(start_response, 200, headers, json.dumps(SETTINGS.as_dict()))
+        if path == "/cairn/calls":
+            with LOCK:
+                return reply(start_response, 200, headers, json.dumps(CALLS))
+        if path == "/cairn/calls/reset" and method == "POST":
+            with LOCK:
+                CALLS.clear()
+            return reply(start_response, 200, headers, "{}")
+        return reply(start_response, 404, headers, json.dumps({"message": f"no control endpoint {path}"}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    patch_rds()
+    patch_ec2()
+    patch_elbv2()
+    patch_elasticache()
+    patch_kafka()
+    app = Middleware(DomainDispatcherApplication(create_backend_app))
+    # Loopback only: the emulator is for this machine's tests.
+    run_simple("127.0.0.1", args.port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+if __name__ == "__main__":
+    main()
