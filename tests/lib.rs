@@ -1,6 +1,10 @@
 //! cairn-tests: cross-crate integration tests and, as providers arrive, the emulator
 //! harnesses they run against (kept here, never in the providers).
 
+mod aws_emulator;
+
+pub use aws_emulator::{AwsEmulator, EmulatorGuard};
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

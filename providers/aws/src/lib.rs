@@ -1,1 +1,224 @@
-//! cairn-aws: the AWS provider (in progress).
+//! cairn-aws: cairn's AWS provider.
+//!
+//! Portable stacks are lowered to AWS resources (`lower`), which the provider creates,
+//! reads in batches, updates in place where AWS allows it, and deletes, through the official
+//! SDK clients configured the standard way (credential chain, `AWS_REGION`,
+//! `AWS_ENDPOINT_URL`), so the same code runs against AWS and the local emulator.
+
+mod client;
+mod ec2;
+mod error;
+mod lower;
+mod schema;
+
+pub use client::{CallCounter, Clients};
+pub use lower::lower_stack;
+
+use async_trait::async_trait;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cairn_core::provider::*;
+use cairn_core::validate::Invalid;
+use cairn_core::value::Text;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Settings beyond what the SDK configuration carries.
+#[derive(Clone, Debug)]
+pub struct AwsOptions {
+    /// How long a delete keeps retrying while dependents are still going away.
+    pub dependency_timeout: Duration,
+}
+
+impl Default for AwsOptions {
+    fn default() -> Self {
+        AwsOptions {
+            dependency_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// What resource handlers share.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub c: Clients,
+    pub options: AwsOptions,
+}
+
+impl Ctx {
+    /// Run a delete, retrying `DependencyViolation` (and the like) with backoff while the
+    /// things that use the object are themselves being deleted. Not found counts as done.
+    pub(crate) async fn retry_dependency<F, Fut, E, R>(
+        &self,
+        address: &str,
+        call: F,
+    ) -> Result<(), ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(), SdkError<E, R>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let deadline = tokio::time::Instant::now() + self.options.dependency_timeout;
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match call().await {
+                Ok(()) => return Ok(()),
+                Err(e) if error::is_not_found(&e) => return Ok(()),
+                Err(e)
+                    if matches!(
+                        error::code(&e).as_deref(),
+                        Some(
+                            "DependencyViolation"
+                                | "InvalidDBSubnetGroupStateFault"
+                                | "CacheSubnetGroupInUse"
+                                | "ResourceInUse"
+                        )
+                    ) && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => return Err(error::convert(address, e)),
+            }
+        }
+    }
+}
+
+/// The AWS provider.
+#[derive(Debug)]
+pub struct AwsProvider {
+    ctx: Ctx,
+    schema: ProviderSchema,
+}
+
+impl AwsProvider {
+    /// Configure from the environment (credential chain, `AWS_REGION`, `AWS_ENDPOINT_URL`).
+    pub async fn from_env() -> AwsProvider {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        AwsProvider::new(&sdk, AwsOptions::default())
+    }
+
+    pub fn new(sdk: &aws_config::SdkConfig, options: AwsOptions) -> AwsProvider {
+        AwsProvider {
+            ctx: Ctx {
+                c: Clients::new(sdk),
+                options,
+            },
+            schema: schema::schema(),
+        }
+    }
+
+    /// API calls made so far, by operation.
+    pub fn calls(&self) -> &CallCounter {
+        &self.ctx.c.counter
+    }
+
+    pub fn region(&self) -> &str {
+        &self.ctx.c.region
+    }
+
+    fn unsupported(type_name: &str) -> ProviderError {
+        ProviderError::Unsupported {
+            type_name: type_name.to_string(),
+            message: "this AWS resource type is declared by lowering but the provider cannot manage it yet".into(),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for AwsProvider {
+    fn name(&self) -> &str {
+        "aws"
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.schema
+    }
+
+    fn lower(&self, req: LowerRequest<'_>) -> Result<LowerResponse, Vec<Invalid>> {
+        lower_stack(req.stack, &self.ctx.c.region)
+    }
+
+    async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        let ctx = &self.ctx;
+        let results: BTreeMap<Text, ReadOutcome> = match req.type_name.as_str() {
+            "aws_vpc" => ec2::read_vpcs(ctx, &req).await?,
+            "aws_internet_gateway" => ec2::read_igws(ctx, &req).await?,
+            "aws_subnet" => ec2::read_subnets(ctx, &req).await?,
+            "aws_route_table" => ec2::read_route_tables(ctx, &req).await?,
+            "aws_route" => ec2::read_routes(ctx, &req).await?,
+            "aws_route_table_association" => ec2::read_associations(ctx, &req).await?,
+            "aws_security_group" => ec2::read_security_groups(ctx, &req).await?,
+            "aws_security_group_rule" => ec2::read_rules(ctx, &req).await?,
+            other => return Err(Self::unsupported(other)),
+        };
+        Ok(ReadResponse { results })
+    }
+
+    async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
+        let ctx = &self.ctx;
+        match req.type_name.as_str() {
+            "aws_vpc" => ec2::create_vpc(ctx, &req).await,
+            "aws_internet_gateway" => ec2::create_igw(ctx, &req).await,
+            "aws_subnet" => ec2::create_subnet(ctx, &req).await,
+            "aws_route_table" => ec2::create_route_table(ctx, &req).await,
+            "aws_route" => ec2::create_route(ctx, &req).await,
+            "aws_route_table_association" => ec2::create_association(ctx, &req).await,
+            "aws_security_group" => ec2::create_security_group(ctx, &req).await,
+            "aws_security_group_rule" => ec2::create_rule(ctx, &req).await,
+            other => Err(Self::unsupported(other)),
+        }
+    }
+
+    async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
+        let ctx = &self.ctx;
+        match req.type_name.as_str() {
+            "aws_vpc" => ec2::update_vpc(ctx, &req).await,
+            "aws_internet_gateway" => ec2::update_igw(ctx, &req).await,
+            "aws_subnet" => ec2::update_subnet(ctx, &req).await,
+            "aws_route_table" | "aws_security_group" => ec2::update_tags_only(ctx, &req).await,
+            "aws_route" => ec2::update_route(ctx, &req).await,
+            "aws_route_table_association" => ec2::update_association(ctx, &req).await,
+            "aws_security_group_rule" => ec2::update_rule(ctx, &req).await,
+            other => Err(Self::unsupported(other)),
+        }
+    }
+
+    async fn delete(&self, req: DeleteRequest) -> Result<DeleteResponse, ProviderError> {
+        let ctx = &self.ctx;
+        match req.type_name.as_str() {
+            "aws_vpc" => ec2::delete_vpc(ctx, &req).await?,
+            "aws_internet_gateway" => ec2::delete_igw(ctx, &req).await?,
+            "aws_subnet" => ec2::delete_subnet(ctx, &req).await?,
+            "aws_route_table" => ec2::delete_route_table(ctx, &req).await?,
+            "aws_route" => ec2::delete_route(ctx, &req).await?,
+            "aws_route_table_association" => ec2::delete_association(ctx, &req).await?,
+            "aws_security_group" => ec2::delete_security_group(ctx, &req).await?,
+            "aws_security_group_rule" => ec2::delete_rule(ctx, &req).await?,
+            other => return Err(Self::unsupported(other)),
+        }
+        Ok(DeleteResponse {})
+    }
+
+    /// Import reads the object by id, like a refresh of one.
+    async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError> {
+        let read = ReadRequest {
+            stack: req.stack.clone(),
+            type_name: req.type_name.clone(),
+            items: vec![ReadItem {
+                address: req.address.clone(),
+                id: Some(req.id.clone()),
+                token: None,
+                prior: Default::default(),
+            }],
+        };
+        match self.read(read).await?.results.remove(&req.address) {
+            Some(ReadOutcome::Found { attrs, .. }) => Ok(ImportResponse { attrs }),
+            Some(ReadOutcome::Failed(e)) => Err(e),
+            _ => Err(ProviderError::NotFound {
+                address: req.address.to_string(),
+            }),
+        }
+    }
+}

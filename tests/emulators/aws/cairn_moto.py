@@ -212,6 +212,14 @@ def in_use_security_group(account_id, region, group_id):
 def patch_ec2():
     from moto.ec2.exceptions import DependencyViolationError
     from moto.ec2.models import EC2Backend
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    # moto reports a rule's description only from its CIDR range; AWS also for rules that
+    # reference another group (the description given with the group pair).
+    def rule_description(self):
+        return self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+
+    SecurityGroupRule.description = property(rule_description)
 
     original_delete_sg = EC2Backend.delete_security_group
 
@@ -626,7 +634,17 @@ class Middleware:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started us ends")
     args = parser.parse_args()
+    if args.exit_with_parent:
+        parent = os.getppid()
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True).start()
     patch_rds()
     patch_ec2()
     patch_elbv2()

@@ -1,0 +1,101 @@
+//! SDK clients, configured the standard way, plus what every call shares: an interceptor
+//! that counts API calls (batched-refresh checks and benchmarks read it) and retry with
+//! jittered backoff for throttling and transient faults.
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::retry::RetryConfig;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// API calls made, by `service:Operation`, attempts included.
+#[derive(Clone, Debug, Default)]
+pub struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl CallCounter {
+    pub fn total(&self) -> u64 {
+        self.0.lock().map(|m| m.values().sum()).unwrap_or(0)
+    }
+    pub fn by_operation(&self) -> BTreeMap<String, u64> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+    pub fn reset(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "cairn-call-counter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let key = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| format!("{}:{}", m.service(), m.name()))
+            .unwrap_or_else(|| "unknown".into());
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(key).or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+/// One client per service, sharing the counter and retry policy.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub kafka: aws_sdk_kafka::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub counter: CallCounter,
+    pub region: String,
+}
+
+impl Clients {
+    pub fn new(sdk: &aws_config::SdkConfig) -> Clients {
+        let counter = CallCounter::default();
+        // Throttling and transient 5xx: the SDK's standard strategy retries them with
+        // exponential backoff and full jitter; a generous attempt count rides out bursts.
+        let retry = RetryConfig::standard()
+            .with_max_attempts(8)
+            .with_initial_backoff(Duration::from_millis(50))
+            .with_max_backoff(Duration::from_secs(5));
+        macro_rules! client {
+            ($krate:ident) => {
+                $krate::Client::from_conf(
+                    $krate::config::Builder::from(sdk)
+                        .retry_config(retry.clone())
+                        .interceptor(counter.clone())
+                        .build(),
+                )
+            };
+        }
+        Clients {
+            ec2: client!(aws_sdk_ec2),
+            rds: client!(aws_sdk_rds),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2),
+            kafka: client!(aws_sdk_kafka),
+            elasticache: client!(aws_sdk_elasticache),
+            secrets: client!(aws_sdk_secretsmanager),
+            region: sdk
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "us-east-1".into()),
+            counter,
+        }
+    }
+}

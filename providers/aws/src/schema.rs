@@ -1,0 +1,324 @@
+//! The AWS resource types cairn manages, and how each attribute behaves.
+//!
+//! `F` (force new) marks what the AWS API cannot change in place; everything else listed
+//! is updatable through the service's Modify*/Update* calls; `C` is set by AWS; `S` is
+//! sensitive. `tags` is updatable on every type that has it.
+
+use cairn_core::provider::{AttrSchema, ProviderSchema, ResourceSchema};
+
+const F: AttrSchema = AttrSchema::FORCE_NEW;
+const U: AttrSchema = AttrSchema::UPDATABLE;
+const C: AttrSchema = AttrSchema::COMPUTED;
+const S: AttrSchema = AttrSchema::SENSITIVE;
+
+/// (type, taggable, [(attribute, behaviour)])
+type TypeTable = &'static [(&'static str, bool, &'static [(&'static str, AttrSchema)])];
+
+pub(crate) const TYPES: TypeTable = &[
+    (
+        "aws_vpc",
+        true,
+        &[
+            ("cidr_block", F),
+            ("enable_dns_support", U),
+            ("enable_dns_hostnames", U),
+            ("id", C),
+        ],
+    ),
+    ("aws_internet_gateway", true, &[("vpc_id", U), ("id", C)]),
+    ("aws_route_table", true, &[("vpc_id", F), ("id", C)]),
+    (
+        "aws_route",
+        false,
+        &[
+            ("route_table_id", F),
+            ("destination_cidr_block", F),
+            ("gateway_id", U),
+            ("nat_gateway_id", U),
+            ("id", C),
+        ],
+    ),
+    (
+        "aws_subnet",
+        true,
+        &[
+            ("vpc_id", F),
+            ("cidr_block", F),
+            ("availability_zone", F),
+            ("map_public_ip_on_launch", U),
+            ("id", C),
+            ("arn", C),
+        ],
+    ),
+    (
+        "aws_route_table_association",
+        false,
+        &[("subnet_id", F), ("route_table_id", U), ("id", C)],
+    ),
+    (
+        "aws_eip",
+        true,
+        &[("domain", F), ("id", C), ("public_ip", C)],
+    ),
+    (
+        "aws_nat_gateway",
+        true,
+        &[
+            ("subnet_id", F),
+            ("allocation_id", F),
+            ("id", C),
+            ("state", C),
+        ],
+    ),
+    (
+        "aws_vpc_endpoint",
+        true,
+        &[
+            ("vpc_id", F),
+            ("service_name", F),
+            ("vpc_endpoint_type", F),
+            ("route_table_ids", U),
+            ("id", C),
+        ],
+    ),
+    (
+        "aws_security_group",
+        true,
+        &[
+            ("name", F),
+            ("description", F),
+            ("vpc_id", F),
+            ("id", C),
+            ("arn", C),
+        ],
+    ),
+    (
+        "aws_security_group_rule",
+        true,
+        &[
+            ("security_group_id", F),
+            ("type", F),
+            ("ip_protocol", U),
+            ("from_port", U),
+            ("to_port", U),
+            ("cidr_ipv4", U),
+            ("referenced_security_group_id", U),
+            ("description", U),
+            ("id", C),
+        ],
+    ),
+    (
+        "aws_secretsmanager_secret",
+        true,
+        &[
+            ("name", F),
+            ("description", U),
+            ("secret_string", S),
+            ("id", C),
+            ("arn", C),
+        ],
+    ),
+    (
+        "aws_db_subnet_group",
+        true,
+        &[
+            ("name", F),
+            ("description", U),
+            ("subnet_ids", U),
+            ("id", C),
+            ("arn", C),
+        ],
+    ),
+    (
+        "aws_db_parameter_group",
+        true,
+        &[
+            ("name", F),
+            ("family", F),
+            ("description", F),
+            ("parameters", U),
+            ("id", C),
+            ("arn", C),
+        ],
+    ),
+    (
+        "aws_db_instance",
+        true,
+        &[
+            ("identifier", F),
+            ("engine", F),
+            ("engine_version", U),
+            ("instance_class", U),
+            ("allocated_storage", U),
+            ("storage_type", U),
+            ("storage_encrypted", F),
+            ("multi_az", U),
+            ("backup_retention_period", U),
+            ("preferred_backup_window", U),
+            ("preferred_maintenance_window", U),
+            ("deletion_protection", U),
+            ("username", F),
+            ("password", S),
+            ("db_name", F),
+            ("db_subnet_group_name", F),
+            ("vpc_security_group_ids", U),
+            ("parameter_group_name", U),
+            ("id", C),
+            ("arn", C),
+            ("endpoint", C),
+            ("port", C),
+            ("status", C),
+        ],
+    ),
+    (
+        "aws_postgres_database",
+        false,
+        &[
+            ("instance_identifier", F),
+            ("endpoint", F),
+            ("name", F),
+            ("username", F),
+            ("password", S),
+            ("id", C),
+        ],
+    ),
+    (
+        "aws_msk_cluster",
+        true,
+        &[
+            ("cluster_name", F),
+            ("kafka_version", U),
+            ("number_of_broker_nodes", U),
+            ("instance_type", U),
+            ("ebs_volume_size", U),
+            ("client_subnets", F),
+            ("security_groups", F),
+            ("encryption_in_transit_client_broker", F),
+            ("encryption_in_transit_in_cluster", F),
+            ("client_authentication", F),
+            ("scram_secret_arn", U),
+            ("topics", U),
+            ("id", C),
+            ("arn", C),
+            ("current_version", C),
+            ("bootstrap_brokers_tls", C),
+            ("state", C),
+        ],
+    ),
+    (
+        "aws_lb",
+        true,
+        &[
+            ("name", F),
+            ("internal", F),
+            ("load_balancer_type", F),
+            ("subnets", U),
+            ("security_groups", U),
+            ("id", C),
+            ("arn", C),
+            ("dns_name", C),
+        ],
+    ),
+    (
+        "aws_lb_target_group",
+        true,
+        &[
+            ("name", F),
+            ("port", F),
+            ("protocol", F),
+            ("target_type", F),
+            ("vpc_id", F),
+            ("health_check_path", U),
+            ("health_check_interval", U),
+            ("health_check_timeout", U),
+            ("healthy_threshold", U),
+            ("unhealthy_threshold", U),
+            ("matcher", U),
+            ("id", C),
+            ("arn", C),
+        ],
+    ),
+    (
+        "aws_lb_listener",
+        true,
+        &[
+            ("load_balancer_arn", F),
+            ("port", U),
+            ("protocol", U),
+            ("certificate_arn", U),
+            ("ssl_policy", U),
+            ("default_action", U),
+            ("default_target_group_arn", U),
+            ("id", C),
+            ("arn", C),
+        ],
+    ),
+    (
+        "aws_lb_listener_rule",
+        true,
+        &[
+            ("listener_arn", F),
+            ("priority", U),
+            ("path_patterns", U),
+            ("target_group_arn", U),
+            ("id", C),
+            ("arn", C),
+        ],
+    ),
+    (
+        "aws_elasticache_subnet_group",
+        true,
+        &[
+            ("name", F),
+            ("description", U),
+            ("subnet_ids", U),
+            ("id", C),
+            ("arn", C),
+        ],
+    ),
+    (
+        "aws_elasticache_replication_group",
+        true,
+        &[
+            ("replication_group_id", F),
+            ("description", U),
+            ("engine", F),
+            ("engine_version", U),
+            ("node_type", U),
+            ("num_cache_clusters", U),
+            ("automatic_failover_enabled", U),
+            ("multi_az_enabled", U),
+            ("transit_encryption_enabled", F),
+            ("at_rest_encryption_enabled", F),
+            ("auth_token", S),
+            ("port", F),
+            ("subnet_group_name", F),
+            ("security_group_ids", U),
+            ("id", C),
+            ("arn", C),
+            ("primary_endpoint_address", C),
+            ("status", C),
+        ],
+    ),
+];
+
+pub(crate) fn has_attr(type_name: &str, attr: &str) -> bool {
+    TYPES
+        .iter()
+        .any(|(t, _, attrs)| *t == type_name && attrs.iter().any(|(a, _)| *a == attr))
+}
+
+pub(crate) fn schema() -> ProviderSchema {
+    let mut out = ProviderSchema::default();
+    for (t, tag, attrs) in TYPES {
+        let mut rs = ResourceSchema::new(t);
+        for (a, s) in attrs.iter() {
+            rs = rs.attr(a, *s);
+        }
+        if *tag {
+            rs = rs.attr("tags", U);
+        }
+        out.add(rs);
+    }
+    out
+}

@@ -1,0 +1,237 @@
+//! Acceptance checks for the EC2 networking types, modelled on Terraform's: apply, empty
+//! plan, empty after refresh, import, out-of-band deletion, in-place update, forced
+//! replacement, destroy verified through the AWS API.
+
+use crate::support::Aws;
+use cairn_core::plan::Action;
+use cairn_core::prelude::*;
+use cairn_core::value::Value;
+
+fn network_stack(dns: bool, isolated_cidr: &str, rule_description: &str) -> Stack {
+    let mut s = Stack::new("acc-net");
+    let vpc = s.add(
+        "main",
+        Network::new("10.20.0.0/16").nat(NatMode::None).dns(dns),
+    );
+    s.add(
+        "public-a",
+        Subnet::new(&vpc, "10.20.1.0/24").tier(Tier::Public).zone(0),
+    );
+    s.add(
+        "data-a",
+        Subnet::new(&vpc, isolated_cidr)
+            .tier(Tier::Isolated)
+            .zone(0),
+    );
+    let web = s.add(
+        "web",
+        SecurityGroup::new(&vpc, "web tier")
+            .ingress(
+                Rule::tcp(443)
+                    .from_cidr("0.0.0.0/0")
+                    .description(rule_description),
+            )
+            .allow_all_egress(),
+    );
+    s.add(
+        "db",
+        SecurityGroup::new(&vpc, "database")
+            .ingress(Rule::tcp(5432).from_group(&web).description("from web")),
+    );
+    s
+}
+
+const TYPES: &[&str] = &[
+    "aws_vpc",
+    "aws_internet_gateway",
+    "aws_route_table",
+    "aws_route",
+    "aws_subnet",
+    "aws_route_table_association",
+    "aws_security_group",
+    "aws_security_group_rule",
+];
+
+fn owned_vpcs(aws: &Aws) -> usize {
+    let f = aws_sdk_ec2::types::Filter::builder()
+        .name("tag:cairn:stack")
+        .values("acc-net")
+        .build();
+    aws.rt
+        .block_on(aws.ec2().describe_vpcs().filters(f).send())
+        .unwrap()
+        .vpcs()
+        .len()
+}
+
+#[test]
+fn networking_lifecycle() {
+    let aws = Aws::new();
+    let engine = aws.engine("net.json");
+    let stack = network_stack(true, "10.20.2.0/24", "https");
+
+    // (1) apply creates every type.
+    let plan = aws.converge(&engine, &stack);
+    let created: std::collections::BTreeSet<&str> =
+        plan.changes.iter().map(|c| c.type_name.as_str()).collect();
+    for t in TYPES {
+        assert!(created.contains(t), "{t} was not created: {created:?}");
+    }
+    assert_eq!(owned_vpcs(&aws), 1, "the VPC carries its ownership tags");
+    // The default allow-all egress rule AWS adds is gone; only declared rules exist.
+    let state = engine.store().read().unwrap().unwrap();
+    let db_group = state.resources["aws_security_group.db"].id.clone();
+    let groups = aws
+        .rt
+        .block_on(
+            aws.ec2()
+                .describe_security_groups()
+                .group_ids(db_group.as_str())
+                .send(),
+        )
+        .unwrap();
+    assert!(
+        groups.security_groups()[0]
+            .ip_permissions_egress()
+            .is_empty(),
+        "egress is explicit"
+    );
+
+    // (2) and (3): the plan is empty right after apply, with refresh.
+    aws.assert_clean(&engine, &stack);
+
+    // (4) import by id into a fresh state gives the same attributes and an empty plan.
+    let imported = aws.engine("imported.json");
+    for r in state.live() {
+        let got = aws
+            .rt
+            .block_on(imported.import(&stack, &r.address, &r.id))
+            .unwrap_or_else(|e| panic!("import {}: {e}", r.address));
+        for (k, v) in &r.attrs {
+            assert!(
+                got.attrs.get(k.as_str()).is_some_and(|g| g.same_as(v)),
+                "{}: import differs on {k}: {v} vs {:?}",
+                r.address,
+                got.attrs.get(k.as_str())
+            );
+        }
+    }
+    aws.assert_clean(&imported, &stack);
+
+    // (5) deleted out of band -> the next plan recreates it.
+    let rule_id = state.resources["aws_security_group_rule.web-ingress-0"]
+        .id
+        .clone();
+    aws.rt
+        .block_on(
+            aws.ec2()
+                .revoke_security_group_ingress()
+                .group_id(state.resources["aws_security_group.web"].id.as_str())
+                .security_group_rule_ids(rule_id.as_str())
+                .send(),
+        )
+        .unwrap();
+    let plan = aws.plan(&engine, &stack);
+    let action =
+        |p: &cairn_core::Plan, a: &str| p.changes.iter().find(|c| c.address == a).map(|c| c.action);
+    assert_eq!(
+        action(&plan, "aws_security_group_rule.web-ingress-0"),
+        Some(Action::Create)
+    );
+    aws.apply(&engine, &plan);
+    aws.assert_clean(&engine, &stack);
+
+    // In-place updates: VPC DNS, rule description.
+    let updated = network_stack(false, "10.20.2.0/24", "https from anywhere");
+    let plan = aws.plan(&engine, &updated);
+    assert_eq!(action(&plan, "aws_vpc.main"), Some(Action::Update));
+    assert_eq!(
+        action(&plan, "aws_security_group_rule.web-ingress-0"),
+        Some(Action::Update)
+    );
+    aws.apply(&engine, &plan);
+    aws.assert_clean(&engine, &updated);
+    let vpc = engine.store().read().unwrap().unwrap().resources["aws_vpc.main"]
+        .id
+        .clone();
+    let dns = aws
+        .rt
+        .block_on(
+            aws.ec2()
+                .describe_vpc_attribute()
+                .vpc_id(vpc.as_str())
+                .attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(
+        dns.enable_dns_support().and_then(|b| b.value()),
+        Some(false)
+    );
+
+    // Forced replacement: a subnet's CIDR cannot change in place.
+    let replaced = network_stack(false, "10.20.3.0/24", "https from anywhere");
+    let plan = aws.plan(&engine, &replaced);
+    let subnet = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "aws_subnet.data-a")
+        .unwrap();
+    assert_eq!(subnet.action, Action::Replace);
+    assert_eq!(subnet.replace_because, ["cidr_block"]);
+    let old_subnet = subnet.id.clone().unwrap();
+    aws.apply(&engine, &plan);
+    aws.assert_clean(&engine, &replaced);
+    let gone = aws
+        .rt
+        .block_on(
+            aws.ec2()
+                .describe_subnets()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("subnet-id")
+                        .values(old_subnet.as_str())
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    assert!(gone.subnets().is_empty(), "the replaced subnet is deleted");
+
+    // (6) destroy removes everything, verified through the API.
+    aws.destroy(&engine, &replaced);
+    assert_eq!(owned_vpcs(&aws), 0);
+    assert!(engine.store().read().unwrap().unwrap().resources.is_empty());
+}
+
+#[test]
+fn refresh_costs_one_describe_per_type() {
+    let aws = Aws::new();
+    let provider = aws.provider();
+    let engine = cairn_core::Engine::new(
+        provider.clone(),
+        std::sync::Arc::new(cairn_core::state::LocalStore::new(
+            aws.dir.path().join("s.json"),
+        )),
+    );
+    let stack = network_stack(true, "10.20.2.0/24", "https");
+    aws.converge(&engine, &stack);
+    provider.calls().reset();
+    aws.assert_clean(&engine, &stack);
+    let calls = provider.calls().by_operation();
+    let describes: u64 = calls
+        .iter()
+        .filter(|(k, _)| k.contains(":Describe") && !k.contains("VpcAttribute"))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(
+        describes as usize,
+        TYPES.len(),
+        "one Describe per type: {calls:?}"
+    );
+    assert!(
+        provider.calls().total() as usize <= 2 * TYPES.len(),
+        "{calls:?}"
+    );
+    let _ = Value::Null;
+}
