@@ -10,6 +10,8 @@ mod ec2;
 mod error;
 mod lower;
 mod schema;
+mod secrets;
+mod wait;
 
 pub use client::{CallCounter, Clients};
 pub use lower::lower_stack;
@@ -28,12 +30,19 @@ use std::time::Duration;
 pub struct AwsOptions {
     /// How long a delete keeps retrying while dependents are still going away.
     pub dependency_timeout: Duration,
+    /// How long waiters wait for an asynchronous create or update to finish.
+    pub create_timeout: Duration,
+    /// How long waiters wait for an asynchronous delete to finish.
+    pub delete_timeout: Duration,
 }
 
 impl Default for AwsOptions {
     fn default() -> Self {
+        // RDS Multi-AZ and MSK creates take tens of minutes on AWS.
         AwsOptions {
             dependency_timeout: Duration::from_secs(600),
+            create_timeout: Duration::from_secs(3600),
+            delete_timeout: Duration::from_secs(3600),
         }
     }
 }
@@ -151,6 +160,10 @@ impl Provider for AwsProvider {
             "aws_route_table_association" => ec2::read_associations(ctx, &req).await?,
             "aws_security_group" => ec2::read_security_groups(ctx, &req).await?,
             "aws_security_group_rule" => ec2::read_rules(ctx, &req).await?,
+            "aws_eip" => ec2::read_eips(ctx, &req).await?,
+            "aws_nat_gateway" => ec2::read_nats(ctx, &req).await?,
+            "aws_vpc_endpoint" => ec2::read_endpoints(ctx, &req).await?,
+            "aws_secretsmanager_secret" => secrets::read(ctx, &req).await?,
             other => return Err(Self::unsupported(other)),
         };
         Ok(ReadResponse { results })
@@ -167,6 +180,10 @@ impl Provider for AwsProvider {
             "aws_route_table_association" => ec2::create_association(ctx, &req).await,
             "aws_security_group" => ec2::create_security_group(ctx, &req).await,
             "aws_security_group_rule" => ec2::create_rule(ctx, &req).await,
+            "aws_eip" => ec2::create_eip(ctx, &req).await,
+            "aws_nat_gateway" => ec2::create_nat(ctx, &req).await,
+            "aws_vpc_endpoint" => ec2::create_endpoint(ctx, &req).await,
+            "aws_secretsmanager_secret" => secrets::create(ctx, &req).await,
             other => Err(Self::unsupported(other)),
         }
     }
@@ -181,6 +198,9 @@ impl Provider for AwsProvider {
             "aws_route" => ec2::update_route(ctx, &req).await,
             "aws_route_table_association" => ec2::update_association(ctx, &req).await,
             "aws_security_group_rule" => ec2::update_rule(ctx, &req).await,
+            "aws_eip" | "aws_nat_gateway" => ec2::update_tags_only(ctx, &req).await,
+            "aws_vpc_endpoint" => ec2::update_endpoint(ctx, &req).await,
+            "aws_secretsmanager_secret" => secrets::update(ctx, &req).await,
             other => Err(Self::unsupported(other)),
         }
     }
@@ -196,6 +216,10 @@ impl Provider for AwsProvider {
             "aws_route_table_association" => ec2::delete_association(ctx, &req).await?,
             "aws_security_group" => ec2::delete_security_group(ctx, &req).await?,
             "aws_security_group_rule" => ec2::delete_rule(ctx, &req).await?,
+            "aws_eip" => ec2::delete_eip(ctx, &req).await?,
+            "aws_nat_gateway" => ec2::delete_nat(ctx, &req).await?,
+            "aws_vpc_endpoint" => ec2::delete_endpoint(ctx, &req).await?,
+            "aws_secretsmanager_secret" => secrets::delete(ctx, &req).await?,
             other => return Err(Self::unsupported(other)),
         }
         Ok(DeleteResponse {})

@@ -235,3 +235,173 @@ fn refresh_costs_one_describe_per_type() {
     );
     let _ = Value::Null;
 }
+
+/// Private subnets with a NAT per zone (EIPs, NAT gateways through their pending state),
+/// an S3 gateway endpoint and secrets (generated and given).
+fn egress_stack(given: &str) -> Stack {
+    let mut s = Stack::new("acc-egress");
+    let vpc = s.add(
+        "main",
+        Network::new("10.30.0.0/16")
+            .nat(NatMode::PerZone)
+            .storage_endpoint(true),
+    );
+    for (z, i) in [(0u8, 1), (1u8, 2)] {
+        s.add(
+            &format!("public-{z}"),
+            Subnet::new(&vpc, &format!("10.30.{i}.0/24"))
+                .tier(Tier::Public)
+                .zone(z),
+        );
+        s.add(
+            &format!("app-{z}"),
+            Subnet::new(&vpc, &format!("10.30.1{i}.0/24"))
+                .tier(Tier::Private)
+                .zone(z),
+        );
+    }
+    s.add(
+        "generated",
+        Secret::generated().description("made by cairn"),
+    );
+    s.add("given", Secret::given(given));
+    s
+}
+
+#[test]
+fn nat_endpoint_and_secrets_lifecycle() {
+    let aws = Aws::new();
+    let engine = aws.engine("egress.json");
+    let stack = egress_stack("First-Given-Secret-1!");
+    let progress = std::sync::Arc::new(Progress::default());
+    let plan = aws.plan(&engine, &stack);
+    let report = aws
+        .rt
+        .block_on(engine.apply(
+            &plan,
+            &cairn_core::apply::ApplyOptions {
+                observer: progress.clone(),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    assert!(report.is_success(), "{report}");
+    let nats = plan
+        .changes
+        .iter()
+        .filter(|c| c.type_name == "aws_nat_gateway")
+        .count();
+    assert_eq!(nats, 2, "one NAT per zone with private subnets");
+    assert!(
+        progress
+            .messages
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains("NAT gateway: pending")),
+        "the waiter saw the pending state: {:?}",
+        progress.messages.lock().unwrap()
+    );
+    aws.assert_clean(&engine, &stack);
+
+    // The secrets hold their values in Secrets Manager; state only digests.
+    let state = engine.store().read().unwrap().unwrap();
+    let sm = aws_sdk_secretsmanager::Client::new(&aws.sdk);
+    let given = aws
+        .rt
+        .block_on(
+            sm.get_secret_value()
+                .secret_id(
+                    state.resources["aws_secretsmanager_secret.given"]
+                        .id
+                        .as_str(),
+                )
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(given.secret_string(), Some("First-Given-Secret-1!"));
+    let raw = std::fs::read_to_string(aws.dir.path().join("egress.json")).unwrap();
+    assert!(!raw.contains("First-Given-Secret-1!"));
+
+    // Changing a given secret is an in-place update (a new version).
+    let changed = egress_stack("Second-Given-Secret-2!");
+    let plan = aws.plan(&engine, &changed);
+    assert_eq!(
+        plan.changes
+            .iter()
+            .find(|c| c.address == "aws_secretsmanager_secret.given")
+            .unwrap()
+            .action,
+        Action::Update
+    );
+    aws.apply(&engine, &plan);
+    aws.assert_clean(&engine, &changed);
+    let given = aws
+        .rt
+        .block_on(
+            sm.get_secret_value()
+                .secret_id(
+                    state.resources["aws_secretsmanager_secret.given"]
+                        .id
+                        .as_str(),
+                )
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(given.secret_string(), Some("Second-Given-Secret-2!"));
+
+    // A NAT gateway deleted out of band is recreated.
+    let nat = state.resources["aws_nat_gateway.main-a"].id.clone();
+    aws.rt
+        .block_on(
+            aws.ec2()
+                .delete_nat_gateway()
+                .nat_gateway_id(nat.as_str())
+                .send(),
+        )
+        .unwrap();
+    let plan = aws.plan(&engine, &changed);
+    assert_eq!(
+        plan.changes
+            .iter()
+            .find(|c| c.address == "aws_nat_gateway.main-a")
+            .unwrap()
+            .action,
+        Action::Create
+    );
+    aws.apply(&engine, &plan);
+    aws.assert_clean(&engine, &changed);
+
+    aws.destroy(&engine, &changed);
+    let left = aws
+        .rt
+        .block_on(aws.ec2().describe_nat_gateways().send())
+        .unwrap();
+    assert!(left
+        .nat_gateways()
+        .iter()
+        .all(|n| n.state().map(|s| s.as_str()) == Some("deleted")));
+    let secrets = aws.rt.block_on(sm.list_secrets().send()).unwrap();
+    assert!(secrets.secret_list().is_empty(), "secrets deleted");
+    assert_eq!(
+        aws.rt
+            .block_on(aws.ec2().describe_addresses().send())
+            .unwrap()
+            .addresses()
+            .len(),
+        0,
+        "EIPs released"
+    );
+}
+
+/// Collects provider progress messages.
+#[derive(Default)]
+struct Progress {
+    messages: std::sync::Mutex<Vec<String>>,
+}
+
+impl cairn_core::apply::Observer for Progress {
+    fn op_progress(&self, _op: &cairn_core::apply::OpInfo, message: &str) {
+        self.messages.lock().unwrap().push(message.to_string());
+    }
+}

@@ -49,8 +49,11 @@ impl Aws {
     pub fn provider(&self) -> Arc<AwsProvider> {
         Arc::new(AwsProvider::new(
             &self.sdk,
+            // Short: the emulator's pending states last 300 ms; a hang is a bug to surface.
             AwsOptions {
                 dependency_timeout: Duration::from_secs(20),
+                create_timeout: Duration::from_secs(60),
+                delete_timeout: Duration::from_secs(60),
             },
         ))
     }

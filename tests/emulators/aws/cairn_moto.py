@@ -221,6 +221,22 @@ def patch_ec2():
 
     SecurityGroupRule.description = property(rule_description)
 
+    # AWS filters DescribeVpcEndpoints by id (and vpc-id, service-name); moto knows neither.
+    from moto.ec2.models.vpcs import VPCEndPoint
+
+    original_endpoint_filter = VPCEndPoint.get_filter_value
+
+    def endpoint_filter(self, filter_name, method_name=None):
+        if filter_name == "vpc-endpoint-id":
+            return self.id
+        if filter_name == "vpc-id":
+            return self.vpc_id
+        if filter_name == "service-name":
+            return self.service_name
+        return original_endpoint_filter(self, filter_name, method_name)
+
+    VPCEndPoint.get_filter_value = endpoint_filter
+
     original_delete_sg = EC2Backend.delete_security_group
 
     def delete_security_group(self, name=None, group_id=None):
@@ -281,9 +297,16 @@ def patch_ec2():
     def delete_nat_gateway(self, nat_gateway_id):
         nat = original_delete_nat(self, nat_gateway_id)
         nat.state = "deleting"
+        backend = self
 
         def done():
             nat.state = "deleted"
+            # AWS frees the gateway's Elastic IP (it stays allocated, unassociated).
+            for addr in backend.addresses:
+                if addr.eni is not None and addr.eni is nat._eni:
+                    addr.eni = None
+                    addr.instance = None
+                    addr.association_id = None
 
         later(done)
         return nat

@@ -1,0 +1,63 @@
+//! Waiters: poll with backoff until an object reaches a state, reporting progress.
+
+use cairn_core::provider::{Progress, ProviderError};
+use std::future::Future;
+use std::time::Duration;
+
+/// What one poll saw.
+pub(crate) enum Poll<T> {
+    /// Reached the wanted state.
+    Ready(T),
+    /// Still in a transitional state (named, for progress).
+    Pending(String),
+    /// A state it will not leave by waiting (failed, deleted...).
+    Failed(String),
+}
+
+/// Poll `check` until ready, with exponential backoff from `first` up to 10 s, for at most
+/// `timeout`. Each transitional state is reported once through `progress`.
+pub(crate) async fn until<T, F, Fut>(
+    address: &str,
+    what: &str,
+    progress: &Progress,
+    timeout: Duration,
+    first: Duration,
+    check: F,
+) -> Result<T, ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, ProviderError>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut wait = first;
+    let mut last = String::new();
+    loop {
+        match check().await? {
+            Poll::Ready(v) => return Ok(v),
+            Poll::Failed(state) => {
+                return Err(ProviderError::Api {
+                    address: address.to_string(),
+                    code: "UnexpectedState".into(),
+                    message: format!("{what}: {state}"),
+                })
+            }
+            Poll::Pending(state) => {
+                if state != last {
+                    progress.report(&format!("{what}: {state}"));
+                    last = state;
+                }
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ProviderError::Indeterminate {
+                address: address.to_string(),
+                message: format!(
+                    "timed out after {}s waiting for {what} (last state: {last})",
+                    timeout.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(10));
+    }
+}
