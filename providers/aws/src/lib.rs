@@ -9,6 +9,7 @@ mod client;
 mod ec2;
 mod error;
 mod lower;
+mod rds;
 mod schema;
 mod secrets;
 mod wait;
@@ -164,6 +165,9 @@ impl Provider for AwsProvider {
             "aws_nat_gateway" => ec2::read_nats(ctx, &req).await?,
             "aws_vpc_endpoint" => ec2::read_endpoints(ctx, &req).await?,
             "aws_secretsmanager_secret" => secrets::read(ctx, &req).await?,
+            "aws_db_subnet_group" => rds::read_subnet_groups(ctx, &req).await?,
+            "aws_db_parameter_group" => rds::read_parameter_groups(ctx, &req).await?,
+            "aws_db_instance" => rds::read_instances(ctx, &req).await?,
             other => return Err(Self::unsupported(other)),
         };
         Ok(ReadResponse { results })
@@ -184,6 +188,9 @@ impl Provider for AwsProvider {
             "aws_nat_gateway" => ec2::create_nat(ctx, &req).await,
             "aws_vpc_endpoint" => ec2::create_endpoint(ctx, &req).await,
             "aws_secretsmanager_secret" => secrets::create(ctx, &req).await,
+            "aws_db_subnet_group" => rds::create_subnet_group(ctx, &req).await,
+            "aws_db_parameter_group" => rds::create_parameter_group(ctx, &req).await,
+            "aws_db_instance" => rds::create_instance(ctx, &req).await,
             other => Err(Self::unsupported(other)),
         }
     }
@@ -201,6 +208,9 @@ impl Provider for AwsProvider {
             "aws_eip" | "aws_nat_gateway" => ec2::update_tags_only(ctx, &req).await,
             "aws_vpc_endpoint" => ec2::update_endpoint(ctx, &req).await,
             "aws_secretsmanager_secret" => secrets::update(ctx, &req).await,
+            "aws_db_subnet_group" => rds::update_subnet_group(ctx, &req).await,
+            "aws_db_parameter_group" => rds::update_parameter_group(ctx, &req).await,
+            "aws_db_instance" => rds::update_instance(ctx, &req).await,
             other => Err(Self::unsupported(other)),
         }
     }
@@ -220,6 +230,9 @@ impl Provider for AwsProvider {
             "aws_nat_gateway" => ec2::delete_nat(ctx, &req).await?,
             "aws_vpc_endpoint" => ec2::delete_endpoint(ctx, &req).await?,
             "aws_secretsmanager_secret" => secrets::delete(ctx, &req).await?,
+            "aws_db_subnet_group" => rds::delete_subnet_group(ctx, &req).await?,
+            "aws_db_parameter_group" => rds::delete_parameter_group(ctx, &req).await?,
+            "aws_db_instance" => rds::delete_instance(ctx, &req).await?,
             other => return Err(Self::unsupported(other)),
         }
         Ok(DeleteResponse {})

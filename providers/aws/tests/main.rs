@@ -1,4 +1,5 @@
 //! cairn-aws acceptance tests, against the wrapped moto emulator through the real SDK.
 
+mod database;
 mod network;
 mod support;
