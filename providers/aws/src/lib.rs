@@ -7,6 +7,7 @@
 
 mod client;
 mod ec2;
+mod elasticache;
 mod error;
 mod lower;
 mod rds;
@@ -168,6 +169,8 @@ impl Provider for AwsProvider {
             "aws_db_subnet_group" => rds::read_subnet_groups(ctx, &req).await?,
             "aws_db_parameter_group" => rds::read_parameter_groups(ctx, &req).await?,
             "aws_db_instance" => rds::read_instances(ctx, &req).await?,
+            "aws_elasticache_subnet_group" => elasticache::read_subnet_groups(ctx, &req).await?,
+            "aws_elasticache_replication_group" => elasticache::read_groups(ctx, &req).await?,
             other => return Err(Self::unsupported(other)),
         };
         Ok(ReadResponse { results })
@@ -191,6 +194,8 @@ impl Provider for AwsProvider {
             "aws_db_subnet_group" => rds::create_subnet_group(ctx, &req).await,
             "aws_db_parameter_group" => rds::create_parameter_group(ctx, &req).await,
             "aws_db_instance" => rds::create_instance(ctx, &req).await,
+            "aws_elasticache_subnet_group" => elasticache::create_subnet_group(ctx, &req).await,
+            "aws_elasticache_replication_group" => elasticache::create_group(ctx, &req).await,
             other => Err(Self::unsupported(other)),
         }
     }
@@ -211,6 +216,8 @@ impl Provider for AwsProvider {
             "aws_db_subnet_group" => rds::update_subnet_group(ctx, &req).await,
             "aws_db_parameter_group" => rds::update_parameter_group(ctx, &req).await,
             "aws_db_instance" => rds::update_instance(ctx, &req).await,
+            "aws_elasticache_subnet_group" => elasticache::update_subnet_group(ctx, &req).await,
+            "aws_elasticache_replication_group" => elasticache::update_group(ctx, &req).await,
             other => Err(Self::unsupported(other)),
         }
     }
@@ -233,6 +240,8 @@ impl Provider for AwsProvider {
             "aws_db_subnet_group" => rds::delete_subnet_group(ctx, &req).await?,
             "aws_db_parameter_group" => rds::delete_parameter_group(ctx, &req).await?,
             "aws_db_instance" => rds::delete_instance(ctx, &req).await?,
+            "aws_elasticache_subnet_group" => elasticache::delete_subnet_group(ctx, &req).await?,
+            "aws_elasticache_replication_group" => elasticache::delete_group(ctx, &req).await?,
             other => return Err(Self::unsupported(other)),
         }
         Ok(DeleteResponse {})

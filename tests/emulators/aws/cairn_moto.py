@@ -351,6 +351,17 @@ def patch_elasticache():
 
     backend_cls = ec.ElastiCacheBackend
 
+    # moto sizes a non-clustered group from ReplicasPerNodeGroup only and ignores
+    # NumCacheClusters; AWS creates NumCacheClusters member clusters.
+    original_members = ec.ReplicationGroup._set_node_members_clusters_disabled
+
+    def set_members(self, *args, **kwargs):
+        if not kwargs.get("replicas_per_node_group") and (kwargs.get("num_cache_clusters") or 1) > 1:
+            kwargs["replicas_per_node_group"] = kwargs["num_cache_clusters"] - 1
+        return original_members(self, *args, **kwargs)
+
+    ec.ReplicationGroup._set_node_members_clusters_disabled = set_members
+
     original_create = backend_cls.create_replication_group
 
     def create_replication_group(self, *args, **kwargs):

@@ -1,0 +1,623 @@
+//! ElastiCache for Redis: cache subnet groups and replication groups.
+//!
+//! Replication groups are asynchronous (create/modify wait for `available`, delete for the
+//! group to disappear). The AUTH token is write-only: AWS never returns it, so reads keep
+//! the digest state recorded, and a change rotates it with the `ROTATE` strategy.
+
+use crate::error::{convert, is_not_found};
+use crate::wait::{self, Poll};
+use crate::Ctx;
+use aws_sdk_elasticache::types::{AuthTokenUpdateStrategyType, Tag};
+use cairn_core::provider::*;
+use cairn_core::value::{Attrs, Text, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn tags(stack: &str, address: &str, attrs: &Attrs) -> Vec<Tag> {
+    let mut out = vec![
+        Tag::builder()
+            .key(crate::ec2::TAG_STACK)
+            .value(stack)
+            .build(),
+        Tag::builder()
+            .key(crate::ec2::TAG_RESOURCE)
+            .value(address)
+            .build(),
+    ];
+    if let Some(Value::Map(m)) = attrs.get("tags") {
+        out.extend(m.iter().map(|(k, v)| {
+            Tag::builder()
+                .key(k.as_str())
+                .value(v.as_str().unwrap_or_default())
+                .build()
+        }));
+    }
+    out
+}
+
+fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
+    a.get(k).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn b(a: &Attrs, k: &str) -> bool {
+    a.get(k).and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn list(a: &Attrs, k: &str) -> Vec<String> {
+    a.get(k)
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+fn found_or_gone(
+    req: &ReadRequest,
+    mut by_id: BTreeMap<String, Attrs>,
+    by_address: &BTreeMap<String, String>,
+) -> BTreeMap<Text, ReadOutcome> {
+    req.items
+        .iter()
+        .map(|i| {
+            let id =
+                i.id.as_deref()
+                    .map(str::to_string)
+                    .or_else(|| by_address.get(i.address.as_str()).cloned());
+            let outcome = id.and_then(|id| {
+                let mut attrs = by_id.remove(&id)?;
+                for (k, v) in &i.prior {
+                    if matches!(v, Value::Sensitive(_)) {
+                        attrs.insert(k.clone(), v.clone());
+                    }
+                    if (k == "subnet_ids" || k == "security_group_ids")
+                        && attrs.contains_key(k.as_str())
+                    {
+                        let actual = list(&attrs, k);
+                        attrs.insert(k.clone(), crate::ec2::order_like(Some(v), actual));
+                    }
+                }
+                Some(ReadOutcome::Found {
+                    id: id.as_str().into(),
+                    attrs,
+                })
+            });
+            (i.address.clone(), outcome.unwrap_or(ReadOutcome::Gone))
+        })
+        .collect()
+}
+
+/// The user's tags of an ElastiCache object (listings do not carry them).
+async fn read_tags(
+    ctx: &Ctx,
+    address: &str,
+    arn: &str,
+    attrs: &mut Attrs,
+) -> Result<(), ProviderError> {
+    let t = ctx
+        .c
+        .elasticache
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| convert(address, e))?;
+    let user: BTreeMap<Text, Value> = t
+        .tag_list()
+        .iter()
+        .filter(|t| !t.key().unwrap_or_default().starts_with("cairn:"))
+        .map(|t| {
+            (
+                Text::from(t.key().unwrap_or_default()),
+                Value::str(t.value().unwrap_or_default()),
+            )
+        })
+        .collect();
+    if !user.is_empty() {
+        attrs.insert("tags".into(), Value::Map(user));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Cache subnet group
+
+pub(crate) async fn create_subnet_group(
+    ctx: &Ctx,
+    req: &CreateRequest,
+) -> Result<CreateResponse, ProviderError> {
+    let a = &req.attrs;
+    let out = ctx
+        .c
+        .elasticache
+        .create_cache_subnet_group()
+        .cache_subnet_group_name(s(a, "name"))
+        .cache_subnet_group_description(s(a, "description"))
+        .set_subnet_ids(Some(list(a, "subnet_ids")))
+        .set_tags(Some(tags(&req.stack, &req.address, a)))
+        .send()
+        .await
+        .map_err(|e| convert(&req.address, e))?;
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(s(a, "name")));
+    attrs.insert(
+        "arn".into(),
+        Value::str(
+            out.cache_subnet_group()
+                .and_then(|g| g.arn())
+                .unwrap_or_default(),
+        ),
+    );
+    Ok(CreateResponse {
+        id: s(a, "name").into(),
+        attrs,
+    })
+}
+
+pub(crate) async fn read_subnet_groups(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let mut by_id = BTreeMap::new();
+    let mut pages = ctx
+        .c
+        .elasticache
+        .describe_cache_subnet_groups()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for g in page
+            .map_err(|e| convert(&req.type_name, e))?
+            .cache_subnet_groups()
+        {
+            let name = g.cache_subnet_group_name().unwrap_or_default().to_string();
+            let mut a = Attrs::new();
+            a.insert("id".into(), Value::str(&name));
+            a.insert("name".into(), Value::str(&name));
+            a.insert(
+                "description".into(),
+                Value::str(g.cache_subnet_group_description().unwrap_or_default()),
+            );
+            a.insert("arn".into(), Value::str(g.arn().unwrap_or_default()));
+            a.insert(
+                "subnet_ids".into(),
+                Value::List(
+                    g.subnets()
+                        .iter()
+                        .filter_map(|x| x.subnet_identifier())
+                        .map(Value::str)
+                        .collect(),
+                ),
+            );
+            by_id.insert(name, a);
+        }
+    }
+    // Names are deterministic: a half-created group is found by the name it was given.
+    let by_address = req
+        .items
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i.address.to_string(),
+                i.prior.get("name")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let mut results = found_or_gone(req, by_id, &by_address);
+    for (address, outcome) in results.iter_mut() {
+        if let ReadOutcome::Found { attrs, .. } = outcome {
+            let arn = s(attrs, "arn").to_string();
+            read_tags(ctx, address, &arn, attrs).await?;
+        }
+    }
+    Ok(results)
+}
+
+async fn sync_tags(
+    ctx: &Ctx,
+    address: &str,
+    arn: &str,
+    prior: &Attrs,
+    attrs: &Attrs,
+) -> Result<(), ProviderError> {
+    if let Some(Value::Map(old)) = prior.get("tags") {
+        let keys: Vec<String> = old.keys().map(|k| k.to_string()).collect();
+        ctx.c
+            .elasticache
+            .remove_tags_from_resource()
+            .resource_name(arn)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| convert(address, e))?;
+    }
+    if let Some(Value::Map(new)) = attrs.get("tags") {
+        let t = new
+            .iter()
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k.as_str())
+                    .value(v.as_str().unwrap_or_default())
+                    .build()
+            })
+            .collect();
+        ctx.c
+            .elasticache
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(t))
+            .send()
+            .await
+            .map_err(|e| convert(address, e))?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn update_subnet_group(
+    ctx: &Ctx,
+    req: &UpdateRequest,
+) -> Result<UpdateResponse, ProviderError> {
+    let a = &req.attrs;
+    ctx.c
+        .elasticache
+        .modify_cache_subnet_group()
+        .cache_subnet_group_name(s(a, "name"))
+        .cache_subnet_group_description(s(a, "description"))
+        .set_subnet_ids(Some(list(a, "subnet_ids")))
+        .send()
+        .await
+        .map_err(|e| convert(&req.address, e))?;
+    if req.changed.iter().any(|c| c == "tags") {
+        sync_tags(ctx, &req.address, s(&req.prior, "arn"), &req.prior, a).await?;
+    }
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&req.id));
+    attrs.insert(
+        "arn".into(),
+        req.prior.get("arn").cloned().unwrap_or(Value::Null),
+    );
+    Ok(UpdateResponse { attrs })
+}
+
+pub(crate) async fn delete_subnet_group(
+    ctx: &Ctx,
+    req: &DeleteRequest,
+) -> Result<(), ProviderError> {
+    ctx.retry_dependency(&req.address, || async {
+        ctx.c
+            .elasticache
+            .delete_cache_subnet_group()
+            .cache_subnet_group_name(req.id.as_str())
+            .send()
+            .await
+            .map(|_| ())
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------
+// Replication group
+
+fn group_attrs(g: &aws_sdk_elasticache::types::ReplicationGroup) -> Attrs {
+    let mut a = Attrs::new();
+    let id = g.replication_group_id().unwrap_or_default();
+    a.insert("id".into(), Value::str(id));
+    a.insert("replication_group_id".into(), Value::str(id));
+    a.insert(
+        "description".into(),
+        Value::str(g.description().unwrap_or_default()),
+    );
+    a.insert("arn".into(), Value::str(g.arn().unwrap_or_default()));
+    a.insert("status".into(), Value::str(g.status().unwrap_or_default()));
+    if let Some(t) = g.cache_node_type() {
+        a.insert("node_type".into(), Value::str(t));
+    }
+    a.insert(
+        "num_cache_clusters".into(),
+        Value::Int(g.member_clusters().len().max(1) as i64),
+    );
+    a.insert(
+        "automatic_failover_enabled".into(),
+        Value::Bool(matches!(
+            g.automatic_failover().map(|f| f.as_str()),
+            Some("enabled" | "enabling")
+        )),
+    );
+    a.insert(
+        "multi_az_enabled".into(),
+        Value::Bool(g.multi_az().map(|m| m.as_str()) == Some("enabled")),
+    );
+    a.insert(
+        "transit_encryption_enabled".into(),
+        Value::Bool(g.transit_encryption_enabled().unwrap_or(false)),
+    );
+    a.insert(
+        "at_rest_encryption_enabled".into(),
+        Value::Bool(g.at_rest_encryption_enabled().unwrap_or(false)),
+    );
+    if let Some(ep) = g.node_groups().first().and_then(|n| n.primary_endpoint()) {
+        a.insert(
+            "primary_endpoint_address".into(),
+            Value::str(ep.address().unwrap_or_default()),
+        );
+        a.insert(
+            "port".into(),
+            Value::Int(i64::from(ep.port().unwrap_or(6379))),
+        );
+    }
+    a
+}
+
+async fn group_status(
+    ctx: &Ctx,
+    address: &str,
+    id: &str,
+) -> Result<Option<(String, Attrs)>, ProviderError> {
+    match ctx
+        .c
+        .elasticache
+        .describe_replication_groups()
+        .replication_group_id(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .replication_groups()
+            .first()
+            .map(|g| (g.status().unwrap_or_default().to_string(), group_attrs(g)))),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(convert(address, e)),
+    }
+}
+
+async fn wait_available(
+    ctx: &Ctx,
+    address: &str,
+    id: &str,
+    progress: &Progress,
+) -> Result<Attrs, ProviderError> {
+    wait::until(
+        address,
+        "replication group",
+        progress,
+        ctx.options.create_timeout,
+        Duration::from_millis(250),
+        || async {
+            Ok(match group_status(ctx, address, id).await? {
+                Some((st, a)) if st == "available" => Poll::Ready(a),
+                Some((st, _)) if st == "create-failed" => Poll::Failed(st),
+                Some((st, _)) => Poll::Pending(st),
+                None => Poll::Failed("the replication group disappeared".into()),
+            })
+        },
+    )
+    .await
+}
+
+/// What cairn records: what AWS reports, plus what it cannot report (engine and version
+/// as asked, the write-only token, placement inputs).
+fn recorded(mut read: Attrs, desired: &Attrs) -> Attrs {
+    for k in [
+        "engine",
+        "engine_version",
+        "auth_token",
+        "subnet_group_name",
+        "security_group_ids",
+        "port",
+    ] {
+        if let Some(v) = desired.get(k) {
+            read.entry(k.into()).or_insert_with(|| v.clone());
+        }
+    }
+    read
+}
+
+pub(crate) async fn create_group(
+    ctx: &Ctx,
+    req: &CreateRequest,
+) -> Result<CreateResponse, ProviderError> {
+    let a = &req.attrs;
+    let id = s(a, "replication_group_id").to_string();
+    let mut call = ctx
+        .c
+        .elasticache
+        .create_replication_group()
+        .replication_group_id(&id)
+        .replication_group_description(s(a, "description"))
+        .engine(s(a, "engine"))
+        .engine_version(s(a, "engine_version"))
+        .cache_node_type(s(a, "node_type"))
+        .num_cache_clusters(
+            a.get("num_cache_clusters")
+                .and_then(Value::as_int)
+                .unwrap_or(1) as i32,
+        )
+        .automatic_failover_enabled(b(a, "automatic_failover_enabled"))
+        .multi_az_enabled(b(a, "multi_az_enabled"))
+        .transit_encryption_enabled(b(a, "transit_encryption_enabled"))
+        .at_rest_encryption_enabled(b(a, "at_rest_encryption_enabled"))
+        .port(a.get("port").and_then(Value::as_int).unwrap_or(6379) as i32)
+        .cache_subnet_group_name(s(a, "subnet_group_name"))
+        .set_security_group_ids(Some(list(a, "security_group_ids")))
+        .set_tags(Some(tags(&req.stack, &req.address, a)));
+    if let Some(Value::Sensitive(t)) = a.get("auth_token") {
+        call = call.auth_token(t.expose().ok_or_else(|| ProviderError::Api {
+            address: req.address.to_string(),
+            code: "MissingSecret".into(),
+            message: "the AUTH token is not known to this run".into(),
+        })?);
+    }
+    call.send().await.map_err(|e| convert(&req.address, e))?;
+    let mut read = wait_available(ctx, &req.address, &id, &req.progress).await?;
+    if let Some(t) = a.get("tags") {
+        read.insert("tags".into(), t.clone());
+    }
+    Ok(CreateResponse {
+        id: id.into(),
+        attrs: recorded(read, a),
+    })
+}
+
+pub(crate) async fn read_groups(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let mut by_id = BTreeMap::new();
+    let mut pages = ctx
+        .c
+        .elasticache
+        .describe_replication_groups()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for g in page
+            .map_err(|e| convert(&req.type_name, e))?
+            .replication_groups()
+        {
+            if g.status() == Some("deleting") {
+                continue;
+            }
+            by_id.insert(
+                g.replication_group_id().unwrap_or_default().to_string(),
+                group_attrs(g),
+            );
+        }
+    }
+    let by_address = req
+        .items
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i.address.to_string(),
+                i.prior.get("replication_group_id")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let mut results = found_or_gone(req, by_id, &by_address);
+    for i in &req.items {
+        if let Some(ReadOutcome::Found { attrs, .. }) = results.get_mut(&i.address) {
+            // Tags are not in the listing: one call per group asked about.
+            let arn = s(attrs, "arn").to_string();
+            read_tags(ctx, &i.address, &arn, attrs).await?;
+            let read = std::mem::take(attrs);
+            *attrs = recorded(read, &i.prior);
+        }
+    }
+    Ok(results)
+}
+
+pub(crate) async fn update_group(
+    ctx: &Ctx,
+    req: &UpdateRequest,
+) -> Result<UpdateResponse, ProviderError> {
+    let a = &req.attrs;
+    let changed = |k: &str| req.changed.iter().any(|c| c == k);
+    let mut call = ctx
+        .c
+        .elasticache
+        .modify_replication_group()
+        .replication_group_id(req.id.as_str())
+        .apply_immediately(true);
+    if changed("description") {
+        call = call.replication_group_description(s(a, "description"));
+    }
+    if changed("engine_version") {
+        call = call.engine_version(s(a, "engine_version"));
+    }
+    if changed("node_type") {
+        call = call.cache_node_type(s(a, "node_type"));
+    }
+    if changed("automatic_failover_enabled") {
+        call = call.automatic_failover_enabled(b(a, "automatic_failover_enabled"));
+    }
+    if changed("multi_az_enabled") {
+        call = call.multi_az_enabled(b(a, "multi_az_enabled"));
+    }
+    if changed("security_group_ids") {
+        call = call.set_security_group_ids(Some(list(a, "security_group_ids")));
+    }
+    if changed("auth_token") {
+        if let Some(Value::Sensitive(t)) = a.get("auth_token") {
+            if let Some(plain) = t.expose() {
+                call = call
+                    .auth_token(plain)
+                    .auth_token_update_strategy(AuthTokenUpdateStrategyType::Rotate);
+            }
+        }
+    }
+    call.send().await.map_err(|e| convert(&req.address, e))?;
+    if changed("num_cache_clusters") {
+        let want = a
+            .get("num_cache_clusters")
+            .and_then(Value::as_int)
+            .unwrap_or(1) as i32
+            - 1;
+        let had = req
+            .prior
+            .get("num_cache_clusters")
+            .and_then(Value::as_int)
+            .unwrap_or(1) as i32
+            - 1;
+        wait_available(ctx, &req.address, &req.id, &req.progress).await?;
+        if want > had {
+            ctx.c
+                .elasticache
+                .increase_replica_count()
+                .replication_group_id(req.id.as_str())
+                .new_replica_count(want)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| convert(&req.address, e))?;
+        } else if want < had {
+            ctx.c
+                .elasticache
+                .decrease_replica_count()
+                .replication_group_id(req.id.as_str())
+                .new_replica_count(want)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| convert(&req.address, e))?;
+        }
+    }
+    if changed("tags") {
+        sync_tags(ctx, &req.address, s(&req.prior, "arn"), &req.prior, a).await?;
+    }
+    let mut read = wait_available(ctx, &req.address, &req.id, &req.progress).await?;
+    if let Some(t) = a.get("tags") {
+        read.insert("tags".into(), t.clone());
+    }
+    Ok(UpdateResponse {
+        attrs: recorded(read, a),
+    })
+}
+
+pub(crate) async fn delete_group(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
+    match ctx
+        .c
+        .elasticache
+        .delete_replication_group()
+        .replication_group_id(req.id.as_str())
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(convert(&req.address, e)),
+    }
+    wait::until(
+        &req.address,
+        "replication group deletion",
+        &req.progress,
+        ctx.options.delete_timeout,
+        Duration::from_millis(250),
+        || async {
+            Ok(match group_status(ctx, &req.address, &req.id).await? {
+                None => Poll::Ready(()),
+                Some((st, _)) => Poll::Pending(st),
+            })
+        },
+    )
+    .await
+}
