@@ -121,6 +121,23 @@ impl AwsEmulator {
         body
     }
 
+    /// The ARN of a new ACM certificate for `domain` (HTTPS listeners need one that exists).
+    pub fn certificate(&self, domain: &str) -> String {
+        let (status, body) = self
+            .request(
+                "POST",
+                "/cairn/certificate",
+                &format!(r#"{{"domain": "{domain}"}}"#),
+            )
+            .expect("certificate");
+        assert_eq!(status, 200, "{body}");
+        body.split("\"arn\": \"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default()
+            .to_string()
+    }
+
     fn post(&self, path: &str, body: &str) {
         let (status, text) = self
             .request("POST", path, body)

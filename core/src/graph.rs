@@ -200,8 +200,13 @@ impl ResourceGraph {
             let c = slots[n.index()].take().expect("each node once");
             let origin = origins[c.origin.as_str()];
             new_index.insert(c.address.clone(), resources.len());
+            let mut lifecycle = origin.resource.common().lifecycle.clone();
+            lifecycle.create_before_destroy |= schema
+                .resources
+                .get(c.type_name.as_str())
+                .is_some_and(|s| s.create_before_destroy);
             resources.push(Desired {
-                lifecycle: origin.resource.common().lifecycle.clone(),
+                lifecycle,
                 deps: std::mem::take(&mut deps_of[n.index()]),
                 origin_address: origin.address().into(),
                 concrete: c,

@@ -52,6 +52,9 @@ impl AttrSchema {
 pub struct ResourceSchema {
     pub type_name: String,
     pub attributes: BTreeMap<String, AttrSchema>,
+    /// Replace by creating the new object first, whatever the stack says: for types that
+    /// cannot be deleted while others still point at them (a load balancer's target group).
+    pub create_before_destroy: bool,
 }
 
 impl ResourceSchema {
@@ -59,7 +62,12 @@ impl ResourceSchema {
         ResourceSchema {
             type_name: type_name.to_string(),
             attributes: BTreeMap::new(),
+            create_before_destroy: false,
         }
+    }
+    pub fn create_before_destroy(mut self) -> Self {
+        self.create_before_destroy = true;
+        self
     }
     pub fn attr(mut self, name: &str, schema: AttrSchema) -> Self {
         self.attributes.insert(name.to_string(), schema);

@@ -8,6 +8,7 @@
 mod client;
 mod ec2;
 mod elasticache;
+mod elb;
 mod error;
 mod lower;
 mod rds;
@@ -171,6 +172,10 @@ impl Provider for AwsProvider {
             "aws_db_instance" => rds::read_instances(ctx, &req).await?,
             "aws_elasticache_subnet_group" => elasticache::read_subnet_groups(ctx, &req).await?,
             "aws_elasticache_replication_group" => elasticache::read_groups(ctx, &req).await?,
+            "aws_lb" => elb::read_lbs(ctx, &req).await?,
+            "aws_lb_target_group" => elb::read_tgs(ctx, &req).await?,
+            "aws_lb_listener" => elb::read_listeners(ctx, &req).await?,
+            "aws_lb_listener_rule" => elb::read_rules(ctx, &req).await?,
             other => return Err(Self::unsupported(other)),
         };
         Ok(ReadResponse { results })
@@ -196,6 +201,10 @@ impl Provider for AwsProvider {
             "aws_db_instance" => rds::create_instance(ctx, &req).await,
             "aws_elasticache_subnet_group" => elasticache::create_subnet_group(ctx, &req).await,
             "aws_elasticache_replication_group" => elasticache::create_group(ctx, &req).await,
+            "aws_lb" => elb::create_lb(ctx, &req).await,
+            "aws_lb_target_group" => elb::create_tg(ctx, &req).await,
+            "aws_lb_listener" => elb::create_listener(ctx, &req).await,
+            "aws_lb_listener_rule" => elb::create_rule(ctx, &req).await,
             other => Err(Self::unsupported(other)),
         }
     }
@@ -218,6 +227,10 @@ impl Provider for AwsProvider {
             "aws_db_instance" => rds::update_instance(ctx, &req).await,
             "aws_elasticache_subnet_group" => elasticache::update_subnet_group(ctx, &req).await,
             "aws_elasticache_replication_group" => elasticache::update_group(ctx, &req).await,
+            "aws_lb" => elb::update_lb(ctx, &req).await,
+            "aws_lb_target_group" => elb::update_tg(ctx, &req).await,
+            "aws_lb_listener" => elb::update_listener(ctx, &req).await,
+            "aws_lb_listener_rule" => elb::update_rule(ctx, &req).await,
             other => Err(Self::unsupported(other)),
         }
     }
@@ -242,6 +255,10 @@ impl Provider for AwsProvider {
             "aws_db_instance" => rds::delete_instance(ctx, &req).await?,
             "aws_elasticache_subnet_group" => elasticache::delete_subnet_group(ctx, &req).await?,
             "aws_elasticache_replication_group" => elasticache::delete_group(ctx, &req).await?,
+            "aws_lb" => elb::delete_lb(ctx, &req).await?,
+            "aws_lb_target_group" => elb::delete_tg(ctx, &req).await?,
+            "aws_lb_listener" => elb::delete_listener(ctx, &req).await?,
+            "aws_lb_listener_rule" => elb::delete_rule(ctx, &req).await?,
             other => return Err(Self::unsupported(other)),
         }
         Ok(DeleteResponse {})

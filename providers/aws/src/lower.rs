@@ -685,8 +685,7 @@ impl<'a> Lowering<'a> {
                 } else {
                     format!("{}-{colour}", tg.name)
                 };
-                let tg_name =
-                    self.aws_name(d, &format!("target_groups.{}.name", tg.name), &part, 32);
+                let tg_name = target_group_name(self.stack.name(), &d.name, &part, tg.port);
                 let hc = &tg.health_check;
                 let a = self.push(
                     d,
@@ -823,6 +822,30 @@ impl<'a> Lowering<'a> {
         self.export(d, "endpoint", r(&rg, "primary_endpoint_address"));
         self.export(d, "port", r(&rg, "port"));
         self.export(d, "arn", r(&rg, "arn"));
+    }
+}
+
+/// A target group's AWS name: readable, at most 32 characters, and different whenever a
+/// setting that forces replacement (the port) differs, so the replacement can be created
+/// before the old group is deleted (names are unique per account and region).
+fn target_group_name(stack: &str, lb: &str, part: &str, port: u32) -> String {
+    let fnv = |text: &str| {
+        text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
+    };
+    let base = format!("{stack}-{lb}-{part}");
+    let suffix = format!("{:04x}", fnv(&format!("{base}:{port}")) & 0xffff);
+    if base.len() + 5 <= 32 {
+        format!("{base}-{suffix}")
+    } else {
+        // Keep the front readable, and the whole distinct through a hash of what was cut.
+        let cut = base.char_indices().nth(20).map_or(base.len(), |(i, _)| i);
+        format!(
+            "{}-{:05x}-{suffix}",
+            base[..cut].trim_end_matches('-'),
+            fnv(&base) & 0xfffff
+        )
     }
 }
 

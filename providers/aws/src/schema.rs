@@ -318,6 +318,10 @@ pub(crate) fn schema() -> ProviderSchema {
         if *tag {
             rs = rs.attr("tags", U);
         }
+        // Listeners keep pointing at a target group until the new one exists.
+        if *t == "aws_lb_target_group" {
+            rs = rs.create_before_destroy();
+        }
         out.add(rs);
     }
     out

@@ -2,5 +2,6 @@
 
 mod cache;
 mod database;
+mod load_balancer;
 mod network;
 mod support;

@@ -65,6 +65,11 @@ impl Aws {
         )
     }
 
+    /// An ACM certificate that exists in the emulator.
+    pub fn certificate(&self, domain: &str) -> String {
+        self._emulator.certificate(domain)
+    }
+
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
         aws_sdk_ec2::Client::new(&self.sdk)
     }

@@ -23,6 +23,7 @@ Control (all on the emulator's port):
   GET/POST /cairn/faults   {"latency_ms": 50, "throttle_rate": 0.1, "error_rate": 0.05,
                             "transition_ms": 300, "seed": 1}
   GET /cairn/calls          the call log;  POST /cairn/calls/reset  clears it
+  POST /cairn/certificate   {"domain": "example.com"} -> {"arn": ...}, an ACM certificate
   POST /moto-api/reset      moto's reset; also clears pending transitions
 The same settings are read at start from CAIRN_MOTO_LATENCY_MS, CAIRN_MOTO_THROTTLE_RATE,
 CAIRN_MOTO_ERROR_RATE, CAIRN_MOTO_TRANSITION_MS and CAIRN_MOTO_SEED.
@@ -658,6 +659,15 @@ class Middleware:
         if path == "/cairn/calls":
             with LOCK:
                 return reply(start_response, 200, headers, json.dumps(CALLS))
+        if path == "/cairn/certificate" and method == "POST":
+            # A certificate in ACM (what an HTTPS listener needs), as a test fixture.
+            from moto.acm.models import acm_backends
+            from moto.core import DEFAULT_ACCOUNT_ID
+
+            req = json.loads(body or b"{}")
+            backend = acm_backends[req.get("account", DEFAULT_ACCOUNT_ID)][req.get("region", "us-east-1")]
+            arn = backend.request_certificate(req.get("domain", "example.com"), None, [], [])
+            return reply(start_response, 200, headers, json.dumps({"arn": arn}))
         if path == "/cairn/calls/reset" and method == "POST":
             with LOCK:
                 CALLS.clear()

@@ -1,0 +1,897 @@
+//! Application load balancers: the balancer, target groups, listeners and listener rules.
+//!
+//! A new balancer is `provisioning` until `active`; create waits for it. Listener default
+//! actions are either a forward to a target group or a compact action string:
+//! `redirect:PROTOCOL:PORT:HTTP_301` or `fixed-response:STATUS`. Reads are one Describe per
+//! type (listeners and rules are listed per balancer and listener, which is what the API
+//! offers).
+
+use crate::error::{convert, is_not_found};
+use crate::wait::{self, Poll};
+use crate::Ctx;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, LoadBalancerSchemeEnum,
+    LoadBalancerStateEnum, LoadBalancerTypeEnum, Matcher, PathPatternConditionConfig, ProtocolEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, RuleCondition, Tag, TargetTypeEnum,
+};
+use cairn_core::provider::*;
+use cairn_core::value::{Attrs, Text, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn tags(stack: &str, address: &str, attrs: &Attrs) -> Vec<Tag> {
+    let mut out = vec![
+        Tag::builder()
+            .key(crate::ec2::TAG_STACK)
+            .value(stack)
+            .build(),
+        Tag::builder()
+            .key(crate::ec2::TAG_RESOURCE)
+            .value(address)
+            .build(),
+    ];
+    if let Some(Value::Map(m)) = attrs.get("tags") {
+        out.extend(m.iter().map(|(k, v)| {
+            Tag::builder()
+                .key(k.as_str())
+                .value(v.as_str().unwrap_or_default())
+                .build()
+        }));
+    }
+    out
+}
+
+fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
+    a.get(k).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn int(a: &Attrs, k: &str) -> Option<i32> {
+    a.get(k).and_then(Value::as_int).map(|i| i as i32)
+}
+
+fn list(a: &Attrs, k: &str) -> Vec<String> {
+    a.get(k)
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Tags of many objects in one call (DescribeTags takes up to 20 ARNs).
+async fn user_tags(
+    ctx: &Ctx,
+    what: &str,
+    arns: &[String],
+) -> Result<BTreeMap<String, BTreeMap<Text, Value>>, ProviderError> {
+    let mut out = BTreeMap::new();
+    for chunk in arns.chunks(20) {
+        let t = ctx
+            .c
+            .elbv2
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| convert(what, e))?;
+        for d in t.tag_descriptions() {
+            let m: BTreeMap<Text, Value> = d
+                .tags()
+                .iter()
+                .filter(|t| !t.key().unwrap_or_default().starts_with("cairn:"))
+                .map(|t| {
+                    (
+                        Text::from(t.key().unwrap_or_default()),
+                        Value::str(t.value().unwrap_or_default()),
+                    )
+                })
+                .collect();
+            out.insert(d.resource_arn().unwrap_or_default().to_string(), m);
+        }
+    }
+    Ok(out)
+}
+
+async fn sync_tags(
+    ctx: &Ctx,
+    address: &str,
+    arn: &str,
+    prior: &Attrs,
+    attrs: &Attrs,
+) -> Result<(), ProviderError> {
+    if let Some(Value::Map(old)) = prior.get("tags") {
+        let keys: Vec<String> = old.keys().map(|k| k.to_string()).collect();
+        ctx.c
+            .elbv2
+            .remove_tags()
+            .resource_arns(arn)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| convert(address, e))?;
+    }
+    if let Some(Value::Map(new)) = attrs.get("tags") {
+        let t = new
+            .iter()
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k.as_str())
+                    .value(v.as_str().unwrap_or_default())
+                    .build()
+            })
+            .collect();
+        ctx.c
+            .elbv2
+            .add_tags()
+            .resource_arns(arn)
+            .set_tags(Some(t))
+            .send()
+            .await
+            .map_err(|e| convert(address, e))?;
+    }
+    Ok(())
+}
+
+/// Found objects (by ARN) matched to the request, with their tags.
+async fn finish(
+    ctx: &Ctx,
+    req: &ReadRequest,
+    mut by_arn: BTreeMap<String, Attrs>,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let wanted: Vec<String> = req
+        .items
+        .iter()
+        .filter_map(|i| i.id.as_deref().map(str::to_string))
+        .filter(|id| by_arn.contains_key(id))
+        .collect();
+    let tags = user_tags(ctx, &req.type_name, &wanted).await?;
+    Ok(req
+        .items
+        .iter()
+        .map(|i| {
+            let outcome = i.id.as_deref().and_then(|arn| {
+                let mut attrs = by_arn.remove(arn)?;
+                if let Some(t) = tags.get(arn).filter(|t| !t.is_empty()) {
+                    attrs.insert("tags".into(), Value::Map(t.clone()));
+                }
+                for k in ["subnets", "security_groups", "path_patterns"] {
+                    if let (Some(p), true) = (i.prior.get(k), attrs.contains_key(k)) {
+                        let actual = list(&attrs, k);
+                        attrs.insert(k.into(), crate::ec2::order_like(Some(p), actual));
+                    }
+                }
+                Some(ReadOutcome::Found {
+                    id: arn.into(),
+                    attrs,
+                })
+            });
+            (i.address.clone(), outcome.unwrap_or(ReadOutcome::Gone))
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------
+// Load balancer
+
+fn lb_attrs(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> Attrs {
+    let mut a = Attrs::new();
+    let arn = lb.load_balancer_arn().unwrap_or_default();
+    a.insert("id".into(), Value::str(arn));
+    a.insert("arn".into(), Value::str(arn));
+    a.insert(
+        "name".into(),
+        Value::str(lb.load_balancer_name().unwrap_or_default()),
+    );
+    a.insert(
+        "internal".into(),
+        Value::Bool(lb.scheme() == Some(&LoadBalancerSchemeEnum::Internal)),
+    );
+    a.insert(
+        "load_balancer_type".into(),
+        Value::str(lb.r#type().map(|t| t.as_str()).unwrap_or("application")),
+    );
+    a.insert(
+        "subnets".into(),
+        Value::List(
+            lb.availability_zones()
+                .iter()
+                .filter_map(|z| z.subnet_id())
+                .map(Value::str)
+                .collect(),
+        ),
+    );
+    a.insert(
+        "security_groups".into(),
+        Value::List(lb.security_groups().iter().map(Value::str).collect()),
+    );
+    a.insert(
+        "dns_name".into(),
+        Value::str(lb.dns_name().unwrap_or_default()),
+    );
+    a
+}
+
+pub(crate) async fn create_lb(
+    ctx: &Ctx,
+    req: &CreateRequest,
+) -> Result<CreateResponse, ProviderError> {
+    let a = &req.attrs;
+    let internal = a.get("internal").and_then(Value::as_bool).unwrap_or(false);
+    let out = ctx
+        .c
+        .elbv2
+        .create_load_balancer()
+        .name(s(a, "name"))
+        .r#type(LoadBalancerTypeEnum::Application)
+        .scheme(if internal {
+            LoadBalancerSchemeEnum::Internal
+        } else {
+            LoadBalancerSchemeEnum::InternetFacing
+        })
+        .set_subnets(Some(list(a, "subnets")))
+        .set_security_groups(Some(list(a, "security_groups")))
+        .set_tags(Some(tags(&req.stack, &req.address, a)))
+        .send()
+        .await
+        .map_err(|e| convert(&req.address, e))?;
+    let arn = out
+        .load_balancers()
+        .first()
+        .and_then(|l| l.load_balancer_arn())
+        .unwrap_or_default()
+        .to_string();
+    let mut read = wait::until(
+        &req.address,
+        "load balancer",
+        &req.progress,
+        ctx.options.create_timeout,
+        Duration::from_millis(200),
+        || async {
+            let out = ctx
+                .c
+                .elbv2
+                .describe_load_balancers()
+                .load_balancer_arns(&arn)
+                .send()
+                .await
+                .map_err(|e| convert(&req.address, e))?;
+            let Some(lb) = out.load_balancers().first() else {
+                return Ok(Poll::Failed("disappeared".into()));
+            };
+            Ok(match lb.state().and_then(|s| s.code()) {
+                Some(LoadBalancerStateEnum::Active) => Poll::Ready(lb_attrs(lb)),
+                Some(LoadBalancerStateEnum::Failed) => Poll::Failed("failed".into()),
+                other => Poll::Pending(other.map(|c| c.as_str().to_string()).unwrap_or_default()),
+            })
+        },
+    )
+    .await?;
+    if let Some(t) = a.get("tags") {
+        read.insert("tags".into(), t.clone());
+    }
+    for k in ["subnets", "security_groups"] {
+        let actual = list(&read, k);
+        read.insert(k.into(), crate::ec2::order_like(a.get(k), actual));
+    }
+    Ok(CreateResponse {
+        id: arn.into(),
+        attrs: read,
+    })
+}
+
+pub(crate) async fn read_lbs(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let mut by_arn = BTreeMap::new();
+    let mut pages = ctx
+        .c
+        .elbv2
+        .describe_load_balancers()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for lb in page
+            .map_err(|e| convert(&req.type_name, e))?
+            .load_balancers()
+        {
+            by_arn.insert(
+                lb.load_balancer_arn().unwrap_or_default().to_string(),
+                lb_attrs(lb),
+            );
+        }
+    }
+    finish(ctx, req, by_arn).await
+}
+
+pub(crate) async fn update_lb(
+    ctx: &Ctx,
+    req: &UpdateRequest,
+) -> Result<UpdateResponse, ProviderError> {
+    let a = &req.attrs;
+    let changed = |k: &str| req.changed.iter().any(|c| c == k);
+    if changed("subnets") {
+        ctx.c
+            .elbv2
+            .set_subnets()
+            .load_balancer_arn(req.id.as_str())
+            .set_subnets(Some(list(a, "subnets")))
+            .send()
+            .await
+            .map_err(|e| convert(&req.address, e))?;
+    }
+    if changed("security_groups") {
+        ctx.c
+            .elbv2
+            .set_security_groups()
+            .load_balancer_arn(req.id.as_str())
+            .set_security_groups(Some(list(a, "security_groups")))
+            .send()
+            .await
+            .map_err(|e| convert(&req.address, e))?;
+    }
+    if changed("tags") {
+        sync_tags(ctx, &req.address, &req.id, &req.prior, a).await?;
+    }
+    let mut attrs = a.clone();
+    for k in ["id", "arn", "dns_name"] {
+        if let Some(v) = req.prior.get(k) {
+            attrs.insert(k.into(), v.clone());
+        }
+    }
+    Ok(UpdateResponse { attrs })
+}
+
+pub(crate) async fn delete_lb(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
+    match ctx
+        .c
+        .elbv2
+        .delete_load_balancer()
+        .load_balancer_arn(req.id.as_str())
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(convert(&req.address, e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Target group
+
+fn tg_attrs(t: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> Attrs {
+    let mut a = Attrs::new();
+    let arn = t.target_group_arn().unwrap_or_default();
+    a.insert("id".into(), Value::str(arn));
+    a.insert("arn".into(), Value::str(arn));
+    a.insert(
+        "name".into(),
+        Value::str(t.target_group_name().unwrap_or_default()),
+    );
+    a.insert("port".into(), Value::Int(i64::from(t.port().unwrap_or(0))));
+    a.insert(
+        "protocol".into(),
+        Value::str(t.protocol().map(|p| p.as_str()).unwrap_or_default()),
+    );
+    a.insert(
+        "target_type".into(),
+        Value::str(t.target_type().map(|p| p.as_str()).unwrap_or("instance")),
+    );
+    a.insert("vpc_id".into(), Value::str(t.vpc_id().unwrap_or_default()));
+    a.insert(
+        "health_check_path".into(),
+        Value::str(t.health_check_path().unwrap_or_default()),
+    );
+    a.insert(
+        "health_check_interval".into(),
+        Value::Int(i64::from(t.health_check_interval_seconds().unwrap_or(30))),
+    );
+    a.insert(
+        "health_check_timeout".into(),
+        Value::Int(i64::from(t.health_check_timeout_seconds().unwrap_or(5))),
+    );
+    a.insert(
+        "healthy_threshold".into(),
+        Value::Int(i64::from(t.healthy_threshold_count().unwrap_or(5))),
+    );
+    a.insert(
+        "unhealthy_threshold".into(),
+        Value::Int(i64::from(t.unhealthy_threshold_count().unwrap_or(2))),
+    );
+    a.insert(
+        "matcher".into(),
+        Value::str(t.matcher().and_then(|m| m.http_code()).unwrap_or("200")),
+    );
+    a
+}
+
+pub(crate) async fn create_tg(
+    ctx: &Ctx,
+    req: &CreateRequest,
+) -> Result<CreateResponse, ProviderError> {
+    let a = &req.attrs;
+    let out = ctx
+        .c
+        .elbv2
+        .create_target_group()
+        .name(s(a, "name"))
+        .set_port(int(a, "port"))
+        .protocol(ProtocolEnum::from(s(a, "protocol")))
+        .target_type(TargetTypeEnum::from(s(a, "target_type")))
+        .vpc_id(s(a, "vpc_id"))
+        .health_check_path(s(a, "health_check_path"))
+        .set_health_check_interval_seconds(int(a, "health_check_interval"))
+        .set_health_check_timeout_seconds(int(a, "health_check_timeout"))
+        .set_healthy_threshold_count(int(a, "healthy_threshold"))
+        .set_unhealthy_threshold_count(int(a, "unhealthy_threshold"))
+        .matcher(Matcher::builder().http_code(s(a, "matcher")).build())
+        .set_tags(Some(tags(&req.stack, &req.address, a)))
+        .send()
+        .await
+        .map_err(|e| convert(&req.address, e))?;
+    let tg = out.target_groups().first();
+    let arn = tg
+        .and_then(|t| t.target_group_arn())
+        .unwrap_or_default()
+        .to_string();
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&arn));
+    attrs.insert("arn".into(), Value::str(&arn));
+    Ok(CreateResponse {
+        id: arn.into(),
+        attrs,
+    })
+}
+
+pub(crate) async fn read_tgs(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let mut by_arn = BTreeMap::new();
+    let mut pages = ctx.c.elbv2.describe_target_groups().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for t in page
+            .map_err(|e| convert(&req.type_name, e))?
+            .target_groups()
+        {
+            by_arn.insert(
+                t.target_group_arn().unwrap_or_default().to_string(),
+                tg_attrs(t),
+            );
+        }
+    }
+    finish(ctx, req, by_arn).await
+}
+
+pub(crate) async fn update_tg(
+    ctx: &Ctx,
+    req: &UpdateRequest,
+) -> Result<UpdateResponse, ProviderError> {
+    let a = &req.attrs;
+    if req
+        .changed
+        .iter()
+        .any(|c| c.starts_with("health_check") || c.ends_with("threshold") || c == "matcher")
+    {
+        ctx.c
+            .elbv2
+            .modify_target_group()
+            .target_group_arn(req.id.as_str())
+            .health_check_path(s(a, "health_check_path"))
+            .set_health_check_interval_seconds(int(a, "health_check_interval"))
+            .set_health_check_timeout_seconds(int(a, "health_check_timeout"))
+            .set_healthy_threshold_count(int(a, "healthy_threshold"))
+            .set_unhealthy_threshold_count(int(a, "unhealthy_threshold"))
+            .matcher(Matcher::builder().http_code(s(a, "matcher")).build())
+            .send()
+            .await
+            .map_err(|e| convert(&req.address, e))?;
+    }
+    if req.changed.iter().any(|c| c == "tags") {
+        sync_tags(ctx, &req.address, &req.id, &req.prior, a).await?;
+    }
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&req.id));
+    attrs.insert("arn".into(), Value::str(&req.id));
+    Ok(UpdateResponse { attrs })
+}
+
+pub(crate) async fn delete_tg(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
+    ctx.retry_dependency(&req.address, || async {
+        ctx.c
+            .elbv2
+            .delete_target_group()
+            .target_group_arn(req.id.as_str())
+            .send()
+            .await
+            .map(|_| ())
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------
+// Listener
+
+/// The listener's default action from its attributes.
+fn default_action(address: &str, a: &Attrs) -> Result<Action, ProviderError> {
+    if let Some(tg) = a.get("default_target_group_arn").and_then(Value::as_str) {
+        return Ok(Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(tg)
+            .build());
+    }
+    let spec = s(a, "default_action");
+    let parts: Vec<&str> = spec.split(':').collect();
+    match parts.as_slice() {
+        ["redirect", protocol, port, code] => Ok(Action::builder()
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .protocol(*protocol)
+                    .port(*port)
+                    .status_code(RedirectActionStatusCodeEnum::from(*code))
+                    .build(),
+            )
+            .build()),
+        ["fixed-response", status] => Ok(Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code(*status)
+                    .build(),
+            )
+            .build()),
+        _ => Err(ProviderError::Api {
+            address: address.to_string(),
+            code: "InvalidAction".into(),
+            message: format!("unknown default action {spec:?}"),
+        }),
+    }
+}
+
+fn listener_attrs(l: &aws_sdk_elasticloadbalancingv2::types::Listener) -> Attrs {
+    let mut a = Attrs::new();
+    let arn = l.listener_arn().unwrap_or_default();
+    a.insert("id".into(), Value::str(arn));
+    a.insert("arn".into(), Value::str(arn));
+    a.insert(
+        "load_balancer_arn".into(),
+        Value::str(l.load_balancer_arn().unwrap_or_default()),
+    );
+    a.insert("port".into(), Value::Int(i64::from(l.port().unwrap_or(0))));
+    a.insert(
+        "protocol".into(),
+        Value::str(l.protocol().map(|p| p.as_str()).unwrap_or_default()),
+    );
+    // TLS settings mean something on HTTPS listeners only.
+    if l.protocol() == Some(&ProtocolEnum::Https) {
+        if let Some(c) = l.certificates().first().and_then(|c| c.certificate_arn()) {
+            a.insert("certificate_arn".into(), Value::str(c));
+        }
+        if let Some(p) = l.ssl_policy() {
+            a.insert("ssl_policy".into(), Value::str(p));
+        }
+    }
+    if let Some(action) = l.default_actions().first() {
+        match action.r#type() {
+            Some(ActionTypeEnum::Forward) => {
+                a.insert(
+                    "default_target_group_arn".into(),
+                    Value::str(action.target_group_arn().unwrap_or_default()),
+                );
+            }
+            Some(ActionTypeEnum::Redirect) => {
+                let r = action.redirect_config();
+                let spec = format!(
+                    "redirect:{}:{}:{}",
+                    r.and_then(|r| r.protocol()).unwrap_or_default(),
+                    r.and_then(|r| r.port()).unwrap_or_default(),
+                    r.and_then(|r| r.status_code())
+                        .map(|c| c.as_str())
+                        .unwrap_or_default()
+                );
+                a.insert("default_action".into(), Value::str(spec));
+            }
+            Some(ActionTypeEnum::FixedResponse) => {
+                let code = action
+                    .fixed_response_config()
+                    .and_then(|f| f.status_code())
+                    .unwrap_or_default();
+                a.insert(
+                    "default_action".into(),
+                    Value::str(format!("fixed-response:{code}")),
+                );
+            }
+            _ => {}
+        }
+    }
+    a
+}
+
+pub(crate) async fn create_listener(
+    ctx: &Ctx,
+    req: &CreateRequest,
+) -> Result<CreateResponse, ProviderError> {
+    let a = &req.attrs;
+    let mut call = ctx
+        .c
+        .elbv2
+        .create_listener()
+        .load_balancer_arn(s(a, "load_balancer_arn"))
+        .set_port(int(a, "port"))
+        .protocol(ProtocolEnum::from(s(a, "protocol")))
+        .default_actions(default_action(&req.address, a)?)
+        .set_tags(Some(tags(&req.stack, &req.address, a)));
+    if let Some(c) = a.get("certificate_arn").and_then(Value::as_str) {
+        call = call.certificates(Certificate::builder().certificate_arn(c).build());
+    }
+    if let Some(p) = a.get("ssl_policy").and_then(Value::as_str) {
+        call = call.ssl_policy(p);
+    }
+    let out = call.send().await.map_err(|e| convert(&req.address, e))?;
+    let arn = out
+        .listeners()
+        .first()
+        .and_then(|l| l.listener_arn())
+        .unwrap_or_default()
+        .to_string();
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&arn));
+    attrs.insert("arn".into(), Value::str(&arn));
+    Ok(CreateResponse {
+        id: arn.into(),
+        attrs,
+    })
+}
+
+pub(crate) async fn read_listeners(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    // Listeners are listed per balancer: one call per balancer the listeners belong to.
+    let balancers: std::collections::BTreeSet<String> = req
+        .items
+        .iter()
+        .map(|i| s(&i.prior, "load_balancer_arn").to_string())
+        .filter(|b| !b.is_empty())
+        .collect();
+    let mut by_arn = BTreeMap::new();
+    for lb in balancers {
+        let mut pages = ctx
+            .c
+            .elbv2
+            .describe_listeners()
+            .load_balancer_arn(&lb)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => {
+                    for l in page.listeners() {
+                        by_arn.insert(
+                            l.listener_arn().unwrap_or_default().to_string(),
+                            listener_attrs(l),
+                        );
+                    }
+                }
+                Err(e) if is_not_found(&e) => break,
+                Err(e) => return Err(convert(&req.type_name, e)),
+            }
+        }
+    }
+    finish(ctx, req, by_arn).await
+}
+
+pub(crate) async fn update_listener(
+    ctx: &Ctx,
+    req: &UpdateRequest,
+) -> Result<UpdateResponse, ProviderError> {
+    let a = &req.attrs;
+    if req.changed.iter().any(|c| c != "tags") {
+        let mut call = ctx
+            .c
+            .elbv2
+            .modify_listener()
+            .listener_arn(req.id.as_str())
+            .set_port(int(a, "port"))
+            .protocol(ProtocolEnum::from(s(a, "protocol")))
+            .default_actions(default_action(&req.address, a)?);
+        if let Some(c) = a.get("certificate_arn").and_then(Value::as_str) {
+            call = call.certificates(Certificate::builder().certificate_arn(c).build());
+        }
+        if let Some(p) = a.get("ssl_policy").and_then(Value::as_str) {
+            call = call.ssl_policy(p);
+        }
+        call.send().await.map_err(|e| convert(&req.address, e))?;
+    }
+    if req.changed.iter().any(|c| c == "tags") {
+        sync_tags(ctx, &req.address, &req.id, &req.prior, a).await?;
+    }
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&req.id));
+    attrs.insert("arn".into(), Value::str(&req.id));
+    Ok(UpdateResponse { attrs })
+}
+
+pub(crate) async fn delete_listener(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
+    match ctx
+        .c
+        .elbv2
+        .delete_listener()
+        .listener_arn(req.id.as_str())
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(convert(&req.address, e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Listener rule
+
+fn rule_attrs(r: &aws_sdk_elasticloadbalancingv2::types::Rule, listener: &str) -> Attrs {
+    let mut a = Attrs::new();
+    let arn = r.rule_arn().unwrap_or_default();
+    a.insert("id".into(), Value::str(arn));
+    a.insert("arn".into(), Value::str(arn));
+    a.insert("listener_arn".into(), Value::str(listener));
+    a.insert(
+        "priority".into(),
+        r.priority()
+            .and_then(|p| p.parse::<i64>().ok())
+            .map_or(Value::Null, Value::Int),
+    );
+    let paths: Vec<Value> = r
+        .conditions()
+        .iter()
+        .filter(|c| c.field() == Some("path-pattern"))
+        .flat_map(|c| {
+            c.path_pattern_config()
+                .map(|p| p.values().to_vec())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| c.values().to_vec())
+        })
+        .map(Value::str)
+        .collect();
+    a.insert("path_patterns".into(), Value::List(paths));
+    if let Some(tg) = r.actions().first().and_then(|x| x.target_group_arn()) {
+        a.insert("target_group_arn".into(), Value::str(tg));
+    }
+    a
+}
+
+fn path_condition(a: &Attrs) -> RuleCondition {
+    RuleCondition::builder()
+        .field("path-pattern")
+        .path_pattern_config(
+            PathPatternConditionConfig::builder()
+                .set_values(Some(list(a, "path_patterns")))
+                .build(),
+        )
+        .build()
+}
+
+fn forward(a: &Attrs) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .target_group_arn(s(a, "target_group_arn"))
+        .build()
+}
+
+pub(crate) async fn create_rule(
+    ctx: &Ctx,
+    req: &CreateRequest,
+) -> Result<CreateResponse, ProviderError> {
+    let a = &req.attrs;
+    let out = ctx
+        .c
+        .elbv2
+        .create_rule()
+        .listener_arn(s(a, "listener_arn"))
+        .set_priority(int(a, "priority"))
+        .conditions(path_condition(a))
+        .actions(forward(a))
+        .set_tags(Some(tags(&req.stack, &req.address, a)))
+        .send()
+        .await
+        .map_err(|e| convert(&req.address, e))?;
+    let arn = out
+        .rules()
+        .first()
+        .and_then(|r| r.rule_arn())
+        .unwrap_or_default()
+        .to_string();
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&arn));
+    attrs.insert("arn".into(), Value::str(&arn));
+    Ok(CreateResponse {
+        id: arn.into(),
+        attrs,
+    })
+}
+
+pub(crate) async fn read_rules(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let listeners: std::collections::BTreeSet<String> = req
+        .items
+        .iter()
+        .map(|i| s(&i.prior, "listener_arn").to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut by_arn = BTreeMap::new();
+    for l in listeners {
+        match ctx.c.elbv2.describe_rules().listener_arn(&l).send().await {
+            Ok(out) => {
+                for r in out.rules().iter().filter(|r| r.is_default() != Some(true)) {
+                    by_arn.insert(
+                        r.rule_arn().unwrap_or_default().to_string(),
+                        rule_attrs(r, &l),
+                    );
+                }
+            }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(convert(&req.type_name, e)),
+        }
+    }
+    finish(ctx, req, by_arn).await
+}
+
+pub(crate) async fn update_rule(
+    ctx: &Ctx,
+    req: &UpdateRequest,
+) -> Result<UpdateResponse, ProviderError> {
+    let a = &req.attrs;
+    let changed = |k: &str| req.changed.iter().any(|c| c == k);
+    if changed("path_patterns") || changed("target_group_arn") {
+        ctx.c
+            .elbv2
+            .modify_rule()
+            .rule_arn(req.id.as_str())
+            .conditions(path_condition(a))
+            .actions(forward(a))
+            .send()
+            .await
+            .map_err(|e| convert(&req.address, e))?;
+    }
+    if changed("priority") {
+        ctx.c
+            .elbv2
+            .set_rule_priorities()
+            .rule_priorities(
+                aws_sdk_elasticloadbalancingv2::types::RulePriorityPair::builder()
+                    .rule_arn(req.id.as_str())
+                    .set_priority(int(a, "priority"))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| convert(&req.address, e))?;
+    }
+    if changed("tags") {
+        sync_tags(ctx, &req.address, &req.id, &req.prior, a).await?;
+    }
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&req.id));
+    attrs.insert("arn".into(), Value::str(&req.id));
+    Ok(UpdateResponse { attrs })
+}
+
+pub(crate) async fn delete_rule(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
+    match ctx
+        .c
+        .elbv2
+        .delete_rule()
+        .rule_arn(req.id.as_str())
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(convert(&req.address, e)),
+    }
+}

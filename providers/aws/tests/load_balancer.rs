@@ -1,0 +1,131 @@
+//! Acceptance checks for ALBs: balancer (through provisioning), blue/green target groups,
+//! HTTP->HTTPS redirect, HTTPS listener with certificate, path rules; in-place updates, a
+//! forced replacement, and destroy verified through the API.
+
+use crate::support::Aws;
+use cairn_core::plan::Action;
+use cairn_core::prelude::*;
+
+fn lb_stack(cert: &str, health: &str, second_route: &str, target_port: u32) -> Stack {
+    let mut s = Stack::new("acc-lb");
+    let vpc = s.add("main", Network::new("10.60.0.0/16").nat(NatMode::None));
+    let a = s.add(
+        "public-a",
+        Subnet::new(&vpc, "10.60.1.0/24").tier(Tier::Public).zone(0),
+    );
+    let b = s.add(
+        "public-b",
+        Subnet::new(&vpc, "10.60.2.0/24").tier(Tier::Public).zone(1),
+    );
+    let sg = s.add(
+        "lb",
+        SecurityGroup::new(&vpc, "lb")
+            .ingress(Rule::tcp(443).from_cidr("0.0.0.0/0"))
+            .ingress(Rule::tcp(80).from_cidr("0.0.0.0/0")),
+    );
+    let lb = s.add(
+        "web",
+        LoadBalancer::public()
+            .http_redirect()
+            .https(cert)
+            .target_group(
+                TargetGroup::new("auth", target_port, HealthCheck::http(health)).blue_green(),
+            )
+            .target_group(TargetGroup::new("events", 8080, HealthCheck::http(health)).blue_green())
+            .route(10, "/api/auth/*", "auth")
+            .route(20, second_route, "events")
+            .default_target("auth")
+            .subnets([&a, &b])
+            .security_group(&sg),
+    );
+    s.output("dns", lb.attr("dns_name"));
+    s
+}
+
+fn balancers(aws: &Aws) -> usize {
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk);
+    aws.rt
+        .block_on(elb.describe_load_balancers().send())
+        .unwrap()
+        .load_balancers()
+        .len()
+}
+
+#[test]
+fn load_balancer_lifecycle() {
+    let aws = Aws::new();
+    let engine = aws.engine("lb.json");
+    let cert = aws.certificate("shop.example.com");
+    let stack = lb_stack(&cert, "/actuator/health", "/api/events/*", 8080);
+    let plan = aws.converge(&engine, &stack);
+    let count = |t: &str| plan.changes.iter().filter(|c| c.type_name == t).count();
+    assert_eq!(
+        (
+            count("aws_lb"),
+            count("aws_lb_target_group"),
+            count("aws_lb_listener"),
+            count("aws_lb_listener_rule")
+        ),
+        (1, 4, 2, 2)
+    );
+    assert_eq!(balancers(&aws), 1);
+    aws.assert_clean(&engine, &stack);
+
+    // The HTTP listener redirects to HTTPS with a 301.
+    let state = engine.store().read().unwrap().unwrap();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk);
+    let http = aws
+        .rt
+        .block_on(
+            elb.describe_listeners()
+                .listener_arns(state.resources["aws_lb_listener.web-http"].id.as_str())
+                .send(),
+        )
+        .unwrap();
+    let redirect = http.listeners()[0].default_actions()[0]
+        .redirect_config()
+        .unwrap();
+    assert_eq!(
+        (redirect.protocol(), redirect.port()),
+        (Some("HTTPS"), Some("443"))
+    );
+
+    // In place: health check path and a route's path pattern.
+    let updated = lb_stack(&cert, "/health", "/api/v2/events/*", 8080);
+    let plan = aws.plan(&engine, &updated);
+    let action = |a: &str| plan.changes.iter().find(|c| c.address == a).unwrap().action;
+    assert_eq!(action("aws_lb_target_group.web-auth-blue"), Action::Update);
+    assert_eq!(action("aws_lb_listener_rule.web-20"), Action::Update);
+    aws.apply(&engine, &plan);
+    aws.assert_clean(&engine, &updated);
+
+    // Forced replacement: a target group's port cannot change.
+    let moved = lb_stack(&cert, "/health", "/api/v2/events/*", 9090);
+    let plan = aws.plan(&engine, &moved);
+    let tg = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "aws_lb_target_group.web-auth-blue")
+        .unwrap();
+    assert_eq!(tg.action, Action::Replace);
+    assert!(
+        tg.replace_because.contains(&"port".to_string()),
+        "{:?}",
+        tg.replace_because
+    );
+    assert!(
+        tg.create_before_destroy,
+        "listeners keep forwarding until the new group exists"
+    );
+    aws.apply(&engine, &plan);
+    aws.assert_clean(&engine, &moved);
+
+    aws.destroy(&engine, &moved);
+    assert_eq!(balancers(&aws), 0);
+    assert!(aws
+        .rt
+        .block_on(elb.describe_target_groups().send())
+        .unwrap()
+        .target_groups()
+        .is_empty());
+}
