@@ -53,7 +53,15 @@ pub(crate) fn convert<E: ProvideErrorMetadata + std::error::Error + 'static, R: 
     match &e {
         SdkError::ServiceError(s) => {
             let code = s.err().code().unwrap_or("Unknown").to_string();
-            let message = s.err().message().unwrap_or("").to_string();
+            // Without a code or message, the SDK's own description says what went wrong
+            // (an unparsable answer, say); never hide it behind "Unknown".
+            let message = match s.err().message() {
+                Some(m) if !m.is_empty() => m.to_string(),
+                _ => format!(
+                    "{}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                ),
+            };
             if NOT_FOUND.contains(&code.as_str()) {
                 return ProviderError::NotFound {
                     address: address.to_string(),

@@ -11,6 +11,7 @@ mod elasticache;
 mod elb;
 mod error;
 mod lower;
+mod msk;
 mod rds;
 mod schema;
 mod secrets;
@@ -176,6 +177,7 @@ impl Provider for AwsProvider {
             "aws_lb_target_group" => elb::read_tgs(ctx, &req).await?,
             "aws_lb_listener" => elb::read_listeners(ctx, &req).await?,
             "aws_lb_listener_rule" => elb::read_rules(ctx, &req).await?,
+            "aws_msk_cluster" => msk::read(ctx, &req).await?,
             other => return Err(Self::unsupported(other)),
         };
         Ok(ReadResponse { results })
@@ -205,6 +207,7 @@ impl Provider for AwsProvider {
             "aws_lb_target_group" => elb::create_tg(ctx, &req).await,
             "aws_lb_listener" => elb::create_listener(ctx, &req).await,
             "aws_lb_listener_rule" => elb::create_rule(ctx, &req).await,
+            "aws_msk_cluster" => msk::create(ctx, &req).await,
             other => Err(Self::unsupported(other)),
         }
     }
@@ -231,6 +234,7 @@ impl Provider for AwsProvider {
             "aws_lb_target_group" => elb::update_tg(ctx, &req).await,
             "aws_lb_listener" => elb::update_listener(ctx, &req).await,
             "aws_lb_listener_rule" => elb::update_rule(ctx, &req).await,
+            "aws_msk_cluster" => msk::update(ctx, &req).await,
             other => Err(Self::unsupported(other)),
         }
     }
@@ -259,6 +263,7 @@ impl Provider for AwsProvider {
             "aws_lb_target_group" => elb::delete_tg(ctx, &req).await?,
             "aws_lb_listener" => elb::delete_listener(ctx, &req).await?,
             "aws_lb_listener_rule" => elb::delete_rule(ctx, &req).await?,
+            "aws_msk_cluster" => msk::delete(ctx, &req).await?,
             other => return Err(Self::unsupported(other)),
         }
         Ok(DeleteResponse {})

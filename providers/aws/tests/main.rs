@@ -1,5 +1,6 @@
 //! cairn-aws acceptance tests, against the wrapped moto emulator through the real SDK.
 
+mod broker;
 mod cache;
 mod database;
 mod load_balancer;

@@ -461,6 +461,10 @@ def patch_kafka():
                 arn = result[0] if isinstance(result, tuple) else getattr(result, "arn", result)
                 cluster = self.clusters.get(arn)
                 if cluster is not None:
+                    # moto writes a local time without zone; AWS sends RFC 3339 in UTC.
+                    from datetime import datetime, timezone
+
+                    cluster.creation_time = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
                     cluster.state = "CREATING"
                     activate_later(cluster, "CREATING")
                 return result
@@ -468,6 +472,37 @@ def patch_kafka():
             return create
 
         setattr(backend_cls, name, make(original))
+
+    # AWS lists clusters with their whole ClusterInfo (broker count, node group, version);
+    # moto lists name, state and time only.
+    def list_clusters(self, cluster_name_filter=None):
+        return [
+            self.describe_cluster(c.arn)
+            for c in list(self.clusters.values())
+            if not cluster_name_filter or c.cluster_name.startswith(cluster_name_filter)
+        ]
+
+    backend_cls.list_clusters = list_clusters
+
+    # An unknown cluster is NotFoundException (404) on AWS; moto raises a KeyError (500).
+    from moto.core.exceptions import JsonRESTError
+
+    for name in ("describe_cluster", "describe_cluster_v2"):
+        original_describe = getattr(backend_cls, name, None)
+        if original_describe is None:
+            continue
+
+        def make_describe(original_describe):
+            def describe(self, cluster_arn, *args, **kwargs):
+                if cluster_arn not in self.clusters:
+                    error = JsonRESTError("NotFoundException", f"Cluster {cluster_arn} was not found.")
+                    error.code = 404
+                    raise error
+                return original_describe(self, cluster_arn, *args, **kwargs)
+
+            return describe
+
+        setattr(backend_cls, name, make_describe(original_describe))
 
     original_delete = backend_cls.delete_cluster
 
@@ -518,14 +553,15 @@ def patch_kafka():
     def set_count(c, b):
         c.number_of_broker_nodes = int(b["TargetNumberOfBrokerNodes"])
 
+    # moto keeps the node group as the request sent it: camelCase keys.
     def set_storage(c, b):
         for info in b.get("TargetBrokerEBSVolumeInfo", []):
             size = info.get("VolumeSizeGB", info.get("volumeSizeGB"))
-            storage = c.broker_node_group_info.setdefault("StorageInfo", {}).setdefault("EbsStorageInfo", {})
-            storage["VolumeSize"] = int(size)
+            storage = c.broker_node_group_info.setdefault("storageInfo", {}).setdefault("ebsStorageInfo", {})
+            storage["volumeSize"] = int(size)
 
     def set_type(c, b):
-        c.broker_node_group_info["InstanceType"] = b["TargetInstanceType"]
+        c.broker_node_group_info["instanceType"] = b["TargetInstanceType"]
 
     def set_version(c, b):
         c.kafka_version = b["TargetKafkaVersion"]
