@@ -405,3 +405,22 @@ impl cairn_core::apply::Observer for Progress {
         self.messages.lock().unwrap().push(message.to_string());
     }
 }
+
+#[test]
+fn throttling_and_server_faults_are_ridden_out() {
+    let aws = Aws::new();
+    let engine = aws.engine("faults.json");
+    let stack = network_stack(true, "10.20.2.0/24", "https");
+    // One call in four throttled, one in ten a 5xx, each in its service's real error shape.
+    aws.set_faults(r#"{"throttle_rate": 0.25, "error_rate": 0.1, "seed": 7}"#);
+    aws.converge(&engine, &stack);
+    aws.assert_clean(&engine, &stack);
+    aws.destroy(&engine, &stack);
+    let faulted = aws.calls().matches("\"fault\": \"throttle\"").count();
+    assert!(
+        faulted > 5,
+        "the emulator throttled calls ({faulted}) and the provider retried them"
+    );
+    aws.set_faults(r#"{"throttle_rate": 0, "error_rate": 0}"#);
+    assert_eq!(owned_vpcs(&aws), 0);
+}

@@ -65,6 +65,16 @@ impl Aws {
         )
     }
 
+    /// Latency and fault injection (see the emulator's docs).
+    pub fn set_faults(&self, json: &str) {
+        self._emulator.set_faults(json);
+    }
+
+    /// The emulator's call log (JSON).
+    pub fn calls(&self) -> String {
+        self._emulator.calls()
+    }
+
     /// An ACM certificate that exists in the emulator.
     pub fn certificate(&self, domain: &str) -> String {
         self._emulator.certificate(domain)
