@@ -21,7 +21,7 @@ use crate::value::{AttrRef, Attrs, SecretBook, Text, Value};
 use petgraph::graph::NodeIndex;
 use petgraph::Direction;
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -173,9 +173,13 @@ pub async fn apply(
         .node_indices()
         .map(|n| g.neighbors_directed(n, Direction::Incoming).count())
         .collect();
-    let mut ready: VecDeque<NodeIndex> = g
+    // List scheduling: when more steps are ready than may run, start those with the longest
+    // chain of dependents first, so the critical path never waits behind side branches.
+    let height = chain_heights(g);
+    let mut ready: std::collections::BinaryHeap<(usize, std::cmp::Reverse<usize>)> = g
         .node_indices()
         .filter(|n| waiting[n.index()] == 0)
+        .map(|n| (height[n.index()], std::cmp::Reverse(n.index())))
         .collect();
     let mut status: Vec<Option<OpStatus>> = vec![None; g.node_count()];
     let mut started_at: HashMap<NodeIndex, Instant> = HashMap::default();
@@ -198,7 +202,10 @@ pub async fn apply(
     loop {
         let mut to_start = Vec::new();
         while in_flight.len() + to_start.len() < parallelism {
-            let Some(n) = ready.pop_front() else { break };
+            let Some((_, std::cmp::Reverse(i))) = ready.pop() else {
+                break;
+            };
+            let n = NodeIndex::new(i);
             if status[n.index()].is_some() {
                 continue;
             }
@@ -279,7 +286,7 @@ pub async fn apply(
                     for m in g.neighbors_directed(n, Direction::Outgoing) {
                         waiting[m.index()] -= 1;
                         if waiting[m.index()] == 0 {
-                            ready.push_back(m);
+                            ready.push((height[m.index()], std::cmp::Reverse(m.index())));
                         }
                     }
                 }
@@ -332,6 +339,21 @@ pub async fn apply(
     };
     observer.apply_finished(&report);
     Ok(report)
+}
+
+/// For each step, the number of steps on the longest chain from it to the end.
+fn chain_heights(g: &petgraph::graph::DiGraph<Op, ()>) -> Vec<usize> {
+    let order = petgraph::algo::toposort(g, None).unwrap_or_default();
+    let mut height = vec![1usize; g.node_count()];
+    for n in order.iter().rev() {
+        let below = g
+            .neighbors_directed(*n, Direction::Outgoing)
+            .map(|m| height[m.index()])
+            .max()
+            .unwrap_or(0);
+        height[n.index()] = below + 1;
+    }
+    height
 }
 
 /// Secrets live in the cloud's secret store, not in state (state keeps digests). When a

@@ -154,8 +154,9 @@ pub(crate) const TYPES: TypeTable = &[
             ("storage_encrypted", F),
             ("multi_az", U),
             ("backup_retention_period", U),
-            ("preferred_backup_window", U),
-            ("preferred_maintenance_window", U),
+            // AWS picks a window when none is asked for: computed when unset.
+            ("preferred_backup_window", C),
+            ("preferred_maintenance_window", C),
             ("deletion_protection", U),
             ("username", F),
             ("password", S),

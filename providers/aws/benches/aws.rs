@@ -1,0 +1,251 @@
+//! AWS provider benchmark, against the wrapped emulator.
+//!
+//!     cargo bench -p cairn-aws --bench aws
+//!
+//! Prints:
+//! - `refresh resources=N types=T api_calls=M`: API calls of a plan with refresh over a stack
+//!   the size of the event-booking platform (target: M <= 2 * T);
+//! - `apply latency_ms=50 wall_s=X critical_path_s=Y ratio=X/Y`: an apply from empty with
+//!   50 ms added to every API call; Y is the longest chain through the plan's dependency
+//!   graph, each step weighted by the time its own API calls took (recorded per operation),
+//!   so X/Y is what scheduling costs on top of what the dependencies force (target <= 1.1).
+
+use cairn_aws::{AwsOptions, AwsProvider};
+use cairn_core::apply::{ApplyOptions, Observer, OpInfo};
+use cairn_core::plan::planner::PlanOptions;
+use cairn_core::plan::{Action, PlanMode};
+use cairn_core::prelude::*;
+use cairn_core::state::LocalStore;
+use cairn_core::Engine;
+use cairn_tests::AwsEmulator;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The event-booking shape: 3 zones x (public, app, db) subnets, NAT per zone, S3 endpoint,
+/// four security groups, an ALB with five blue/green services, PostgreSQL and Redis.
+fn event_booking(cert: &str) -> Stack {
+    let mut s = Stack::new("bench-events");
+    let vpc = s.add(
+        "vpc",
+        Network::new("10.0.0.0/16")
+            .nat(NatMode::PerZone)
+            .storage_endpoint(true),
+    );
+    let mut public = Vec::new();
+    let mut data = Vec::new();
+    for z in 0..3u8 {
+        public.push(
+            s.add(
+                &format!("public-{z}"),
+                Subnet::new(&vpc, &format!("10.0.{}.0/24", z))
+                    .tier(Tier::Public)
+                    .zone(z),
+            ),
+        );
+        s.add(
+            &format!("app-{z}"),
+            Subnet::new(&vpc, &format!("10.0.{}.0/24", 10 + z))
+                .tier(Tier::Private)
+                .zone(z),
+        );
+        data.push(
+            s.add(
+                &format!("db-{z}"),
+                Subnet::new(&vpc, &format!("10.0.{}.0/24", 20 + z))
+                    .tier(Tier::Isolated)
+                    .zone(z),
+            ),
+        );
+    }
+    let alb = s.add(
+        "alb",
+        SecurityGroup::new(&vpc, "ALB")
+            .ingress(Rule::tcp(80).from_cidr("0.0.0.0/0"))
+            .ingress(Rule::tcp(443).from_cidr("0.0.0.0/0"))
+            .egress(Rule::tcp(8080).to_cidr("10.0.0.0/16")),
+    );
+    let svc = s.add(
+        "services",
+        SecurityGroup::new(&vpc, "services")
+            .ingress(Rule::tcp(8080).from_group(&alb))
+            .allow_all_egress(),
+    );
+    let rds = s.add(
+        "rds",
+        SecurityGroup::new(&vpc, "RDS").ingress(Rule::tcp(5432).from_group(&svc)),
+    );
+    let redis = s.add(
+        "redis",
+        SecurityGroup::new(&vpc, "Redis").ingress(Rule::tcp(6379).from_group(&svc)),
+    );
+    let pw = s.add("db-password", Secret::generated());
+    let token = s.add("redis-token", Secret::generated().symbols("!&#$^<>-"));
+    s.add(
+        "db",
+        Database::postgres("15.4")
+            .admin_password(&pw)
+            .subnets(&data)
+            .security_group(&rds),
+    );
+    s.add(
+        "cache",
+        Cache::redis("7.1")
+            .auth_token(&token)
+            .subnets(&data)
+            .security_group(&redis),
+    );
+    let mut lb = LoadBalancer::public()
+        .http_redirect()
+        .https(cert)
+        .subnets(&public)
+        .security_group(&alb);
+    for (i, name) in ["auth", "events", "tickets", "payments", "notify"]
+        .iter()
+        .enumerate()
+    {
+        lb = lb
+            .target_group(
+                TargetGroup::new(name, 8080, HealthCheck::http("/actuator/health")).blue_green(),
+            )
+            .route(10 * (i as u32 + 1), &format!("/api/{name}/*"), name);
+    }
+    s.add("web", lb.default_target("auth"));
+    s
+}
+
+/// Records when each operation started and finished.
+#[derive(Default)]
+struct Times(Mutex<HashMap<String, (Instant, Option<Instant>)>>);
+
+impl Observer for Times {
+    fn op_started(&self, op: &OpInfo) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(op.address.to_string(), (Instant::now(), None));
+    }
+    fn op_finished(&self, op: &OpInfo, _: Duration) {
+        if let Some(t) = self.0.lock().unwrap().get_mut(op.address.as_str()) {
+            t.1 = Some(Instant::now());
+        }
+    }
+}
+
+fn main() {
+    let emulator = AwsEmulator::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sdk = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(emulator.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "bench",
+                "bench",
+                None,
+                None,
+                "cairn-bench",
+            ))
+            .load(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let provider = Arc::new(AwsProvider::new(&sdk, AwsOptions::default()));
+    let engine = Engine::new(
+        provider.clone(),
+        Arc::new(LocalStore::new(dir.path().join("state.json"))),
+    );
+    let cert = emulator.certificate("events.example.com");
+    let stack = event_booking(&cert);
+    let refresh = PlanOptions {
+        refresh: true,
+        ..Default::default()
+    };
+
+    // Refresh cost.
+    let plan = rt.block_on(engine.plan(&stack, &refresh)).expect("plan");
+    let report = rt
+        .block_on(engine.apply(&plan, &ApplyOptions::default()))
+        .expect("apply");
+    assert!(report.is_success(), "{report}");
+    let state = engine.store().read().unwrap().unwrap();
+    let types: BTreeSet<&str> = state.live().map(|r| r.type_name.as_str()).collect();
+    provider.calls().reset();
+    let again = rt
+        .block_on(engine.plan(&stack, &refresh))
+        .expect("refresh plan");
+    assert!(
+        !again.has_changes(),
+        "the refresh found changes:\n{}",
+        cairn_core::plan::render::text(&again, Default::default())
+    );
+    println!(
+        "refresh resources={} types={} api_calls={}",
+        state.live().count(),
+        types.len(),
+        provider.calls().total()
+    );
+
+    // Apply with latency vs. the critical path.
+    let destroy = rt
+        .block_on(engine.plan(
+            &stack,
+            &PlanOptions {
+                mode: PlanMode::Destroy,
+                refresh: true,
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    assert!(rt
+        .block_on(engine.apply(&destroy, &ApplyOptions::default()))
+        .unwrap()
+        .is_success());
+    emulator.set_faults(r#"{"latency_ms": 50}"#);
+    let plan = rt.block_on(engine.plan(&stack, &refresh)).expect("plan");
+    let times = Arc::new(Times::default());
+    let started = Instant::now();
+    let report = rt
+        .block_on(engine.apply(
+            &plan,
+            &ApplyOptions {
+                observer: times.clone(),
+                parallelism: parallelism(),
+                ..Default::default()
+            },
+        ))
+        .expect("apply");
+    let wall = started.elapsed().as_secs_f64();
+    assert!(report.is_success(), "{report}");
+    // Longest path through the plan's creates (changes are in dependency order).
+    let durations = times.0.lock().unwrap();
+    let mut finish: HashMap<&str, f64> = HashMap::new();
+    for c in plan.changes.iter().filter(|c| c.action == Action::Create) {
+        let own = durations
+            .get(c.address.as_str())
+            .and_then(|(s, e)| e.map(|e| (e - *s).as_secs_f64()))
+            .unwrap_or(0.0);
+        let ready = c
+            .deps
+            .iter()
+            .filter_map(|d| finish.get(d.as_str()))
+            .fold(0.0f64, |a, b| a.max(*b));
+        finish.insert(c.address.as_str(), ready + own);
+    }
+    let critical = finish.values().fold(0.0f64, |a, b| a.max(*b));
+    println!(
+        "apply latency_ms=50 wall_s={wall:.3} critical_path_s={critical:.3} ratio={:.3}",
+        wall / critical
+    );
+    emulator.set_faults(r#"{"latency_ms": 0}"#);
+}
+
+/// Provider calls in flight (`CAIRN_BENCH_PARALLELISM`, default the engine's 10).
+fn parallelism() -> usize {
+    std::env::var("CAIRN_BENCH_PARALLELISM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+}
