@@ -157,6 +157,81 @@ pub(crate) async fn create_rule(
     ctx: &Ctx,
     req: &CreateRequest,
 ) -> Result<CreateResponse, ProviderError> {
+    match authorize_rule(ctx, req).await {
+        Err(ProviderError::Api { code, .. }) if code == "InvalidPermission.Duplicate" => {
+            adopt_rule(ctx, req).await
+        }
+        other => other,
+    }
+}
+
+/// The identical rule already exists. If nobody owns it (AWS's default egress rule, left on
+/// a group whose create was interrupted before cairn removed it), it becomes this rule:
+/// tagged as ours, described as declared. A rule owned by something else is a conflict.
+async fn adopt_rule(ctx: &Ctx, req: &CreateRequest) -> Result<CreateResponse, ProviderError> {
+    let a = &req.attrs;
+    let group = str_attr(a, "security_group_id");
+    let out = ctx
+        .c
+        .ec2
+        .describe_security_group_rules()
+        .filters(filter("group-id", [group.to_string()]))
+        .send()
+        .await
+        .map_err(|e| convert(&req.address, e))?;
+    let egress = str_attr(a, "type") == "egress";
+    let same = out.security_group_rules().iter().find(|r| {
+        r.is_egress() == Some(egress)
+            && r.ip_protocol() == Some(str_attr(a, "ip_protocol"))
+            && (str_attr(a, "ip_protocol") == "-1"
+                || (r.from_port() == int_attr(a, "from_port")
+                    && r.to_port() == int_attr(a, "to_port")))
+            && r.cidr_ipv4() == a.get("cidr_ipv4").and_then(Value::as_str)
+            && r.referenced_group_info().and_then(|g| g.group_id())
+                == a.get("referenced_security_group_id")
+                    .and_then(Value::as_str)
+            && !r.tags().iter().any(|t| t.key() == Some(TAG_RESOURCE))
+    });
+    let Some(rule) = same else {
+        return Err(ProviderError::Api {
+            address: req.address.to_string(),
+            code: "InvalidPermission.Duplicate".into(),
+            message: "an identical rule owned by something else already exists in this group"
+                .into(),
+        });
+    };
+    let id = rule
+        .security_group_rule_id()
+        .unwrap_or_default()
+        .to_string();
+    ctx.c
+        .ec2
+        .create_tags()
+        .resources(&id)
+        .set_tags(Some(tags(&req.stack, &req.address, Some(&req.token), a)))
+        .send()
+        .await
+        .map_err(|e| convert(&req.address, e))?;
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&id));
+    let update = UpdateRequest {
+        stack: req.stack.clone(),
+        address: req.address.clone(),
+        type_name: req.type_name.clone(),
+        id: id.as_str().into(),
+        prior: Attrs::new(),
+        attrs: attrs.clone(),
+        changed: vec!["description".into()],
+        progress: req.progress.clone(),
+    };
+    update_rule(ctx, &update).await?;
+    Ok(CreateResponse {
+        id: id.into(),
+        attrs,
+    })
+}
+
+async fn authorize_rule(ctx: &Ctx, req: &CreateRequest) -> Result<CreateResponse, ProviderError> {
     let a = &req.attrs;
     let group = str_attr(a, "security_group_id");
     let spec = tag_spec(
@@ -272,6 +347,9 @@ pub(crate) async fn update_rule(
         .description(str_attr(a, "description"));
     if let (Some(f), Some(t)) = (int_attr(a, "from_port"), int_attr(a, "to_port")) {
         rule = rule.from_port(f).to_port(t);
+    } else if str_attr(a, "ip_protocol") == "-1" {
+        // All traffic: AWS spells the port range -1 to -1.
+        rule = rule.from_port(-1).to_port(-1);
     }
     if let Some(c) = a.get("cidr_ipv4").and_then(Value::as_str) {
         rule = rule.cidr_ipv4(c);
