@@ -5,6 +5,7 @@
 //! the digest state recorded, and a change rotates it with the `ROTATE` strategy.
 
 use crate::error::{convert, is_not_found};
+use crate::util::{flag as b, list, s, tag_pairs};
 use crate::wait::{self, Poll};
 use crate::Ctx;
 use aws_sdk_elasticache::types::{AuthTokenUpdateStrategyType, Tag};
@@ -12,45 +13,6 @@ use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-fn tags(stack: &str, address: &str, attrs: &Attrs) -> Vec<Tag> {
-    let mut out = vec![
-        Tag::builder()
-            .key(crate::ec2::TAG_STACK)
-            .value(stack)
-            .build(),
-        Tag::builder()
-            .key(crate::ec2::TAG_RESOURCE)
-            .value(address)
-            .build(),
-    ];
-    if let Some(Value::Map(m)) = attrs.get("tags") {
-        out.extend(m.iter().map(|(k, v)| {
-            Tag::builder()
-                .key(k.as_str())
-                .value(v.as_str().unwrap_or_default())
-                .build()
-        }));
-    }
-    out
-}
-
-fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
-    a.get(k).and_then(Value::as_str).unwrap_or_default()
-}
-
-fn b(a: &Attrs, k: &str) -> bool {
-    a.get(k).and_then(Value::as_bool).unwrap_or(false)
-}
-
-fn list(a: &Attrs, k: &str) -> Vec<String> {
-    a.get(k)
-        .and_then(Value::as_list)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
-}
 
 fn found_or_gone(
     req: &ReadRequest,
@@ -102,20 +64,12 @@ async fn read_tags(
         .send()
         .await
         .map_err(|e| convert(address, e))?;
-    let user: BTreeMap<Text, Value> = t
-        .tag_list()
-        .iter()
-        .filter(|t| !t.key().unwrap_or_default().starts_with("cairn:"))
-        .map(|t| {
-            (
-                Text::from(t.key().unwrap_or_default()),
-                Value::str(t.value().unwrap_or_default()),
-            )
-        })
-        .collect();
-    if !user.is_empty() {
-        attrs.insert("tags".into(), Value::Map(user));
-    }
+    crate::util::set_user_tags(
+        attrs,
+        t.tag_list()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+    );
     Ok(())
 }
 
@@ -620,4 +574,11 @@ pub(crate) async fn delete_group(ctx: &Ctx, req: &DeleteRequest) -> Result<(), P
         },
     )
     .await
+}
+
+fn tags(stack: &str, address: &str, attrs: &Attrs) -> Vec<Tag> {
+    tag_pairs(stack, address, None, attrs)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }

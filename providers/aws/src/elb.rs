@@ -7,6 +7,7 @@
 //! offers).
 
 use crate::error::{convert, is_not_found};
+use crate::util::{int, list, s, tag_pairs};
 use crate::wait::{self, Poll};
 use crate::Ctx;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -18,45 +19,6 @@ use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-fn tags(stack: &str, address: &str, attrs: &Attrs) -> Vec<Tag> {
-    let mut out = vec![
-        Tag::builder()
-            .key(crate::ec2::TAG_STACK)
-            .value(stack)
-            .build(),
-        Tag::builder()
-            .key(crate::ec2::TAG_RESOURCE)
-            .value(address)
-            .build(),
-    ];
-    if let Some(Value::Map(m)) = attrs.get("tags") {
-        out.extend(m.iter().map(|(k, v)| {
-            Tag::builder()
-                .key(k.as_str())
-                .value(v.as_str().unwrap_or_default())
-                .build()
-        }));
-    }
-    out
-}
-
-fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
-    a.get(k).and_then(Value::as_str).unwrap_or_default()
-}
-
-fn int(a: &Attrs, k: &str) -> Option<i32> {
-    a.get(k).and_then(Value::as_int).map(|i| i as i32)
-}
-
-fn list(a: &Attrs, k: &str) -> Vec<String> {
-    a.get(k)
-        .and_then(Value::as_list)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
-}
 
 /// Tags of many objects in one call (DescribeTags takes up to 20 ARNs).
 async fn user_tags(
@@ -75,17 +37,17 @@ async fn user_tags(
             .await
             .map_err(|e| convert(what, e))?;
         for d in t.tag_descriptions() {
-            let m: BTreeMap<Text, Value> = d
-                .tags()
-                .iter()
-                .filter(|t| !t.key().unwrap_or_default().starts_with("cairn:"))
-                .map(|t| {
-                    (
-                        Text::from(t.key().unwrap_or_default()),
-                        Value::str(t.value().unwrap_or_default()),
-                    )
-                })
-                .collect();
+            let mut m = Attrs::new();
+            crate::util::set_user_tags(
+                &mut m,
+                d.tags()
+                    .iter()
+                    .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+            );
+            let m = match m.remove("tags") {
+                Some(Value::Map(m)) => m,
+                _ => BTreeMap::new(),
+            };
             out.insert(d.resource_arn().unwrap_or_default().to_string(), m);
         }
     }
@@ -894,4 +856,11 @@ pub(crate) async fn delete_rule(ctx: &Ctx, req: &DeleteRequest) -> Result<(), Pr
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => Err(convert(&req.address, e)),
     }
+}
+
+fn tags(stack: &str, address: &str, attrs: &Attrs) -> Vec<Tag> {
+    tag_pairs(stack, address, None, attrs)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }

@@ -15,6 +15,7 @@ mod msk;
 mod rds;
 mod schema;
 mod secrets;
+mod util;
 mod wait;
 
 pub use client::{CallCounter, Clients};

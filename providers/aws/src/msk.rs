@@ -7,6 +7,7 @@
 //! (the planner sees it as an update, and MSK's refusal names the attribute).
 
 use crate::error::{convert, is_not_found};
+use crate::util::{list, s};
 use crate::wait::{self, Poll};
 use crate::Ctx;
 use aws_sdk_kafka::types::{
@@ -17,23 +18,6 @@ use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
-
-fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
-    a.get(k).and_then(Value::as_str).unwrap_or_default()
-}
-
-fn int(a: &Attrs, k: &str) -> i32 {
-    a.get(k).and_then(Value::as_int).unwrap_or(0) as i32
-}
-
-fn list(a: &Attrs, k: &str) -> Vec<String> {
-    a.get(k)
-        .and_then(Value::as_list)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
-}
 
 fn cluster_attrs(c: &aws_sdk_kafka::types::ClusterInfo) -> Attrs {
     let mut a = Attrs::new();
@@ -93,18 +77,13 @@ fn cluster_attrs(c: &aws_sdk_kafka::types::ClusterInfo) -> Attrs {
             Value::Bool(t.in_cluster().unwrap_or(true)),
         );
     }
-    let tags: BTreeMap<Text, Value> = c
-        .tags()
-        .map(|m| {
-            m.iter()
-                .filter(|(k, _)| !k.starts_with("cairn:"))
-                .map(|(k, v)| (Text::from(k.as_str()), Value::str(v)))
-                .collect()
-        })
-        .unwrap_or_default();
-    if !tags.is_empty() {
-        a.insert("tags".into(), Value::Map(tags));
-    }
+    crate::util::set_user_tags(
+        &mut a,
+        c.tags()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
     a
 }
 
@@ -370,4 +349,8 @@ pub(crate) async fn delete(ctx: &Ctx, req: &DeleteRequest) -> Result<(), Provide
         },
     )
     .await
+}
+
+fn int(a: &Attrs, k: &str) -> i32 {
+    crate::util::int(a, k).unwrap_or(0)
 }

@@ -7,6 +7,7 @@
 //! per page anyway).
 
 use crate::error::{convert, is_not_found};
+use crate::util::{int, list, s, tag_pairs};
 use crate::wait::{self, Poll};
 use crate::Ctx;
 use aws_sdk_rds::types::{ApplyMethod, Parameter, Tag};
@@ -15,65 +16,11 @@ use cairn_core::value::{Attrs, Text, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-fn tags(stack: &str, address: &str, attrs: &Attrs) -> Vec<Tag> {
-    let mut out = vec![
-        Tag::builder()
-            .key(crate::ec2::TAG_STACK)
-            .value(stack)
-            .build(),
-        Tag::builder()
-            .key(crate::ec2::TAG_RESOURCE)
-            .value(address)
-            .build(),
-    ];
-    if let Some(Value::Map(m)) = attrs.get("tags") {
-        out.extend(m.iter().map(|(k, v)| {
-            Tag::builder()
-                .key(k.as_str())
-                .value(v.as_str().unwrap_or_default())
-                .build()
-        }));
-    }
-    out
-}
-
-fn user_tags(attrs: &mut Attrs, tags: &[Tag]) {
-    let m: BTreeMap<Text, Value> = tags
-        .iter()
-        .filter(|t| !t.key().unwrap_or_default().starts_with("cairn:"))
-        .map(|t| {
-            (
-                Text::from(t.key().unwrap_or_default()),
-                Value::str(t.value().unwrap_or_default()),
-            )
-        })
-        .collect();
-    if !m.is_empty() {
-        attrs.insert("tags".into(), Value::Map(m));
-    }
-}
-
 fn resource_tag(tags: &[Tag]) -> Option<&str> {
-    tags.iter()
-        .find(|t| t.key() == Some(crate::ec2::TAG_RESOURCE))
-        .and_then(|t| t.value())
-}
-
-fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
-    a.get(k).and_then(Value::as_str).unwrap_or_default()
-}
-
-fn list(a: &Attrs, k: &str) -> Vec<String> {
-    a.get(k)
-        .and_then(Value::as_list)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
-}
-
-fn int(a: &Attrs, k: &str) -> Option<i32> {
-    a.get(k).and_then(Value::as_int).map(|i| i as i32)
+    crate::util::owner(
+        tags.iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+    )
 }
 
 fn secret<'a>(address: &str, a: &'a Attrs, k: &str) -> Result<&'a str, ProviderError> {
@@ -899,4 +846,19 @@ async fn wait_gone(
         },
     )
     .await
+}
+
+fn tags(stack: &str, address: &str, attrs: &Attrs) -> Vec<Tag> {
+    tag_pairs(stack, address, None, attrs)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn user_tags(attrs: &mut Attrs, tags: &[Tag]) {
+    crate::util::set_user_tags(
+        attrs,
+        tags.iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+    );
 }

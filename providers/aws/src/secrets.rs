@@ -88,20 +88,12 @@ fn secret_attrs(s: &aws_sdk_secretsmanager::types::SecretListEntry) -> Attrs {
         "description".into(),
         Value::str(s.description().unwrap_or_default()),
     );
-    let tags: BTreeMap<Text, Value> = s
-        .tags()
-        .iter()
-        .filter(|t| !t.key().unwrap_or_default().starts_with("cairn:"))
-        .map(|t| {
-            (
-                Text::from(t.key().unwrap_or_default()),
-                Value::str(t.value().unwrap_or_default()),
-            )
-        })
-        .collect();
-    if !tags.is_empty() {
-        a.insert("tags".into(), Value::Map(tags));
-    }
+    crate::util::set_user_tags(
+        &mut a,
+        s.tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+    );
     let arn = s.arn().unwrap_or_default();
     a.insert("id".into(), Value::str(arn));
     a.insert("arn".into(), Value::str(arn));

@@ -12,11 +12,8 @@ use crate::Ctx;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
-use std::collections::BTreeMap;
 
-pub(crate) const TAG_STACK: &str = "cairn:stack";
-pub(crate) const TAG_RESOURCE: &str = "cairn:resource";
-pub(crate) const TAG_TOKEN: &str = "cairn:token";
+pub(crate) use crate::util::{TAG_RESOURCE, TAG_STACK, TAG_TOKEN};
 pub(crate) const PAGE: usize = 200;
 
 /// Ownership tags plus the user's `tags` attribute, as EC2 tags.
@@ -57,19 +54,11 @@ pub(crate) fn tag_spec(
 /// The user's tags (ownership tags left out), or nothing when there are none, so a stack
 /// without tags plans clean.
 pub(crate) fn user_tags(attrs: &mut Attrs, tags: &[Tag]) {
-    let m: BTreeMap<Text, Value> = tags
-        .iter()
-        .filter(|t| !t.key().unwrap_or_default().starts_with("cairn:"))
-        .map(|t| {
-            (
-                Text::from(t.key().unwrap_or_default()),
-                Value::str(t.value().unwrap_or_default()),
-            )
-        })
-        .collect();
-    if !m.is_empty() {
-        attrs.insert("tags".into(), Value::Map(m));
-    }
+    crate::util::set_user_tags(
+        attrs,
+        tags.iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+    );
 }
 
 pub(crate) fn str_attr<'a>(attrs: &'a Attrs, k: &str) -> &'a str {

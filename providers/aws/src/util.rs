@@ -1,0 +1,76 @@
+//! Small helpers every service module shares: reading typed values out of attribute maps,
+//! and ownership/user tags as plain pairs (each SDK has its own `Tag` type).
+
+use cairn_core::value::{Attrs, Text, Value};
+use std::collections::BTreeMap;
+
+pub(crate) const TAG_STACK: &str = "cairn:stack";
+pub(crate) const TAG_RESOURCE: &str = "cairn:resource";
+pub(crate) const TAG_TOKEN: &str = "cairn:token";
+
+/// A string attribute, empty when unset.
+pub(crate) fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
+    a.get(k).and_then(Value::as_str).unwrap_or_default()
+}
+
+pub(crate) fn flag(a: &Attrs, k: &str) -> bool {
+    a.get(k).and_then(Value::as_bool).unwrap_or(false)
+}
+
+pub(crate) fn int(a: &Attrs, k: &str) -> Option<i32> {
+    a.get(k).and_then(Value::as_int).map(|i| i as i32)
+}
+
+/// A list of strings (ids, ARNs, patterns).
+pub(crate) fn list(a: &Attrs, k: &str) -> Vec<String> {
+    a.get(k)
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Ownership tags, the call's token when given, then the user's `tags` attribute.
+pub(crate) fn tag_pairs(
+    stack: &str,
+    address: &str,
+    token: Option<&str>,
+    attrs: &Attrs,
+) -> Vec<(String, String)> {
+    let mut out = vec![
+        (TAG_STACK.to_string(), stack.to_string()),
+        (TAG_RESOURCE.to_string(), address.to_string()),
+    ];
+    if let Some(t) = token {
+        out.push((TAG_TOKEN.to_string(), t.to_string()));
+    }
+    if let Some(Value::Map(m)) = attrs.get("tags") {
+        out.extend(
+            m.iter()
+                .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string())),
+        );
+    }
+    out
+}
+
+/// Record the user's tags (ownership tags left out) under `tags`, or nothing when there are
+/// none, so a stack without tags plans clean.
+pub(crate) fn set_user_tags<'a>(
+    attrs: &mut Attrs,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    let m: BTreeMap<Text, Value> = pairs
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("cairn:"))
+        .map(|(k, v)| (Text::from(k), Value::str(v)))
+        .collect();
+    if !m.is_empty() {
+        attrs.insert("tags".into(), Value::Map(m));
+    }
+}
+
+/// The `cairn:resource` tag among `pairs`.
+pub(crate) fn owner<'a>(mut pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<&'a str> {
+    pairs.find(|(k, _)| *k == TAG_RESOURCE).map(|(_, v)| v)
+}
