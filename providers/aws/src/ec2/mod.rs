@@ -232,8 +232,10 @@ macro_rules! batched_read {
 
 mod gateways;
 mod network;
+mod routes;
 mod security;
 
 pub(crate) use gateways::*;
 pub(crate) use network::*;
+pub(crate) use routes::*;
 pub(crate) use security::*;

@@ -1,0 +1,389 @@
+//! Listeners (HTTP redirect, HTTPS with certificate) and path-based listener rules.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------
+// Listener
+
+/// The listener's default action from its attributes.
+fn default_action(address: &str, a: &Attrs) -> Result<Action, ProviderError> {
+    if let Some(tg) = a.get("default_target_group_arn").and_then(Value::as_str) {
+        return Ok(Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(tg)
+            .build());
+    }
+    let spec = s(a, "default_action");
+    let parts: Vec<&str> = spec.split(':').collect();
+    match parts.as_slice() {
+        ["redirect", protocol, port, code] => Ok(Action::builder()
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .protocol(*protocol)
+                    .port(*port)
+                    .status_code(RedirectActionStatusCodeEnum::from(*code))
+                    .build(),
+            )
+            .build()),
+        ["fixed-response", status] => Ok(Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code(*status)
+                    .build(),
+            )
+            .build()),
+        _ => Err(ProviderError::Api {
+            address: address.to_string(),
+            code: "InvalidAction".into(),
+            message: format!("unknown default action {spec:?}"),
+        }),
+    }
+}
+
+fn listener_attrs(l: &aws_sdk_elasticloadbalancingv2::types::Listener) -> Attrs {
+    let mut a = Attrs::new();
+    let arn = l.listener_arn().unwrap_or_default();
+    a.insert("id".into(), Value::str(arn));
+    a.insert("arn".into(), Value::str(arn));
+    a.insert(
+        "load_balancer_arn".into(),
+        Value::str(l.load_balancer_arn().unwrap_or_default()),
+    );
+    a.insert("port".into(), Value::Int(i64::from(l.port().unwrap_or(0))));
+    a.insert(
+        "protocol".into(),
+        Value::str(l.protocol().map(|p| p.as_str()).unwrap_or_default()),
+    );
+    // TLS settings mean something on HTTPS listeners only.
+    if l.protocol() == Some(&ProtocolEnum::Https) {
+        if let Some(c) = l.certificates().first().and_then(|c| c.certificate_arn()) {
+            a.insert("certificate_arn".into(), Value::str(c));
+        }
+        if let Some(p) = l.ssl_policy() {
+            a.insert("ssl_policy".into(), Value::str(p));
+        }
+    }
+    if let Some(action) = l.default_actions().first() {
+        match action.r#type() {
+            Some(ActionTypeEnum::Forward) => {
+                a.insert(
+                    "default_target_group_arn".into(),
+                    Value::str(action.target_group_arn().unwrap_or_default()),
+                );
+            }
+            Some(ActionTypeEnum::Redirect) => {
+                let r = action.redirect_config();
+                let spec = format!(
+                    "redirect:{}:{}:{}",
+                    r.and_then(|r| r.protocol()).unwrap_or_default(),
+                    r.and_then(|r| r.port()).unwrap_or_default(),
+                    r.and_then(|r| r.status_code())
+                        .map(|c| c.as_str())
+                        .unwrap_or_default()
+                );
+                a.insert("default_action".into(), Value::str(spec));
+            }
+            Some(ActionTypeEnum::FixedResponse) => {
+                let code = action
+                    .fixed_response_config()
+                    .and_then(|f| f.status_code())
+                    .unwrap_or_default();
+                a.insert(
+                    "default_action".into(),
+                    Value::str(format!("fixed-response:{code}")),
+                );
+            }
+            _ => {}
+        }
+    }
+    a
+}
+
+pub(crate) async fn create_listener(
+    ctx: &Ctx,
+    req: &CreateRequest,
+) -> Result<CreateResponse, ProviderError> {
+    let a = &req.attrs;
+    let mut call = ctx
+        .c
+        .elbv2
+        .create_listener()
+        .load_balancer_arn(s(a, "load_balancer_arn"))
+        .set_port(int(a, "port"))
+        .protocol(ProtocolEnum::from(s(a, "protocol")))
+        .default_actions(default_action(&req.address, a)?)
+        .set_tags(Some(tags(&req.stack, &req.address, a)));
+    if let Some(c) = a.get("certificate_arn").and_then(Value::as_str) {
+        call = call.certificates(Certificate::builder().certificate_arn(c).build());
+    }
+    if let Some(p) = a.get("ssl_policy").and_then(Value::as_str) {
+        call = call.ssl_policy(p);
+    }
+    let out = call.send().await.map_err(|e| convert(&req.address, e))?;
+    let arn = out
+        .listeners()
+        .first()
+        .and_then(|l| l.listener_arn())
+        .unwrap_or_default()
+        .to_string();
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&arn));
+    attrs.insert("arn".into(), Value::str(&arn));
+    Ok(CreateResponse {
+        id: arn.into(),
+        attrs,
+    })
+}
+
+pub(crate) async fn read_listeners(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    // Listeners are listed per balancer: one call per balancer the listeners belong to.
+    let balancers: std::collections::BTreeSet<String> = req
+        .items
+        .iter()
+        .map(|i| s(&i.prior, "load_balancer_arn").to_string())
+        .filter(|b| !b.is_empty())
+        .collect();
+    let mut by_arn = BTreeMap::new();
+    for lb in balancers {
+        let mut pages = ctx
+            .c
+            .elbv2
+            .describe_listeners()
+            .load_balancer_arn(&lb)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => {
+                    for l in page.listeners() {
+                        by_arn.insert(
+                            l.listener_arn().unwrap_or_default().to_string(),
+                            listener_attrs(l),
+                        );
+                    }
+                }
+                Err(e) if is_not_found(&e) => break,
+                Err(e) => return Err(convert(&req.type_name, e)),
+            }
+        }
+    }
+    finish(ctx, req, by_arn).await
+}
+
+pub(crate) async fn update_listener(
+    ctx: &Ctx,
+    req: &UpdateRequest,
+) -> Result<UpdateResponse, ProviderError> {
+    let a = &req.attrs;
+    if req.changed.iter().any(|c| c != "tags") {
+        let mut call = ctx
+            .c
+            .elbv2
+            .modify_listener()
+            .listener_arn(req.id.as_str())
+            .set_port(int(a, "port"))
+            .protocol(ProtocolEnum::from(s(a, "protocol")))
+            .default_actions(default_action(&req.address, a)?);
+        if let Some(c) = a.get("certificate_arn").and_then(Value::as_str) {
+            call = call.certificates(Certificate::builder().certificate_arn(c).build());
+        }
+        if let Some(p) = a.get("ssl_policy").and_then(Value::as_str) {
+            call = call.ssl_policy(p);
+        }
+        call.send().await.map_err(|e| convert(&req.address, e))?;
+    }
+    if req.changed.iter().any(|c| c == "tags") {
+        sync_tags(ctx, &req.address, &req.id, &req.prior, a).await?;
+    }
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&req.id));
+    attrs.insert("arn".into(), Value::str(&req.id));
+    Ok(UpdateResponse { attrs })
+}
+
+pub(crate) async fn delete_listener(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
+    match ctx
+        .c
+        .elbv2
+        .delete_listener()
+        .listener_arn(req.id.as_str())
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(convert(&req.address, e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Listener rule
+
+fn rule_attrs(r: &aws_sdk_elasticloadbalancingv2::types::Rule, listener: &str) -> Attrs {
+    let mut a = Attrs::new();
+    let arn = r.rule_arn().unwrap_or_default();
+    a.insert("id".into(), Value::str(arn));
+    a.insert("arn".into(), Value::str(arn));
+    a.insert("listener_arn".into(), Value::str(listener));
+    a.insert(
+        "priority".into(),
+        r.priority()
+            .and_then(|p| p.parse::<i64>().ok())
+            .map_or(Value::Null, Value::Int),
+    );
+    let paths: Vec<Value> = r
+        .conditions()
+        .iter()
+        .filter(|c| c.field() == Some("path-pattern"))
+        .flat_map(|c| {
+            c.path_pattern_config()
+                .map(|p| p.values().to_vec())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| c.values().to_vec())
+        })
+        .map(Value::str)
+        .collect();
+    a.insert("path_patterns".into(), Value::List(paths));
+    if let Some(tg) = r.actions().first().and_then(|x| x.target_group_arn()) {
+        a.insert("target_group_arn".into(), Value::str(tg));
+    }
+    a
+}
+
+fn path_condition(a: &Attrs) -> RuleCondition {
+    RuleCondition::builder()
+        .field("path-pattern")
+        .path_pattern_config(
+            PathPatternConditionConfig::builder()
+                .set_values(Some(list(a, "path_patterns")))
+                .build(),
+        )
+        .build()
+}
+
+fn forward(a: &Attrs) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .target_group_arn(s(a, "target_group_arn"))
+        .build()
+}
+
+pub(crate) async fn create_rule(
+    ctx: &Ctx,
+    req: &CreateRequest,
+) -> Result<CreateResponse, ProviderError> {
+    let a = &req.attrs;
+    let out = ctx
+        .c
+        .elbv2
+        .create_rule()
+        .listener_arn(s(a, "listener_arn"))
+        .set_priority(int(a, "priority"))
+        .conditions(path_condition(a))
+        .actions(forward(a))
+        .set_tags(Some(tags(&req.stack, &req.address, a)))
+        .send()
+        .await
+        .map_err(|e| convert(&req.address, e))?;
+    let arn = out
+        .rules()
+        .first()
+        .and_then(|r| r.rule_arn())
+        .unwrap_or_default()
+        .to_string();
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&arn));
+    attrs.insert("arn".into(), Value::str(&arn));
+    Ok(CreateResponse {
+        id: arn.into(),
+        attrs,
+    })
+}
+
+pub(crate) async fn read_rules(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let listeners: std::collections::BTreeSet<String> = req
+        .items
+        .iter()
+        .map(|i| s(&i.prior, "listener_arn").to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut by_arn = BTreeMap::new();
+    for l in listeners {
+        match ctx.c.elbv2.describe_rules().listener_arn(&l).send().await {
+            Ok(out) => {
+                for r in out.rules().iter().filter(|r| r.is_default() != Some(true)) {
+                    by_arn.insert(
+                        r.rule_arn().unwrap_or_default().to_string(),
+                        rule_attrs(r, &l),
+                    );
+                }
+            }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(convert(&req.type_name, e)),
+        }
+    }
+    finish(ctx, req, by_arn).await
+}
+
+pub(crate) async fn update_rule(
+    ctx: &Ctx,
+    req: &UpdateRequest,
+) -> Result<UpdateResponse, ProviderError> {
+    let a = &req.attrs;
+    let changed = |k: &str| req.changed.iter().any(|c| c == k);
+    if changed("path_patterns") || changed("target_group_arn") {
+        ctx.c
+            .elbv2
+            .modify_rule()
+            .rule_arn(req.id.as_str())
+            .conditions(path_condition(a))
+            .actions(forward(a))
+            .send()
+            .await
+            .map_err(|e| convert(&req.address, e))?;
+    }
+    if changed("priority") {
+        ctx.c
+            .elbv2
+            .set_rule_priorities()
+            .rule_priorities(
+                aws_sdk_elasticloadbalancingv2::types::RulePriorityPair::builder()
+                    .rule_arn(req.id.as_str())
+                    .set_priority(int(a, "priority"))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| convert(&req.address, e))?;
+    }
+    if changed("tags") {
+        sync_tags(ctx, &req.address, &req.id, &req.prior, a).await?;
+    }
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&req.id));
+    attrs.insert("arn".into(), Value::str(&req.id));
+    Ok(UpdateResponse { attrs })
+}
+
+pub(crate) async fn delete_rule(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
+    match ctx
+        .c
+        .elbv2
+        .delete_rule()
+        .rule_arn(req.id.as_str())
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(convert(&req.address, e)),
+    }
+}

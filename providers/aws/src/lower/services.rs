@@ -1,0 +1,413 @@
+//! Lowering of the managed services: secrets, PostgreSQL, MSK, load balancers, Redis.
+
+use super::*;
+
+impl Lowering<'_> {
+    pub(super) fn secret(&mut self, d: &Declared, sec: &Secret) {
+        let name = format!("{}/{}", self.stack.name(), d.name);
+        let value = match &sec.source {
+            SecretSource::Generated(g) => Value::Generated(Box::new(g.clone())),
+            SecretSource::Given(v) => Value::Sensitive(v.clone()),
+        };
+        let a = self.push(
+            d,
+            "aws_secretsmanager_secret",
+            &d.name,
+            Attrs::from([
+                ("name".into(), s(name)),
+                ("description".into(), s(&sec.description)),
+                ("secret_string".into(), value),
+            ]),
+            &[],
+        );
+        self.export(d, "id", r(&a, "id"));
+        self.export(d, "arn", r(&a, "arn"));
+        self.export(d, "value", r(&a, "secret_string"));
+    }
+
+    pub(super) fn placement_refs(&self, p: &Placement) -> (Value, Value) {
+        (
+            Value::List(
+                p.subnets
+                    .iter()
+                    .map(|sn| r(&addr("aws_subnet", sn.name()), "id"))
+                    .collect(),
+            ),
+            Value::List(
+                p.security_groups
+                    .iter()
+                    .map(|g| r(&addr("aws_security_group", g.name()), "id"))
+                    .collect(),
+            ),
+        )
+    }
+
+    pub(super) fn secret_value(&self, secret: &Option<Ref<Secret>>) -> Value {
+        secret.as_ref().map_or(Value::Null, |sec| {
+            r(
+                &addr("aws_secretsmanager_secret", sec.name()),
+                "secret_string",
+            )
+        })
+    }
+
+    pub(super) fn database(&mut self, d: &Declared, db: &Database) {
+        let (subnets, groups) = self.placement_refs(&db.placement);
+        let identifier = self.aws_name(d, "name", "", 63);
+        let group = self.push(
+            d,
+            "aws_db_subnet_group",
+            &d.name,
+            Attrs::from([
+                ("name".into(), s(&identifier)),
+                (
+                    "description".into(),
+                    s(format!("cairn: subnets of {}", d.address())),
+                ),
+                ("subnet_ids".into(), subnets),
+            ]),
+            &[],
+        );
+        let major = db.version.split('.').next().unwrap_or("15").to_string();
+        let mut attrs = Attrs::from([
+            ("identifier".into(), s(&identifier)),
+            ("engine".into(), s("postgres")),
+            ("engine_version".into(), s(&db.version)),
+            ("instance_class".into(), s(db_class(db.size))),
+            ("allocated_storage".into(), db.storage_gb.into()),
+            (
+                "storage_type".into(),
+                s(match db.storage_type {
+                    StorageType::Ssd => "gp3",
+                    StorageType::ProvisionedIops => "io1",
+                    StorageType::Standard => "standard",
+                }),
+            ),
+            ("storage_encrypted".into(), db.encrypted.into()),
+            ("multi_az".into(), db.high_availability.into()),
+            (
+                "backup_retention_period".into(),
+                db.backup_retention_days.into(),
+            ),
+            ("deletion_protection".into(), db.deletion_protection.into()),
+            ("username".into(), s(&db.admin_user)),
+            ("password".into(), self.secret_value(&db.admin_password)),
+            ("db_subnet_group_name".into(), r(&group, "name")),
+            ("vpc_security_group_ids".into(), groups),
+        ]);
+        if let Some(w) = &db.backup_window {
+            attrs.insert("preferred_backup_window".into(), s(w));
+        }
+        if let Some(w) = &db.maintenance_window {
+            attrs.insert(
+                "preferred_maintenance_window".into(),
+                s(w.to_ascii_lowercase()),
+            );
+        }
+        if let Some(first) = db.databases.first() {
+            attrs.insert("db_name".into(), s(first));
+        }
+        if !db.parameters.is_empty() {
+            let pg = self.push(
+                d,
+                "aws_db_parameter_group",
+                &d.name,
+                Attrs::from([
+                    ("name".into(), s(&identifier)),
+                    ("family".into(), s(format!("postgres{major}"))),
+                    (
+                        "description".into(),
+                        s(format!("cairn: parameters of {}", d.address())),
+                    ),
+                    (
+                        "parameters".into(),
+                        Value::Map(
+                            db.parameters
+                                .iter()
+                                .map(|(k, v)| (Text::from(k.as_str()), s(v)))
+                                .collect(),
+                        ),
+                    ),
+                ]),
+                &[],
+            );
+            attrs.insert("parameter_group_name".into(), r(&pg, "name"));
+        }
+        let inst = self.push(d, "aws_db_instance", &d.name, attrs, &[]);
+        for extra in db.databases.iter().skip(1) {
+            self.push(
+                d,
+                "aws_postgres_database",
+                &format!(
+                    "{}-{}",
+                    d.name,
+                    extra.to_ascii_lowercase().replace('_', "-")
+                ),
+                Attrs::from([
+                    ("instance_identifier".into(), r(&inst, "identifier")),
+                    ("endpoint".into(), r(&inst, "endpoint")),
+                    ("name".into(), s(extra)),
+                    ("username".into(), s(&db.admin_user)),
+                    ("password".into(), self.secret_value(&db.admin_password)),
+                ]),
+                &[],
+            );
+        }
+        self.export(d, "id", r(&inst, "identifier"));
+        self.export(d, "endpoint", r(&inst, "endpoint"));
+        self.export(d, "port", r(&inst, "port"));
+        self.export(d, "arn", r(&inst, "arn"));
+    }
+
+    pub(super) fn broker(&mut self, d: &Declared, b: &Broker) {
+        let (subnets, groups) = self.placement_refs(&b.placement);
+        let name = self.aws_name(d, "name", "", 64);
+        let mut attrs = Attrs::from([
+            ("cluster_name".into(), s(name)),
+            ("kafka_version".into(), s(&b.version)),
+            ("number_of_broker_nodes".into(), b.brokers.into()),
+            ("instance_type".into(), s(kafka_node(b.size))),
+            ("ebs_volume_size".into(), b.storage_gb.into()),
+            ("client_subnets".into(), subnets),
+            ("security_groups".into(), groups),
+            (
+                "encryption_in_transit_client_broker".into(),
+                s(if b.tls { "TLS" } else { "TLS_PLAINTEXT" }),
+            ),
+            ("encryption_in_transit_in_cluster".into(), b.tls.into()),
+            (
+                "topics".into(),
+                Value::List(
+                    b.topics
+                        .iter()
+                        .map(|t| {
+                            Value::Map(BTreeMap::from([
+                                (Text::from("name"), s(&t.name)),
+                                (Text::from("partitions"), t.partitions.into()),
+                                (Text::from("replication"), t.replication.into()),
+                            ]))
+                        })
+                        .collect(),
+                ),
+            ),
+        ]);
+        if b.credentials.is_some() {
+            attrs.insert("client_authentication".into(), s("SASL_SCRAM"));
+            attrs.insert(
+                "scram_secret_arn".into(),
+                b.credentials.as_ref().map_or(Value::Null, |c| {
+                    r(&addr("aws_secretsmanager_secret", c.name()), "arn")
+                }),
+            );
+        }
+        let msk = self.push(d, "aws_msk_cluster", &d.name, attrs, &[]);
+        self.export(d, "id", r(&msk, "arn"));
+        self.export(d, "arn", r(&msk, "arn"));
+        self.export(d, "bootstrap_brokers", r(&msk, "bootstrap_brokers_tls"));
+    }
+
+    pub(super) fn load_balancer(&mut self, d: &Declared, lb: &LoadBalancer) {
+        let (subnets, groups) = self.placement_refs(&lb.placement);
+        let name = self.aws_name(d, "name", "", 32);
+        let alb = self.push(
+            d,
+            "aws_lb",
+            &d.name,
+            Attrs::from([
+                ("name".into(), s(name)),
+                ("internal".into(), lb.internal.into()),
+                ("load_balancer_type".into(), s("application")),
+                ("subnets".into(), subnets),
+                ("security_groups".into(), groups),
+            ]),
+            &[],
+        );
+        self.export(d, "id", r(&alb, "arn"));
+        self.export(d, "arn", r(&alb, "arn"));
+        self.export(d, "dns_name", r(&alb, "dns_name"));
+        let vpc = lb
+            .placement
+            .subnets
+            .first()
+            .and_then(|sn| match &self.stack.get(sn.name())?.resource {
+                Resource::Subnet(x) => Some(addr("aws_vpc", x.network.name())),
+                _ => None,
+            })
+            .unwrap_or_default();
+        // Target groups; with blue/green, two per group and traffic on blue.
+        let mut active: BTreeMap<&str, String> = BTreeMap::new();
+        for tg in &lb.target_groups {
+            let colours: &[&str] = if tg.blue_green {
+                &["blue", "green"]
+            } else {
+                &[""]
+            };
+            for colour in colours {
+                let part = if colour.is_empty() {
+                    tg.name.clone()
+                } else {
+                    format!("{}-{colour}", tg.name)
+                };
+                let tg_name = target_group_name(self.stack.name(), &d.name, &part, tg.port);
+                let hc = &tg.health_check;
+                let a = self.push(
+                    d,
+                    "aws_lb_target_group",
+                    &format!("{}-{part}", d.name),
+                    Attrs::from([
+                        ("name".into(), s(tg_name)),
+                        ("port".into(), tg.port.into()),
+                        ("protocol".into(), s("HTTP")),
+                        ("target_type".into(), s("ip")),
+                        ("vpc_id".into(), r(&vpc, "id")),
+                        ("health_check_path".into(), s(&hc.path)),
+                        ("health_check_interval".into(), hc.interval_s.into()),
+                        ("health_check_timeout".into(), hc.timeout_s.into()),
+                        ("healthy_threshold".into(), hc.healthy_threshold.into()),
+                        ("unhealthy_threshold".into(), hc.unhealthy_threshold.into()),
+                        ("matcher".into(), s(&hc.matcher)),
+                    ]),
+                    &[],
+                );
+                if colour.is_empty() || *colour == "blue" {
+                    active.insert(tg.name.as_str(), a);
+                }
+            }
+        }
+        if lb.http_redirect {
+            self.push(
+                d,
+                "aws_lb_listener",
+                &format!("{}-http", d.name),
+                Attrs::from([
+                    ("load_balancer_arn".into(), r(&alb, "arn")),
+                    ("port".into(), 80u32.into()),
+                    ("protocol".into(), s("HTTP")),
+                    ("default_action".into(), s("redirect:HTTPS:443:HTTP_301")),
+                ]),
+                &[],
+            );
+        }
+        if let Some(h) = &lb.https {
+            let default = lb
+                .default_target
+                .as_deref()
+                .or(lb.target_groups.first().map(|t| t.name.as_str()));
+            let mut a = Attrs::from([
+                ("load_balancer_arn".into(), r(&alb, "arn")),
+                ("port".into(), 443u32.into()),
+                ("protocol".into(), s("HTTPS")),
+                ("certificate_arn".into(), s(&h.certificate)),
+                (
+                    "ssl_policy".into(),
+                    s(h.ssl_policy
+                        .as_deref()
+                        .unwrap_or("ELBSecurityPolicy-TLS13-1-2-2021-06")),
+                ),
+            ]);
+            match default.and_then(|t| active.get(t)) {
+                Some(tg) => a.insert("default_target_group_arn".into(), r(tg, "arn")),
+                None => a.insert("default_action".into(), s("fixed-response:404")),
+            };
+            let listener = self.push(d, "aws_lb_listener", &format!("{}-https", d.name), a, &[]);
+            for route in &lb.routes {
+                let Some(tg) = active.get(route.target_group.as_str()).cloned() else {
+                    continue;
+                };
+                self.push(
+                    d,
+                    "aws_lb_listener_rule",
+                    &format!("{}-{}", d.name, route.priority),
+                    Attrs::from([
+                        ("listener_arn".into(), r(&listener, "arn")),
+                        ("priority".into(), route.priority.into()),
+                        (
+                            "path_patterns".into(),
+                            Value::List(route.path_patterns.iter().map(s).collect()),
+                        ),
+                        ("target_group_arn".into(), r(&tg, "arn")),
+                    ]),
+                    &[],
+                );
+            }
+        }
+    }
+
+    pub(super) fn cache(&mut self, d: &Declared, c: &Cache) {
+        let (subnets, groups) = self.placement_refs(&c.placement);
+        let id = self.aws_name(d, "name", "", 40);
+        let group = self.push(
+            d,
+            "aws_elasticache_subnet_group",
+            &d.name,
+            Attrs::from([
+                ("name".into(), s(&id)),
+                (
+                    "description".into(),
+                    s(format!("cairn: subnets of {}", d.address())),
+                ),
+                ("subnet_ids".into(), subnets),
+            ]),
+            &[],
+        );
+        let rg = self.push(
+            d,
+            "aws_elasticache_replication_group",
+            &d.name,
+            Attrs::from([
+                ("replication_group_id".into(), s(&id)),
+                ("description".into(), s(format!("cairn: {}", d.address()))),
+                ("engine".into(), s("redis")),
+                ("engine_version".into(), s(&c.version)),
+                ("node_type".into(), s(cache_node(c.size))),
+                ("num_cache_clusters".into(), (c.replicas + 1).into()),
+                (
+                    "automatic_failover_enabled".into(),
+                    c.automatic_failover.into(),
+                ),
+                ("multi_az_enabled".into(), c.multi_zone.into()),
+                (
+                    "transit_encryption_enabled".into(),
+                    c.transit_encryption.into(),
+                ),
+                (
+                    "at_rest_encryption_enabled".into(),
+                    c.at_rest_encryption.into(),
+                ),
+                ("auth_token".into(), self.secret_value(&c.auth_token)),
+                ("port".into(), c.port.into()),
+                ("subnet_group_name".into(), r(&group, "name")),
+                ("security_group_ids".into(), groups),
+            ]),
+            &[],
+        );
+        self.export(d, "id", r(&rg, "replication_group_id"));
+        self.export(d, "endpoint", r(&rg, "primary_endpoint_address"));
+        self.export(d, "port", r(&rg, "port"));
+        self.export(d, "arn", r(&rg, "arn"));
+    }
+}
+
+/// A target group's AWS name: readable, at most 32 characters, and different whenever a
+/// setting that forces replacement (the port) differs, so the replacement can be created
+/// before the old group is deleted (names are unique per account and region).
+fn target_group_name(stack: &str, lb: &str, part: &str, port: u32) -> String {
+    let fnv = |text: &str| {
+        text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
+    };
+    let base = format!("{stack}-{lb}-{part}");
+    let suffix = format!("{:04x}", fnv(&format!("{base}:{port}")) & 0xffff);
+    if base.len() + 5 <= 32 {
+        format!("{base}-{suffix}")
+    } else {
+        // Keep the front readable, and the whole distinct through a hash of what was cut.
+        let cut = base.char_indices().nth(20).map_or(base.len(), |(i, _)| i);
+        format!(
+            "{}-{:05x}-{suffix}",
+            base[..cut].trim_end_matches('-'),
+            fnv(&base) & 0xfffff
+        )
+    }
+}
