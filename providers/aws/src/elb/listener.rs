@@ -145,8 +145,15 @@ pub(crate) async fn read_listeners(
     let balancers: std::collections::BTreeSet<String> = req
         .items
         .iter()
-        .map(|i| s(&i.prior, "load_balancer_arn").to_string())
-        .filter(|b| !b.is_empty())
+        .filter_map(|i| {
+            let known = s(&i.prior, "load_balancer_arn");
+            if known.is_empty() {
+                i.id.as_deref()
+                    .and_then(|id| parent_arn(id, ":listener/", ":loadbalancer/"))
+            } else {
+                Some(known.to_string())
+            }
+        })
         .collect();
     let mut by_arn = BTreeMap::new();
     for lb in balancers {
@@ -312,8 +319,15 @@ pub(crate) async fn read_rules(
     let listeners: std::collections::BTreeSet<String> = req
         .items
         .iter()
-        .map(|i| s(&i.prior, "listener_arn").to_string())
-        .filter(|l| !l.is_empty())
+        .filter_map(|i| {
+            let known = s(&i.prior, "listener_arn");
+            if known.is_empty() {
+                i.id.as_deref()
+                    .and_then(|id| parent_arn(id, ":listener-rule/", ":listener/"))
+            } else {
+                Some(known.to_string())
+            }
+        })
         .collect();
     let mut by_arn = BTreeMap::new();
     for l in listeners {
@@ -385,5 +399,36 @@ pub(crate) async fn delete_rule(ctx: &Ctx, req: &DeleteRequest) -> Result<(), Pr
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => Err(convert(&req.address, e)),
+    }
+}
+
+/// The parent's ARN, from a child ARN (an import knows nothing else): AWS documents
+/// `...:listener/app/NAME/LB/LISTENER` under `...:loadbalancer/app/NAME/LB`, and
+/// `...:listener-rule/app/NAME/LB/LISTENER/RULE` under `...:listener/app/NAME/LB/LISTENER`.
+fn parent_arn(child: &str, child_kind: &str, parent_kind: &str) -> Option<String> {
+    let (parent, _) = child.rsplit_once('/')?;
+    parent
+        .contains(child_kind)
+        .then(|| parent.replacen(child_kind, parent_kind, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parent_arn;
+
+    #[test]
+    fn parents_come_from_the_documented_arn_layout() {
+        let rule = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee";
+        let listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2";
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188";
+        assert_eq!(
+            parent_arn(rule, ":listener-rule/", ":listener/").as_deref(),
+            Some(listener)
+        );
+        assert_eq!(
+            parent_arn(listener, ":listener/", ":loadbalancer/").as_deref(),
+            Some(lb)
+        );
+        assert_eq!(parent_arn(lb, ":listener/", ":loadbalancer/"), None);
     }
 }
