@@ -6,6 +6,10 @@ use cairn_core::plan::Action;
 use cairn_core::prelude::*;
 
 fn cache_stack(size: Size, port: u32) -> Stack {
+    cache_stack_with(size, port, 1)
+}
+
+fn cache_stack_with(size: Size, port: u32, replicas: u32) -> Stack {
     let mut s = Stack::new("acc-cache");
     let vpc = s.add("main", Network::new("10.50.0.0/16").nat(NatMode::None));
     let a = s.add(
@@ -32,7 +36,7 @@ fn cache_stack(size: Size, port: u32) -> Stack {
         "sessions",
         Cache::redis("7.1")
             .size(size)
-            .replicas(1)
+            .replicas(replicas)
             .auth_token(&token)
             .port(port)
             .subnets([&a, &b])
@@ -75,6 +79,20 @@ fn cache_lifecycle() {
     assert_eq!(rg.action, Action::Update, "{:?}", rg.changes);
     aws.apply(&engine, &plan);
     aws.assert_clean(&engine, &bigger);
+
+    // Replica count changes in place (IncreaseReplicaCount / DecreaseReplicaCount).
+    for replicas in [2, 1] {
+        let resized = cache_stack_with(Size::Medium, 6379, replicas);
+        let plan = aws.plan(&engine, &resized);
+        let rg = plan
+            .changes
+            .iter()
+            .find(|c| c.address == "aws_elasticache_replication_group.sessions")
+            .unwrap();
+        assert_eq!(rg.action, Action::Update, "{:?}", rg.changes);
+        aws.apply(&engine, &plan);
+        aws.assert_clean(&engine, &resized);
+    }
 
     let moved = cache_stack(Size::Medium, 6380);
     let plan = aws.plan(&engine, &moved);

@@ -436,6 +436,47 @@ def patch_elasticache():
 
     ecr.ElastiCacheResponse.delete_cache_subnet_group = delete_cache_subnet_group_response
 
+    # IncreaseReplicaCount / DecreaseReplicaCount (moto has neither): resize the member
+    # list of a non-clustered group through "modifying", as AWS does.
+    def change_replicas(self, replication_group_id, new_replica_count):
+        rg = self.replication_groups.get(replication_group_id)
+        if rg is None:
+            raise ElastiCacheException("ReplicationGroupNotFoundFault", f"ReplicationGroup {replication_group_id} not found.")
+        if rg.status != "available":
+            raise ElastiCacheException("InvalidReplicationGroupState", f"Replication group must be available, is {rg.status}.")
+        group = rg.node_groups[0]
+        members = group["node_group_members"]
+        want = int(new_replica_count) + 1
+        while len(members) > want:
+            gone = members.pop()
+            rg.member_clusters.remove(gone["cache_cluster_id"])
+        while len(members) < want:
+            n = len(members) + 1
+            member = dict(members[-1])
+            member["cache_cluster_id"] = f"{replication_group_id}-{n:0>3}"
+            member["current_role"] = "replica"
+            members.append(member)
+            rg.member_clusters.append(member["cache_cluster_id"])
+        rg.status = "modifying"
+
+        def ready():
+            if rg.status == "modifying":
+                rg.status = "available"
+
+        later(ready)
+        return rg
+
+    backend_cls.change_replicas = change_replicas
+
+    def replica_response(self):
+        from moto.core.responses import ActionResult
+
+        rg = self.elasticache_backend.change_replicas(self._get_param("ReplicationGroupId"), self._get_int_param("NewReplicaCount"))
+        return ActionResult({"ReplicationGroup": rg})
+
+    ecr.ElastiCacheResponse.increase_replica_count = replica_response
+    ecr.ElastiCacheResponse.decrease_replica_count = replica_response
+
 
 def patch_kafka():
     from moto.kafka import models as km
