@@ -174,32 +174,27 @@ async fn sync_tags(
     prior: &Attrs,
     attrs: &Attrs,
 ) -> Result<(), ProviderError> {
-    if let Some(Value::Map(old)) = prior.get("tags") {
-        let keys: Vec<String> = old.keys().map(|k| k.to_string()).collect();
+    let (removed, set) = crate::util::tag_changes(prior, attrs);
+    if !removed.is_empty() {
         ctx.c
             .elasticache
             .remove_tags_from_resource()
             .resource_name(arn)
-            .set_tag_keys(Some(keys))
+            .set_tag_keys(Some(removed))
             .send()
             .await
             .map_err(|e| convert(address, e))?;
     }
-    if let Some(Value::Map(new)) = attrs.get("tags") {
-        let t = new
-            .iter()
-            .map(|(k, v)| {
-                Tag::builder()
-                    .key(k.as_str())
-                    .value(v.as_str().unwrap_or_default())
-                    .build()
-            })
+    if !set.is_empty() {
+        let tags = set
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
         ctx.c
             .elasticache
             .add_tags_to_resource()
             .resource_name(arn)
-            .set_tags(Some(t))
+            .set_tags(Some(tags))
             .send()
             .await
             .map_err(|e| convert(address, e))?;

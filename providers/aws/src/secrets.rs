@@ -251,29 +251,21 @@ pub(crate) async fn update(
             .map_err(|e| convert(&req.address, e))?;
     }
     if req.changed.iter().any(|c| c == "tags") {
-        let old: Vec<String> = match req.prior.get("tags") {
-            Some(Value::Map(m)) => m.keys().map(|k| k.to_string()).collect(),
-            _ => vec![],
-        };
-        if !old.is_empty() {
+        let (removed, set) = crate::util::tag_changes(&req.prior, a);
+        if !removed.is_empty() {
             ctx.c
                 .secrets
                 .untag_resource()
                 .secret_id(req.id.as_str())
-                .set_tag_keys(Some(old))
+                .set_tag_keys(Some(removed))
                 .send()
                 .await
                 .map_err(|e| convert(&req.address, e))?;
         }
-        if let Some(Value::Map(m)) = a.get("tags") {
-            let tags = m
-                .iter()
-                .map(|(k, v)| {
-                    Tag::builder()
-                        .key(k.as_str())
-                        .value(v.as_str().unwrap_or_default())
-                        .build()
-                })
+        if !set.is_empty() {
+            let tags = set
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect();
             ctx.c
                 .secrets

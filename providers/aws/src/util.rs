@@ -70,6 +70,27 @@ pub(crate) fn set_user_tags<'a>(
     }
 }
 
+/// What a change of the user's `tags` needs: the keys to remove (gone from the new map)
+/// and the pairs to set (the whole new map; setting an unchanged tag is harmless, removing
+/// and re-adding one would leave the object untagged in between).
+pub(crate) fn tag_changes(prior: &Attrs, attrs: &Attrs) -> (Vec<String>, Vec<(String, String)>) {
+    let new = attrs.get("tags").and_then(Value::as_map);
+    let removed = prior
+        .get("tags")
+        .and_then(Value::as_map)
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !new.is_some_and(|n| n.contains_key(k.as_str())))
+        .map(|(k, _)| k.to_string())
+        .collect();
+    let set = new
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    (removed, set)
+}
+
 /// The `cairn:resource` tag among `pairs`.
 pub(crate) fn owner<'a>(mut pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<&'a str> {
     pairs.find(|(k, _)| *k == TAG_RESOURCE).map(|(_, v)| v)

@@ -493,3 +493,60 @@ fn a_crash_mid_apply_is_adopted_not_duplicated() {
         .len();
     assert_eq!((subnets, groups), (2, 2), "no duplicate subnets or groups");
 }
+
+fn tagged(tags: &[(&str, &str)]) -> Stack {
+    let mut s = Stack::new("acc-tags");
+    let mut net = Network::new("10.80.0.0/16").nat(NatMode::None);
+    let mut secret = Secret::generated();
+    for (k, v) in tags {
+        net = net.tag(k, v);
+        secret = secret.tag(k, v);
+    }
+    s.add("main", net);
+    s.add("token", secret);
+    s
+}
+
+#[test]
+fn user_tags_follow_the_stack() {
+    let aws = Aws::new();
+    let engine = aws.engine("tags.json");
+    aws.converge(&engine, &tagged(&[("team", "core"), ("env", "prod")]));
+    // Change one, drop one, add one: updated in place, ownership tags untouched.
+    let next = tagged(&[("team", "platform"), ("cost", "42")]);
+    let plan = aws.plan(&engine, &next);
+    assert!(
+        plan.changes.iter().all(|c| c.action == Action::Update),
+        "{:?}",
+        plan.changes
+            .iter()
+            .map(|c| (&c.address, c.action))
+            .collect::<Vec<_>>()
+    );
+    aws.apply(&engine, &plan);
+    aws.assert_clean(&engine, &next);
+    let vpc = engine.store().read().unwrap().unwrap().resources["aws_vpc.main"]
+        .id
+        .clone();
+    let out = aws
+        .rt
+        .block_on(aws.ec2().describe_vpcs().vpc_ids(vpc.as_str()).send())
+        .unwrap();
+    let mut keys: Vec<&str> = out.vpcs()[0]
+        .tags()
+        .iter()
+        .filter_map(|t| t.key())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "cairn:resource",
+            "cairn:stack",
+            "cairn:token",
+            "cost",
+            "team"
+        ]
+    );
+    aws.destroy(&engine, &next);
+}

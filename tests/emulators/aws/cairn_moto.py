@@ -86,6 +86,18 @@ def later(fn):
         TRANSITIONS.append((time.monotonic() + SETTINGS.transition_ms / 1000.0, fn))
 
 
+def settle_later(obj, attr, pending, final):
+    """Put `obj.attr` in its pending state now, and in `final` once the period has passed
+    (unless something else moved it meanwhile)."""
+    setattr(obj, attr, pending)
+
+    def settle():
+        if getattr(obj, attr) == pending:
+            setattr(obj, attr, final)
+
+    later(settle)
+
+
 def advance():
     now = time.monotonic()
     with LOCK:
@@ -112,13 +124,7 @@ def patch_rds():
 
     def create_db_instance(self, db_kwargs):
         db = original_create(self, db_kwargs)
-        db.status = "creating"
-
-        def ready():
-            if db.status == "creating":
-                db.status = "available"
-
-        later(ready)
+        settle_later(db, "status", "creating", "available")
         return db
 
     backend_cls.create_db_instance = create_db_instance
@@ -127,13 +133,7 @@ def patch_rds():
 
     def modify_db_instance(self, db_instance_identifier, db_kwargs):
         db = original_modify(self, db_instance_identifier, db_kwargs)
-        db.status = "modifying"
-
-        def ready():
-            if db.status == "modifying":
-                db.status = "available"
-
-        later(ready)
+        settle_later(db, "status", "modifying", "available")
         return db
 
     backend_cls.modify_db_instance = modify_db_instance
@@ -282,13 +282,7 @@ def patch_ec2():
 
     def create_nat_gateway(self, *args, **kwargs):
         nat = original_create_nat(self, *args, **kwargs)
-        nat.state = "pending"
-
-        def ready():
-            if nat.state == "pending":
-                nat.state = "available"
-
-        later(ready)
+        settle_later(nat, "state", "pending", "available")
         return nat
 
     EC2Backend.create_nat_gateway = create_nat_gateway
@@ -370,13 +364,7 @@ def patch_elasticache():
         # moto keeps neither on the group; AWS reports both and refuses deletes while used.
         rg.__dict__["cairn_security_group_ids"] = list(kwargs.get("security_group_ids") or [])
         rg.__dict__["cairn_cache_subnet_group_name"] = kwargs.get("cache_subnet_group_name")
-        rg.status = "creating"
-
-        def ready():
-            if rg.status == "creating":
-                rg.status = "available"
-
-        later(ready)
+        settle_later(rg, "status", "creating", "available")
         return rg
 
     backend_cls.create_replication_group = create_replication_group
@@ -385,13 +373,7 @@ def patch_elasticache():
 
     def modify_replication_group(self, *args, **kwargs):
         rg = original_modify(self, *args, **kwargs)
-        rg.status = "modifying"
-
-        def ready():
-            if rg.status == "modifying":
-                rg.status = "available"
-
-        later(ready)
+        settle_later(rg, "status", "modifying", "available")
         return rg
 
     backend_cls.modify_replication_group = modify_replication_group
@@ -457,13 +439,7 @@ def patch_elasticache():
             member["current_role"] = "replica"
             members.append(member)
             rg.member_clusters.append(member["cache_cluster_id"])
-        rg.status = "modifying"
-
-        def ready():
-            if rg.status == "modifying":
-                rg.status = "available"
-
-        later(ready)
+        settle_later(rg, "status", "modifying", "available")
         return rg
 
     backend_cls.change_replicas = change_replicas
@@ -485,11 +461,7 @@ def patch_kafka():
     backend_cls = km.KafkaBackend
 
     def activate_later(cluster, from_state):
-        def ready():
-            if cluster.state == from_state:
-                cluster.state = "ACTIVE"
-
-        later(ready)
+        settle_later(cluster, "state", from_state, "ACTIVE")
 
     for name in ("create_cluster", "create_cluster_v2"):
         original = getattr(backend_cls, name, None)

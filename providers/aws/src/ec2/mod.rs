@@ -88,45 +88,31 @@ pub(crate) async fn sync_tags(
     prior: &Attrs,
     attrs: &Attrs,
 ) -> Result<(), ProviderError> {
-    let old: Vec<Text> = match prior.get("tags") {
-        Some(Value::Map(m)) => m
-            .keys()
-            .filter(
-                |k| !matches!(attrs.get("tags"), Some(Value::Map(n)) if n.contains_key(k.as_str())),
-            )
-            .cloned()
-            .collect(),
-        _ => vec![],
-    };
-    if !old.is_empty() {
+    let (removed, set) = crate::util::tag_changes(prior, attrs);
+    if !removed.is_empty() {
+        let keys = removed
+            .into_iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
         ctx.c
             .ec2
             .delete_tags()
             .resources(id)
-            .set_tags(Some(
-                old.iter()
-                    .map(|k| Tag::builder().key(k.as_str()).build())
-                    .collect(),
-            ))
+            .set_tags(Some(keys))
             .send()
             .await
             .map_err(|e| convert(address, e))?;
     }
-    if let Some(Value::Map(m)) = attrs.get("tags") {
+    if !set.is_empty() {
+        let tags = set
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
         ctx.c
             .ec2
             .create_tags()
             .resources(id)
-            .set_tags(Some(
-                m.iter()
-                    .map(|(k, v)| {
-                        Tag::builder()
-                            .key(k.as_str())
-                            .value(v.as_str().unwrap_or_default())
-                            .build()
-                    })
-                    .collect(),
-            ))
+            .set_tags(Some(tags))
             .send()
             .await
             .map_err(|e| convert(address, e))?;
