@@ -125,17 +125,75 @@ pub struct LowerResponse {
 
 type ProgressFn = dyn Fn(&str) + Send + Sync;
 
-/// Receives progress messages from long provider calls (waiters); feeds the observer.
+/// The engine's side of one provider call: where progress messages go (the observer) and
+/// how a call tells the scheduler it is only waiting for the cloud to settle.
 #[derive(Clone, Default)]
-pub struct Progress(Option<Arc<ProgressFn>>);
+pub struct Progress {
+    report: Option<Arc<ProgressFn>>,
+    slots: Option<Arc<Slots>>,
+}
+
+/// Shared between the scheduler and its running calls: how many are parked in a waiter, and
+/// a wake-up so the scheduler can start another call in the freed slot at once.
+#[derive(Debug, Default)]
+pub struct Slots {
+    parked: std::sync::atomic::AtomicUsize,
+    wake: tokio::sync::Notify,
+}
+
+impl Slots {
+    /// Calls currently parked in a waiter.
+    pub fn parked(&self) -> usize {
+        self.parked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Resolves when a call parks (a wake-up is kept if nobody is listening yet).
+    pub async fn parked_changed(&self) {
+        self.wake.notified().await
+    }
+}
 
 impl Progress {
     pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        Progress(Some(Arc::new(f)))
+        Progress {
+            report: Some(Arc::new(f)),
+            slots: None,
+        }
+    }
+    /// Let this call give its scheduler slot back while it waits (see [`Progress::waiting`]).
+    pub fn with_slots(mut self, slots: Arc<Slots>) -> Self {
+        self.slots = Some(slots);
+        self
     }
     pub fn report(&self, message: &str) {
-        if let Some(f) = &self.0 {
+        if let Some(f) = &self.report {
             f(message);
+        }
+    }
+    /// Mark the call as waiting for the cloud (polling a slow create, say) until the guard
+    /// drops. Meanwhile its slot counts as free, so a long RDS or NAT wait does not hold
+    /// back independent work: `parallelism` bounds calls that are busy, not calls that wait.
+    pub fn waiting(&self) -> Waiting {
+        if let Some(slots) = &self.slots {
+            slots
+                .parked
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            slots.wake.notify_one();
+        }
+        Waiting(self.slots.clone())
+    }
+}
+
+/// A call parked in a waiter; dropping it takes the slot back.
+#[derive(Debug)]
+#[must_use = "the call counts as waiting only while the guard lives"]
+pub struct Waiting(Option<Arc<Slots>>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(slots) = &self.0 {
+            slots
+                .parked
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         }
     }
 }

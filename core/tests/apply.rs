@@ -391,6 +391,43 @@ fn latency_and_rate_limits_are_survived_with_bounded_concurrency() {
     assert_eq!(mem.objects().len(), 41);
 }
 
+#[test]
+fn calls_parked_in_waiters_free_their_slots() {
+    let (rt, sb) = (rt(), Sandbox::new());
+    let mem = MemoryProvider::new()
+        .latency(std::time::Duration::from_millis(5))
+        .settle(std::time::Duration::from_millis(600));
+    let engine = sb.engine(&mem);
+    let mut stack = Stack::new("waits");
+    let net = stack.add("main", Network::new("10.0.0.0/16"));
+    for i in 0..12 {
+        stack.add(
+            &format!("sg-{i}"),
+            SecurityGroup::new(&net, "slow").ingress(Rule::tcp(443).from_cidr("10.0.0.0/16")),
+        );
+    }
+    let plan = rt.block_on(engine.plan(&stack, &refresh())).unwrap();
+    let events = Arc::new(Recorder::default());
+    let opts = ApplyOptions {
+        parallelism: 2,
+        observer: events.clone(),
+        ..Default::default()
+    };
+    let report = rt.block_on(engine.apply(&plan, &opts)).unwrap();
+    assert!(report.is_success(), "{report}");
+    assert!(
+        mem.busy_peak() <= 2,
+        "parallelism 2 bounds busy calls, saw {}",
+        mem.busy_peak()
+    );
+    assert!(
+        events.max_in_flight() >= 8,
+        "waiting creates should not hold slots: only {} were in flight at once",
+        events.max_in_flight()
+    );
+    assert_eq!(mem.objects().len(), 13);
+}
+
 /// Records the order of finished operations and concurrency.
 #[derive(Default)]
 pub struct Recorder {

@@ -188,6 +188,7 @@ pub async fn apply(
     let mut pending_of: HashMap<NodeIndex, PendingOperation> = HashMap::default();
     let mut recorded: Vec<Text> = Vec::new();
     let parallelism = opts.parallelism.max(1);
+    let slots = Arc::new(Slots::default());
     let observer = &opts.observer;
     let info = |n: NodeIndex| -> OpInfo {
         let op = g[n];
@@ -201,7 +202,7 @@ pub async fn apply(
 
     loop {
         let mut to_start = Vec::new();
-        while in_flight.len() + to_start.len() < parallelism {
+        while in_flight.len().saturating_sub(slots.parked()) + to_start.len() < parallelism {
             let Some((_, std::cmp::Reverse(i))) = ready.pop() else {
                 break;
             };
@@ -234,8 +235,10 @@ pub async fn apply(
             let (node, call) = (p.node, p.call);
             let observer2 = observer.clone();
             let info2 = p.info.clone();
+            let slots2 = slots.clone();
             in_flight.spawn(async move {
-                let progress = Progress::new(move |m| observer2.op_progress(&info2, m));
+                let progress =
+                    Progress::new(move |m| observer2.op_progress(&info2, m)).with_slots(slots2);
                 let result = match call {
                     Call::Create(mut r) => {
                         r.progress = progress;
@@ -259,7 +262,12 @@ pub async fn apply(
         if in_flight.is_empty() {
             break;
         }
-        let mut done = vec![in_flight.join_next().await];
+        // A call parking in a waiter frees its slot: wake up and fill it.
+        let first = tokio::select! {
+            joined = in_flight.join_next() => joined,
+            _ = slots.parked_changed() => continue,
+        };
+        let mut done = vec![first];
         while let Some(r) = in_flight.try_join_next() {
             done.push(Some(r));
         }

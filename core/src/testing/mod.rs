@@ -94,6 +94,11 @@ struct Inner {
     echo: std::sync::atomic::AtomicBool,
     throttled: AtomicUsize,
     hung: tokio::sync::Notify,
+    /// How long a created object takes to become ready (waited out parked, see `settle`).
+    settle: Mutex<Duration>,
+    /// Mutating calls doing work right now (not parked in a waiter), and the most seen.
+    busy: AtomicUsize,
+    busy_peak: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -125,6 +130,9 @@ impl MemoryProvider {
                 echo: std::sync::atomic::AtomicBool::new(false),
                 throttled: AtomicUsize::new(0),
                 hung: tokio::sync::Notify::new(),
+                settle: Mutex::new(Duration::ZERO),
+                busy: AtomicUsize::new(0),
+                busy_peak: AtomicUsize::new(0),
             }),
         }
     }
@@ -133,6 +141,18 @@ impl MemoryProvider {
     pub fn latency(self, d: Duration) -> Self {
         *self.inner.latency.lock().unwrap() = d;
         self
+    }
+
+    /// Created objects take `d` to become ready; creates wait for that the way real waiters
+    /// do, parked (their engine slot is free meanwhile).
+    pub fn settle(self, d: Duration) -> Self {
+        *self.inner.settle.lock().unwrap() = d;
+        self
+    }
+
+    /// The most mutating calls that were busy at once (parked waits excluded).
+    pub fn busy_peak(&self) -> usize {
+        self.inner.busy_peak.load(Ordering::SeqCst)
     }
 
     /// At most `per_sec` calls per second after a burst of `burst`; callers beyond it wait.
@@ -368,6 +388,7 @@ impl Provider for MemoryProvider {
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
+        let busy = Busy::enter(&self.inner);
         self.enter(&req.address, CallKind::Create).await?;
         let n = self.count_call();
         self.hang_if(n, false).await;
@@ -405,6 +426,12 @@ impl Provider for MemoryProvider {
             id
         };
         self.hang_if(n, true).await;
+        drop(busy);
+        let settle = *self.inner.settle.lock().unwrap();
+        if !settle.is_zero() {
+            let _parked = req.progress.waiting();
+            tokio::time::sleep(settle).await;
+        }
         let attrs = self.inner.objects.lock().unwrap().by_id[&id].attrs.clone();
         Ok(CreateResponse { id, attrs })
     }
@@ -471,5 +498,22 @@ impl Provider for MemoryProvider {
                 address: req.address.to_string(),
             }),
         }
+    }
+}
+
+/// Counts a mutating call as busy while it lives.
+struct Busy<'a>(&'a Inner);
+
+impl<'a> Busy<'a> {
+    fn enter(inner: &'a Inner) -> Self {
+        let now = inner.busy.fetch_add(1, Ordering::SeqCst) + 1;
+        inner.busy_peak.fetch_max(now, Ordering::SeqCst);
+        Busy(inner)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -1,7 +1,9 @@
 //! SDK clients, configured the standard way, plus what every call shares: an interceptor
-//! that counts API calls (batched-refresh checks and benchmarks read it) and retry with
-//! jittered backoff for throttling and transient faults.
+//! that counts API calls (batched-refresh checks and benchmarks read it), retry with
+//! jittered backoff for throttling and transient faults, and a per-service adaptive
+//! concurrency budget (see `budget`).
 
+use crate::budget::{budgeted, Budget};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -62,6 +64,7 @@ pub struct Clients {
     pub elasticache: aws_sdk_elasticache::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub counter: CallCounter,
+    pub budgets: Vec<Arc<Budget>>,
     pub region: String,
 }
 
@@ -74,23 +77,37 @@ impl Clients {
             .with_max_attempts(8)
             .with_initial_backoff(Duration::from_millis(50))
             .with_max_backoff(Duration::from_secs(5));
+        // The caller's HTTP client if it configured one, else the SDK's default (rustls).
+        let http = sdk.http_client().unwrap_or_else(|| {
+            use aws_smithy_http_client::tls;
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https()
+        });
+        let mut budgets = Vec::new();
         macro_rules! client {
-            ($krate:ident) => {
+            ($krate:ident, $service:literal) => {{
+                let budget = Budget::new($service);
+                budgets.push(budget.clone());
                 $krate::Client::from_conf(
                     $krate::config::Builder::from(sdk)
                         .retry_config(retry.clone())
                         .interceptor(counter.clone())
+                        .http_client(budgeted(http.clone(), budget))
                         .build(),
                 )
-            };
+            }};
         }
         Clients {
-            ec2: client!(aws_sdk_ec2),
-            rds: client!(aws_sdk_rds),
-            elbv2: client!(aws_sdk_elasticloadbalancingv2),
-            kafka: client!(aws_sdk_kafka),
-            elasticache: client!(aws_sdk_elasticache),
-            secrets: client!(aws_sdk_secretsmanager),
+            ec2: client!(aws_sdk_ec2, "ec2"),
+            rds: client!(aws_sdk_rds, "rds"),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2, "elasticloadbalancing"),
+            kafka: client!(aws_sdk_kafka, "kafka"),
+            elasticache: client!(aws_sdk_elasticache, "elasticache"),
+            secrets: client!(aws_sdk_secretsmanager, "secretsmanager"),
+            budgets,
             region: sdk
                 .region()
                 .map(|r| r.to_string())

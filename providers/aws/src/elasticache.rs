@@ -232,7 +232,7 @@ pub(crate) async fn delete_subnet_group(
     ctx: &Ctx,
     req: &DeleteRequest,
 ) -> Result<(), ProviderError> {
-    ctx.retry_dependency(&req.address, || async {
+    ctx.retry_dependency(&req.address, &req.progress, || async {
         ctx.c
             .elasticache
             .delete_cache_subnet_group()

@@ -5,6 +5,7 @@
 //! SDK clients configured the standard way (credential chain, `AWS_REGION`,
 //! `AWS_ENDPOINT_URL`), so the same code runs against AWS and the local emulator.
 
+mod budget;
 mod client;
 mod ec2;
 mod elasticache;
@@ -18,6 +19,7 @@ mod secrets;
 mod util;
 mod wait;
 
+pub use budget::BudgetSnapshot;
 pub use client::{CallCounter, Clients};
 pub use lower::lower_stack;
 
@@ -65,6 +67,7 @@ impl Ctx {
     pub(crate) async fn retry_dependency<F, Fut, E, R>(
         &self,
         address: &str,
+        progress: &Progress,
         call: F,
     ) -> Result<(), ProviderError>
     where
@@ -90,6 +93,8 @@ impl Ctx {
                         )
                     ) && tokio::time::Instant::now() < deadline =>
                 {
+                    // Waiting for dependents to go is not work: give the engine slot back.
+                    let _parked = progress.waiting();
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(10));
                 }
@@ -126,6 +131,11 @@ impl AwsProvider {
     /// API calls made so far, by operation.
     pub fn calls(&self) -> &CallCounter {
         &self.ctx.c.counter
+    }
+
+    /// Each service's adaptive concurrency budget: limit, peak, throttles seen.
+    pub fn budgets(&self) -> Vec<BudgetSnapshot> {
+        self.ctx.c.budgets.iter().map(|b| b.snapshot()).collect()
     }
 
     pub fn region(&self) -> &str {

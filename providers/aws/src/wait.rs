@@ -28,6 +28,8 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<Poll<T>, ProviderError>>,
 {
+    // Polling is waiting, not work: the engine may start other calls in this one's slot.
+    let _parked = progress.waiting();
     let deadline = tokio::time::Instant::now() + timeout;
     let mut wait = first;
     let mut last = String::new();

@@ -3,6 +3,7 @@
 //! replacement, destroy verified through the AWS API.
 
 use crate::support::Aws;
+use cairn_aws::AwsProvider;
 use cairn_core::plan::Action;
 use cairn_core::prelude::*;
 use cairn_core::value::Value;
@@ -409,19 +410,38 @@ impl cairn_core::apply::Observer for Progress {
 #[test]
 fn throttling_and_server_faults_are_ridden_out() {
     let aws = Aws::new();
-    let engine = aws.engine("faults.json");
+    let provider = aws.provider();
+    let engine = aws.engine_with(provider.clone(), "faults.json");
     let stack = network_stack(true, "10.20.2.0/24", "https");
     // One call in four throttled, one in ten a 5xx, each in its service's real error shape.
     aws.set_faults(r#"{"throttle_rate": 0.25, "error_rate": 0.1, "seed": 7}"#);
     aws.converge(&engine, &stack);
     aws.assert_clean(&engine, &stack);
-    aws.destroy(&engine, &stack);
     let faulted = aws.calls().matches("\"fault\": \"throttle\"").count();
     assert!(
         faulted > 5,
         "the emulator throttled calls ({faulted}) and the provider retried them"
     );
+    // EC2's budget saw the throttling and shrank; other services' budgets are their own.
+    let ec2 = |p: &AwsProvider| {
+        p.budgets()
+            .into_iter()
+            .find(|b| b.service == "ec2")
+            .unwrap()
+    };
+    let throttled = ec2(&provider);
+    assert!(throttled.throttled > 0, "{throttled:?}");
+    assert!(throttled.lowest_limit < 16, "{throttled:?}");
+    // Without faults it grows back.
     aws.set_faults(r#"{"throttle_rate": 0, "error_rate": 0}"#);
+    aws.destroy(&engine, &stack);
+    aws.converge(&engine, &stack);
+    aws.destroy(&engine, &stack);
+    let recovered = ec2(&provider);
+    assert!(
+        recovered.limit > throttled.limit && recovered.limit > recovered.lowest_limit,
+        "the budget recovers after throttling stops: {throttled:?} -> {recovered:?}"
+    );
     assert_eq!(owned_vpcs(&aws), 0);
 }
 

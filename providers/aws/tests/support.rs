@@ -59,8 +59,13 @@ impl Aws {
     }
 
     pub fn engine(&self, state: &str) -> Engine {
+        self.engine_with(self.provider(), state)
+    }
+
+    /// An engine driving `provider`, for tests that inspect the provider afterwards.
+    pub fn engine_with(&self, provider: Arc<AwsProvider>, state: &str) -> Engine {
         Engine::new(
-            self.provider(),
+            provider,
             Arc::new(LocalStore::new(self.dir.path().join(state))),
         )
     }

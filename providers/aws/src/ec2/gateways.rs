@@ -103,7 +103,7 @@ pub(crate) async fn read_eips(
 }
 
 pub(crate) async fn delete_eip(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
-    ctx.retry_dependency(&req.address, || async {
+    ctx.retry_dependency(&req.address, &req.progress, || async {
         ctx.c
             .ec2
             .release_address()
@@ -169,6 +169,7 @@ pub(crate) async fn create_nat(
             {
                 req.progress
                     .report("waiting for the Elastic IP to be released");
+                let _parked = req.progress.waiting();
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(10));
             }

@@ -120,7 +120,7 @@ pub(crate) async fn update_vpc(
 }
 
 pub(crate) async fn delete_vpc(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
-    ctx.retry_dependency(&req.address, || async {
+    ctx.retry_dependency(&req.address, &req.progress, || async {
         ctx.c
             .ec2
             .delete_vpc()
@@ -262,7 +262,7 @@ pub(crate) async fn delete_igw(ctx: &Ctx, req: &DeleteRequest) -> Result<(), Pro
             Err(e) => return Err(convert(&req.address, e)),
         }
     }
-    ctx.retry_dependency(&req.address, || async {
+    ctx.retry_dependency(&req.address, &req.progress, || async {
         ctx.c
             .ec2
             .delete_internet_gateway()
@@ -396,7 +396,7 @@ pub(crate) async fn update_subnet(
 }
 
 pub(crate) async fn delete_subnet(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
-    ctx.retry_dependency(&req.address, || async {
+    ctx.retry_dependency(&req.address, &req.progress, || async {
         ctx.c
             .ec2
             .delete_subnet()

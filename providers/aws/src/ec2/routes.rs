@@ -86,7 +86,7 @@ pub(crate) async fn delete_route_table(
     ctx: &Ctx,
     req: &DeleteRequest,
 ) -> Result<(), ProviderError> {
-    ctx.retry_dependency(&req.address, || async {
+    ctx.retry_dependency(&req.address, &req.progress, || async {
         ctx.c
             .ec2
             .delete_route_table()

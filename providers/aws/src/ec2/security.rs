@@ -110,7 +110,7 @@ pub(crate) async fn delete_security_group(
     ctx: &Ctx,
     req: &DeleteRequest,
 ) -> Result<(), ProviderError> {
-    ctx.retry_dependency(&req.address, || async {
+    ctx.retry_dependency(&req.address, &req.progress, || async {
         ctx.c
             .ec2
             .delete_security_group()

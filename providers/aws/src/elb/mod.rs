@@ -455,7 +455,7 @@ pub(crate) async fn update_tg(
 }
 
 pub(crate) async fn delete_tg(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
-    ctx.retry_dependency(&req.address, || async {
+    ctx.retry_dependency(&req.address, &req.progress, || async {
         ctx.c
             .elbv2
             .delete_target_group()

@@ -226,7 +226,7 @@ pub(crate) async fn delete_subnet_group(
     ctx: &Ctx,
     req: &DeleteRequest,
 ) -> Result<(), ProviderError> {
-    ctx.retry_dependency(&req.address, || async {
+    ctx.retry_dependency(&req.address, &req.progress, || async {
         ctx.c
             .rds
             .delete_db_subnet_group()
@@ -422,7 +422,7 @@ pub(crate) async fn delete_parameter_group(
     ctx: &Ctx,
     req: &DeleteRequest,
 ) -> Result<(), ProviderError> {
-    ctx.retry_dependency(&req.address, || async {
+    ctx.retry_dependency(&req.address, &req.progress, || async {
         ctx.c
             .rds
             .delete_db_parameter_group()
