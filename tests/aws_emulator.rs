@@ -25,6 +25,13 @@ pub struct EmulatorGuard {
     _lock: MutexGuard<'static, ()>,
 }
 
+impl EmulatorGuard {
+    /// The emulator itself, for use off the test's thread (while this guard lives).
+    pub fn emulator(&self) -> &'static AwsEmulator {
+        self.emulator
+    }
+}
+
 impl std::ops::Deref for EmulatorGuard {
     type Target = AwsEmulator;
     fn deref(&self) -> &AwsEmulator {

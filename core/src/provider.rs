@@ -22,28 +22,42 @@ pub struct AttrSchema {
     pub computed: bool,
     /// Masked in every output; stored as a digest.
     pub sensitive: bool,
+    /// A list whose order means nothing (subnets, security groups): compared as a set, so
+    /// the cloud answering in its own order is not a change.
+    pub unordered: bool,
 }
 
 impl AttrSchema {
+    /// The same behaviour, for a list compared as a set.
+    pub const fn unordered(self) -> AttrSchema {
+        AttrSchema {
+            unordered: true,
+            ..self
+        }
+    }
     pub const UPDATABLE: AttrSchema = AttrSchema {
         force_new: false,
         computed: false,
         sensitive: false,
+        unordered: false,
     };
     pub const FORCE_NEW: AttrSchema = AttrSchema {
         force_new: true,
         computed: false,
         sensitive: false,
+        unordered: false,
     };
     pub const COMPUTED: AttrSchema = AttrSchema {
         force_new: false,
         computed: true,
         sensitive: false,
+        unordered: false,
     };
     pub const SENSITIVE: AttrSchema = AttrSchema {
         force_new: false,
         computed: false,
         sensitive: true,
+        unordered: false,
     };
 }
 

@@ -196,6 +196,15 @@ impl Value {
         }
     }
 
+    /// [`Value::same_as`] for lists whose order means nothing: the same members, each as
+    /// often. Non-lists compare as `same_as` does.
+    pub fn same_set_as(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::List(a), Value::List(b)) => same_members(a, b, |x, y| x.same_as(y)),
+            (a, b) => a.same_as(b),
+        }
+    }
+
     /// True for values that must be masked when shown.
     pub fn is_sensitive(&self) -> bool {
         match self {
@@ -215,6 +224,19 @@ impl Value {
             other => other.clone(),
         }
     }
+}
+
+/// `a` and `b` hold matching members, each matched once (lists here are short: groups,
+/// subnets; quadratic is fine and keeps `Value` free of an ordering).
+pub fn same_members<A, B>(a: &[A], b: &[B], matches: impl Fn(&A, &B) -> bool) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut used = vec![false; b.len()];
+    a.iter().all(|x| {
+        let hit = (0..b.len()).find(|&i| !used[i] && matches(x, &b[i]));
+        hit.map(|i| used[i] = true).is_some()
+    })
 }
 
 impl From<&str> for Value {
@@ -622,6 +644,15 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sets_compare_members_not_order() {
+        let a = Value::from(vec!["x", "y", "x"]);
+        assert!(a.same_set_as(&Value::from(vec!["x", "x", "y"])));
+        assert!(!a.same_as(&Value::from(vec!["x", "x", "y"])));
+        assert!(!a.same_set_as(&Value::from(vec!["x", "y", "y"])));
+        assert!(!a.same_set_as(&Value::from(vec!["x", "y"])));
+    }
+
     use super::*;
 
     #[test]

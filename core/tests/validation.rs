@@ -345,6 +345,15 @@ fn cases() -> Vec<Case> {
             "not set",
         ),
         (
+            "given and cloud-managed password at once",
+            edit("orders", |r| {
+                as_kind!(r, Database).cloud_managed_password = true
+            }),
+            "database.orders",
+            "admin_password",
+            "choose one",
+        ),
+        (
             "logical database name",
             edit("orders", |r| {
                 as_kind!(r, Database).databases.push("bad-name".into())

@@ -110,6 +110,9 @@ pub struct Database {
     pub databases: Vec<String>,
     pub admin_user: String,
     pub admin_password: Option<Ref<Secret>>,
+    /// The cloud generates, stores and rotates the admin password in its own secret store
+    /// (RDS `ManageMasterUserPassword`); instead of `admin_password`.
+    pub cloud_managed_password: bool,
     /// Server parameters (a parameter group on AWS).
     pub parameters: BTreeMap<String, String>,
     pub placement: Placement,
@@ -139,6 +142,7 @@ impl Database {
             databases: Vec::new(),
             admin_user: "cairn_admin".to_string(),
             admin_password: None,
+            cloud_managed_password: false,
             parameters: BTreeMap::new(),
             placement: Placement::default(),
             common: Common::default(),
@@ -198,6 +202,11 @@ impl Database {
     }
     pub fn admin_password(mut self, secret: &Ref<Secret>) -> Self {
         self.admin_password = Some(secret.clone());
+        self
+    }
+    /// Let the cloud own the admin password (see [`Database::cloud_managed_password`]).
+    pub fn cloud_managed_password(mut self) -> Self {
+        self.cloud_managed_password = true;
         self
     }
     pub fn parameter(mut self, key: &str, value: &str) -> Self {

@@ -238,16 +238,22 @@ fn unchanged(
     let ignored = |k: &str| ignore.iter().any(|f| f == "*" || f == k);
     const NULL: Value = Value::Null;
     let rs = schema.resources.get(d.concrete.type_name.as_str());
-    d.concrete
-        .attrs
-        .iter()
-        .all(|(k, v)| ignored(k) || matches_resolved(v, p.attrs.get(k).unwrap_or(&NULL), known))
-        && p.attrs.iter().all(|(k, v)| {
-            d.concrete.attrs.contains_key(k)
-                || *v == Value::Null
-                || ignored(k)
-                || rs.is_some_and(|s| s.get(k).computed)
-        })
+    let unordered = |k: &str| rs.is_some_and(|s| s.get(k).unordered);
+    d.concrete.attrs.iter().all(|(k, v)| {
+        let have = p.attrs.get(k).unwrap_or(&NULL);
+        ignored(k)
+            || match (v, have) {
+                (Value::List(a), Value::List(b)) if unordered(k) => {
+                    crate::value::same_members(a, b, |x, y| matches_resolved(x, y, known))
+                }
+                _ => matches_resolved(v, have, known),
+            }
+    }) && p.attrs.iter().all(|(k, v)| {
+        d.concrete.attrs.contains_key(k)
+            || *v == Value::Null
+            || ignored(k)
+            || rs.is_some_and(|s| s.get(k).computed)
+    })
 }
 
 /// A change of a declared resource, before the diff fills in what differs.
@@ -344,7 +350,12 @@ fn plan_one(
             keep_prior.push((k.clone(), before.clone()));
             continue;
         }
-        if wanted.has_unresolved() || !wanted.same_as(before) {
+        let same = if s.unordered {
+            wanted.same_set_as(before)
+        } else {
+            wanted.same_as(before)
+        };
+        if wanted.has_unresolved() || !same {
             diffs.push(AttrChange {
                 name: k.to_string(),
                 before: before.clone(),

@@ -253,12 +253,18 @@ impl Validator<'_> {
                 format!("{:?} is reserved by at least one cloud", db.admin_user),
             );
         }
-        if db.admin_password.is_none() {
-            self.err(
+        match (&db.admin_password, db.cloud_managed_password) {
+            (None, false) => self.err(
                 a,
                 "admin_password",
-                "is not set; give it a Secret (generated or given)",
-            );
+                "is not set; give it a Secret (generated or given), or use cloud_managed_password()",
+            ),
+            (Some(_), true) => self.err(
+                a,
+                "admin_password",
+                "is set together with cloud_managed_password(); choose one",
+            ),
+            _ => {}
         }
         let mut seen = HashSet::default();
         for (i, name) in db.databases.iter().enumerate() {

@@ -50,6 +50,33 @@ fn found_or_gone(
 }
 
 /// The user's tags of an ElastiCache object (listings do not carry them).
+/// The ownership tags of the object `arn`: (`cairn:stack`, `cairn:resource`).
+async fn owner_of(
+    ctx: &Ctx,
+    address: &str,
+    arn: &str,
+) -> Result<Option<(String, String)>, ProviderError> {
+    let t = ctx
+        .c
+        .elasticache
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| convert(address, e))?;
+    let pairs = || {
+        t.tag_list()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+    };
+    let stack = pairs()
+        .find(|(k, _)| *k == crate::ec2::TAG_STACK)
+        .map(|(_, v)| v);
+    Ok(stack
+        .zip(crate::util::owner(pairs()))
+        .map(|(s, a)| (s.to_string(), a.to_string())))
+}
+
 async fn read_tags(
     ctx: &Ctx,
     address: &str,
@@ -343,9 +370,17 @@ async fn wait_available(
     .await
 }
 
-/// What cairn records: what AWS reports, plus what it cannot report (engine and version
-/// as asked, the write-only token, placement inputs).
+/// What cairn records: what AWS reports, plus what it cannot report (the write-only token;
+/// right after a create or modify, the member-level settings as asked). A version AWS
+/// reports more precisely than asked ("7.1" -> "7.1.0") is the version asked.
 fn recorded(mut read: Attrs, desired: &Attrs) -> Attrs {
+    if let (Some(Value::Str(want)), Some(Value::Str(have))) =
+        (desired.get("engine_version"), read.get("engine_version"))
+    {
+        if have.starts_with(&format!("{want}.")) {
+            read.insert("engine_version".into(), Value::Str(want.clone()));
+        }
+    }
     for k in [
         "engine",
         "engine_version",
@@ -396,7 +431,32 @@ pub(crate) async fn create_group(
             message: "the AUTH token is not known to this run".into(),
         })?);
     }
-    call.send().await.map_err(|e| convert(&req.address, e))?;
+    loop {
+        match call.clone().send().await {
+            Ok(_) => break,
+            Err(e)
+                if crate::error::code(&e).as_deref() == Some("ReplicationGroupAlreadyExists") =>
+            {
+                match group_status(ctx, &req.address, &id).await? {
+                    // A replacement, or a group deleted by hand: wait for it to go.
+                    Some((st, _)) if st == "deleting" => {
+                        req.progress
+                            .report("waiting for the previous group of this name to be deleted");
+                        wait_gone(ctx, &req.address, &id, &req.progress).await?;
+                    }
+                    // Made by an interrupted earlier run for this very address: adopt it.
+                    Some((_, a))
+                        if owner_of(ctx, &req.address, s(&a, "arn")).await?
+                            == Some((req.stack.clone(), req.address.to_string())) =>
+                    {
+                        break
+                    }
+                    _ => return Err(convert(&req.address, e)),
+                }
+            }
+            Err(e) => return Err(convert(&req.address, e)),
+        }
+    }
     let mut read = wait_available(ctx, &req.address, &id, &req.progress).await?;
     if let Some(t) = a.get("tags") {
         read.insert("tags".into(), t.clone());
@@ -405,6 +465,53 @@ pub(crate) async fn create_group(
         id: id.into(),
         attrs: recorded(read, a),
     })
+}
+
+/// Member-level settings of every replication group, by group id: engine version, subnet
+/// group and security groups live on the member clusters. One paged call for all groups.
+async fn member_settings(
+    ctx: &Ctx,
+    type_name: &str,
+) -> Result<BTreeMap<String, Attrs>, ProviderError> {
+    let mut out: BTreeMap<String, Attrs> = BTreeMap::new();
+    let mut pages = ctx
+        .c
+        .elasticache
+        .describe_cache_clusters()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for c in page.map_err(|e| convert(type_name, e))?.cache_clusters() {
+            let Some(group) = c.replication_group_id() else {
+                continue;
+            };
+            // Members agree; the first one seen speaks for the group.
+            let a = out.entry(group.to_string()).or_default();
+            if !a.is_empty() {
+                continue;
+            }
+            if let Some(e) = c.engine() {
+                a.insert("engine".into(), Value::str(e));
+            }
+            if let Some(v) = c.engine_version() {
+                a.insert("engine_version".into(), Value::str(v));
+            }
+            if let Some(g) = c.cache_subnet_group_name() {
+                a.insert("subnet_group_name".into(), Value::str(g));
+            }
+            a.insert(
+                "security_group_ids".into(),
+                Value::List(
+                    c.security_groups()
+                        .iter()
+                        .filter_map(|m| m.security_group_id())
+                        .map(Value::str)
+                        .collect(),
+                ),
+            );
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) async fn read_groups(
@@ -432,7 +539,7 @@ pub(crate) async fn read_groups(
             );
         }
     }
-    let by_address = req
+    let mut by_address: BTreeMap<String, String> = req
         .items
         .iter()
         .filter_map(|i| {
@@ -442,9 +549,44 @@ pub(crate) async fn read_groups(
             ))
         })
         .collect();
+    // Creates a crash interrupted (no id, no prior): find their groups by ownership tags
+    // among the groups nobody else claims (listings carry no tags: one call per group).
+    if req
+        .items
+        .iter()
+        .any(|i| i.id.is_none() && !by_address.contains_key(i.address.as_str()))
+    {
+        let claimed: std::collections::BTreeSet<String> = req
+            .items
+            .iter()
+            .filter_map(|i| i.id.as_deref().map(str::to_string))
+            .chain(by_address.values().cloned())
+            .collect();
+        for (id, a) in by_id.iter().filter(|(id, _)| !claimed.contains(*id)) {
+            if let Some((stack, address)) = owner_of(ctx, &req.type_name, s(a, "arn")).await? {
+                if stack == req.stack {
+                    by_address.insert(address, id.clone());
+                }
+            }
+        }
+    }
     let mut results = found_or_gone(req, by_id, &by_address);
+    let members = member_settings(ctx, &req.type_name).await?;
     for i in &req.items {
         if let Some(ReadOutcome::Found { attrs, .. }) = results.get_mut(&i.address) {
+            if let Some(m) = members.get(s(attrs, "replication_group_id")) {
+                for (k, v) in m {
+                    if k == "security_group_ids" {
+                        let actual = crate::util::list(m, k);
+                        attrs.insert(
+                            k.clone(),
+                            crate::ec2::order_like(i.prior.get(k.as_str()), actual),
+                        );
+                    } else {
+                        attrs.insert(k.clone(), v.clone());
+                    }
+                }
+            }
             // Tags are not in the listing: one call per group asked about.
             let arn = s(attrs, "arn").to_string();
             read_tags(ctx, &i.address, &arn, attrs).await?;
@@ -555,14 +697,23 @@ pub(crate) async fn delete_group(ctx: &Ctx, req: &DeleteRequest) -> Result<(), P
         Err(e) if is_not_found(&e) => return Ok(()),
         Err(e) => return Err(convert(&req.address, e)),
     }
+    wait_gone(ctx, &req.address, &req.id, &req.progress).await
+}
+
+async fn wait_gone(
+    ctx: &Ctx,
+    address: &str,
+    id: &str,
+    progress: &Progress,
+) -> Result<(), ProviderError> {
     wait::until(
-        &req.address,
+        address,
         "replication group deletion",
-        &req.progress,
+        progress,
         ctx.options.delete_timeout,
         Duration::from_millis(250),
         || async {
-            Ok(match group_status(ctx, &req.address, &req.id).await? {
+            Ok(match group_status(ctx, address, id).await? {
                 None => Poll::Ready(()),
                 Some((st, _)) => Poll::Pending(st),
             })

@@ -88,6 +88,7 @@ impl Ctx {
                         Some(
                             "DependencyViolation"
                                 | "InvalidDBSubnetGroupStateFault"
+                                | "InvalidDBParameterGroupState"
                                 | "CacheSubnetGroupInUse"
                                 | "ResourceInUse"
                         )
@@ -189,6 +190,7 @@ impl Provider for AwsProvider {
             "aws_lb_listener" => elb::read_listeners(ctx, &req).await?,
             "aws_lb_listener_rule" => elb::read_rules(ctx, &req).await?,
             "aws_msk_cluster" => msk::read(ctx, &req).await?,
+            "aws_msk_topic" => msk::topic::read(ctx, &req).await?,
             other => return Err(Self::unsupported(other)),
         };
         Ok(ReadResponse { results })
@@ -219,6 +221,7 @@ impl Provider for AwsProvider {
             "aws_lb_listener" => elb::create_listener(ctx, &req).await,
             "aws_lb_listener_rule" => elb::create_rule(ctx, &req).await,
             "aws_msk_cluster" => msk::create(ctx, &req).await,
+            "aws_msk_topic" => msk::topic::create(ctx, &req).await,
             other => Err(Self::unsupported(other)),
         }
     }
@@ -246,6 +249,7 @@ impl Provider for AwsProvider {
             "aws_lb_listener" => elb::update_listener(ctx, &req).await,
             "aws_lb_listener_rule" => elb::update_rule(ctx, &req).await,
             "aws_msk_cluster" => msk::update(ctx, &req).await,
+            "aws_msk_topic" => msk::topic::update(ctx, &req).await,
             other => Err(Self::unsupported(other)),
         }
     }
@@ -275,6 +279,7 @@ impl Provider for AwsProvider {
             "aws_lb_listener" => elb::delete_listener(ctx, &req).await?,
             "aws_lb_listener_rule" => elb::delete_rule(ctx, &req).await?,
             "aws_msk_cluster" => msk::delete(ctx, &req).await?,
+            "aws_msk_topic" => msk::topic::delete(ctx, &req).await?,
             other => return Err(Self::unsupported(other)),
         }
         Ok(DeleteResponse {})

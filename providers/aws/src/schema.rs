@@ -2,7 +2,7 @@
 //!
 //! `F` (force new) marks what the AWS API cannot change in place; everything else listed
 //! is updatable through the service's Modify*/Update* calls; `C` is set by AWS; `S` is
-//! sensitive. `tags` is updatable on every type that has it.
+//! sensitive; `FS`/`US` are lists compared as sets. `tags` is updatable on every type that has it.
 
 use cairn_core::provider::{AttrSchema, ProviderSchema, ResourceSchema};
 
@@ -10,6 +10,9 @@ const F: AttrSchema = AttrSchema::FORCE_NEW;
 const U: AttrSchema = AttrSchema::UPDATABLE;
 const C: AttrSchema = AttrSchema::COMPUTED;
 const S: AttrSchema = AttrSchema::SENSITIVE;
+/// Lists AWS treats as sets (subnets, groups, route tables): compared ignoring order.
+const FS: AttrSchema = F.unordered();
+const US: AttrSchema = U.unordered();
 
 /// (type, taggable, [(attribute, behaviour)])
 type TypeTable = &'static [(&'static str, bool, &'static [(&'static str, AttrSchema)])];
@@ -77,7 +80,7 @@ pub(crate) const TYPES: TypeTable = &[
             ("vpc_id", F),
             ("service_name", F),
             ("vpc_endpoint_type", F),
-            ("route_table_ids", U),
+            ("route_table_ids", US),
             ("id", C),
         ],
     ),
@@ -124,7 +127,7 @@ pub(crate) const TYPES: TypeTable = &[
         &[
             ("name", F),
             ("description", U),
-            ("subnet_ids", U),
+            ("subnet_ids", US),
             ("id", C),
             ("arn", C),
         ],
@@ -160,9 +163,11 @@ pub(crate) const TYPES: TypeTable = &[
             ("deletion_protection", U),
             ("username", F),
             ("password", S),
+            ("manage_master_user_password", U),
+            ("master_user_secret_arn", C),
             ("db_name", F),
             ("db_subnet_group_name", F),
-            ("vpc_security_group_ids", U),
+            ("vpc_security_group_ids", US),
             ("parameter_group_name", U),
             ("id", C),
             ("arn", C),
@@ -192,18 +197,29 @@ pub(crate) const TYPES: TypeTable = &[
             ("number_of_broker_nodes", U),
             ("instance_type", U),
             ("ebs_volume_size", U),
-            ("client_subnets", F),
-            ("security_groups", F),
+            ("client_subnets", FS),
+            ("security_groups", FS),
             ("encryption_in_transit_client_broker", F),
             ("encryption_in_transit_in_cluster", F),
             ("client_authentication", F),
             ("scram_secret_arn", U),
-            ("topics", U),
             ("id", C),
             ("arn", C),
             ("current_version", C),
             ("bootstrap_brokers_tls", C),
             ("state", C),
+        ],
+    ),
+    (
+        "aws_msk_topic",
+        false,
+        &[
+            ("cluster_arn", F),
+            ("name", F),
+            ("partitions", U),
+            ("replication", F),
+            ("id", C),
+            ("arn", C),
         ],
     ),
     (
@@ -213,8 +229,8 @@ pub(crate) const TYPES: TypeTable = &[
             ("name", F),
             ("internal", F),
             ("load_balancer_type", F),
-            ("subnets", U),
-            ("security_groups", U),
+            ("subnets", US),
+            ("security_groups", US),
             ("id", C),
             ("arn", C),
             ("dns_name", C),
@@ -272,7 +288,7 @@ pub(crate) const TYPES: TypeTable = &[
         &[
             ("name", F),
             ("description", U),
-            ("subnet_ids", U),
+            ("subnet_ids", US),
             ("id", C),
             ("arn", C),
         ],
@@ -294,7 +310,7 @@ pub(crate) const TYPES: TypeTable = &[
             ("auth_token", S),
             ("port", F),
             ("subnet_group_name", F),
-            ("security_group_ids", U),
+            ("security_group_ids", US),
             ("id", C),
             ("arn", C),
             ("primary_endpoint_address", C),

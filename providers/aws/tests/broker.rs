@@ -1,11 +1,16 @@
-//! Acceptance checks for MSK: create through CREATING, in-place broker count and storage
-//! changes (each an MSK operation, through UPDATING), a forced replacement, destroy.
+//! Acceptance checks for MSK: clusters (create through CREATING, in-place broker count and
+//! storage changes, each an MSK operation through UPDATING, a forced replacement) and topics
+//! (MSK's topic API: partitions grown in place), import, out-of-band deletion, destroy.
 
 use crate::support::Aws;
 use cairn_core::plan::Action;
 use cairn_core::prelude::*;
 
 fn broker_stack(brokers: u32, storage: u32, tls: bool) -> Stack {
+    broker_stack_with(brokers, storage, tls, 4)
+}
+
+fn broker_stack_with(brokers: u32, storage: u32, tls: bool, partitions: u32) -> Stack {
     let mut s = Stack::new("acc-msk");
     let vpc = s.add("main", Network::new("10.70.0.0/16").nat(NatMode::None));
     let a = s.add(
@@ -30,7 +35,16 @@ fn broker_stack(brokers: u32, storage: u32, tls: bool) -> Stack {
             .brokers(brokers)
             .storage_gb(storage)
             .tls(tls)
-            .topic("orders", 4)
+            .topic_with(Topic {
+                name: "orders".into(),
+                partitions,
+                replication: 2,
+            })
+            .topic_with(Topic {
+                name: "payments.events".into(),
+                partitions: 4,
+                replication: 2,
+            })
             .subnets([&a, &b])
             .security_group(&sg),
     );
@@ -53,6 +67,28 @@ fn clusters(aws: &Aws) -> Vec<(String, i32)> {
         .collect()
 }
 
+/// (name, partitions, replication) of the stack's cluster's topics, through MSK's API.
+fn topics(aws: &Aws, engine: &cairn_core::Engine) -> Vec<(String, i32, i32)> {
+    let arn = engine.store().read().unwrap().unwrap().resources["aws_msk_cluster.events"]
+        .id
+        .clone();
+    let k = aws_sdk_kafka::Client::new(&aws.sdk);
+    let out = aws
+        .rt
+        .block_on(k.list_topics().cluster_arn(arn.as_str()).send())
+        .unwrap();
+    out.topics()
+        .iter()
+        .map(|t| {
+            (
+                t.topic_name().unwrap_or_default().to_string(),
+                t.partition_count().unwrap_or(0),
+                t.replication_factor().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn broker_lifecycle() {
     let aws = Aws::new();
@@ -60,7 +96,15 @@ fn broker_lifecycle() {
     let stack = broker_stack(2, 100, true);
     aws.converge(&engine, &stack);
     assert_eq!(clusters(&aws), [("ACTIVE".to_string(), 2)]);
+    assert_eq!(
+        topics(&aws, &engine),
+        [
+            ("orders".to_string(), 4, 2),
+            ("payments.events".to_string(), 4, 2)
+        ]
+    );
     aws.assert_clean(&engine, &stack);
+    aws.assert_import_matches(&engine, &stack, &[]);
 
     let grown = broker_stack(4, 200, true);
     let plan = aws.plan(&engine, &grown);
@@ -74,7 +118,36 @@ fn broker_lifecycle() {
     aws.assert_clean(&engine, &grown);
     assert_eq!(clusters(&aws), [("ACTIVE".to_string(), 4)]);
 
-    let plaintext = broker_stack(4, 200, false);
+    // A topic's partitions grow in place (UpdateTopic), never shrink.
+    let more = broker_stack_with(4, 200, true, 8);
+    let plan = aws.plan(&engine, &more);
+    let t = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "aws_msk_topic.events-orders")
+        .unwrap();
+    assert_eq!(t.action, Action::Update);
+    aws.apply(&engine, &plan);
+    aws.assert_clean(&engine, &more);
+    assert_eq!(topics(&aws, &engine)[0], ("orders".to_string(), 8, 2));
+
+    // A topic deleted out of band is recreated.
+    let cluster = engine.store().read().unwrap().unwrap().resources["aws_msk_cluster.events"]
+        .id
+        .clone();
+    let k = aws_sdk_kafka::Client::new(&aws.sdk);
+    aws.rt
+        .block_on(
+            k.delete_topic()
+                .cluster_arn(cluster.as_str())
+                .topic_name("payments.events")
+                .send(),
+        )
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400)); // past DELETING
+    aws.assert_recreated(&engine, &more, &["aws_msk_topic.events-payments.events"]);
+
+    let plaintext = broker_stack_with(4, 200, false, 8);
     let plan = aws.plan(&engine, &plaintext);
     let c = plan
         .changes
@@ -91,6 +164,15 @@ fn broker_lifecycle() {
     );
     aws.apply(&engine, &plan);
     aws.assert_clean(&engine, &plaintext);
+
+    // Deleted out of band -> recreated.
+    let arn = engine.store().read().unwrap().unwrap().resources["aws_msk_cluster.events"]
+        .id
+        .clone();
+    aws.rt
+        .block_on(k.delete_cluster().cluster_arn(arn.as_str()).send())
+        .unwrap();
+    aws.assert_recreated(&engine, &plaintext, &["aws_msk_cluster.events"]);
 
     aws.destroy(&engine, &plaintext);
     assert!(

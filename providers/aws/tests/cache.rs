@@ -68,6 +68,7 @@ fn cache_lifecycle() {
         .any(|c| c.type_name == "aws_elasticache_replication_group" && c.action == Action::Create));
     assert_eq!(groups(&aws), 1);
     aws.assert_clean(&engine, &stack);
+    aws.assert_import_matches(&engine, &stack, &["auth_token"]);
 
     let bigger = cache_stack(Size::Medium, 6379);
     let plan = aws.plan(&engine, &bigger);
@@ -108,13 +109,63 @@ fn cache_lifecycle() {
     aws.apply(&engine, &plan);
     aws.assert_clean(&engine, &moved);
 
+    // An engine upgrade made out of band is drift: the plan puts the declared version back.
+    let ec = aws_sdk_elasticache::Client::new(&aws.sdk);
+    let id = engine.store().read().unwrap().unwrap().resources
+        ["aws_elasticache_replication_group.sessions"]
+        .id
+        .clone();
+    aws.rt
+        .block_on(
+            ec.modify_replication_group()
+                .replication_group_id(id.as_str())
+                .engine_version("7.2")
+                .apply_immediately(true)
+                .send(),
+        )
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400)); // past "modifying"
+    let plan = aws.plan(&engine, &moved);
+    let rg = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "aws_elasticache_replication_group.sessions")
+        .unwrap();
+    assert_eq!(rg.action, Action::Update, "{:?}", rg.changes);
+    assert_eq!(
+        rg.changes
+            .iter()
+            .map(|c| (c.name.as_str(), c.before.to_string(), c.after.to_string()))
+            .collect::<Vec<_>>(),
+        [(
+            "engine_version",
+            "\"7.2\"".to_string(),
+            "\"7.1\"".to_string()
+        )]
+    );
+    aws.apply(&engine, &plan);
+    aws.assert_clean(&engine, &moved);
+
+    // Deleted out of band -> recreated.
+    aws.rt
+        .block_on(
+            ec.delete_replication_group()
+                .replication_group_id(id.as_str())
+                .send(),
+        )
+        .unwrap();
+    aws.assert_recreated(
+        &engine,
+        &moved,
+        &["aws_elasticache_replication_group.sessions"],
+    );
+
     aws.destroy(&engine, &moved);
     assert_eq!(
         groups(&aws),
         0,
         "the group is gone (the emulator finishes deletes, like AWS)"
     );
-    let ec = aws_sdk_elasticache::Client::new(&aws.sdk);
     assert!(aws
         .rt
         .block_on(ec.describe_cache_subnet_groups().send())

@@ -83,6 +83,7 @@ fn database_lifecycle() {
         "the endpoint output is known after apply"
     );
     aws.assert_clean(&engine, &stack);
+    aws.assert_import_matches(&engine, &stack, &["password"]);
 
     // In place: backups and instance class.
     let updated = db_stack(14, true, Size::Large);
@@ -124,17 +125,39 @@ fn database_lifecycle() {
                 .send(),
         )
         .unwrap();
-    let plan = aws.plan(&engine, &replaced);
+    aws.assert_recreated(&engine, &replaced, &["aws_db_instance.orders"]);
+
+    // The parameter group too, once the instance using it is gone (RDS refuses before).
+    aws.rt
+        .block_on(
+            rds.delete_db_instance()
+                .db_instance_identifier("acc-db-orders")
+                .skip_final_snapshot(true)
+                .send(),
+        )
+        .unwrap();
+    // The error code of deleting the parameter group now (None when it worked).
+    let delete_group = || {
+        aws.rt
+            .block_on(
+                rds.delete_db_parameter_group()
+                    .db_parameter_group_name("acc-db-orders")
+                    .send(),
+            )
+            .err()
+            .map(|e| aws_sdk_rds::error::ProvideErrorMetadata::code(&e).map(str::to_string))
+    };
     assert_eq!(
-        plan.changes
-            .iter()
-            .find(|c| c.address == "aws_db_instance.orders")
-            .unwrap()
-            .action,
-        Action::Create
+        delete_group(),
+        Some(Some("InvalidDBParameterGroupState".to_string()))
     );
-    aws.apply(&engine, &plan);
-    aws.assert_clean(&engine, &replaced);
+    std::thread::sleep(std::time::Duration::from_millis(400)); // past "deleting"
+    assert_eq!(delete_group(), None);
+    aws.assert_recreated(
+        &engine,
+        &replaced,
+        &["aws_db_parameter_group.orders", "aws_db_instance.orders"],
+    );
 
     aws.destroy(&engine, &replaced);
     assert!(instances(&aws).is_empty());

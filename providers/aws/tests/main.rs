@@ -2,6 +2,7 @@
 
 mod broker;
 mod cache;
+mod crash;
 mod database;
 mod load_balancer;
 mod network;

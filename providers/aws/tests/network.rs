@@ -102,22 +102,7 @@ fn networking_lifecycle() {
     aws.assert_clean(&engine, &stack);
 
     // (4) import by id into a fresh state gives the same attributes and an empty plan.
-    let imported = aws.engine("imported.json");
-    for r in state.live() {
-        let got = aws
-            .rt
-            .block_on(imported.import(&stack, &r.address, &r.id))
-            .unwrap_or_else(|e| panic!("import {}: {e}", r.address));
-        for (k, v) in &r.attrs {
-            assert!(
-                got.attrs.get(k.as_str()).is_some_and(|g| g.same_as(v)),
-                "{}: import differs on {k}: {v} vs {:?}",
-                r.address,
-                got.attrs.get(k.as_str())
-            );
-        }
-    }
-    aws.assert_clean(&imported, &stack);
+    aws.assert_import_matches(&engine, &stack, &[]);
 
     // (5) deleted out of band -> the next plan recreates it.
     let rule_id = state.resources["aws_security_group_rule.web-ingress-0"]
@@ -304,6 +289,7 @@ fn nat_endpoint_and_secrets_lifecycle() {
         progress.messages.lock().unwrap()
     );
     aws.assert_clean(&engine, &stack);
+    aws.assert_import_matches(&engine, &stack, &[]);
 
     // The secrets hold their values in Secrets Manager; state only digests.
     let state = engine.store().read().unwrap().unwrap();
@@ -350,6 +336,21 @@ fn nat_endpoint_and_secrets_lifecycle() {
         )
         .unwrap();
     assert_eq!(given.secret_string(), Some("Second-Given-Secret-2!"));
+
+    // A secret deleted out of band (no recovery window) is recreated with its value.
+    aws.rt
+        .block_on(
+            sm.delete_secret()
+                .secret_id(
+                    state.resources["aws_secretsmanager_secret.given"]
+                        .id
+                        .as_str(),
+                )
+                .force_delete_without_recovery(true)
+                .send(),
+        )
+        .unwrap();
+    aws.assert_recreated(&engine, &changed, &["aws_secretsmanager_secret.given"]);
 
     // A NAT gateway deleted out of band is recreated.
     let nat = state.resources["aws_nat_gateway.main-a"].id.clone();

@@ -15,13 +15,19 @@ files (everything is patched from here, at start-up):
   ElastiCache or load balancers (DependencyViolation), subnets with NAT gateways or used by
   DB/cache subnet groups (DependencyViolation), VPCs with an attached internet gateway
   (DependencyViolation), DB subnet groups used by instances (InvalidDBSubnetGroupStateFault),
+  DB parameter groups used by instances (InvalidDBParameterGroupState),
   cache subnet groups used by replication groups (CacheSubnetGroupInUse);
 * injectable latency, throttling and 5xx faults, in each protocol's real error shape;
-* a call log (service, operation, start, end) for benchmarks.
+* a call log (service, operation, start, end) for benchmarks;
+* held answers, to stage a crash: the named operations take effect at once but their
+  answers wait until the hold is lifted (the cloud did it, the client never heard).
 
 Control (all on the emulator's port):
   GET/POST /cairn/faults   {"latency_ms": 50, "throttle_rate": 0.1, "error_rate": 0.05,
-                            "transition_ms": 300, "seed": 1}
+                            "transition_ms": 300, "seed": 1,
+                            "hold": ["CreateSecret", "POST /v1/clusters"]}
+                           ("hold": [] answers everything held; a held call is logged
+                            with "held": true once it took effect, and again when answered)
   GET /cairn/calls          the call log;  POST /cairn/calls/reset  clears it
   POST /cairn/certificate   {"domain": "example.com"} -> {"arn": ...}, an ACM certificate
   POST /moto-api/reset      moto's reset; also clears pending transitions
@@ -53,6 +59,7 @@ class Settings:
         self.error_rate = float(os.environ.get("CAIRN_MOTO_ERROR_RATE", "0"))
         self.transition_ms = float(os.environ.get("CAIRN_MOTO_TRANSITION_MS", "300"))
         self.rng = random.Random(int(os.environ.get("CAIRN_MOTO_SEED", "0")))
+        self.hold = set()
 
     def as_dict(self):
         return {
@@ -60,6 +67,7 @@ class Settings:
             "throttle_rate": self.throttle_rate,
             "error_rate": self.error_rate,
             "transition_ms": self.transition_ms,
+            "hold": sorted(self.hold),
         }
 
     def update(self, d):
@@ -68,8 +76,16 @@ class Settings:
                 setattr(self, k, float(d[k]))
         if "seed" in d:
             self.rng = random.Random(int(d["seed"]))
+        if "hold" in d:
+            self.hold = set(d["hold"])
+            if self.hold:
+                RELEASED.clear()
+            else:
+                RELEASED.set()
 
 
+RELEASED = threading.Event()
+RELEASED.set()
 SETTINGS = Settings()
 CALLS = []
 
@@ -94,6 +110,17 @@ def settle_later(obj, attr, pending, final):
     def settle():
         if getattr(obj, attr) == pending:
             setattr(obj, attr, final)
+
+    later(settle)
+
+
+def settle_later_key(d, key, pending, final):
+    """`settle_later` for a dict entry."""
+    d[key] = pending
+
+    def settle():
+        if d.get(key) == pending:
+            d[key] = final
 
     later(settle)
 
@@ -181,6 +208,21 @@ def patch_rds():
         return original_delete_group(self, subnet_name)
 
     backend_cls.delete_subnet_group = delete_subnet_group
+
+    # A parameter group still named by an instance (even one being deleted) is refused.
+    original_delete_parameters = backend_cls.delete_db_parameter_group
+
+    def delete_db_parameter_group(self, db_parameter_group_name):
+        for db in self.databases.values():
+            if (db.db_parameter_group_name or "").lower() == db_parameter_group_name.lower():
+                raise RDSClientError(
+                    "InvalidDBParameterGroupState",
+                    f"One or more database instances are still members of this parameter group "
+                    f"{db_parameter_group_name}, so the group cannot be deleted",
+                )
+        return original_delete_parameters(self, db_parameter_group_name)
+
+    backend_cls.delete_db_parameter_group = delete_db_parameter_group
 
 
 def in_use_security_group(account_id, region, group_id):
@@ -393,6 +435,87 @@ def patch_elasticache():
 
     backend_cls.delete_replication_group = delete_replication_group
 
+    # moto's ModifyReplicationGroup drops EngineVersion and SecurityGroupIds; AWS applies them.
+    original_modify_response = ecr.ElastiCacheResponse.modify_replication_group
+
+    def modify_replication_group_response(self):
+        group_id = self._get_param("ReplicationGroupId")
+        version = self._get_param("EngineVersion")
+        groups = self._get_param("SecurityGroupIds")
+        result = original_modify_response(self)
+        rg = self.elasticache_backend.replication_groups.get(group_id)
+        if rg is not None:
+            if version:
+                rg.engine_version = version
+            if groups:
+                rg.__dict__["cairn_security_group_ids"] = list(groups)
+        return result
+
+    ecr.ElastiCacheResponse.modify_replication_group = modify_replication_group_response
+
+    # AWS lists a replication group's member clusters in DescribeCacheClusters (with the
+    # engine version, subnet group and security groups the group itself does not report);
+    # moto lists none. Build them from the group's current state on each call.
+    def member_cluster(backend, rg, member):
+        cluster = ec.CacheCluster(
+            account_id=backend.account_id,
+            region_name=backend.region_name,
+            cache_cluster_id=member["cache_cluster_id"],
+            cache_node_type=rg.cache_node_type,
+            replication_group_id=rg.replication_group_id,
+            az_mode="single-az",
+            preferred_availability_zone=member.get("preferred_availability_zone"),
+            num_cache_nodes=1,
+            engine=rg.engine,
+            engine_version=rg.engine_version,
+            cache_parameter_group_name=None,
+            cache_subnet_group_name=rg.__dict__.get("cairn_cache_subnet_group_name"),
+            transit_encryption_enabled=rg.transit_encryption_enabled,
+            network_type=None,
+            ip_discovery=None,
+            snapshot_name=None,
+            preferred_maintenance_window=None,
+            port=rg.port,
+            notification_topic_arn=None,
+            auto_minor_version_upgrade=None,
+            snapshot_retention_limit=None,
+            snapshot_window=None,
+            auth_token=None,
+            outpost_mode=None,
+            preferred_outpost_arn=None,
+            preferred_availability_zones=None,
+            cache_security_group_names=None,
+            security_group_ids=rg.__dict__.get("cairn_security_group_ids"),
+            tags=None,
+            snapshot_arns=None,
+            preferred_outpost_arns=None,
+            log_delivery_configurations=[],
+            cache_node_ids_to_remove=None,
+            cache_node_ids_to_reboot=None,
+        )
+        cluster.cache_cluster_status = rg.status
+        cluster.security_groups = [
+            {"SecurityGroupId": g, "Status": "active"} for g in rg.__dict__.get("cairn_security_group_ids", [])
+        ]
+        return cluster
+
+    original_describe_clusters = backend_cls.describe_cache_clusters
+
+    def describe_cache_clusters(self, cache_cluster_id=None, *args, **kwargs):
+        members = {}
+        for rg in list(self.replication_groups.values()):
+            for group in rg.node_groups:
+                for member in group["node_group_members"]:
+                    members[member["cache_cluster_id"]] = (rg, member)
+        if cache_cluster_id and cache_cluster_id in members:
+            return [member_cluster(self, *members[cache_cluster_id])]
+        own = original_describe_clusters(self, cache_cluster_id, *args, **kwargs)
+        if cache_cluster_id:
+            return own
+        return list(own) + [member_cluster(self, rg, m) for rg, m in members.values()]
+
+    backend_cls.describe_cache_clusters = describe_cache_clusters
+
     def delete_cache_subnet_group(self, cache_subnet_group_name):
         if cache_subnet_group_name not in self.cache_subnet_groups:
             raise ElastiCacheException(
@@ -452,6 +575,11 @@ def patch_elasticache():
 
     ecr.ElastiCacheResponse.increase_replica_count = replica_response
     ecr.ElastiCacheResponse.decrease_replica_count = replica_response
+
+
+def rest_error(status, kind, message):
+    """A REST-JSON error answer. moto takes the HTTP status from the headers' "status"."""
+    return status, {"status": status, "x-amzn-ErrorType": kind}, json.dumps({"message": message})
 
 
 def patch_kafka():
@@ -549,15 +677,11 @@ def patch_kafka():
             body = {k[:1].upper() + k[1:]: v for k, v in raw.items()}
             cluster = self.kafka_backend.clusters.get(arn)
             if cluster is None:
-                return 404, {"x-amzn-ErrorType": "NotFoundException"}, json.dumps({"message": f"{arn} not found"})
+                return rest_error(404, "NotFoundException", f"{arn} not found")
             if body.get("CurrentVersion") and body["CurrentVersion"] != cluster.current_version:
-                return 400, {"x-amzn-ErrorType": "BadRequestException"}, json.dumps(
-                    {"message": "The cluster's current version does not match."}
-                )
+                return rest_error(400, "BadRequestException", "The cluster's current version does not match.")
             if cluster.state != "ACTIVE":
-                return 400, {"x-amzn-ErrorType": "BadRequestException"}, json.dumps(
-                    {"message": f"The cluster is {cluster.state}, not ACTIVE."}
-                )
+                return rest_error(400, "BadRequestException", f"The cluster is {cluster.state}, not ACTIVE.")
             mutate(cluster, body)
             return json.dumps({"ClusterArn": arn, "ClusterOperationArn": bump(cluster)})
 
@@ -583,6 +707,134 @@ def patch_kafka():
     kr.KafkaResponse.update_broker_storage = update_response(set_storage)
     kr.KafkaResponse.update_broker_type = update_response(set_type)
     kr.KafkaResponse.update_cluster_kafka_version = update_response(set_version)
+
+    patch_kafka_topics(kr)
+
+
+def patch_kafka_topics(kr):
+    """MSK's topic API (CreateTopic, DescribeTopic, ListTopics, UpdateTopic, DeleteTopic),
+    which moto lacks: topics live on their cluster (so a reset clears them), pass through
+    CREATING/UPDATING/DELETING, and refuse what MSK refuses (inactive cluster, duplicate
+    name, replication above the broker count, fewer partitions)."""
+
+    error = rest_error
+
+    def parse(self):
+        tail = self.path.split("?")[0].split("/v1/clusters/")[1].split("/")
+        arn = urllib.parse.unquote(tail[0])
+        name = urllib.parse.unquote(tail[2]) if len(tail) > 2 else None
+        return arn, self.kafka_backend.clusters.get(arn), name
+
+    def view(cluster, t):
+        return {
+            "topicArn": t["arn"],
+            "topicName": t["name"],
+            "partitionCount": t["partitions"],
+            "replicationFactor": t["replication"],
+            "configs": t.get("configs", ""),
+            "status": t["status"],
+        }
+
+    def topics_of(cluster):
+        if not hasattr(cluster, "cairn_topics"):
+            cluster.cairn_topics = {}
+        return cluster.cairn_topics
+
+    def create_topic(self):
+        arn, cluster, _ = parse(self)
+        if cluster is None:
+            return error(404, "NotFoundException", f"Cluster {arn} was not found.")
+        if cluster.state != "ACTIVE":
+            return error(400, "BadRequestException", f"The cluster is {cluster.state}, not ACTIVE.")
+        body = json.loads(self.body or "{}")
+        name = body.get("topicName", "")
+        topics = topics_of(cluster)
+        if name in topics:
+            return error(409, "ConflictException", f"Topic {name} already exists.")
+        replication = int(body.get("replicationFactor", 3))
+        if replication > int(cluster.number_of_broker_nodes):
+            return error(
+                400,
+                "BadRequestException",
+                f"replicationFactor {replication} exceeds the {cluster.number_of_broker_nodes} brokers.",
+            )
+        topic = {
+            "arn": arn.replace(":cluster/", ":topic/") + "/" + name,
+            "name": name,
+            "partitions": int(body.get("partitionCount", 1)),
+            "replication": replication,
+            "configs": body.get("configs", ""),
+        }
+        topics[name] = topic
+        settle_later_key(topic, "status", "CREATING", "ACTIVE")
+        return json.dumps({"topicArn": topic["arn"], "topicName": name, "status": "CREATING"})
+
+    def describe_topic(self):
+        arn, cluster, name = parse(self)
+        topic = topics_of(cluster).get(name) if cluster is not None else None
+        if topic is None:
+            return error(404, "NotFoundException", f"Topic {name} was not found.")
+        return json.dumps(view(cluster, topic))
+
+    def list_topics(self):
+        arn, cluster, _ = parse(self)
+        if cluster is None:
+            return error(404, "NotFoundException", f"Cluster {arn} was not found.")
+        prefix = (self.querystring.get("topicNameFilter") or [""])[0]
+        limit = int((self.querystring.get("maxResults") or ["100"])[0])
+        start = int((self.querystring.get("nextToken") or ["0"])[0])
+        names = sorted(n for n in topics_of(cluster) if n.startswith(prefix))
+        page = names[start : start + limit]
+        out = {
+            "topics": [
+                {
+                    "topicArn": topics_of(cluster)[n]["arn"],
+                    "topicName": n,
+                    "partitionCount": topics_of(cluster)[n]["partitions"],
+                    "replicationFactor": topics_of(cluster)[n]["replication"],
+                    "outOfSyncReplicaCount": 0,
+                }
+                for n in page
+            ]
+        }
+        if start + limit < len(names):
+            out["nextToken"] = str(start + limit)
+        return json.dumps(out)
+
+    def update_topic(self):
+        arn, cluster, name = parse(self)
+        topic = topics_of(cluster).get(name) if cluster is not None else None
+        if topic is None:
+            return error(404, "NotFoundException", f"Topic {name} was not found.")
+        if topic["status"] != "ACTIVE":
+            return error(400, "BadRequestException", f"The topic is {topic['status']}, not ACTIVE.")
+        body = json.loads(self.body or "{}")
+        if "partitionCount" in body:
+            wanted = int(body["partitionCount"])
+            if wanted < topic["partitions"]:
+                return error(
+                    400,
+                    "BadRequestException",
+                    f"partitionCount can only grow: {topic['partitions']} -> {wanted}.",
+                )
+            topic["partitions"] = wanted
+        if "configs" in body:
+            topic["configs"] = body["configs"]
+        settle_later_key(topic, "status", "UPDATING", "ACTIVE")
+        return json.dumps({"topicArn": topic["arn"], "topicName": name, "status": "UPDATING"})
+
+    def delete_topic(self):
+        arn, cluster, name = parse(self)
+        topics = topics_of(cluster) if cluster is not None else {}
+        topic = topics.get(name)
+        if topic is None:
+            return error(404, "NotFoundException", f"Topic {name} was not found.")
+        topic["status"] = "DELETING"
+        later(lambda: topics.pop(name, None))
+        return json.dumps({"topicArn": topic["arn"], "topicName": name, "status": "DELETING"})
+
+    for fn in (create_topic, describe_topic, list_topics, update_topic, delete_topic):
+        setattr(kr.KafkaResponse, fn.__name__, fn)
 
 
 # ---------------------------------------------------------------------------------------
@@ -664,6 +916,22 @@ class Middleware:
     def __init__(self, app):
         self.app = app
 
+    def held(self, environ, start_response, service, operation, started):
+        """Let the call take effect now and answer only once the hold is lifted (at most a
+        minute: a forgotten hold must not wedge the emulator)."""
+        answer = {}
+
+        def capture(status, headers, exc_info=None):
+            answer["status"], answer["headers"] = status, headers
+            return lambda data: None
+
+        chunks = list(self.app(environ, capture))
+        with LOCK:
+            CALLS.append({"service": service, "operation": operation, "start": started, "end": time.time(), "fault": None, "held": True})
+        RELEASED.wait(timeout=60)
+        start_response(answer["status"], answer["headers"])
+        return chunks
+
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
@@ -676,6 +944,7 @@ class Middleware:
             if path.startswith("/moto-api/reset"):
                 with LOCK:
                     TRANSITIONS.clear()
+                SETTINGS.update({"hold": []})
             return self.app(environ, start_response)
         advance()
         service, operation = describe_request(environ, body)
@@ -693,6 +962,8 @@ class Middleware:
             if fault:
                 status, headers, text = fault_response(service, fault)
                 return reply(start_response, status, headers, text)
+            if operation in SETTINGS.hold:
+                return self.held(environ, start_response, service, operation, started)
             return self.app(environ, start_response)
         finally:
             with LOCK:

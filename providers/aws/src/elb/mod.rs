@@ -20,13 +20,22 @@ use cairn_core::value::{Attrs, Text, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// What DescribeTags says about a set of objects: their user tags, and which of them this
+/// stack owns, by address (from the ownership tags).
+#[derive(Default)]
+struct Tagged {
+    user: BTreeMap<String, BTreeMap<Text, Value>>,
+    owned: BTreeMap<String, String>,
+}
+
 /// Tags of many objects in one call (DescribeTags takes up to 20 ARNs).
-async fn user_tags(
+async fn tags_of(
     ctx: &Ctx,
     what: &str,
+    stack: &str,
     arns: &[String],
-) -> Result<BTreeMap<String, BTreeMap<Text, Value>>, ProviderError> {
-    let mut out = BTreeMap::new();
+) -> Result<Tagged, ProviderError> {
+    let mut out = Tagged::default();
     for chunk in arns.chunks(20) {
         let t = ctx
             .c
@@ -37,6 +46,16 @@ async fn user_tags(
             .await
             .map_err(|e| convert(what, e))?;
         for d in t.tag_descriptions() {
+            let arn = d.resource_arn().unwrap_or_default().to_string();
+            let pairs = || {
+                d.tags()
+                    .iter()
+                    .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+            };
+            let ours = pairs().any(|(k, v)| k == crate::ec2::TAG_STACK && v == stack);
+            if let (true, Some(address)) = (ours, crate::util::owner(pairs())) {
+                out.owned.insert(address.to_string(), arn.clone());
+            }
             let mut m = Attrs::new();
             crate::util::set_user_tags(
                 &mut m,
@@ -48,7 +67,7 @@ async fn user_tags(
                 Some(Value::Map(m)) => m,
                 _ => BTreeMap::new(),
             };
-            out.insert(d.resource_arn().unwrap_or_default().to_string(), m);
+            out.user.insert(arn, m);
         }
     }
     Ok(out)
@@ -95,20 +114,30 @@ pub(crate) async fn finish(
     req: &ReadRequest,
     mut by_arn: BTreeMap<String, Attrs>,
 ) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
-    let wanted: Vec<String> = req
+    let mut wanted: Vec<String> = req
         .items
         .iter()
         .filter_map(|i| i.id.as_deref().map(str::to_string))
         .filter(|id| by_arn.contains_key(id))
         .collect();
-    let tags = user_tags(ctx, &req.type_name, &wanted).await?;
+    // Items without an id are creates a crash interrupted: look for objects tagged with
+    // their address among those nobody else claimed.
+    if req.items.iter().any(|i| i.id.is_none()) {
+        let claimed: std::collections::BTreeSet<String> = wanted.iter().cloned().collect();
+        wanted.extend(by_arn.keys().filter(|a| !claimed.contains(*a)).cloned());
+    }
+    let tags = tags_of(ctx, &req.type_name, &req.stack, &wanted).await?;
     Ok(req
         .items
         .iter()
         .map(|i| {
-            let outcome = i.id.as_deref().and_then(|arn| {
-                let mut attrs = by_arn.remove(arn)?;
-                if let Some(t) = tags.get(arn).filter(|t| !t.is_empty()) {
+            let arn = match &i.id {
+                Some(id) => Some(id.to_string()),
+                None => tags.owned.get(i.address.as_str()).cloned(),
+            };
+            let outcome = arn.and_then(|arn| {
+                let mut attrs = by_arn.remove(&arn)?;
+                if let Some(t) = tags.user.get(&arn).filter(|t| !t.is_empty()) {
                     attrs.insert("tags".into(), Value::Map(t.clone()));
                 }
                 for k in ["subnets", "security_groups", "path_patterns"] {
@@ -118,7 +147,7 @@ pub(crate) async fn finish(
                     }
                 }
                 Some(ReadOutcome::Found {
-                    id: arn.into(),
+                    id: arn.as_str().into(),
                     attrs,
                 })
             });

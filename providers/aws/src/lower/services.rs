@@ -91,10 +91,14 @@ impl Lowering<'_> {
             ),
             ("deletion_protection".into(), db.deletion_protection.into()),
             ("username".into(), s(&db.admin_user)),
-            ("password".into(), self.secret_value(&db.admin_password)),
             ("db_subnet_group_name".into(), r(&group, "name")),
             ("vpc_security_group_ids".into(), groups),
         ]);
+        if db.cloud_managed_password {
+            attrs.insert("manage_master_user_password".into(), true.into());
+        } else {
+            attrs.insert("password".into(), self.secret_value(&db.admin_password));
+        }
         if let Some(w) = &db.backup_window {
             attrs.insert("preferred_backup_window".into(), s(w));
         }
@@ -175,21 +179,6 @@ impl Lowering<'_> {
                 s(if b.tls { "TLS" } else { "TLS_PLAINTEXT" }),
             ),
             ("encryption_in_transit_in_cluster".into(), b.tls.into()),
-            (
-                "topics".into(),
-                Value::List(
-                    b.topics
-                        .iter()
-                        .map(|t| {
-                            Value::Map(BTreeMap::from([
-                                (Text::from("name"), s(&t.name)),
-                                (Text::from("partitions"), t.partitions.into()),
-                                (Text::from("replication"), t.replication.into()),
-                            ]))
-                        })
-                        .collect(),
-                ),
-            ),
         ]);
         if b.credentials.is_some() {
             attrs.insert("client_authentication".into(), s("SASL_SCRAM"));
@@ -201,6 +190,20 @@ impl Lowering<'_> {
             );
         }
         let msk = self.push(d, "aws_msk_cluster", &d.name, attrs, &[]);
+        for t in &b.topics {
+            self.push(
+                d,
+                "aws_msk_topic",
+                &format!("{}-{}", d.name, t.name),
+                Attrs::from([
+                    ("cluster_arn".into(), r(&msk, "arn")),
+                    ("name".into(), s(&t.name)),
+                    ("partitions".into(), t.partitions.into()),
+                    ("replication".into(), t.replication.into()),
+                ]),
+                &[],
+            );
+        }
         self.export(d, "id", r(&msk, "arn"));
         self.export(d, "arn", r(&msk, "arn"));
         self.export(d, "bootstrap_brokers", r(&msk, "bootstrap_brokers_tls"));

@@ -161,6 +161,10 @@ fn instance_attrs(d: &aws_sdk_rds::types::DbInstance) -> Attrs {
         "status".into(),
         Value::str(d.db_instance_status().unwrap_or_default()),
     );
+    if let Some(arn) = d.master_user_secret().and_then(|m| m.secret_arn()) {
+        a.insert("manage_master_user_password".into(), Value::Bool(true));
+        a.insert("master_user_secret_arn".into(), Value::str(arn));
+    }
     user_tags(&mut a, d.tag_list());
     a
 }
@@ -215,11 +219,15 @@ pub(crate) async fn create_instance(
                 .unwrap_or(false),
         )
         .master_username(s(a, "username"))
-        .master_user_password(secret(&req.address, a, "password")?)
         .db_subnet_group_name(s(a, "db_subnet_group_name"))
         .set_vpc_security_group_ids(Some(list(a, "vpc_security_group_ids")))
         .publicly_accessible(false)
         .set_tags(Some(tags(&req.stack, &req.address, a)));
+    call = if flag(a, "manage_master_user_password") {
+        call.manage_master_user_password(true)
+    } else {
+        call.master_user_password(secret(&req.address, a, "password")?)
+    };
     if let Some(w) = a.get("preferred_backup_window").and_then(Value::as_str) {
         call = call.preferred_backup_window(w);
     }
@@ -345,7 +353,16 @@ pub(crate) async fn update_instance(
         );
         any = true;
     }
-    if changed("password") {
+    if changed("manage_master_user_password") {
+        let managed = flag(a, "manage_master_user_password");
+        call = call.manage_master_user_password(managed);
+        // Taking the password back from RDS needs the new password in the same call.
+        if !managed {
+            call = call.master_user_password(secret(&req.address, a, "password")?);
+        }
+        any = true;
+    }
+    if changed("password") && !flag(a, "manage_master_user_password") {
         call = call.master_user_password(secret(&req.address, a, "password")?);
         any = true;
     }

@@ -7,7 +7,7 @@
 //! per page anyway).
 
 use crate::error::{convert, is_not_found};
-use crate::util::{int, list, s, tag_pairs};
+use crate::util::{flag, int, list, s, tag_pairs};
 use crate::wait::{self, Poll};
 use crate::Ctx;
 use aws_sdk_rds::types::{ApplyMethod, Parameter, Tag};

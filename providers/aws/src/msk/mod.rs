@@ -6,6 +6,8 @@
 //! them. Broker count and storage can only grow; shrinking either forces a replacement
 //! (the planner sees it as an update, and MSK's refusal names the attribute).
 
+pub(crate) mod topic;
+
 use crate::error::{convert, is_not_found};
 use crate::util::{list, s};
 use crate::wait::{self, Poll};
@@ -87,11 +89,10 @@ fn cluster_attrs(c: &aws_sdk_kafka::types::ClusterInfo) -> Attrs {
     a
 }
 
-/// Recorded = read + what MSK does not report back (topics are managed by Kafka itself;
-/// the kafka version as asked until AWS reports it).
+/// Recorded = read + what MSK does not report back (the kafka version as asked until AWS
+/// reports it).
 fn recorded(mut read: Attrs, desired: &Attrs) -> Attrs {
     for k in [
-        "topics",
         "kafka_version",
         "client_authentication",
         "scram_secret_arn",

@@ -1,0 +1,239 @@
+//! Crash safety beyond EC2: a run killed while RDS, ElastiCache, MSK, ALB and Secrets
+//! Manager creates are in flight leaves pending records; the next plan finds each
+//! half-created object by its ownership tag or name and adopts it, and nothing is
+//! duplicated.
+
+use crate::support::Aws;
+use cairn_core::apply::ApplyOptions;
+use cairn_core::plan::Drift;
+use cairn_core::prelude::*;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn stack(cert: &str, secret: bool, services: bool) -> Stack {
+    let mut s = Stack::new("acc-crash");
+    let vpc = s.add("main", Network::new("10.90.0.0/16").nat(NatMode::None));
+    let subnets: Vec<_> = (0..2u8)
+        .map(|z| {
+            s.add(
+                &format!("data-{z}"),
+                Subnet::new(&vpc, &format!("10.90.{}.0/24", z + 1))
+                    .tier(Tier::Isolated)
+                    .zone(z),
+            )
+        })
+        .collect();
+    let public: Vec<_> = (0..2u8)
+        .map(|z| {
+            s.add(
+                &format!("public-{z}"),
+                Subnet::new(&vpc, &format!("10.90.{}.0/24", z + 11))
+                    .tier(Tier::Public)
+                    .zone(z),
+            )
+        })
+        .collect();
+    let sg = s.add(
+        "data",
+        SecurityGroup::new(&vpc, "data").ingress(Rule::tcp(5432).from_cidr("10.90.0.0/16")),
+    );
+    if secret {
+        s.add("api-key", Secret::given("Crash-Test-Api-Key-1!"));
+    }
+    if !services {
+        return s;
+    }
+    s.add(
+        "db",
+        Database::postgres("15.4")
+            .cloud_managed_password()
+            .subnets(&subnets)
+            .security_group(&sg),
+    );
+    s.add(
+        "cache",
+        Cache::redis("7.1").subnets(&subnets).security_group(&sg),
+    );
+    s.add(
+        "events",
+        Broker::kafka("3.6.0")
+            .brokers(2)
+            .subnets(&subnets)
+            .security_group(&sg),
+    );
+    s.add(
+        "web",
+        LoadBalancer::public()
+            .https(cert)
+            .target_group(TargetGroup::new("app", 8080, HealthCheck::http("/health")))
+            .default_target("app")
+            .subnets(&public)
+            .security_group(&sg),
+    );
+    s
+}
+
+/// Apply `stack` while the emulator holds the answers to the `held` create calls, and kill
+/// the run once all of them took effect (the cloud made the objects; cairn never heard).
+/// Then check the next plan adopts each `watched` type and converges.
+fn crash_and_adopt(
+    aws: &Aws,
+    engine: &cairn_core::Engine,
+    stack: &Stack,
+    held: &[&str],
+    watched: &[&str],
+) {
+    let hold = serde_json::json!({ "hold": held }).to_string();
+    aws.set_faults(&hold);
+    let plan = aws.plan(engine, stack);
+    let killed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let emulator = aws._emulator.emulator();
+    let want: Vec<String> = held.iter().map(|h| h.to_string()).collect();
+    let opts = ApplyOptions::default();
+    killed.block_on(async {
+        let all_took_effect = tokio::task::spawn_blocking(move || loop {
+            let calls: serde_json::Value = serde_json::from_str(&emulator.calls()).unwrap();
+            let done = |op: &str| {
+                calls
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["held"] == true && c["operation"] == op)
+            };
+            if want.iter().all(|op| done(op)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        });
+        tokio::select! {
+            r = engine.apply(&plan, &opts) => panic!("the apply should still be running: {r:?}"),
+            _ = all_took_effect => {}
+        }
+    });
+    drop(killed);
+    aws.set_faults(r#"{"hold": []}"#);
+    let lock: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(aws.dir.path().join("crash-services.json.lock")).unwrap(),
+    )
+    .unwrap();
+    engine
+        .store()
+        .force_unlock(lock["id"].as_str().unwrap())
+        .expect("the dead run's lock is released by hand");
+    let state = engine.store().read().unwrap().unwrap();
+    let pending: BTreeSet<String> = state
+        .pending
+        .values()
+        .map(|p| p.type_name.to_string())
+        .collect();
+    for t in watched {
+        assert!(
+            pending.contains(*t),
+            "{t} was in flight at the crash: {pending:?}"
+        );
+    }
+    let plan = aws.plan(engine, stack);
+    let adopted: BTreeSet<String> = plan
+        .drift
+        .iter()
+        .filter_map(|d| match d {
+            Drift::Adopted { address, .. } => {
+                Some(address.split('.').next().unwrap_or_default().to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    for t in watched {
+        assert!(
+            adopted.contains(*t),
+            "{t}: the half-created object is adopted: {:?}",
+            plan.drift
+        );
+    }
+    aws.apply(engine, &plan);
+    aws.assert_clean(engine, stack);
+}
+
+#[test]
+fn a_crash_during_service_creates_is_adopted_not_duplicated() {
+    let aws = Aws::new();
+    let engine = aws.engine("crash-services.json");
+    let cert = aws.certificate("crash.example.com");
+    aws.converge(&engine, &stack(&cert, false, false));
+    crash_and_adopt(
+        &aws,
+        &engine,
+        &stack(&cert, true, false),
+        &["CreateSecret"],
+        &["aws_secretsmanager_secret"],
+    );
+    // The service creates start together once their groups exist.
+    let full = stack(&cert, true, true);
+    crash_and_adopt(
+        &aws,
+        &engine,
+        &full,
+        &[
+            "CreateDBInstance",
+            "CreateReplicationGroup",
+            "POST /v1/clusters",
+            "CreateLoadBalancer",
+        ],
+        &[
+            "aws_db_instance",
+            "aws_elasticache_replication_group",
+            "aws_msk_cluster",
+            "aws_lb",
+        ],
+    );
+
+    // Exactly one of each, through the services' own APIs.
+    let rds = aws_sdk_rds::Client::new(&aws.sdk);
+    let ec = aws_sdk_elasticache::Client::new(&aws.sdk);
+    let kafka = aws_sdk_kafka::Client::new(&aws.sdk);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk);
+    let sm = aws_sdk_secretsmanager::Client::new(&aws.sdk);
+    let counts = aws.rt.block_on(async {
+        (
+            rds.describe_db_instances()
+                .send()
+                .await
+                .unwrap()
+                .db_instances()
+                .len(),
+            ec.describe_replication_groups()
+                .send()
+                .await
+                .unwrap()
+                .replication_groups()
+                .len(),
+            kafka
+                .list_clusters()
+                .send()
+                .await
+                .unwrap()
+                .cluster_info_list()
+                .len(),
+            elb.describe_load_balancers()
+                .send()
+                .await
+                .unwrap()
+                .load_balancers()
+                .len(),
+            // Ours only: RDS keeps the managed admin password in a secret of its own.
+            sm.list_secrets()
+                .send()
+                .await
+                .unwrap()
+                .secret_list()
+                .iter()
+                .filter(|s| s.tags().iter().any(|t| t.key() == Some("cairn:stack")))
+                .count(),
+        )
+    });
+    assert_eq!(counts, (1, 1, 1, 1, 1), "(rds, redis, msk, alb, secrets)");
+    aws.destroy(&engine, &full);
+}
