@@ -38,7 +38,7 @@ pub use provider::Provider;
 pub mod prelude {
     pub use crate::model::{
         Broker, Cache, Database, Declare, HealthCheck, LoadBalancer, NatMode, Network, Protocol,
-        Ref, Rule, Secret, SecurityGroup, Size, Stack, StorageType, Subnet, TargetGroup, Tier,
-        Topic,
+        Ref, RouteTarget, Rule, Secret, SecurityGroup, Size, Stack, StorageType, Subnet,
+        TargetGroup, Tier, Topic,
     };
 }

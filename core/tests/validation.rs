@@ -397,11 +397,20 @@ fn cases() -> Vec<Case> {
         (
             "route to unknown target",
             edit("web", |r| {
-                as_kind!(r, LoadBalancer).routes[0].target_group = "nope".into()
+                as_kind!(r, LoadBalancer).routes[0].target = RouteTarget::Forward("nope".into())
             }),
             "load_balancer.web",
-            "routes[0].target_group",
+            "routes[0].target",
             "not a target group",
+        ),
+        (
+            "route source not a CIDR",
+            edit("web", |r| {
+                as_kind!(r, LoadBalancer).routes[0].source_cidrs = vec!["10.0.0.0/33".into()]
+            }),
+            "load_balancer.web",
+            "routes[0].source_cidrs",
+            "not a CIDR",
         ),
         (
             "route priority",

@@ -353,7 +353,18 @@ impl TargetGroup {
 pub struct Route {
     pub priority: u32,
     pub path_patterns: Vec<String>,
-    pub target_group: String,
+    pub target: RouteTarget,
+    /// Only clients from these CIDRs match (empty: everyone).
+    pub source_cidrs: Vec<String>,
+}
+
+/// Where a route sends what it matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// To the named target group.
+    Forward(String),
+    /// Answered by the balancer with 403 Forbidden (an admin path closed to the internet).
+    Deny,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -430,7 +441,35 @@ impl LoadBalancer {
         self.routes.push(Route {
             priority,
             path_patterns: vec![path_pattern.to_string()],
-            target_group: target_group.to_string(),
+            target: RouteTarget::Forward(target_group.to_string()),
+            source_cidrs: Vec::new(),
+        });
+        self
+    }
+    /// A route only clients from `cidrs` match; pair it with [`LoadBalancer::deny`] on the
+    /// same path at a later priority to close the path to everyone else.
+    pub fn route_from(
+        mut self,
+        priority: u32,
+        path_pattern: &str,
+        target_group: &str,
+        cidrs: &[&str],
+    ) -> Self {
+        self.routes.push(Route {
+            priority,
+            path_patterns: vec![path_pattern.to_string()],
+            target: RouteTarget::Forward(target_group.to_string()),
+            source_cidrs: cidrs.iter().map(|c| c.to_string()).collect(),
+        });
+        self
+    }
+    /// Answer `path_pattern` with 403 Forbidden.
+    pub fn deny(mut self, priority: u32, path_pattern: &str) -> Self {
+        self.routes.push(Route {
+            priority,
+            path_patterns: vec![path_pattern.to_string()],
+            target: RouteTarget::Deny,
+            source_cidrs: Vec::new(),
         });
         self
     }

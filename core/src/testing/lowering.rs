@@ -192,11 +192,16 @@ pub(super) fn lower_attrs(r: &Resource) -> Attrs {
                     l.routes
                         .iter()
                         .map(|r| {
+                            let target = match &r.target {
+                                RouteTarget::Forward(tg) => tg.as_str(),
+                                RouteTarget::Deny => "deny",
+                            };
                             Value::str(format!(
-                                "{}:{}:{}",
+                                "{}:{}:{}:{}",
                                 r.priority,
                                 r.path_patterns.join(","),
-                                r.target_group
+                                target,
+                                r.source_cidrs.join(",")
                             ))
                         })
                         .collect(),

@@ -460,15 +460,19 @@ impl Validator<'_> {
                     );
                 }
             }
-            if !names.contains(r.target_group.as_str()) {
-                self.err(
-                    a,
-                    &f("target_group"),
-                    format!(
-                        "{:?} is not a target group of this load balancer",
-                        r.target_group
-                    ),
-                );
+            if let RouteTarget::Forward(tg) = &r.target {
+                if !names.contains(tg.as_str()) {
+                    self.err(
+                        a,
+                        &f("target"),
+                        format!("{tg:?} is not a target group of this load balancer"),
+                    );
+                }
+            }
+            for c in &r.source_cidrs {
+                if c.parse::<ipnet::IpNet>().is_err() {
+                    self.err(a, &f("source_cidrs"), format!("{c:?} is not a CIDR block"));
+                }
             }
         }
         if let Some(t) = &lb.default_target {

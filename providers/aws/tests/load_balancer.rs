@@ -34,12 +34,53 @@ fn lb_stack(cert: &str, health: &str, second_route: &str, target_port: u32) -> S
             .target_group(TargetGroup::new("events", 8080, HealthCheck::http(health)).blue_green())
             .route(10, "/api/auth/*", "auth")
             .route(20, second_route, "events")
+            .route_from(5, "/admin/*", "auth", &["10.0.0.0/8", "192.168.0.0/16"])
+            .deny(6, "/admin/*")
             .default_target("auth")
             .subnets([&a, &b])
             .security_group(&sg),
     );
     s.output("dns", lb.attr("dns_name"));
     s
+}
+
+/// (priority, source CIDRs, "forward" or the fixed status) of a listener's rules.
+fn elb_listener_rules(
+    aws: &Aws,
+    engine: &cairn_core::Engine,
+    listener: &str,
+) -> Vec<(String, Vec<String>, String)> {
+    let arn = engine.store().read().unwrap().unwrap().resources[listener]
+        .id
+        .clone();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk);
+    let out = aws
+        .rt
+        .block_on(elb.describe_rules().listener_arn(arn.as_str()).send())
+        .unwrap();
+    out.rules()
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+        .map(|r| {
+            let mut sources: Vec<String> = r
+                .conditions()
+                .iter()
+                .filter_map(|c| c.source_ip_config())
+                .flat_map(|c| c.values().to_vec())
+                .collect();
+            sources.sort();
+            let a = &r.actions()[0];
+            let action = match a.fixed_response_config() {
+                Some(f) => f.status_code().unwrap_or_default().to_string(),
+                None => "forward".to_string(),
+            };
+            (
+                r.priority().unwrap_or_default().to_string(),
+                sources,
+                action,
+            )
+        })
+        .collect()
 }
 
 fn balancers(aws: &Aws) -> usize {
@@ -66,7 +107,7 @@ fn load_balancer_lifecycle() {
             count("aws_lb_listener"),
             count("aws_lb_listener_rule")
         ),
-        (1, 4, 2, 2)
+        (1, 4, 2, 4)
     );
     assert_eq!(balancers(&aws), 1);
     aws.assert_clean(&engine, &stack);
@@ -88,6 +129,21 @@ fn load_balancer_lifecycle() {
     assert_eq!(
         (redirect.protocol(), redirect.port()),
         (Some("HTTPS"), Some("443"))
+    );
+
+    // The admin path: private clients forwarded, everyone else refused by the balancer.
+    let https = elb_listener_rules(&aws, &engine, "aws_lb_listener.web-https");
+    assert!(
+        https.iter().any(|(p, sources, action)| p == "5"
+            && sources == &["10.0.0.0/8", "192.168.0.0/16"]
+            && action == "forward"),
+        "{https:?}"
+    );
+    assert!(
+        https
+            .iter()
+            .any(|(p, sources, action)| p == "6" && sources.is_empty() && action == "403"),
+        "{https:?}"
     );
 
     // Import by id alone (a fresh state knows no parents) gives the same attributes.

@@ -5,15 +5,31 @@ use super::*;
 // ---------------------------------------------------------------------------------------
 // Listener
 
-/// The listener's default action from its attributes.
-fn default_action(address: &str, a: &Attrs) -> Result<Action, ProviderError> {
-    if let Some(tg) = a.get("default_target_group_arn").and_then(Value::as_str) {
+/// Attribute names carrying an action: a forward (`target`) or a compact spec (`spec`).
+struct ActionKeys {
+    target: &'static str,
+    spec: &'static str,
+}
+
+const LISTENER_ACTION: ActionKeys = ActionKeys {
+    target: "default_target_group_arn",
+    spec: "default_action",
+};
+const RULE_ACTION: ActionKeys = ActionKeys {
+    target: "target_group_arn",
+    spec: "action",
+};
+
+/// An action from its attributes: a forward, `redirect:PROTOCOL:PORT:CODE` or
+/// `fixed-response:STATUS`.
+fn action(address: &str, a: &Attrs, keys: &ActionKeys) -> Result<Action, ProviderError> {
+    if let Some(tg) = a.get(keys.target).and_then(Value::as_str) {
         return Ok(Action::builder()
             .r#type(ActionTypeEnum::Forward)
             .target_group_arn(tg)
             .build());
     }
-    let spec = s(a, "default_action");
+    let spec = s(a, keys.spec);
     let parts: Vec<&str> = spec.split(':').collect();
     match parts.as_slice() {
         ["redirect", protocol, port, code] => Ok(Action::builder()
@@ -37,8 +53,43 @@ fn default_action(address: &str, a: &Attrs) -> Result<Action, ProviderError> {
         _ => Err(ProviderError::Api {
             address: address.to_string(),
             code: "InvalidAction".into(),
-            message: format!("unknown default action {spec:?}"),
+            message: format!("unknown action {spec:?}"),
         }),
+    }
+}
+
+/// The attributes of an action as read back, under `keys`.
+fn action_attrs(action: &Action, keys: &ActionKeys, a: &mut Attrs) {
+    match action.r#type() {
+        Some(ActionTypeEnum::Forward) => {
+            a.insert(
+                keys.target.into(),
+                Value::str(action.target_group_arn().unwrap_or_default()),
+            );
+        }
+        Some(ActionTypeEnum::Redirect) => {
+            let r = action.redirect_config();
+            let spec = format!(
+                "redirect:{}:{}:{}",
+                r.and_then(|r| r.protocol()).unwrap_or_default(),
+                r.and_then(|r| r.port()).unwrap_or_default(),
+                r.and_then(|r| r.status_code())
+                    .map(|c| c.as_str())
+                    .unwrap_or_default()
+            );
+            a.insert(keys.spec.into(), Value::str(spec));
+        }
+        Some(ActionTypeEnum::FixedResponse) => {
+            let code = action
+                .fixed_response_config()
+                .and_then(|f| f.status_code())
+                .unwrap_or_default();
+            a.insert(
+                keys.spec.into(),
+                Value::str(format!("fixed-response:{code}")),
+            );
+        }
+        _ => {}
     }
 }
 
@@ -65,38 +116,8 @@ fn listener_attrs(l: &aws_sdk_elasticloadbalancingv2::types::Listener) -> Attrs 
             a.insert("ssl_policy".into(), Value::str(p));
         }
     }
-    if let Some(action) = l.default_actions().first() {
-        match action.r#type() {
-            Some(ActionTypeEnum::Forward) => {
-                a.insert(
-                    "default_target_group_arn".into(),
-                    Value::str(action.target_group_arn().unwrap_or_default()),
-                );
-            }
-            Some(ActionTypeEnum::Redirect) => {
-                let r = action.redirect_config();
-                let spec = format!(
-                    "redirect:{}:{}:{}",
-                    r.and_then(|r| r.protocol()).unwrap_or_default(),
-                    r.and_then(|r| r.port()).unwrap_or_default(),
-                    r.and_then(|r| r.status_code())
-                        .map(|c| c.as_str())
-                        .unwrap_or_default()
-                );
-                a.insert("default_action".into(), Value::str(spec));
-            }
-            Some(ActionTypeEnum::FixedResponse) => {
-                let code = action
-                    .fixed_response_config()
-                    .and_then(|f| f.status_code())
-                    .unwrap_or_default();
-                a.insert(
-                    "default_action".into(),
-                    Value::str(format!("fixed-response:{code}")),
-                );
-            }
-            _ => {}
-        }
+    if let Some(act) = l.default_actions().first() {
+        action_attrs(act, &LISTENER_ACTION, &mut a);
     }
     a
 }
@@ -113,7 +134,7 @@ pub(crate) async fn create_listener(
         .load_balancer_arn(s(a, "load_balancer_arn"))
         .set_port(int(a, "port"))
         .protocol(ProtocolEnum::from(s(a, "protocol")))
-        .default_actions(default_action(&req.address, a)?)
+        .default_actions(action(&req.address, a, &LISTENER_ACTION)?)
         .set_tags(Some(tags(&req.stack, &req.address, a)));
     if let Some(c) = a.get("certificate_arn").and_then(Value::as_str) {
         call = call.certificates(Certificate::builder().certificate_arn(c).build());
@@ -195,7 +216,7 @@ pub(crate) async fn update_listener(
             .listener_arn(req.id.as_str())
             .set_port(int(a, "port"))
             .protocol(ProtocolEnum::from(s(a, "protocol")))
-            .default_actions(default_action(&req.address, a)?);
+            .default_actions(action(&req.address, a, &LISTENER_ACTION)?);
         if let Some(c) = a.get("certificate_arn").and_then(Value::as_str) {
             call = call.certificates(Certificate::builder().certificate_arn(c).build());
         }
@@ -256,28 +277,50 @@ fn rule_attrs(r: &aws_sdk_elasticloadbalancingv2::types::Rule, listener: &str) -
         .map(Value::str)
         .collect();
     a.insert("path_patterns".into(), Value::List(paths));
-    if let Some(tg) = r.actions().first().and_then(|x| x.target_group_arn()) {
-        a.insert("target_group_arn".into(), Value::str(tg));
+    let sources: Vec<Value> = r
+        .conditions()
+        .iter()
+        .filter(|c| c.field() == Some("source-ip"))
+        .flat_map(|c| {
+            c.source_ip_config()
+                .map(|s| s.values().to_vec())
+                .unwrap_or_default()
+        })
+        .map(Value::str)
+        .collect();
+    if !sources.is_empty() {
+        a.insert("source_ips".into(), Value::List(sources));
+    }
+    if let Some(act) = r.actions().first() {
+        action_attrs(act, &RULE_ACTION, &mut a);
     }
     a
 }
 
-fn path_condition(a: &Attrs) -> RuleCondition {
-    RuleCondition::builder()
+/// The rule's conditions: its paths, and the client addresses it is limited to, if any.
+fn conditions(a: &Attrs) -> Vec<RuleCondition> {
+    let mut out = vec![RuleCondition::builder()
         .field("path-pattern")
         .path_pattern_config(
             PathPatternConditionConfig::builder()
                 .set_values(Some(list(a, "path_patterns")))
                 .build(),
         )
-        .build()
-}
-
-fn forward(a: &Attrs) -> Action {
-    Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .target_group_arn(s(a, "target_group_arn"))
-        .build()
+        .build()];
+    let sources = list(a, "source_ips");
+    if !sources.is_empty() {
+        out.push(
+            RuleCondition::builder()
+                .field("source-ip")
+                .source_ip_config(
+                    aws_sdk_elasticloadbalancingv2::types::SourceIpConditionConfig::builder()
+                        .set_values(Some(sources))
+                        .build(),
+                )
+                .build(),
+        );
+    }
+    out
 }
 
 pub(crate) async fn create_rule(
@@ -291,8 +334,8 @@ pub(crate) async fn create_rule(
         .create_rule()
         .listener_arn(s(a, "listener_arn"))
         .set_priority(int(a, "priority"))
-        .conditions(path_condition(a))
-        .actions(forward(a))
+        .set_conditions(Some(conditions(a)))
+        .actions(action(&req.address, a, &RULE_ACTION)?)
         .set_tags(Some(tags(&req.stack, &req.address, a)))
         .send()
         .await
@@ -353,13 +396,16 @@ pub(crate) async fn update_rule(
 ) -> Result<UpdateResponse, ProviderError> {
     let a = &req.attrs;
     let changed = |k: &str| req.changed.iter().any(|c| c == k);
-    if changed("path_patterns") || changed("target_group_arn") {
+    if ["path_patterns", "source_ips", "target_group_arn", "action"]
+        .iter()
+        .any(|k| changed(k))
+    {
         ctx.c
             .elbv2
             .modify_rule()
             .rule_arn(req.id.as_str())
-            .conditions(path_condition(a))
-            .actions(forward(a))
+            .set_conditions(Some(conditions(a)))
+            .actions(action(&req.address, a, &RULE_ACTION)?)
             .send()
             .await
             .map_err(|e| convert(&req.address, e))?;

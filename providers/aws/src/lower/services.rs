@@ -314,22 +314,36 @@ impl Lowering<'_> {
             };
             let listener = self.push(d, "aws_lb_listener", &format!("{}-https", d.name), a, &[]);
             for route in &lb.routes {
-                let Some(tg) = active.get(route.target_group.as_str()).cloned() else {
-                    continue;
-                };
+                let mut a = Attrs::from([
+                    ("listener_arn".into(), r(&listener, "arn")),
+                    ("priority".into(), route.priority.into()),
+                    (
+                        "path_patterns".into(),
+                        Value::List(route.path_patterns.iter().map(s).collect()),
+                    ),
+                ]);
+                match &route.target {
+                    RouteTarget::Forward(name) => {
+                        let Some(tg) = active.get(name.as_str()) else {
+                            continue;
+                        };
+                        a.insert("target_group_arn".into(), r(tg, "arn"));
+                    }
+                    RouteTarget::Deny => {
+                        a.insert("action".into(), s("fixed-response:403"));
+                    }
+                }
+                if !route.source_cidrs.is_empty() {
+                    a.insert(
+                        "source_ips".into(),
+                        Value::List(route.source_cidrs.iter().map(s).collect()),
+                    );
+                }
                 self.push(
                     d,
                     "aws_lb_listener_rule",
                     &format!("{}-{}", d.name, route.priority),
-                    Attrs::from([
-                        ("listener_arn".into(), r(&listener, "arn")),
-                        ("priority".into(), route.priority.into()),
-                        (
-                            "path_patterns".into(),
-                            Value::List(route.path_patterns.iter().map(s).collect()),
-                        ),
-                        ("target_group_arn".into(), r(&tg, "arn")),
-                    ]),
+                    a,
                     &[],
                 );
             }
