@@ -5,6 +5,7 @@
 //! state, refuses a stale plan, and walks the plan's own graph.
 
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyReport};
+use crate::drift::DriftReport;
 use crate::graph::ResourceGraph;
 use crate::model::Stack;
 use crate::plan::planner::{self, PlanInput, PlanOptions};
@@ -198,6 +199,58 @@ impl Engine {
             options,
         )?;
         Ok(plan)
+    }
+
+    /// Check for drift without changing anything: no lock, no state write, reads only.
+    /// See [`crate::drift`]. A stack never applied reports every resource as unapplied.
+    pub async fn drift(&self, stack: &Stack) -> Result<DriftReport, EngineError> {
+        let graph = self.lower(stack)?;
+        let stored = self.read_state(stack.name())?;
+        let base = stored.as_ref().map(|s| (s.lineage.clone(), s.serial));
+        let state = stored.unwrap_or_else(|| State::new(stack.name(), self.provider.name()));
+        let checked = state.live().count();
+        let refreshed = self.refresh(state, Some(&graph), true).await;
+        let failures: Vec<(String, String)> = refreshed
+            .failures
+            .iter()
+            .map(|(a, e)| (a.clone(), e.to_string()))
+            .collect();
+        let ignored = |address: &str, field: &str| {
+            graph.get(address).is_some_and(|d| {
+                d.lifecycle
+                    .ignore_changes
+                    .iter()
+                    .any(|f| f == "*" || f == field)
+            })
+        };
+        // What the stack still wants changed, on the refreshed state (only when every read
+        // worked: a plan on guesses would report phantom differences).
+        let plan = match &refreshed.state {
+            Some(state) if failures.is_empty() => Some(planner::plan(
+                PlanInput {
+                    stack: stack.name(),
+                    provider: self.provider.name(),
+                    graph: &graph,
+                    schema: self.provider.schema(),
+                    state,
+                    base: base.as_ref().map(|(l, s)| (l.as_str(), *s)),
+                    drift: vec![],
+                    state_updates: vec![],
+                    outputs: vec![],
+                },
+                &PlanOptions::default(),
+            )?),
+            _ => None,
+        };
+        Ok(DriftReport::new(
+            stack.name(),
+            self.provider.name(),
+            checked,
+            &refreshed.drift,
+            plan.as_ref(),
+            &failures,
+            ignored,
+        ))
     }
 
     /// Re-read what `state` holds, in one provider request per resource type (plus one per

@@ -17,6 +17,7 @@
 //! ```
 
 pub mod apply;
+pub mod drift;
 pub mod engine;
 pub mod graph;
 pub mod model;

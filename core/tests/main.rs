@@ -4,6 +4,7 @@ mod support;
 
 mod apply;
 mod crash;
+mod drift;
 mod golden;
 mod lifecycle;
 mod state;

@@ -1,6 +1,7 @@
 //! Shared fixtures: a valid stack using every kind, and an engine over the memory provider.
 
 use cairn_core::apply::ApplyOptions;
+use cairn_core::model::Resource;
 use cairn_core::plan::planner::PlanOptions;
 use cairn_core::prelude::*;
 use cairn_core::state::LocalStore;
@@ -108,6 +109,32 @@ pub fn full_stack() -> Stack {
             .security_group(&db_sg),
     );
     s.output("db_endpoint", db.attr("endpoint"));
+    s
+}
+
+/// Rebuild `base` with one resource changed.
+pub fn edited(base: Stack, name: &str, f: impl FnOnce(&mut Resource)) -> Stack {
+    let mut s = Stack::new(base.name());
+    let mut f = Some(f);
+    for d in base.resources() {
+        let mut r = d.resource.clone();
+        if d.name == name {
+            (f.take().unwrap())(&mut r);
+        }
+        match r {
+            Resource::Network(x) => drop(s.add(&d.name, x)),
+            Resource::Subnet(x) => drop(s.add(&d.name, x)),
+            Resource::SecurityGroup(x) => drop(s.add(&d.name, x)),
+            Resource::Database(x) => drop(s.add(&d.name, x)),
+            Resource::Broker(x) => drop(s.add(&d.name, x)),
+            Resource::LoadBalancer(x) => drop(s.add(&d.name, x)),
+            Resource::Cache(x) => drop(s.add(&d.name, x)),
+            Resource::Secret(x) => drop(s.add(&d.name, x)),
+        }
+    }
+    for o in base.outputs() {
+        s.output(&o.name, o.value.clone());
+    }
     s
 }
 

@@ -23,31 +23,8 @@ fn with(f: impl FnOnce(&mut Stack)) -> Stack {
     s
 }
 
-/// Rebuild the full stack with one resource changed.
 fn edit(name: &str, f: impl FnOnce(&mut Resource)) -> Stack {
-    let base = full_stack();
-    let mut s = Stack::new(base.name());
-    let mut f = Some(f);
-    for d in base.resources() {
-        let mut r = d.resource.clone();
-        if d.name == name {
-            (f.take().unwrap())(&mut r);
-        }
-        match r {
-            Resource::Network(x) => drop(s.add(&d.name, x)),
-            Resource::Subnet(x) => drop(s.add(&d.name, x)),
-            Resource::SecurityGroup(x) => drop(s.add(&d.name, x)),
-            Resource::Database(x) => drop(s.add(&d.name, x)),
-            Resource::Broker(x) => drop(s.add(&d.name, x)),
-            Resource::LoadBalancer(x) => drop(s.add(&d.name, x)),
-            Resource::Cache(x) => drop(s.add(&d.name, x)),
-            Resource::Secret(x) => drop(s.add(&d.name, x)),
-        }
-    }
-    for o in base.outputs() {
-        s.output(&o.name, o.value.clone());
-    }
-    s
+    edited(full_stack(), name, f)
 }
 
 macro_rules! as_kind {

@@ -5,8 +5,13 @@
 //! types; per-cloud choices a guide insists on (an AWS instance class, say) are overrides
 //! only that cloud's provider reads.
 
+pub mod event_booking;
+pub mod event_broker;
+pub mod flight_booking;
+pub mod ticketing;
 pub mod zerostate;
 
+use cairn_core::model::Size;
 use cairn_core::Stack;
 
 /// Settings every seed stack takes.
@@ -16,6 +21,10 @@ pub struct Params {
     pub env: String,
     /// TLS certificate for HTTPS listeners (an ACM ARN on AWS).
     pub certificate: String,
+    /// The main database's size where the guide leaves a choice (its minimum otherwise).
+    pub database_size: Option<Size>,
+    /// The cache's size where the guide leaves a choice.
+    pub cache_size: Option<Size>,
 }
 
 impl Params {
@@ -23,7 +32,19 @@ impl Params {
         Params {
             env: env.to_string(),
             certificate: format!("arn:aws:acm:us-east-1:000000000000:certificate/cairn-{env}"),
+            database_size: None,
+            cache_size: None,
         }
+    }
+
+    pub fn database_size(mut self, size: Size) -> Self {
+        self.database_size = Some(size);
+        self
+    }
+
+    pub fn cache_size(mut self, size: Size) -> Self {
+        self.cache_size = Some(size);
+        self
     }
 
     pub fn certificate(mut self, certificate: &str) -> Self {
@@ -35,10 +56,20 @@ impl Params {
 /// The seed stacks by name, for the CLI.
 pub fn by_name(name: &str, params: &Params) -> Option<Stack> {
     match name {
+        "ticketing" => Some(ticketing::stack(params)),
+        "event-booking" => Some(event_booking::stack(params)),
+        "event-broker" => Some(event_broker::stack(params)),
+        "flight-booking" => Some(flight_booking::stack(params)),
         "zerostate" => Some(zerostate::stack(params)),
         _ => None,
     }
 }
 
 /// Names `by_name` knows.
-pub const NAMES: &[&str] = &["zerostate"];
+pub const NAMES: &[&str] = &[
+    "ticketing",
+    "event-booking",
+    "event-broker",
+    "flight-booking",
+    "zerostate",
+];

@@ -201,8 +201,6 @@ pub(crate) const TYPES: TypeTable = &[
             ("security_groups", FS),
             ("encryption_in_transit_client_broker", F),
             ("encryption_in_transit_in_cluster", F),
-            ("client_authentication", F),
-            ("scram_secret_arn", U),
             ("id", C),
             ("arn", C),
             ("current_version", C),

@@ -92,12 +92,7 @@ fn cluster_attrs(c: &aws_sdk_kafka::types::ClusterInfo) -> Attrs {
 /// Recorded = read + what MSK does not report back (the kafka version as asked until AWS
 /// reports it).
 fn recorded(mut read: Attrs, desired: &Attrs) -> Attrs {
-    for k in [
-        "kafka_version",
-        "client_authentication",
-        "scram_secret_arn",
-        "bootstrap_brokers_tls",
-    ] {
+    for k in ["kafka_version", "bootstrap_brokers_tls"] {
         if let Some(v) = desired.get(k) {
             read.entry(k.into()).or_insert_with(|| v.clone());
         }

@@ -1,0 +1,167 @@
+//! Event booking platform (`shared/seeds/001_a1ac4fa4d00096d1.txt`): five Spring services
+//! behind one load balancer.
+//!
+//! From the guide: a VPC with DNS support across three zones, public subnets for the load
+//! balancer, private app subnets for the services and private db subnets for the data
+//! stores; an internet gateway, a NAT gateway per zone, route tables per tier and an S3
+//! gateway endpoint. Security groups: the balancer takes 80 and 443 from anywhere, the
+//! services take their port (8080) from the balancer only, PostgreSQL 5432 and Redis 6379
+//! from the services only. The balancer redirects HTTP to HTTPS, terminates TLS with the
+//! ACM certificate and routes `/api/{auth,events,tickets,payments,notifications}/*` to the
+//! five services, each with blue and green target groups health-checked on
+//! `/actuator/health` (blue live; a deployment flips to green). PostgreSQL (Multi-AZ,
+//! encrypted, automated backups) and Redis (replica, failover, TLS, AUTH token).
+
+use crate::Params;
+use cairn_core::prelude::*;
+
+/// The services, their path prefix, and the routing priority of each.
+const SERVICES: [(&str, &str); 5] = [
+    ("auth", "/api/auth/*"),
+    ("events", "/api/events/*"),
+    ("tickets", "/api/tickets/*"),
+    ("payments", "/api/payments/*"),
+    ("notifications", "/api/notifications/*"),
+];
+
+pub fn stack(p: &Params) -> Stack {
+    let mut s = Stack::new(format!("event-booking-{}", p.env));
+    let vpc = s.add(
+        "vpc",
+        Network::new("10.0.0.0/16")
+            .nat(NatMode::PerZone)
+            .storage_endpoint(true),
+    );
+    let zones = ["a", "b", "c"];
+    let mut public = Vec::new();
+    let mut db = Vec::new();
+    for (z, zone) in zones.iter().enumerate() {
+        public.push(
+            s.add(
+                &format!("public-{zone}"),
+                Subnet::new(&vpc, &format!("10.0.{}.0/24", z + 1))
+                    .tier(Tier::Public)
+                    .zone(z as u8),
+            ),
+        );
+        s.add(
+            &format!("app-{zone}"),
+            Subnet::new(&vpc, &format!("10.0.{}.0/24", z + 11))
+                .tier(Tier::Private)
+                .zone(z as u8),
+        );
+        db.push(
+            s.add(
+                &format!("db-{zone}"),
+                Subnet::new(&vpc, &format!("10.0.{}.0/24", z + 21))
+                    .tier(Tier::Isolated)
+                    .zone(z as u8),
+            ),
+        );
+    }
+
+    let alb_sg = s.add(
+        "alb",
+        SecurityGroup::new(&vpc, "event booking load balancer")
+            .ingress(
+                Rule::tcp(443)
+                    .from_cidr("0.0.0.0/0")
+                    .description("HTTPS from anywhere"),
+            )
+            .ingress(
+                Rule::tcp(80)
+                    .from_cidr("0.0.0.0/0")
+                    .description("HTTP, redirected to HTTPS"),
+            )
+            .egress(
+                Rule::tcp(8080)
+                    .to_cidr("10.0.0.0/16")
+                    .description("to the services"),
+            ),
+    );
+    let services_sg = s.add(
+        "services",
+        SecurityGroup::new(&vpc, "event booking services")
+            .ingress(
+                Rule::tcp(8080)
+                    .from_group(&alb_sg)
+                    .description("from the load balancer only"),
+            )
+            .allow_all_egress(),
+    );
+    let rds_sg = s.add(
+        "rds",
+        SecurityGroup::new(&vpc, "event booking PostgreSQL").ingress(
+            Rule::tcp(5432)
+                .from_group(&services_sg)
+                .description("from the services only"),
+        ),
+    );
+    let redis_sg = s.add(
+        "redis",
+        SecurityGroup::new(&vpc, "event booking Redis").ingress(
+            Rule::tcp(6379)
+                .from_group(&services_sg)
+                .description("from the services only"),
+        ),
+    );
+
+    let db_password = s.add(
+        "db-password",
+        Secret::generated().description("event booking PostgreSQL admin password"),
+    );
+    let redis_token = s.add(
+        "redis-auth",
+        Secret::generated()
+            .length(64)
+            .symbols("!&#$^<>-")
+            .description("event booking Redis AUTH token"),
+    );
+    let database = s.add(
+        "postgres",
+        Database::postgres("15.4")
+            .size(p.database_size.unwrap_or(Size::Medium))
+            .storage_gb(100)
+            .encrypted(true)
+            .high_availability(true)
+            .backup_retention_days(7)
+            .backup_window("03:00-04:00")
+            .maintenance_window("sun:04:30-sun:05:30")
+            .admin_user("booking_admin")
+            .admin_password(&db_password)
+            .database("eventbooking")
+            .subnets(&db)
+            .security_group(&rds_sg),
+    );
+    let cache = s.add(
+        "cache",
+        Cache::redis("7.1")
+            .size(p.cache_size.unwrap_or(Size::Small))
+            .replicas(1)
+            .automatic_failover(true)
+            .multi_zone(true)
+            .transit_encryption(true)
+            .at_rest_encryption(true)
+            .auth_token(&redis_token)
+            .subnets(&db)
+            .security_group(&redis_sg),
+    );
+
+    let mut lb = LoadBalancer::public()
+        .http_redirect()
+        .https(&p.certificate)
+        .subnets(&public)
+        .security_group(&alb_sg);
+    for (i, (name, path)) in SERVICES.iter().enumerate() {
+        lb = lb
+            .target_group(
+                TargetGroup::new(name, 8080, HealthCheck::http("/actuator/health")).blue_green(),
+            )
+            .route(10 * (i as u32 + 1), path, name);
+    }
+    let lb = s.add("web", lb.default_target("events"));
+    s.output("alb_dns_name", lb.attr("dns_name"));
+    s.output("db_endpoint", database.attr("endpoint"));
+    s.output("redis_endpoint", cache.attr("endpoint"));
+    s
+}

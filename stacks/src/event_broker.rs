@@ -1,0 +1,142 @@
+//! Event broker service (`shared/seeds/002_d444d646b696b709.txt`): a single-process broker
+//! with a write-ahead log, listening on port 3000.
+//!
+//! From the guide: keep the service off the internet (private network, "don't expose port
+//! directly") behind a reverse proxy / load balancer that terminates TLS and forwards to
+//! port 3000, health-checked on `GET /api/health`; for production it recommends PostgreSQL
+//! instead of the local store and Redis for frequently accessed data. Two zones, so the
+//! balancer, the database's standby and the Redis replica each have a second home.
+
+use crate::Params;
+use cairn_core::prelude::*;
+
+pub fn stack(p: &Params) -> Stack {
+    let mut s = Stack::new(format!("event-broker-{}", p.env));
+    let vpc = s.add("vpc", Network::new("10.30.0.0/16").nat(NatMode::Shared));
+    let mut public = Vec::new();
+    let mut data = Vec::new();
+    for (z, zone) in ["a", "b"].iter().enumerate() {
+        public.push(
+            s.add(
+                &format!("public-{zone}"),
+                Subnet::new(&vpc, &format!("10.30.{}.0/24", z + 1))
+                    .tier(Tier::Public)
+                    .zone(z as u8),
+            ),
+        );
+        s.add(
+            &format!("service-{zone}"),
+            Subnet::new(&vpc, &format!("10.30.{}.0/24", z + 11))
+                .tier(Tier::Private)
+                .zone(z as u8),
+        );
+        data.push(
+            s.add(
+                &format!("data-{zone}"),
+                Subnet::new(&vpc, &format!("10.30.{}.0/24", z + 21))
+                    .tier(Tier::Isolated)
+                    .zone(z as u8),
+            ),
+        );
+    }
+
+    let lb_sg = s.add(
+        "lb",
+        SecurityGroup::new(&vpc, "event broker load balancer")
+            .ingress(
+                Rule::tcp(443)
+                    .from_cidr("0.0.0.0/0")
+                    .description("HTTPS from clients"),
+            )
+            .ingress(
+                Rule::tcp(80)
+                    .from_cidr("0.0.0.0/0")
+                    .description("HTTP, redirected to HTTPS"),
+            )
+            .egress(
+                Rule::tcp(3000)
+                    .to_cidr("10.30.0.0/16")
+                    .description("to the broker"),
+            ),
+    );
+    let service_sg = s.add(
+        "service",
+        SecurityGroup::new(&vpc, "event broker service")
+            .ingress(
+                Rule::tcp(3000)
+                    .from_group(&lb_sg)
+                    .description("from the load balancer only"),
+            )
+            .allow_all_egress(),
+    );
+    let data_sg = s.add(
+        "data",
+        SecurityGroup::new(&vpc, "event broker data stores")
+            .ingress(
+                Rule::tcp(5432)
+                    .from_group(&service_sg)
+                    .description("PostgreSQL from the service"),
+            )
+            .ingress(
+                Rule::tcp(6379)
+                    .from_group(&service_sg)
+                    .description("Redis from the service"),
+            ),
+    );
+
+    let db_password = s.add(
+        "db-password",
+        Secret::generated().description("event broker PostgreSQL admin password"),
+    );
+    let redis_token = s.add(
+        "redis-auth",
+        Secret::generated()
+            .length(64)
+            .symbols("!&#$^<>-")
+            .description("event broker Redis AUTH token"),
+    );
+    let db = s.add(
+        "postgres",
+        Database::postgres("15.4")
+            .size(p.database_size.unwrap_or(Size::Small))
+            .storage_gb(50)
+            .encrypted(true)
+            .high_availability(true)
+            .backup_retention_days(7)
+            .admin_user("broker_admin")
+            .admin_password(&db_password)
+            .database("event_broker")
+            .subnets(&data)
+            .security_group(&data_sg),
+    );
+    let cache = s.add(
+        "redis",
+        Cache::redis("7.1")
+            .size(p.cache_size.unwrap_or(Size::Micro))
+            .replicas(1)
+            .automatic_failover(true)
+            .transit_encryption(true)
+            .at_rest_encryption(true)
+            .auth_token(&redis_token)
+            .subnets(&data)
+            .security_group(&data_sg),
+    );
+    let lb = s.add(
+        "web",
+        LoadBalancer::public()
+            .http_redirect()
+            .https(&p.certificate)
+            .target_group(TargetGroup::new(
+                "broker",
+                3000,
+                HealthCheck::http("/api/health"),
+            ))
+            .default_target("broker")
+            .subnets(&public)
+            .security_group(&lb_sg),
+    );
+    s.output("lb_dns_name", lb.attr("dns_name"));
+    s.output("db_endpoint", db.attr("endpoint"));
+    s.output("redis_endpoint", cache.attr("endpoint"));
+    s
+}

@@ -1,0 +1,150 @@
+//! Flight booking system (`shared/seeds/003_a30cff0a1ed8e6ac.txt`): an ASP.NET API on port
+//! 5000 with Hangfire background jobs.
+//!
+//! From the guide: PostgreSQL 15+ as a managed service (db.t3.medium or larger) holding two
+//! databases, `FlightBookingDb_Production` and `FlightBookingHangfire_Production`, reached
+//! with `SSL Mode=Require`; Redis 7+ with `maxmemory 2gb` (a 2 GB-class node); a reverse
+//! proxy / load balancer that redirects HTTP to HTTPS, terminates TLS, forwards to the API
+//! and health-checks `/health`, and restricts `/admin/` (the Hangfire dashboard lives at
+//! `/admin/jobs`) to the private ranges 10.0.0.0/8, 172.16.0.0/12 and 192.168.0.0/16 — every
+//! other client gets 403.
+
+use crate::Params;
+use cairn_core::prelude::*;
+
+/// The private ranges the guide lets reach `/admin/`.
+const ADMIN_SOURCES: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+
+pub fn stack(p: &Params) -> Stack {
+    let mut s = Stack::new(format!("flight-booking-{}", p.env));
+    let vpc = s.add("vpc", Network::new("10.40.0.0/16").nat(NatMode::Shared));
+    let mut public = Vec::new();
+    let mut data = Vec::new();
+    for (z, zone) in ["a", "b"].iter().enumerate() {
+        public.push(
+            s.add(
+                &format!("public-{zone}"),
+                Subnet::new(&vpc, &format!("10.40.{}.0/24", z + 1))
+                    .tier(Tier::Public)
+                    .zone(z as u8),
+            ),
+        );
+        s.add(
+            &format!("api-{zone}"),
+            Subnet::new(&vpc, &format!("10.40.{}.0/24", z + 11))
+                .tier(Tier::Private)
+                .zone(z as u8),
+        );
+        data.push(
+            s.add(
+                &format!("data-{zone}"),
+                Subnet::new(&vpc, &format!("10.40.{}.0/24", z + 21))
+                    .tier(Tier::Isolated)
+                    .zone(z as u8),
+            ),
+        );
+    }
+
+    let lb_sg = s.add(
+        "lb",
+        SecurityGroup::new(&vpc, "flight booking load balancer")
+            .ingress(
+                Rule::tcp(443)
+                    .from_cidr("0.0.0.0/0")
+                    .description("HTTPS from anywhere"),
+            )
+            .ingress(
+                Rule::tcp(80)
+                    .from_cidr("0.0.0.0/0")
+                    .description("HTTP, redirected to HTTPS"),
+            )
+            .egress(
+                Rule::tcp(5000)
+                    .to_cidr("10.40.0.0/16")
+                    .description("to the API"),
+            ),
+    );
+    let api_sg = s.add(
+        "api",
+        SecurityGroup::new(&vpc, "flight booking API")
+            .ingress(
+                Rule::tcp(5000)
+                    .from_group(&lb_sg)
+                    .description("from the load balancer only"),
+            )
+            .allow_all_egress(),
+    );
+    let db_sg = s.add(
+        "db",
+        SecurityGroup::new(&vpc, "flight booking PostgreSQL").ingress(
+            Rule::tcp(5432)
+                .from_group(&api_sg)
+                .description("from the API only"),
+        ),
+    );
+    let cache_sg = s.add(
+        "cache",
+        SecurityGroup::new(&vpc, "flight booking Redis").ingress(
+            Rule::tcp(6379)
+                .from_group(&api_sg)
+                .description("from the API only"),
+        ),
+    );
+
+    let db_password = s.add(
+        "db-password",
+        Secret::generated().description("flight booking PostgreSQL admin password"),
+    );
+    let redis_token = s.add(
+        "redis-auth",
+        Secret::generated()
+            .length(64)
+            .symbols("!&#$^<>-")
+            .description("flight booking Redis AUTH token"),
+    );
+    let db = s.add(
+        "postgres",
+        Database::postgres("15.4")
+            .size(p.database_size.unwrap_or(Size::Medium))
+            .storage_gb(100)
+            .encrypted(true)
+            .high_availability(true)
+            .backup_retention_days(7)
+            .backup_window("02:00-03:00")
+            .maintenance_window("sun:03:30-sun:04:30")
+            .admin_user("flight_admin")
+            .admin_password(&db_password)
+            .database("FlightBookingDb_Production")
+            .database("FlightBookingHangfire_Production")
+            .subnets(&data)
+            .security_group(&db_sg),
+    );
+    let cache = s.add(
+        "redis",
+        Cache::redis("7.1")
+            .size(p.cache_size.unwrap_or(Size::Small))
+            .replicas(1)
+            .automatic_failover(true)
+            .transit_encryption(true)
+            .at_rest_encryption(true)
+            .auth_token(&redis_token)
+            .subnets(&data)
+            .security_group(&cache_sg),
+    );
+    let lb = s.add(
+        "web",
+        LoadBalancer::public()
+            .http_redirect()
+            .https(&p.certificate)
+            .target_group(TargetGroup::new("api", 5000, HealthCheck::http("/health")))
+            .route_from(10, "/admin/*", "api", &ADMIN_SOURCES)
+            .deny(20, "/admin/*")
+            .default_target("api")
+            .subnets(&public)
+            .security_group(&lb_sg),
+    );
+    s.output("lb_dns_name", lb.attr("dns_name"));
+    s.output("db_endpoint", db.attr("endpoint"));
+    s.output("redis_endpoint", cache.attr("endpoint"));
+    s
+}

@@ -1,0 +1,110 @@
+//! Ticketing system (`shared/seeds/000_7d8cf588ad672fd7.txt`): event-sourced, sagas over a
+//! Kafka-compatible bus.
+//!
+//! From the guide's AWS section: PostgreSQL 15 on db.t3.medium, 100 GB gp3, encrypted,
+//! Multi-AZ, 7-day backups in 03:00-04:00, maintenance mon:04:00-mon:05:00; a Kafka cluster
+//! of 3 kafka.m5.large brokers with 100 GB each, TLS between clients and brokers and inside
+//! the cluster; the saga topics (inventory, reservation and payment events, 4 partitions
+//! each, as the guide's Event Hubs section names them); Secrets Manager entries for the
+//! database and the broker credentials. Everything sits in private subnets across three
+//! zones (three brokers need three zones); the service itself (port 8080) is not part of
+//! the infrastructure stack, but its security group is, so the data stores admit it alone.
+
+use crate::Params;
+use cairn_core::prelude::*;
+
+pub fn stack(p: &Params) -> Stack {
+    let mut s = Stack::new(format!("ticketing-{}", p.env));
+    let vpc = s.add("vpc", Network::new("10.10.0.0/16").nat(NatMode::None));
+    let private: Vec<_> = (0..3u8)
+        .map(|z| {
+            s.add(
+                &format!("private-{}", ["a", "b", "c"][z as usize]),
+                Subnet::new(&vpc, &format!("10.10.{}.0/24", z + 1))
+                    .tier(Tier::Isolated)
+                    .zone(z),
+            )
+        })
+        .collect();
+
+    let db_sg: Ref<SecurityGroup> = Ref::named("db");
+    let kafka_sg: Ref<SecurityGroup> = Ref::named("kafka");
+    let app_sg = s.add(
+        "app",
+        SecurityGroup::new(&vpc, "ticketing service")
+            .ingress(
+                Rule::tcp(8080)
+                    .from_cidr("10.10.0.0/16")
+                    .description("HTTP API inside the network"),
+            )
+            .egress(Rule::tcp(5432).to_group(&db_sg).description("PostgreSQL"))
+            .egress(
+                Rule::tcp(9094)
+                    .to_group(&kafka_sg)
+                    .description("Kafka over TLS"),
+            ),
+    );
+    s.add(
+        "db",
+        SecurityGroup::new(&vpc, "ticketing PostgreSQL").ingress(
+            Rule::tcp(5432)
+                .from_group(&app_sg)
+                .description("from the service only"),
+        ),
+    );
+    s.add(
+        "kafka",
+        SecurityGroup::new(&vpc, "ticketing Kafka").ingress(
+            Rule::tcp(9094)
+                .from_group(&app_sg)
+                .description("TLS clients: the service only"),
+        ),
+    );
+
+    let db_password = s.add(
+        "postgres-password",
+        Secret::generated().description("ticketing PostgreSQL admin password"),
+    );
+    s.add(
+        "broker-credentials",
+        Secret::generated()
+            .length(40)
+            .description("ticketing Kafka client credentials"),
+    );
+
+    let db = s.add(
+        "postgres",
+        Database::postgres("15.4")
+            .size(p.database_size.unwrap_or(Size::Medium))
+            .storage_gb(100)
+            .storage_type(StorageType::Ssd)
+            .encrypted(true)
+            .high_availability(true)
+            .backup_retention_days(7)
+            .backup_window("03:00-04:00")
+            .maintenance_window("mon:04:00-mon:05:00")
+            .admin_user("ticketing_admin")
+            .admin_password(&db_password)
+            .database("ticketing")
+            .subnets(&private)
+            .security_group(&db_sg),
+    );
+    let mut broker = Broker::kafka("3.5.1")
+        .brokers(3)
+        .size(Size::Large)
+        .storage_gb(100)
+        .tls(true)
+        .subnets(&private)
+        .security_group(&kafka_sg);
+    for topic in [
+        "ticketing-inventory-events",
+        "ticketing-reservation-events",
+        "ticketing-payment-events",
+    ] {
+        broker = broker.topic(topic, 4);
+    }
+    let broker = s.add("events", broker);
+    s.output("db_endpoint", db.attr("endpoint"));
+    s.output("bootstrap_brokers", broker.attr("bootstrap_brokers"));
+    s
+}
