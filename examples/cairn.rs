@@ -5,5 +5,6 @@ fn main() -> std::process::ExitCode {
         std::env::args(),
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
+        cairn_cli::Terminal::detect(),
     )
 }

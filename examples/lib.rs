@@ -1,14 +1,17 @@
 //! The `cairn` command line, as a library so tests can drive it in-process too.
 //!
-//! `cargo run --example cairn -- <command> --stack NAME`. A thin shell over cairn-core's
-//! engine: parse arguments, pick a seed stack, print, and map outcomes to exit codes
-//! (0 success, 1 error; usage errors are errors, so scripts never mistake one for `2`).
+//! `cargo run --example cairn -- <command> --stack NAME --cloud aws`. A thin shell over
+//! cairn-core's engine: parse arguments, pick a seed stack and a provider, print, and map
+//! outcomes to exit codes. Exit codes are a contract scripts rely on: 0 success, 1 error
+//! (usage errors included, so they are never mistaken for 2), 2 "changes" for
+//! `plan --detailed-exitcode` and "drift" for `drift`, 3 a partial drift check.
 
-use cairn_core::graph::portable_dot;
-use cairn_core::validate::validate;
-use cairn_stacks::Params;
+mod commands;
+mod progress;
+
 use clap::{Parser, Subcommand};
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -22,14 +25,53 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Debug, clap::Args)]
-struct StackArgs {
+/// Which stack, on which cloud, with which state.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StackArgs {
     /// Seed stack to use (see `cairn stacks`).
     #[arg(long)]
-    stack: String,
+    pub stack: String,
     /// Environment name, part of the stack name.
     #[arg(long, default_value = "prod")]
-    env: String,
+    pub env: String,
+    /// Cloud to plan for. AWS reads the standard AWS_* variables (region, credentials,
+    /// AWS_ENDPOINT_URL), so the same command works against AWS and the emulator.
+    #[arg(long, value_enum, default_value_t = Cloud::Aws)]
+    pub cloud: Cloud,
+    /// State file (default: .cairn/STACK-ENV.CLOUD.json in the working directory).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// TLS certificate for HTTPS listeners (an ACM ARN on AWS); also CAIRN_CERTIFICATE.
+    #[arg(long, env = "CAIRN_CERTIFICATE")]
+    pub certificate: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Cloud {
+    Aws,
+    Gcp,
+    Azure,
+}
+
+impl Cloud {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cloud::Aws => "aws",
+            Cloud::Gcp => "gcp",
+            Cloud::Azure => "azure",
+        }
+    }
+}
+
+/// Options of commands that change the cloud.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Provider calls busy at once (calls waiting for the cloud do not count).
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+    /// Limit to these resources and what they depend on (repeatable).
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,23 +82,136 @@ enum Command {
     Graph(StackArgs),
     /// List the seed stacks.
     Stacks,
+    /// Show what apply would change.
+    Plan {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Save the plan (no secrets in it) for `cairn apply FILE`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the plan as versioned JSON.
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 when there is nothing to change, 2 when there is, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Plan the destruction of everything the state holds.
+        #[arg(long)]
+        destroy: bool,
+        /// Only take what the cloud has into state.
+        #[arg(long)]
+        refresh_only: bool,
+    },
+    /// Apply a saved plan, or plan and apply after confirmation.
+    Apply {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        run: RunArgs,
+        /// A plan saved with `cairn plan --out`.
+        plan: Option<PathBuf>,
+        /// Do not ask (required when there is no terminal to ask on).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Accept what the cloud has into state instead of changing the cloud.
+        #[arg(long)]
+        refresh_only: bool,
+    },
+    /// Compare the cloud with state and the stack; changes nothing.
+    /// Exit 0 clean, 2 drift, 3 partial (some reads failed), 1 error.
+    Drift {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Print the versioned JSON report.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print a Markdown summary (for a CI job summary or a pull-request comment).
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Destroy everything the state holds, after confirmation.
+    Destroy {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        run: RunArgs,
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Bring an existing cloud object under cairn's management.
+    Import {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Concrete address, as `cairn plan` shows it (e.g. aws_vpc.vpc).
+        address: String,
+        /// The object's id in the cloud.
+        id: String,
+    },
+    /// Inspect state.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+    /// Print the stack's outputs (all, or one by name).
+    Output {
+        #[command(flatten)]
+        stack: StackArgs,
+        name: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-fn load(args: &StackArgs) -> Result<cairn_core::Stack, String> {
-    cairn_stacks::by_name(&args.stack, &Params::new(&args.env)).ok_or_else(|| {
-        format!(
-            "unknown stack {:?}; known stacks: {}",
-            args.stack,
-            cairn_stacks::NAMES.join(", ")
-        )
-    })
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// List managed resources and their ids.
+    List {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Show one resource's recorded attributes (secrets masked).
+    Show {
+        #[command(flatten)]
+        stack: StackArgs,
+        address: String,
+    },
 }
+
+/// What the terminal can do: ask questions, redraw progress, show colour.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Terminal {
+    /// Standard input is a terminal: confirmations can be asked.
+    pub interactive: bool,
+    /// Standard output is a terminal: progress redraws in place, colour unless NO_COLOR.
+    pub live: bool,
+    pub color: bool,
+}
+
+impl Terminal {
+    /// Detect from the process's standard streams and `NO_COLOR`.
+    pub fn detect() -> Terminal {
+        use std::io::IsTerminal;
+        let live = std::io::stdout().is_terminal();
+        Terminal {
+            interactive: std::io::stdin().is_terminal(),
+            live,
+            color: live && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
+/// A command's outcome: an exit code, or an error to print (exit 1).
+pub type Outcome = Result<u8, String>;
 
 /// Run the CLI with `args` (program name first), writing to `out` and `err`.
 pub fn run(
     args: impl IntoIterator<Item = String>,
     out: &mut dyn Write,
     err: &mut dyn Write,
+    term: Terminal,
 ) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
@@ -70,34 +225,58 @@ pub fn run(
             return ExitCode::SUCCESS;
         }
     };
+    let c = commands::Ctx { out, err, term };
     let result = match cli.command {
-        Command::Stacks => {
-            for n in cairn_stacks::NAMES {
-                let _ = writeln!(out, "{n}");
-            }
-            Ok(())
-        }
-        Command::Validate(a) => load(&a).and_then(|stack| match validate(&stack) {
-            Ok(()) => {
-                let _ = writeln!(
-                    out,
-                    "stack {} is valid: {} resources, {} outputs",
-                    stack.name(),
-                    stack.resources().len(),
-                    stack.outputs().len()
-                );
-                Ok(())
-            }
-            Err(e) => Err(e.to_string()),
-        }),
-        Command::Graph(a) => load(&a).and_then(|stack| {
-            validate(&stack).map_err(|e| e.to_string())?;
-            let _ = write!(out, "{}", portable_dot(&stack));
-            Ok(())
-        }),
+        Command::Stacks => c.stacks(),
+        Command::Validate(a) => c.validate(&a),
+        Command::Graph(a) => c.graph(&a),
+        Command::Plan {
+            stack,
+            run,
+            out,
+            json,
+            detailed_exitcode,
+            destroy,
+            refresh_only,
+        } => c.plan(
+            &stack,
+            &run,
+            commands::PlanFlags {
+                out,
+                json,
+                detailed_exitcode,
+                destroy,
+                refresh_only,
+            },
+        ),
+        Command::Apply {
+            stack,
+            run,
+            plan,
+            auto_approve,
+            refresh_only,
+        } => c.apply(&stack, &run, plan, auto_approve, refresh_only),
+        Command::Destroy {
+            stack,
+            run,
+            auto_approve,
+        } => c.destroy(&stack, &run, auto_approve),
+        Command::Drift {
+            stack,
+            json,
+            markdown,
+        } => c.drift(&stack, json, markdown),
+        Command::Import { stack, address, id } => c.import(&stack, &address, &id),
+        Command::State {
+            command: StateCommand::List { stack },
+        } => c.state_list(&stack),
+        Command::State {
+            command: StateCommand::Show { stack, address },
+        } => c.state_show(&stack, &address),
+        Command::Output { stack, name, json } => c.output(&stack, name.as_deref(), json),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(message) => {
             let _ = writeln!(err, "error: {}", message.trim_end());
             ExitCode::from(1)

@@ -37,8 +37,20 @@ pub fn cairn_binary() -> PathBuf {
 
 /// Run `cairn` with `args`, no stdin, in `dir`.
 pub fn cairn(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(cairn_binary())
-        .args(args)
+    cairn_with_env(dir, args, &[])
+}
+
+/// Run `cairn` with `args` and extra environment variables, no stdin, in `dir`. Any AWS
+/// settings of the machine running the tests are removed: only the given ones count.
+pub fn cairn_with_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(cairn_binary());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k == "CAIRN_CERTIFICATE" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .output()

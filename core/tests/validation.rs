@@ -322,6 +322,15 @@ fn cases() -> Vec<Case> {
             "not set",
         ),
         (
+            "maintenance window touching the backup window",
+            edit("orders", |r| {
+                as_kind!(r, Database).maintenance_window = Some("mon:04:00-mon:05:00".into())
+            }),
+            "database.orders",
+            "maintenance_window",
+            "meets the daily backup window",
+        ),
+        (
             "given and cloud-managed password at once",
             edit("orders", |r| {
                 as_kind!(r, Database).cloud_managed_password = true

@@ -123,6 +123,7 @@ pub fn stack(p: &Params) -> Stack {
             .size(p.database_size.unwrap_or(Size::Medium))
             .storage_gb(100)
             .encrypted(true)
+            .deletion_protection(p.protect_data)
             .high_availability(true)
             .backup_retention_days(7)
             .backup_window("03:00-04:00")

@@ -101,6 +101,7 @@ pub fn stack(p: &Params) -> Stack {
             .size(p.database_size.unwrap_or(Size::Small))
             .storage_gb(50)
             .encrypted(true)
+            .deletion_protection(p.protect_data)
             .high_availability(true)
             .backup_retention_days(7)
             .admin_user("broker_admin")

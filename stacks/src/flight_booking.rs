@@ -108,6 +108,7 @@ pub fn stack(p: &Params) -> Stack {
             .size(p.database_size.unwrap_or(Size::Medium))
             .storage_gb(100)
             .encrypted(true)
+            .deletion_protection(p.protect_data)
             .high_availability(true)
             .backup_retention_days(7)
             .backup_window("02:00-03:00")

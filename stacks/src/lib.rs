@@ -25,6 +25,9 @@ pub struct Params {
     pub database_size: Option<Size>,
     /// The cache's size where the guide leaves a choice.
     pub cache_size: Option<Size>,
+    /// Turn on the clouds' deletion protection for databases: on for `prod`, off for other
+    /// environments so they can be torn down in one `cairn destroy`.
+    pub protect_data: bool,
 }
 
 impl Params {
@@ -34,7 +37,13 @@ impl Params {
             certificate: format!("arn:aws:acm:us-east-1:000000000000:certificate/cairn-{env}"),
             database_size: None,
             cache_size: None,
+            protect_data: env == "prod",
         }
+    }
+
+    pub fn protect_data(mut self, on: bool) -> Self {
+        self.protect_data = on;
+        self
     }
 
     pub fn database_size(mut self, size: Size) -> Self {

@@ -130,7 +130,7 @@ pub fn stack(p: &Params) -> Stack {
             .backup_window("03:00-04:00")
             .maintenance_window("sun:04:30-sun:05:30")
             .high_availability(true)
-            .deletion_protection(true)
+            .deletion_protection(p.protect_data)
             .admin_user("postgres")
             .admin_password(&db_password)
             .database("zerostate")

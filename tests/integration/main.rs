@@ -1,4 +1,5 @@
 //! Cross-crate tests: seed stacks and the `cairn` CLI as a process.
 
 mod cli;
+mod seed_stacks;
 mod stacks;

@@ -1,7 +1,10 @@
 //! Per-kind rules: networks and subnets, security groups, and the managed services.
 //! One method per kind; the framework (`Validator`, helpers) is in the parent module.
 
-use super::{check_name, check_window, parse_cidr, valid_identifier, valid_version, Validator};
+use super::{
+    check_name, check_window, parse_cidr, valid_identifier, valid_version, windows_conflict,
+    Validator,
+};
 use crate::model::*;
 use ipnet::Ipv4Net;
 use rustc_hash::FxHashSet as HashSet;
@@ -215,14 +218,27 @@ impl Validator<'_> {
                 "high availability needs automated backups (retention of at least 1 day)",
             );
         }
-        if let Some(w) = &db.backup_window {
-            if let Err(m) = check_window(w, false) {
-                self.err(a, "backup_window", m);
-            }
-        }
-        if let Some(w) = &db.maintenance_window {
-            if let Err(m) = check_window(w, true) {
-                self.err(a, "maintenance_window", m);
+        let backup = db.backup_window.as_ref().and_then(|w| {
+            check_window(w, false)
+                .map_err(|m| self.err(a, "backup_window", m))
+                .ok()
+        });
+        let maintenance = db.maintenance_window.as_ref().and_then(|w| {
+            check_window(w, true)
+                .map_err(|m| self.err(a, "maintenance_window", m))
+                .ok()
+        });
+        if let (Some(b), Some(m)) = (backup, maintenance) {
+            if windows_conflict(b, m) {
+                self.err(
+                    a,
+                    "maintenance_window",
+                    format!(
+                        "{:?} meets the daily backup window {:?}; leave a gap between them",
+                        db.maintenance_window.as_deref().unwrap_or_default(),
+                        db.backup_window.as_deref().unwrap_or_default()
+                    ),
+                );
             }
         }
         if !valid_identifier(&db.admin_user, 16) {

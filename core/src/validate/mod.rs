@@ -124,7 +124,8 @@ fn parse_cidr(text: &str) -> Result<Ipv4Net, String> {
     Ok(net)
 }
 
-fn check_window(text: &str, with_day: bool) -> Result<(), String> {
+/// A window's start and end in minutes (from midnight, or from Monday midnight `with_day`).
+fn check_window(text: &str, with_day: bool) -> Result<(u32, u32), String> {
     let expect = if with_day {
         "ddd:hh:mm-ddd:hh:mm (e.g. sun:04:00-sun:05:00)"
     } else {
@@ -159,7 +160,23 @@ fn check_window(text: &str, with_day: bool) -> Result<(), String> {
     if span < 30 {
         return Err(format!("{text:?} is shorter than 30 minutes"));
     }
-    Ok(())
+    Ok((start, end))
+}
+
+/// Do a daily backup window and a weekly maintenance window meet? Touching counts: clouds
+/// differ on whether adjacent windows conflict, so cairn refuses before any of them does.
+fn windows_conflict(backup: (u32, u32), maintenance: (u32, u32)) -> bool {
+    const WEEK: u32 = 7 * 1440;
+    let (bs, be) = backup;
+    let be = if be > bs { be } else { be + 1440 };
+    let (ms, me) = maintenance;
+    let me = if me > ms { me } else { me + WEEK };
+    (0..8).any(|day| {
+        let (s, e) = (day * 1440 + bs, day * 1440 + be);
+        [0, WEEK]
+            .iter()
+            .any(|shift| s <= me + shift && ms + shift <= e)
+    })
 }
 
 /// Password policy for secrets a user gives: long, mixed, not a well-known word.

@@ -19,6 +19,7 @@ files (everything is patched from here, at start-up):
   cache subnet groups used by replication groups (CacheSubnetGroupInUse);
 * injectable latency, throttling and 5xx faults, in each protocol's real error shape;
 * a call log (service, operation, start, end) for benchmarks;
+* tags of deleted EC2 objects dropped with them, as on AWS;
 * held answers, to stage a crash: the named operations take effect at once but their
   answers wait until the hold is lifted (the cloud did it, the client never heard).
 
@@ -293,6 +294,12 @@ def patch_ec2():
 
     original_delete_subnet = EC2Backend.delete_subnet
 
+    def subnet_id_of(s):
+        # moto keeps a DB subnet group's subnets as objects, or as dicts once modified.
+        if isinstance(s, dict):
+            return s.get("SubnetIdentifier") or s.get("subnet_id") or s.get("id")
+        return s.id
+
     def delete_subnet(self, subnet_id):
         from moto.elasticache.models import elasticache_backends
         from moto.rds.models import rds_backends
@@ -301,7 +308,7 @@ def patch_ec2():
             if nat.subnet_id == subnet_id and nat.state not in ("deleted",):
                 raise DependencyViolationError(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
         for group in rds_backends[self.account_id][self.region_name].subnet_groups.values():
-            if any(s.id == subnet_id for s in group.subnets):
+            if any(subnet_id_of(s) == subnet_id for s in group.subnets):
                 raise DependencyViolationError(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
         for group in elasticache_backends[self.account_id][self.region_name].cache_subnet_groups.values():
             if subnet_id in (getattr(group, "subnet_ids", None) or []):
@@ -850,6 +857,28 @@ PROTOCOL = {  # service signing name -> protocol family
 }
 
 
+def sweep_ec2_tags():
+    """moto keeps the tags of deleted EC2 objects forever (DescribeTags keeps listing
+    them); AWS drops them with the object. Forget tags of objects that are gone."""
+    from moto.ec2.models import ec2_backends
+
+    prefixes = ("vpc-", "subnet-", "sg-", "sgr-", "rtb-", "igw-", "eipalloc-", "vpce-")
+    for account in list(ec2_backends.values()):
+        for b in list(account.values()):
+            live = set(b.vpcs) | set(b.route_tables) | set(b.internet_gateways)
+            for zone in b.subnets.values():
+                live |= set(zone)
+            for groups in b.groups.values():
+                for g in groups.values():
+                    live.add(g.id)
+                    live |= {r.id for r in g.ingress_rules + g.egress_rules}
+            live |= {a.allocation_id for a in b.addresses}
+            live |= {i for i, e in b.vpc_end_points.items() if e.state != "deleted"}
+            for resource_id in list(b.tags):
+                if resource_id.startswith(prefixes) and resource_id not in live:
+                    b.tags.pop(resource_id, None)
+
+
 def describe_request(environ, body):
     """(service, operation) of a request, as AWS names them."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
@@ -964,7 +993,10 @@ class Middleware:
                 return reply(start_response, status, headers, text)
             if operation in SETTINGS.hold:
                 return self.held(environ, start_response, service, operation, started)
-            return self.app(environ, start_response)
+            result = self.app(environ, start_response)
+            if service == "ec2" and operation.startswith(("Delete", "Release", "Revoke")):
+                sweep_ec2_tags()
+            return result
         finally:
             with LOCK:
                 CALLS.append({"service": service, "operation": operation, "start": started, "end": time.time(), "fault": fault})

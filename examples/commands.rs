@@ -1,0 +1,386 @@
+//! One method per command. Each returns an exit code or an error message (exit 1).
+
+use crate::{progress, Cloud, Outcome, RunArgs, StackArgs, Terminal};
+use cairn_core::apply::ApplyOptions;
+use cairn_core::graph::portable_dot;
+use cairn_core::plan::planner::PlanOptions;
+use cairn_core::plan::render::{self, TextOptions};
+use cairn_core::plan::{Plan, PlanMode};
+use cairn_core::state::LocalStore;
+use cairn_core::validate::validate;
+use cairn_core::{Engine, Provider, Stack};
+use cairn_stacks::Params;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct Ctx<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    pub term: Terminal,
+}
+
+pub struct PlanFlags {
+    pub out: Option<PathBuf>,
+    pub json: bool,
+    pub detailed_exitcode: bool,
+    pub destroy: bool,
+    pub refresh_only: bool,
+}
+
+fn load(args: &StackArgs) -> Result<Stack, String> {
+    let mut params = Params::new(&args.env);
+    if let Some(c) = &args.certificate {
+        params = params.certificate(c);
+    }
+    cairn_stacks::by_name(&args.stack, &params).ok_or_else(|| {
+        format!(
+            "unknown stack {:?}; known stacks: {}",
+            args.stack,
+            cairn_stacks::NAMES.join(", ")
+        )
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// The default state file: `.cairn/STACK.CLOUD.json` under the working directory.
+fn state_path(args: &StackArgs, stack: &Stack) -> PathBuf {
+    args.state.clone().unwrap_or_else(|| {
+        PathBuf::from(".cairn").join(format!("{}.{}.json", stack.name(), args.cloud.name()))
+    })
+}
+
+/// The provider for `cloud`, configured from the environment.
+fn provider(rt: &tokio::runtime::Runtime, cloud: Cloud) -> Result<Arc<dyn Provider>, String> {
+    match cloud {
+        Cloud::Aws => Ok(Arc::new(rt.block_on(cairn_aws::AwsProvider::from_env()))),
+        Cloud::Gcp | Cloud::Azure => Err(format!(
+            "the {} provider is not part of cairn yet; `--cloud aws` plans and applies today (the seed stacks are portable, so they will plan on {} unchanged once it lands)",
+            cloud.name(),
+            cloud.name()
+        )),
+    }
+}
+
+/// Stack, engine and runtime for a command. `writes`: the command may write state, so the
+/// state directory is created; read-only commands never create anything.
+fn setup(
+    args: &StackArgs,
+    writes: bool,
+) -> Result<(Stack, Engine, tokio::runtime::Runtime), String> {
+    let stack = load(args)?;
+    validate(&stack).map_err(|e| e.to_string())?;
+    let path = state_path(args, &stack);
+    if writes {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+    }
+    let rt = runtime()?;
+    let engine = Engine::new(provider(&rt, args.cloud)?, Arc::new(LocalStore::new(path)));
+    Ok((stack, engine, rt))
+}
+
+impl Ctx<'_> {
+    pub fn stacks(self) -> Outcome {
+        for n in cairn_stacks::NAMES {
+            let _ = writeln!(self.out, "{n}");
+        }
+        Ok(0)
+    }
+
+    pub fn validate(self, args: &StackArgs) -> Outcome {
+        let stack = load(args)?;
+        validate(&stack).map_err(|e| e.to_string())?;
+        let _ = writeln!(
+            self.out,
+            "stack {} is valid: {} resources, {} outputs",
+            stack.name(),
+            stack.resources().len(),
+            stack.outputs().len()
+        );
+        Ok(0)
+    }
+
+    pub fn graph(self, args: &StackArgs) -> Outcome {
+        let stack = load(args)?;
+        validate(&stack).map_err(|e| e.to_string())?;
+        let _ = write!(self.out, "{}", portable_dot(&stack));
+        Ok(0)
+    }
+
+    pub fn plan(self, args: &StackArgs, run: &RunArgs, flags: PlanFlags) -> Outcome {
+        let (stack, engine, rt) = setup(args, false)?;
+        let mode = match (flags.destroy, flags.refresh_only) {
+            (true, true) => return Err("--destroy and --refresh-only exclude each other".into()),
+            (true, false) => PlanMode::Destroy,
+            (false, true) => PlanMode::RefreshOnly,
+            (false, false) => PlanMode::Normal,
+        };
+        let plan = rt
+            .block_on(engine.plan(&stack, &plan_options(mode, run)))
+            .map_err(|e| e.to_string())?;
+        if flags.json {
+            let _ = writeln!(self.out, "{}", render::json(&plan));
+        } else {
+            let _ = write!(self.out, "{}", self.text(&plan));
+        }
+        if let Some(path) = &flags.out {
+            std::fs::write(path, plan.to_json())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            let _ = writeln!(
+                self.err,
+                "Saved the plan to {} (it holds no secrets); apply it with `cairn apply {}`.",
+                path.display(),
+                path.display()
+            );
+        }
+        Ok(if flags.detailed_exitcode && plan.has_changes() {
+            2
+        } else {
+            0
+        })
+    }
+
+    pub fn apply(
+        mut self,
+        args: &StackArgs,
+        run: &RunArgs,
+        saved: Option<PathBuf>,
+        auto_approve: bool,
+        refresh_only: bool,
+    ) -> Outcome {
+        let (stack, engine, rt) = setup(args, true)?;
+        let plan = match &saved {
+            // A saved plan was reviewed when it was made: apply exactly it.
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let plan =
+                    Plan::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                if plan.stack != stack.name() {
+                    return Err(format!(
+                        "{} is a plan for stack {:?}, not {:?}",
+                        path.display(),
+                        plan.stack,
+                        stack.name()
+                    ));
+                }
+                plan
+            }
+            None => {
+                let mode = if refresh_only {
+                    PlanMode::RefreshOnly
+                } else {
+                    PlanMode::Normal
+                };
+                let plan = rt
+                    .block_on(engine.plan(&stack, &plan_options(mode, run)))
+                    .map_err(|e| e.to_string())?;
+                let _ = write!(self.out, "{}", self.text(&plan));
+                if !plan.has_changes() {
+                    return Ok(0);
+                }
+                self.confirm(auto_approve, "apply")?;
+                plan
+            }
+        };
+        self.execute(&engine, &rt, &stack, &plan, run)
+    }
+
+    pub fn destroy(mut self, args: &StackArgs, run: &RunArgs, auto_approve: bool) -> Outcome {
+        let (stack, engine, rt) = setup(args, true)?;
+        let plan = rt
+            .block_on(engine.plan(&stack, &plan_options(PlanMode::Destroy, run)))
+            .map_err(|e| e.to_string())?;
+        let _ = write!(self.out, "{}", self.text(&plan));
+        if !plan.has_changes() {
+            return Ok(0);
+        }
+        self.confirm(auto_approve, "destroy")?;
+        self.execute(&engine, &rt, &stack, &plan, run)
+    }
+
+    pub fn drift(self, args: &StackArgs, json: bool, markdown: bool) -> Outcome {
+        let (stack, engine, rt) = setup(args, false)?;
+        let report = rt
+            .block_on(engine.drift(&stack))
+            .map_err(|e| e.to_string())?;
+        let text = if json {
+            report.json() + "\n"
+        } else if markdown {
+            report.markdown()
+        } else {
+            report.text()
+        };
+        let _ = write!(self.out, "{text}");
+        Ok(report.status().exit_code())
+    }
+
+    pub fn import(self, args: &StackArgs, address: &str, id: &str) -> Outcome {
+        let (stack, engine, rt) = setup(args, true)?;
+        let r = rt
+            .block_on(engine.import(&stack, address, id))
+            .map_err(|e| e.to_string())?;
+        let _ = writeln!(
+            self.out,
+            "Imported {} ({}) as part of {}; `cairn plan` shows what differs from the stack.",
+            r.address, r.id, r.origin
+        );
+        Ok(0)
+    }
+
+    pub fn state_list(self, args: &StackArgs) -> Outcome {
+        let (stack, engine, _rt) = setup(args, false)?;
+        let Some(state) = engine.read_state(stack.name()).map_err(|e| e.to_string())? else {
+            return Err(format!("no state for stack {} yet", stack.name()));
+        };
+        for r in state.live() {
+            let _ = writeln!(self.out, "{}\t{}", r.address, r.id);
+        }
+        Ok(0)
+    }
+
+    pub fn state_show(self, args: &StackArgs, address: &str) -> Outcome {
+        let (stack, engine, _rt) = setup(args, false)?;
+        let state = engine
+            .read_state(stack.name())
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no state for stack {} yet", stack.name()))?;
+        let r = state
+            .resources
+            .get(address)
+            .ok_or_else(|| format!("state holds no {address} (see `cairn state list`)"))?;
+        let _ = writeln!(self.out, "# {} ({})", r.address, r.origin);
+        let _ = writeln!(self.out, "id = {}", r.id);
+        let width = r.attrs.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (k, v) in &r.attrs {
+            let _ = writeln!(self.out, "{k:width$} = {}", v.redacted());
+        }
+        Ok(0)
+    }
+
+    pub fn output(self, args: &StackArgs, name: Option<&str>, json: bool) -> Outcome {
+        let (stack, engine, _rt) = setup(args, false)?;
+        let state = engine
+            .read_state(stack.name())
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no state for stack {} yet", stack.name()))?;
+        let outputs: Vec<_> = state
+            .outputs
+            .iter()
+            .filter(|(k, _)| name.map_or(true, |n| n == k.as_str()))
+            .map(|(k, v)| (k.clone(), v.redacted()))
+            .collect();
+        if let (Some(n), true) = (name, outputs.is_empty()) {
+            return Err(format!(
+                "no output {n:?} (declared outputs appear after apply)"
+            ));
+        }
+        if json {
+            let map: serde_json::Map<String, serde_json::Value> = outputs
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
+                .collect();
+            let _ = writeln!(
+                self.out,
+                "{}",
+                serde_json::to_string_pretty(&map).unwrap_or_default()
+            );
+        } else if let (Some(_), [(_, v)]) = (name, outputs.as_slice()) {
+            let _ = writeln!(self.out, "{v}");
+        } else {
+            for (k, v) in outputs {
+                let _ = writeln!(self.out, "{k} = {v}");
+            }
+        }
+        Ok(0)
+    }
+
+    fn text(&self, plan: &Plan) -> String {
+        render::text(
+            plan,
+            TextOptions {
+                color: self.term.color,
+            },
+        )
+    }
+
+    /// Ask before changing the cloud; refuse when nobody can be asked.
+    fn confirm(&mut self, auto_approve: bool, what: &str) -> Result<(), String> {
+        if auto_approve {
+            return Ok(());
+        }
+        if !self.term.interactive {
+            return Err(format!(
+                "refusing to {what} without confirmation: there is no terminal to ask on; pass --auto-approve to {what} anyway"
+            ));
+        }
+        let _ = write!(
+            self.out,
+            "\nDo you want to {what}? Only 'yes' will be accepted: "
+        );
+        let _ = self.out.flush();
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|e| format!("cannot read the answer: {e}"))?;
+        if answer.trim() != "yes" {
+            return Err(format!("{what} cancelled"));
+        }
+        Ok(())
+    }
+
+    /// Apply `plan` with progress; print the summary and outputs.
+    fn execute(
+        self,
+        engine: &Engine,
+        rt: &tokio::runtime::Runtime,
+        stack: &Stack,
+        plan: &Plan,
+        run: &RunArgs,
+    ) -> Outcome {
+        let (forward, progress) = progress::channel(self.term.live, self.term.color);
+        let opts = ApplyOptions {
+            parallelism: run.parallelism,
+            observer: Arc::new(forward),
+            secrets: stack.secret_values(),
+        };
+        let out = self.out;
+        let report = rt.block_on(async {
+            let apply = async move {
+                let r = engine.apply(plan, &opts).await;
+                // The last sender goes with the options: the progress writer then stops.
+                drop(opts);
+                r
+            };
+            let (report, ()) = tokio::join!(apply, progress.drain(&mut *out));
+            report
+        });
+        let report = report.map_err(|e| e.to_string())?;
+        let _ = writeln!(out, "\n{report}");
+        if !report.outputs.is_empty() {
+            let _ = writeln!(out, "Outputs:");
+            for (k, v) in &report.outputs {
+                let _ = writeln!(out, "  {k} = {v}");
+            }
+        }
+        Ok(if report.is_success() { 0 } else { 1 })
+    }
+}
+
+fn plan_options(mode: PlanMode, run: &RunArgs) -> PlanOptions {
+    PlanOptions {
+        mode,
+        targets: run.targets.clone(),
+        refresh: true,
+    }
+}
