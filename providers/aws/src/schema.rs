@@ -182,9 +182,10 @@ pub(crate) const TYPES: TypeTable = &[
         &[
             ("instance_identifier", F),
             ("endpoint", F),
+            ("port", F),
             ("name", F),
-            ("username", F),
-            ("password", S),
+            ("username", U),
+            ("password_secret_arn", U),
             ("id", C),
         ],
     ),

@@ -20,6 +20,7 @@ files (everything is patched from here, at start-up):
 * injectable latency, throttling and 5xx faults, in each protocol's real error shape;
 * a call log (service, operation, start, end) for benchmarks;
 * tags of deleted EC2 objects dropped with them, as on AWS;
+* RDS instances answering at a real local PostgreSQL (local_postgres.py);
 * held answers, to stage a crash: the named operations take effect at once but their
   answers wait until the hold is lifted (the cloud did it, the client never heard).
 
@@ -37,6 +38,7 @@ CAIRN_MOTO_ERROR_RATE, CAIRN_MOTO_TRANSITION_MS and CAIRN_MOTO_SEED.
 """
 
 import argparse
+import atexit
 import io
 import json
 import os
@@ -47,6 +49,8 @@ import urllib.parse
 import uuid
 
 from werkzeug.serving import run_simple
+
+import local_postgres
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -152,8 +156,21 @@ def patch_rds():
 
     def create_db_instance(self, db_kwargs):
         db = original_create(self, db_kwargs)
+        if local_postgres.SERVER.running:
+            db.port = local_postgres.SERVER.port
+            local_postgres.SERVER.instance_created(
+                db_kwargs.get("master_username"), db_kwargs.get("master_user_password"), db_kwargs.get("db_name")
+            )
         settle_later(db, "status", "creating", "available")
         return db
+
+    # Every instance answers at the local PostgreSQL (see local_postgres.py).
+    original_address = rds.DBInstance.address
+
+    def address(self):
+        return "127.0.0.1" if local_postgres.SERVER.running else original_address.fget(self)
+
+    rds.DBInstance.address = property(address)
 
     backend_cls.create_db_instance = create_db_instance
 
@@ -161,6 +178,7 @@ def patch_rds():
 
     def modify_db_instance(self, db_instance_identifier, db_kwargs):
         db = original_modify(self, db_instance_identifier, db_kwargs)
+        local_postgres.SERVER.password_changed(db.master_username, db_kwargs.get("master_user_password"))
         settle_later(db, "status", "modifying", "available")
         return db
 
@@ -170,6 +188,7 @@ def patch_rds():
 
     def delete_db_instance(self, db_instance_identifier, *args, **kwargs):
         db = original_delete(self, db_instance_identifier, *args, **kwargs)
+        local_postgres.SERVER.instance_deleted(db.master_username)
         # AWS keeps the instance visible as "deleting" for a while.
         db.status = "deleting"
         self.databases[db_instance_identifier] = db
@@ -974,6 +993,7 @@ class Middleware:
                 with LOCK:
                     TRANSITIONS.clear()
                 SETTINGS.update({"hold": []})
+                local_postgres.SERVER.reset()
             return self.app(environ, start_response)
         advance()
         service, operation = describe_request(environ, body)
@@ -1038,9 +1058,12 @@ def main():
         def watch():
             while os.getppid() == parent:
                 time.sleep(0.5)
+            local_postgres.SERVER.stop()
             os._exit(0)
 
         threading.Thread(target=watch, daemon=True).start()
+    local_postgres.SERVER.start()
+    atexit.register(local_postgres.SERVER.stop)
     patch_rds()
     patch_ec2()
     patch_elbv2()

@@ -150,9 +150,17 @@ impl Lowering<'_> {
                 Attrs::from([
                     ("instance_identifier".into(), r(&inst, "identifier")),
                     ("endpoint".into(), r(&inst, "endpoint")),
+                    ("port".into(), r(&inst, "port")),
                     ("name".into(), s(extra)),
                     ("username".into(), s(&db.admin_user)),
-                    ("password".into(), self.secret_value(&db.admin_password)),
+                    // The password is read from its secret when needed, never kept.
+                    (
+                        "password_secret_arn".into(),
+                        match &db.admin_password {
+                            Some(p) => r(&addr("aws_secretsmanager_secret", p.name()), "arn"),
+                            None => r(&inst, "master_user_secret_arn"),
+                        },
+                    ),
                 ]),
                 &[],
             );

@@ -449,6 +449,7 @@ pub(crate) fn user_tags(attrs: &mut Attrs, tags: &[Tag]) {
     );
 }
 
+pub(crate) mod database;
 mod instance;
 
 pub(crate) use instance::*;

@@ -1,0 +1,185 @@
+"""A real PostgreSQL server behind the emulator's RDS instances.
+
+moto's RDS instances are records with an endpoint nobody answers on; cairn creates the
+extra logical databases of a stack (flight booking's Hangfire database) by speaking
+PostgreSQL to the instance, as it must on AWS. So the emulator runs one local PostgreSQL
+(Debian's package; `tests/run-all` installs it) on a free loopback port and points every
+RDS instance's endpoint at it: each instance's master user becomes a login role with the
+instance's password, its `DBName` a database owned by that role. Deleting an instance drops
+its role's databases and the role; a reset drops everything but the built-ins.
+
+The server runs as the `postgres` user when the emulator runs as root (initdb refuses root)
+and dies with the emulator (PR_SET_PDEATHSIG), so no test run leaves one behind.
+"""
+
+import ctypes
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def _ident(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+class LocalPostgres:
+    def __init__(self):
+        self.port = None
+        self.bin = None
+        self.dir = None
+        self.process = None
+        self.user = None
+
+    def start(self):
+        """Start the server, or explain on stderr why there is none (instances then keep
+        moto's unreachable endpoints, and cairn's database step fails loudly)."""
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            print("cairn-moto: no PostgreSQL server (apt-get install postgresql); RDS endpoints will not answer", flush=True)
+            return
+        self.bin = os.path.dirname(found[-1])
+        _sweep_stale_dirs()
+        self.user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        self.dir = tempfile.mkdtemp(prefix="cairn-rds-pg-")
+        if self.user:
+            os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
+        data = os.path.join(self.dir, "data")
+        subprocess.run(
+            [os.path.join(self.bin, "initdb"), "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=self._as_postgres(False),
+        )
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.process = subprocess.Popen(
+            [os.path.join(self.bin, "postgres"), "-D", data, "-p", str(self.port), "-k", self.dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.dir, "postgres.log"), "w"),
+            preexec_fn=self._as_postgres(True),
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.sql("SELECT 1", check=False):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"local PostgreSQL did not start; see {self.dir}/postgres.log")
+
+    def _as_postgres(self, die_with_parent):
+        user = self.user
+
+        def prepare():
+            if die_with_parent:
+                # PR_SET_PDEATHSIG = 1: SIGQUIT (immediate shutdown) when the emulator dies.
+                ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGQUIT)
+            if user:
+                os.setgid(user.pw_gid)
+                os.setuid(user.pw_uid)
+
+        return prepare
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def sql(self, statement, check=True):
+        """Run `statement` as the superuser; True when it worked."""
+        done = subprocess.run(
+            [os.path.join(self.bin, "psql"), "-h", self.dir, "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", statement],
+            capture_output=True,
+            text=True,
+            preexec_fn=self._as_postgres(False),
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"local PostgreSQL refused {statement!r}: {done.stderr.strip()}")
+        return done.returncode == 0
+
+    def rows(self, query):
+        done = subprocess.run(
+            [os.path.join(self.bin, "psql"), "-h", self.dir, "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-qAtc", query],
+            capture_output=True,
+            text=True,
+            preexec_fn=self._as_postgres(False),
+        )
+        return [line for line in done.stdout.splitlines() if line]
+
+    # What RDS does to the server an instance stands for.
+
+    def instance_created(self, user, password, db_name):
+        if not self.running or not user:
+            return
+        if password:
+            exists = self.rows(f"SELECT 1 FROM pg_roles WHERE rolname = {_literal(user)}")
+            verb = "ALTER" if exists else "CREATE"
+            self.sql(f"{verb} ROLE {_ident(user)} LOGIN CREATEDB PASSWORD {_literal(password)}")
+        if db_name and not self.rows(f"SELECT 1 FROM pg_database WHERE datname = {_literal(db_name)}"):
+            self.sql(f"CREATE DATABASE {_ident(db_name)} OWNER {_ident(user)}")
+
+    def password_changed(self, user, password):
+        if self.running and user and password:
+            self.sql(f"ALTER ROLE {_ident(user)} PASSWORD {_literal(password)}")
+
+    def instance_deleted(self, user):
+        if not self.running or not user:
+            return
+        owned = self.rows(
+            "SELECT datname FROM pg_database d JOIN pg_roles r ON d.datdba = r.oid "
+            f"WHERE r.rolname = {_literal(user)}"
+        )
+        for name in owned:
+            self.sql(f"DROP DATABASE IF EXISTS {_ident(name)} WITH (FORCE)")
+        self.sql(f"DROP ROLE IF EXISTS {_ident(user)}", check=False)
+
+    def reset(self):
+        if not self.running:
+            return
+        for name in self.rows("SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'"):
+            self.sql(f"DROP DATABASE IF EXISTS {_ident(name)} WITH (FORCE)")
+        for role in self.rows("SELECT rolname FROM pg_roles WHERE rolname <> 'postgres' AND rolname NOT LIKE 'pg\\_%'"):
+            self.sql(f"DROP ROLE IF EXISTS {_ident(role)}", check=False)
+
+    def stop(self):
+        if self.process is not None:
+            self.process.send_signal(signal.SIGQUIT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _sweep_stale_dirs():
+    """Remove data directories of servers whose emulator was killed outright (SIGKILL runs
+    no cleanup; the server itself died with it through PR_SET_PDEATHSIG)."""
+    for stale in glob.glob(os.path.join(tempfile.gettempdir(), "cairn-rds-pg-*")):
+        pid_file = os.path.join(stale, "data", "postmaster.pid")
+        try:
+            with open(pid_file) as f:
+                pid = int(f.readline().strip())
+            os.kill(pid, 0)
+            continue  # a live server of another emulator
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # alive, owned by the postgres user
+        except (OSError, ValueError):
+            # No pid file: either dead or still starting; only old ones are certainly dead.
+            if time.time() - os.path.getmtime(stale) < 120:
+                continue
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+SERVER = LocalPostgres()
