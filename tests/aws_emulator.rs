@@ -40,7 +40,15 @@ impl std::ops::Deref for EmulatorGuard {
 }
 
 fn serve_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("emulators/aws/serve")
+    // The checkout being tested, found at run time: a shared target directory may hold a
+    // binary compiled from another clone of the same sources.
+    let here = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    here.ancestors()
+        .map(|d| d.join("tests/emulators/aws/serve"))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("emulators/aws/serve"))
 }
 
 impl AwsEmulator {

@@ -170,7 +170,10 @@ fn terraform(shape: &str, n: usize) -> HashMap<String, (f64, f64)> {
     let peer = std::env::var_os("CAIRN_TERRAFORM_PEER")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/terraform-peer/run")
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+                .join("../../shared/bench/terraform-peer/run")
         });
     let out = Command::new(&peer)
         .args([shape, &n.to_string(), "plan", "apply", "noop"])

@@ -68,7 +68,10 @@ fn normalise(text: &str) -> String {
 }
 
 fn check(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // Run-time first: a shared target directory may hold a binary built in another clone.
+    let path = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .join("tests/golden")
         .join(name);
     let actual = normalise(actual);
