@@ -70,19 +70,13 @@ fn provider(rt: &tokio::runtime::Runtime, cloud: Cloud) -> Result<Arc<dyn Provid
 
 /// Stack, engine and runtime for a command. `writes`: the command may write state, so the
 /// state directory is created; read-only commands never create anything.
-fn setup(
-    args: &StackArgs,
-    writes: bool,
-) -> Result<(Stack, Engine, tokio::runtime::Runtime), String> {
+/// The stack, validated, and an engine over its state. Nothing is written here: the state
+/// store creates its directory when a command first takes the lock, so a refused or failed
+/// command leaves no trace.
+fn setup(args: &StackArgs) -> Result<(Stack, Engine, tokio::runtime::Runtime), String> {
     let stack = load(args)?;
     validate(&stack).map_err(|e| e.to_string())?;
     let path = state_path(args, &stack);
-    if writes {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-    }
     let rt = runtime()?;
     let engine = Engine::new(provider(&rt, args.cloud)?, Arc::new(LocalStore::new(path)));
     Ok((stack, engine, rt))
@@ -117,7 +111,7 @@ impl Ctx<'_> {
     }
 
     pub fn plan(self, args: &StackArgs, run: &RunArgs, flags: PlanFlags) -> Outcome {
-        let (stack, engine, rt) = setup(args, false)?;
+        let (stack, engine, rt) = setup(args)?;
         let mode = match (flags.destroy, flags.refresh_only) {
             (true, true) => return Err("--destroy and --refresh-only exclude each other".into()),
             (true, false) => PlanMode::Destroy,
@@ -157,7 +151,7 @@ impl Ctx<'_> {
         auto_approve: bool,
         refresh_only: bool,
     ) -> Outcome {
-        let (stack, engine, rt) = setup(args, true)?;
+        let (stack, engine, rt) = setup(args)?;
         let plan = match &saved {
             // A saved plan was reviewed when it was made: apply exactly it.
             Some(path) => {
@@ -185,7 +179,9 @@ impl Ctx<'_> {
                     .block_on(engine.plan(&stack, &plan_options(mode, run)))
                     .map_err(|e| e.to_string())?;
                 let _ = write!(self.out, "{}", self.text(&plan));
-                if !plan.has_changes() {
+                // Refreshed values still get recorded when the cloud needs no change
+                // (that is all `--refresh-only` does).
+                if !plan.has_work() {
                     return Ok(0);
                 }
                 self.confirm(auto_approve, "apply")?;
@@ -196,7 +192,7 @@ impl Ctx<'_> {
     }
 
     pub fn destroy(mut self, args: &StackArgs, run: &RunArgs, auto_approve: bool) -> Outcome {
-        let (stack, engine, rt) = setup(args, true)?;
+        let (stack, engine, rt) = setup(args)?;
         let plan = rt
             .block_on(engine.plan(&stack, &plan_options(PlanMode::Destroy, run)))
             .map_err(|e| e.to_string())?;
@@ -209,7 +205,20 @@ impl Ctx<'_> {
     }
 
     pub fn drift(self, args: &StackArgs, json: bool, markdown: bool) -> Outcome {
-        let (stack, engine, rt) = setup(args, false)?;
+        let (stack, engine, rt) = setup(args)?;
+        // Nothing applied means nothing to compare: a CI check pointed at the wrong state
+        // file must fail, not pass as "clean".
+        if engine
+            .read_state(stack.name())
+            .map_err(|e| e.to_string())?
+            .is_none()
+        {
+            return Err(format!(
+                "no state for stack {} at {}: drift compares the cloud with what was applied (pass --state, or apply first)",
+                stack.name(),
+                state_path(args, &stack).display()
+            ));
+        }
         let report = rt
             .block_on(engine.drift(&stack))
             .map_err(|e| e.to_string())?;
@@ -225,7 +234,7 @@ impl Ctx<'_> {
     }
 
     pub fn import(self, args: &StackArgs, address: &str, id: &str) -> Outcome {
-        let (stack, engine, rt) = setup(args, true)?;
+        let (stack, engine, rt) = setup(args)?;
         let r = rt
             .block_on(engine.import(&stack, address, id))
             .map_err(|e| e.to_string())?;
@@ -238,7 +247,7 @@ impl Ctx<'_> {
     }
 
     pub fn state_list(self, args: &StackArgs) -> Outcome {
-        let (stack, engine, _rt) = setup(args, false)?;
+        let (stack, engine, _rt) = setup(args)?;
         let Some(state) = engine.read_state(stack.name()).map_err(|e| e.to_string())? else {
             return Err(format!("no state for stack {} yet", stack.name()));
         };
@@ -249,7 +258,7 @@ impl Ctx<'_> {
     }
 
     pub fn state_show(self, args: &StackArgs, address: &str) -> Outcome {
-        let (stack, engine, _rt) = setup(args, false)?;
+        let (stack, engine, _rt) = setup(args)?;
         let state = engine
             .read_state(stack.name())
             .map_err(|e| e.to_string())?
@@ -268,7 +277,7 @@ impl Ctx<'_> {
     }
 
     pub fn output(self, args: &StackArgs, name: Option<&str>, json: bool) -> Outcome {
-        let (stack, engine, _rt) = setup(args, false)?;
+        let (stack, engine, _rt) = setup(args)?;
         let state = engine
             .read_state(stack.name())
             .map_err(|e| e.to_string())?

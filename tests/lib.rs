@@ -15,7 +15,9 @@ pub fn cairn_binary() -> PathBuf {
     BUILT.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "cairn-cli", "--example", "cairn"])
+            // `--workspace` keeps feature unification identical to `cargo test --workspace`,
+            // so this is a no-op there instead of a rebuild of the dependencies.
+            .args(["build", "--quiet", "--workspace", "--example", "cairn"])
             .status()
             .expect("run cargo to build the cairn example");
         assert!(status.success(), "building the cairn example failed");

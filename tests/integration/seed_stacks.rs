@@ -19,7 +19,12 @@ fn text(b: &[u8]) -> String {
 }
 
 fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("integration/golden")
+    // Cargo sets the variable at run time too: the checkout under test, even when the
+    // binary came from a shared target directory built in another clone.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("integration/golden")
 }
 
 fn check_golden(name: &str, actual: &str) {
@@ -272,15 +277,62 @@ fn seed_stack_story(name: &str) {
         "backup_retention_period"
     );
     assert_eq!(report["drifted"][0]["changes"][0]["actual"], 1);
+    let declared = report["drifted"][0]["changes"][0]["expected"].clone();
     assert!(run
         .expect(&["drift", "--markdown"], 2)
         .contains("| `aws_db_instance.postgres` | changed |"));
 
-    // A plain apply repairs it.
+    // `apply --refresh-only` accepts the drift into state: nothing changed outside cairn
+    // any more, but the cloud still differs from the stack, so the check stays red (as
+    // unapplied, not as drift) and the plan wants to restore what the stack declares.
+    run.expect(&["apply", "--refresh-only", "--auto-approve"], 0);
+    let accepted = run.expect(&["drift"], 2);
+    assert!(
+        !accepted.contains("changed outside cairn")
+            && accepted.contains("~ aws_db_instance.postgres differs from the stack"),
+        "{accepted}"
+    );
+    let restore = run.expect(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        restore.contains("~ aws_db_instance.postgres")
+            && restore.contains(&format!("1 -> {declared}")),
+        "{restore}"
+    );
+
+    // A plain apply repairs the cloud.
     run.expect(&["apply", "--auto-approve"], 0);
     run.expect(&["drift"], 0);
+    run.expect(&["plan", "--detailed-exitcode"], 0);
+
+    // Without a terminal, destroy refuses unless told --auto-approve, and changes nothing.
+    let refused = run.cairn(&["destroy"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("refusing to destroy without confirmation"),
+        "{}",
+        text(&refused.stderr)
+    );
+    run.expect(&["drift"], 0);
+
+    // Import by id into another state file: the secret is adopted, its value never shown.
+    let listed = run.expect(&["state", "list"], 0);
+    let (secret, arn) = listed
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .find(|(a, _)| a.starts_with("aws_secretsmanager_secret."))
+        .expect("every seed stack has a secret");
+    run.expect(&["import", secret, arn, "--state", "imported.json"], 0);
+    let shown_imported = run.expect(&["state", "show", secret, "--state", "imported.json"], 0);
+    assert!(shown_imported.contains(arn), "{shown_imported}");
 
     // Secrets never printed, never in state.
+    let mut printed = applied.clone() + &shown_imported;
+    for line in listed.lines() {
+        let address = line.split('\t').next().unwrap_or_default();
+        printed += &run.expect(&["state", "show", address], 0);
+    }
+    printed += &run.expect(&["output", "--json"], 0);
+    assert!(printed.contains("(sensitive)"), "secrets are shown masked");
     let state = std::fs::read_to_string(
         dir.path()
             .join(".cairn")
@@ -295,7 +347,7 @@ fn seed_stack_story(name: &str) {
             .unwrap();
         let v = value.secret_string().unwrap();
         assert!(
-            !state.contains(v) && !applied.contains(v),
+            !state.contains(v) && !printed.contains(v),
             "a secret leaked"
         );
     }
