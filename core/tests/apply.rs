@@ -211,6 +211,7 @@ fn destroy_removes_everything_in_reverse_order() {
     let engine = sb.engine(&mem);
     let stack = full_stack();
     converge(&rt, &engine, &stack);
+    assert!(!engine.store().read().unwrap().unwrap().outputs.is_empty());
     let opts = cairn_core::plan::planner::PlanOptions {
         mode: cairn_core::plan::PlanMode::Destroy,
         refresh: true,
@@ -218,6 +219,7 @@ fn destroy_removes_everything_in_reverse_order() {
     };
     let plan = rt.block_on(engine.plan(&stack, &opts)).unwrap();
     assert_eq!(plan.summary.destroy, stack.resources().len());
+    assert!(plan.outputs.is_empty(), "a destroyed stack exports nothing");
     let pos = |a: &str| plan.changes.iter().position(|c| c.address == a).unwrap();
     assert!(
         pos("mem_database.orders") < pos("mem_subnet.db-a"),
@@ -241,7 +243,9 @@ fn destroy_removes_everything_in_reverse_order() {
         at("mem_database.orders") < at("mem_subnet.db-a")
             && at("mem_subnet.db-a") < at("mem_network.main")
     );
-    assert!(engine.store().read().unwrap().unwrap().resources.is_empty());
+    assert!(report.outputs.is_empty(), "{:?}", report.outputs);
+    let state = engine.store().read().unwrap().unwrap();
+    assert!(state.resources.is_empty() && state.outputs.is_empty());
 }
 
 #[test]

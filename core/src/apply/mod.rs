@@ -105,9 +105,18 @@ impl fmt::Display for ApplyReport {
             self.failed().count(),
             self.skipped().count(),
         );
+        // What was done, by kind of operation, so a destroy reads as one.
+        let done = |kinds: &[OpKind]| self.succeeded().filter(|o| kinds.contains(&o.kind)).count();
+        let (created, updated, replaced, deleted) = (
+            done(&[OpKind::Create]),
+            done(&[OpKind::Update]),
+            done(&[OpKind::CreateReplacement]),
+            done(&[OpKind::Delete]),
+        );
         writeln!(
             f,
-            "Apply {}: {ok} succeeded, {failed} failed, {skipped} skipped ({:.1}s).",
+            "Apply {}: {ok} succeeded ({created} created, {updated} updated, {replaced} replaced, \
+             {deleted} destroyed), {failed} failed, {skipped} skipped ({:.1}s).",
             if failed == 0 && skipped == 0 {
                 "complete"
             } else {

@@ -148,6 +148,12 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
     order_deletes(&mut deletes);
     changes.extend(deletes);
 
+    // A destroyed stack exports nothing: its outputs leave state with it.
+    let outputs = if options.mode == PlanMode::Destroy {
+        Vec::new()
+    } else {
+        outputs
+    };
     let planned_outputs = outputs
         .into_iter()
         .map(|(name, value, sensitive)| {
