@@ -1,0 +1,285 @@
+//! ElastiCache for Redis: cache subnet groups here, replication groups in `group.rs`.
+//!
+//! Replication groups are asynchronous (create/modify wait for `available`, delete for the
+//! group to disappear). The AUTH token is write-only: AWS never returns it, so reads keep
+//! the digest state recorded, and a change rotates it with the `ROTATE` strategy.
+
+use crate::error::{convert, is_not_found};
+use crate::util::{flag as b, list, s, tag_pairs};
+use crate::wait::{self, Poll};
+use crate::Ctx;
+use aws_sdk_elasticache::types::{AuthTokenUpdateStrategyType, Tag};
+use cairn_core::provider::*;
+use cairn_core::value::{Attrs, Text, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn found_or_gone(
+    req: &ReadRequest,
+    mut by_id: BTreeMap<String, Attrs>,
+    by_address: &BTreeMap<String, String>,
+) -> BTreeMap<Text, ReadOutcome> {
+    req.items
+        .iter()
+        .map(|i| {
+            let id =
+                i.id.as_deref()
+                    .map(str::to_string)
+                    .or_else(|| by_address.get(i.address.as_str()).cloned());
+            let outcome = id.and_then(|id| {
+                let mut attrs = by_id.remove(&id)?;
+                for (k, v) in &i.prior {
+                    if matches!(v, Value::Sensitive(_)) {
+                        attrs.insert(k.clone(), v.clone());
+                    }
+                    if (k == "subnet_ids" || k == "security_group_ids")
+                        && attrs.contains_key(k.as_str())
+                    {
+                        let actual = list(&attrs, k);
+                        attrs.insert(k.clone(), crate::ec2::order_like(Some(v), actual));
+                    }
+                }
+                Some(ReadOutcome::Found {
+                    id: id.as_str().into(),
+                    attrs,
+                })
+            });
+            (i.address.clone(), outcome.unwrap_or(ReadOutcome::Gone))
+        })
+        .collect()
+}
+
+/// The user's tags of an ElastiCache object (listings do not carry them).
+/// The ownership tags of the object `arn`: (`cairn:stack`, `cairn:resource`).
+async fn owner_of(
+    ctx: &Ctx,
+    address: &str,
+    arn: &str,
+) -> Result<Option<(String, String)>, ProviderError> {
+    let t = ctx
+        .c
+        .elasticache
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| convert(address, e))?;
+    let pairs = || {
+        t.tag_list()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+    };
+    let stack = pairs()
+        .find(|(k, _)| *k == crate::ec2::TAG_STACK)
+        .map(|(_, v)| v);
+    Ok(stack
+        .zip(crate::util::owner(pairs()))
+        .map(|(s, a)| (s.to_string(), a.to_string())))
+}
+
+async fn read_tags(
+    ctx: &Ctx,
+    address: &str,
+    arn: &str,
+    attrs: &mut Attrs,
+) -> Result<(), ProviderError> {
+    let t = ctx
+        .c
+        .elasticache
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| convert(address, e))?;
+    crate::util::set_user_tags(
+        attrs,
+        t.tag_list()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Cache subnet group
+
+pub(crate) async fn create_subnet_group(
+    ctx: &Ctx,
+    req: &CreateRequest,
+) -> Result<CreateResponse, ProviderError> {
+    let a = &req.attrs;
+    let out = ctx
+        .c
+        .elasticache
+        .create_cache_subnet_group()
+        .cache_subnet_group_name(s(a, "name"))
+        .cache_subnet_group_description(s(a, "description"))
+        .set_subnet_ids(Some(list(a, "subnet_ids")))
+        .set_tags(Some(tags(&req.stack, &req.address, a)))
+        .send()
+        .await
+        .map_err(|e| convert(&req.address, e))?;
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(s(a, "name")));
+    attrs.insert(
+        "arn".into(),
+        Value::str(
+            out.cache_subnet_group()
+                .and_then(|g| g.arn())
+                .unwrap_or_default(),
+        ),
+    );
+    Ok(CreateResponse {
+        id: s(a, "name").into(),
+        attrs,
+    })
+}
+
+pub(crate) async fn read_subnet_groups(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let mut by_id = BTreeMap::new();
+    let mut pages = ctx
+        .c
+        .elasticache
+        .describe_cache_subnet_groups()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for g in page
+            .map_err(|e| convert(&req.type_name, e))?
+            .cache_subnet_groups()
+        {
+            let name = g.cache_subnet_group_name().unwrap_or_default().to_string();
+            let mut a = Attrs::new();
+            a.insert("id".into(), Value::str(&name));
+            a.insert("name".into(), Value::str(&name));
+            a.insert(
+                "description".into(),
+                Value::str(g.cache_subnet_group_description().unwrap_or_default()),
+            );
+            a.insert("arn".into(), Value::str(g.arn().unwrap_or_default()));
+            a.insert(
+                "subnet_ids".into(),
+                Value::List(
+                    g.subnets()
+                        .iter()
+                        .filter_map(|x| x.subnet_identifier())
+                        .map(Value::str)
+                        .collect(),
+                ),
+            );
+            by_id.insert(name, a);
+        }
+    }
+    // Names are deterministic: a half-created group is found by the name it was given.
+    let by_address = req
+        .items
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i.address.to_string(),
+                i.prior.get("name")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let mut results = found_or_gone(req, by_id, &by_address);
+    for (address, outcome) in results.iter_mut() {
+        if let ReadOutcome::Found { attrs, .. } = outcome {
+            let arn = s(attrs, "arn").to_string();
+            read_tags(ctx, address, &arn, attrs).await?;
+        }
+    }
+    Ok(results)
+}
+
+async fn sync_tags(
+    ctx: &Ctx,
+    address: &str,
+    arn: &str,
+    prior: &Attrs,
+    attrs: &Attrs,
+) -> Result<(), ProviderError> {
+    let (removed, set) = crate::util::tag_changes(prior, attrs);
+    if !removed.is_empty() {
+        ctx.c
+            .elasticache
+            .remove_tags_from_resource()
+            .resource_name(arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .map_err(|e| convert(address, e))?;
+    }
+    if !set.is_empty() {
+        let tags = set
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        ctx.c
+            .elasticache
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| convert(address, e))?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn update_subnet_group(
+    ctx: &Ctx,
+    req: &UpdateRequest,
+) -> Result<UpdateResponse, ProviderError> {
+    let a = &req.attrs;
+    ctx.c
+        .elasticache
+        .modify_cache_subnet_group()
+        .cache_subnet_group_name(s(a, "name"))
+        .cache_subnet_group_description(s(a, "description"))
+        .set_subnet_ids(Some(list(a, "subnet_ids")))
+        .send()
+        .await
+        .map_err(|e| convert(&req.address, e))?;
+    if req.changed.iter().any(|c| c == "tags") {
+        sync_tags(ctx, &req.address, s(&req.prior, "arn"), &req.prior, a).await?;
+    }
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(&req.id));
+    attrs.insert(
+        "arn".into(),
+        req.prior.get("arn").cloned().unwrap_or(Value::Null),
+    );
+    Ok(UpdateResponse { attrs })
+}
+
+pub(crate) async fn delete_subnet_group(
+    ctx: &Ctx,
+    req: &DeleteRequest,
+) -> Result<(), ProviderError> {
+    ctx.retry_dependency(&req.address, &req.progress, || async {
+        ctx.c
+            .elasticache
+            .delete_cache_subnet_group()
+            .cache_subnet_group_name(req.id.as_str())
+            .send()
+            .await
+            .map(|_| ())
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------
+// Replication group
+
+mod group;
+pub(crate) use group::{create_group, delete_group, read_groups, update_group};
+
+fn tags(stack: &str, address: &str, attrs: &Attrs) -> Vec<Tag> {
+    tag_pairs(stack, address, None, attrs)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
