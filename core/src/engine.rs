@@ -13,7 +13,7 @@ use crate::plan::{AttrChange, Drift, Plan, PlanError, PlanMode};
 use crate::provider::*;
 use crate::state::{Mutation, OperationKind, ResourceState, State, StateError, StateStore};
 use crate::validate::{validate, Invalid, ValidationErrors};
-use crate::value::{Attrs, Text, Value};
+use crate::value::{AttrRef, Attrs, Text, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -503,6 +503,25 @@ impl Engine {
             address: address.to_string(),
             reason: "the stack declares no such resource (see `cairn plan` for addresses)".into(),
         })?;
+        // What the declaration already pins down, resolved against state (read, not locked:
+        // the lock is taken for the write below).
+        let recorded = self.read_state(stack.name())?;
+        let lookup = |r: &AttrRef| {
+            let v = recorded
+                .as_ref()?
+                .resources
+                .get(r.address.as_str())?
+                .attrs
+                .get(r.attr.as_str())?;
+            (!v.has_unresolved()).then(|| v.clone())
+        };
+        let known = desired
+            .concrete
+            .attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.resolve_known(&lookup)))
+            .filter(|(_, v)| !v.has_unresolved())
+            .collect();
         let resp = self
             .provider
             .import(ImportRequest {
@@ -510,6 +529,7 @@ impl Engine {
                 address: address.into(),
                 type_name: desired.concrete.type_name.clone(),
                 id: id.into(),
+                known,
             })
             .await?;
         let mut session = self.store.lock("import")?;

@@ -313,6 +313,11 @@ pub struct ImportRequest {
     pub address: Text,
     pub type_name: Text,
     pub id: Text,
+    /// The declared attributes whose values are already known: literals, and references
+    /// to what state records. An id alone cannot always locate an object (a database
+    /// inside a server needs the server's address and credentials); never the plaintext
+    /// of a secret.
+    pub known: Attrs,
 }
 
 #[derive(Clone, Debug)]

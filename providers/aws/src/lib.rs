@@ -298,7 +298,14 @@ impl Provider for AwsProvider {
                 address: req.address.clone(),
                 id: Some(req.id.clone()),
                 token: None,
-                prior: Default::default(),
+                // Only a database inside an instance needs context to be found: where to
+                // connect and with which secret. Elsewhere the id says it all, and a
+                // declared value must never stand in for what AWS reports.
+                prior: if req.type_name == "aws_postgres_database" {
+                    req.known
+                } else {
+                    Default::default()
+                },
             }],
         };
         match self.read(read).await?.results.remove(&req.address) {

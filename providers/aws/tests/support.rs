@@ -5,7 +5,7 @@ use cairn_core::apply::ApplyOptions;
 use cairn_core::plan::planner::PlanOptions;
 use cairn_core::plan::{Action, Plan, PlanMode};
 use cairn_core::provider::Provider;
-use cairn_core::state::LocalStore;
+use cairn_core::state::{LocalStore, ResourceState};
 use cairn_core::{Engine, Stack};
 use cairn_tests::{AwsEmulator, EmulatorGuard};
 use std::sync::Arc;
@@ -141,7 +141,22 @@ impl Aws {
         let provider = self.provider();
         let imported =
             self.engine_with(provider.clone(), &format!("imported-{}.json", stack.name()));
-        for r in state.live() {
+        // Dependencies first, as a user would: a database inside an instance is found
+        // through the instance and secret already imported.
+        let mut pending: Vec<_> = state.live().collect();
+        let mut ordered = Vec::with_capacity(pending.len());
+        while !pending.is_empty() {
+            let (ready, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|r| {
+                r.deps.iter().all(|d| {
+                    ordered.iter().any(|o: &&ResourceState| o.address == *d)
+                        || !state.live().any(|l| l.address == *d)
+                })
+            });
+            assert!(!ready.is_empty(), "state's dependencies form a cycle");
+            ordered.extend(ready);
+            pending = rest;
+        }
+        for r in ordered {
             let got = self
                 .rt
                 .block_on(imported.import(stack, &r.address, &r.id))

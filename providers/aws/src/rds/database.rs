@@ -62,11 +62,20 @@ async fn target(ctx: &Ctx, address: &str, a: &Attrs) -> Result<Target, ProviderE
     })
 }
 
-fn failed(address: &str, what: &str, e: impl std::fmt::Display) -> ProviderError {
+/// The server's own words (`password authentication failed for user …`, SQLSTATE), not
+/// tokio-postgres's bare "db error".
+fn failed(address: &str, what: &str, e: tokio_postgres::Error) -> ProviderError {
+    let (code, detail) = match e.as_db_error() {
+        Some(db) => (
+            format!("PostgreSQL {}", db.code().code()),
+            db.message().to_string(),
+        ),
+        None => ("PostgreSQL".to_string(), e.to_string()),
+    };
     ProviderError::Api {
         address: address.to_string(),
-        code: "PostgreSQL".into(),
-        message: format!("{what}: {e}"),
+        code,
+        message: format!("{what}: {detail}"),
     }
 }
 
@@ -152,14 +161,14 @@ pub(crate) async fn read(
         let Some(prior) = items
             .iter()
             .map(|i| &i.prior)
-            .find(|p| !s(p, "endpoint").is_empty())
+            .find(|p| !s(p, "endpoint").is_empty() && !s(p, "password_secret_arn").is_empty())
         else {
             for i in items {
                 results.insert(
                     i.address.clone(),
                     ReadOutcome::Failed(ProviderError::Unsupported {
                         type_name: req.type_name.to_string(),
-                        message: "import a database after its instance: cairn needs the endpoint and admin secret recorded first".into(),
+                        message: "import the database's instance and admin password secret first: cairn connects to the instance to find the database".into(),
                     }),
                 );
             }
@@ -178,6 +187,18 @@ pub(crate) async fn read(
             Ok::<Vec<String>, ProviderError>(rows.iter().map(|r| r.get::<_, String>(0)).collect())
         }
         .await;
+        // Unreachable because the instance itself is gone (or going): so are its databases.
+        // Checked only on failure, so a healthy refresh stays one query per instance.
+        let outcome = match outcome {
+            Err(e) => {
+                match super::instance::instance_status(ctx, &req.type_name, &instance).await {
+                    Ok(None) => Ok(vec![]),
+                    Ok(Some((status, _))) if status == "deleting" => Ok(vec![]),
+                    _ => Err(e),
+                }
+            }
+            ok => ok,
+        };
         for i in items {
             let name = match &i.id {
                 Some(id) => id

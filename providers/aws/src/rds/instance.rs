@@ -6,7 +6,7 @@ use super::*;
 // ---------------------------------------------------------------------------------------
 // DB instance
 
-async fn instance_status(
+pub(super) async fn instance_status(
     ctx: &Ctx,
     address: &str,
     id: &str,
