@@ -13,7 +13,7 @@ use crate::plan::{AttrChange, Drift, Plan, PlanError, PlanMode};
 use crate::provider::*;
 use crate::state::{Mutation, OperationKind, ResourceState, State, StateError, StateStore};
 use crate::validate::{validate, Invalid, ValidationErrors};
-use crate::value::{AttrRef, Attrs, Text, Value};
+use crate::value::{AttrRef, Text, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -286,7 +286,8 @@ impl Engine {
                     address: p.address.clone(),
                     id: None,
                     token: Some(p.token.clone()),
-                    prior: Attrs::new(),
+                    // Where the create was aimed (its parent), so it can be found.
+                    prior: p.attrs.clone(),
                 });
         }
         let mut out = Refreshed::default();

@@ -499,6 +499,7 @@ fn prepare(
         id: None,
         token: token.as_str().into(),
         started_at_ms: crate::state::now_ms(),
+        attrs: Attrs::new(),
     };
     let resolve = || -> Result<Attrs, String> {
         let after = c
@@ -548,14 +549,18 @@ fn prepare(
         })
     };
     let call = match op.kind {
-        OpKind::Create | OpKind::CreateReplacement => Call::Create(CreateRequest {
-            stack: stack.to_string(),
-            address: c.address.clone(),
-            type_name: c.type_name.clone(),
-            attrs: resolve()?,
-            token,
-            progress: Progress::default(),
-        }),
+        OpKind::Create | OpKind::CreateReplacement => {
+            let attrs = resolve()?;
+            pending.attrs = attrs.clone();
+            Call::Create(CreateRequest {
+                stack: stack.to_string(),
+                address: c.address.clone(),
+                type_name: c.type_name.clone(),
+                attrs,
+                token,
+                progress: Progress::default(),
+            })
+        }
         OpKind::Update => {
             let id = current
                 .map(|r| r.id.clone())

@@ -220,6 +220,7 @@ fn pending_survive(f: StoreFactory<'_>) {
         id: None,
         token: "tok-1".into(),
         started_at_ms: 1,
+        attrs: crate::value::Attrs::from([("parent".into(), crate::value::Value::str("p-1"))]),
     };
     s.append(&[Mutation::Begin(op.clone())]).unwrap();
     drop(s);

@@ -80,6 +80,11 @@ pub struct PendingOperation {
     pub token: Text,
     /// Unix milliseconds.
     pub started_at_ms: u64,
+    /// For a create: the attributes sent (secrets as digests, like everywhere in state).
+    /// An object inside another (a listener rule, a topic, a database) can only be looked
+    /// for under its parent, so the next run needs them to find what the crash left.
+    #[serde(default, skip_serializing_if = "Attrs::is_empty")]
+    pub attrs: Attrs,
 }
 
 /// The whole state of one stack.

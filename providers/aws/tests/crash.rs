@@ -10,7 +10,9 @@ use cairn_core::prelude::*;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-fn stack(cert: &str, secret: bool, services: bool) -> Stack {
+/// `routes` adds objects that live inside others (a listener, a rule), which the next run
+/// can only look for under their parent.
+fn stack(cert: &str, secret: bool, services: bool, routes: bool) -> Stack {
     let mut s = Stack::new("acc-crash");
     let vpc = s.add("main", Network::new("10.90.0.0/16").nat(NatMode::None));
     let subnets: Vec<_> = (0..2u8)
@@ -61,15 +63,23 @@ fn stack(cert: &str, secret: bool, services: bool) -> Stack {
             .subnets(&subnets)
             .security_group(&sg),
     );
-    s.add(
-        "web",
-        LoadBalancer::public()
-            .https(cert)
-            .target_group(TargetGroup::new("app", 8080, HealthCheck::http("/health")))
-            .default_target("app")
-            .subnets(&public)
-            .security_group(&sg),
-    );
+    let mut web = LoadBalancer::public()
+        .https(cert)
+        .target_group(TargetGroup::new("app", 8080, HealthCheck::http("/health")))
+        .default_target("app")
+        .subnets(&public)
+        .security_group(&sg);
+    if routes {
+        web = web
+            .http_redirect()
+            .target_group(TargetGroup::new(
+                "admin",
+                8081,
+                HealthCheck::http("/health"),
+            ))
+            .route(10, "/admin/*", "admin");
+    }
+    s.add("web", web);
     s
 }
 
@@ -162,16 +172,16 @@ fn a_crash_during_service_creates_is_adopted_not_duplicated() {
     let aws = Aws::new();
     let engine = aws.engine("crash-services.json");
     let cert = aws.certificate("crash.example.com");
-    aws.converge(&engine, &stack(&cert, false, false));
+    aws.converge(&engine, &stack(&cert, false, false, false));
     crash_and_adopt(
         &aws,
         &engine,
-        &stack(&cert, true, false),
+        &stack(&cert, true, false, false),
         &["CreateSecret"],
         &["aws_secretsmanager_secret"],
     );
     // The service creates start together once their groups exist.
-    let full = stack(&cert, true, true);
+    let full = stack(&cert, true, true, false);
     crash_and_adopt(
         &aws,
         &engine,
@@ -235,5 +245,50 @@ fn a_crash_during_service_creates_is_adopted_not_duplicated() {
         )
     });
     assert_eq!(counts, (1, 1, 1, 1, 1), "(rds, redis, msk, alb, secrets)");
-    aws.destroy(&engine, &full);
+
+    // Objects inside others: a listener on the balancer and a rule on a listener, found
+    // under the parent the interrupted create was aimed at. Without that the next run would
+    // create them again and AWS would refuse (DuplicateListener, PriorityInUse).
+    let routed = stack(&cert, true, true, true);
+    crash_and_adopt(
+        &aws,
+        &engine,
+        &routed,
+        &["CreateListener", "CreateRule"],
+        &["aws_lb_listener", "aws_lb_listener_rule"],
+    );
+    let rules = aws.rt.block_on(async {
+        let lb = elb.describe_load_balancers().send().await.unwrap();
+        let arn = lb.load_balancers()[0]
+            .load_balancer_arn()
+            .unwrap()
+            .to_string();
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        let mut rules = 0;
+        for l in listeners.listeners() {
+            let out = elb
+                .describe_rules()
+                .listener_arn(l.listener_arn().unwrap())
+                .send()
+                .await
+                .unwrap();
+            rules += out
+                .rules()
+                .iter()
+                .filter(|r| r.is_default() != Some(true))
+                .count();
+        }
+        (listeners.listeners().len(), rules)
+    });
+    assert_eq!(
+        rules,
+        (2, 1),
+        "(listeners, rules): one of each, none duplicated"
+    );
+    aws.destroy(&engine, &routed);
 }
