@@ -33,6 +33,9 @@ fn load(args: &StackArgs) -> Result<Stack, String> {
     if let Some(c) = &args.certificate {
         params = params.certificate(c);
     }
+    if let Some(r) = &args.region {
+        params = params.region(r);
+    }
     cairn_stacks::by_name(&args.stack, &params).ok_or_else(|| {
         format!(
             "unknown stack {:?}; known stacks: {}",

@@ -44,6 +44,10 @@ pub struct StackArgs {
     /// TLS certificate for HTTPS listeners (an ACM ARN on AWS); also CAIRN_CERTIFICATE.
     #[arg(long, env = "CAIRN_CERTIFICATE")]
     pub certificate: Option<String>,
+    /// Pin the stack to a region (the cloud's spelling): refused before any call when the
+    /// provider is configured for another.
+    #[arg(long)]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

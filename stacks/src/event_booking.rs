@@ -25,7 +25,7 @@ const SERVICES: [(&str, &str); 5] = [
 ];
 
 pub fn stack(p: &Params) -> Stack {
-    let mut s = Stack::new(format!("event-booking-{}", p.env));
+    let mut s = p.stack("event-booking");
     let vpc = s.add(
         "vpc",
         Network::new("10.0.0.0/16")

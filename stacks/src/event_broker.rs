@@ -11,7 +11,7 @@ use crate::Params;
 use cairn_core::prelude::*;
 
 pub fn stack(p: &Params) -> Stack {
-    let mut s = Stack::new(format!("event-broker-{}", p.env));
+    let mut s = p.stack("event-broker");
     let vpc = s.add("vpc", Network::new("10.30.0.0/16").nat(NatMode::Shared));
     let mut public = Vec::new();
     let mut data = Vec::new();

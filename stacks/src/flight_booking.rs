@@ -16,7 +16,7 @@ use cairn_core::prelude::*;
 const ADMIN_SOURCES: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 
 pub fn stack(p: &Params) -> Stack {
-    let mut s = Stack::new(format!("flight-booking-{}", p.env));
+    let mut s = p.stack("flight-booking");
     let vpc = s.add("vpc", Network::new("10.40.0.0/16").nat(NatMode::Shared));
     let mut public = Vec::new();
     let mut data = Vec::new();

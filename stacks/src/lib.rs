@@ -28,6 +28,9 @@ pub struct Params {
     /// Turn on the clouds' deletion protection for databases: on for `prod`, off for other
     /// environments so they can be torn down in one `cairn destroy`.
     pub protect_data: bool,
+    /// Region the stack is pinned to, in the target cloud's spelling; `None` leaves it to
+    /// the provider's configuration.
+    pub region: Option<String>,
 }
 
 impl Params {
@@ -38,7 +41,21 @@ impl Params {
             database_size: None,
             cache_size: None,
             protect_data: env == "prod",
+            region: None,
         }
+    }
+
+    pub fn region(mut self, region: &str) -> Self {
+        self.region = Some(region.to_string());
+        self
+    }
+
+    /// An empty stack for `system` in this environment (`zerostate-prod`), pinned to the
+    /// region when one is given.
+    pub(crate) fn stack(&self, system: &str) -> Stack {
+        let mut s = Stack::new(format!("{system}-{}", self.env));
+        s.set_region(self.region.clone());
+        s
     }
 
     pub fn protect_data(mut self, on: bool) -> Self {

@@ -15,7 +15,7 @@ use crate::Params;
 use cairn_core::prelude::*;
 
 pub fn stack(p: &Params) -> Stack {
-    let mut s = Stack::new(format!("ticketing-{}", p.env));
+    let mut s = p.stack("ticketing");
     let vpc = s.add("vpc", Network::new("10.10.0.0/16").nat(NatMode::None));
     let private: Vec<_> = (0..3u8)
         .map(|z| {

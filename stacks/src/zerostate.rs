@@ -15,7 +15,7 @@ use crate::Params;
 use cairn_core::prelude::*;
 
 pub fn stack(p: &Params) -> Stack {
-    let mut s = Stack::new(format!("zerostate-{}", p.env));
+    let mut s = p.stack("zerostate");
     let vpc = s.add("vpc", Network::new("10.0.0.0/16").nat(NatMode::None));
 
     let public_a = s.add(

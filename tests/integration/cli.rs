@@ -199,3 +199,26 @@ fn drift_without_state_is_an_error_not_clean() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("no state"), "{err}");
 }
+
+#[test]
+fn a_stack_pinned_to_another_region_is_refused_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens at NOWHERE's endpoint: a cloud call would fail differently.
+    let args = ["plan", "--stack", "zerostate", "--region", "eu-west-1"];
+    let out = cairn_with_env(dir.path(), &args, NOWHERE);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("stack") && err.contains("region") && err.contains("\"eu-west-1\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("\"us-east-1\""),
+        "names the configured region: {err}"
+    );
+    // Pinned to the region AWS is configured for, it plans.
+    let args = ["plan", "--stack", "zerostate", "--region", "us-east-1"];
+    let out = cairn_with_env(dir.path(), &args, NOWHERE);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!dir.path().join(".cairn").exists(), "nothing written");
+}

@@ -277,6 +277,7 @@ impl Declared {
 #[derive(Clone, Debug)]
 pub struct Stack {
     name: String,
+    region: Option<String>,
     resources: Vec<Declared>,
     outputs: Vec<Output>,
 }
@@ -285,6 +286,7 @@ impl Stack {
     pub fn new(name: impl Into<String>) -> Self {
         Stack {
             name: name.into(),
+            region: None,
             resources: Vec::new(),
             outputs: Vec::new(),
         }
@@ -292,6 +294,19 @@ impl Stack {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Pin the stack to a region, in the cloud's own spelling (`eu-west-1`,
+    /// `europe-west1`, `westeurope`). A provider configured for another region refuses the
+    /// stack before any call, so an apply never lands in the wrong place; without one the
+    /// provider's configured region is used.
+    pub fn set_region(&mut self, region: Option<String>) -> &mut Self {
+        self.region = region;
+        self
+    }
+
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
     }
 
     /// Declare a resource and get a typed reference to it. Duplicate names are kept and
