@@ -1,6 +1,7 @@
 //! Small helpers every service module shares: reading typed values out of attribute maps,
 //! and ownership/user tags as plain pairs (each SDK has its own `Tag` type).
 
+use cairn_core::provider::CreateResponse;
 use cairn_core::value::{Attrs, Text, Value};
 use std::collections::BTreeMap;
 
@@ -94,4 +95,16 @@ pub(crate) fn tag_changes(prior: &Attrs, attrs: &Attrs) -> (Vec<String>, Vec<(St
 /// The `cairn:resource` tag among `pairs`.
 pub(crate) fn owner<'a>(mut pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<&'a str> {
     pairs.find(|(k, _)| *k == TAG_RESOURCE).map(|(_, v)| v)
+}
+
+/// The response for objects AWS names by the `name` we chose (subnet and parameter groups):
+/// the name is the id, and the ARN AWS returned is recorded beside it.
+pub(crate) fn created_by_name(a: &Attrs, arn: Option<&str>) -> CreateResponse {
+    let mut attrs = a.clone();
+    attrs.insert("id".into(), Value::str(s(a, "name")));
+    attrs.insert("arn".into(), Value::str(arn.unwrap_or_default()));
+    CreateResponse {
+        id: s(a, "name").into(),
+        attrs,
+    }
 }

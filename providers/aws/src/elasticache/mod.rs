@@ -5,7 +5,7 @@
 //! the digest state recorded, and a change rotates it with the `ROTATE` strategy.
 
 use crate::error::{convert, is_not_found};
-use crate::util::{flag as b, list, s, tag_pairs};
+use crate::util::{created_by_name, flag as b, list, s, tag_pairs};
 use crate::wait::{self, Poll};
 use crate::Ctx;
 use aws_sdk_elasticache::types::{AuthTokenUpdateStrategyType, Tag};
@@ -119,20 +119,10 @@ pub(crate) async fn create_subnet_group(
         .send()
         .await
         .map_err(|e| convert(&req.address, e))?;
-    let mut attrs = a.clone();
-    attrs.insert("id".into(), Value::str(s(a, "name")));
-    attrs.insert(
-        "arn".into(),
-        Value::str(
-            out.cache_subnet_group()
-                .and_then(|g| g.arn())
-                .unwrap_or_default(),
-        ),
-    );
-    Ok(CreateResponse {
-        id: s(a, "name").into(),
-        attrs,
-    })
+    Ok(created_by_name(
+        a,
+        out.cache_subnet_group().and_then(|g| g.arn()),
+    ))
 }
 
 pub(crate) async fn read_subnet_groups(

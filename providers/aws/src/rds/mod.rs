@@ -7,7 +7,7 @@
 //! per page anyway).
 
 use crate::error::{convert, is_not_found};
-use crate::util::{flag, int, list, s, tag_pairs};
+use crate::util::{created_by_name, flag, int, list, s, tag_pairs};
 use crate::wait::{self, Poll};
 use crate::Ctx;
 use aws_sdk_rds::types::{ApplyMethod, Parameter, Tag};
@@ -89,20 +89,10 @@ pub(crate) async fn create_subnet_group(
         .send()
         .await
         .map_err(|e| convert(&req.address, e))?;
-    let mut attrs = a.clone();
-    attrs.insert("id".into(), Value::str(s(a, "name")));
-    attrs.insert(
-        "arn".into(),
-        Value::str(
-            out.db_subnet_group()
-                .and_then(|g| g.db_subnet_group_arn())
-                .unwrap_or_default(),
-        ),
-    );
-    Ok(CreateResponse {
-        id: s(a, "name").into(),
-        attrs,
-    })
+    Ok(created_by_name(
+        a,
+        out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()),
+    ))
 }
 
 pub(crate) async fn read_subnet_groups(
@@ -318,20 +308,11 @@ pub(crate) async fn create_parameter_group(
             .await
             .map_err(|e| convert(&req.address, e))?;
     }
-    let mut attrs = a.clone();
-    attrs.insert("id".into(), Value::str(s(a, "name")));
-    attrs.insert(
-        "arn".into(),
-        Value::str(
-            out.db_parameter_group()
-                .and_then(|g| g.db_parameter_group_arn())
-                .unwrap_or_default(),
-        ),
-    );
-    Ok(CreateResponse {
-        id: s(a, "name").into(),
-        attrs,
-    })
+    Ok(created_by_name(
+        a,
+        out.db_parameter_group()
+            .and_then(|g| g.db_parameter_group_arn()),
+    ))
 }
 
 pub(crate) async fn read_parameter_groups(
