@@ -63,3 +63,32 @@ where
         wait = (wait * 2).min(Duration::from_secs(10));
     }
 }
+
+/// Wait for a deletion to finish: `state` gives the object's current state, or `None`
+/// once AWS no longer knows it.
+pub(crate) async fn until_gone<F, Fut>(
+    address: &str,
+    what: &str,
+    progress: &Progress,
+    timeout: Duration,
+    state: F,
+) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Option<String>, ProviderError>>,
+{
+    until(
+        address,
+        what,
+        progress,
+        timeout,
+        Duration::from_millis(250),
+        || async {
+            Ok(match state().await? {
+                None => Poll::Ready(()),
+                Some(state) => Poll::Pending(state),
+            })
+        },
+    )
+    .await
+}

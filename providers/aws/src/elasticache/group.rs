@@ -435,18 +435,12 @@ async fn wait_gone(
     id: &str,
     progress: &Progress,
 ) -> Result<(), ProviderError> {
-    wait::until(
+    wait::until_gone(
         address,
         "replication group deletion",
         progress,
         ctx.options.delete_timeout,
-        Duration::from_millis(250),
-        || async {
-            Ok(match group_status(ctx, address, id).await? {
-                None => Poll::Ready(()),
-                Some((st, _)) => Poll::Pending(st),
-            })
-        },
+        || async { Ok(group_status(ctx, address, id).await?.map(|(st, _)| st)) },
     )
     .await
 }

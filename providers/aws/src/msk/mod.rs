@@ -331,17 +331,15 @@ pub(crate) async fn delete(ctx: &Ctx, req: &DeleteRequest) -> Result<(), Provide
         Err(e) if is_not_found(&e) => return Ok(()),
         Err(e) => return Err(convert(&req.address, e)),
     }
-    wait::until(
+    wait::until_gone(
         &req.address,
         "MSK cluster deletion",
         &req.progress,
         ctx.options.delete_timeout,
-        Duration::from_millis(250),
         || async {
-            Ok(match describe(ctx, &req.address, &req.id).await? {
-                None => Poll::Ready(()),
-                Some(a) => Poll::Pending(s(&a, "state").to_string()),
-            })
+            Ok(describe(ctx, &req.address, &req.id)
+                .await?
+                .map(|a| s(&a, "state").to_string()))
         },
     )
     .await

@@ -237,17 +237,15 @@ pub(crate) async fn delete(ctx: &Ctx, req: &DeleteRequest) -> Result<(), Provide
         Err(e) if is_not_found(&e) => return Ok(()),
         Err(e) => return Err(convert(&req.address, e)),
     }
-    wait::until(
+    wait::until_gone(
         &req.address,
         "Kafka topic",
         &req.progress,
         ctx.options.delete_timeout,
-        Duration::from_millis(200),
         || async {
-            Ok(match describe(ctx, &req.address, &cluster, name).await? {
-                None => Poll::Ready(()),
-                Some((_, state)) => Poll::Pending(state),
-            })
+            Ok(describe(ctx, &req.address, &cluster, name)
+                .await?
+                .map(|(_, st)| st))
         },
     )
     .await

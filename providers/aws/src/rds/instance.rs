@@ -413,18 +413,12 @@ async fn wait_gone(
     id: &str,
     progress: &Progress,
 ) -> Result<(), ProviderError> {
-    wait::until(
+    wait::until_gone(
         address,
         "DB instance deletion",
         progress,
         ctx.options.delete_timeout,
-        Duration::from_millis(250),
-        || async {
-            Ok(match instance_status(ctx, address, id).await? {
-                None => Poll::Ready(()),
-                Some((status, _)) => Poll::Pending(status),
-            })
-        },
+        || async { Ok(instance_status(ctx, address, id).await?.map(|(st, _)| st)) },
     )
     .await
 }
