@@ -1,7 +1,7 @@
 //! Crash safety beyond EC2: a run killed while RDS, ElastiCache, MSK, ALB and Secrets
-//! Manager creates are in flight leaves pending records; the next plan finds each
-//! half-created object by its ownership tag or name and adopts it, and nothing is
-//! duplicated.
+//! Manager creates — and creates of listeners, rules and topics inside them — are in flight
+//! leaves pending records; the next plan finds each half-created object by its ownership
+//! tag, token or name and adopts it, and nothing is duplicated.
 
 use crate::support::Aws;
 use cairn_core::apply::ApplyOptions;
@@ -10,9 +10,9 @@ use cairn_core::prelude::*;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// `routes` adds objects that live inside others (a listener, a rule), which the next run
-/// can only look for under their parent.
-fn stack(cert: &str, secret: bool, services: bool, routes: bool) -> Stack {
+/// `nested` adds objects that live inside others (a listener, a rule, a topic), which the
+/// next run can only look for under their parent.
+fn stack(cert: &str, secret: bool, services: bool, nested: bool) -> Stack {
     let mut s = Stack::new("acc-crash");
     let vpc = s.add("main", Network::new("10.90.0.0/16").nat(NatMode::None));
     let subnets: Vec<_> = (0..2u8)
@@ -56,20 +56,21 @@ fn stack(cert: &str, secret: bool, services: bool, routes: bool) -> Stack {
         "cache",
         Cache::redis("7.1").subnets(&subnets).security_group(&sg),
     );
-    s.add(
-        "events",
-        Broker::kafka("3.6.0")
-            .brokers(2)
-            .subnets(&subnets)
-            .security_group(&sg),
-    );
+    let mut events = Broker::kafka("3.6.0")
+        .brokers(2)
+        .subnets(&subnets)
+        .security_group(&sg);
+    if nested {
+        events = events.topic("orders", 4);
+    }
+    s.add("events", events);
     let mut web = LoadBalancer::public()
         .https(cert)
         .target_group(TargetGroup::new("app", 8080, HealthCheck::http("/health")))
         .default_target("app")
         .subnets(&public)
         .security_group(&sg);
-    if routes {
+    if nested {
         web = web
             .http_redirect()
             .target_group(TargetGroup::new(
@@ -106,12 +107,16 @@ fn crash_and_adopt(
     killed.block_on(async {
         let all_took_effect = tokio::task::spawn_blocking(move || loop {
             let calls: serde_json::Value = serde_json::from_str(&emulator.calls()).unwrap();
+            // An entry ending in `*` holds every operation it prefixes, as in the emulator.
             let done = |op: &str| {
-                calls
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|c| c["held"] == true && c["operation"] == op)
+                calls.as_array().unwrap().iter().any(|c| {
+                    let called = c["operation"].as_str().unwrap_or_default();
+                    c["held"] == true
+                        && match op.strip_suffix('*') {
+                            Some(prefix) => called.starts_with(prefix),
+                            None => called == op,
+                        }
+                })
             };
             if want.iter().all(|op| done(op)) {
                 return;
@@ -246,16 +251,17 @@ fn a_crash_during_service_creates_is_adopted_not_duplicated() {
     });
     assert_eq!(counts, (1, 1, 1, 1, 1), "(rds, redis, msk, alb, secrets)");
 
-    // Objects inside others: a listener on the balancer and a rule on a listener, found
-    // under the parent the interrupted create was aimed at. Without that the next run would
-    // create them again and AWS would refuse (DuplicateListener, PriorityInUse).
-    let routed = stack(&cert, true, true, true);
+    // Objects inside others: a listener on the balancer, a rule on a listener and a topic
+    // on the cluster, found under the parent the interrupted create was aimed at. Without
+    // that the next run would create them again and AWS would refuse (DuplicateListener,
+    // PriorityInUse, ConflictException). MSK's topic calls carry the cluster ARN in the path.
+    let nested = stack(&cert, true, true, true);
     crash_and_adopt(
         &aws,
         &engine,
-        &routed,
-        &["CreateListener", "CreateRule"],
-        &["aws_lb_listener", "aws_lb_listener_rule"],
+        &nested,
+        &["CreateListener", "CreateRule", "POST /v1/clusters/*"],
+        &["aws_lb_listener", "aws_lb_listener_rule", "aws_msk_topic"],
     );
     let rules = aws.rt.block_on(async {
         let lb = elb.describe_load_balancers().send().await.unwrap();
@@ -290,5 +296,15 @@ fn a_crash_during_service_creates_is_adopted_not_duplicated() {
         (2, 1),
         "(listeners, rules): one of each, none duplicated"
     );
-    aws.destroy(&engine, &routed);
+    let topics = aws.rt.block_on(async {
+        let clusters = kafka.list_clusters().send().await.unwrap();
+        let arn = clusters.cluster_info_list()[0].cluster_arn().unwrap();
+        let out = kafka.list_topics().cluster_arn(arn).send().await.unwrap();
+        out.topics()
+            .iter()
+            .map(|t| t.topic_name().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(topics, ["orders"], "one topic, not duplicated");
+    aws.destroy(&engine, &nested);
 }

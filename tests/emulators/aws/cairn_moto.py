@@ -29,7 +29,9 @@ Control (all on the emulator's port):
                             "transition_ms": 300, "seed": 1,
                             "hold": ["CreateSecret", "POST /v1/clusters"]}
                            ("hold": [] answers everything held; a held call is logged
-                            with "held": true once it took effect, and again when answered)
+                            with "held": true once it took effect, and again when answered;
+                            an entry ending in "*" holds every operation it prefixes, for
+                            REST paths that carry ids: "POST /v1/clusters/*")
   GET /cairn/calls          the call log;  POST /cairn/calls/reset  clears it
   POST /cairn/certificate   {"domain": "example.com"} -> {"arn": ...}, an ACM certificate
   POST /moto-api/reset      moto's reset; also clears pending transitions
@@ -87,6 +89,13 @@ class Settings:
                 RELEASED.clear()
             else:
                 RELEASED.set()
+
+    def holds(self, operation):
+        """Whether `operation` is held: named exactly, or prefixed by an entry ending in *."""
+        return any(
+            operation == h or (h.endswith("*") and operation.startswith(h[:-1]))
+            for h in self.hold
+        )
 
 
 RELEASED = threading.Event()
@@ -1011,7 +1020,7 @@ class Middleware:
             if fault:
                 status, headers, text = fault_response(service, fault)
                 return reply(start_response, status, headers, text)
-            if operation in SETTINGS.hold:
+            if SETTINGS.holds(operation):
                 return self.held(environ, start_response, service, operation, started)
             result = self.app(environ, start_response)
             if service == "ec2" and operation.startswith(("Delete", "Release", "Revoke")):
