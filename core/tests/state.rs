@@ -183,7 +183,7 @@ fn damage_in_the_middle_of_the_journal_is_refused() {
     std::fs::write(&journal, &bytes).unwrap();
     let err = store.read().unwrap_err();
     assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
-    assert!(err.to_string().contains("later lines are intact"), "{err}");
+    assert!(err.to_string().contains("line 2"), "{err}");
     assert_eq!(std::fs::read(&journal).unwrap(), bytes, "left untouched");
 }
 
@@ -256,4 +256,294 @@ fn a_compaction_interrupted_after_the_rename_leaves_a_stale_journal_that_is_igno
         .unwrap()
         .resources
         .contains_key("mem_thing.r5"));
+}
+
+/// The lock id a crashed session left.
+fn held_lock_id(dir: &Path) -> String {
+    serde_json::from_slice::<serde_json::Value>(
+        &std::fs::read(dir.join("state.json.lock")).unwrap(),
+    )
+    .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_snapshot_edited_by_one_digit_is_refused_by_its_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = populated(dir.path(), 3);
+    let path = dir.path().join("state.json");
+    let good = std::fs::read(&path).unwrap();
+    assert!(
+        good.starts_with(br#"{"cairn_state":2,"checksum":"crc32:"#),
+        "{}",
+        String::from_utf8_lossy(&good[..60])
+    );
+    // Still valid JSON, still a plausible id: only the checksum can tell.
+    let text = String::from_utf8(good.clone()).unwrap();
+    let edited = text.replacen("\"id\":\"id-1\"", "\"id\":\"id-7\"", 1);
+    assert_ne!(edited, text, "the fixture holds id-1");
+    serde_json::from_str::<serde_json::Value>(&edited).expect("the edit keeps valid JSON");
+    std::fs::write(&path, &edited).unwrap();
+    for err in [
+        store.read().unwrap_err(),
+        store.lock("apply").map(|_| ()).unwrap_err(),
+    ] {
+        assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("checksum"), "{err}");
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        edited.as_bytes(),
+        "left untouched"
+    );
+    std::fs::write(&path, &good).unwrap();
+    assert_eq!(store.read().unwrap().unwrap().resources.len(), 3);
+}
+
+#[test]
+fn a_format_1_state_is_read_and_upgraded_on_the_next_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    std::fs::write(
+        &path,
+        br#"{"cairn_state":1,"lineage":"0123456789abcdef","serial":4,"stack":"st","provider":"memory","resources":[{"address":"mem_thing.a","type":"mem_thing","origin":"thing.a","id":"id-a","attrs":{}}]}"#,
+    )
+    .unwrap();
+    let store = LocalStore::new(&path);
+    let old = store.read().unwrap().unwrap();
+    assert_eq!((old.serial, old.resources.len()), (4, 1));
+    assert!(old.plan_key.is_empty(), "format 1 had no plan key");
+    let mut s = store.lock("upgrade").unwrap();
+    s.init("st", "memory").unwrap();
+    assert!(!s.state().plan_key.is_empty(), "init gives it a key");
+    s.unlock().unwrap();
+    let new = store.read().unwrap().unwrap();
+    assert_eq!(new.lineage, old.lineage);
+    assert_eq!(new.resources, old.resources);
+    assert!(!new.plan_key.is_empty());
+    assert!(std::fs::read(&path)
+        .unwrap()
+        .starts_with(br#"{"cairn_state":2,"#));
+}
+
+#[test]
+fn a_torn_last_record_is_dropped_with_a_notice_and_a_damaged_complete_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = populated(dir.path(), 1);
+    let mut s = store.lock("t").unwrap();
+    s.append(&[Mutation::Put(res(30))]).unwrap();
+    s.append(&[Mutation::Put(res(31))]).unwrap();
+    drop(s);
+    store.force_unlock(&held_lock_id(dir.path())).unwrap();
+    let journal = dir.path().join("state.json.journal");
+    let full = std::fs::read(&journal).unwrap();
+    let _ = store.take_notices();
+
+    // Incomplete last line (no newline): a write cut short, dropped, and said so.
+    std::fs::write(&journal, &full[..full.len() - 5]).unwrap();
+    let st = store.read().unwrap().unwrap();
+    assert!(st.resources.contains_key("mem_thing.r30"));
+    assert!(!st.resources.contains_key("mem_thing.r31"));
+    let notices = store.take_notices();
+    assert!(
+        notices.len() == 1 && notices[0].contains("incomplete last journal record"),
+        "{notices:?}"
+    );
+
+    // A complete last line whose checksum fails was damaged after it was acknowledged.
+    let mut damaged = full.clone();
+    let last_start = full[..full.len() - 1]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .unwrap()
+        + 1;
+    damaged[last_start + 30] ^= 0x01;
+    std::fs::write(&journal, &damaged).unwrap();
+    let err = store.read().unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StateError::Corrupt { .. }), "{text}");
+    assert!(
+        text.contains(&format!("byte offset {last_start}"))
+            && text.contains(&format!("truncate -s {last_start}")),
+        "the message names the offset and the way forward: {text}"
+    );
+    assert!(store.lock("x").is_err());
+    assert_eq!(std::fs::read(&journal).unwrap(), damaged, "left untouched");
+    // The documented way forward works.
+    std::fs::write(&journal, &damaged[..last_start]).unwrap();
+    let st = store.read().unwrap().unwrap();
+    assert!(st.resources.contains_key("mem_thing.r30"));
+}
+
+#[test]
+fn a_read_only_state_is_refused_not_replaced_and_files_keep_their_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = populated(dir.path(), 2);
+    let path = dir.path().join("state.json");
+    let set_mode =
+        |m: u32| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(m)).unwrap();
+    let ino = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+
+    set_mode(0o444);
+    let before = (std::fs::read(&path).unwrap(), ino(&path));
+    let err = store.lock("apply").map(|_| ()).unwrap_err();
+    assert!(matches!(err, StateError::ReadOnly { .. }), "{err}");
+    assert!(err.to_string().contains("0444"), "{err}");
+    assert_eq!(
+        (std::fs::read(&path).unwrap(), ino(&path)),
+        before,
+        "same file, same inode"
+    );
+    assert!(!dir.path().join("state.json.lock").exists());
+
+    // A team's mode (group-readable) survives a rewrite.
+    set_mode(0o640);
+    let mut s = store.lock("apply").unwrap();
+    s.append(&[Mutation::Put(res(7))]).unwrap();
+    let journal_mode = std::fs::metadata(dir.path().join("state.json.journal"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    s.unlock().unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode, journal_mode), (0o640, 0o640));
+}
+
+#[test]
+fn a_lock_left_by_a_dead_process_on_this_host_is_taken_over_with_a_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = populated(dir.path(), 1);
+    let s = store.lock("apply").unwrap();
+    let mut info = s.lock_info().clone();
+    drop(s); // the crash: lock left behind
+    assert!(
+        matches!(store.lock("again"), Err(StateError::Locked { .. })),
+        "a live holder (this very process) keeps its lock"
+    );
+    assert!(!info.host.is_empty() && !info.boot_id.is_empty() && info.process_start > 0);
+
+    // The holder was a process that has exited since.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    info.pid = dead;
+    info.id = "dead-run".into();
+    std::fs::write(
+        dir.path().join("state.json.lock"),
+        serde_json::to_vec(&info).unwrap(),
+    )
+    .unwrap();
+    let _ = store.take_notices();
+    let s = store
+        .lock("recover")
+        .expect("a dead holder's lock is taken over");
+    let notices = store.take_notices();
+    assert!(
+        notices.iter().any(|n| n.contains("took over the lock")
+            && n.contains(&format!("pid {dead}"))
+            && n.contains("no longer exists")),
+        "{notices:?}"
+    );
+    s.unlock().unwrap();
+
+    // Same PID, another process (started at another time): the PID was reused.
+    let mut reused = info.clone();
+    reused.pid = std::process::id();
+    reused.process_start -= 1;
+    std::fs::write(
+        dir.path().join("state.json.lock"),
+        serde_json::to_vec(&reused).unwrap(),
+    )
+    .unwrap();
+    store
+        .lock("reused")
+        .expect("a reused PID is not the holder")
+        .unlock()
+        .unwrap();
+
+    // Before a reboot: nothing of it can be alive.
+    let mut rebooted = info.clone();
+    rebooted.pid = std::process::id();
+    rebooted.boot_id = "00000000-0000-0000-0000-000000000000".into();
+    std::fs::write(
+        dir.path().join("state.json.lock"),
+        serde_json::to_vec(&rebooted).unwrap(),
+    )
+    .unwrap();
+    store
+        .lock("rebooted")
+        .expect("a lock from before a reboot is taken over")
+        .unlock()
+        .unwrap();
+
+    // Another host: nothing here can prove it dead.
+    let mut remote = info.clone();
+    remote.host = "some-other-host".into();
+    std::fs::write(
+        dir.path().join("state.json.lock"),
+        serde_json::to_vec(&remote).unwrap(),
+    )
+    .unwrap();
+    assert!(matches!(
+        store.lock("remote"),
+        Err(StateError::Locked { .. })
+    ));
+    store.force_unlock(&remote.id).unwrap();
+}
+
+#[test]
+fn an_empty_or_unreadable_lock_is_reported_as_such_and_can_be_released_by_its_id() {
+    for (name, body) in [("empty", &b""[..]), ("garbage", &b"{not a lock"[..])] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = populated(dir.path(), 1);
+        let lock = dir.path().join("state.json.lock");
+        std::fs::write(&lock, body).unwrap();
+        let err = store.lock("apply").map(|_| ()).unwrap_err();
+        let StateError::LockUnreadable { detail, id, .. } = &err else {
+            panic!("{name}: {err}");
+        };
+        assert!(
+            err.to_string()
+                .contains(&format!("cairn state unlock {id}")),
+            "{name}: {err}"
+        );
+        if name == "empty" {
+            assert_eq!(detail, "empty");
+        }
+        assert!(
+            store.force_unlock("unknown").is_err(),
+            "{name}: wrong id refused"
+        );
+        assert!(lock.exists());
+        store.force_unlock(id).unwrap();
+        store.lock("apply").unwrap().unlock().unwrap();
+    }
+}
+
+#[test]
+fn two_runs_racing_for_a_dead_lock_never_both_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = populated(dir.path(), 1);
+    let mut info = store.lock("apply").unwrap().lock_info().clone();
+    info.pid = u32::MAX - 1; // no such process
+    std::fs::write(
+        dir.path().join("state.json.lock"),
+        serde_json::to_vec(&info).unwrap(),
+    )
+    .unwrap();
+    let won = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|sc| {
+        for _ in 0..8 {
+            sc.spawn(|| {
+                if let Ok(s) = store.lock("race") {
+                    won.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    std::mem::forget(s); // hold it: nobody else may get it now
+                }
+            });
+        }
+    });
+    assert_eq!(won.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

@@ -263,7 +263,7 @@ fn render_change(out: &mut String, p: &Paint, c: &ResourceChange) {
             for (k, v) in attrs {
                 out.push_str("      ");
                 out.push_str(k);
-                out.extend(std::iter::repeat(' ').take(width - k.len()));
+                out.extend(std::iter::repeat_n(' ', width - k.len()));
                 out.push_str(" = ");
                 write_shown(out, v, v.is_sensitive());
                 out.push('\n');

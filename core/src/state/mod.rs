@@ -10,6 +10,7 @@
 
 pub mod conformance;
 mod local;
+mod process;
 
 pub use local::LocalStore;
 
@@ -18,8 +19,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Version of the state format this build reads and writes.
-pub const STATE_FORMAT_VERSION: u32 = 1;
+/// Version of the state format this build writes. Version 1 (no checksum, no plan key) is
+/// still read; the next write upgrades it.
+pub const STATE_FORMAT_VERSION: u32 = 2;
 
 /// An object that used to be a resource's current object and waits to be deleted
 /// (create-before-destroy replacement in progress).
@@ -105,6 +107,11 @@ pub struct State {
     pub outputs: BTreeMap<String, crate::value::Value>,
     #[serde(default, with = "pending_as_list")]
     pub pending: BTreeMap<Text, PendingOperation>,
+    /// Key of the MAC that seals plans saved against this state (hex). Made with the
+    /// lineage and never shown: whoever can read the state can make plans for it anyway,
+    /// but an edited or foreign plan file cannot pass for one made here.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub plan_key: String,
 }
 
 impl State {
@@ -118,6 +125,7 @@ impl State {
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             pending: BTreeMap::new(),
+            plan_key: new_plan_key(),
         }
     }
 
@@ -225,7 +233,8 @@ pub enum Mutation {
     },
 }
 
-/// Who holds a lock, so a second writer gets an actionable message.
+/// Who holds a lock, so a second writer gets an actionable message, and so a lock left by a
+/// process that died can be told from one held by a live run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
     pub id: String,
@@ -236,6 +245,20 @@ pub struct LockInfo {
     /// RFC 3339, UTC.
     pub created: String,
     pub version: String,
+    /// Host name of the holder (empty in locks written before it was recorded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    /// The holder machine's boot id: a lock from before a reboot has no live holder.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub boot_id: String,
+    /// The holder process's start time (clock ticks since boot): a PID reused by another
+    /// process is not the holder.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub process_start: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl LockInfo {
@@ -243,20 +266,26 @@ impl LockInfo {
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("USERNAME"))
             .unwrap_or_else(|_| "unknown".into());
-        let host = std::fs::read_to_string("/etc/hostname")
-            .map(|h| h.trim().to_string())
-            .ok()
-            .filter(|h| !h.is_empty())
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_else(|| "localhost".into());
+        let host = process::host_name();
+        let pid = std::process::id();
         LockInfo {
             id: new_lineage(),
             who: format!("{user}@{host}"),
-            pid: std::process::id(),
+            pid,
             operation: operation.to_string(),
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            boot_id: process::boot_id().unwrap_or_default(),
+            process_start: process::start_ticks(pid).unwrap_or(0),
+            host,
         }
+    }
+
+    /// Why the holder is certainly gone, when it provably is: it ran on this host and its
+    /// process no longer exists (or the PID now belongs to another process, or the machine
+    /// rebooted since). `None` when it may be alive, or runs elsewhere.
+    pub fn holder_is_gone(&self) -> Option<String> {
+        process::gone(self)
     }
 }
 
@@ -292,6 +321,19 @@ pub enum StateError {
         found: u32,
         supported: u32,
     },
+    /// The lock file exists but says nothing usable (empty, or not a lock). It is left
+    /// alone: only `force_unlock` with the `id` given here removes it.
+    #[error("state {location} is locked by a lock file that is {detail}; nothing can tell whether a run still holds it. If no cairn run is using this state, release it with `cairn state unlock {id}`")]
+    LockUnreadable {
+        location: String,
+        detail: String,
+        /// A name for exactly this lock file's content (`unreadable-<crc32>`).
+        id: String,
+    },
+    /// The state cannot be written by this user; it is refused before any cloud call and
+    /// never replaced behind its owner's back.
+    #[error("state {location} is read-only here ({reason}); it was left untouched. Run as its owner, or make it writable")]
+    ReadOnly { location: String, reason: String },
     /// `unlock` was given a lock id that is not the one held.
     #[error("state {location}: lock id {given} does not match the held lock ({held})")]
     WrongLock {
@@ -321,6 +363,11 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn lock(&self, operation: &str) -> Result<Box<dyn StateSession>, StateError>;
     /// Remove a lock left by a run that died. Refused unless `lock_id` matches.
     fn force_unlock(&self, lock_id: &str) -> Result<(), StateError>;
+    /// Things the store did that a person should hear about although nothing failed (a
+    /// torn journal tail dropped, a dead run's lock taken over). Each is returned once.
+    fn take_notices(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Exclusive, locked access to a store. Dropping it without `unlock` behaves like a crash:
@@ -328,7 +375,9 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 pub trait StateSession: Send + std::fmt::Debug {
     fn state(&self) -> &State;
     fn lock_info(&self) -> &LockInfo;
-    /// Start from scratch when nothing is stored yet (first apply). Ignored otherwise.
+    /// Start from scratch when nothing is stored yet (first apply); refuse a state of
+    /// another stack or provider. A state written before plans were sealed gets its plan
+    /// key here (durably, before `init` returns).
     fn init(&mut self, stack: &str, provider: &str) -> Result<(), StateError>;
     /// Durably record a batch of mutations, then apply them to `state()`. On error nothing
     /// of the batch may be considered recorded.
@@ -347,6 +396,14 @@ pub fn default_state_path(stack: &str, provider: &str) -> PathBuf {
 pub(crate) fn new_lineage() -> String {
     use rand::RngCore;
     let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    crate::value::hex(&b)
+}
+
+/// 32 random bytes, hex: the key that seals saved plans.
+pub(crate) fn new_plan_key() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut b);
     crate::value::hex(&b)
 }

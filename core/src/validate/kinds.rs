@@ -374,7 +374,9 @@ impl Validator<'_> {
             }
         }
         self.check_placement(a, &b.placement, 2, "a broker");
-        if !b.placement.subnets.is_empty() && b.brokers as usize % b.placement.subnets.len() != 0 {
+        if !b.placement.subnets.is_empty()
+            && !(b.brokers as usize).is_multiple_of(b.placement.subnets.len())
+        {
             self.err(
                 a,
                 "brokers",

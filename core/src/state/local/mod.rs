@@ -1,29 +1,41 @@
 //! The embedded default backend: a state file on local disk.
 //!
 //! Files, for a state at `P`:
-//! - `P`: the snapshot, JSON, replaced atomically (temp file, fsync, rename, fsync dir).
+//! - `P`: the snapshot, JSON with a checksum over its content (`snapshot.rs`), replaced
+//!   atomically (temp file, fsync, rename, fsync dir) with the mode and owner it had.
 //! - `P.journal`: mutations appended since the snapshot. The first line names the snapshot
 //!   it extends (lineage, base serial); every further line is one batch:
 //!   `<crc32 hex> <json array>\n`, written with one `write` and made durable with
-//!   `fdatasync` before `append` returns. A torn last line (crash mid-write) is dropped as
-//!   never acknowledged; a bad line followed by good ones is corruption and refuses the file.
-//! - `P.lock`: created with `O_EXCL`, holds [`LockInfo`] as JSON.
+//!   `fdatasync` before `append` returns. Each checksum covers the previous line's checksum
+//!   too (a chain from the header), so a line lost, repeated or moved is caught like a
+//!   damaged one. A torn last line (no newline: a crash mid-write, never acknowledged) is
+//!   dropped with a notice; a complete line that fails its checksum was damaged after it was
+//!   written, and refuses the file with its offset.
+//! - `P.lock`: the [`LockInfo`] of the run holding it (`lock.rs`: recoverable locks).
 //!
-//! All files are created 0600: state holds resource ids and configuration of a whole stack.
-//! Nothing here ever overwrites a file it could not parse.
+//! New files are created 0600: state holds resource ids and configuration of a whole stack.
+//! Nothing here ever overwrites a file it could not parse, and a state its user made
+//! read-only is refused, not replaced.
+
+mod lock;
+mod snapshot;
 
 use super::*;
+use snapshot::SnapshotError;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, ErrorKind, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-const JOURNAL_FORMAT: u32 = 1;
+/// Journal format written: 2 chains the line checksums; 1 (unchained) is still read.
+const JOURNAL_FORMAT: u32 = 2;
 
 /// Local-file state store.
 #[derive(Clone, Debug)]
 pub struct LocalStore {
     path: PathBuf,
+    notices: Arc<Mutex<Vec<String>>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -44,11 +56,18 @@ struct JournalScan {
     /// Byte length of the well-formed prefix (a torn tail beyond it is cut off).
     good_len: u64,
     len: u64,
+    /// Format of the journal found (appends go only to the current format).
+    format: u32,
+    /// Checksum of the last line: the next line's chains from it.
+    chain: u32,
 }
 
 impl LocalStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalStore { path: path.into() }
+        LocalStore {
+            path: path.into(),
+            notices: Arc::default(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -69,6 +88,19 @@ impl LocalStore {
         self.sibling(".lock")
     }
 
+    fn dir(&self) -> &Path {
+        self.path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    }
+
+    fn notice(&self, message: String) {
+        if let Ok(mut n) = self.notices.lock() {
+            n.push(message);
+        }
+    }
+
     fn io(&self, context: &str, source: std::io::Error) -> StateError {
         StateError::Io {
             location: self.location(),
@@ -85,43 +117,18 @@ impl LocalStore {
     }
 
     fn parse_snapshot(&self, bytes: &[u8]) -> Result<State, StateError> {
-        // Validate UTF-8 once for the whole file (fast) rather than string by string.
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| self.corrupt(format!("not UTF-8 text ({e})")))?;
-        match serde_json::from_str::<State>(text) {
-            Ok(s) if s.cairn_state > STATE_FORMAT_VERSION => Err(StateError::TooNew {
+        snapshot::parse(bytes).map_err(|e| match e {
+            SnapshotError::Corrupt(reason) => self.corrupt(reason),
+            SnapshotError::Foreign(reason) => StateError::Foreign {
                 location: self.location(),
-                found: s.cairn_state,
-                supported: STATE_FORMAT_VERSION,
-            }),
-            Ok(s) => Ok(s),
-            Err(e) => Err(self.diagnose(bytes, e)),
-        }
-    }
-
-    /// Tell a foreign file (another tool's state, a random JSON) from a damaged cairn file.
-    fn diagnose(&self, bytes: &[u8], err: serde_json::Error) -> StateError {
-        let foreign = |reason: &str| StateError::Foreign {
-            location: self.location(),
-            reason: reason.to_string(),
-        };
-        match serde_json::from_slice::<serde_json::Value>(bytes) {
-            Err(_) => self.corrupt(format!("not valid JSON ({err})")),
-            Ok(serde_json::Value::Object(o)) => match o.get("cairn_state").and_then(|v| v.as_u64())
-            {
-                Some(v) if v > u64::from(STATE_FORMAT_VERSION) => StateError::TooNew {
-                    location: self.location(),
-                    found: v as u32,
-                    supported: STATE_FORMAT_VERSION,
-                },
-                Some(_) => self.corrupt(format!("cairn state with invalid content ({err})")),
-                None if o.contains_key("terraform_version") => {
-                    foreign("it is a Terraform state file")
-                }
-                None => foreign("it has no `cairn_state` marker"),
+                reason,
             },
-            Ok(_) => foreign("it is JSON but not an object"),
-        }
+            SnapshotError::TooNew(found) => StateError::TooNew {
+                location: self.location(),
+                found,
+                supported: STATE_FORMAT_VERSION,
+            },
+        })
     }
 
     /// Load snapshot + journal. `Ok(None)` when nothing exists.
@@ -144,8 +151,9 @@ impl LocalStore {
     }
 
     fn replay_journal(&self, state: &mut State) -> Result<JournalScan, StateError> {
+        let path = self.journal_path();
         let mut buf = Vec::new();
-        match File::open(self.journal_path()) {
+        match File::open(&path) {
             Ok(mut f) => f
                 .read_to_end(&mut buf)
                 .map_err(|e| self.io("reading the journal", e))?,
@@ -162,9 +170,16 @@ impl LocalStore {
             lines.push((start, &buf[start..start + nl]));
             start += nl + 1;
         }
-        let torn_tail = start < buf.len();
+        let torn = buf.len() - start;
         let Some(&(_, header_line)) = lines.first() else {
             // Crash while writing the header: nothing was acknowledged.
+            if torn > 0 {
+                self.notice(format!(
+                    "{}: dropped a journal whose header was never completed ({torn} bytes): a \
+                     run stopped while starting it, before recording anything",
+                    self.location()
+                ));
+            }
             scan.stale = true;
             return Ok(scan);
         };
@@ -196,27 +211,34 @@ impl LocalStore {
                 header.base_serial, state.serial
             )));
         }
-        let mut good_len = (lines[0].0 + lines[0].1.len() + 1) as u64;
+        let chained = header.cairn_journal >= 2;
+        let mut chain = crc32fast::hash(header_line);
         let mut batches = Vec::with_capacity(lines.len());
-        let mut bad_at: Option<usize> = None;
         for (i, &(offset, line)) in lines.iter().enumerate().skip(1) {
-            match decode_batch(line) {
-                Some(batch) if bad_at.is_none() => {
-                    batches.push(batch);
-                    good_len = (offset + line.len() + 1) as u64;
-                }
-                Some(_) => {
-                    return Err(self.corrupt(format!(
-                        "journal line {} is damaged but later lines are intact",
-                        bad_at.unwrap_or(i) + 1
-                    )))
-                }
-                None => bad_at = bad_at.or(Some(i)),
-            }
+            // A complete line was acknowledged once: if it no longer checks, it was
+            // damaged since, and what it recorded may matter. Refuse, and say how to go on.
+            let decoded = decode_batch(line, chained.then_some(chain));
+            let (batch, crc) = decoded.ok_or_else(|| {
+                self.corrupt(format!(
+                    "journal line {} (byte offset {offset}) fails its checksum: it was damaged \
+                     after it was written. Everything before that offset is intact. Keep a copy \
+                     of {path} and of the snapshot; to go on from the intact part, truncate the \
+                     journal there (`truncate -s {offset} {path}`). The records from that line \
+                     on are then lost: objects they created are unknown to state (find them by \
+                     their cairn:stack tag and `cairn import` them)",
+                    i + 1,
+                    path = path.display()
+                ))
+            })?;
+            chain = crc;
+            batches.push(batch);
         }
-        // A damaged final complete line can only come from a torn write if nothing follows.
-        if bad_at.is_some() && torn_tail {
-            return Err(self.corrupt("journal has a damaged line followed by more data"));
+        if torn > 0 {
+            self.notice(format!(
+                "{}: dropped an incomplete last journal record ({torn} bytes at offset {start}): \
+                 a write cut short by a crash, never acknowledged, so nothing recorded is lost",
+                self.location()
+            ));
         }
         for batch in &batches {
             for m in batch {
@@ -225,68 +247,131 @@ impl LocalStore {
         }
         state.serial = header.serial;
         scan.live = true;
-        scan.good_len = good_len;
+        scan.good_len = start as u64;
+        scan.format = header.cairn_journal;
+        scan.chain = chain;
         Ok(scan)
     }
 
+    /// The snapshot's current mode and owner, which a rewrite keeps.
+    fn current_mode(&self) -> Option<fs::Metadata> {
+        fs::metadata(&self.path).ok()
+    }
+
     fn write_snapshot(&self, state: &State) -> Result<u64, StateError> {
-        let dir = self
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let dir = self.dir();
+        let old = self.current_mode();
         let tmp = self.sibling(&format!(".tmp-{}", std::process::id()));
-        let file =
-            create_private(&tmp, true).map_err(|e| self.io("creating a temporary snapshot", e))?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        serde_json::to_writer(&mut w, state)
-            .map_err(|e| self.io("writing the snapshot", e.into()))?;
-        w.write_all(b"\n")
-            .map_err(|e| self.io("writing the snapshot", e))?;
-        let file = w
-            .into_inner()
-            .map_err(|e| self.io("writing the snapshot", e.into_error()))?;
+        let file = create_private(&tmp, true, old.as_ref())
+            .map_err(|e| self.io("creating a temporary snapshot", e))?;
+        let (file, len) =
+            snapshot::write(file, state).map_err(|e| self.io("writing the snapshot", e))?;
         file.sync_all()
             .map_err(|e| self.io("syncing the snapshot", e))?;
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         drop(file);
         fs::rename(&tmp, &self.path).map_err(|e| self.io("replacing the snapshot", e))?;
         sync_dir(dir).map_err(|e| self.io("syncing the state directory", e))?;
         Ok(len)
     }
+
+    /// Refuse a state this user may not (or was asked not to) change: replacing it by
+    /// rename would succeed in a writable directory, behind its owner's back.
+    fn check_writable(&self) -> Result<(), StateError> {
+        for path in [self.path.clone(), self.journal_path()] {
+            let Ok(meta) = fs::metadata(&path) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o7777;
+            let refuse = |reason: String| StateError::ReadOnly {
+                location: self.location(),
+                reason,
+            };
+            if mode & 0o222 == 0 {
+                return Err(refuse(format!(
+                    "{} has mode {mode:04o}: nobody may write it",
+                    path.display()
+                )));
+            }
+            if let Err(e) = OpenOptions::new().write(true).open(&path) {
+                return Err(refuse(format!(
+                    "{} cannot be opened for writing: {e}",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
-fn create_private(path: &Path, truncate: bool) -> std::io::Result<File> {
-    OpenOptions::new()
+/// Create `path` for writing: 0600, or the mode (and, where allowed, owner) of `like`.
+fn create_private(
+    path: &Path,
+    truncate: bool,
+    like: Option<&fs::Metadata>,
+) -> std::io::Result<File> {
+    let mode = like.map_or(0o600, |m| m.permissions().mode() & 0o777);
+    let f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(truncate)
-        .mode(0o600)
-        .open(path)
+        .mode(mode)
+        .open(path)?;
+    if let Some(m) = like {
+        // The umask may have taken bits away; a file keeps the mode it had.
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        let mine = f.metadata()?;
+        if mine.uid() != m.uid() || mine.gid() != m.gid() {
+            // Only possible with the right privileges; otherwise the file is ours now.
+            let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+        }
+    }
+    Ok(f)
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn encode_batch(batch: &[Mutation]) -> Vec<u8> {
-    let json = serde_json::to_vec(batch).unwrap_or_else(|_| b"[]".to_vec());
-    let mut line = format!("{:08x} ", crc32fast::hash(&json)).into_bytes();
-    line.extend_from_slice(&json);
-    line.push(b'\n');
-    line
+/// A line's checksum: over the previous line's checksum and this line's JSON.
+fn chained_crc(prev: u32, json: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&prev.to_be_bytes());
+    h.update(json);
+    h.finalize()
 }
 
-fn decode_batch(line: &[u8]) -> Option<Vec<Mutation>> {
+/// One journal line for `batch`, chained from `prev`; returns it and its checksum.
+fn encode_batch(prev: u32, batch: &[Mutation]) -> (Vec<u8>, u32) {
+    let json = serde_json::to_vec(batch).unwrap_or_else(|_| b"[]".to_vec());
+    let crc = chained_crc(prev, &json);
+    let mut line = format!("{crc:08x} ").into_bytes();
+    line.extend_from_slice(&json);
+    line.push(b'\n');
+    (line, crc)
+}
+
+/// Decode a line, checking its checksum chained from `prev` (format 2) or alone (format 1).
+fn decode_batch(line: &[u8], prev: Option<u32>) -> Option<(Vec<Mutation>, u32)> {
     if line.len() < 10 || line[8] != b' ' {
         return None;
     }
-    let crc = u32::from_str_radix(std::str::from_utf8(&line[..8]).ok()?, 16).ok()?;
-    let json = &line[9..];
-    if crc32fast::hash(json) != crc {
+    let hex = std::str::from_utf8(&line[..8]).ok()?;
+    if !hex
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
-    serde_json::from_slice(json).ok()
+    let crc = u32::from_str_radix(hex, 16).ok()?;
+    let json = &line[9..];
+    let expected = match prev {
+        Some(p) => chained_crc(p, json),
+        None => crc32fast::hash(json),
+    };
+    if expected != crc {
+        return None;
+    }
+    Some((serde_json::from_slice(json).ok()?, crc))
 }
 
 impl StateStore for LocalStore {
@@ -299,46 +384,43 @@ impl StateStore for LocalStore {
     }
 
     fn lock(&self, operation: &str) -> Result<Box<dyn StateSession>, StateError> {
-        if let Some(dir) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(|e| self.io("creating the state directory", e))?;
-        }
+        let dir = self.dir().to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| self.io("creating the state directory", e))?;
         let info = LockInfo::for_operation(operation);
         let lock_path = self.lock_path();
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&lock_path)
         {
-            Ok(mut f) => {
-                let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
-                f.write_all(&body)
-                    .and_then(|_| f.sync_all())
-                    .map_err(|e| self.io("writing the lock", e))?;
+            let _guard =
+                lock::guard(&dir).map_err(|e| self.io("locking the state directory", e))?;
+            self.check_writable()?;
+            match lock::read(&lock_path).map_err(|e| self.io("reading the lock", e))? {
+                lock::Holder::Free => {}
+                lock::Holder::Held(holder) => match holder.holder_is_gone() {
+                    Some(why) => self.notice(format!(
+                        "{}: took over the lock of {holder}: {why}. Its pending operations are \
+                         reconciled like after any crash",
+                        self.location()
+                    )),
+                    None => {
+                        return Err(StateError::Locked {
+                            location: self.location(),
+                            holder,
+                        })
+                    }
+                },
+                lock::Holder::Unreadable { detail, id } => {
+                    return Err(StateError::LockUnreadable {
+                        location: self.location(),
+                        detail,
+                        id,
+                    })
+                }
             }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                let holder = fs::read(&lock_path)
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<LockInfo>(&b).ok())
-                    .unwrap_or_else(|| LockInfo {
-                        id: "unknown".into(),
-                        who: "an unknown holder".into(),
-                        pid: 0,
-                        operation: "unknown".into(),
-                        created: "unknown".into(),
-                        version: "unknown".into(),
-                    });
-                return Err(StateError::Locked {
-                    location: self.location(),
-                    holder: Box::new(holder),
-                });
-            }
-            Err(e) => return Err(self.io("creating the lock", e)),
+            lock::write(&lock_path, &dir, &info).map_err(|e| self.io("writing the lock", e))?;
         }
         let loaded = match self.load() {
             Ok(l) => l,
             Err(e) => {
-                let _ = fs::remove_file(&lock_path);
+                let _ = self.release(&info.id);
                 return Err(e);
             }
         };
@@ -361,18 +443,19 @@ impl StateStore for LocalStore {
             exists,
             journal: None,
             snapshot_len: 0,
+            rewrite: false,
         }))
     }
 
     fn force_unlock(&self, lock_id: &str) -> Result<(), StateError> {
-        let lock_path = self.lock_path();
-        let held = match fs::read(&lock_path) {
-            Ok(b) => serde_json::from_slice::<LockInfo>(&b)
-                .map(|i| i.id)
-                .unwrap_or_else(|_| "unknown".into()),
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(self.io("reading the lock", e)),
-        };
+        let _guard =
+            lock::guard(self.dir()).map_err(|e| self.io("locking the state directory", e))?;
+        let held =
+            match lock::read(&self.lock_path()).map_err(|e| self.io("reading the lock", e))? {
+                lock::Holder::Free => return Ok(()),
+                lock::Holder::Held(h) => h.id,
+                lock::Holder::Unreadable { id, .. } => id,
+            };
         if held != lock_id {
             return Err(StateError::WrongLock {
                 location: self.location(),
@@ -380,7 +463,28 @@ impl StateStore for LocalStore {
                 held,
             });
         }
-        fs::remove_file(&lock_path).map_err(|e| self.io("removing the lock", e))
+        fs::remove_file(self.lock_path()).map_err(|e| self.io("removing the lock", e))
+    }
+
+    fn take_notices(&self) -> Vec<String> {
+        self.notices
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
+    }
+}
+
+impl LocalStore {
+    /// Remove the lock if it is still `id`'s (never someone else's).
+    fn release(&self, id: &str) -> Result<(), StateError> {
+        let _guard =
+            lock::guard(self.dir()).map_err(|e| self.io("locking the state directory", e))?;
+        match lock::read(&self.lock_path()).map_err(|e| self.io("reading the lock", e))? {
+            lock::Holder::Held(h) if h.id == id => {
+                fs::remove_file(self.lock_path()).map_err(|e| self.io("removing the lock", e))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -394,6 +498,9 @@ struct LocalSession {
     exists: bool,
     journal: Option<File>,
     snapshot_len: u64,
+    /// The snapshot must be rewritten at the next compaction even without a journal (an
+    /// older format upgraded in memory).
+    rewrite: bool,
 }
 
 /// Journals grow until they are this much larger than the snapshot, then get folded in.
@@ -403,11 +510,10 @@ impl LocalSession {
     fn open_journal(&mut self) -> Result<&mut File, StateError> {
         if self.journal.is_none() {
             let path = self.store.journal_path();
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-                .to_path_buf();
+            if self.scan.live && !self.scan.stale && self.scan.format < JOURNAL_FORMAT {
+                // Written by an older cairn: fold it in, then journal in today's format.
+                self.compact()?;
+            }
             if self.scan.live && !self.scan.stale {
                 // Keep the journal, cutting off a torn tail first.
                 let f = OpenOptions::new()
@@ -428,7 +534,8 @@ impl LocalSession {
                     .map_err(|e| self.store.io("opening the journal", e))?;
                 self.journal = Some(f);
             } else {
-                let mut f = create_private(&path, true)
+                let like = self.store.current_mode();
+                let mut f = create_private(&path, true, like.as_ref())
                     .map_err(|e| self.store.io("creating the journal", e))?;
                 let header = JournalHeader {
                     cairn_journal: JOURNAL_FORMAT,
@@ -441,13 +548,16 @@ impl LocalSession {
                 f.write_all(&line)
                     .and_then(|_| f.sync_data())
                     .map_err(|e| self.store.io("writing the journal", e))?;
-                sync_dir(&dir).map_err(|e| self.store.io("syncing the state directory", e))?;
+                sync_dir(self.store.dir())
+                    .map_err(|e| self.store.io("syncing the state directory", e))?;
                 self.state.serial += 1;
                 self.scan = JournalScan {
                     live: true,
                     stale: false,
                     good_len: line.len() as u64,
                     len: line.len() as u64,
+                    format: JOURNAL_FORMAT,
+                    chain: crc32fast::hash(&line[..line.len() - 1]),
                 };
                 self.journal = Some(f);
             }
@@ -476,6 +586,12 @@ impl StateSession for LocalSession {
                     ),
                 });
             }
+            if self.state.plan_key.is_empty() {
+                // Written before plans were sealed: give it its key now, durably.
+                self.state.plan_key = new_plan_key();
+                self.rewrite = true;
+                self.compact()?;
+            }
             return Ok(());
         }
         self.state = State::new(stack, provider);
@@ -494,8 +610,9 @@ impl StateSession for LocalSession {
                 message: "append before init".into(),
             });
         }
-        let line = encode_batch(batch);
-        let f = self.open_journal()?;
+        self.open_journal()?;
+        let (line, crc) = encode_batch(self.scan.chain, batch);
+        let f = self.journal.as_mut().expect("opened above");
         f.write_all(&line)
             .map_err(|e| self.store.io("appending to the journal", e))?;
         let f = self.journal.as_mut().expect("open");
@@ -503,6 +620,7 @@ impl StateSession for LocalSession {
             .map_err(|e| self.store.io("syncing the journal", e))?;
         self.scan.good_len += line.len() as u64;
         self.scan.len = self.scan.good_len;
+        self.scan.chain = crc;
         for m in batch {
             self.state.apply(m);
         }
@@ -513,11 +631,12 @@ impl StateSession for LocalSession {
     }
 
     fn compact(&mut self) -> Result<(), StateError> {
-        if !self.exists || (!self.scan.live && !self.scan.stale) {
+        if !self.exists || (!self.scan.live && !self.scan.stale && !self.rewrite) {
             return Ok(());
         }
         self.journal = None;
         self.snapshot_len = self.store.write_snapshot(&self.state)?;
+        self.rewrite = false;
         match fs::remove_file(self.store.journal_path()) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -529,6 +648,6 @@ impl StateSession for LocalSession {
 
     fn unlock(mut self: Box<Self>) -> Result<(), StateError> {
         self.compact()?;
-        fs::remove_file(self.store.lock_path()).map_err(|e| self.store.io("removing the lock", e))
+        self.store.release(&self.info.id)
     }
 }
