@@ -6,7 +6,8 @@
 //! against production while someone applies. The report is plain data with a
 //! `format_version`, rendered as text, JSON or Markdown (for a job summary or a pull-request
 //! comment); its exit code is the CI contract: 0 clean, 2 drift, 3 partial (some reads
-//! failed; the report names them), and 1 is left to errors.
+//! failed; the report names them), and 1 for errors, a check that could read nothing at
+//! all (the cloud unreachable, credentials refused) included: it proves nothing.
 
 use crate::plan::{Action, Drift, Plan};
 use crate::value::Value;
@@ -84,6 +85,8 @@ pub enum DriftStatus {
     Clean,
     Drift,
     Partial,
+    /// Not one recorded resource could be read.
+    Failed,
 }
 
 impl DriftStatus {
@@ -92,6 +95,7 @@ impl DriftStatus {
             DriftStatus::Clean => 0,
             DriftStatus::Drift => 2,
             DriftStatus::Partial => 3,
+            DriftStatus::Failed => 1,
         }
     }
 }
@@ -200,7 +204,9 @@ impl DriftReport {
     }
 
     pub fn status(&self) -> DriftStatus {
-        if !self.failed_reads.is_empty() {
+        if self.checked > 0 && self.failed_reads.len() >= self.checked {
+            DriftStatus::Failed
+        } else if !self.failed_reads.is_empty() {
             DriftStatus::Partial
         } else if self.drifted.is_empty() && self.unapplied.is_empty() {
             DriftStatus::Clean
@@ -234,6 +240,7 @@ impl DriftReport {
                 DriftStatus::Clean => "No drift",
                 DriftStatus::Drift => "Drift",
                 DriftStatus::Partial => "Drift check incomplete",
+                DriftStatus::Failed => "Drift check failed (nothing could be read)",
             },
             self.stack,
             self.provider,
@@ -292,6 +299,7 @@ impl DriftReport {
             DriftStatus::Clean => ("✅", "no drift"),
             DriftStatus::Drift => ("⚠️", "drift found"),
             DriftStatus::Partial => ("❓", "check incomplete"),
+            DriftStatus::Failed => ("❌", "check failed: nothing could be read"),
         };
         let _ = writeln!(
             out,
@@ -412,5 +420,15 @@ mod tests {
             (r.status(), r.status().exit_code()),
             (DriftStatus::Partial, 3)
         );
+        // Nothing read at all proves nothing: an error, not a partial result.
+        let failed: Vec<(String, String)> = (0..3)
+            .map(|i| (format!("aws_vpc.v{i}"), "connection refused".to_string()))
+            .collect();
+        let r = DriftReport::new("s", "aws", 3, &[], None, &failed, |_, _| false);
+        assert_eq!(
+            (r.status(), r.status().exit_code()),
+            (DriftStatus::Failed, 1)
+        );
+        assert!(r.text().starts_with("Drift check failed"), "{}", r.text());
     }
 }

@@ -11,7 +11,9 @@ use crate::model::Stack;
 use crate::plan::planner::{self, PlanInput, PlanOptions};
 use crate::plan::{AttrChange, Drift, Plan, PlanError, PlanMode};
 use crate::provider::*;
-use crate::state::{Mutation, OperationKind, ResourceState, State, StateError, StateStore};
+use crate::state::{
+    Mutation, OperationKind, PendingOperation, ResourceState, State, StateError, StateStore,
+};
 use crate::validate::{validate, Invalid, ValidationErrors};
 use crate::value::{AttrRef, Text, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,6 +77,24 @@ pub struct Engine {
     provider: Arc<dyn Provider>,
     store: Arc<dyn StateStore>,
     read_parallelism: usize,
+    notices: Option<NoticeSink>,
+}
+
+/// Where an engine's notices go (see [`Engine::with_notices`]).
+#[derive(Clone)]
+struct NoticeSink(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for NoticeSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NoticeSink")
+    }
+}
+
+impl std::ops::Deref for NoticeSink {
+    type Target = dyn Fn(&str) + Send + Sync;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
 }
 
 impl Engine {
@@ -83,7 +103,16 @@ impl Engine {
             provider,
             store,
             read_parallelism: 10,
+            notices: None,
         }
+    }
+
+    /// Where to send notices: things a person should know although nothing failed (a dead
+    /// run's lock taken over, a torn journal record dropped, a wait for creates an
+    /// interrupted run may still have in flight). Without a sink they are dropped.
+    pub fn with_notices(mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.notices = Some(NoticeSink(Arc::new(sink)));
+        self
     }
 
     pub fn provider(&self) -> &Arc<dyn Provider> {
@@ -135,7 +164,9 @@ impl Engine {
 
     /// Read the stored state, refusing one that belongs to another stack or provider.
     pub fn read_state(&self, stack: &str) -> Result<Option<State>, EngineError> {
-        let state = self.store.read()?;
+        let state = self.store.read();
+        self.relay_store_notices();
+        let state = state?;
         if let Some(s) = &state {
             if s.stack != stack || s.provider != self.provider.name() {
                 return Err(StateError::Foreign {
@@ -195,9 +226,85 @@ impl Engine {
                 drift: refreshed.drift,
                 state_updates: refreshed.updates,
                 outputs,
+                stack_digest: graph.digest(stack),
             },
             options,
         )?;
+        Ok(plan)
+    }
+
+    /// Seal a plan for saving, under the plan key of the state it was made against, and
+    /// return the text to save. A plan made before any state existed gets one: the state
+    /// is created empty (that is all `cairn plan --out` ever writes) and the plan rebased
+    /// on it, which changes nothing it says.
+    pub fn save_plan(&self, plan: &mut Plan) -> Result<String, EngineError> {
+        let mut state = self.read_state(&plan.stack)?;
+        if state.as_ref().is_none_or(|s| s.plan_key.is_empty()) {
+            let mut session = self.store.lock("plan")?;
+            self.relay_store_notices();
+            let init = session.init(&plan.stack, &plan.provider);
+            session.unlock()?;
+            init?;
+            state = self.read_state(&plan.stack)?;
+        }
+        let state = state.ok_or_else(|| StateError::Backend {
+            location: self.store.location(),
+            message: "the state created to seal the plan cannot be read back".into(),
+        })?;
+        if plan.state_lineage.is_none() {
+            if !state.resources.is_empty() || !state.pending.is_empty() {
+                return Err(PlanError::Stale {
+                    planned: "(none)".into(),
+                    current: format!("{} serial {}", state.lineage, state.serial),
+                }
+                .into());
+            }
+            plan.state_lineage = Some(state.lineage.clone());
+            plan.state_serial = state.serial;
+        }
+        plan.seal_with(&state.plan_key);
+        Ok(plan.to_json())
+    }
+
+    /// Read a saved plan and check that it may be applied to `stack`: it carries a valid
+    /// seal of the state it was made against (nothing in it was changed since), and it was
+    /// made from this declaration of the stack. Whether the state moved on since is checked
+    /// again under the lock by [`Engine::apply`].
+    pub fn open_plan(&self, text: &str, stack: &Stack) -> Result<Plan, EngineError> {
+        let plan = Plan::from_json(text)?;
+        if plan.stack != stack.name() || plan.provider != self.provider.name() {
+            return Err(PlanError::WrongStack {
+                planned: format!("stack {} on {}", plan.stack, plan.provider),
+                current: format!("stack {} on {}", stack.name(), self.provider.name()),
+            }
+            .into());
+        }
+        let state = self.read_state(stack.name())?;
+        let current = state.as_ref().map(|s| (s.lineage.clone(), s.serial));
+        match &state {
+            Some(s) if plan.state_lineage.as_deref() == Some(s.lineage.as_str()) => {
+                plan.verify_seal(&s.plan_key)?
+            }
+            _ => {
+                let show = |s: Option<(String, u64)>| {
+                    s.map_or("(none)".to_string(), |(l, n)| format!("{l} serial {n}"))
+                };
+                return Err(PlanError::Stale {
+                    planned: show(plan.state_lineage.clone().map(|l| (l, plan.state_serial))),
+                    current: show(current),
+                }
+                .into());
+            }
+        }
+        let digest = self.lower(stack)?.digest(stack);
+        if plan.stack_digest != digest {
+            return Err(PlanError::StackChanged {
+                stack: stack.name().to_string(),
+                planned: plan.stack_digest.clone(),
+                current: digest,
+            }
+            .into());
+        }
         Ok(plan)
     }
 
@@ -237,6 +344,7 @@ impl Engine {
                     drift: vec![],
                     state_updates: vec![],
                     outputs: vec![],
+                    stack_digest: String::new(),
                 },
                 &PlanOptions::default(),
             )?),
@@ -256,6 +364,12 @@ impl Engine {
     /// Re-read what `state` holds, in one provider request per resource type (plus one per
     /// type for pending creates to reconcile). With `full` off, only pending operations are
     /// reconciled.
+    ///
+    /// A pending create is settled as "never happened" only when that is certain: a request
+    /// the interrupted run sent may still be on its way (a client's death does not recall
+    /// it, and clouds read after write with a delay). So a pending create that cannot be
+    /// found while younger than the provider's [`ProviderSchema::in_flight_window`] is read
+    /// again once that window has passed, never settled on one empty read.
     pub async fn refresh(
         &self,
         state: State,
@@ -273,35 +387,81 @@ impl Engine {
                 });
             }
         }
-        let mut adopt_by_type: BTreeMap<&str, Vec<ReadItem>> = BTreeMap::new();
-        for p in state
-            .pending
-            .values()
-            .filter(|p| p.kind == OperationKind::Create)
-        {
-            adopt_by_type
-                .entry(&p.type_name)
-                .or_default()
-                .push(ReadItem {
-                    address: p.address.clone(),
-                    id: None,
-                    token: Some(p.token.clone()),
-                    // Where the create was aimed (its parent), so it can be found.
-                    prior: p.attrs.clone(),
-                });
-        }
-        let mut out = Refreshed::default();
-        let mut tasks: JoinSet<(bool, Vec<Text>, Result<ReadResponse, ProviderError>)> =
-            JoinSet::new();
         let mut requests: Vec<(bool, String, Vec<ReadItem>)> = Vec::new();
         for (t, items) in by_type {
             requests.push((false, t.to_string(), items));
         }
-        for (t, items) in adopt_by_type {
-            requests.push((true, t.to_string(), items));
+        let creates: Vec<&PendingOperation> = state
+            .pending
+            .values()
+            .filter(|p| p.kind == OperationKind::Create)
+            .collect();
+        requests.extend(adopt_requests(creates.iter().copied()));
+        let mut out = Refreshed {
+            read_requests: requests.len(),
+            ..Refreshed::default()
+        };
+        let results = self.read_all(&state.stack, requests).await;
+
+        let mut updates = Vec::new();
+        let mut unsure: Vec<&PendingOperation> = Vec::new();
+        self.merge(&state, graph, results, &mut updates, &mut unsure, &mut out);
+        if !unsure.is_empty() {
+            let window = self.provider.schema().in_flight_window.as_millis() as u64;
+            let last = unsure.iter().map(|p| p.started_at_ms).max().unwrap_or(0);
+            let wait = (last + window)
+                .saturating_sub(crate::state::now_ms())
+                .min(window);
+            self.notify(&format!(
+                "{} create(s) of an interrupted run not found yet ({}); their requests may still \
+                 be in flight, so cairn reads again in {:.1}s before creating them anew",
+                unsure.len(),
+                unsure
+                    .iter()
+                    .map(|p| p.address.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                wait as f64 / 1000.0
+            ));
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            let again = adopt_requests(unsure.iter().copied());
+            out.read_requests += again.len();
+            let results = self.read_all(&state.stack, again).await;
+            let mut still: Vec<&PendingOperation> = Vec::new();
+            self.merge(&state, graph, results, &mut updates, &mut still, &mut out);
+            // The window has passed for every one of them: not found now means never made.
+            for p in still {
+                updates.push(Mutation::Settle {
+                    op_id: p.op_id.clone(),
+                });
+            }
         }
-        out.read_requests = requests.len();
-        let mut results: Vec<(bool, Vec<Text>, Result<ReadResponse, ProviderError>)> = Vec::new();
+        // Every other pending operation is settled by the refresh itself: its resource was
+        // just re-read (or will be re-planned from what state holds).
+        for p in state.pending.values() {
+            if p.kind != OperationKind::Create {
+                updates.push(Mutation::Settle {
+                    op_id: p.op_id.clone(),
+                });
+            }
+        }
+        let mut refreshed = state;
+        for m in &updates {
+            refreshed.apply(m);
+        }
+        out.state = Some(refreshed);
+        out.updates = updates;
+        out
+    }
+
+    /// Run read requests (`(adopt, type, items)`), at most `read_parallelism` at once.
+    async fn read_all(
+        &self,
+        stack: &str,
+        requests: Vec<(bool, String, Vec<ReadItem>)>,
+    ) -> Vec<ReadResult> {
+        let mut tasks: JoinSet<ReadResult> = JoinSet::new();
+        let mut results: Vec<ReadResult> = Vec::new();
         let mut queue = requests.into_iter();
         loop {
             while tasks.len() < self.read_parallelism {
@@ -309,7 +469,7 @@ impl Engine {
                     break;
                 };
                 let provider = self.provider.clone();
-                let stack = state.stack.clone();
+                let stack = stack.to_string();
                 let addrs: Vec<Text> = items.iter().map(|i| i.address.clone()).collect();
                 tasks.spawn(async move {
                     (
@@ -331,8 +491,22 @@ impl Engine {
                 None => break,
             }
         }
+        results
+    }
 
-        let mut updates = Vec::new();
+    /// Fold read results into corrections. Pending creates read as gone while their
+    /// requests may still land go to `unsure` instead of being settled.
+    fn merge<'s>(
+        &self,
+        state: &'s State,
+        graph: Option<&ResourceGraph>,
+        results: Vec<ReadResult>,
+        updates: &mut Vec<Mutation>,
+        unsure: &mut Vec<&'s PendingOperation>,
+        out: &mut Refreshed,
+    ) {
+        let window = self.provider.schema().in_flight_window.as_millis() as u64;
+        let now = crate::state::now_ms();
         for (adopt, addrs, result) in results {
             let resp = match result {
                 Ok(r) => r,
@@ -358,85 +532,38 @@ impl Engine {
                         message: "the provider returned no result for this resource".into(),
                     }),
                 };
-                if adopt {
-                    self.reconcile_create(&state, graph, &address, outcome, &mut updates, &mut out);
+                if !adopt {
+                    diff_live(&state.resources[&address], outcome, updates, out);
+                    continue;
+                }
+                let Some(p) = state
+                    .pending
+                    .values()
+                    .find(|p| p.address == address && p.kind == OperationKind::Create)
+                else {
+                    continue;
+                };
+                let young = now < p.started_at_ms.saturating_add(window);
+                if matches!(outcome, ReadOutcome::Gone) && young {
+                    unsure.push(p);
                 } else {
-                    diff_live(&state.resources[&address], outcome, &mut updates, &mut out);
+                    reconcile_create(state, graph, p, outcome, updates, out);
                 }
             }
         }
-        // Every other pending operation is settled by the refresh itself: its resource was
-        // just re-read (or will be re-planned from what state holds).
-        for p in state.pending.values() {
-            if p.kind != OperationKind::Create {
-                updates.push(Mutation::Settle {
-                    op_id: p.op_id.clone(),
-                });
-            }
-        }
-        let mut refreshed = state;
-        for m in &updates {
-            refreshed.apply(m);
-        }
-        out.state = Some(refreshed);
-        out.updates = updates;
-        out
     }
 
-    fn reconcile_create(
-        &self,
-        state: &State,
-        graph: Option<&ResourceGraph>,
-        address: &str,
-        outcome: ReadOutcome,
-        updates: &mut Vec<Mutation>,
-        out: &mut Refreshed,
-    ) {
-        let Some(p) = state
-            .pending
-            .values()
-            .find(|p| p.address == address && p.kind == OperationKind::Create)
-        else {
-            return;
-        };
-        match outcome {
-            ReadOutcome::Found { id, attrs } => {
-                let current = state.resources.get(address).filter(|r| !r.id.is_empty());
-                if current.is_some_and(|r| r.id == id) {
-                    updates.push(Mutation::Settle {
-                        op_id: p.op_id.clone(),
-                    });
-                    return;
-                }
-                if current.is_some() {
-                    updates.push(Mutation::Depose {
-                        address: address.into(),
-                    });
-                }
-                let desired = graph.and_then(|g| g.get(address));
-                updates.push(Mutation::Put(ResourceState {
-                    address: address.into(),
-                    type_name: p.type_name.clone(),
-                    origin: p.origin.clone(),
-                    id: id.clone(),
-                    attrs,
-                    deps: desired.map(|d| d.deps.clone()).unwrap_or_default(),
-                    protect: desired.is_some_and(|d| d.lifecycle.protect),
-                    deposed: vec![],
-                }));
-                updates.push(Mutation::Settle {
-                    op_id: p.op_id.clone(),
-                });
-                out.drift.push(Drift::Adopted {
-                    address: address.into(),
-                    origin: p.origin.clone(),
-                    id,
-                });
-            }
-            ReadOutcome::Gone => updates.push(Mutation::Settle {
-                op_id: p.op_id.clone(),
-            }),
-            ReadOutcome::Failed(e) => out.failures.push((address.to_string(), e)),
+    /// Report something a person should know although nothing failed.
+    fn notify(&self, message: &str) {
+        if let Some(f) = &self.notices {
+            f(message);
+        }
+    }
+
+    /// Pass on what the state store had to say.
+    fn relay_store_notices(&self) {
+        for n in self.store.take_notices() {
+            self.notify(&n);
         }
     }
 
@@ -453,11 +580,13 @@ impl Engine {
             }
             .into());
         }
-        let mut session = self.store.lock(if plan.mode == PlanMode::Destroy {
+        let session = self.store.lock(if plan.mode == PlanMode::Destroy {
             "destroy"
         } else {
             "apply"
-        })?;
+        });
+        self.relay_store_notices();
+        let mut session = session?;
         let stored = (!session.state().lineage.is_empty())
             .then(|| (session.state().lineage.clone(), session.state().serial));
         let planned = plan.state_lineage.clone().map(|l| (l, plan.state_serial));
@@ -533,7 +662,9 @@ impl Engine {
                 known,
             })
             .await?;
-        let mut session = self.store.lock("import")?;
+        let session = self.store.lock("import");
+        self.relay_store_notices();
+        let mut session = session?;
         if let Err(e) = session.init(stack.name(), self.provider.name()) {
             let _ = session.unlock();
             return Err(e.into());
@@ -565,6 +696,79 @@ impl Engine {
         Ok(rs)
     }
 }
+
+/// Settle a pending create with what the adopt-read found: adopt it, or forget it.
+fn reconcile_create(
+    state: &State,
+    graph: Option<&ResourceGraph>,
+    p: &PendingOperation,
+    outcome: ReadOutcome,
+    updates: &mut Vec<Mutation>,
+    out: &mut Refreshed,
+) {
+    let address = p.address.as_str();
+    match outcome {
+        ReadOutcome::Found { id, attrs } => {
+            let current = state.resources.get(address).filter(|r| !r.id.is_empty());
+            if current.is_some_and(|r| r.id == id) {
+                updates.push(Mutation::Settle {
+                    op_id: p.op_id.clone(),
+                });
+                return;
+            }
+            if current.is_some() {
+                updates.push(Mutation::Depose {
+                    address: address.into(),
+                });
+            }
+            let desired = graph.and_then(|g| g.get(address));
+            updates.push(Mutation::Put(ResourceState {
+                address: address.into(),
+                type_name: p.type_name.clone(),
+                origin: p.origin.clone(),
+                id: id.clone(),
+                attrs,
+                deps: desired.map(|d| d.deps.clone()).unwrap_or_default(),
+                protect: desired.is_some_and(|d| d.lifecycle.protect),
+                deposed: vec![],
+            }));
+            updates.push(Mutation::Settle {
+                op_id: p.op_id.clone(),
+            });
+            out.drift.push(Drift::Adopted {
+                address: address.into(),
+                origin: p.origin.clone(),
+                id,
+            });
+        }
+        ReadOutcome::Gone => updates.push(Mutation::Settle {
+            op_id: p.op_id.clone(),
+        }),
+        ReadOutcome::Failed(e) => out.failures.push((address.to_string(), e)),
+    }
+}
+
+/// One adopt-read request per type for these pending creates, looked up by token and by
+/// where they were aimed (the attributes sent: an object inside another is found there).
+fn adopt_requests<'a>(
+    creates: impl Iterator<Item = &'a PendingOperation>,
+) -> Vec<(bool, String, Vec<ReadItem>)> {
+    let mut by_type: BTreeMap<&str, Vec<ReadItem>> = BTreeMap::new();
+    for p in creates {
+        by_type.entry(&p.type_name).or_default().push(ReadItem {
+            address: p.address.clone(),
+            id: None,
+            token: Some(p.token.clone()),
+            prior: p.attrs.clone(),
+        });
+    }
+    by_type
+        .into_iter()
+        .map(|(t, items)| (true, t.to_string(), items))
+        .collect()
+}
+
+type ReadResult = (bool, Vec<Text>, Result<ReadResponse, ProviderError>);
 
 /// Compare a live read with state; record drift and the correction.
 fn diff_live(

@@ -70,6 +70,47 @@ where
 }
 
 impl ResourceGraph {
+    /// A digest of the declaration as this provider lowered it: every concrete resource
+    /// (address, type, origin, attributes, dependencies, lifecycle), sorted by address, the
+    /// exports and the stack's outputs. Equal digests plan alike; a saved plan records it, so
+    /// applying it to another declaration of the stack is refused. Secrets enter as their
+    /// digests, like everywhere outside memory.
+    pub fn digest(&self, stack: &Stack) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut order: Vec<&Desired> = self.resources.iter().collect();
+        order.sort_unstable_by(|a, b| a.concrete.address.cmp(&b.concrete.address));
+        let mut put = |v: serde_json::Value| {
+            h.update(v.to_string().as_bytes());
+            h.update(b"\n");
+        };
+        for d in order {
+            let c = &d.concrete;
+            put(serde_json::json!([
+                c.address.as_str(),
+                c.type_name.as_str(),
+                d.origin_address.as_str(),
+                c.attrs,
+                d.deps,
+                d.lifecycle.protect,
+                d.lifecycle.ignore_changes,
+                d.lifecycle.create_before_destroy,
+            ]));
+        }
+        for e in &self.exports {
+            put(serde_json::json!(["export", e.resource, e.attr, e.value]));
+        }
+        for o in stack.outputs() {
+            put(serde_json::json!([
+                "output",
+                o.name,
+                o.value.to_string(),
+                o.sensitive
+            ]));
+        }
+        format!("sha256:{}", crate::value::hex(&h.finalize()))
+    }
+
     /// Build and check the graph from what a provider lowered.
     pub fn build(
         stack: &Stack,

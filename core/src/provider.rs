@@ -69,6 +69,11 @@ pub struct ResourceSchema {
     /// Replace by creating the new object first, whatever the stack says: for types that
     /// cannot be deleted while others still point at them (a load balancer's target group).
     pub create_before_destroy: bool,
+    /// A create that meets an existing object with the same natural key (a name, or a
+    /// route's table and destination) adopts it when it is this stack's (ownership tags) or
+    /// identical, and says so, instead of failing: an interrupted run may have made it.
+    /// The provider conformance suite checks it for these types.
+    pub adopts_existing: bool,
 }
 
 impl ResourceSchema {
@@ -77,10 +82,16 @@ impl ResourceSchema {
             type_name: type_name.to_string(),
             attributes: BTreeMap::new(),
             create_before_destroy: false,
+            adopts_existing: false,
         }
     }
     pub fn create_before_destroy(mut self) -> Self {
         self.create_before_destroy = true;
+        self
+    }
+    /// See [`ResourceSchema::adopts_existing`].
+    pub fn adopts_existing(mut self) -> Self {
+        self.adopts_existing = true;
         self
     }
     pub fn attr(mut self, name: &str, schema: AttrSchema) -> Self {
@@ -96,6 +107,13 @@ impl ResourceSchema {
 #[derive(Clone, Debug, Default)]
 pub struct ProviderSchema {
     pub resources: BTreeMap<String, ResourceSchema>,
+    /// How long after a call started the cloud may still act on it: every request's
+    /// deadline (connect and response timeouts, retries included) plus the cloud's
+    /// read-after-write delay. A create an interrupted run left pending that cannot be
+    /// found while younger than this may still land, so it is read again after the window
+    /// instead of being created anew. Zero only for providers whose calls cannot outlive
+    /// their caller (the in-memory test provider).
+    pub in_flight_window: std::time::Duration,
 }
 
 impl ProviderSchema {

@@ -12,7 +12,7 @@ use cairn_core::apply::ApplyOptions;
 use cairn_core::plan::planner::PlanOptions;
 use cairn_core::plan::{Drift, PlanMode};
 use cairn_core::prelude::*;
-use cairn_core::state::{OperationKind, State, StateStore};
+use cairn_core::state::{Mutation, OperationKind, State, StateStore};
 use cairn_core::testing::MemoryProvider;
 use cairn_core::Engine;
 use std::collections::BTreeMap;
@@ -271,4 +271,73 @@ fn an_indeterminate_failure_keeps_its_pending_record_for_the_next_run() {
     converge(&rt, &engine, &s);
     assert!(sb.store().read().unwrap().unwrap().pending.is_empty());
     assert_eq!(mem.objects().len(), 1);
+}
+
+/// A create whose request was still in flight when the run died lands after the next run
+/// started reading: that run must not settle it on one empty read and create it again.
+#[test]
+fn a_create_still_in_flight_when_the_run_died_is_adopted_not_duplicated() {
+    let stack = fifty();
+    for k in [1, 7, 23] {
+        let ctx = format!("create #{k} landing late");
+        let sb = Sandbox::new();
+        let mem = MemoryProvider::new().in_flight_window(std::time::Duration::from_millis(1500));
+        let engine = sb.engine(&mem);
+        let plan = rt().block_on(engine.plan(&stack, &refresh())).unwrap();
+        let rt1 = rt();
+        mem.land_late(k, std::time::Duration::from_millis(400));
+        let opts = ApplyOptions::default();
+        rt1.block_on(async {
+            tokio::select! {
+                r = engine.apply(&plan, &opts) => panic!("{ctx}: apply ended: {r:?}"),
+                _ = mem.wait_hung() => {}
+            }
+        });
+        drop(rt1); // kill -9: the request is still on its way
+        let started = std::time::Instant::now();
+        let drift = recover(&sb, &engine, &stack, PlanMode::Normal, &ctx);
+        assert!(
+            drift.iter().any(|d| matches!(d, Drift::Adopted { .. })),
+            "{ctx}: the late object is adopted: {drift:?}"
+        );
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(400),
+            "{ctx}: the re-run waited for the in-flight window"
+        );
+        let cloud = mem.objects();
+        assert_eq!(cloud.len(), 50, "{ctx}: a duplicate was created");
+    }
+}
+
+/// Where nothing can be in flight any more, a missing pending create is settled at once.
+#[test]
+fn a_pending_create_older_than_the_window_is_settled_without_waiting() {
+    let stack = fifty();
+    let sb = Sandbox::new();
+    let mem = MemoryProvider::new().in_flight_window(std::time::Duration::from_secs(30));
+    let engine = sb.engine(&mem);
+    let plan = rt().block_on(engine.plan(&stack, &refresh())).unwrap();
+    crash_during(&engine, &mem, &plan, 3, false);
+    // Age the pending record past the window, as if the re-run came much later.
+    let store = sb.store();
+    store.force_unlock(&lock_id(&sb)).unwrap();
+    let mut session = store.lock("age").unwrap();
+    let mut pending: Vec<_> = session.state().pending.values().cloned().collect();
+    assert!(!pending.is_empty());
+    let batch: Vec<_> = pending
+        .iter_mut()
+        .flat_map(|p| {
+            let old = Mutation::Settle {
+                op_id: p.op_id.clone(),
+            };
+            p.started_at_ms -= 60_000;
+            [old, Mutation::Begin(p.clone())]
+        })
+        .collect();
+    session.append(&batch).unwrap();
+    drop(session);
+    let started = std::time::Instant::now();
+    recover(&sb, &engine, &stack, PlanMode::Normal, "aged");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(mem.objects().len(), 50);
 }

@@ -32,9 +32,7 @@ fn normalise(text: &str) -> String {
             && bytes[i + 1..i + 9]
                 .iter()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
-            && bytes
-                .get(i + 9)
-                .map_or(true, |b| !b.is_ascii_alphanumeric())
+            && bytes.get(i + 9).is_none_or(|b| !b.is_ascii_alphanumeric())
             && [
                 "network",
                 "subnet",
@@ -109,7 +107,7 @@ fn scenarios() -> Vec<(&'static str, Stack, Option<Stack>)> {
 }
 
 /// The full stack with one update, one forced replacement, one delete and one create.
-fn changed() -> Stack {
+pub(crate) fn changed() -> Stack {
     let base = full_stack();
     let mut s = Stack::new(base.name());
     for d in base.resources() {

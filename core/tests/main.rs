@@ -7,5 +7,7 @@ mod crash;
 mod drift;
 mod golden;
 mod lifecycle;
+mod mutation;
+mod plans;
 mod state;
 mod validation;

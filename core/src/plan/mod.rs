@@ -196,6 +196,16 @@ pub struct Plan {
     pub changes: Vec<ResourceChange>,
     pub outputs: Vec<PlannedOutput>,
     pub summary: Summary,
+    /// Digest of the declaration the plan was made from ([`ResourceGraph::digest`]): a
+    /// saved plan is only applied to the same declaration.
+    ///
+    /// [`ResourceGraph::digest`]: crate::graph::ResourceGraph::digest
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stack_digest: String,
+    /// The seal of a saved plan: HMAC-SHA256, under the plan key of the state it was made
+    /// against, over the plan's JSON with this field absent. `None` for a plan in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 impl Plan {
@@ -215,6 +225,41 @@ impl Plan {
         serde_json::to_string_pretty(self).expect("plans always serialise")
     }
 
+    /// Seal the plan under `key` (a state's plan key, hex) for saving.
+    pub fn seal_with(&mut self, key: &str) {
+        self.seal = None;
+        self.seal = Some(self.mac(key));
+    }
+
+    /// Check the seal made by [`Plan::seal_with`] under `key`: any change to the plan after
+    /// sealing, or a seal made under another state's key, fails.
+    pub fn verify_seal(&self, key: &str) -> Result<(), PlanError> {
+        let Some(seal) = &self.seal else {
+            return Err(PlanError::Tampered(
+                "it carries no seal (it was not saved by `cairn plan --out`)".into(),
+            ));
+        };
+        let mut unsealed = self.clone();
+        unsealed.seal = None;
+        if !constant_time_eq(unsealed.mac(key).as_bytes(), seal.as_bytes()) {
+            return Err(PlanError::Tampered(
+                "its seal does not match its content".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn mac(&self, key: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes())
+            .expect("HMAC takes keys of any length");
+        mac.update(&serde_json::to_vec(self).expect("plans always serialise"));
+        format!(
+            "hmac-sha256:{}",
+            crate::value::hex(&mac.finalize().into_bytes())
+        )
+    }
+
     /// Parse a saved plan, refusing other formats.
     pub fn from_json(text: &str) -> Result<Plan, PlanError> {
         let raw: serde_json::Value =
@@ -230,6 +275,10 @@ impl Plan {
         }
         serde_json::from_value(raw).map_err(|e| PlanError::Unreadable(e.to_string()))
     }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Why a plan cannot be made or used.
@@ -251,6 +300,16 @@ pub enum PlanError {
     /// The saved plan is for another stack or provider.
     #[error("the saved plan is for {planned}, not {current}")]
     WrongStack { planned: String, current: String },
+    /// The saved plan is not exactly what `cairn plan --out` made against this state.
+    #[error("the saved plan cannot be trusted: {0}. It was changed after it was saved, or saved against another state; plan again")]
+    Tampered(String),
+    /// The saved plan was made from another declaration of the stack than the one loaded.
+    #[error("the saved plan was made from another declaration of stack {stack} than the one loaded now (digest {planned}, now {current}); plan again")]
+    StackChanged {
+        stack: String,
+        planned: String,
+        current: String,
+    },
     /// A `--target` matches nothing.
     #[error("target {0:?} matches no resource")]
     UnknownTarget(String),

@@ -40,6 +40,8 @@ pub struct PlanInput<'a> {
     pub state_updates: Vec<Mutation>,
     /// Declared outputs: name, export value, sensitive.
     pub outputs: Vec<(String, Value, bool)>,
+    /// [`ResourceGraph::digest`] of the declaration planned.
+    pub stack_digest: String,
 }
 
 /// Make the plan.
@@ -54,9 +56,10 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
         drift,
         mut state_updates,
         outputs,
+        stack_digest,
     } = input;
     let targets = resolve_targets(graph, state, &options.targets, options.mode)?;
-    let in_target = |a: &str| targets.as_ref().map_or(true, |t| t.contains(a));
+    let in_target = |a: &str| targets.as_ref().is_none_or(|t| t.contains(a));
     let mut changes = Vec::with_capacity(graph.resources.len());
     // Values of already-planned resources that are known now (for reference resolution).
     let mut known: HashMap<&str, KnownAttrs<'_>> =
@@ -188,6 +191,8 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
         changes,
         outputs: planned_outputs,
         summary,
+        stack_digest,
+        seal: None,
     })
 }
 

@@ -71,6 +71,10 @@ struct Faults {
     fail: HashMap<(Text, CallKind), ProviderError>,
     /// Mutating call number (1-based) that never returns, and whether its effect happens.
     hang_at: Option<(usize, bool)>,
+    /// Create number (1-based, counted like `hang_at`) that never returns and whose effect
+    /// lands this long after the call started, whatever happens to the caller: a request
+    /// still in flight when its client died.
+    land_late: Option<(usize, Duration)>,
 }
 
 /// The in-memory provider. Cheap to clone; clones share the same cloud.
@@ -185,6 +189,25 @@ impl MemoryProvider {
     pub fn hang_at(&self, n: usize, after_effect: bool) {
         self.inner.mutating_calls.store(0, Ordering::SeqCst);
         self.inner.faults.lock().unwrap().hang_at = Some((n, after_effect));
+    }
+
+    /// The `n`-th mutating call from now on (1-based; it must be a create) never returns,
+    /// and its object appears `after` it started, even if the whole run is gone by then:
+    /// the request an interrupted run left in flight. [`MemoryProvider::wait_hung`]
+    /// resolves when the call starts hanging (before the object exists).
+    pub fn land_late(&self, n: usize, after: Duration) {
+        self.inner.mutating_calls.store(0, Ordering::SeqCst);
+        self.inner.faults.lock().unwrap().land_late = Some((n, after));
+    }
+
+    /// Declare how long a call may outlive its caller (see
+    /// [`ProviderSchema::in_flight_window`]); zero by default. Set before cloning.
+    pub fn in_flight_window(mut self, d: Duration) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("configure the memory provider before cloning it")
+            .schema
+            .in_flight_window = d;
+        self
     }
 
     pub async fn wait_hung(&self) {
@@ -391,40 +414,19 @@ impl Provider for MemoryProvider {
         let busy = Busy::enter(&self.inner);
         self.enter(&req.address, CallKind::Create).await?;
         let n = self.count_call();
+        let late = self.inner.faults.lock().unwrap().land_late;
+        if let Some((_, after)) = late.filter(|(k, _)| *k == n) {
+            let inner = self.inner.clone();
+            let req = req.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(after);
+                materialize(&inner, &req);
+            });
+            self.inner.hung.notify_one();
+            std::future::pending::<()>().await;
+        }
         self.hang_if(n, false).await;
-        let id = {
-            let mut objects = self.inner.objects.lock().unwrap();
-            // Idempotency: the same token returns the object made the first time.
-            if let Some((id, o)) = objects.by_token(&req.token) {
-                return Ok(CreateResponse {
-                    id: id.clone(),
-                    attrs: o.attrs.clone(),
-                });
-            }
-            let prefix = req.type_name.trim_start_matches("mem_").replace('_', "");
-            let id = Text::from(format!(
-                "{prefix}-{:08x}",
-                self.inner.next_id.fetch_add(1, Ordering::SeqCst)
-            ));
-            let name = req
-                .attrs
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("x")
-                .to_string();
-            let mut attrs = req.attrs.clone();
-            attrs.extend(computed(&req.type_name, &name, &id));
-            objects.insert(
-                id.clone(),
-                MemObject {
-                    type_name: req.type_name.clone(),
-                    address: req.address.clone(),
-                    token: req.token.as_str().into(),
-                    attrs,
-                },
-            );
-            id
-        };
+        let id = materialize(&self.inner, &req);
         self.hang_if(n, true).await;
         drop(busy);
         let settle = *self.inner.settle.lock().unwrap();
@@ -499,6 +501,38 @@ impl Provider for MemoryProvider {
             }),
         }
     }
+}
+
+/// Make the object a create asks for (or find the one its token made already).
+fn materialize(inner: &Inner, req: &CreateRequest) -> Text {
+    let mut objects = inner.objects.lock().unwrap();
+    // Idempotency: the same token returns the object made the first time.
+    if let Some((id, _)) = objects.by_token(&req.token) {
+        return id.clone();
+    }
+    let prefix = req.type_name.trim_start_matches("mem_").replace('_', "");
+    let id = Text::from(format!(
+        "{prefix}-{:08x}",
+        inner.next_id.fetch_add(1, Ordering::SeqCst)
+    ));
+    let name = req
+        .attrs
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("x")
+        .to_string();
+    let mut attrs = req.attrs.clone();
+    attrs.extend(computed(&req.type_name, &name, &id));
+    objects.insert(
+        id.clone(),
+        MemObject {
+            type_name: req.type_name.clone(),
+            address: req.address.clone(),
+            token: req.token.as_str().into(),
+            attrs,
+        },
+    );
+    id
 }
 
 /// Counts a mutating call as busy while it lives.

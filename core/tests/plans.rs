@@ -1,0 +1,147 @@
+//! Saved plans: sealed under the state's key and tied to the declaration they were made
+//! from, so an edited, stale or foreign plan is refused before anything is applied.
+
+use crate::golden::changed;
+use crate::support::*;
+use cairn_core::apply::ApplyOptions;
+use cairn_core::plan::PlanError;
+use cairn_core::prelude::*;
+use cairn_core::state::StateStore;
+use cairn_core::testing::MemoryProvider;
+use cairn_core::EngineError;
+
+fn refused(engine: &cairn_core::Engine, text: &str, stack: &Stack) -> String {
+    match engine.open_plan(text, stack) {
+        Ok(_) => panic!("an altered plan was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_saved_plan_made_before_any_state_applies_and_its_seal_holds() {
+    let (rt, sb, mem) = (rt(), Sandbox::new(), MemoryProvider::new());
+    let engine = sb.engine(&mem);
+    let stack = full_stack();
+    let mut plan = rt.block_on(engine.plan(&stack, &refresh())).unwrap();
+    assert!(plan.state_lineage.is_none());
+    let text = engine.save_plan(&mut plan).unwrap();
+    let state = sb
+        .store()
+        .read()
+        .unwrap()
+        .expect("saving creates the (empty) state");
+    assert!(state.resources.is_empty() && !state.plan_key.is_empty());
+    assert!(
+        !text.contains(&state.plan_key),
+        "the key never leaves the state"
+    );
+    let opened = engine.open_plan(&text, &stack).unwrap();
+    let opts = ApplyOptions {
+        secrets: stack.secret_values(),
+        ..Default::default()
+    };
+    let report = rt.block_on(engine.apply(&opened, &opts)).unwrap();
+    assert!(report.is_success(), "{report}");
+    assert_converged(&rt, &engine, &stack);
+}
+
+#[test]
+fn an_edited_saved_plan_is_refused() {
+    let (rt, sb, mem) = (rt(), Sandbox::new(), MemoryProvider::new());
+    let engine = sb.engine(&mem);
+    let stack = full_stack();
+    converge(&rt, &engine, &stack);
+    let mut plan = rt.block_on(engine.plan(&changed(), &refresh())).unwrap();
+    let text = engine.save_plan(&mut plan).unwrap();
+    engine
+        .open_plan(&text, &changed())
+        .expect("the plan as saved opens");
+
+    // The attack that destroyed a database: one action turned into a delete.
+    let no_op = "\"action\": \"no_op\"";
+    assert!(text.contains(no_op));
+    let edits = [
+        (
+            "an action",
+            text.replacen(no_op, "\"action\": \"delete\"", 1),
+        ),
+        (
+            "the state serial (a stale plan made to look fresh)",
+            text.replacen(
+                &format!("\"state_serial\": {}", plan.state_serial),
+                &format!("\"state_serial\": {}", plan.state_serial + 1),
+                1,
+            ),
+        ),
+        ("a CIDR", text.replacen("10.0.", "10.9.", 1)),
+        ("the seal itself", {
+            let seal = plan.seal.clone().unwrap();
+            let mut forged = seal.clone();
+            forged.replace_range(
+                forged.len() - 1..,
+                if seal.ends_with('0') { "1" } else { "0" },
+            );
+            text.replace(&seal, &forged)
+        }),
+        ("the seal removed", {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let mut v = v.as_object().unwrap().clone();
+            v.remove("seal");
+            serde_json::to_string_pretty(&v).unwrap()
+        }),
+    ];
+    for (what, edited) in edits {
+        assert_ne!(edited, text, "{what}: the edit applies");
+        let err = refused(&engine, &edited, &changed());
+        assert!(
+            err.contains("cannot be trusted") || err.contains("stale"),
+            "{what}: {err}"
+        );
+    }
+    // Nothing was applied by any of them: the cloud still matches the first stack.
+    assert_converged(&rt, &engine, &stack);
+}
+
+#[test]
+fn a_saved_plan_is_refused_for_another_declaration_or_another_state() {
+    let (rt, sb, mem) = (rt(), Sandbox::new(), MemoryProvider::new());
+    let engine = sb.engine(&mem);
+    let stack = full_stack();
+    converge(&rt, &engine, &stack);
+    let mut plan = rt.block_on(engine.plan(&changed(), &refresh())).unwrap();
+    let text = engine.save_plan(&mut plan).unwrap();
+    // The code changed again after the plan was made: same stack name, other declaration.
+    let err = refused(&engine, &text, &stack);
+    assert!(err.contains("another declaration"), "{err}");
+    match engine.open_plan(&text, &stack) {
+        Err(EngineError::Plan(PlanError::StackChanged { .. })) => {}
+        other => panic!("{other:?}"),
+    }
+
+    // Another state of the same stack (another lineage): its key does not open the plan.
+    let other = Sandbox::new();
+    let other_engine = other.engine(&mem);
+    let mut p2 = rt
+        .block_on(other_engine.plan(&changed(), &refresh()))
+        .unwrap();
+    other_engine.save_plan(&mut p2).unwrap();
+    let err = refused(&other_engine, &text, &changed());
+    assert!(err.contains("stale"), "{err}");
+    let forged = text.replace(
+        plan.state_lineage.as_deref().unwrap(),
+        p2.state_lineage.as_deref().unwrap(),
+    );
+    let err = refused(&other_engine, &forged, &changed());
+    assert!(err.contains("cannot be trusted"), "{err}");
+
+    // Once the state moved on, the plan is stale even with a valid seal.
+    converge(&rt, &engine, &changed());
+    let err = match engine.open_plan(&text, &changed()) {
+        Ok(p) => rt
+            .block_on(engine.apply(&p, &ApplyOptions::default()))
+            .unwrap_err()
+            .to_string(),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("stale"), "{err}");
+}
