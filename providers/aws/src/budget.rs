@@ -133,7 +133,7 @@ impl Budget {
         s.throttled += 1;
         let now = Instant::now();
         if s.last_cut
-            .map_or(true, |t| now.duration_since(t) >= CUT_SPACING)
+            .is_none_or(|t| now.duration_since(t) >= CUT_SPACING)
         {
             s.limit = (s.limit / 2.0).max(MIN);
             s.lowest_limit = s.lowest_limit.min(s.limit);
@@ -158,6 +158,17 @@ impl Drop for Slot {
     }
 }
 
+/// `scheme://host:port` of a request's URI, for messages.
+fn endpoint_of(uri: &str) -> String {
+    match uri.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?']).next().unwrap_or(rest);
+            format!("{scheme}://{host}")
+        }
+        None => uri.to_string(),
+    }
+}
+
 /// `base` with every attempt passing through `budget`.
 pub(crate) fn budgeted(base: SharedHttpClient, budget: Arc<Budget>) -> SharedHttpClient {
     aws_smithy_runtime_api::client::http::http_client_fn(move |settings, components| {
@@ -178,9 +189,13 @@ impl HttpConnector for Budgeted {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let inner = self.inner.clone();
         let budget = self.budget.clone();
+        let endpoint = endpoint_of(request.uri());
         HttpConnectorFuture::new(async move {
             let _slot = budget.acquire().await;
-            let mut response = inner.call(request).await?;
+            let mut response = inner
+                .call(request)
+                .await
+                .map_err(|e| crate::error::unreachable(budget.service, &endpoint, e))?;
             let status = response.status().as_u16();
             if status < 400 {
                 budget.succeeded();

@@ -69,7 +69,7 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub fn new(sdk: &aws_config::SdkConfig) -> Clients {
+    pub fn new(sdk: &aws_config::SdkConfig, t: &crate::CallTimeouts) -> Clients {
         let counter = CallCounter::default();
         // Throttling and transient 5xx: the SDK's standard strategy retries them with
         // exponential backoff and full jitter; a generous attempt count rides out bursts.
@@ -86,6 +86,11 @@ impl Clients {
                 ))
                 .build_https()
         });
+        let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()
+            .connect_timeout(t.connect)
+            .operation_attempt_timeout(t.attempt)
+            .operation_timeout(t.call)
+            .build();
         let mut budgets = Vec::new();
         macro_rules! client {
             ($krate:ident, $service:literal) => {{
@@ -94,6 +99,7 @@ impl Clients {
                 $krate::Client::from_conf(
                     $krate::config::Builder::from(sdk)
                         .retry_config(retry.clone())
+                        .timeout_config(timeouts.clone())
                         .interceptor(counter.clone())
                         .http_client(budgeted(http.clone(), budget))
                         .build(),

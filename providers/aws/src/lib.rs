@@ -41,6 +41,64 @@ pub struct AwsOptions {
     pub create_timeout: Duration,
     /// How long waiters wait for an asynchronous delete to finish.
     pub delete_timeout: Duration,
+    /// Timeouts of every API call: a frozen endpoint fails the call instead of hanging the
+    /// run, and bounds how long a request can outlive a run that died.
+    pub timeouts: CallTimeouts,
+}
+
+/// How long one API call may take. Together with the read-after-write delay they make the
+/// provider's in-flight window: after it, a create an interrupted run sent has landed or
+/// never will.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallTimeouts {
+    /// Establishing a connection.
+    pub connect: Duration,
+    /// One attempt, from sending the request to the end of the answer.
+    pub attempt: Duration,
+    /// The whole call, retries and their backoff included.
+    pub call: Duration,
+    /// How long after a write AWS's reads may still not show it (EC2 is eventually
+    /// consistent).
+    pub read_after_write: Duration,
+}
+
+impl Default for CallTimeouts {
+    fn default() -> Self {
+        CallTimeouts {
+            connect: Duration::from_secs(5),
+            attempt: Duration::from_secs(30),
+            call: Duration::from_secs(90),
+            read_after_write: Duration::from_secs(10),
+        }
+    }
+}
+
+impl CallTimeouts {
+    /// The defaults, overridden by `CAIRN_AWS_CONNECT_TIMEOUT`, `CAIRN_AWS_ATTEMPT_TIMEOUT`,
+    /// `CAIRN_AWS_CALL_TIMEOUT` and `CAIRN_AWS_READ_AFTER_WRITE` (durations such as `20s`).
+    /// A value that does not parse is an error naming the variable, not silently ignored.
+    pub fn from_env() -> Result<CallTimeouts, String> {
+        let mut t = CallTimeouts::default();
+        for (var, slot) in [
+            ("CAIRN_AWS_CONNECT_TIMEOUT", &mut t.connect),
+            ("CAIRN_AWS_ATTEMPT_TIMEOUT", &mut t.attempt),
+            ("CAIRN_AWS_CALL_TIMEOUT", &mut t.call),
+            ("CAIRN_AWS_READ_AFTER_WRITE", &mut t.read_after_write),
+        ] {
+            if let Ok(v) = std::env::var(var) {
+                *slot = humantime::parse_duration(v.trim())
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| format!("{var}={v:?} is not a duration such as 20s or 1m"))?;
+            }
+        }
+        Ok(t)
+    }
+
+    /// How long after a call started AWS may still act on it.
+    pub fn in_flight_window(&self) -> Duration {
+        self.call + self.read_after_write
+    }
 }
 
 impl Default for AwsOptions {
@@ -50,6 +108,7 @@ impl Default for AwsOptions {
             dependency_timeout: Duration::from_secs(600),
             create_timeout: Duration::from_secs(3600),
             delete_timeout: Duration::from_secs(3600),
+            timeouts: CallTimeouts::default(),
         }
     }
 }
@@ -74,7 +133,7 @@ impl Ctx {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<(), SdkError<E, R>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
         let deadline = tokio::time::Instant::now() + self.options.dependency_timeout;
         let mut wait = Duration::from_millis(100);
@@ -113,19 +172,29 @@ pub struct AwsProvider {
 }
 
 impl AwsProvider {
-    /// Configure from the environment (credential chain, `AWS_REGION`, `AWS_ENDPOINT_URL`).
-    pub async fn from_env() -> AwsProvider {
+    /// Configure from the environment (credential chain, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+    /// and the `CAIRN_AWS_*_TIMEOUT` variables of [`CallTimeouts::from_env`]).
+    pub async fn from_env() -> Result<AwsProvider, String> {
+        let timeouts = CallTimeouts::from_env()?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        AwsProvider::new(&sdk, AwsOptions::default())
+        Ok(AwsProvider::new(
+            &sdk,
+            AwsOptions {
+                timeouts,
+                ..AwsOptions::default()
+            },
+        ))
     }
 
     pub fn new(sdk: &aws_config::SdkConfig, options: AwsOptions) -> AwsProvider {
+        let mut schema = schema::schema();
+        schema.in_flight_window = options.timeouts.in_flight_window();
         AwsProvider {
             ctx: Ctx {
-                c: Clients::new(sdk),
+                c: Clients::new(sdk, &options.timeouts),
                 options,
             },
-            schema: schema::schema(),
+            schema,
         }
     }
 

@@ -320,6 +320,23 @@ pub(crate) const TYPES: TypeTable = &[
     ),
 ];
 
+/// Types with a natural key AWS keeps unique (a name, a route's table and destination, a
+/// subnet's one association, a topic in its cluster, a database in its instance): a create
+/// that meets this stack's own object there adopts it (see cairn-provider-kit's `adopt`).
+const ADOPTS_EXISTING: &[&str] = &[
+    "aws_route",
+    "aws_route_table_association",
+    "aws_secretsmanager_secret",
+    "aws_db_subnet_group",
+    "aws_db_parameter_group",
+    "aws_db_instance",
+    "aws_postgres_database",
+    "aws_elasticache_subnet_group",
+    "aws_elasticache_replication_group",
+    "aws_lb_target_group",
+    "aws_msk_topic",
+];
+
 pub(crate) fn has_attr(type_name: &str, attr: &str) -> bool {
     TYPES
         .iter()
@@ -339,6 +356,9 @@ pub(crate) fn schema() -> ProviderSchema {
         // Listeners keep pointing at a target group until the new one exists.
         if *t == "aws_lb_target_group" {
             rs = rs.create_before_destroy();
+        }
+        if ADOPTS_EXISTING.contains(t) {
+            rs = rs.adopts_existing();
         }
         out.add(rs);
     }

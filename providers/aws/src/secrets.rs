@@ -55,11 +55,12 @@ pub(crate) async fn create(
                 .build()
         }));
     }
-    let out = ctx
+    let name = a.get("name").and_then(Value::as_str).unwrap_or_default();
+    let sent = ctx
         .c
         .secrets
         .create_secret()
-        .name(a.get("name").and_then(Value::as_str).unwrap_or_default())
+        .name(name)
         .description(
             a.get("description")
                 .and_then(Value::as_str)
@@ -69,8 +70,14 @@ pub(crate) async fn create(
         .client_request_token(request_token(&req.token))
         .set_tags(Some(tags))
         .send()
-        .await
-        .map_err(|e| convert(&req.address, e))?;
+        .await;
+    let out = match sent {
+        Ok(out) => out,
+        Err(e) if crate::error::code(&e).as_deref() == Some("ResourceExistsException") => {
+            return adopt(ctx, req, name).await;
+        }
+        Err(e) => return Err(convert(&req.address, e)),
+    };
     let arn = out.arn().unwrap_or_default().to_string();
     let mut attrs = a.clone();
     attrs.insert("id".into(), Value::str(&arn));
@@ -79,6 +86,54 @@ pub(crate) async fn create(
         id: arn.into(),
         attrs,
     })
+}
+
+/// A secret of this name exists: adopt it if this stack made it for this address (a create
+/// whose answer an interrupted run never heard), with the value it holds. No new version:
+/// nothing has used the value this run generated yet.
+async fn adopt(
+    ctx: &Ctx,
+    req: &CreateRequest,
+    name: &str,
+) -> Result<CreateResponse, ProviderError> {
+    let d = ctx
+        .c
+        .secrets
+        .describe_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .map_err(|e| convert(&req.address, e))?;
+    let arn = d.arn().unwrap_or_default().to_string();
+    crate::util::adopt_named(
+        req,
+        "secret",
+        name,
+        d.tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+    )?;
+    let found = read(
+        ctx,
+        &ReadRequest {
+            stack: req.stack.clone(),
+            type_name: req.type_name.clone(),
+            items: vec![ReadItem {
+                address: req.address.clone(),
+                id: Some(arn.as_str().into()),
+                token: None,
+                prior: req.attrs.clone(),
+            }],
+        },
+    )
+    .await?;
+    match found.into_values().next() {
+        Some(ReadOutcome::Found { id, attrs }) => Ok(CreateResponse { id, attrs }),
+        _ => Err(ProviderError::Indeterminate {
+            address: req.address.to_string(),
+            message: format!("secret {name} exists but could not be read back"),
+        }),
+    }
 }
 
 fn secret_attrs(s: &aws_sdk_secretsmanager::types::SecretListEntry) -> Attrs {

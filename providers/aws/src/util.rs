@@ -5,9 +5,9 @@ use cairn_core::provider::CreateResponse;
 use cairn_core::value::{Attrs, Text, Value};
 use std::collections::BTreeMap;
 
-pub(crate) const TAG_STACK: &str = "cairn:stack";
-pub(crate) const TAG_RESOURCE: &str = "cairn:resource";
-pub(crate) const TAG_TOKEN: &str = "cairn:token";
+pub(crate) use cairn_provider_kit::ownership::{
+    RESOURCE as TAG_RESOURCE, STACK as TAG_STACK, TOKEN as TAG_TOKEN,
+};
 
 /// A string attribute, empty when unset.
 pub(crate) fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
@@ -107,4 +107,17 @@ pub(crate) fn created_by_name(a: &Attrs, arn: Option<&str>) -> CreateResponse {
         id: s(a, "name").into(),
         attrs,
     }
+}
+
+/// A create met an object under its natural key (a name AWS made unique): adopt it when its
+/// ownership tags say this stack made it for this address, refuse otherwise (kit rules).
+pub(crate) fn adopt_named<'a>(
+    req: &cairn_core::provider::CreateRequest,
+    what: &str,
+    id: &str,
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), cairn_core::provider::ProviderError> {
+    use cairn_provider_kit::{adopt, ownership};
+    let found = ownership::owner(&req.stack, &req.address, tags).into();
+    adopt::decide(&req.address, what, id, found, &req.progress)
 }

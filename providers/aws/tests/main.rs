@@ -2,6 +2,7 @@
 
 mod broker;
 mod cache;
+mod conformance;
 mod crash;
 mod database;
 mod load_balancer;

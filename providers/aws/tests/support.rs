@@ -1,6 +1,6 @@
 //! Engine + AWS provider wired to the shared emulator, and raw SDK clients to check results.
 
-use cairn_aws::{AwsOptions, AwsProvider};
+use cairn_aws::{AwsOptions, AwsProvider, CallTimeouts};
 use cairn_core::apply::ApplyOptions;
 use cairn_core::plan::planner::PlanOptions;
 use cairn_core::plan::{Action, Plan, PlanMode};
@@ -10,6 +10,17 @@ use cairn_core::{Engine, Stack};
 use cairn_tests::{AwsEmulator, EmulatorGuard};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Call timeouts for the emulator: generous for a loaded machine, short enough that the
+/// in-flight window (call + read-after-write) keeps crash tests quick.
+pub fn test_timeouts() -> CallTimeouts {
+    CallTimeouts {
+        connect: Duration::from_secs(2),
+        attempt: Duration::from_secs(10),
+        call: Duration::from_secs(20),
+        read_after_write: Duration::from_millis(500),
+    }
+}
 
 pub struct Aws {
     /// Held for the test: the shared emulator is this test's alone.
@@ -55,6 +66,7 @@ impl Aws {
                 dependency_timeout: Duration::from_secs(20),
                 create_timeout: Duration::from_secs(60),
                 delete_timeout: Duration::from_secs(60),
+                timeouts: test_timeouts(),
             },
         ))
     }

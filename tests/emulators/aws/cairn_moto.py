@@ -22,16 +22,25 @@ files (everything is patched from here, at start-up):
 * tags of deleted EC2 objects dropped with them, as on AWS;
 * RDS instances answering at a real local PostgreSQL (local_postgres.py);
 * held answers, to stage a crash: the named operations take effect at once but their
-  answers wait until the hold is lifted (the cloud did it, the client never heard).
+  answers wait until the hold is lifted (the cloud did it, the client never heard);
+* delayed effects: the named operations take effect only some time after they arrive,
+  whether or not their client is still there (a request in flight when its run died);
+* AssociateRouteTable refusing a subnet that is associated already
+  (Resource.AlreadyAssociated) and CreateDBSubnetGroup refusing a taken name
+  (DBSubnetGroupAlreadyExists), as on AWS.
 
 Control (all on the emulator's port):
   GET/POST /cairn/faults   {"latency_ms": 50, "throttle_rate": 0.1, "error_rate": 0.05,
                             "transition_ms": 300, "seed": 1,
-                            "hold": ["CreateSecret", "POST /v1/clusters"]}
+                            "hold": ["CreateSecret", "POST /v1/clusters"],
+                            "delay": {"AllocateAddress": 1500, "Create*": 200}}
                            ("hold": [] answers everything held; a held call is logged
                             with "held": true once it took effect, and again when answered;
                             an entry ending in "*" holds every operation it prefixes, for
-                            REST paths that carry ids: "POST /v1/clusters/*")
+                            REST paths that carry ids: "POST /v1/clusters/*";
+                            "delay" makes the named operations take effect that many ms
+                            after they arrive, even if the client is gone by then: a
+                            request still in flight when its run was killed)
   GET /cairn/calls          the call log;  POST /cairn/calls/reset  clears it
   POST /cairn/certificate   {"domain": "example.com"} -> {"arn": ...}, an ACM certificate
   POST /moto-api/reset      moto's reset; also clears pending transitions
@@ -67,6 +76,7 @@ class Settings:
         self.transition_ms = float(os.environ.get("CAIRN_MOTO_TRANSITION_MS", "300"))
         self.rng = random.Random(int(os.environ.get("CAIRN_MOTO_SEED", "0")))
         self.hold = set()
+        self.delay = {}
 
     def as_dict(self):
         return {
@@ -75,6 +85,7 @@ class Settings:
             "error_rate": self.error_rate,
             "transition_ms": self.transition_ms,
             "hold": sorted(self.hold),
+            "delay": dict(self.delay),
         }
 
     def update(self, d):
@@ -83,6 +94,8 @@ class Settings:
                 setattr(self, k, float(d[k]))
         if "seed" in d:
             self.rng = random.Random(int(d["seed"]))
+        if "delay" in d:
+            self.delay = {k: float(v) for k, v in d["delay"].items()}
         if "hold" in d:
             self.hold = set(d["hold"])
             if self.hold:
@@ -92,10 +105,15 @@ class Settings:
 
     def holds(self, operation):
         """Whether `operation` is held: named exactly, or prefixed by an entry ending in *."""
-        return any(
-            operation == h or (h.endswith("*") and operation.startswith(h[:-1]))
-            for h in self.hold
-        )
+        return any(matches(h, operation) for h in self.hold)
+
+    def delay_of(self, operation):
+        """Milliseconds before `operation` takes effect (0: at once)."""
+        return max((ms for k, ms in self.delay.items() if matches(k, operation)), default=0)
+
+
+def matches(pattern, operation):
+    return operation == pattern or (pattern.endswith("*") and operation.startswith(pattern[:-1]))
 
 
 RELEASED = threading.Event()
@@ -211,6 +229,19 @@ def patch_rds():
 
     backend_cls.delete_db_instance = delete_db_instance
 
+    # AWS refuses a second DB subnet group of the same name; moto silently replaces it.
+    original_create_subnet_group = backend_cls.create_subnet_group
+
+    def create_subnet_group(self, subnet_name, *args, **kwargs):
+        if subnet_name in self.subnet_groups:
+            raise RDSClientError(
+                "DBSubnetGroupAlreadyExists",
+                f"The DB subnet group '{subnet_name}' already exists.",
+            )
+        return original_create_subnet_group(self, subnet_name, *args, **kwargs)
+
+    backend_cls.create_subnet_group = create_subnet_group
+
     def modify_db_subnet_group(self, subnet_name, description, subnets):
         # moto pops the group out of the backend; AWS modifies it in place.
         group = self.subnet_groups.get(subnet_name)
@@ -308,6 +339,21 @@ def patch_ec2():
         return original_endpoint_filter(self, filter_name, method_name)
 
     VPCEndPoint.get_filter_value = endpoint_filter
+
+    # AWS refuses to associate a subnet that already has an explicit association (with any
+    # table: ReplaceRouteTableAssociation moves it); moto answers with the old association.
+    from moto.ec2.exceptions import ResourceAlreadyAssociatedError
+
+    original_associate = EC2Backend.associate_route_table
+
+    def associate_route_table(self, route_table_id, gateway_id=None, subnet_id=None):
+        if subnet_id:
+            for table in self.route_tables.values():
+                if subnet_id in table._associations.values():
+                    raise ResourceAlreadyAssociatedError(subnet_id)
+        return original_associate(self, route_table_id, gateway_id=gateway_id, subnet_id=subnet_id)
+
+    EC2Backend.associate_route_table = associate_route_table
 
     original_delete_sg = EC2Backend.delete_security_group
 
@@ -1020,6 +1066,11 @@ class Middleware:
             if fault:
                 status, headers, text = fault_response(service, fault)
                 return reply(start_response, status, headers, text)
+            delay = SETTINGS.delay_of(operation)
+            if delay > 0:
+                # The request is on its way: it takes effect later, whether or not the
+                # client is still there to hear the answer (a run killed meanwhile).
+                time.sleep(delay / 1000.0)
             if SETTINGS.holds(operation):
                 return self.held(environ, start_response, service, operation, started)
             result = self.app(environ, start_response)

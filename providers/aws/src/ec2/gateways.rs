@@ -361,10 +361,31 @@ pub(crate) async fn read_endpoints(
                 "route_table_ids".into(),
                 Value::List(e.route_table_ids().iter().map(Value::str).collect()),
             );
+            a.insert(
+                "state".into(),
+                Value::str(e.state().map(|s| s.as_str()).unwrap_or_default()),
+            );
             user_tags(&mut a, e.tags());
             a
         }
     );
+    // A deleted endpoint stays visible for a while as "deleted": it is gone. The state is
+    // only read for this; it is not an attribute of the resource.
+    for outcome in results.values_mut() {
+        if let ReadOutcome::Found { attrs, .. } = outcome {
+            let state = attrs.remove("state");
+            if matches!(
+                state
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .map(str::to_ascii_lowercase)
+                    .as_deref(),
+                Some("deleted" | "deleting" | "failed" | "rejected" | "expired")
+            ) {
+                *outcome = ReadOutcome::Gone;
+            }
+        }
+    }
     for item in &req.items {
         if let Some(ReadOutcome::Found { attrs, .. }) = results.get_mut(&item.address) {
             let actual = attrs

@@ -174,13 +174,11 @@ pub(crate) async fn create_group(
                         wait_gone(ctx, &req.address, &id, &req.progress).await?;
                     }
                     // Made by an interrupted earlier run for this very address: adopt it.
-                    Some((_, a))
-                        if owner_of(ctx, &req.address, s(&a, "arn")).await?
-                            == Some((req.stack.clone(), req.address.to_string())) =>
-                    {
-                        break
+                    Some((_, a)) => {
+                        super::adopt_tagged(ctx, req, "replication group", s(&a, "arn")).await?;
+                        break;
                     }
-                    _ => return Err(convert(&req.address, e)),
+                    None => return Err(convert(&req.address, e)),
                 }
             }
             Err(e) => return Err(convert(&req.address, e)),

@@ -77,6 +77,32 @@ async fn owner_of(
         .map(|(s, a)| (s.to_string(), a.to_string())))
 }
 
+/// An ElastiCache object a create found under its name: adopt it when its tags say this
+/// stack made it for this address (an interrupted run), refuse otherwise.
+pub(super) async fn adopt_tagged(
+    ctx: &Ctx,
+    req: &CreateRequest,
+    what: &str,
+    arn: &str,
+) -> Result<(), ProviderError> {
+    let t = ctx
+        .c
+        .elasticache
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| convert(&req.address, e))?;
+    crate::util::adopt_named(
+        req,
+        what,
+        arn,
+        t.tag_list()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+    )
+}
+
 async fn read_tags(
     ctx: &Ctx,
     address: &str,
@@ -108,7 +134,7 @@ pub(crate) async fn create_subnet_group(
     req: &CreateRequest,
 ) -> Result<CreateResponse, ProviderError> {
     let a = &req.attrs;
-    let out = ctx
+    let sent = ctx
         .c
         .elasticache
         .create_cache_subnet_group()
@@ -117,12 +143,35 @@ pub(crate) async fn create_subnet_group(
         .set_subnet_ids(Some(list(a, "subnet_ids")))
         .set_tags(Some(tags(&req.stack, &req.address, a)))
         .send()
-        .await
-        .map_err(|e| convert(&req.address, e))?;
-    Ok(created_by_name(
-        a,
-        out.cache_subnet_group().and_then(|g| g.arn()),
-    ))
+        .await;
+    let arn = match sent {
+        Ok(out) => out
+            .cache_subnet_group()
+            .and_then(|g| g.arn())
+            .map(str::to_string),
+        Err(e) if crate::error::code(&e).as_deref() == Some("CacheSubnetGroupAlreadyExists") => {
+            let found = ctx
+                .c
+                .elasticache
+                .describe_cache_subnet_groups()
+                .cache_subnet_group_name(s(a, "name"))
+                .send()
+                .await
+                .map_err(|e| convert(&req.address, e))?;
+            let arn = found
+                .cache_subnet_groups()
+                .first()
+                .and_then(|g| g.arn())
+                .unwrap_or_default()
+                .to_string();
+            // Made from this declaration by the interrupted run; should the declaration have
+            // changed since, the next refresh sees the difference and plans the update.
+            adopt_tagged(ctx, req, "cache subnet group", &arn).await?;
+            Some(arn)
+        }
+        Err(e) => return Err(convert(&req.address, e)),
+    };
+    Ok(created_by_name(a, arn.as_deref()))
 }
 
 pub(crate) async fn read_subnet_groups(

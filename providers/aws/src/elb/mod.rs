@@ -414,13 +414,52 @@ pub(crate) async fn create_tg(
         .matcher(Matcher::builder().http_code(s(a, "matcher")).build())
         .set_tags(Some(tags(&req.stack, &req.address, a)))
         .send()
-        .await
-        .map_err(|e| convert(&req.address, e))?;
-    let tg = out.target_groups().first();
-    let arn = tg
-        .and_then(|t| t.target_group_arn())
-        .unwrap_or_default()
-        .to_string();
+        .await;
+    let arn = match out {
+        Ok(out) => out
+            .target_groups()
+            .first()
+            .and_then(|t| t.target_group_arn())
+            .unwrap_or_default()
+            .to_string(),
+        // Target group names are unique per region: an interrupted run of this stack may
+        // have made it (names derive from the declaration, see lowering).
+        Err(e) if crate::error::code(&e).as_deref() == Some("DuplicateTargetGroupName") => {
+            let found = ctx
+                .c
+                .elbv2
+                .describe_target_groups()
+                .names(s(a, "name"))
+                .send()
+                .await
+                .map_err(|e| convert(&req.address, e))?;
+            let arn = found
+                .target_groups()
+                .first()
+                .and_then(|t| t.target_group_arn())
+                .unwrap_or_default()
+                .to_string();
+            let t = ctx
+                .c
+                .elbv2
+                .describe_tags()
+                .resource_arns(&arn)
+                .send()
+                .await
+                .map_err(|e| convert(&req.address, e))?;
+            crate::util::adopt_named(
+                req,
+                "target group",
+                s(a, "name"),
+                t.tag_descriptions()
+                    .iter()
+                    .flat_map(|d| d.tags())
+                    .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+            )?;
+            arn
+        }
+        Err(e) => return Err(convert(&req.address, e)),
+    };
     let mut attrs = a.clone();
     attrs.insert("id".into(), Value::str(&arn));
     attrs.insert("arn".into(), Value::str(&arn));

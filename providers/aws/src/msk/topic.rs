@@ -192,7 +192,15 @@ pub(crate) async fn create(
     match sent {
         Ok(_) => {}
         // Made by an earlier, interrupted run of this stack: the cluster is ours, so is it.
-        Err(e) if code(&e).as_deref() == Some("ConflictException") => {}
+        Err(e) if code(&e).as_deref() == Some("ConflictException") => {
+            cairn_provider_kit::adopt::decide(
+                &req.address,
+                "topic",
+                name,
+                cairn_provider_kit::adopt::Existing::Identical,
+                &req.progress,
+            )?;
+        }
         Err(e) => return Err(convert(&req.address, e)),
     }
     let attrs = wait_active(ctx, &req.address, cluster, name, &req.progress).await?;

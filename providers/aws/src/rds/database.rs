@@ -127,7 +127,15 @@ pub(crate) async fn create(
     {
         Ok(()) => {}
         // Made by an interrupted earlier run: it is this stack's instance, so it is ours.
-        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {
+            cairn_provider_kit::adopt::decide(
+                &req.address,
+                "database",
+                name,
+                cairn_provider_kit::adopt::Existing::Identical,
+                &req.progress,
+            )?;
+        }
         Err(e) => return Err(failed(&req.address, "CREATE DATABASE", e)),
     }
     let attrs = attrs_of(a, s(a, "instance_identifier"), name);

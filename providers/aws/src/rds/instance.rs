@@ -255,7 +255,12 @@ pub(crate) async fn create_instance(
                             .report("waiting for the previous instance of this name to be deleted");
                         wait_gone(ctx, &req.address, &id, &req.progress).await?;
                     }
-                    _ => return Err(convert(&req.address, e)),
+                    // Made by an interrupted run of this stack: adopt it, once available.
+                    Some((_, attrs)) => {
+                        super::adopt_tagged(ctx, req, "DB instance", s(&attrs, "arn")).await?;
+                        break;
+                    }
+                    None => return Err(convert(&req.address, e)),
                 }
             }
             Err(e) => return Err(convert(&req.address, e)),

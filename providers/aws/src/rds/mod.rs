@@ -78,7 +78,7 @@ pub(crate) async fn create_subnet_group(
     req: &CreateRequest,
 ) -> Result<CreateResponse, ProviderError> {
     let a = &req.attrs;
-    let out = ctx
+    let sent = ctx
         .c
         .rds
         .create_db_subnet_group()
@@ -87,12 +87,69 @@ pub(crate) async fn create_subnet_group(
         .set_subnet_ids(Some(list(a, "subnet_ids")))
         .set_tags(Some(tags(&req.stack, &req.address, a)))
         .send()
+        .await;
+    let arn = match sent {
+        Ok(out) => out
+            .db_subnet_group()
+            .and_then(|g| g.db_subnet_group_arn())
+            .map(str::to_string),
+        Err(e) if crate::error::code(&e).as_deref() == Some("DBSubnetGroupAlreadyExists") => {
+            let found = ctx
+                .c
+                .rds
+                .describe_db_subnet_groups()
+                .db_subnet_group_name(s(a, "name"))
+                .send()
+                .await
+                .map_err(|e| convert(&req.address, e))?;
+            let arn = found
+                .db_subnet_groups()
+                .first()
+                .and_then(|g| g.db_subnet_group_arn())
+                .unwrap_or_default()
+                .to_string();
+            adopt_tagged(ctx, req, "DB subnet group", &arn).await?;
+            // Ours: bring it to what this run asks.
+            ctx.c
+                .rds
+                .modify_db_subnet_group()
+                .db_subnet_group_name(s(a, "name"))
+                .db_subnet_group_description(s(a, "description"))
+                .set_subnet_ids(Some(list(a, "subnet_ids")))
+                .send()
+                .await
+                .map_err(|e| convert(&req.address, e))?;
+            Some(arn)
+        }
+        Err(e) => return Err(convert(&req.address, e)),
+    };
+    Ok(created_by_name(a, arn.as_deref()))
+}
+
+/// An RDS object a create found under its name: adopt it when its tags say this stack made
+/// it for this address (an interrupted run), refuse otherwise.
+pub(super) async fn adopt_tagged(
+    ctx: &Ctx,
+    req: &CreateRequest,
+    what: &str,
+    arn: &str,
+) -> Result<(), ProviderError> {
+    let t = ctx
+        .c
+        .rds
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
         .await
         .map_err(|e| convert(&req.address, e))?;
-    Ok(created_by_name(
-        a,
-        out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()),
-    ))
+    crate::util::adopt_named(
+        req,
+        what,
+        arn,
+        t.tag_list()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+    )
 }
 
 pub(crate) async fn read_subnet_groups(
@@ -286,7 +343,7 @@ pub(crate) async fn create_parameter_group(
     req: &CreateRequest,
 ) -> Result<CreateResponse, ProviderError> {
     let a = &req.attrs;
-    let out = ctx
+    let sent = ctx
         .c
         .rds
         .create_db_parameter_group()
@@ -295,8 +352,32 @@ pub(crate) async fn create_parameter_group(
         .description(s(a, "description"))
         .set_tags(Some(tags(&req.stack, &req.address, a)))
         .send()
-        .await
-        .map_err(|e| convert(&req.address, e))?;
+        .await;
+    let arn = match sent {
+        Ok(out) => out
+            .db_parameter_group()
+            .and_then(|g| g.db_parameter_group_arn())
+            .map(str::to_string),
+        Err(e) if crate::error::code(&e).as_deref() == Some("DBParameterGroupAlreadyExists") => {
+            let found = ctx
+                .c
+                .rds
+                .describe_db_parameter_groups()
+                .db_parameter_group_name(s(a, "name"))
+                .send()
+                .await
+                .map_err(|e| convert(&req.address, e))?;
+            let arn = found
+                .db_parameter_groups()
+                .first()
+                .and_then(|g| g.db_parameter_group_arn())
+                .unwrap_or_default()
+                .to_string();
+            adopt_tagged(ctx, req, "DB parameter group", &arn).await?;
+            Some(arn)
+        }
+        Err(e) => return Err(convert(&req.address, e)),
+    };
     let params = parameters(a);
     if !params.is_empty() {
         ctx.c
@@ -308,11 +389,7 @@ pub(crate) async fn create_parameter_group(
             .await
             .map_err(|e| convert(&req.address, e))?;
     }
-    Ok(created_by_name(
-        a,
-        out.db_parameter_group()
-            .and_then(|g| g.db_parameter_group_arn()),
-    ))
+    Ok(created_by_name(a, arn.as_deref()))
 }
 
 pub(crate) async fn read_parameter_groups(
