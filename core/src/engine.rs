@@ -283,6 +283,13 @@ impl Engine {
         let current = state.as_ref().map(|s| (s.lineage.clone(), s.serial));
         match &state {
             Some(s) if plan.state_lineage.as_deref() == Some(s.lineage.as_str()) => {
+                if s.plan_key.is_empty() {
+                    // Written before plans were sealed: no plan can have been sealed for it.
+                    return Err(PlanError::Tampered(
+                        "its state has no plan key yet, so nothing sealed it".into(),
+                    )
+                    .into());
+                }
                 plan.verify_seal(&s.plan_key)?
             }
             _ => {

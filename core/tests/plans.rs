@@ -145,3 +145,24 @@ fn a_saved_plan_is_refused_for_another_declaration_or_another_state() {
     };
     assert!(err.contains("stale"), "{err}");
 }
+
+#[test]
+fn a_plan_for_a_state_that_has_no_key_yet_is_refused_whatever_its_seal() {
+    let (rt, sb, mem) = (rt(), Sandbox::new(), MemoryProvider::new());
+    let engine = sb.engine(&mem);
+    // A state written before plans were sealed (format 1): no plan key.
+    std::fs::write(
+        sb.state_path(),
+        br#"{"cairn_state":1,"lineage":"00112233445566778899aabbccddeeff","serial":3,"stack":"shop","provider":"memory","resources":[]}"#,
+    )
+    .unwrap();
+    let mut plan = rt.block_on(engine.plan(&full_stack(), &refresh())).unwrap();
+    // A forger's guess: the key of a state without one.
+    plan.seal_with("");
+    let err = refused(&engine, &plan.to_json(), &full_stack());
+    assert!(err.contains("no plan key"), "{err}");
+    // Saving it properly gives the state its key first.
+    let text = engine.save_plan(&mut plan).unwrap();
+    assert!(!sb.store().read().unwrap().unwrap().plan_key.is_empty());
+    engine.open_plan(&text, &full_stack()).unwrap();
+}
