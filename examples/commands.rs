@@ -62,7 +62,7 @@ fn state_path(args: &StackArgs, stack: &Stack) -> PathBuf {
 /// The provider for `cloud`, configured from the environment.
 fn provider(rt: &tokio::runtime::Runtime, cloud: Cloud) -> Result<Arc<dyn Provider>, String> {
     match cloud {
-        Cloud::Aws => Ok(Arc::new(rt.block_on(cairn_aws::AwsProvider::from_env()))),
+        Cloud::Aws => Ok(Arc::new(rt.block_on(cairn_aws::AwsProvider::from_env())?)),
         Cloud::Gcp | Cloud::Azure => Err(format!(
             "the {} provider is not part of cairn yet; `--cloud aws` plans and applies today (the seed stacks are portable, so they will plan on {} unchanged once it lands)",
             cloud.name(),
@@ -81,7 +81,8 @@ fn setup(args: &StackArgs) -> Result<(Stack, Engine, tokio::runtime::Runtime), S
     validate(&stack).map_err(|e| e.to_string())?;
     let path = state_path(args, &stack);
     let rt = runtime()?;
-    let engine = Engine::new(provider(&rt, args.cloud)?, Arc::new(LocalStore::new(path)));
+    let engine = Engine::new(provider(&rt, args.cloud)?, Arc::new(LocalStore::new(path)))
+        .with_notices(|m| eprintln!("note: {m}"));
     Ok((stack, engine, rt))
 }
 
@@ -121,16 +122,21 @@ impl Ctx<'_> {
             (false, true) => PlanMode::RefreshOnly,
             (false, false) => PlanMode::Normal,
         };
-        let plan = rt
+        let mut plan = rt
             .block_on(engine.plan(&stack, &plan_options(mode, run)))
             .map_err(|e| e.to_string())?;
+        // Sealed before it is shown, so the JSON printed is the plan saved.
+        let saved = match &flags.out {
+            Some(_) => Some(engine.save_plan(&mut plan).map_err(|e| e.to_string())?),
+            None => None,
+        };
         if flags.json {
             let _ = writeln!(self.out, "{}", render::json(&plan));
         } else {
             let _ = write!(self.out, "{}", self.text(&plan));
         }
-        if let Some(path) = &flags.out {
-            std::fs::write(path, plan.to_json())
+        if let (Some(path), Some(text)) = (&flags.out, saved) {
+            write_private(path, text.as_bytes())
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             let _ = writeln!(
                 self.err,
@@ -160,17 +166,9 @@ impl Ctx<'_> {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                let plan =
-                    Plan::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-                if plan.stack != stack.name() {
-                    return Err(format!(
-                        "{} is a plan for stack {:?}, not {:?}",
-                        path.display(),
-                        plan.stack,
-                        stack.name()
-                    ));
-                }
-                plan
+                engine
+                    .open_plan(&text, &stack)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
             }
             None => {
                 let mode = if refresh_only {
@@ -279,6 +277,18 @@ impl Ctx<'_> {
         Ok(0)
     }
 
+    pub fn state_unlock(self, args: &StackArgs, id: &str) -> Outcome {
+        let (stack, engine, _rt) = setup(args)?;
+        engine.store().force_unlock(id).map_err(|e| e.to_string())?;
+        let _ = writeln!(
+            self.out,
+            "Released lock {id} of {} (if it was held). Pending operations of the run that held \
+             it are reconciled by the next plan.",
+            stack.name()
+        );
+        Ok(0)
+    }
+
     pub fn output(self, args: &StackArgs, name: Option<&str>, json: bool) -> Outcome {
         let (stack, engine, _rt) = setup(args)?;
         let state = engine
@@ -288,7 +298,7 @@ impl Ctx<'_> {
         let outputs: Vec<_> = state
             .outputs
             .iter()
-            .filter(|(k, _)| name.map_or(true, |n| n == k.as_str()))
+            .filter(|(k, _)| name.is_none_or(|n| n == k.as_str()))
             .map(|(k, v)| (k.clone(), v.redacted()))
             .collect();
         if let (Some(n), true) = (name, outputs.is_empty()) {
@@ -362,7 +372,7 @@ impl Ctx<'_> {
     ) -> Outcome {
         let (forward, progress) = progress::channel(self.term.live, self.term.color);
         let opts = ApplyOptions {
-            parallelism: run.parallelism,
+            parallelism: usize::from(run.parallelism),
             observer: Arc::new(forward),
             secrets: stack.secret_values(),
         };
@@ -387,6 +397,22 @@ impl Ctx<'_> {
         }
         Ok(if report.is_success() { 0 } else { 1 })
     }
+}
+
+/// Write a file only its owner can read (a plan names every resource and setting of a
+/// stack, like its state), replacing what was there.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its mode on open: make it private too.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 fn plan_options(mode: PlanMode, run: &RunArgs) -> PlanOptions {

@@ -70,9 +70,9 @@ impl Cloud {
 /// Options of commands that change the cloud.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// Provider calls busy at once (calls waiting for the cloud do not count).
-    #[arg(long, default_value_t = 10)]
-    pub parallelism: usize,
+    /// Provider calls busy at once (calls waiting for the cloud do not count); at least 1.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: u16,
     /// Limit to these resources and what they depend on (repeatable).
     #[arg(long = "target")]
     pub targets: Vec<String>,
@@ -182,6 +182,13 @@ enum StateCommand {
         stack: StackArgs,
         address: String,
     },
+    /// Release a lock left by a run that died, by the id its "locked" message names.
+    Unlock {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The lock id (`cairn` names it when it refuses to run).
+        id: String,
+    },
 }
 
 /// What the terminal can do: ask questions, redraw progress, show colour.
@@ -277,6 +284,9 @@ pub fn run(
         Command::State {
             command: StateCommand::Show { stack, address },
         } => c.state_show(&stack, &address),
+        Command::State {
+            command: StateCommand::Unlock { stack, id },
+        } => c.state_unlock(&stack, &id),
         Command::Output { stack, name, json } => c.output(&stack, name.as_deref(), json),
     };
     match result {

@@ -14,7 +14,30 @@ pub fn cairn_binary() -> PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
+        let mut cmd = Command::new(cargo);
+        // What cargo sets for this test process describes this package, not the build:
+        // build scripts that watch such variables (ring's) would see them change and
+        // rebuild half the dependency tree, the AWS SDK included.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k.starts_with("CARGO_PKG_")
+                || k.starts_with("CARGO_BIN_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_MANIFEST_LINKS",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                    "OUT_DIR",
+                ]
+                .contains(&k.as_ref())
+            {
+                cmd.env_remove(k.as_ref());
+            }
+        }
+        let status = cmd
             // `--workspace` keeps feature unification identical to `cargo test --workspace`,
             // so this is a no-op there instead of a rebuild of the dependencies.
             .args(["build", "--quiet", "--workspace", "--example", "cairn"])
@@ -45,16 +68,20 @@ pub fn cairn(dir: &std::path::Path, args: &[&str]) -> Output {
 /// Run `cairn` with `args` and extra environment variables, no stdin, in `dir`. Any AWS
 /// settings of the machine running the tests are removed: only the given ones count.
 pub fn cairn_with_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    cairn_command(dir, args, env).output().expect("run cairn")
+}
+
+/// The `cairn` command of [`cairn_with_env`], to spawn (and kill) as a process.
+pub fn cairn_command(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(cairn_binary());
     for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k == "CAIRN_CERTIFICATE" {
+        if k.starts_with("AWS_") || k.starts_with("CAIRN_") {
             cmd.env_remove(k);
         }
     }
     cmd.args(args)
         .envs(env.iter().copied())
         .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run cairn")
+        .stdin(std::process::Stdio::null());
+    cmd
 }

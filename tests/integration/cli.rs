@@ -186,7 +186,7 @@ fn a_plan_for_another_stack_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
-        err.contains("is a plan for stack \"zerostate-dev\", not \"ticketing-dev\""),
+        err.contains("is for stack zerostate-dev on aws, not stack ticketing-dev on aws"),
         "{err}"
     );
 }
@@ -221,4 +221,236 @@ fn a_stack_pinned_to_another_region_is_refused_before_any_call() {
     let out = cairn_with_env(dir.path(), &args, NOWHERE);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!dir.path().join(".cairn").exists(), "nothing written");
+}
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn saved_plans_are_private_and_refused_once_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_file = dir.path().join("p.json");
+    // Even over a file that was world-readable.
+    std::fs::write(&plan_file, "old").unwrap();
+    std::fs::set_permissions(
+        &plan_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let args = [
+        "plan",
+        "--stack",
+        "zerostate",
+        "--env",
+        "dev",
+        "--out",
+        "p.json",
+    ];
+    let out = cairn_with_env(dir.path(), &args, NOWHERE);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        mode(&plan_file),
+        0o600,
+        "a plan names every setting: 0600 like state"
+    );
+    let state = dir.path().join(".cairn/zerostate-dev.aws.json");
+    assert_eq!(mode(&state), 0o600);
+
+    let saved = std::fs::read_to_string(&plan_file).unwrap();
+    let edited = saved.replacen("10.0.", "10.9.", 1);
+    assert_ne!(edited, saved);
+    std::fs::write(&plan_file, &edited).unwrap();
+    let apply = ["apply", "p.json", "--stack", "zerostate", "--env", "dev"];
+    let out = cairn_with_env(dir.path(), &apply, NOWHERE);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot be trusted"), "{err}");
+    assert!(
+        !err.contains("could not reach"),
+        "refused before any cloud call: {err}"
+    );
+}
+
+#[test]
+fn parallelism_zero_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cairn_with_env(
+        dir.path(),
+        &["plan", "--stack", "zerostate", "--parallelism", "0"],
+        NOWHERE,
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("--parallelism") && err.contains("0"), "{err}");
+}
+
+/// A lock file as a run on `host` with `pid` would leave it.
+fn lock_file(dir: &std::path::Path, id: &str, host: &str, pid: u32) {
+    let body = format!(
+        r#"{{"id":"{id}","who":"someone@{host}","pid":{pid},"operation":"apply","created":"2026-12-01T10:00:00Z","version":"0.1.0","host":"{host}"}}"#
+    );
+    std::fs::write(dir.join(".cairn/zerostate-dev.aws.json.lock"), body).unwrap();
+}
+
+#[test]
+fn state_unlock_releases_a_lock_and_a_dead_runs_lock_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        [args, &["--stack", "zerostate", "--env", "dev"][..]].concat()
+    }
+    // A state to lock (saving a plan creates it, empty).
+    let out = cairn_with_env(dir.path(), &with(&["plan", "--out", "p.json"]), NOWHERE);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // A run on another machine: nothing here can prove it dead.
+    lock_file(dir.path(), "remote-run", "some-other-host", 4242);
+    let out = cairn_with_env(dir.path(), &with(&["apply", "--auto-approve"]), NOWHERE);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cairn state unlock remote-run"), "{err}");
+    let out = cairn_with_env(dir.path(), &with(&["state", "unlock", "wrong-id"]), NOWHERE);
+    assert_eq!(out.status.code(), Some(1), "a wrong id is refused");
+    let out = cairn_with_env(
+        dir.path(),
+        &with(&["state", "unlock", "remote-run"]),
+        NOWHERE,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!dir
+        .path()
+        .join(".cairn/zerostate-dev.aws.json.lock")
+        .exists());
+
+    // An empty lock file says so, and names the command that removes it.
+    std::fs::write(dir.path().join(".cairn/zerostate-dev.aws.json.lock"), "").unwrap();
+    let out = cairn_with_env(dir.path(), &with(&["apply", "--auto-approve"]), NOWHERE);
+    let err = text(&out.stderr);
+    assert!(err.contains("lock file that is empty"), "{err}");
+    let id = err
+        .split("cairn state unlock ")
+        .nth(1)
+        .and_then(|r| r.split('`').next())
+        .expect("the message names the id")
+        .to_string();
+    let out = cairn_with_env(dir.path(), &with(&["state", "unlock", &id]), NOWHERE);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // A run on this host whose process is gone: taken over, and said so.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    lock_file(dir.path(), "dead-run", &host, dead);
+    let out = cairn_with_env(dir.path(), &with(&["apply", "--auto-approve"]), NOWHERE);
+    let err = text(&out.stderr) + &text(&out.stdout);
+    assert!(
+        err.contains("took over the lock") && err.contains(&format!("pid {dead}")),
+        "{err}"
+    );
+    // It went on to the cloud, which is not there, and says so like a person would.
+    assert!(
+        err.contains("could not reach ec2 at http://127.0.0.1:9: connection refused"),
+        "{err}"
+    );
+    assert!(!err.contains("DispatchFailure"), "{err}");
+}
+
+#[test]
+fn drift_that_can_read_nothing_is_an_error_not_partial() {
+    use cairn_core::state::{LocalStore, Mutation, ResourceState, StateStore};
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path().join("s.json"));
+    let mut s = store.lock("test").unwrap();
+    s.init("zerostate-prod", "aws").unwrap();
+    s.append(&[Mutation::Put(ResourceState {
+        address: "aws_vpc.vpc".into(),
+        type_name: "aws_vpc".into(),
+        origin: "network.vpc".into(),
+        id: "vpc-0123456789abcdef0".into(),
+        attrs: Default::default(),
+        deps: vec![],
+        protect: false,
+        deposed: vec![],
+    })])
+    .unwrap();
+    s.unlock().unwrap();
+    let out = cairn_with_env(
+        dir.path(),
+        &["drift", "--stack", "zerostate", "--state", "s.json"],
+        NOWHERE,
+    );
+    let (stdout, err) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{err}");
+    assert!(stdout.contains("Drift check failed"), "{stdout}");
+    assert!(stdout.contains("could not reach ec2"), "{stdout}");
+}
+
+#[test]
+fn a_frozen_endpoint_fails_the_run_instead_of_hanging_it() {
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h2 = held.clone();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            h2.lock().unwrap().push(s);
+        }
+    });
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        (
+            "CAIRN_CERTIFICATE",
+            "arn:aws:acm:us-east-1:123456789012:certificate/x",
+        ),
+        ("CAIRN_AWS_ATTEMPT_TIMEOUT", "1s"),
+        ("CAIRN_AWS_CALL_TIMEOUT", "3s"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = cairn_tests::cairn_command(
+        dir.path(),
+        &["apply", "--auto-approve", "--stack", "zerostate"],
+        &env,
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Generous: what matters is that it ends at all (before, it waited forever).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("apply against a frozen endpoint still runs after 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr) + &text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no answer in time"), "{err}");
+    assert!(
+        !err.contains("TimeoutError {"),
+        "said like a person would: {err}"
+    );
+}
+
+#[test]
+fn bad_timeout_settings_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = NOWHERE.to_vec();
+    env.push(("CAIRN_AWS_CALL_TIMEOUT", "soon"));
+    let out = cairn_with_env(dir.path(), &["plan", "--stack", "zerostate"], &env);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("CAIRN_AWS_CALL_TIMEOUT"), "{err}");
 }

@@ -81,12 +81,16 @@ class LocalPostgres:
         user = self.user
 
         def prepare():
-            if die_with_parent:
-                # PR_SET_PDEATHSIG = 1: SIGQUIT (immediate shutdown) when the emulator dies.
-                ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGQUIT)
             if user:
                 os.setgid(user.pw_gid)
                 os.setuid(user.pw_uid)
+            if die_with_parent:
+                # PR_SET_PDEATHSIG = 1: SIGQUIT (immediate shutdown) when the emulator dies.
+                # After the user switch: changing credentials clears the death signal.
+                ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGQUIT)
+                if os.getppid() == 1:
+                    # The emulator died before the signal was armed.
+                    os._exit(1)
 
         return prepare
 
