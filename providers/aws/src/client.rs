@@ -6,7 +6,9 @@
 use crate::budget::{budgeted, Budget};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::retry::RetryConfig;
@@ -51,6 +53,36 @@ impl Intercept for CallCounter {
             *m.entry(key).or_default() += 1;
         }
         Ok(())
+    }
+}
+
+/// Forbids the SDK's retry of a call whose request may have reached AWS without an answer
+/// (a timeout, a connection broken after sending). For creates AWS cannot deduplicate (no
+/// client token, no unique name: a VPC, an Elastic IP), a blind re-send would make a second
+/// object and orphan the first. The call fails as "outcome unknown" instead; its pending
+/// record stays, and the next run finds what it made (after the in-flight window).
+/// Throttling and 5xx answers are still retried: AWS answered, having done nothing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NoBlindResend;
+
+impl ClassifyRetry for NoBlindResend {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let Some(Err(e)) = ctx.output_or_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let ambiguous = e.is_timeout_error()
+            || e.is_response_error()
+            || e.as_connector_error()
+                .is_some_and(|c| c.is_timeout() || c.is_io() || c.is_other());
+        if ambiguous {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "cairn-no-blind-resend"
     }
 }
 

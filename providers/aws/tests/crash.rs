@@ -308,3 +308,72 @@ fn a_crash_during_service_creates_is_adopted_not_duplicated() {
     assert_eq!(topics, ["orders"], "one topic, not duplicated");
     aws.destroy(&engine, &nested);
 }
+
+/// An Elastic IP whose AllocateAddress answer never comes in time: AWS cannot deduplicate it
+/// (no token, no name), so the SDK must not send it again; the call ends "outcome unknown",
+/// and the next plan waits out the in-flight window and adopts the one address made.
+#[test]
+fn a_create_aws_cannot_deduplicate_is_never_sent_twice() {
+    let aws = Aws::new();
+    let mut s = Stack::new("acc-once");
+    let vpc = s.add("main", Network::new("10.91.0.0/16"));
+    s.add(
+        "public-0",
+        Subnet::new(&vpc, "10.91.1.0/24").tier(Tier::Public).zone(0),
+    );
+    s.add(
+        "app-0",
+        Subnet::new(&vpc, "10.91.2.0/24")
+            .tier(Tier::Private)
+            .zone(0),
+    );
+    // Each AllocateAddress lands 2.5 s after it arrives; an attempt gives up after 1 s.
+    aws.set_faults(r#"{"delay": {"AllocateAddress": 2500}}"#);
+    let provider = std::sync::Arc::new(cairn_aws::AwsProvider::new(
+        &aws.sdk,
+        cairn_aws::AwsOptions {
+            timeouts: cairn_aws::CallTimeouts {
+                connect: Duration::from_secs(2),
+                attempt: Duration::from_secs(1),
+                call: Duration::from_secs(6),
+                read_after_write: Duration::from_millis(500),
+            },
+            ..cairn_aws::AwsOptions::default()
+        },
+    ));
+    let engine = aws.engine_with(provider, "once.json");
+    let plan = aws.plan(&engine, &s);
+    let report = aws
+        .rt
+        .block_on(engine.apply(&plan, &ApplyOptions::default()))
+        .unwrap();
+    let failed: Vec<_> = report
+        .failed()
+        .map(|(o, e)| (o.address.clone(), e.to_string()))
+        .collect();
+    assert!(
+        failed.len() == 1
+            && failed[0].0.as_str() == "aws_eip.main-nat-a"
+            && failed[0].1.contains("outcome unknown"),
+        "{report}"
+    );
+    std::thread::sleep(Duration::from_secs(4)); // anything still in flight has landed
+    let count_eips = || {
+        aws.rt
+            .block_on(aws.ec2().describe_addresses().send())
+            .unwrap()
+            .addresses()
+            .len()
+    };
+    assert_eq!(count_eips(), 1, "the allocation was sent more than once");
+    aws.set_faults(r#"{"delay": {}}"#);
+    let drift = aws.converge(&engine, &s).drift;
+    assert!(
+        drift.iter().any(
+            |d| matches!(d, Drift::Adopted { address, .. } if address == "aws_eip.main-nat-a")
+        ),
+        "{drift:?}"
+    );
+    assert_eq!(count_eips(), 1);
+    aws.destroy(&engine, &s);
+}

@@ -66,6 +66,8 @@ import local_postgres
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 LOCK = threading.RLock()
+# Held while moto applies a change (see Middleware.__call__).
+MUTATING = threading.Lock()
 
 
 class Settings:
@@ -1073,7 +1075,14 @@ class Middleware:
                 time.sleep(delay / 1000.0)
             if SETTINGS.holds(operation):
                 return self.held(environ, start_response, service, operation, started)
-            result = self.app(environ, start_response)
+            if not operation.startswith(("Describe", "List", "Get", "GET ")):
+                # AWS applies each change atomically; moto checks, then changes, and two
+                # identical requests racing (a retry overtaking its slow first attempt)
+                # would both pass its duplicate checks.
+                with MUTATING:
+                    result = self.app(environ, start_response)
+            else:
+                result = self.app(environ, start_response)
             if service == "ec2" and operation.startswith(("Delete", "Release", "Revoke")):
                 sweep_ec2_tags()
             return result

@@ -30,6 +30,8 @@ pub(crate) async fn create_eip(
             &req.token,
             a,
         ))
+        .customize()
+        .config_override(sent_once())
         .send()
         .await
         .map_err(|e| convert(&req.address, e))?;

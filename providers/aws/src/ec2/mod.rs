@@ -73,6 +73,12 @@ pub(crate) fn int_attr(attrs: &Attrs, k: &str) -> Option<i32> {
     attrs.get(k).and_then(Value::as_int).map(|i| i as i32)
 }
 
+/// For a create EC2 cannot deduplicate (no client token, no unique name): sent once, never
+/// re-sent by the SDK after it may have reached AWS (see `client::NoBlindResend`).
+pub(crate) fn sent_once() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_classifier(crate::client::NoBlindResend)
+}
+
 pub(crate) fn found(id: &str, attrs: Attrs) -> ReadOutcome {
     ReadOutcome::Found {
         id: id.into(),

@@ -27,6 +27,8 @@ pub(crate) async fn create_vpc(
             &req.token,
             a,
         ))
+        .customize()
+        .config_override(sent_once())
         .send()
         .await
         .map_err(|e| convert(&req.address, e))?;
@@ -151,6 +153,8 @@ pub(crate) async fn create_igw(
             &req.token,
             a,
         ))
+        .customize()
+        .config_override(sent_once())
         .send()
         .await
         .map_err(|e| convert(&req.address, e))?;
@@ -296,6 +300,8 @@ pub(crate) async fn create_subnet(
             &req.token,
             a,
         ))
+        .customize()
+        .config_override(sent_once())
         .send()
         .await
         .map_err(|e| convert(&req.address, e))?;

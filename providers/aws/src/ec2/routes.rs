@@ -28,6 +28,8 @@ pub(crate) async fn create_route_table(
             &req.token,
             a,
         ))
+        .customize()
+        .config_override(sent_once())
         .send()
         .await
         .map_err(|e| convert(&req.address, e))?;

@@ -31,6 +31,8 @@ pub(crate) async fn create_security_group(
             &req.token,
             a,
         ))
+        .customize()
+        .config_override(sent_once())
         .send()
         .await
         .map_err(|e| convert(&req.address, e))?;
@@ -165,8 +167,9 @@ pub(crate) async fn create_rule(
     }
 }
 
-/// The identical rule already exists. If nobody owns it (AWS's default egress rule, left on
-/// a group whose create was interrupted before cairn removed it), it becomes this rule:
+/// The identical rule already exists. This rule's own (an attempt whose answer was lost, an
+/// interrupted run) is adopted. If nobody owns it (AWS's default egress rule, left on a
+/// group whose create was interrupted before cairn removed it), it becomes this rule:
 /// tagged as ours, described as declared. A rule owned by something else is a conflict.
 async fn adopt_rule(ctx: &Ctx, req: &CreateRequest) -> Result<CreateResponse, ProviderError> {
     let a = &req.attrs;
@@ -190,16 +193,49 @@ async fn adopt_rule(ctx: &Ctx, req: &CreateRequest) -> Result<CreateResponse, Pr
             && r.referenced_group_info().and_then(|g| g.group_id())
                 == a.get("referenced_security_group_id")
                     .and_then(Value::as_str)
-            && !r.tags().iter().any(|t| t.key() == Some(TAG_RESOURCE))
     });
     let Some(rule) = same else {
         return Err(ProviderError::Api {
             address: req.address.to_string(),
             code: "InvalidPermission.Duplicate".into(),
-            message: "an identical rule owned by something else already exists in this group"
-                .into(),
+            message: "AWS reports an identical rule in this group but lists none".into(),
         });
     };
+    use cairn_provider_kit::ownership::{owner, Owner};
+    let marks = rule
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()));
+    match owner(&req.stack, &req.address, marks) {
+        // This rule's own: an earlier attempt or an interrupted run made it.
+        Owner::Ours => {
+            let id = rule.security_group_rule_id().unwrap_or_default();
+            cairn_provider_kit::adopt::decide(
+                &req.address,
+                "security group rule",
+                id,
+                cairn_provider_kit::adopt::Existing::Ours,
+                &req.progress,
+            )?;
+            let mut attrs = a.clone();
+            attrs.insert("id".into(), Value::str(id));
+            return Ok(CreateResponse {
+                id: id.into(),
+                attrs,
+            });
+        }
+        Owner::Unmarked => {}
+        other => {
+            return Err(ProviderError::Api {
+                address: req.address.to_string(),
+                code: "InvalidPermission.Duplicate".into(),
+                message: format!(
+                    "an identical rule owned by something else already exists in this group \
+                     ({other:?})"
+                ),
+            })
+        }
+    }
     let id = rule
         .security_group_rule_id()
         .unwrap_or_default()

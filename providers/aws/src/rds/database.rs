@@ -79,7 +79,11 @@ fn failed(address: &str, what: &str, e: tokio_postgres::Error) -> ProviderError 
     }
 }
 
-async fn connect(address: &str, t: &Target) -> Result<tokio_postgres::Client, ProviderError> {
+async fn connect(
+    ctx: &Ctx,
+    address: &str,
+    t: &Target,
+) -> Result<tokio_postgres::Client, ProviderError> {
     let mut config = tokio_postgres::Config::new();
     config
         .host(&t.host)
@@ -88,19 +92,42 @@ async fn connect(address: &str, t: &Target) -> Result<tokio_postgres::Client, Pr
         .password(&t.password)
         .dbname("postgres")
         .ssl_mode(tokio_postgres::config::SslMode::Prefer)
-        .connect_timeout(std::time::Duration::from_secs(20));
+        .connect_timeout(ctx.options.timeouts.attempt);
     let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config());
-    let (client, connection) = config.connect(tls).await.map_err(|e| {
-        failed(
-            address,
-            &format!("cannot connect to {}:{} as {}", t.host, t.port, t.user),
-            e,
-        )
-    })?;
+    let what = format!("cannot connect to {}:{} as {}", t.host, t.port, t.user);
+    // connect_timeout bounds the TCP connection; this bounds the handshake after it too.
+    let (client, connection) = tokio::time::timeout(ctx.options.timeouts.call, config.connect(tls))
+        .await
+        .map_err(|_| ProviderError::Api {
+            address: address.to_string(),
+            code: "PostgreSQL".into(),
+            message: format!("{what}: no answer in time"),
+        })?
+        .map_err(|e| failed(address, &what, e))?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
     Ok(client)
+}
+
+/// A statement with the provider's call timeout: a server that stops answering fails the
+/// call instead of hanging the run; whether the statement ran is then unknown.
+async fn bounded<T>(
+    ctx: &Ctx,
+    address: &str,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, ProviderError> {
+    match tokio::time::timeout(ctx.options.timeouts.call, fut).await {
+        Ok(r) => r.map_err(|e| failed(address, what, e)),
+        Err(_) => Err(ProviderError::Indeterminate {
+            address: address.to_string(),
+            message: format!(
+                "{what}: no answer from PostgreSQL within {:?}",
+                ctx.options.timeouts.call
+            ),
+        }),
+    }
 }
 
 /// `"name"` with embedded quotes doubled: an identifier, never SQL.
@@ -119,12 +146,16 @@ pub(crate) async fn create(
     req: &CreateRequest,
 ) -> Result<CreateResponse, ProviderError> {
     let a = &req.attrs;
-    let client = connect(&req.address, &target(ctx, &req.address, a).await?).await?;
+    let client = connect(ctx, &req.address, &target(ctx, &req.address, a).await?).await?;
     let name = s(a, "name");
-    match client
-        .batch_execute(&format!("CREATE DATABASE {}", quoted(name)))
+    let create = format!("CREATE DATABASE {}", quoted(name));
+    let sent = tokio::time::timeout(ctx.options.timeouts.call, client.batch_execute(&create))
         .await
-    {
+        .map_err(|_| ProviderError::Indeterminate {
+            address: req.address.to_string(),
+            message: "CREATE DATABASE: no answer from PostgreSQL in time".into(),
+        })?;
+    match sent {
         Ok(()) => {}
         // Made by an interrupted earlier run: it is this stack's instance, so it is ours.
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {
@@ -183,15 +214,22 @@ pub(crate) async fn read(
             continue;
         };
         let outcome = async {
-            let client =
-                connect(&req.type_name, &target(ctx, &req.type_name, prior).await?).await?;
-            let rows = client
-                .query(
+            let client = connect(
+                ctx,
+                &req.type_name,
+                &target(ctx, &req.type_name, prior).await?,
+            )
+            .await?;
+            let rows = bounded(
+                ctx,
+                &req.type_name,
+                "listing databases",
+                client.query(
                     "SELECT datname FROM pg_database WHERE NOT datistemplate",
                     &[],
-                )
-                .await
-                .map_err(|e| failed(&req.type_name, "listing databases", e))?;
+                ),
+            )
+            .await?;
             Ok::<Vec<String>, ProviderError>(rows.iter().map(|r| r.get::<_, String>(0)).collect())
         }
         .await;
@@ -241,7 +279,7 @@ pub(crate) async fn update(
     req: &UpdateRequest,
 ) -> Result<UpdateResponse, ProviderError> {
     let a = &req.attrs;
-    connect(&req.address, &target(ctx, &req.address, a).await?).await?;
+    connect(ctx, &req.address, &target(ctx, &req.address, a).await?).await?;
     Ok(UpdateResponse {
         attrs: attrs_of(a, s(a, "instance_identifier"), s(a, "name")),
     })
@@ -249,15 +287,19 @@ pub(crate) async fn update(
 
 pub(crate) async fn delete(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
     let a = &req.prior;
-    let client = connect(&req.address, &target(ctx, &req.address, a).await?).await?;
+    let client = connect(ctx, &req.address, &target(ctx, &req.address, a).await?).await?;
     // FORCE (PostgreSQL 13+) ends sessions still attached, as deleting an RDS instance would.
-    client
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quoted(s(a, "name"))
-        ))
-        .await
-        .map_err(|e| failed(&req.address, "DROP DATABASE", e))
+    let drop = format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        quoted(s(a, "name"))
+    );
+    bounded(
+        ctx,
+        &req.address,
+        "DROP DATABASE",
+        client.batch_execute(&drop),
+    )
+    .await
 }
 
 /// Encrypt, do not verify (libpq's `sslmode=require`): see the module docs.
