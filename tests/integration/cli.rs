@@ -454,3 +454,86 @@ fn bad_timeout_settings_are_named() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("CAIRN_AWS_CALL_TIMEOUT"), "{err}");
 }
+
+#[test]
+fn a_state_another_user_cannot_write_is_refused_not_replaced() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = cairn_with_env(
+        d,
+        &[
+            "plan",
+            "--stack",
+            "zerostate",
+            "--env",
+            "dev",
+            "--out",
+            "p.json",
+        ],
+        NOWHERE,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state = d.join(".cairn/zerostate-dev.aws.json");
+    let root = current_uid() == 0;
+    // The owner's file, readable by others, in a directory anyone may write: a rename
+    // would replace it behind its owner's back.
+    for p in [d, &d.join(".cairn")] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    std::fs::set_permissions(
+        &state,
+        std::fs::Permissions::from_mode(if root { 0o644 } else { 0o444 }),
+    )
+    .unwrap();
+    let before = std::fs::metadata(&state).unwrap();
+    let content = std::fs::read(&state).unwrap();
+    let args = [
+        "apply",
+        "--auto-approve",
+        "--stack",
+        "zerostate",
+        "--env",
+        "dev",
+    ];
+    let out = if root {
+        // Another user: nobody, through a copy of the binary it can run.
+        let bin = d.join("cairn");
+        std::fs::copy(cairn_tests::cairn_binary(), &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(args)
+            .env_clear()
+            .envs(NOWHERE.iter().copied())
+            .env("HOME", d)
+            .current_dir(d);
+        cmd.output()
+            .expect("setpriv (util-linux) runs cairn as nobody")
+    } else {
+        cairn_with_env(d, &args, NOWHERE)
+    };
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("read-only here"), "{err}");
+    let after = std::fs::metadata(&state).unwrap();
+    assert_eq!(
+        (after.ino(), after.uid(), after.mode()),
+        (before.ino(), before.uid(), before.mode()),
+        "same file, same owner, same mode"
+    );
+    assert_eq!(std::fs::read(&state).unwrap(), content);
+    assert!(!d.join(".cairn/zerostate-dev.aws.json.lock").exists());
+}
+
+/// This process's user id, from /proc (no libc call needed).
+fn current_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("Uid in /proc/self/status")
+}

@@ -373,7 +373,9 @@ fn report(name: &str, points_var: &str, default_points: u64, fault_rate: f64) {
     let points = env_number(points_var, default_points) as usize;
     let seed = env_number("CAIRN_CRASH_SEED", 20261202);
     let counts = campaign(points, seed, fault_rate);
-    println!("{name} (seed {seed}): {}", counts.line());
+    // Straight to the process's stderr, past the test harness's capture: CI logs show it.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{name} (seed {seed}): {}", counts.line());
     assert!(
         counts.points == points && counts.clean(),
         "{name}: {}",

@@ -286,15 +286,16 @@ impl LocalStore {
                 location: self.location(),
                 reason,
             };
-            if mode & 0o222 == 0 {
-                return Err(refuse(format!(
-                    "{} has mode {mode:04o}: nobody may write it",
-                    path.display()
-                )));
-            }
             if let Err(e) = OpenOptions::new().write(true).open(&path) {
                 return Err(refuse(format!(
                     "{} cannot be opened for writing: {e}",
+                    path.display()
+                )));
+            }
+            // Root may open anything: a mode that lets nobody write is still a request.
+            if mode & 0o222 == 0 {
+                return Err(refuse(format!(
+                    "{} has mode {mode:04o}: nobody may write it",
                     path.display()
                 )));
             }
