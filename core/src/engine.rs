@@ -376,7 +376,9 @@ impl Engine {
     /// the interrupted run sent may still be on its way (a client's death does not recall
     /// it, and clouds read after write with a delay). So a pending create that cannot be
     /// found while younger than the provider's [`ProviderSchema::in_flight_window`] is read
-    /// again once that window has passed, never settled on one empty read.
+    /// again once that window has passed, never settled on one empty read. The same wait
+    /// applies to a found object whose create sends follow-up requests
+    /// ([`ResourceSchema::create_follow_ups`]): it is adopted as it is once they have landed.
     pub async fn refresh(
         &self,
         state: State,
@@ -420,8 +422,8 @@ impl Engine {
                 .saturating_sub(crate::state::now_ms())
                 .min(window);
             self.notify(&format!(
-                "{} create(s) of an interrupted run not found yet ({}); their requests may still \
-                 be in flight, so cairn reads again in {:.1}s before creating them anew",
+                "{} create(s) of an interrupted run not found yet or not finished ({}); their \
+                 requests may still be in flight, so cairn reads again in {:.1}s before going on",
                 unsure.len(),
                 unsure
                     .iter()
@@ -551,7 +553,15 @@ impl Engine {
                     continue;
                 };
                 let young = now < p.started_at_ms.saturating_add(window);
-                if matches!(outcome, ReadOutcome::Gone) && young {
+                // Found while its call may still send follow-ups: look again after them.
+                let follows = matches!(outcome, ReadOutcome::Found { .. })
+                    && self
+                        .provider
+                        .schema()
+                        .resources
+                        .get(p.type_name.as_str())
+                        .is_some_and(|s| s.create_follow_ups);
+                if young && (matches!(outcome, ReadOutcome::Gone) || follows) {
                     unsure.push(p);
                 } else {
                     reconcile_create(state, graph, p, outcome, updates, out);

@@ -74,6 +74,11 @@ pub struct ResourceSchema {
     /// identical, and says so, instead of failing: an interrupted run may have made it.
     /// The provider conformance suite checks it for these types.
     pub adopts_existing: bool,
+    /// A create goes on acting on the object after it exists (attaching it, revoking a
+    /// default the cloud added): an interrupted run's create may have such a request still
+    /// in flight when the object is found, so the object is adopted only once the in-flight
+    /// window has passed (and read again then), never changed under a request still coming.
+    pub create_follow_ups: bool,
 }
 
 impl ResourceSchema {
@@ -83,6 +88,7 @@ impl ResourceSchema {
             attributes: BTreeMap::new(),
             create_before_destroy: false,
             adopts_existing: false,
+            create_follow_ups: false,
         }
     }
     pub fn create_before_destroy(mut self) -> Self {
@@ -92,6 +98,11 @@ impl ResourceSchema {
     /// See [`ResourceSchema::adopts_existing`].
     pub fn adopts_existing(mut self) -> Self {
         self.adopts_existing = true;
+        self
+    }
+    /// See [`ResourceSchema::create_follow_ups`].
+    pub fn create_follow_ups(mut self) -> Self {
+        self.create_follow_ups = true;
         self
     }
     pub fn attr(mut self, name: &str, schema: AttrSchema) -> Self {

@@ -10,6 +10,8 @@ pub struct Owned {
     /// Its `cairn:resource` tag.
     pub address: String,
     pub kind: &'static str,
+    /// Its `cairn:token` tag (which create made it), when it has one.
+    pub token: String,
 }
 
 fn tag<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>, key: &str) -> Option<String> {
@@ -27,8 +29,9 @@ pub async fn owned(sdk: &aws_config::SdkConfig, stack: &str) -> Vec<Owned> {
         if tag(pairs.iter().copied(), "cairn:stack").as_deref() == Some(stack) {
             out.push(Owned {
                 id: id.to_string(),
-                address: tag(pairs, "cairn:resource").unwrap_or_default(),
+                address: tag(pairs.iter().copied(), "cairn:resource").unwrap_or_default(),
                 kind,
+                token: tag(pairs, "cairn:token").unwrap_or_default(),
             });
         }
     };

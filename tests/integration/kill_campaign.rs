@@ -89,6 +89,8 @@ struct Campaign<'a> {
     rt: tokio::runtime::Runtime,
     counts: Counts,
     log: Vec<String>,
+    /// What the last killed run and its re-run printed, for the log when a check fails.
+    last_runs: String,
 }
 
 impl Campaign<'_> {
@@ -127,22 +129,35 @@ impl Campaign<'_> {
 
     /// Start `args` and SIGKILL it after `after`; false when it had finished by then.
     fn kill_after(&self, args: &[&str], after: Duration) -> (bool, Option<Output>) {
+        // Output to a file: a pipe nobody reads could stall the run and move the kill.
+        let log = self.dir.join("killed-run.log");
+        let file = std::fs::File::create(&log).expect("run log");
         let mut child = self
             .command(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
+            .stdout(file.try_clone().expect("run log"))
+            .stderr(file)
             .spawn()
             .expect("spawn cairn");
         let start = Instant::now();
+        let mut finished = false;
         while start.elapsed() < after {
             if child.try_wait().expect("wait").is_some() {
-                return (false, Some(child.wait_with_output().expect("output")));
+                finished = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reap");
-        (true, None)
+        if !finished {
+            child.kill().expect("SIGKILL");
+        }
+        let status = child.wait().expect("reap");
+        let printed = std::fs::read(&log).unwrap_or_default();
+        let out = Output {
+            status,
+            stdout: Vec::new(),
+            stderr: printed,
+        };
+        (!finished, Some(out))
     }
 
     /// `address -> id` of what state records, or None when the state cannot be read.
@@ -176,6 +191,11 @@ impl Campaign<'_> {
     /// A re-run after a kill: must succeed, and a dead run's lock must not stop it.
     fn rerun(&mut self, args: &[&str], ctx: &str) -> bool {
         let out = self.run(args);
+        self.last_runs.push_str(&format!(
+            "--- re-run {args:?}:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        ));
         if out.status.code() == Some(0) {
             return true;
         }
@@ -214,8 +234,11 @@ impl Campaign<'_> {
         for (address, objects) in &per_address {
             if objects.len() > 1 {
                 self.counts.duplicates += objects.len() - 1;
-                self.log
-                    .push(format!("{ctx}: duplicates for {address}: {objects:?}"));
+                let detail: Vec<_> = owned.iter().filter(|o| &o.address == address).collect();
+                self.log.push(format!(
+                    "{ctx}: duplicates for {address}: {detail:?}\n{}",
+                    self.last_runs
+                ));
             }
         }
         for o in &owned {
@@ -307,6 +330,7 @@ fn campaign(points: usize, seed: u64, fault_rate: f64) -> Counts {
         rt,
         counts: Counts::default(),
         log: Vec::new(),
+        last_runs: String::new(),
     };
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut applied = false;
@@ -332,6 +356,13 @@ fn campaign(points: usize, seed: u64, fault_rate: f64) -> Counts {
         };
         let started = Instant::now();
         let (killed, finished) = c.kill_after(args, Duration::from_millis(ms));
+        c.last_runs = format!(
+            "--- killed run {args:?} at {ms} ms:\n{}",
+            finished
+                .as_ref()
+                .map(|o| text(&o.stderr))
+                .unwrap_or_default()
+        );
         if !killed {
             longest = longest.max(started.elapsed());
             let out = finished.expect("finished run");

@@ -337,6 +337,14 @@ const ADOPTS_EXISTING: &[&str] = &[
     "aws_msk_topic",
 ];
 
+/// Types whose create sends more requests once the object exists: a group's default egress
+/// revoked, a gateway attached, a parameter group's parameters set.
+const CREATE_FOLLOW_UPS: &[&str] = &[
+    "aws_security_group",
+    "aws_internet_gateway",
+    "aws_db_parameter_group",
+];
+
 pub(crate) fn has_attr(type_name: &str, attr: &str) -> bool {
     TYPES
         .iter()
@@ -359,6 +367,9 @@ pub(crate) fn schema() -> ProviderSchema {
         }
         if ADOPTS_EXISTING.contains(t) {
             rs = rs.adopts_existing();
+        }
+        if CREATE_FOLLOW_UPS.contains(t) {
+            rs = rs.create_follow_ups();
         }
         out.add(rs);
     }

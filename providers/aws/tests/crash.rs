@@ -377,3 +377,99 @@ fn a_create_aws_cannot_deduplicate_is_never_sent_twice() {
     assert_eq!(count_eips(), 1);
     aws.destroy(&engine, &s);
 }
+
+/// A security group whose create was interrupted after AWS made it, with the revoke of its
+/// default egress rule still on its way: the next run must not take that rule over (or make
+/// its own identical one) before the revoke lands, or the revoke would take the stack's own
+/// rule with it. The group is adopted once the in-flight window has passed.
+#[test]
+fn a_group_create_still_revoking_its_default_egress_is_adopted_after_the_revoke_lands() {
+    let aws = Aws::new();
+    let mut s = Stack::new("acc-egress");
+    let vpc = s.add("main", Network::new("10.92.0.0/16").nat(NatMode::None));
+    s.add(
+        "open",
+        SecurityGroup::new(&vpc, "open egress")
+            .ingress(Rule::tcp(443).from_cidr("10.92.0.0/16"))
+            .allow_all_egress(),
+    );
+    let provider = || {
+        std::sync::Arc::new(cairn_aws::AwsProvider::new(
+            &aws.sdk,
+            cairn_aws::AwsOptions {
+                timeouts: cairn_aws::CallTimeouts {
+                    connect: Duration::from_secs(2),
+                    attempt: Duration::from_secs(3),
+                    call: Duration::from_secs(4),
+                    read_after_write: Duration::from_millis(500),
+                },
+                ..cairn_aws::AwsOptions::default()
+            },
+        ))
+    };
+    let engine = aws.engine_with(provider(), "egress.json");
+    let plan = aws.plan(&engine, &s);
+    // The revoke takes effect 2 s after it arrives; the run dies meanwhile.
+    aws.set_faults(r#"{"delay": {"RevokeSecurityGroupEgress": 2000}}"#);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let opts = ApplyOptions::default();
+    rt.block_on(async {
+        let apply = engine.apply(&plan, &opts);
+        tokio::pin!(apply);
+        loop {
+            tokio::select! {
+                r = &mut apply => panic!("the apply ended before its revoke landed: {r:?}"),
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+            if aws.calls().contains("\"CreateSecurityGroup\"") {
+                // The group exists; its revoke is on its way.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                return;
+            }
+        }
+    });
+    drop(rt); // kill -9
+    let store = engine.store();
+    let lock = std::fs::read(aws.dir.path().join("egress.json.lock")).unwrap();
+    let id: serde_json::Value = serde_json::from_slice(&lock).unwrap();
+    store.force_unlock(id["id"].as_str().unwrap()).unwrap();
+    aws.set_faults(r#"{"delay": {}}"#);
+    let engine = aws.engine_with(provider(), "egress.json");
+    aws.converge(&engine, &s);
+    std::thread::sleep(Duration::from_secs(3)); // the revoke has landed by now
+    let plan = aws.plan(&engine, &s);
+    assert!(
+        !plan.has_changes(),
+        "the stack's egress rule survived the late revoke:\n{}",
+        cairn_core::plan::render::text(&plan, Default::default())
+    );
+    let group = engine.read_state("acc-egress").unwrap().unwrap().resources
+        ["aws_security_group.open"]
+        .id
+        .clone();
+    let rules = aws
+        .rt
+        .block_on(
+            aws.ec2()
+                .describe_security_group_rules()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("group-id")
+                        .values(group.as_str())
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    let egress = rules
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() == Some(true))
+        .count();
+    assert_eq!(egress, 1, "exactly the declared egress rule");
+    aws.destroy(&engine, &s);
+}

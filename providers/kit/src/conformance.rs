@@ -143,7 +143,6 @@ async fn never_made_creates_read_as_gone(
     store: &Arc<dyn StateStore>,
 ) -> usize {
     let state = store.read().ok().flatten().expect("state after apply");
-    let mut by_type: BTreeMap<&str, Vec<ReadItem>> = BTreeMap::new();
     // Types found by natural key would rightly find the real object here: checked by 4.
     let keyed = |t: &str| {
         provider
@@ -152,37 +151,32 @@ async fn never_made_creates_read_as_gone(
             .get(t)
             .is_some_and(|s| s.adopts_existing)
     };
-    for r in state.live().filter(|r| !keyed(&r.type_name)) {
-        // Aimed at the same place as the real object (same parent), with a token no call
-        // ever carried: the object it finds must not be taken for this one.
-        by_type.entry(&r.type_name).or_default().push(ReadItem {
-            address: format!("{}-never-made", r.address).into(),
-            id: None,
-            token: Some(format!("cairn-never-made-{}", r.address).into()),
-            prior: r.attrs.clone(),
-        });
-    }
-    let types = by_type.len();
-    for (type_name, items) in by_type {
-        let resp = provider
-            .read(ReadRequest {
-                stack: stack.name().to_string(),
-                type_name: type_name.into(),
-                items: items.clone(),
-            })
-            .await
-            .unwrap_or_else(|e| {
-                panic!("provider conformance: adopt-read of {type_name} failed: {e}")
-            });
-        for item in items {
-            match resp.results.get(&item.address) {
-                Some(ReadOutcome::Gone) => {}
-                other => panic!(
-                    "provider conformance: an adopt-read for a create that never happened \
-                     ({type_name}, {}) must answer gone, not {other:?}",
-                    item.address
-                ),
-            }
+    let items: Vec<(Text, ReadItem)> = state
+        .live()
+        .filter(|r| !keyed(&r.type_name))
+        .map(|r| {
+            // Aimed at the same place as the real object (same parent), with a token no
+            // call ever carried: the object it finds must not be taken for this one.
+            let item = ReadItem {
+                address: format!("{}-never-made", r.address).into(),
+                id: None,
+                token: Some(format!("cairn-never-made-{}", r.address).into()),
+                prior: r.attrs.clone(),
+            };
+            (r.type_name.clone(), item)
+        })
+        .collect();
+    let types: std::collections::BTreeSet<&Text> = items.iter().map(|(t, _)| t).collect();
+    let types = types.len();
+    let asked: Vec<Text> = items.iter().map(|(_, i)| i.address.clone()).collect();
+    let found = read_by_type(provider, stack, items, "adopt-read").await;
+    for address in asked {
+        match found.get(&address) {
+            Some(ReadOutcome::Gone) => {}
+            other => panic!(
+                "provider conformance: an adopt-read for a create that never happened \
+                 ({address}) must answer gone, not {other:?}"
+            ),
         }
     }
     types
@@ -198,36 +192,23 @@ async fn natural_keys_are_adopted(
     let state = store.read().ok().flatten().expect("state after apply");
     let secrets = stack.secret_values();
     // State keeps secrets as digests: read their plaintext back, as apply does.
-    let mut by_type: BTreeMap<&str, Vec<ReadItem>> = BTreeMap::new();
-    for r in state.live() {
-        if r.attrs
-            .values()
-            .any(|v| matches!(v, Value::Sensitive(s) if s.expose().is_none()))
-        {
-            by_type.entry(&r.type_name).or_default().push(ReadItem {
-                address: r.address.clone(),
-                id: Some(r.id.clone()),
-                token: None,
-                prior: r.attrs.clone(),
-            });
-        }
-    }
-    let mut revealed: BTreeMap<Text, cairn_core::value::Attrs> = BTreeMap::new();
-    for (type_name, items) in by_type {
-        let resp = provider
-            .read(ReadRequest {
-                stack: stack.name().to_string(),
-                type_name: type_name.into(),
-                items,
-            })
+    let items = state
+        .live()
+        .filter(|r| {
+            r.attrs
+                .values()
+                .any(|v| matches!(v, Value::Sensitive(s) if s.expose().is_none()))
+        })
+        .map(|r| (r.type_name.clone(), by_id(r)));
+    let revealed: BTreeMap<Text, cairn_core::value::Attrs> =
+        read_by_type(provider, stack, items, "reading secrets back")
             .await
-            .unwrap_or_else(|e| panic!("provider conformance: reading secrets back: {e}"));
-        for (address, outcome) in resp.results {
-            if let ReadOutcome::Found { attrs, .. } = outcome {
-                revealed.insert(address, attrs);
-            }
-        }
-    }
+            .into_iter()
+            .filter_map(|(address, outcome)| match outcome {
+                ReadOutcome::Found { attrs, .. } => Some((address, attrs)),
+                _ => None,
+            })
+            .collect();
     let lookup = |r: &AttrRef| -> Option<Value> {
         revealed
             .get(r.address.as_str())
@@ -328,31 +309,49 @@ async fn destroyed_objects_read_as_gone(
         report.is_success(),
         "provider conformance: destroy:\n{report}"
     );
-    let mut by_type: BTreeMap<&str, Vec<ReadItem>> = BTreeMap::new();
-    for r in state.live() {
-        by_type.entry(&r.type_name).or_default().push(ReadItem {
-            address: r.address.clone(),
-            id: Some(r.id.clone()),
-            token: None,
-            prior: r.attrs.clone(),
-        });
+    let items = state.live().map(|r| (r.type_name.clone(), by_id(r)));
+    for (address, outcome) in read_by_type(provider, stack, items, "read after destroy").await {
+        assert!(
+            matches!(outcome, ReadOutcome::Gone),
+            "provider conformance: {address} must read as gone after destroy, got {outcome:?}"
+        );
     }
+}
+
+/// A read of `r` by its recorded id.
+fn by_id(r: &cairn_core::state::ResourceState) -> ReadItem {
+    ReadItem {
+        address: r.address.clone(),
+        id: Some(r.id.clone()),
+        token: None,
+        prior: r.attrs.clone(),
+    }
+}
+
+/// Read `items` (each with its type), one request per type; every outcome by address.
+async fn read_by_type(
+    provider: &dyn Provider,
+    stack: &Stack,
+    items: impl IntoIterator<Item = (Text, ReadItem)>,
+    what: &str,
+) -> BTreeMap<Text, ReadOutcome> {
+    let mut by_type: BTreeMap<Text, Vec<ReadItem>> = BTreeMap::new();
+    for (type_name, item) in items {
+        by_type.entry(type_name).or_default().push(item);
+    }
+    let mut out = BTreeMap::new();
     for (type_name, items) in by_type {
         let resp = provider
             .read(ReadRequest {
                 stack: stack.name().to_string(),
-                type_name: type_name.into(),
+                type_name: type_name.clone(),
                 items,
             })
             .await
-            .unwrap_or_else(|e| panic!("provider conformance: read after destroy: {e}"));
-        for (address, outcome) in resp.results {
-            assert!(
-                matches!(outcome, ReadOutcome::Gone),
-                "provider conformance: {address} must read as gone after destroy, got {outcome:?}"
-            );
-        }
+            .unwrap_or_else(|e| panic!("provider conformance: {what} ({type_name}): {e}"));
+        out.extend(resp.results);
     }
+    out
 }
 
 /// Forwards to a provider, and while `lose` is on, answers every successful create with
