@@ -337,8 +337,11 @@ const ADOPTS_EXISTING: &[&str] = &[
     "aws_msk_topic",
 ];
 
-/// Types whose create sends more requests once the object exists: a group's default egress
-/// revoked, a gateway attached, a parameter group's parameters set.
+/// Types whose create sends more requests once the object exists that a re-run could
+/// collide with: a group's default egress revoked (it would take the stack's own identical
+/// rule), a gateway attached (a second attach fails), a parameter group's parameters set.
+/// A VPC's DNS settings and a subnet's public-IP setting are follow-ups too, but they only
+/// set what the declaration says, whatever lands last: not worth a wait.
 const CREATE_FOLLOW_UPS: &[&str] = &[
     "aws_security_group",
     "aws_internet_gateway",

@@ -19,7 +19,8 @@ files (everything is patched from here, at start-up):
   cache subnet groups used by replication groups (CacheSubnetGroupInUse);
 * injectable latency, throttling and 5xx faults, in each protocol's real error shape;
 * a call log (service, operation, start, end) for benchmarks;
-* tags of deleted EC2 objects dropped with them, as on AWS;
+* tags of deleted EC2 objects dropped with them, as on AWS (and of security group rules
+  an Authorize refused as duplicates, which moto tags before refusing);
 * RDS instances answering at a real local PostgreSQL (local_postgres.py);
 * held answers, to stage a crash: the named operations take effect at once but their
   answers wait until the hold is lifted (the cloud did it, the client never heard);
@@ -1083,7 +1084,9 @@ class Middleware:
                     result = self.app(environ, start_response)
             else:
                 result = self.app(environ, start_response)
-            if service == "ec2" and operation.startswith(("Delete", "Release", "Revoke")):
+            # Authorize too: moto tags the rule it was about to add before refusing it as a
+            # duplicate, leaving tags of a rule that never existed (AWS tags atomically).
+            if service == "ec2" and operation.startswith(("Delete", "Release", "Revoke", "Authorize")):
                 sweep_ec2_tags()
             return result
         finally:
