@@ -198,10 +198,15 @@ impl Ctx<'_> {
             .block_on(engine.plan(&stack, &plan_options(PlanMode::Destroy, run)))
             .map_err(|e| e.to_string())?;
         let _ = write!(self.out, "{}", self.text(&plan));
-        if !plan.has_changes() {
+        // What refresh found (objects already gone, pending operations settled) is still
+        // recorded when the cloud needs no change: a destroy whose deletes a killed run
+        // finished must leave an empty state, not the records of what is gone.
+        if !plan.has_work() {
             return Ok(0);
         }
-        self.confirm(auto_approve, "destroy")?;
+        if plan.has_changes() {
+            self.confirm(auto_approve, "destroy")?;
+        }
         self.execute(&engine, &rt, &stack, &plan, run)
     }
 

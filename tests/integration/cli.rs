@@ -537,3 +537,48 @@ fn current_uid() -> u32 {
         .and_then(|v| v.parse().ok())
         .expect("Uid in /proc/self/status")
 }
+
+#[test]
+fn a_destroy_whose_objects_are_already_gone_still_empties_the_state() {
+    use cairn_core::state::{LocalStore, Mutation, ResourceState, StateStore};
+    let emulator = cairn_tests::AwsEmulator::shared();
+    let dir = tempfile::tempdir().unwrap();
+    // What a destroy killed after its last delete landed leaves: state still records a VPC
+    // the cloud no longer has.
+    let store = LocalStore::new(dir.path().join("s.json"));
+    let mut s = store.lock("test").unwrap();
+    s.init("zerostate-prod", "aws").unwrap();
+    s.append(&[Mutation::Put(ResourceState {
+        address: "aws_vpc.vpc".into(),
+        type_name: "aws_vpc".into(),
+        origin: "network.vpc".into(),
+        id: "vpc-0123456789abcdef0".into(),
+        attrs: Default::default(),
+        deps: vec![],
+        protect: false,
+        deposed: vec![],
+    })])
+    .unwrap();
+    s.unlock().unwrap();
+    let endpoint = emulator.endpoint();
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        (
+            "CAIRN_CERTIFICATE",
+            "arn:aws:acm:us-east-1:123456789012:certificate/x",
+        ),
+    ];
+    let args = ["destroy", "--stack", "zerostate", "--state", "s.json"];
+    // Nothing to delete, so nothing to confirm: what refresh found is recorded.
+    let out = cairn_with_env(dir.path(), &args, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state = store.read().unwrap().unwrap();
+    assert!(
+        state.resources.is_empty() && state.pending.is_empty(),
+        "{:?}",
+        state.resources.keys()
+    );
+}
