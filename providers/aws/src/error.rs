@@ -151,6 +151,40 @@ pub(crate) fn code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<Str
     }
 }
 
+/// The kit's class of an SDK error, by AWS's codes.
+pub(crate) fn class<E: ProvideErrorMetadata, R>(
+    e: &SdkError<E, R>,
+) -> cairn_provider_kit::retry::ErrorClass {
+    use cairn_provider_kit::retry::ErrorClass;
+    let Some(code) = code(e) else {
+        return ErrorClass::Other;
+    };
+    match code.as_str() {
+        c if NOT_FOUND.contains(&c) => ErrorClass::NotFound,
+        "DependencyViolation"
+        | "InvalidDBSubnetGroupStateFault"
+        | "InvalidDBParameterGroupState"
+        | "CacheSubnetGroupInUse"
+        | "ResourceInUse" => ErrorClass::InUse,
+        c if c.contains("AlreadyExists")
+            || c.starts_with("Duplicate")
+            || c.ends_with(".Duplicate")
+            || c == "ResourceExistsException"
+            || c == "RouteAlreadyExists"
+            || c == "Resource.AlreadyAssociated" =>
+        {
+            ErrorClass::AlreadyExists
+        }
+        "RequestLimitExceeded"
+        | "Throttling"
+        | "ThrottlingException"
+        | "TooManyRequestsException"
+        | "ServiceUnavailable" => ErrorClass::Transient,
+        c if c.starts_with("Internal") => ErrorClass::Transient,
+        _ => ErrorClass::Other,
+    }
+}
+
 pub(crate) fn is_not_found<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     code(e).is_some_and(|c| NOT_FOUND.contains(&c.as_str()))
 }
@@ -176,24 +210,19 @@ pub(crate) fn convert<
                     aws_smithy_types::error::display::DisplayErrorContext(&e)
                 ),
             };
-            if NOT_FOUND.contains(&code.as_str()) {
-                return ProviderError::NotFound {
-                    address: address.to_string(),
-                };
-            }
-            if matches!(
-                code.as_str(),
-                "RequestLimitExceeded"
-                    | "Throttling"
-                    | "ThrottlingException"
-                    | "TooManyRequestsException"
-            ) || code.starts_with("Internal")
-                || code == "ServiceUnavailable"
-            {
-                return ProviderError::Transient {
-                    address: address.to_string(),
-                    message: format!("{code}: {message}"),
-                };
+            match class(&e) {
+                cairn_provider_kit::retry::ErrorClass::NotFound => {
+                    return ProviderError::NotFound {
+                        address: address.to_string(),
+                    }
+                }
+                cairn_provider_kit::retry::ErrorClass::Transient => {
+                    return ProviderError::Transient {
+                        address: address.to_string(),
+                        message: format!("{code}: {message}"),
+                    }
+                }
+                _ => {}
             }
             ProviderError::Api {
                 address: address.to_string(),

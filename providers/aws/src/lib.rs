@@ -17,7 +17,8 @@ mod rds;
 mod schema;
 mod secrets;
 mod util;
-mod wait;
+
+pub(crate) use cairn_provider_kit::wait;
 
 pub use budget::BudgetSnapshot;
 pub use client::{CallCounter, Clients};
@@ -135,32 +136,14 @@ impl Ctx {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
     {
-        let deadline = tokio::time::Instant::now() + self.options.dependency_timeout;
-        let mut wait = Duration::from_millis(100);
-        loop {
-            match call().await {
-                Ok(()) => return Ok(()),
-                Err(e) if error::is_not_found(&e) => return Ok(()),
-                Err(e)
-                    if matches!(
-                        error::code(&e).as_deref(),
-                        Some(
-                            "DependencyViolation"
-                                | "InvalidDBSubnetGroupStateFault"
-                                | "InvalidDBParameterGroupState"
-                                | "CacheSubnetGroupInUse"
-                                | "ResourceInUse"
-                        )
-                    ) && tokio::time::Instant::now() < deadline =>
-                {
-                    // Waiting for dependents to go is not work: give the engine slot back.
-                    let _parked = progress.waiting();
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(10));
-                }
-                Err(e) => return Err(error::convert(address, e)),
-            }
-        }
+        cairn_provider_kit::retry::delete_when_free(
+            progress,
+            self.options.dependency_timeout,
+            error::class,
+            call,
+        )
+        .await
+        .map_err(|e| error::convert(address, e))
     }
 }
 

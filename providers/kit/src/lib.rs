@@ -11,7 +11,15 @@
 //!   natural key: adopt the object when it is this stack's or identical to what was asked,
 //!   and say so; refuse, naming the owner, otherwise;
 //! - [`conformance`]: runnable checks that a provider keeps these rules.
+//!
+//! And the mechanics every provider needs around a cloud's API, none of which names an SDK:
+//! [`wait`] (waiters that park and give their engine slot back), [`budget`] (per-service
+//! concurrency that halves on throttling and grows back), [`retry`] (error classes, and the
+//! delete retried while the object is still in use).
 
 pub mod adopt;
+pub mod budget;
 pub mod conformance;
 pub mod ownership;
+pub mod retry;
+pub mod wait;

@@ -1,11 +1,15 @@
 //! Waiters: poll with backoff until an object reaches a state, reporting progress.
+//!
+//! A waiting call parks (`Progress::waiting`): its engine slot goes to the next ready step,
+//! so a long database or gateway create does not hold back independent work.
 
 use cairn_core::provider::{Progress, ProviderError};
 use std::future::Future;
 use std::time::Duration;
 
 /// What one poll saw.
-pub(crate) enum Poll<T> {
+#[derive(Debug)]
+pub enum Poll<T> {
     /// Reached the wanted state.
     Ready(T),
     /// Still in a transitional state (named, for progress).
@@ -16,7 +20,7 @@ pub(crate) enum Poll<T> {
 
 /// Poll `check` until ready, with exponential backoff from `first` up to 10 s, for at most
 /// `timeout`. Each transitional state is reported once through `progress`.
-pub(crate) async fn until<T, F, Fut>(
+pub async fn until<T, F, Fut>(
     address: &str,
     what: &str,
     progress: &Progress,
@@ -65,8 +69,8 @@ where
 }
 
 /// Wait for a deletion to finish: `state` gives the object's current state, or `None`
-/// once AWS no longer knows it.
-pub(crate) async fn until_gone<F, Fut>(
+/// once the cloud no longer knows it.
+pub async fn until_gone<F, Fut>(
     address: &str,
     what: &str,
     progress: &Progress,
