@@ -87,9 +87,10 @@ fn stack(cert: &str, secret: bool, services: bool, nested: bool) -> Stack {
 /// Apply `stack` while the emulator holds the answers to the `held` create calls, and kill
 /// the run once all of them took effect (the cloud made the objects; cairn never heard).
 /// Then check the next plan adopts each `watched` type and converges.
-fn crash_and_adopt(
+pub(crate) fn crash_and_adopt(
     aws: &Aws,
     engine: &cairn_core::Engine,
+    state_file: &str,
     stack: &Stack,
     held: &[&str],
     watched: &[&str],
@@ -131,7 +132,7 @@ fn crash_and_adopt(
     drop(killed);
     aws.set_faults(r#"{"hold": []}"#);
     let lock: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(aws.dir.path().join("crash-services.json.lock")).unwrap(),
+        &std::fs::read(aws.dir.path().join(format!("{state_file}.lock"))).unwrap(),
     )
     .unwrap();
     engine
@@ -181,6 +182,7 @@ fn a_crash_during_service_creates_is_adopted_not_duplicated() {
     crash_and_adopt(
         &aws,
         &engine,
+        "crash-services.json",
         &stack(&cert, true, false, false),
         &["CreateSecret"],
         &["aws_secretsmanager_secret"],
@@ -190,6 +192,7 @@ fn a_crash_during_service_creates_is_adopted_not_duplicated() {
     crash_and_adopt(
         &aws,
         &engine,
+        "crash-services.json",
         &full,
         &[
             "CreateDBInstance",
@@ -259,6 +262,7 @@ fn a_crash_during_service_creates_is_adopted_not_duplicated() {
     crash_and_adopt(
         &aws,
         &engine,
+        "crash-services.json",
         &nested,
         &["CreateListener", "CreateRule", "POST /v1/clusters/*"],
         &["aws_lb_listener", "aws_lb_listener_rule", "aws_msk_topic"],
