@@ -429,9 +429,8 @@ fn a_group_create_still_revoking_its_default_egress_is_adopted_after_the_revoke_
                 r = &mut apply => panic!("the apply ended before its revoke landed: {r:?}"),
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
-            if aws.calls().contains("\"CreateSecurityGroup\"") {
-                // The group exists; its revoke is on its way.
-                tokio::time::sleep(Duration::from_millis(300)).await;
+            if aws.calls().contains("\"RevokeSecurityGroupEgress\"") {
+                // The group exists; its revoke arrived and takes effect in 2 s.
                 return;
             }
         }

@@ -1061,6 +1061,7 @@ class Middleware:
         with LOCK:
             roll = SETTINGS.rng.random()
         fault = None
+        arrived = None  # the call's log entry when it is logged on arrival
         if roll < SETTINGS.throttle_rate:
             fault = "throttle"
         elif roll < SETTINGS.throttle_rate + SETTINGS.error_rate:
@@ -1073,6 +1074,10 @@ class Middleware:
             if delay > 0:
                 # The request is on its way: it takes effect later, whether or not the
                 # client is still there to hear the answer (a run killed meanwhile).
+                # Logged on arrival so a test can kill its run while the effect is due.
+                arrived = {"service": service, "operation": operation, "start": started, "end": None, "fault": None, "delayed": True}
+                with LOCK:
+                    CALLS.append(arrived)
                 time.sleep(delay / 1000.0)
             if SETTINGS.holds(operation):
                 return self.held(environ, start_response, service, operation, started)
@@ -1091,7 +1096,10 @@ class Middleware:
             return result
         finally:
             with LOCK:
-                CALLS.append({"service": service, "operation": operation, "start": started, "end": time.time(), "fault": fault})
+                if arrived is not None:
+                    arrived["end"] = time.time()
+                else:
+                    CALLS.append({"service": service, "operation": operation, "start": started, "end": time.time(), "fault": fault})
 
     def control(self, path, method, body, start_response):
         headers = [("Content-Type", "application/json")]
