@@ -7,6 +7,7 @@
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyReport};
 use crate::drift::DriftReport;
 use crate::graph::ResourceGraph;
+use crate::invalid::{Invalid, ValidationErrors};
 use crate::model::Stack;
 use crate::plan::planner::{self, PlanInput, PlanOptions};
 use crate::plan::{AttrChange, Drift, Plan, PlanError, PlanMode};
@@ -14,7 +15,7 @@ use crate::provider::*;
 use crate::state::{
     Mutation, OperationKind, PendingOperation, ResourceState, State, StateError, StateStore,
 };
-use crate::validate::{validate, Invalid, ValidationErrors};
+use crate::validate::validate;
 use crate::value::{AttrRef, Text, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

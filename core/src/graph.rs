@@ -5,16 +5,13 @@
 //! checks what the compiler could not: every reference points at a declared resource, types
 //! exist in the provider's schema, and there is no cycle (the error prints one).
 
+use crate::invalid::Invalid;
 use crate::model::{Lifecycle, Stack};
 use crate::provider::{Concrete, Export, ProviderSchema};
-use crate::validate::Invalid;
 use crate::value::{AttrRef, Text};
 use petgraph::graph::{DiGraph, NodeIndex};
-use petgraph::visit::IntoNeighbors;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::hash::Hash;
 
 /// A concrete resource with what core adds to it: lifecycle (from its portable origin) and
 /// the full dependency list.
@@ -36,37 +33,6 @@ pub struct ResourceGraph {
     pub resources: Vec<Desired>,
     pub index: HashMap<Text, usize>,
     pub exports: Vec<Export>,
-}
-
-/// Shortest cycle through `scc[0]` using only nodes of the strongly connected component.
-pub(crate) fn cycle_path<G>(g: G, scc: &[G::NodeId]) -> Vec<G::NodeId>
-where
-    G: IntoNeighbors,
-    G::NodeId: Copy + Eq + Hash,
-{
-    let members: HashSet<G::NodeId> = scc.iter().copied().collect();
-    let start = scc[0];
-    let mut pred: HashMap<G::NodeId, G::NodeId> = HashMap::default();
-    let mut queue = VecDeque::from([start]);
-    while let Some(n) = queue.pop_front() {
-        for m in g.neighbors(n) {
-            if m == start {
-                let mut path = vec![n];
-                let mut cur = n;
-                while cur != start {
-                    cur = pred[&cur];
-                    path.push(cur);
-                }
-                path.reverse();
-                return path;
-            }
-            if members.contains(&m) && !pred.contains_key(&m) {
-                pred.insert(m, n);
-                queue.push_back(m);
-            }
-        }
-    }
-    vec![start]
 }
 
 impl ResourceGraph {
@@ -206,7 +172,7 @@ impl ResourceGraph {
             Err(_) => {
                 for scc in petgraph::algo::tarjan_scc(&graph) {
                     if scc.len() > 1 {
-                        let path = cycle_path(&graph, &scc);
+                        let path = crate::cycles::cycle_path(&graph, &scc);
                         let names: Vec<&str> = path
                             .iter()
                             .map(|n| lowered[n.index()].address.as_str())

@@ -17,9 +17,11 @@
 //! ```
 
 pub mod apply;
+mod cycles;
 pub mod drift;
 pub mod engine;
 pub mod graph;
+pub mod invalid;
 pub mod model;
 pub mod plan;
 pub mod provider;

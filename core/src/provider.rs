@@ -5,8 +5,8 @@
 //! Core never names a cloud: a provider turns portable resources into its own concrete
 //! resources (`lower`), and from then on core only diffs and orders attribute maps.
 
+use crate::invalid::Invalid;
 use crate::model::Stack;
-use crate::validate::Invalid;
 use crate::value::{Attrs, Text};
 use async_trait::async_trait;
 use std::collections::BTreeMap;

@@ -205,7 +205,7 @@ impl<'p> Builder<'p> {
         }
         for scc in petgraph::algo::tarjan_scc(&self.graph) {
             if scc.len() > 1 {
-                let path = crate::graph::cycle_path(&self.graph, &scc);
+                let path = crate::cycles::cycle_path(&self.graph, &scc);
                 let names: Vec<String> = path
                     .iter()
                     .map(|n| {

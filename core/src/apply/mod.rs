@@ -8,6 +8,7 @@
 
 mod graph;
 mod observer;
+mod schedule;
 
 pub use graph::{ApplyGraph, Op, OpKind};
 pub use observer::{JsonEvents, NoopObserver, Observer, OpInfo};
@@ -19,8 +20,8 @@ use crate::state::{
 };
 use crate::value::{AttrRef, Attrs, SecretBook, Text, Value};
 use petgraph::graph::NodeIndex;
-use petgraph::Direction;
 use rustc_hash::FxHashMap as HashMap;
+use schedule::Schedule;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -166,6 +167,9 @@ enum Call {
 }
 
 /// Walk the plan. `session` must hold the lock and match the plan's state (the engine checks).
+///
+/// One scheduler loop: start what is ready (its pending records durable first), wait for a
+/// call to finish or to park, record what finished, repeat until nothing is in flight.
 pub async fn apply(
     plan: &Plan,
     provider: Arc<dyn Provider>,
@@ -174,203 +178,244 @@ pub async fn apply(
 ) -> Result<ApplyReport, ApplyError> {
     let started = Instant::now();
     let ag = ApplyGraph::build(plan)?;
-    let g = &ag.graph;
     session.append(&plan.state_updates)?;
-    let mut fresh: HashMap<Text, Attrs> = reveal_secrets(plan, provider.as_ref(), session).await;
-
-    let mut waiting: Vec<usize> = g
-        .node_indices()
-        .map(|n| g.neighbors_directed(n, Direction::Incoming).count())
-        .collect();
-    // List scheduling: when more steps are ready than may run, start those with the longest
-    // chain of dependents first, so the critical path never waits behind side branches.
-    let height = chain_heights(g);
-    let mut ready: std::collections::BinaryHeap<(usize, std::cmp::Reverse<usize>)> = g
-        .node_indices()
-        .filter(|n| waiting[n.index()] == 0)
-        .map(|n| (height[n.index()], std::cmp::Reverse(n.index())))
-        .collect();
-    let mut status: Vec<Option<OpStatus>> = vec![None; g.node_count()];
-    let mut started_at: HashMap<NodeIndex, Instant> = HashMap::default();
-    let mut in_flight: JoinSet<(NodeIndex, Result<Outcome, ProviderError>)> = JoinSet::new();
-    let mut batch: Vec<Mutation> = Vec::new();
-    let mut pending_of: HashMap<NodeIndex, PendingOperation> = HashMap::default();
-    let mut recorded: Vec<Text> = Vec::new();
-    let parallelism = opts.parallelism.max(1);
-    let slots = Arc::new(Slots::default());
-    let observer = &opts.observer;
-    let info = |n: NodeIndex| -> OpInfo {
-        let op = g[n];
-        let c = &plan.changes[op.change];
-        OpInfo {
-            address: c.address.clone(),
-            origin: c.origin.clone(),
-            kind: op.kind,
-        }
+    let fresh = reveal_secrets(plan, provider.as_ref(), session).await;
+    let mut walk = Walk {
+        plan,
+        graph: &ag.graph,
+        provider,
+        session,
+        opts,
+        schedule: Schedule::new(&ag.graph),
+        fresh,
+        batch: Vec::new(),
+        recorded: Vec::new(),
+        calls: HashMap::default(),
+        in_flight: JoinSet::new(),
+        slots: Arc::new(Slots::default()),
     };
-
     loop {
-        let mut to_start = Vec::new();
-        while in_flight.len().saturating_sub(slots.parked()) + to_start.len() < parallelism {
-            let Some((_, std::cmp::Reverse(i))) = ready.pop() else {
-                break;
-            };
-            let n = NodeIndex::new(i);
-            if status[n.index()].is_some() {
-                continue;
-            }
-            match prepare(plan, g[n], n, info(n), session, &fresh, opts, &plan.stack) {
-                Ok(p) => {
-                    batch.push(Mutation::Begin(p.pending.clone()));
-                    to_start.push(p);
-                }
-                Err(error) => {
-                    observer.op_failed(&info(n), &error);
-                    status[n.index()] = Some(OpStatus::Failed { error });
-                    skip_dependents(g, n, &info, &mut status, observer.as_ref());
-                }
-            }
-        }
-        if !batch.is_empty() {
-            session.append(&batch)?;
-            batch.clear();
-            prune_fresh(&mut fresh, &mut recorded);
-        }
-        for p in to_start {
-            observer.op_started(&p.info);
-            started_at.insert(p.node, Instant::now());
-            pending_of.insert(p.node, p.pending);
-            let provider = provider.clone();
-            let (node, call) = (p.node, p.call);
-            let observer2 = observer.clone();
-            let info2 = p.info.clone();
-            let slots2 = slots.clone();
-            in_flight.spawn(async move {
-                let progress =
-                    Progress::new(move |m| observer2.op_progress(&info2, m)).with_slots(slots2);
-                let result = match call {
-                    Call::Create(mut r) => {
-                        r.progress = progress;
-                        provider.create(r).await.map(Outcome::Created)
-                    }
-                    Call::Update(mut r) => {
-                        r.progress = progress;
-                        provider.update(r).await.map(Outcome::Updated)
-                    }
-                    Call::Delete(mut r) => {
-                        r.progress = progress;
-                        match provider.delete(r).await {
-                            Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(Outcome::Deleted),
-                            Err(e) => Err(e),
-                        }
-                    }
-                };
-                (node, result)
-            });
-        }
-        if in_flight.is_empty() {
+        walk.start_ready()?;
+        if walk.in_flight.is_empty() {
             break;
         }
         // A call parking in a waiter frees its slot: wake up and fill it.
         let first = tokio::select! {
-            joined = in_flight.join_next() => joined,
-            _ = slots.parked_changed() => continue,
+            joined = walk.in_flight.join_next() => joined,
+            _ = walk.slots.parked_changed() => continue,
         };
         let mut done = vec![first];
-        while let Some(r) = in_flight.try_join_next() {
+        while let Some(r) = walk.in_flight.try_join_next() {
             done.push(Some(r));
         }
         for joined in done.into_iter().flatten() {
-            let (n, result) = match joined {
-                Ok(x) => x,
+            match joined {
+                Ok((n, result)) => walk.finished(n, result),
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+    }
+    walk.finish(started)
+}
+
+/// One apply in progress.
+struct Walk<'a> {
+    plan: &'a Plan,
+    graph: &'a petgraph::graph::DiGraph<Op, ()>,
+    provider: Arc<dyn Provider>,
+    session: &'a mut dyn StateSession,
+    opts: &'a ApplyOptions,
+    schedule: Schedule<'a>,
+    /// Attributes of resources this run made or changed, for references not yet in state
+    /// (or whose secrets state holds only as digests).
+    fresh: HashMap<Text, Attrs>,
+    /// State mutations not yet appended: written as one group commit per loop turn.
+    batch: Vec<Mutation>,
+    /// Addresses recorded by the last commit, to prune from `fresh`.
+    recorded: Vec<Text>,
+    /// Calls in flight: their pending record and when they started.
+    calls: HashMap<NodeIndex, (PendingOperation, Instant)>,
+    in_flight: JoinSet<(NodeIndex, Result<Outcome, ProviderError>)>,
+    /// Calls parked in a waiter do not count against `parallelism`.
+    slots: Arc<Slots>,
+}
+
+impl Walk<'_> {
+    fn info(&self, n: NodeIndex) -> OpInfo {
+        op_info(self.plan, self.graph, n)
+    }
+
+    /// Start ready steps while slots are free.
+    ///
+    /// Invariant: a call starts only after its pending record (and the results of every
+    /// call that finished before it) are durable in state, one fsync for all of them, so a
+    /// crash at any moment leaves a record of every call that may have reached the cloud.
+    fn start_ready(&mut self) -> Result<(), ApplyError> {
+        let parallelism = self.opts.parallelism.max(1);
+        let mut to_start = Vec::new();
+        while self.in_flight.len().saturating_sub(self.slots.parked()) + to_start.len()
+            < parallelism
+        {
+            let Some(n) = self.schedule.next_ready() else {
+                break;
             };
-            let op = g[n];
-            let change = &plan.changes[op.change];
-            let pending = pending_of
-                .remove(&n)
-                .expect("started ops have a pending record");
-            let elapsed = started_at.get(&n).map(|t| t.elapsed()).unwrap_or_default();
-            match result {
-                Ok(outcome) => {
-                    record(change, op.kind, &pending, outcome, &mut batch, &mut fresh);
-                    recorded.push(change.address.clone());
-                    batch.push(Mutation::Settle {
+            let (plan, graph) = (self.plan, self.graph);
+            match prepare(
+                plan,
+                graph[n],
+                n,
+                self.info(n),
+                &*self.session,
+                &self.fresh,
+                self.opts,
+            ) {
+                Ok(p) => {
+                    self.batch.push(Mutation::Begin(p.pending.clone()));
+                    to_start.push(p);
+                }
+                Err(error) => {
+                    let info = |m| op_info(plan, graph, m);
+                    self.schedule
+                        .failed(n, error, &info, self.opts.observer.as_ref());
+                }
+            }
+        }
+        self.commit()?;
+        for p in to_start {
+            self.spawn(p);
+        }
+        Ok(())
+    }
+
+    /// Append the batch (if any) to state.
+    fn commit(&mut self) -> Result<(), ApplyError> {
+        if !self.batch.is_empty() {
+            self.session.append(&self.batch)?;
+            self.batch.clear();
+            prune_fresh(&mut self.fresh, &mut self.recorded);
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self, p: Prepared) {
+        let observer = self.opts.observer.clone();
+        observer.op_started(&p.info);
+        self.calls.insert(p.node, (p.pending, Instant::now()));
+        let provider = self.provider.clone();
+        let (node, call, info) = (p.node, p.call, p.info);
+        let slots = self.slots.clone();
+        self.in_flight.spawn(async move {
+            let progress = Progress::new(move |m| observer.op_progress(&info, m)).with_slots(slots);
+            let result = match call {
+                Call::Create(mut r) => {
+                    r.progress = progress;
+                    provider.create(r).await.map(Outcome::Created)
+                }
+                Call::Update(mut r) => {
+                    r.progress = progress;
+                    provider.update(r).await.map(Outcome::Updated)
+                }
+                Call::Delete(mut r) => {
+                    r.progress = progress;
+                    match provider.delete(r).await {
+                        Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(Outcome::Deleted),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            (node, result)
+        });
+    }
+
+    /// Record how a call ended (appended with the next commit).
+    ///
+    /// Invariant: a success is recorded together with the settling of its pending record,
+    /// in one batch; a failure whose outcome is unknown (a timeout, a lost answer) keeps its
+    /// pending record, so the next run reconciles it with the cloud.
+    fn finished(&mut self, n: NodeIndex, result: Result<Outcome, ProviderError>) {
+        let op = self.graph[n];
+        let change = &self.plan.changes[op.change];
+        let (pending, started) = self
+            .calls
+            .remove(&n)
+            .expect("started ops have a pending record");
+        let elapsed = started.elapsed();
+        let observer = self.opts.observer.clone();
+        match result {
+            Ok(outcome) => {
+                record(
+                    change,
+                    op.kind,
+                    &pending,
+                    outcome,
+                    &mut self.batch,
+                    &mut self.fresh,
+                );
+                self.recorded.push(change.address.clone());
+                self.batch.push(Mutation::Settle {
+                    op_id: pending.op_id,
+                });
+                observer.op_finished(&self.info(n), elapsed);
+                self.schedule.succeeded(n, elapsed);
+            }
+            Err(e) => {
+                if !e.is_indeterminate() {
+                    self.batch.push(Mutation::Settle {
                         op_id: pending.op_id,
                     });
-                    observer.op_finished(&info(n), elapsed);
-                    status[n.index()] = Some(OpStatus::Succeeded { elapsed });
-                    for m in g.neighbors_directed(n, Direction::Outgoing) {
-                        waiting[m.index()] -= 1;
-                        if waiting[m.index()] == 0 {
-                            ready.push((height[m.index()], std::cmp::Reverse(m.index())));
-                        }
-                    }
                 }
-                Err(e) => {
-                    if !e.is_indeterminate() {
-                        batch.push(Mutation::Settle {
-                            op_id: pending.op_id,
-                        });
-                    }
-                    let error = e.to_string();
-                    observer.op_failed(&info(n), &error);
-                    status[n.index()] = Some(OpStatus::Failed { error });
-                    skip_dependents(g, n, &info, &mut status, observer.as_ref());
-                }
+                let (plan, graph) = (self.plan, self.graph);
+                let info = |m| op_info(plan, graph, m);
+                self.schedule
+                    .failed(n, e.to_string(), &info, observer.as_ref());
             }
         }
     }
 
-    // Outputs: resolve what is known now, keep earlier values for what is not.
-    let mut outputs = session.state().outputs.clone();
-    for o in &plan.outputs {
-        let v = o.value.resolve(&|r| lookup(r, &fresh, session));
-        if !v.has_unresolved() {
-            outputs.insert(o.name.clone(), v);
+    /// Outputs, the last commit, and the report.
+    ///
+    /// Outputs resolve what is known now and keep earlier values for what is not.
+    fn finish(mut self, started: Instant) -> Result<ApplyReport, ApplyError> {
+        let mut outputs = self.session.state().outputs.clone();
+        for o in &self.plan.outputs {
+            let v = o.value.resolve(&|r| lookup(r, &self.fresh, &*self.session));
+            if !v.has_unresolved() {
+                outputs.insert(o.name.clone(), v);
+            }
         }
+        outputs.retain(|k, _| self.plan.outputs.iter().any(|o| &o.name == k));
+        if outputs != self.session.state().outputs {
+            self.batch.push(Mutation::Outputs(outputs.clone()));
+        }
+        self.session.append(&self.batch)?;
+        let (plan, graph) = (self.plan, self.graph);
+        let report = ApplyReport {
+            ops: self
+                .schedule
+                .into_statuses()
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| (op_info(plan, graph, NodeIndex::new(i)), s))
+                .collect(),
+            outputs: outputs
+                .into_iter()
+                .map(|(k, v)| (k, v.redacted()))
+                .collect(),
+            wall: started.elapsed(),
+        };
+        self.opts.observer.apply_finished(&report);
+        Ok(report)
     }
-    outputs.retain(|k, _| plan.outputs.iter().any(|o| &o.name == k));
-    if outputs != session.state().outputs {
-        batch.push(Mutation::Outputs(outputs.clone()));
-    }
-    session.append(&batch)?;
-
-    let report = ApplyReport {
-        ops: g
-            .node_indices()
-            .map(|n| {
-                (
-                    info(n),
-                    status[n.index()].clone().unwrap_or(OpStatus::Skipped {
-                        because: "not reached".into(),
-                    }),
-                )
-            })
-            .collect(),
-        outputs: outputs
-            .into_iter()
-            .map(|(k, v)| (k, v.redacted()))
-            .collect(),
-        wall: started.elapsed(),
-    };
-    observer.apply_finished(&report);
-    Ok(report)
 }
 
-/// For each step, the number of steps on the longest chain from it to the end.
-fn chain_heights(g: &petgraph::graph::DiGraph<Op, ()>) -> Vec<usize> {
-    let order = petgraph::algo::toposort(g, None).unwrap_or_default();
-    let mut height = vec![1usize; g.node_count()];
-    for n in order.iter().rev() {
-        let below = g
-            .neighbors_directed(*n, Direction::Outgoing)
-            .map(|m| height[m.index()])
-            .max()
-            .unwrap_or(0);
-        height[n.index()] = below + 1;
+fn op_info(plan: &Plan, g: &petgraph::graph::DiGraph<Op, ()>, n: NodeIndex) -> OpInfo {
+    let op = g[n];
+    let c = &plan.changes[op.change];
+    OpInfo {
+        address: c.address.clone(),
+        origin: c.origin.clone(),
+        kind: op.kind,
     }
-    height
 }
 
 /// Secrets live in the cloud's secret store, not in state (state keeps digests). When a
@@ -435,31 +480,6 @@ async fn reveal_secrets(
     out
 }
 
-fn skip_dependents(
-    g: &petgraph::graph::DiGraph<Op, ()>,
-    failed: NodeIndex,
-    info: &dyn Fn(NodeIndex) -> OpInfo,
-    status: &mut [Option<OpStatus>],
-    observer: &dyn Observer,
-) {
-    let because = format!(
-        "{} {} failed",
-        g[failed].kind.as_str(),
-        info(failed).address
-    );
-    let mut stack: Vec<NodeIndex> = g.neighbors_directed(failed, Direction::Outgoing).collect();
-    while let Some(n) = stack.pop() {
-        if status[n.index()].is_some() {
-            continue;
-        }
-        observer.op_skipped(&info(n), &because);
-        status[n.index()] = Some(OpStatus::Skipped {
-            because: because.clone(),
-        });
-        stack.extend(g.neighbors_directed(n, Direction::Outgoing));
-    }
-}
-
 fn lookup(r: &AttrRef, fresh: &HashMap<Text, Attrs>, session: &dyn StateSession) -> Option<Value> {
     fresh
         .get(&r.address)
@@ -475,7 +495,6 @@ fn lookup(r: &AttrRef, fresh: &HashMap<Text, Attrs>, session: &dyn StateSession)
 }
 
 /// Turn a ready node into a pending record and a provider request.
-#[allow(clippy::too_many_arguments)]
 fn prepare(
     plan: &Plan,
     op: Op,
@@ -484,8 +503,8 @@ fn prepare(
     session: &dyn StateSession,
     fresh: &HashMap<Text, Attrs>,
     opts: &ApplyOptions,
-    stack: &str,
 ) -> Result<Prepared, String> {
+    let stack = plan.stack.as_str();
     let c = &plan.changes[op.change];
     let op_id = crate::state::new_lineage();
     let token = format!("cairn-{}", &op_id[..16]);

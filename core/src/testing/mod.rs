@@ -10,8 +10,8 @@
 
 mod lowering;
 
+use crate::invalid::Invalid;
 use crate::provider::*;
-use crate::validate::Invalid;
 use crate::value::{Attrs, Text, Value};
 use async_trait::async_trait;
 use lowering::{computed, lower_attrs, schema};

@@ -7,56 +7,13 @@
 
 mod kinds;
 
+pub use crate::invalid::{Invalid, ValidationErrors};
+
 use crate::model::*;
 use crate::value::Sensitive;
 use ipnet::Ipv4Net;
 use petgraph::graph::{DiGraph, NodeIndex};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::fmt;
-
-/// One problem in a declaration.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{resource}: field `{field}`: {message}")]
-pub struct Invalid {
-    /// Portable address (`subnet.public-a`), `stack` or `output.NAME`.
-    pub resource: String,
-    /// Field path inside the resource, e.g. `ingress[0].to_port`.
-    pub field: String,
-    pub message: String,
-}
-
-impl Invalid {
-    pub fn new(
-        resource: impl AsRef<str>,
-        field: impl AsRef<str>,
-        message: impl Into<String>,
-    ) -> Self {
-        Invalid {
-            resource: resource.as_ref().to_string(),
-            field: field.as_ref().to_string(),
-            message: message.into(),
-        }
-    }
-}
-
-/// Every problem found in a stack.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct ValidationErrors(pub Vec<Invalid>);
-
-impl fmt::Display for ValidationErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "the stack is invalid ({} problem{}):",
-            self.0.len(),
-            if self.0.len() == 1 { "" } else { "s" }
-        )?;
-        for e in &self.0 {
-            writeln!(f, "  - {e}")?;
-        }
-        Ok(())
-    }
-}
 
 /// Check a stack. `Ok(())` means providers may be asked to lower it.
 pub fn validate(stack: &Stack) -> Result<(), ValidationErrors> {
@@ -318,7 +275,7 @@ impl<'a> Validator<'a> {
             }
             // Start the printed cycle at the first-declared member: stable messages.
             scc.sort();
-            let cycle: Vec<&str> = crate::graph::cycle_path(&g, &scc)
+            let cycle: Vec<&str> = crate::cycles::cycle_path(&g, &scc)
                 .iter()
                 .map(|n| resources[n.index()].name.as_str())
                 .collect();

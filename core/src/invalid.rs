@@ -1,0 +1,51 @@
+//! The shape of a problem in a declaration, shared by validation, graph building and every
+//! provider's lowering.
+//!
+//! A leaf module (it imports nothing of the crate), so that `graph`, `provider` and `validate`
+//! can all report problems without importing one another.
+
+use std::fmt;
+
+/// One problem in a declaration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{resource}: field `{field}`: {message}")]
+pub struct Invalid {
+    /// Portable address (`subnet.public-a`), `stack` or `output.NAME`.
+    pub resource: String,
+    /// Field path inside the resource, e.g. `ingress[0].to_port`.
+    pub field: String,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(
+        resource: impl AsRef<str>,
+        field: impl AsRef<str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Invalid {
+            resource: resource.as_ref().to_string(),
+            field: field.as_ref().to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every problem found in a stack.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors(pub Vec<Invalid>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "the stack is invalid ({} problem{}):",
+            self.0.len(),
+            if self.0.len() == 1 { "" } else { "s" }
+        )?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
