@@ -1,8 +1,11 @@
-//! The AWS emulator harness: starts `tests/emulators/aws/serve` (moto 5.2.5 wrapped by
-//! `cairn_moto.py`) on a free loopback port, once per test binary, and gives tests a
-//! serialised, freshly reset emulator. A missing emulator is a loud failure with the command
-//! that fixes it, never a skip.
+//! The emulator harness, the same for every emulator under `tests/emulators/`: starts its
+//! `serve` script on a free loopback port, once per test binary, waits for
+//! `GET /_emulator/ready`, and gives each test a serialised, freshly reset emulator
+//! (`POST /_emulator/reset`). Faults, held answers and the call log are all under
+//! `/_emulator/` too, so tests drive any emulator the same way. A missing emulator is a loud
+//! failure with the command that fixes it, never a skip.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -10,78 +13,127 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+/// Which emulator: its name and its `serve` script under `tests/emulators/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EmulatorKind {
+    pub name: &'static str,
+    /// Path of the start script under `tests/emulators/`; it takes `--port PORT
+    /// --exit-with-parent` and installs what it needs on first use.
+    pub serve: &'static str,
+}
+
+/// moto 5.2.5 wrapped by `tests/emulators/aws/cairn_moto.py`.
+pub const AWS: EmulatorKind = EmulatorKind {
+    name: "aws",
+    serve: "aws/serve",
+};
+
 /// A running emulator.
 #[derive(Debug)]
-pub struct AwsEmulator {
+pub struct Emulator {
+    kind: EmulatorKind,
     child: Mutex<Child>,
     port: u16,
     log: PathBuf,
 }
 
-/// Exclusive use of the shared emulator for one test; reset on acquisition.
+/// Exclusive use of a shared emulator for one test; reset on acquisition.
 #[derive(Debug)]
 pub struct EmulatorGuard {
-    emulator: &'static AwsEmulator,
+    emulator: &'static Emulator,
     _lock: MutexGuard<'static, ()>,
 }
 
 impl EmulatorGuard {
     /// The emulator itself, for use off the test's thread (while this guard lives).
-    pub fn emulator(&self) -> &'static AwsEmulator {
+    pub fn emulator(&self) -> &'static Emulator {
         self.emulator
     }
 }
 
 impl std::ops::Deref for EmulatorGuard {
-    type Target = AwsEmulator;
-    fn deref(&self) -> &AwsEmulator {
+    type Target = Emulator;
+    fn deref(&self) -> &Emulator {
         self.emulator
     }
 }
 
-fn serve_script() -> PathBuf {
+fn serve_script(kind: EmulatorKind) -> PathBuf {
     // The checkout being tested, found at run time: a shared target directory may hold a
     // binary compiled from another clone of the same sources.
     let here = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let relative = PathBuf::from("tests/emulators").join(kind.serve);
     here.ancestors()
-        .map(|d| d.join("tests/emulators/aws/serve"))
+        .map(|d| d.join(&relative))
         .find(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("emulators/aws/serve"))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("emulators")
+                .join(kind.serve)
+        })
 }
 
+/// The AWS emulator (kept as a name for the common case).
+#[derive(Debug)]
+pub struct AwsEmulator;
+
 impl AwsEmulator {
-    /// The emulator shared by this test binary, reset, for this test alone.
+    /// The AWS emulator shared by this test binary, reset, for this test alone.
     pub fn shared() -> EmulatorGuard {
-        static EMULATOR: OnceLock<AwsEmulator> = OnceLock::new();
-        static LOCK: Mutex<()> = Mutex::new(());
-        let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-        let emulator = EMULATOR.get_or_init(AwsEmulator::start);
+        Emulator::shared(AWS)
+    }
+    /// A new AWS emulator of the caller's own (benchmarks).
+    pub fn start() -> Emulator {
+        Emulator::start(AWS)
+    }
+}
+
+impl Emulator {
+    /// The emulator of `kind` shared by this test binary, reset, for this test alone.
+    pub fn shared(kind: EmulatorKind) -> EmulatorGuard {
+        type Slot = (&'static Emulator, &'static Mutex<()>);
+        static SHARED: OnceLock<Mutex<HashMap<&'static str, Slot>>> = OnceLock::new();
+        let (emulator, lock) = {
+            let mut all = SHARED
+                .get_or_init(Default::default)
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            *all.entry(kind.name).or_insert_with(|| {
+                // Lives as long as the test binary; stopped by the parent-death watch.
+                let emulator: &'static Emulator = Box::leak(Box::new(Emulator::start(kind)));
+                let lock: &'static Mutex<()> = Box::leak(Box::new(Mutex::new(())));
+                (emulator, lock)
+            })
+        };
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         emulator.reset();
         EmulatorGuard {
             emulator,
-            _lock: lock,
+            _lock: guard,
         }
     }
 
     /// Start a new emulator and wait until it answers.
-    pub fn start() -> AwsEmulator {
+    pub fn start(kind: EmulatorKind) -> Emulator {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free loopback port");
-        let log = std::env::temp_dir().join(format!("cairn-aws-emulator-{port}.log"));
+        let log = std::env::temp_dir().join(format!("cairn-{}-emulator-{port}.log", kind.name));
         let out = std::fs::File::create(&log).expect("emulator log file");
         let err = out.try_clone().expect("emulator log file");
-        let child = Command::new(serve_script())
+        let serve = serve_script(kind);
+        let child = Command::new(&serve)
             .args(["--port", &port.to_string(), "--exit-with-parent"])
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", serve_script().display()));
-        let emulator = AwsEmulator {
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", serve.display()));
+        let emulator = Emulator {
+            kind,
             child: Mutex::new(child),
             port,
             log,
@@ -89,19 +141,22 @@ impl AwsEmulator {
         // The first start creates the virtualenv (a pip install): allow for it.
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
-            if let Ok((200, _)) = emulator.request("GET", "/moto-api/", "") {
+            if let Ok((200, _)) = emulator.request("GET", "/_emulator/ready", "") {
                 return emulator;
             }
             if let Ok(Some(status)) = emulator.child.lock().unwrap().try_wait() {
                 panic!(
-                    "the AWS emulator exited ({status}) before answering. Its log ({}):\n{}\nRun `tests/emulators/aws/serve --port 5555` to see why (it needs python3 with venv and pip, and PyPI).",
+                    "the {} emulator exited ({status}) before answering. Its log ({}):\n{}\nRun `{} --port 5555` to see why (it installs what it needs on first use).",
+                    kind.name,
                     emulator.log.display(),
-                    std::fs::read_to_string(&emulator.log).unwrap_or_default()
+                    std::fs::read_to_string(&emulator.log).unwrap_or_default(),
+                    serve.display()
                 );
             }
             assert!(
                 Instant::now() < deadline,
-                "the AWS emulator did not answer within 300 s; log: {}",
+                "the {} emulator did not answer within 300 s; log: {}",
+                kind.name,
                 emulator.log.display()
             );
             std::thread::sleep(Duration::from_millis(200));
@@ -113,35 +168,44 @@ impl AwsEmulator {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Forget every resource (moto's reset) and pending transition; faults back to none.
-    pub fn reset(&self) {
-        self.post("/moto-api/reset", "");
-        self.set_faults(
-            r#"{"latency_ms": 0, "throttle_rate": 0, "error_rate": 0, "transition_ms": 300}"#,
-        );
-        self.post("/cairn/calls/reset", "");
+    /// Which emulator this is.
+    pub fn kind(&self) -> EmulatorKind {
+        self.kind
     }
 
-    /// Set latency and fault injection (see `cairn_moto.py`).
+    /// Forget every resource, pending transition and logged call; faults back to none.
+    pub fn reset(&self) {
+        self.post("/_emulator/reset", "");
+    }
+
+    /// Set latency, fault injection, holds and delays (see the emulator's module docs).
     pub fn set_faults(&self, json: &str) {
-        self.post("/cairn/faults", json);
+        self.post("/_emulator/faults", json);
     }
 
     /// The call log: a JSON list of `{service, operation, start, end, fault}`.
     pub fn calls(&self) -> String {
-        let (status, body) = self
-            .request("GET", "/cairn/calls", "")
-            .expect("emulator call log");
-        assert_eq!(status, 200, "{body}");
-        body
+        self.get("/_emulator/calls")
     }
 
-    /// The ARN of a new ACM certificate for `domain` (HTTPS listeners need one that exists).
+    /// The calls whose answers are held right now (JSON list).
+    pub fn held(&self) -> String {
+        self.get("/_emulator/held")
+    }
+
+    /// Answer every held call.
+    pub fn release_held(&self) {
+        self.post("/_emulator/held/release", "");
+    }
+
+    /// The ARN of a new ACM certificate for `domain` (HTTPS listeners need one that
+    /// exists). AWS emulator only.
     pub fn certificate(&self, domain: &str) -> String {
+        assert_eq!(self.kind, AWS, "certificates are an AWS emulator fixture");
         let (status, body) = self
             .request(
                 "POST",
-                "/cairn/certificate",
+                "/_emulator/certificate",
                 &format!(r#"{{"domain": "{domain}"}}"#),
             )
             .expect("certificate");
@@ -153,6 +217,14 @@ impl AwsEmulator {
             .to_string()
     }
 
+    fn get(&self, path: &str) -> String {
+        let (status, body) = self
+            .request("GET", path, "")
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
     fn post(&self, path: &str, body: &str) {
         let (status, text) = self
             .request("POST", path, body)
@@ -161,7 +233,7 @@ impl AwsEmulator {
     }
 
     /// A plain HTTP/1.1 request to the emulator (control endpoints need nothing more).
-    fn request(&self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    pub fn request(&self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         write!(
@@ -185,7 +257,7 @@ impl AwsEmulator {
     }
 }
 
-impl Drop for AwsEmulator {
+impl Drop for Emulator {
     fn drop(&mut self) {
         if let Ok(mut c) = self.child.lock() {
             let _ = c.kill();

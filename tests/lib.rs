@@ -1,9 +1,9 @@
 //! cairn-tests: cross-crate integration tests and, as providers arrive, the emulator
 //! harnesses they run against (kept here, never in the providers).
 
-mod aws_emulator;
+mod emulator;
 
-pub use aws_emulator::{AwsEmulator, EmulatorGuard};
+pub use emulator::{AwsEmulator, Emulator, EmulatorGuard, EmulatorKind, AWS};
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -91,3 +91,87 @@ fn an_emulator_killed_with_sigkill_leaves_no_postgresql_behind() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The control contract every emulator of the project serves under `/_emulator/`: ready,
+/// reset, faults, held answers and the call log, driven here through the real SDK.
+#[test]
+fn the_emulator_serves_its_control_contract_under_emulator_paths() {
+    let emulator = cairn_tests::AwsEmulator::shared();
+    let (status, body) = emulator.request("GET", "/_emulator/ready", "").unwrap();
+    assert_eq!(
+        (status, body.contains("\"ready\": true")),
+        (200, true),
+        "{body}"
+    );
+    let (status, _) = emulator.request("GET", "/_emulator/nothing", "").unwrap();
+    assert_eq!(status, 404, "an unknown control path is refused");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(emulator.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "cairn-tests",
+            ))
+            .load(),
+    );
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    emulator.set_faults(r#"{"hold": ["CreateVpc"]}"#);
+    let create = rt.spawn({
+        let ec2 = ec2.clone();
+        async move { ec2.create_vpc().cidr_block("10.9.0.0/16").send().await }
+    });
+    // The VPC exists at once; its answer waits.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !emulator.held().contains("CreateVpc") {
+        assert!(Instant::now() < deadline, "the held call is listed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let vpcs = rt
+        .block_on(ec2.describe_vpcs().send())
+        .unwrap()
+        .vpcs()
+        .iter()
+        .filter(|v| v.cidr_block() == Some("10.9.0.0/16"))
+        .count();
+    assert_eq!(vpcs, 1, "a held call has taken effect");
+    assert!(!create.is_finished(), "its answer is held");
+    emulator.release_held();
+    let vpc = rt
+        .block_on(create)
+        .unwrap()
+        .expect("the held answer arrives");
+    assert!(vpc.vpc().and_then(|v| v.vpc_id()).is_some());
+    assert_eq!(emulator.held(), "[]");
+    assert!(
+        emulator.calls().contains("\"CreateVpc\""),
+        "{}",
+        emulator.calls()
+    );
+
+    emulator.set_faults(r#"{"latency_ms": 5}"#);
+    emulator.reset();
+    assert_eq!(emulator.calls(), "[]", "reset clears the call log");
+    let faults = emulator.request("GET", "/_emulator/faults", "").unwrap().1;
+    assert!(
+        faults.contains("\"latency_ms\": 0"),
+        "reset clears faults: {faults}"
+    );
+    let vpcs = rt.block_on(ec2.describe_vpcs().send()).unwrap();
+    assert!(
+        !vpcs
+            .vpcs()
+            .iter()
+            .any(|v| v.cidr_block() == Some("10.9.0.0/16")),
+        "reset forgets resources"
+    );
+}

@@ -78,7 +78,7 @@ impl Counts {
 }
 
 struct Campaign<'a> {
-    emulator: &'static AwsEmulator,
+    emulator: &'static cairn_tests::Emulator,
     /// The fault settings cairn runs under (lifted while the test takes its inventory).
     faults: String,
     dir: &'a Path,

@@ -30,21 +30,26 @@ files (everything is patched from here, at start-up):
   (Resource.AlreadyAssociated) and CreateDBSubnetGroup refusing a taken name
   (DBSubnetGroupAlreadyExists), as on AWS.
 
-Control (all on the emulator's port):
-  GET/POST /cairn/faults   {"latency_ms": 50, "throttle_rate": 0.1, "error_rate": 0.05,
+Control (all on the emulator's port, under /_emulator/ as every emulator of the project):
+  GET  /_emulator/ready     200 {"ready": true, "emulator": "aws"} once it serves
+  POST /_emulator/reset     forget every resource (moto's reset), pending transitions, the
+                            call log; faults, holds and delays back to none
+  GET/POST /_emulator/faults {"latency_ms": 50, "throttle_rate": 0.1, "error_rate": 0.05,
                             "transition_ms": 300, "seed": 1,
                             "hold": ["CreateSecret", "POST /v1/clusters"],
                             "delay": {"AllocateAddress": 1500, "Create*": 200}}
                            ("hold": [] answers everything held; a held call is logged
-                            with "held": true once it took effect, and again when answered;
-                            an entry ending in "*" holds every operation it prefixes, for
-                            REST paths that carry ids: "POST /v1/clusters/*";
+                            with "held": true once it took effect; an entry ending in "*"
+                            holds every operation it prefixes, for REST paths that carry
+                            ids: "POST /v1/clusters/*";
                             "delay" makes the named operations take effect that many ms
                             after they arrive, even if the client is gone by then: a
-                            request still in flight when its run was killed)
-  GET /cairn/calls          the call log;  POST /cairn/calls/reset  clears it
-  POST /cairn/certificate   {"domain": "example.com"} -> {"arn": ...}, an ACM certificate
-  POST /moto-api/reset      moto's reset; also clears pending transitions
+                            request still in flight when its run was killed; such a call
+                            is logged on arrival with "delayed": true, "end" set once done)
+  GET  /_emulator/held      the calls whose answers are held now
+  POST /_emulator/held/release  answer every held call (same as "hold": [])
+  GET  /_emulator/calls     the call log;  POST /_emulator/calls/reset  clears it
+  POST /_emulator/certificate {"domain": "example.com"} -> {"arn": ...}, an ACM certificate
 The same settings are read at start from CAIRN_MOTO_LATENCY_MS, CAIRN_MOTO_THROTTLE_RATE,
 CAIRN_MOTO_ERROR_RATE, CAIRN_MOTO_TRANSITION_MS and CAIRN_MOTO_SEED.
 """
@@ -123,6 +128,8 @@ RELEASED = threading.Event()
 RELEASED.set()
 SETTINGS = Settings()
 CALLS = []
+# Calls whose answers are held right now.
+HELD = []
 
 
 # ---------------------------------------------------------------------------------------
@@ -1032,9 +1039,15 @@ class Middleware:
             return lambda data: None
 
         chunks = list(self.app(environ, capture))
+        entry = {"service": service, "operation": operation, "start": started, "end": time.time(), "fault": None, "held": True}
         with LOCK:
-            CALLS.append({"service": service, "operation": operation, "start": started, "end": time.time(), "fault": None, "held": True})
-        RELEASED.wait(timeout=60)
+            CALLS.append(entry)
+            HELD.append(entry)
+        try:
+            RELEASED.wait(timeout=60)
+        finally:
+            with LOCK:
+                HELD.remove(entry)
         start_response(answer["status"], answer["headers"])
         return chunks
 
@@ -1044,8 +1057,8 @@ class Middleware:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        if path.startswith("/cairn/"):
-            return self.control(path, method, body, start_response)
+        if path.startswith("/_emulator/"):
+            return self.control(environ, path, method, body, start_response)
         if path.startswith("/moto-api"):
             if path.startswith("/moto-api/reset"):
                 with LOCK:
@@ -1101,17 +1114,41 @@ class Middleware:
                 else:
                     CALLS.append({"service": service, "operation": operation, "start": started, "end": time.time(), "fault": fault})
 
-    def control(self, path, method, body, start_response):
+    def control(self, environ, path, method, body, start_response):
         headers = [("Content-Type", "application/json")]
-        if path == "/cairn/faults":
+        if path == "/_emulator/ready" and method == "GET":
+            return reply(start_response, 200, headers, json.dumps({"ready": True, "emulator": "aws"}))
+        if path == "/_emulator/reset" and method == "POST":
+            # moto's own reset, through the same path as /moto-api/reset (which also clears
+            # transitions, holds and the PostgreSQL databases).
+            inner = dict(environ, PATH_INFO="/moto-api/reset", REQUEST_METHOD="POST")
+            inner["wsgi.input"] = io.BytesIO(b"")
+            inner["CONTENT_LENGTH"] = "0"
+            list(self(inner, lambda status, headers, exc_info=None: (lambda data: None)))
+            with LOCK:
+                SETTINGS.update({"latency_ms": 0, "throttle_rate": 0, "error_rate": 0, "transition_ms": 300, "hold": [], "delay": {}, "seed": 0})
+                CALLS.clear()
+            return reply(start_response, 200, headers, "{}")
+        if path == "/_emulator/faults":
             if method == "POST":
                 with LOCK:
                     SETTINGS.update(json.loads(body or b"{}"))
             return reply(start_response, 200, headers, json.dumps(SETTINGS.as_dict()))
-        if path == "/cairn/calls":
+        if path == "/_emulator/held" and method == "GET":
+            with LOCK:
+                return reply(start_response, 200, headers, json.dumps(HELD))
+        if path == "/_emulator/held/release" and method == "POST":
+            with LOCK:
+                SETTINGS.update({"hold": []})
+            return reply(start_response, 200, headers, "{}")
+        if path == "/_emulator/calls" and method == "GET":
             with LOCK:
                 return reply(start_response, 200, headers, json.dumps(CALLS))
-        if path == "/cairn/certificate" and method == "POST":
+        if path == "/_emulator/calls/reset" and method == "POST":
+            with LOCK:
+                CALLS.clear()
+            return reply(start_response, 200, headers, "{}")
+        if path == "/_emulator/certificate" and method == "POST":
             # A certificate in ACM (what an HTTPS listener needs), as a test fixture.
             from moto.acm.models import acm_backends
             from moto.core import DEFAULT_ACCOUNT_ID
@@ -1120,11 +1157,7 @@ class Middleware:
             backend = acm_backends[req.get("account", DEFAULT_ACCOUNT_ID)][req.get("region", "us-east-1")]
             arn = backend.request_certificate(req.get("domain", "example.com"), None, [], [])
             return reply(start_response, 200, headers, json.dumps({"arn": arn}))
-        if path == "/cairn/calls/reset" and method == "POST":
-            with LOCK:
-                CALLS.clear()
-            return reply(start_response, 200, headers, "{}")
-        return reply(start_response, 404, headers, json.dumps({"message": f"no control endpoint {path}"}))
+        return reply(start_response, 404, headers, json.dumps({"message": f"no control endpoint {method} {path}"}))
 
 
 def main():
