@@ -27,10 +27,9 @@ pub use lower::lower_stack;
 use async_trait::async_trait;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cairn_core::invalid::Invalid;
 use cairn_core::provider::*;
-use cairn_core::validate::Invalid;
-use cairn_core::value::Text;
-use std::collections::BTreeMap;
+use cairn_provider_kit::registry::Registry;
 use std::time::Duration;
 
 /// Settings beyond what the SDK configuration carries.
@@ -151,6 +150,7 @@ impl Ctx {
 #[derive(Debug)]
 pub struct AwsProvider {
     ctx: Ctx,
+    types: &'static Registry<Ctx>,
     schema: ProviderSchema,
 }
 
@@ -170,9 +170,11 @@ impl AwsProvider {
     }
 
     pub fn new(sdk: &aws_config::SdkConfig, options: AwsOptions) -> AwsProvider {
-        let mut schema = schema::schema();
+        let types = &*schema::TYPES;
+        let mut schema = types.schema();
         schema.in_flight_window = options.timeouts.in_flight_window();
         AwsProvider {
+            types,
             ctx: Ctx {
                 c: Clients::new(sdk, &options.timeouts),
                 options,
@@ -194,13 +196,6 @@ impl AwsProvider {
     pub fn region(&self) -> &str {
         &self.ctx.c.region
     }
-
-    fn unsupported(type_name: &str) -> ProviderError {
-        ProviderError::Unsupported {
-            type_name: type_name.to_string(),
-            message: "this AWS resource type is declared by lowering but the provider cannot manage it yet".into(),
-        }
-    }
 }
 
 #[async_trait]
@@ -218,126 +213,20 @@ impl Provider for AwsProvider {
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        let ctx = &self.ctx;
-        let results: BTreeMap<Text, ReadOutcome> = match req.type_name.as_str() {
-            "aws_vpc" => ec2::read_vpcs(ctx, &req).await?,
-            "aws_internet_gateway" => ec2::read_igws(ctx, &req).await?,
-            "aws_subnet" => ec2::read_subnets(ctx, &req).await?,
-            "aws_route_table" => ec2::read_route_tables(ctx, &req).await?,
-            "aws_route" => ec2::read_routes(ctx, &req).await?,
-            "aws_route_table_association" => ec2::read_associations(ctx, &req).await?,
-            "aws_security_group" => ec2::read_security_groups(ctx, &req).await?,
-            "aws_security_group_rule" => ec2::read_rules(ctx, &req).await?,
-            "aws_eip" => ec2::read_eips(ctx, &req).await?,
-            "aws_nat_gateway" => ec2::read_nats(ctx, &req).await?,
-            "aws_vpc_endpoint" => ec2::read_endpoints(ctx, &req).await?,
-            "aws_secretsmanager_secret" => secrets::read(ctx, &req).await?,
-            "aws_db_subnet_group" => rds::read_subnet_groups(ctx, &req).await?,
-            "aws_db_parameter_group" => rds::read_parameter_groups(ctx, &req).await?,
-            "aws_db_instance" => rds::read_instances(ctx, &req).await?,
-            "aws_postgres_database" => rds::database::read(ctx, &req).await?,
-            "aws_elasticache_subnet_group" => elasticache::read_subnet_groups(ctx, &req).await?,
-            "aws_elasticache_replication_group" => elasticache::read_groups(ctx, &req).await?,
-            "aws_lb" => elb::read_lbs(ctx, &req).await?,
-            "aws_lb_target_group" => elb::read_tgs(ctx, &req).await?,
-            "aws_lb_listener" => elb::read_listeners(ctx, &req).await?,
-            "aws_lb_listener_rule" => elb::read_rules(ctx, &req).await?,
-            "aws_msk_cluster" => msk::read(ctx, &req).await?,
-            "aws_msk_topic" => msk::topic::read(ctx, &req).await?,
-            other => return Err(Self::unsupported(other)),
-        };
+        let results = self.types.read(&self.ctx, &req).await?;
         Ok(ReadResponse { results })
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        let ctx = &self.ctx;
-        match req.type_name.as_str() {
-            "aws_vpc" => ec2::create_vpc(ctx, &req).await,
-            "aws_internet_gateway" => ec2::create_igw(ctx, &req).await,
-            "aws_subnet" => ec2::create_subnet(ctx, &req).await,
-            "aws_route_table" => ec2::create_route_table(ctx, &req).await,
-            "aws_route" => ec2::create_route(ctx, &req).await,
-            "aws_route_table_association" => ec2::create_association(ctx, &req).await,
-            "aws_security_group" => ec2::create_security_group(ctx, &req).await,
-            "aws_security_group_rule" => ec2::create_rule(ctx, &req).await,
-            "aws_eip" => ec2::create_eip(ctx, &req).await,
-            "aws_nat_gateway" => ec2::create_nat(ctx, &req).await,
-            "aws_vpc_endpoint" => ec2::create_endpoint(ctx, &req).await,
-            "aws_secretsmanager_secret" => secrets::create(ctx, &req).await,
-            "aws_db_subnet_group" => rds::create_subnet_group(ctx, &req).await,
-            "aws_db_parameter_group" => rds::create_parameter_group(ctx, &req).await,
-            "aws_db_instance" => rds::create_instance(ctx, &req).await,
-            "aws_postgres_database" => rds::database::create(ctx, &req).await,
-            "aws_elasticache_subnet_group" => elasticache::create_subnet_group(ctx, &req).await,
-            "aws_elasticache_replication_group" => elasticache::create_group(ctx, &req).await,
-            "aws_lb" => elb::create_lb(ctx, &req).await,
-            "aws_lb_target_group" => elb::create_tg(ctx, &req).await,
-            "aws_lb_listener" => elb::create_listener(ctx, &req).await,
-            "aws_lb_listener_rule" => elb::create_rule(ctx, &req).await,
-            "aws_msk_cluster" => msk::create(ctx, &req).await,
-            "aws_msk_topic" => msk::topic::create(ctx, &req).await,
-            other => Err(Self::unsupported(other)),
-        }
+        self.types.create(&self.ctx, &req).await
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        let ctx = &self.ctx;
-        match req.type_name.as_str() {
-            "aws_vpc" => ec2::update_vpc(ctx, &req).await,
-            "aws_internet_gateway" => ec2::update_igw(ctx, &req).await,
-            "aws_subnet" => ec2::update_subnet(ctx, &req).await,
-            "aws_route_table" | "aws_security_group" => ec2::update_tags_only(ctx, &req).await,
-            "aws_route" => ec2::update_route(ctx, &req).await,
-            "aws_route_table_association" => ec2::update_association(ctx, &req).await,
-            "aws_security_group_rule" => ec2::update_rule(ctx, &req).await,
-            "aws_eip" | "aws_nat_gateway" => ec2::update_tags_only(ctx, &req).await,
-            "aws_vpc_endpoint" => ec2::update_endpoint(ctx, &req).await,
-            "aws_secretsmanager_secret" => secrets::update(ctx, &req).await,
-            "aws_db_subnet_group" => rds::update_subnet_group(ctx, &req).await,
-            "aws_db_parameter_group" => rds::update_parameter_group(ctx, &req).await,
-            "aws_db_instance" => rds::update_instance(ctx, &req).await,
-            "aws_postgres_database" => rds::database::update(ctx, &req).await,
-            "aws_elasticache_subnet_group" => elasticache::update_subnet_group(ctx, &req).await,
-            "aws_elasticache_replication_group" => elasticache::update_group(ctx, &req).await,
-            "aws_lb" => elb::update_lb(ctx, &req).await,
-            "aws_lb_target_group" => elb::update_tg(ctx, &req).await,
-            "aws_lb_listener" => elb::update_listener(ctx, &req).await,
-            "aws_lb_listener_rule" => elb::update_rule(ctx, &req).await,
-            "aws_msk_cluster" => msk::update(ctx, &req).await,
-            "aws_msk_topic" => msk::topic::update(ctx, &req).await,
-            other => Err(Self::unsupported(other)),
-        }
+        self.types.update(&self.ctx, &req).await
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<DeleteResponse, ProviderError> {
-        let ctx = &self.ctx;
-        match req.type_name.as_str() {
-            "aws_vpc" => ec2::delete_vpc(ctx, &req).await?,
-            "aws_internet_gateway" => ec2::delete_igw(ctx, &req).await?,
-            "aws_subnet" => ec2::delete_subnet(ctx, &req).await?,
-            "aws_route_table" => ec2::delete_route_table(ctx, &req).await?,
-            "aws_route" => ec2::delete_route(ctx, &req).await?,
-            "aws_route_table_association" => ec2::delete_association(ctx, &req).await?,
-            "aws_security_group" => ec2::delete_security_group(ctx, &req).await?,
-            "aws_security_group_rule" => ec2::delete_rule(ctx, &req).await?,
-            "aws_eip" => ec2::delete_eip(ctx, &req).await?,
-            "aws_nat_gateway" => ec2::delete_nat(ctx, &req).await?,
-            "aws_vpc_endpoint" => ec2::delete_endpoint(ctx, &req).await?,
-            "aws_secretsmanager_secret" => secrets::delete(ctx, &req).await?,
-            "aws_db_subnet_group" => rds::delete_subnet_group(ctx, &req).await?,
-            "aws_db_parameter_group" => rds::delete_parameter_group(ctx, &req).await?,
-            "aws_db_instance" => rds::delete_instance(ctx, &req).await?,
-            "aws_postgres_database" => rds::database::delete(ctx, &req).await?,
-            "aws_elasticache_subnet_group" => elasticache::delete_subnet_group(ctx, &req).await?,
-            "aws_elasticache_replication_group" => elasticache::delete_group(ctx, &req).await?,
-            "aws_lb" => elb::delete_lb(ctx, &req).await?,
-            "aws_lb_target_group" => elb::delete_tg(ctx, &req).await?,
-            "aws_lb_listener" => elb::delete_listener(ctx, &req).await?,
-            "aws_lb_listener_rule" => elb::delete_rule(ctx, &req).await?,
-            "aws_msk_cluster" => msk::delete(ctx, &req).await?,
-            "aws_msk_topic" => msk::topic::delete(ctx, &req).await?,
-            other => return Err(Self::unsupported(other)),
-        }
+        self.types.delete(&self.ctx, &req).await?;
         Ok(DeleteResponse {})
     }
 

@@ -1,10 +1,25 @@
-//! The AWS resource types cairn manages, and how each attribute behaves.
+//! The AWS resource types cairn manages: how each attribute behaves, and the functions that
+//! read, create, update and delete it (one registry entry per type).
 //!
 //! `F` (force new) marks what the AWS API cannot change in place; everything else listed
 //! is updatable through the service's Modify*/Update* calls; `C` is set by AWS; `S` is
 //! sensitive; `FS`/`US` are lists compared as sets. `tags` is updatable on every type that has it.
+//!
+//! Flags: `adopts_existing` marks types with a natural key AWS keeps unique (a name, a
+//! route's table and destination, a subnet's one association, a topic in its cluster, a
+//! database in its instance): a create that meets this stack's own object there adopts it
+//! (see cairn-provider-kit's `adopt`). `create_follow_ups` marks types whose create sends
+//! more requests once the object exists that a re-run could collide with: a group's default
+//! egress revoked (it would take the stack's own identical rule), a gateway attached (a
+//! second attach fails), a parameter group's parameters set. A VPC's DNS settings and a
+//! subnet's public-IP setting are follow-ups too, but they only set what the declaration
+//! says, whatever lands last: not worth a wait.
 
-use cairn_core::provider::{AttrSchema, ProviderSchema, ResourceSchema};
+use crate::{ec2, elasticache, elb, msk, rds, secrets, Ctx};
+use cairn_core::provider::{AttrSchema, ResourceSchema};
+use cairn_provider_kit::ops;
+use cairn_provider_kit::registry::Registry;
+use std::sync::LazyLock;
 
 const F: AttrSchema = AttrSchema::FORCE_NEW;
 const U: AttrSchema = AttrSchema::UPDATABLE;
@@ -14,367 +29,440 @@ const S: AttrSchema = AttrSchema::SENSITIVE;
 const FS: AttrSchema = F.unordered();
 const US: AttrSchema = U.unordered();
 
-/// (type, taggable, [(attribute, behaviour)])
-type TypeTable = &'static [(&'static str, bool, &'static [(&'static str, AttrSchema)])];
+/// Every AWS type cairn manages, built once.
+pub(crate) static TYPES: LazyLock<Registry<Ctx>> = LazyLock::new(registry);
 
-pub(crate) const TYPES: TypeTable = &[
-    (
-        "aws_vpc",
-        true,
-        &[
-            ("cidr_block", F),
-            ("enable_dns_support", U),
-            ("enable_dns_hostnames", U),
-            ("id", C),
-        ],
-    ),
-    ("aws_internet_gateway", true, &[("vpc_id", U), ("id", C)]),
-    ("aws_route_table", true, &[("vpc_id", F), ("id", C)]),
-    (
-        "aws_route",
-        false,
-        &[
-            ("route_table_id", F),
-            ("destination_cidr_block", F),
-            ("gateway_id", U),
-            ("nat_gateway_id", U),
-            ("id", C),
-        ],
-    ),
-    (
-        "aws_subnet",
-        true,
-        &[
-            ("vpc_id", F),
-            ("cidr_block", F),
-            ("availability_zone", F),
-            ("map_public_ip_on_launch", U),
-            ("id", C),
-            ("arn", C),
-        ],
-    ),
-    (
-        "aws_route_table_association",
-        false,
-        &[("subnet_id", F), ("route_table_id", U), ("id", C)],
-    ),
-    (
-        "aws_eip",
-        true,
-        &[("domain", F), ("id", C), ("public_ip", C)],
-    ),
-    (
-        "aws_nat_gateway",
-        true,
-        &[
-            ("subnet_id", F),
-            ("allocation_id", F),
-            ("id", C),
-            ("state", C),
-        ],
-    ),
-    (
-        "aws_vpc_endpoint",
-        true,
-        &[
-            ("vpc_id", F),
-            ("service_name", F),
-            ("vpc_endpoint_type", F),
-            ("route_table_ids", US),
-            ("id", C),
-        ],
-    ),
-    (
-        "aws_security_group",
-        true,
-        &[
-            ("name", F),
-            ("description", F),
-            ("vpc_id", F),
-            ("id", C),
-            ("arn", C),
-        ],
-    ),
-    (
-        "aws_security_group_rule",
-        true,
-        &[
-            ("security_group_id", F),
-            ("type", F),
-            ("ip_protocol", U),
-            ("from_port", U),
-            ("to_port", U),
-            ("cidr_ipv4", U),
-            ("referenced_security_group_id", U),
-            ("description", U),
-            ("id", C),
-        ],
-    ),
-    (
-        "aws_secretsmanager_secret",
-        true,
-        &[
-            ("name", F),
-            ("description", U),
-            ("secret_string", S),
-            ("id", C),
-            ("arn", C),
-        ],
-    ),
-    (
-        "aws_db_subnet_group",
-        true,
-        &[
-            ("name", F),
-            ("description", U),
-            ("subnet_ids", US),
-            ("id", C),
-            ("arn", C),
-        ],
-    ),
-    (
-        "aws_db_parameter_group",
-        true,
-        &[
-            ("name", F),
-            ("family", F),
-            ("description", F),
-            ("parameters", U),
-            ("id", C),
-            ("arn", C),
-        ],
-    ),
-    (
-        "aws_db_instance",
-        true,
-        &[
-            ("identifier", F),
-            ("engine", F),
-            ("engine_version", U),
-            ("instance_class", U),
-            ("allocated_storage", U),
-            ("storage_type", U),
-            ("storage_encrypted", F),
-            ("multi_az", U),
-            ("backup_retention_period", U),
-            // AWS picks a window when none is asked for: computed when unset.
-            ("preferred_backup_window", C),
-            ("preferred_maintenance_window", C),
-            ("deletion_protection", U),
-            ("username", F),
-            ("password", S),
-            ("manage_master_user_password", U),
-            ("master_user_secret_arn", C),
-            ("db_name", F),
-            ("db_subnet_group_name", F),
-            ("vpc_security_group_ids", US),
-            ("parameter_group_name", U),
-            ("id", C),
-            ("arn", C),
-            ("endpoint", C),
-            ("port", C),
-            ("status", C),
-        ],
-    ),
-    (
-        "aws_postgres_database",
-        false,
-        &[
-            ("instance_identifier", F),
-            ("endpoint", F),
-            ("port", F),
-            ("name", F),
-            ("username", U),
-            ("password_secret_arn", U),
-            ("id", C),
-        ],
-    ),
-    (
-        "aws_msk_cluster",
-        true,
-        &[
-            ("cluster_name", F),
-            ("kafka_version", U),
-            ("number_of_broker_nodes", U),
-            ("instance_type", U),
-            ("ebs_volume_size", U),
-            ("client_subnets", FS),
-            ("security_groups", FS),
-            ("encryption_in_transit_client_broker", F),
-            ("encryption_in_transit_in_cluster", F),
-            ("id", C),
-            ("arn", C),
-            ("current_version", C),
-            ("bootstrap_brokers_tls", C),
-            ("state", C),
-        ],
-    ),
-    (
-        "aws_msk_topic",
-        false,
-        &[
-            ("cluster_arn", F),
-            ("name", F),
-            ("partitions", U),
-            ("replication", F),
-            ("id", C),
-            ("arn", C),
-        ],
-    ),
-    (
-        "aws_lb",
-        true,
-        &[
-            ("name", F),
-            ("internal", F),
-            ("load_balancer_type", F),
-            ("subnets", US),
-            ("security_groups", US),
-            ("id", C),
-            ("arn", C),
-            ("dns_name", C),
-        ],
-    ),
-    (
-        "aws_lb_target_group",
-        true,
-        &[
-            ("name", F),
-            ("port", F),
-            ("protocol", F),
-            ("target_type", F),
-            ("vpc_id", F),
-            ("health_check_path", U),
-            ("health_check_interval", U),
-            ("health_check_timeout", U),
-            ("healthy_threshold", U),
-            ("unhealthy_threshold", U),
-            ("matcher", U),
-            ("id", C),
-            ("arn", C),
-        ],
-    ),
-    (
-        "aws_lb_listener",
-        true,
-        &[
-            ("load_balancer_arn", F),
-            ("port", U),
-            ("protocol", U),
-            ("certificate_arn", U),
-            ("ssl_policy", U),
-            ("default_action", U),
-            ("default_target_group_arn", U),
-            ("id", C),
-            ("arn", C),
-        ],
-    ),
-    (
-        "aws_lb_listener_rule",
-        true,
-        &[
-            ("listener_arn", F),
-            ("priority", U),
-            ("path_patterns", U),
-            ("source_ips", US),
-            ("target_group_arn", U),
-            ("action", U),
-            ("id", C),
-            ("arn", C),
-        ],
-    ),
-    (
-        "aws_elasticache_subnet_group",
-        true,
-        &[
-            ("name", F),
-            ("description", U),
-            ("subnet_ids", US),
-            ("id", C),
-            ("arn", C),
-        ],
-    ),
-    (
-        "aws_elasticache_replication_group",
-        true,
-        &[
-            ("replication_group_id", F),
-            ("description", U),
-            ("engine", F),
-            ("engine_version", U),
-            ("node_type", U),
-            ("num_cache_clusters", U),
-            ("automatic_failover_enabled", U),
-            ("multi_az_enabled", U),
-            ("transit_encryption_enabled", F),
-            ("at_rest_encryption_enabled", F),
-            ("auth_token", S),
-            ("port", F),
-            ("subnet_group_name", F),
-            ("security_group_ids", US),
-            ("id", C),
-            ("arn", C),
-            ("primary_endpoint_address", C),
-            ("status", C),
-        ],
-    ),
-];
-
-/// Types with a natural key AWS keeps unique (a name, a route's table and destination, a
-/// subnet's one association, a topic in its cluster, a database in its instance): a create
-/// that meets this stack's own object there adopts it (see cairn-provider-kit's `adopt`).
-const ADOPTS_EXISTING: &[&str] = &[
-    "aws_route",
-    "aws_route_table_association",
-    "aws_secretsmanager_secret",
-    "aws_db_subnet_group",
-    "aws_db_parameter_group",
-    "aws_db_instance",
-    "aws_postgres_database",
-    "aws_elasticache_subnet_group",
-    "aws_elasticache_replication_group",
-    "aws_lb_target_group",
-    "aws_msk_topic",
-];
-
-/// Types whose create sends more requests once the object exists that a re-run could
-/// collide with: a group's default egress revoked (it would take the stack's own identical
-/// rule), a gateway attached (a second attach fails), a parameter group's parameters set.
-/// A VPC's DNS settings and a subnet's public-IP setting are follow-ups too, but they only
-/// set what the declaration says, whatever lands last: not worth a wait.
-const CREATE_FOLLOW_UPS: &[&str] = &[
-    "aws_security_group",
-    "aws_internet_gateway",
-    "aws_db_parameter_group",
-];
-
+/// Whether the AWS type `type_name` has the attribute `attr`.
 pub(crate) fn has_attr(type_name: &str, attr: &str) -> bool {
-    TYPES
-        .iter()
-        .any(|(t, _, attrs)| *t == type_name && attrs.iter().any(|(a, _)| *a == attr))
+    TYPES.has_attr(type_name, attr)
 }
 
-pub(crate) fn schema() -> ProviderSchema {
-    let mut out = ProviderSchema::default();
-    for (t, tag, attrs) in TYPES {
-        let mut rs = ResourceSchema::new(t);
-        for (a, s) in attrs.iter() {
-            rs = rs.attr(a, *s);
-        }
-        if *tag {
-            rs = rs.attr("tags", U);
-        }
-        // Listeners keep pointing at a target group until the new one exists.
-        if *t == "aws_lb_target_group" {
-            rs = rs.create_before_destroy();
-        }
-        if ADOPTS_EXISTING.contains(t) {
-            rs = rs.adopts_existing();
-        }
-        if CREATE_FOLLOW_UPS.contains(t) {
-            rs = rs.create_follow_ups();
-        }
-        out.add(rs);
-    }
-    out
+fn registry() -> Registry<Ctx> {
+    let mut r = Registry::new("aws");
+    r.add(
+        ResourceSchema::new("aws_vpc")
+            .attr("cidr_block", F)
+            .attr("enable_dns_support", U)
+            .attr("enable_dns_hostnames", U)
+            .attr("id", C)
+            .attr("tags", U),
+        ops!(
+            ec2::read_vpcs,
+            ec2::create_vpc,
+            ec2::update_vpc,
+            ec2::delete_vpc,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_internet_gateway")
+            .attr("vpc_id", U)
+            .attr("id", C)
+            .attr("tags", U)
+            .create_follow_ups(),
+        ops!(
+            ec2::read_igws,
+            ec2::create_igw,
+            ec2::update_igw,
+            ec2::delete_igw,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_route_table")
+            .attr("vpc_id", F)
+            .attr("id", C)
+            .attr("tags", U),
+        ops!(
+            ec2::read_route_tables,
+            ec2::create_route_table,
+            ec2::update_tags_only,
+            ec2::delete_route_table,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_route")
+            .attr("route_table_id", F)
+            .attr("destination_cidr_block", F)
+            .attr("gateway_id", U)
+            .attr("nat_gateway_id", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            ec2::read_routes,
+            ec2::create_route,
+            ec2::update_route,
+            ec2::delete_route,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_subnet")
+            .attr("vpc_id", F)
+            .attr("cidr_block", F)
+            .attr("availability_zone", F)
+            .attr("map_public_ip_on_launch", U)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("tags", U),
+        ops!(
+            ec2::read_subnets,
+            ec2::create_subnet,
+            ec2::update_subnet,
+            ec2::delete_subnet,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_route_table_association")
+            .attr("subnet_id", F)
+            .attr("route_table_id", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            ec2::read_associations,
+            ec2::create_association,
+            ec2::update_association,
+            ec2::delete_association,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_eip")
+            .attr("domain", F)
+            .attr("id", C)
+            .attr("public_ip", C)
+            .attr("tags", U),
+        ops!(
+            ec2::read_eips,
+            ec2::create_eip,
+            ec2::update_tags_only,
+            ec2::delete_eip,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_nat_gateway")
+            .attr("subnet_id", F)
+            .attr("allocation_id", F)
+            .attr("id", C)
+            .attr("state", C)
+            .attr("tags", U),
+        ops!(
+            ec2::read_nats,
+            ec2::create_nat,
+            ec2::update_tags_only,
+            ec2::delete_nat,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_vpc_endpoint")
+            .attr("vpc_id", F)
+            .attr("service_name", F)
+            .attr("vpc_endpoint_type", F)
+            .attr("route_table_ids", US)
+            .attr("id", C)
+            .attr("tags", U),
+        ops!(
+            ec2::read_endpoints,
+            ec2::create_endpoint,
+            ec2::update_endpoint,
+            ec2::delete_endpoint,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_security_group")
+            .attr("name", F)
+            .attr("description", F)
+            .attr("vpc_id", F)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("tags", U)
+            .create_follow_ups(),
+        ops!(
+            ec2::read_security_groups,
+            ec2::create_security_group,
+            ec2::update_tags_only,
+            ec2::delete_security_group,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_security_group_rule")
+            .attr("security_group_id", F)
+            .attr("type", F)
+            .attr("ip_protocol", U)
+            .attr("from_port", U)
+            .attr("to_port", U)
+            .attr("cidr_ipv4", U)
+            .attr("referenced_security_group_id", U)
+            .attr("description", U)
+            .attr("id", C)
+            .attr("tags", U),
+        ops!(
+            ec2::read_rules,
+            ec2::create_rule,
+            ec2::update_rule,
+            ec2::delete_rule,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_secretsmanager_secret")
+            .attr("name", F)
+            .attr("description", U)
+            .attr("secret_string", S)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("tags", U)
+            .adopts_existing(),
+        ops!(
+            secrets::read,
+            secrets::create,
+            secrets::update,
+            secrets::delete,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_db_subnet_group")
+            .attr("name", F)
+            .attr("description", U)
+            .attr("subnet_ids", US)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("tags", U)
+            .adopts_existing(),
+        ops!(
+            rds::read_subnet_groups,
+            rds::create_subnet_group,
+            rds::update_subnet_group,
+            rds::delete_subnet_group,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_db_parameter_group")
+            .attr("name", F)
+            .attr("family", F)
+            .attr("description", F)
+            .attr("parameters", U)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("tags", U)
+            .adopts_existing()
+            .create_follow_ups(),
+        ops!(
+            rds::read_parameter_groups,
+            rds::create_parameter_group,
+            rds::update_parameter_group,
+            rds::delete_parameter_group,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_db_instance")
+            .attr("identifier", F)
+            .attr("engine", F)
+            .attr("engine_version", U)
+            .attr("instance_class", U)
+            .attr("allocated_storage", U)
+            .attr("storage_type", U)
+            .attr("storage_encrypted", F)
+            .attr("multi_az", U)
+            .attr("backup_retention_period", U)
+            // AWS picks a window when none is asked for: computed when unset.
+            .attr("preferred_backup_window", C)
+            .attr("preferred_maintenance_window", C)
+            .attr("deletion_protection", U)
+            .attr("username", F)
+            .attr("password", S)
+            .attr("manage_master_user_password", U)
+            .attr("master_user_secret_arn", C)
+            .attr("db_name", F)
+            .attr("db_subnet_group_name", F)
+            .attr("vpc_security_group_ids", US)
+            .attr("parameter_group_name", U)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("endpoint", C)
+            .attr("port", C)
+            .attr("status", C)
+            .attr("tags", U)
+            .adopts_existing(),
+        ops!(
+            rds::read_instances,
+            rds::create_instance,
+            rds::update_instance,
+            rds::delete_instance,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_postgres_database")
+            .attr("instance_identifier", F)
+            .attr("endpoint", F)
+            .attr("port", F)
+            .attr("name", F)
+            .attr("username", U)
+            .attr("password_secret_arn", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            rds::database::read,
+            rds::database::create,
+            rds::database::update,
+            rds::database::delete,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_msk_cluster")
+            .attr("cluster_name", F)
+            .attr("kafka_version", U)
+            .attr("number_of_broker_nodes", U)
+            .attr("instance_type", U)
+            .attr("ebs_volume_size", U)
+            .attr("client_subnets", FS)
+            .attr("security_groups", FS)
+            .attr("encryption_in_transit_client_broker", F)
+            .attr("encryption_in_transit_in_cluster", F)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("current_version", C)
+            .attr("bootstrap_brokers_tls", C)
+            .attr("state", C)
+            .attr("tags", U),
+        ops!(msk::read, msk::create, msk::update, msk::delete,),
+    );
+    r.add(
+        ResourceSchema::new("aws_msk_topic")
+            .attr("cluster_arn", F)
+            .attr("name", F)
+            .attr("partitions", U)
+            .attr("replication", F)
+            .attr("id", C)
+            .attr("arn", C)
+            .adopts_existing(),
+        ops!(
+            msk::topic::read,
+            msk::topic::create,
+            msk::topic::update,
+            msk::topic::delete,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_lb")
+            .attr("name", F)
+            .attr("internal", F)
+            .attr("load_balancer_type", F)
+            .attr("subnets", US)
+            .attr("security_groups", US)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("dns_name", C)
+            .attr("tags", U),
+        ops!(
+            elb::read_lbs,
+            elb::create_lb,
+            elb::update_lb,
+            elb::delete_lb,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_lb_target_group")
+            .attr("name", F)
+            .attr("port", F)
+            .attr("protocol", F)
+            .attr("target_type", F)
+            .attr("vpc_id", F)
+            .attr("health_check_path", U)
+            .attr("health_check_interval", U)
+            .attr("health_check_timeout", U)
+            .attr("healthy_threshold", U)
+            .attr("unhealthy_threshold", U)
+            .attr("matcher", U)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("tags", U)
+            .adopts_existing()
+            // Listeners keep pointing at a target group until the new one exists.
+            .create_before_destroy(),
+        ops!(
+            elb::read_tgs,
+            elb::create_tg,
+            elb::update_tg,
+            elb::delete_tg,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_lb_listener")
+            .attr("load_balancer_arn", F)
+            .attr("port", U)
+            .attr("protocol", U)
+            .attr("certificate_arn", U)
+            .attr("ssl_policy", U)
+            .attr("default_action", U)
+            .attr("default_target_group_arn", U)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("tags", U),
+        ops!(
+            elb::read_listeners,
+            elb::create_listener,
+            elb::update_listener,
+            elb::delete_listener,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_lb_listener_rule")
+            .attr("listener_arn", F)
+            .attr("priority", U)
+            .attr("path_patterns", U)
+            .attr("source_ips", US)
+            .attr("target_group_arn", U)
+            .attr("action", U)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("tags", U),
+        ops!(
+            elb::read_rules,
+            elb::create_rule,
+            elb::update_rule,
+            elb::delete_rule,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_elasticache_subnet_group")
+            .attr("name", F)
+            .attr("description", U)
+            .attr("subnet_ids", US)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("tags", U)
+            .adopts_existing(),
+        ops!(
+            elasticache::read_subnet_groups,
+            elasticache::create_subnet_group,
+            elasticache::update_subnet_group,
+            elasticache::delete_subnet_group,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("aws_elasticache_replication_group")
+            .attr("replication_group_id", F)
+            .attr("description", U)
+            .attr("engine", F)
+            .attr("engine_version", U)
+            .attr("node_type", U)
+            .attr("num_cache_clusters", U)
+            .attr("automatic_failover_enabled", U)
+            .attr("multi_az_enabled", U)
+            .attr("transit_encryption_enabled", F)
+            .attr("at_rest_encryption_enabled", F)
+            .attr("auth_token", S)
+            .attr("port", F)
+            .attr("subnet_group_name", F)
+            .attr("security_group_ids", US)
+            .attr("id", C)
+            .attr("arn", C)
+            .attr("primary_endpoint_address", C)
+            .attr("status", C)
+            .attr("tags", U)
+            .adopts_existing(),
+        ops!(
+            elasticache::read_groups,
+            elasticache::create_group,
+            elasticache::update_group,
+            elasticache::delete_group,
+        ),
+    );
+    r
 }

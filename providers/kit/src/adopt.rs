@@ -9,7 +9,9 @@
 //! like routes), and reports that it did; anything else is refused with the owner named.
 
 use crate::ownership::Owner;
-use cairn_core::provider::{Progress, ProviderError};
+use cairn_core::provider::{Progress, ProviderError, ReadItem, ReadOutcome};
+use cairn_core::value::{Attrs, Text, Value};
+use std::collections::BTreeMap;
 
 /// What a create found under the natural key it asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +68,51 @@ pub fn decide(
     }
 }
 
+/// Answer a batch read from one listing of the cloud's objects.
+///
+/// `by_id` holds every object listed (id → attributes); `by_address` maps addresses to ids
+/// found through ownership marks (or another natural key). An item with an id takes the
+/// object with that id; an item without one (the create of an interrupted run) takes the
+/// object its address is marked on, so it is adopted rather than made twice. Each object
+/// answers at most one item; an item nothing answers reads [`ReadOutcome::Gone`].
+/// `finish` turns what the cloud listed into the attributes to record, given the item (its
+/// `prior`, e.g. for values the cloud never returns: see [`keep_write_only`]).
+pub fn match_listed(
+    items: &[ReadItem],
+    mut by_id: BTreeMap<String, Attrs>,
+    by_address: &BTreeMap<String, String>,
+    mut finish: impl FnMut(&ReadItem, Attrs) -> Attrs,
+) -> BTreeMap<Text, ReadOutcome> {
+    items
+        .iter()
+        .map(|i| {
+            let id = match &i.id {
+                Some(id) => Some(id.to_string()),
+                None => by_address.get(i.address.as_str()).cloned(),
+            };
+            let outcome = id.and_then(|id| {
+                let attrs = by_id.remove(&id)?;
+                Some(ReadOutcome::Found {
+                    id: id.as_str().into(),
+                    attrs: finish(i, attrs),
+                })
+            });
+            (i.address.clone(), outcome.unwrap_or(ReadOutcome::Gone))
+        })
+        .collect()
+}
+
+/// Secrets the cloud accepts but never returns (passwords, AUTH tokens): keep what state
+/// recorded (a digest) for every sensitive attribute of `prior` the read did not give back.
+pub fn keep_write_only(prior: &Attrs, mut attrs: Attrs) -> Attrs {
+    for (k, v) in prior {
+        if matches!(v, Value::Sensitive(_)) && !attrs.contains_key(k.as_str()) {
+            attrs.insert(k.clone(), v.clone());
+        }
+    }
+    attrs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +140,68 @@ mod tests {
         let said = said.lock().unwrap();
         assert_eq!(said.len(), 2);
         assert!(said[1].contains("adopted the existing DB instance db1"));
+    }
+
+    fn item(address: &str, id: Option<&str>) -> ReadItem {
+        ReadItem {
+            address: address.into(),
+            id: id.map(Into::into),
+            token: if id.is_none() {
+                Some("tok".into())
+            } else {
+                None
+            },
+            prior: Attrs::new(),
+        }
+    }
+
+    #[test]
+    fn listed_objects_answer_by_id_then_by_marked_address_and_only_once() {
+        let mut by_id = BTreeMap::new();
+        for id in ["a-1", "b-1", "c-1"] {
+            let mut a = Attrs::new();
+            a.insert("id".into(), Value::str(id));
+            by_id.insert(id.to_string(), a);
+        }
+        let by_address = BTreeMap::from([
+            ("x.b".to_string(), "b-1".to_string()),
+            ("x.dup".to_string(), "a-1".to_string()),
+        ]);
+        let items = [
+            item("x.a", Some("a-1")),
+            item("x.b", None),
+            item("x.dup", None),
+            item("x.gone", Some("z-9")),
+            item("x.new", None),
+        ];
+        let out = match_listed(&items, by_id, &by_address, |_, a| a);
+        let id = |k: &str| match &out[k] {
+            ReadOutcome::Found { id, .. } => Some(id.to_string()),
+            _ => None,
+        };
+        assert_eq!(id("x.a").as_deref(), Some("a-1"));
+        assert_eq!(id("x.b").as_deref(), Some("b-1"), "adopted by its marks");
+        assert_eq!(id("x.dup"), None, "an object answers one item only");
+        assert_eq!(id("x.gone"), None);
+        assert_eq!(id("x.new"), None, "never made: gone");
+    }
+
+    #[test]
+    fn write_only_secrets_keep_the_recorded_digest() {
+        let mut prior = Attrs::new();
+        prior.insert(
+            "password".into(),
+            Value::Sensitive(cairn_core::value::Sensitive::new("p4ss-word-long")),
+        );
+        prior.insert("name".into(), Value::str("old"));
+        let mut read = Attrs::new();
+        read.insert("name".into(), Value::str("new"));
+        let kept = keep_write_only(&prior, read);
+        assert!(matches!(kept["password"], Value::Sensitive(_)));
+        assert_eq!(
+            kept["name"],
+            Value::str("new"),
+            "what the cloud returns wins"
+        );
     }
 }

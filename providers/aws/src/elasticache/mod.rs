@@ -14,39 +14,25 @@ use cairn_core::value::{Attrs, Text, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Match listed objects to the request (by id, or an interrupted create's by ownership);
+/// the AUTH token keeps what state recorded, and lists keep the declared order.
 fn found_or_gone(
     req: &ReadRequest,
-    mut by_id: BTreeMap<String, Attrs>,
+    by_id: BTreeMap<String, Attrs>,
     by_address: &BTreeMap<String, String>,
 ) -> BTreeMap<Text, ReadOutcome> {
-    req.items
-        .iter()
-        .map(|i| {
-            let id =
-                i.id.as_deref()
-                    .map(str::to_string)
-                    .or_else(|| by_address.get(i.address.as_str()).cloned());
-            let outcome = id.and_then(|id| {
-                let mut attrs = by_id.remove(&id)?;
-                for (k, v) in &i.prior {
-                    if matches!(v, Value::Sensitive(_)) {
-                        attrs.insert(k.clone(), v.clone());
-                    }
-                    if (k == "subnet_ids" || k == "security_group_ids")
-                        && attrs.contains_key(k.as_str())
-                    {
-                        let actual = list(&attrs, k);
-                        attrs.insert(k.clone(), crate::ec2::order_like(Some(v), actual));
-                    }
-                }
-                Some(ReadOutcome::Found {
-                    id: id.as_str().into(),
-                    attrs,
-                })
-            });
-            (i.address.clone(), outcome.unwrap_or(ReadOutcome::Gone))
-        })
-        .collect()
+    cairn_provider_kit::adopt::match_listed(&req.items, by_id, by_address, |i, mut attrs| {
+        for (k, v) in &i.prior {
+            if matches!(v, Value::Sensitive(_)) {
+                attrs.insert(k.clone(), v.clone());
+            }
+            if (k == "subnet_ids" || k == "security_group_ids") && attrs.contains_key(k.as_str()) {
+                let actual = list(&attrs, k);
+                attrs.insert(k.clone(), crate::ec2::order_like(Some(v), actual));
+            }
+        }
+        attrs
+    })
 }
 
 /// The user's tags of an ElastiCache object (listings do not carry them).

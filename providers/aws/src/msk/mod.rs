@@ -230,24 +230,12 @@ pub(crate) async fn read(
             by_arn.insert(arn, cluster_attrs(c));
         }
     }
-    Ok(req
-        .items
-        .iter()
-        .map(|i| {
-            let arn =
-                i.id.as_deref()
-                    .map(str::to_string)
-                    .or_else(|| by_address.get(i.address.as_str()).cloned());
-            let outcome = arn.and_then(|arn| {
-                let attrs = by_arn.remove(&arn)?;
-                Some(ReadOutcome::Found {
-                    id: arn.as_str().into(),
-                    attrs: recorded(attrs, &i.prior),
-                })
-            });
-            (i.address.clone(), outcome.unwrap_or(ReadOutcome::Gone))
-        })
-        .collect())
+    Ok(cairn_provider_kit::adopt::match_listed(
+        &req.items,
+        by_arn,
+        &by_address,
+        |i, attrs| recorded(attrs, &i.prior),
+    ))
 }
 
 pub(crate) async fn update(

@@ -13,6 +13,7 @@ use crate::Ctx;
 use aws_sdk_rds::types::{ApplyMethod, Parameter, Tag};
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
+use cairn_provider_kit::adopt;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -38,36 +39,16 @@ pub(crate) fn secret<'a>(address: &str, a: &'a Attrs, k: &str) -> Result<&'a str
     }
 }
 
-/// Match listed objects to the request: by id, or (adoption) by ownership tag.
+/// Match listed objects to the request: by id, or (adoption) by ownership tag; write-only
+/// secrets keep what state recorded.
 pub(crate) fn match_items(
     req: &ReadRequest,
-    mut by_id: BTreeMap<String, Attrs>,
+    by_id: BTreeMap<String, Attrs>,
     by_address: BTreeMap<String, String>,
 ) -> BTreeMap<Text, ReadOutcome> {
-    req.items
-        .iter()
-        .map(|i| {
-            let id = match (&i.id, &i.token) {
-                (Some(id), _) => Some(id.to_string()),
-                (None, Some(_)) => by_address.get(i.address.as_str()).cloned(),
-                _ => None,
-            };
-            let outcome = id.and_then(|id| {
-                let mut attrs = by_id.remove(&id)?;
-                // Write-only secrets are not readable: keep what state recorded.
-                for (k, v) in &i.prior {
-                    if matches!(v, Value::Sensitive(_)) && !attrs.contains_key(k.as_str()) {
-                        attrs.insert(k.clone(), v.clone());
-                    }
-                }
-                Some(ReadOutcome::Found {
-                    id: id.as_str().into(),
-                    attrs,
-                })
-            });
-            (i.address.clone(), outcome.unwrap_or(ReadOutcome::Gone))
-        })
-        .collect()
+    adopt::match_listed(&req.items, by_id, &by_address, |i, attrs| {
+        adopt::keep_write_only(&i.prior, attrs)
+    })
 }
 
 // ---------------------------------------------------------------------------------------
