@@ -55,7 +55,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 /// The default state file: `.cairn/STACK.CLOUD.json` under the working directory.
 fn state_path(args: &StackArgs, stack: &Stack) -> PathBuf {
     args.state.clone().unwrap_or_else(|| {
-        PathBuf::from(".cairn").join(format!("{}.{}.json", stack.name(), args.cloud.name()))
+        PathBuf::from(".cairn").join(format!("{}.{}.json", stack.name(), args.cloud().name()))
     })
 }
 
@@ -71,6 +71,27 @@ fn provider(rt: &tokio::runtime::Runtime, cloud: Cloud) -> Result<Arc<dyn Provid
     }
 }
 
+/// Every cloud the CLI knows, built in or not.
+const CLOUDS: [Cloud; 3] = [Cloud::Aws, Cloud::Gcp, Cloud::Azure];
+
+/// A provider that can lower for `cloud` without any configuration or call (validation):
+/// AWS in the stack's pinned region, else the configured one, else us-east-1 (lowering only
+/// uses the region for zone names). `None` for a cloud not built in.
+fn lowering_provider(cloud: Cloud, stack: &Stack) -> Option<Arc<dyn Provider>> {
+    match cloud {
+        Cloud::Aws => {
+            let region = stack
+                .region()
+                .map(str::to_string)
+                .or_else(|| std::env::var("AWS_REGION").ok())
+                .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+                .unwrap_or_else(|| "us-east-1".into());
+            Some(Arc::new(cairn_aws::AwsProvider::offline(&region)))
+        }
+        Cloud::Gcp | Cloud::Azure => None,
+    }
+}
+
 /// Stack, engine and runtime for a command. `writes`: the command may write state, so the
 /// state directory is created; read-only commands never create anything.
 /// The stack, validated, and an engine over its state. Nothing is written here: the state
@@ -81,8 +102,11 @@ fn setup(args: &StackArgs) -> Result<(Stack, Engine, tokio::runtime::Runtime), S
     validate(&stack).map_err(|e| e.to_string())?;
     let path = state_path(args, &stack);
     let rt = runtime()?;
-    let engine = Engine::new(provider(&rt, args.cloud)?, Arc::new(LocalStore::new(path)))
-        .with_notices(|m| eprintln!("note: {m}"));
+    let engine = Engine::new(
+        provider(&rt, args.cloud())?,
+        Arc::new(LocalStore::new(path)),
+    )
+    .with_notices(|m| eprintln!("note: {m}"));
     Ok((stack, engine, rt))
 }
 
@@ -104,6 +128,60 @@ impl Ctx<'_> {
             stack.resources().len(),
             stack.outputs().len()
         );
+        // Overrides name a cloud: one cairn does not know is a typo, never silently dropped.
+        let mut problems = Vec::new();
+        for d in stack.resources() {
+            for cloud in d.resource.common().overrides.keys() {
+                if !CLOUDS.iter().any(|c| c.name() == cloud) {
+                    problems.push(format!(
+                        "  - {}: field `overrides.{cloud}`: there is no cloud {cloud:?}; overrides are for {}",
+                        d.address(),
+                        CLOUDS.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(format!(
+                "the stack is invalid ({} problem{}):\n{}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                problems.join("\n")
+            ));
+        }
+        let clouds: Vec<Cloud> = match args.cloud {
+            Some(c) => vec![c],
+            None => CLOUDS.to_vec(),
+        };
+        for cloud in clouds {
+            let Some(provider) = lowering_provider(cloud, &stack) else {
+                if args.cloud.is_some() {
+                    return Err(format!(
+                        "the {} provider is not part of cairn yet, so the stack cannot be lowered for it",
+                        cloud.name()
+                    ));
+                }
+                let _ = writeln!(
+                    self.out,
+                    "{}: provider not built in yet, not lowered",
+                    cloud.name()
+                );
+                continue;
+            };
+            let engine = Engine::new(
+                provider,
+                Arc::new(LocalStore::new(state_path(args, &stack))),
+            );
+            let graph = engine
+                .lower(&stack)
+                .map_err(|e| format!("on {}: {e}", cloud.name()))?;
+            let _ = writeln!(
+                self.out,
+                "{}: lowers to {} resources",
+                cloud.name(),
+                graph.resources.len()
+            );
+        }
         Ok(0)
     }
 

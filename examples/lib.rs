@@ -34,10 +34,11 @@ pub struct StackArgs {
     /// Environment name, part of the stack name.
     #[arg(long, default_value = "prod")]
     pub env: String,
-    /// Cloud to plan for. AWS reads the standard AWS_* variables (region, credentials,
-    /// AWS_ENDPOINT_URL), so the same command works against AWS and the emulator.
-    #[arg(long, value_enum, default_value_t = Cloud::Aws)]
-    pub cloud: Cloud,
+    /// Cloud to plan for (default aws). AWS reads the standard AWS_* variables (region,
+    /// credentials, AWS_ENDPOINT_URL), so the same command works against AWS and the
+    /// emulator. `validate` without it checks the stack for every cloud built in.
+    #[arg(long, value_enum)]
+    pub cloud: Option<Cloud>,
     /// State file (default: .cairn/STACK-ENV.CLOUD.json in the working directory).
     #[arg(long)]
     pub state: Option<PathBuf>,
@@ -48,6 +49,13 @@ pub struct StackArgs {
     /// provider is configured for another.
     #[arg(long)]
     pub region: Option<String>,
+}
+
+impl StackArgs {
+    /// The cloud a command that talks to one works on.
+    pub fn cloud(&self) -> Cloud {
+        self.cloud.unwrap_or(Cloud::Aws)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -80,7 +88,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check a stack without contacting any cloud.
+    /// Check a stack without contacting any cloud: the portable rules, then lowering for
+    /// `--cloud` (or for every cloud built in), with that cloud's own limits.
     Validate(StackArgs),
     /// Print the stack's resource graph as Graphviz DOT.
     Graph(StackArgs),

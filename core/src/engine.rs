@@ -128,6 +128,10 @@ impl Engine {
     /// cloud call is made.
     pub fn lower(&self, stack: &Stack) -> Result<ResourceGraph, EngineError> {
         validate(stack).map_err(EngineError::Invalid)?;
+        let misfits = provider_fit(stack, self.provider.name(), self.provider.schema());
+        if !misfits.is_empty() {
+            return Err(EngineError::Invalid(ValidationErrors(misfits)));
+        }
         let lowered = self
             .provider
             .lower(LowerRequest { stack })
@@ -852,4 +856,56 @@ fn diff_live(
         }
         ReadOutcome::Failed(e) => out.failures.push((r.address.to_string(), e)),
     }
+}
+
+/// What a stack asks of this provider that it cannot give, found from its schema before
+/// lowering: a region pin the provider is not configured for, and override keys it does
+/// not read. Overrides for other providers are theirs to check.
+pub fn provider_fit(stack: &Stack, provider: &str, schema: &ProviderSchema) -> Vec<Invalid> {
+    let mut errors = Vec::new();
+    if let (Some(pinned), Some(region)) = (stack.region(), schema.region.as_deref()) {
+        if pinned != region {
+            errors.push(Invalid::new(
+                "stack",
+                "region",
+                format!(
+                    "stack {} is pinned to region {pinned:?}, but {provider} is configured for \
+                     {region:?}{}; set one to match the other",
+                    stack.name(),
+                    if schema.region_setting.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", schema.region_setting)
+                    }
+                ),
+            ));
+        }
+    }
+    for d in stack.resources() {
+        let Some(overrides) = d.resource.common().overrides_for(provider) else {
+            continue;
+        };
+        let known = schema.override_keys.get(&d.kind());
+        for key in overrides.keys() {
+            if known.is_some_and(|k| k.contains(key.as_str())) {
+                continue;
+            }
+            let accepted = match known {
+                Some(k) if !k.is_empty() => format!(
+                    "it reads: {}",
+                    k.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+                ),
+                _ => format!("it reads none for a {}", d.kind()),
+            };
+            errors.push(Invalid::new(
+                d.address(),
+                format!("overrides.{provider}.{key}"),
+                format!(
+                    "{provider} has no override {key:?} for a {}; {accepted}",
+                    d.kind()
+                ),
+            ));
+        }
+    }
+    errors
 }

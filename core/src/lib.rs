@@ -42,6 +42,6 @@ pub mod prelude {
     pub use crate::model::{
         Broker, Cache, Database, Declare, HealthCheck, LoadBalancer, NatMode, Network, Protocol,
         Ref, RouteTarget, Rule, Secret, SecurityGroup, Size, Stack, StorageType, Subnet,
-        TargetGroup, Tier, Topic,
+        TargetGroup, Tier, Topic, Weekday, Window,
     };
 }

@@ -6,7 +6,7 @@
 //! resources (`lower`), and from then on core only diffs and orders attribute maps.
 
 use crate::invalid::Invalid;
-use crate::model::Stack;
+use crate::model::{KindName, Stack};
 use crate::value::{Attrs, Text};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -125,6 +125,17 @@ pub struct ProviderSchema {
     /// instead of being created anew. Zero only for providers whose calls cannot outlive
     /// their caller (the in-memory test provider).
     pub in_flight_window: std::time::Duration,
+    /// The region the provider is configured for, in the cloud's spelling; `None` for
+    /// providers without regions. The engine refuses a stack pinned to another region
+    /// before lowering it, so no provider can forget the check.
+    pub region: Option<String>,
+    /// Where a user changes that region (named in the error), e.g. "AWS_REGION or the
+    /// profile's region".
+    pub region_setting: String,
+    /// The override keys (`override_for(provider, key, …)`) this provider reads, per
+    /// portable kind. The engine refuses any other key addressed to this provider, so a
+    /// misspelt override is an error naming the field instead of a silent no-op.
+    pub override_keys: BTreeMap<KindName, std::collections::BTreeSet<String>>,
 }
 
 impl ProviderSchema {

@@ -53,7 +53,7 @@ fn fifty() -> Stack {
     for i in 0..5 {
         s.add(
             &format!("cache-{i}"),
-            Cache::redis("7.1")
+            Cache::redis("7")
                 .auth_token(&secrets[4 + i])
                 .subnets([&subnets[5 + i % 4], &subnets[6 + i % 4]])
                 .security_group(&groups[i]),

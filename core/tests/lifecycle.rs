@@ -319,3 +319,45 @@ fn overrides_reach_only_their_own_provider() {
         "another cloud's override must not leak in"
     );
 }
+
+#[test]
+fn an_override_the_provider_does_not_read_is_refused_naming_the_field() {
+    let mem = MemoryProvider::new();
+    let engine = Sandbox::new().engine(&mem);
+    let mut s = Stack::new("over");
+    s.add(
+        "main",
+        Network::new("10.0.0.0/16")
+            .override_for("memory", "flavor", "vanilla")
+            .override_for("aws", "whatever", "is aws's to check"),
+    );
+    let err = engine.lower(&s).unwrap_err().to_string();
+    assert!(
+        err.contains("network.main: field `overrides.memory.flavor`")
+            && err.contains("it reads: flavour"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("whatever"),
+        "another provider's keys are its own: {err}"
+    );
+}
+
+#[test]
+fn a_stack_pinned_to_another_region_is_refused_by_the_engine_for_any_provider() {
+    let mem = MemoryProvider::new().region("north-1");
+    let engine = Sandbox::new().engine(&mem);
+    let mut s = Stack::new("pinned");
+    s.add("main", Network::new("10.0.0.0/16"));
+    s.set_region(Some("south-2".into()));
+    let err = engine.lower(&s).unwrap_err().to_string();
+    assert!(
+        err.contains("stack: field `region`")
+            && err.contains("\"south-2\"")
+            && err.contains("\"north-1\"")
+            && err.contains("MemoryProvider::region"),
+        "{err}"
+    );
+    s.set_region(Some("north-1".into()));
+    engine.lower(&s).expect("pinned where the provider is");
+}

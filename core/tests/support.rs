@@ -67,13 +67,13 @@ pub fn full_stack() -> Stack {
     let token = s.add("cache-token", Secret::given("S3cure-Cache-Token-42!"));
     let db = s.add(
         "orders",
-        Database::postgres("15.4")
+        Database::postgres("15")
             .size(Size::Medium)
             .storage_gb(100)
             .high_availability(true)
             .backup_retention_days(30)
-            .backup_window("03:00-04:00")
-            .maintenance_window("sun:04:30-sun:05:30")
+            .backup_window(Window::daily(3))
+            .maintenance_window(Window::weekly(Weekday::Sun, 5))
             .database("orders")
             .admin_user("orders_admin")
             .admin_password(&pw)
@@ -102,7 +102,7 @@ pub fn full_stack() -> Stack {
     );
     s.add(
         "sessions",
-        Cache::redis("7.1")
+        Cache::redis("7")
             .replicas(1)
             .auth_token(&token)
             .subnets([&db_a, &db_b])

@@ -262,11 +262,25 @@ fn cases() -> Vec<Case> {
             }),
             "database.orders",
             "version",
-            "not a PostgreSQL version",
+            "not a major version",
+        ),
+        (
+            "database minor version",
+            edit("orders", |r| as_kind!(r, Database).version = "15.4".into()),
+            "database.orders",
+            "version",
+            "give the major version (\"15\")",
+        ),
+        (
+            "cache minor version",
+            edit("sessions", |r| as_kind!(r, Cache).version = "7.1".into()),
+            "cache.sessions",
+            "version",
+            "override_for(\"aws\", \"engine_version\", \"7.1\")",
         ),
         (
             "database old version",
-            edit("orders", |r| as_kind!(r, Database).version = "9.6".into()),
+            edit("orders", |r| as_kind!(r, Database).version = "9".into()),
             "database.orders",
             "version",
             "out of support",
@@ -290,20 +304,39 @@ fn cases() -> Vec<Case> {
         (
             "backup window",
             edit("orders", |r| {
-                as_kind!(r, Database).backup_window = Some("3am".into())
+                as_kind!(r, Database).backup_window = Some(Window::weekly(Weekday::Mon, 3))
             }),
             "database.orders",
             "backup_window",
-            "hh:mm-hh:mm",
+            "runs every day",
         ),
         (
             "maintenance window",
             edit("orders", |r| {
-                as_kind!(r, Database).maintenance_window = Some("sun:04:00-sun:04:10".into())
+                as_kind!(r, Database).maintenance_window = Some(Window::weekly(Weekday::Sun, 24))
             }),
             "database.orders",
             "maintenance_window",
-            "shorter than 30 minutes",
+            "hours are 0-23",
+        ),
+        (
+            "maintenance window length",
+            edit("orders", |r| {
+                as_kind!(r, Database).maintenance_window =
+                    Some(Window::weekly(Weekday::Sun, 4).hours(0))
+            }),
+            "database.orders",
+            "maintenance_window",
+            "give 1-24",
+        ),
+        (
+            "maintenance window without a day",
+            edit("orders", |r| {
+                as_kind!(r, Database).maintenance_window = Some(Window::daily(4))
+            }),
+            "database.orders",
+            "maintenance_window",
+            "needs a day",
         ),
         (
             "reserved admin user",
@@ -324,7 +357,7 @@ fn cases() -> Vec<Case> {
         (
             "maintenance window touching the backup window",
             edit("orders", |r| {
-                as_kind!(r, Database).maintenance_window = Some("mon:04:00-mon:05:00".into())
+                as_kind!(r, Database).maintenance_window = Some(Window::weekly(Weekday::Mon, 4))
             }),
             "database.orders",
             "maintenance_window",

@@ -119,15 +119,15 @@ pub fn stack(p: &Params) -> Stack {
     );
     let database = s.add(
         "postgres",
-        Database::postgres("15.4")
+        Database::postgres("15")
             .size(p.database_size.unwrap_or(Size::Medium))
             .storage_gb(100)
             .encrypted(true)
             .deletion_protection(p.protect_data)
             .high_availability(true)
             .backup_retention_days(7)
-            .backup_window("03:00-04:00")
-            .maintenance_window("sun:04:30-sun:05:30")
+            .backup_window(Window::daily(3))
+            .maintenance_window(Window::weekly(Weekday::Sun, 5))
             .admin_user("booking_admin")
             .admin_password(&db_password)
             .database("eventbooking")
@@ -136,7 +136,7 @@ pub fn stack(p: &Params) -> Stack {
     );
     let cache = s.add(
         "cache",
-        Cache::redis("7.1")
+        Cache::redis("7")
             .size(p.cache_size.unwrap_or(Size::Small))
             .replicas(1)
             .automatic_failover(true)
@@ -161,7 +161,7 @@ pub fn stack(p: &Params) -> Stack {
             .route(10 * (i as u32 + 1), path, name);
     }
     let lb = s.add("web", lb.default_target("events"));
-    s.output("alb_dns_name", lb.attr("dns_name"));
+    s.output("lb_address", lb.attr("address"));
     s.output("db_endpoint", database.attr("endpoint"));
     s.output("redis_endpoint", cache.attr("endpoint"));
     s

@@ -97,7 +97,7 @@ pub fn stack(p: &Params) -> Stack {
     );
     let db = s.add(
         "postgres",
-        Database::postgres("15.4")
+        Database::postgres("15")
             .size(p.database_size.unwrap_or(Size::Small))
             .storage_gb(50)
             .encrypted(true)
@@ -112,7 +112,7 @@ pub fn stack(p: &Params) -> Stack {
     );
     let cache = s.add(
         "redis",
-        Cache::redis("7.1")
+        Cache::redis("7")
             .size(p.cache_size.unwrap_or(Size::Micro))
             .replicas(1)
             .automatic_failover(true)
@@ -136,7 +136,7 @@ pub fn stack(p: &Params) -> Stack {
             .subnets(&public)
             .security_group(&lb_sg),
     );
-    s.output("lb_dns_name", lb.attr("dns_name"));
+    s.output("lb_address", lb.attr("address"));
     s.output("db_endpoint", db.attr("endpoint"));
     s.output("redis_endpoint", cache.attr("endpoint"));
     s

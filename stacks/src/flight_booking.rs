@@ -104,15 +104,15 @@ pub fn stack(p: &Params) -> Stack {
     );
     let db = s.add(
         "postgres",
-        Database::postgres("15.4")
+        Database::postgres("15")
             .size(p.database_size.unwrap_or(Size::Medium))
             .storage_gb(100)
             .encrypted(true)
             .deletion_protection(p.protect_data)
             .high_availability(true)
             .backup_retention_days(7)
-            .backup_window("02:00-03:00")
-            .maintenance_window("sun:03:30-sun:04:30")
+            .backup_window(Window::daily(2))
+            .maintenance_window(Window::weekly(Weekday::Sun, 4))
             .admin_user("flight_admin")
             .admin_password(&db_password)
             .database("FlightBookingDb_Production")
@@ -122,7 +122,7 @@ pub fn stack(p: &Params) -> Stack {
     );
     let cache = s.add(
         "redis",
-        Cache::redis("7.1")
+        Cache::redis("7")
             .size(p.cache_size.unwrap_or(Size::Small))
             .replicas(1)
             .automatic_failover(true)
@@ -144,7 +144,7 @@ pub fn stack(p: &Params) -> Stack {
             .subnets(&public)
             .security_group(&lb_sg),
     );
-    s.output("lb_dns_name", lb.attr("dns_name"));
+    s.output("lb_address", lb.attr("address"));
     s.output("db_endpoint", db.attr("endpoint"));
     s.output("redis_endpoint", cache.attr("endpoint"));
     s

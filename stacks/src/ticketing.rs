@@ -75,7 +75,9 @@ pub fn stack(p: &Params) -> Stack {
 
     let db = s.add(
         "postgres",
-        Database::postgres("15.4")
+        Database::postgres("15")
+            // The guide pins RDS to 15.3 (and Cloud SQL to POSTGRES_15).
+            .override_for("aws", "engine_version", "15.3")
             .size(p.database_size.unwrap_or(Size::Medium))
             .storage_gb(100)
             .storage_type(StorageType::Ssd)
@@ -83,10 +85,10 @@ pub fn stack(p: &Params) -> Stack {
             .deletion_protection(p.protect_data)
             .high_availability(true)
             .backup_retention_days(7)
-            .backup_window("03:00-04:00")
-            // The guide's mon:04:00-mon:05:00 touches its 03:00-04:00 backups, which RDS
-            // refuses as an overlap; the same hour, half an hour later.
-            .maintenance_window("mon:04:30-mon:05:30")
+            .backup_window(Window::daily(3))
+            // The guide's mon:04:00-mon:05:00 touches its 03:00-04:00 backups, which cairn
+            // refuses (clouds differ on adjacent windows); the next whole hour.
+            .maintenance_window(Window::weekly(Weekday::Mon, 5))
             .admin_user("ticketing_admin")
             .admin_password(&db_password)
             .database("ticketing")

@@ -120,15 +120,17 @@ pub fn stack(p: &Params) -> Stack {
 
     let db = s.add(
         "postgres",
-        Database::postgres("15.4")
+        Database::postgres("15")
             .size(Size::Large)
             .override_for("aws", "instance_class", "db.t3.medium")
+            // The guide pins RDS to 15.4.
+            .override_for("aws", "engine_version", "15.4")
             .storage_gb(100)
             .storage_type(StorageType::Ssd)
             .encrypted(true)
             .backup_retention_days(30)
-            .backup_window("03:00-04:00")
-            .maintenance_window("sun:04:30-sun:05:30")
+            .backup_window(Window::daily(3))
+            .maintenance_window(Window::weekly(Weekday::Sun, 5))
             .high_availability(true)
             .deletion_protection(p.protect_data)
             .admin_user("postgres")
@@ -139,7 +141,7 @@ pub fn stack(p: &Params) -> Stack {
     );
     let cache = s.add(
         "redis",
-        Cache::redis("7.1")
+        Cache::redis("7")
             .size(Size::Small)
             .replicas(1)
             .automatic_failover(true)
@@ -162,6 +164,6 @@ pub fn stack(p: &Params) -> Stack {
     );
     s.output("db_endpoint", db.attr("endpoint"));
     s.output("redis_endpoint", cache.attr("endpoint"));
-    s.output("lb_dns_name", lb.attr("dns_name"));
+    s.output("lb_address", lb.attr("address"));
     s
 }

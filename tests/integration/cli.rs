@@ -9,10 +9,45 @@ fn text(b: &[u8]) -> String {
 #[test]
 fn validate_a_seed_stack() {
     let dir = tempfile::tempdir().unwrap();
-    let out = cairn(dir.path(), &["validate", "--stack", "zerostate"]);
+    // No AWS configuration at all: validation lowers offline.
+    let out = cairn_with_env(
+        dir.path(),
+        &["validate", "--stack", "zerostate"],
+        &[
+            ("AWS_CONFIG_FILE", "/nonexistent"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("stack zerostate-prod is valid"), "{stdout}");
+    assert!(
+        stdout.contains("aws: lowers to ") && stdout.contains("gcp: provider not built in yet"),
+        "without --cloud, every cloud: {stdout}"
+    );
+    assert!(!dir.path().join(".cairn").exists(), "nothing written");
+
+    let out = cairn(
+        dir.path(),
+        &["validate", "--stack", "zerostate", "--cloud", "azure"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("azure provider is not part of cairn yet"));
+
+    // Pinned to a region: lowered there (zone names follow it).
+    let args = [
+        "validate",
+        "--stack",
+        "zerostate",
+        "--cloud",
+        "aws",
+        "--region",
+        "eu-west-1",
+    ];
+    let out = cairn(dir.path(), &args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("stack zerostate-prod is valid"),
+        text(&out.stdout).contains("aws: lowers to "),
         "{}",
         text(&out.stdout)
     );

@@ -1,6 +1,6 @@
 //! The seed stacks are valid and say what their guides say.
 
-use cairn_core::model::{Resource, RuleSource};
+use cairn_core::model::{Resource, RuleSource, Window};
 use cairn_core::validate::validate;
 use cairn_stacks::{zerostate, Params};
 
@@ -57,10 +57,18 @@ fn zerostate_matches_its_guide() {
     };
     assert_eq!(
         (db.version.as_str(), db.storage_gb, db.backup_retention_days),
-        ("15.4", 100, 30)
+        ("15", 100, 30)
     );
     assert!(db.encrypted && db.high_availability);
-    assert_eq!(db.backup_window.as_deref(), Some("03:00-04:00"));
+    assert_eq!(db.backup_window, Some(Window::daily(3)));
+    assert_eq!(
+        db.common
+            .overrides_for("aws")
+            .and_then(|o| o.get("engine_version"))
+            .and_then(|v| v.as_str()),
+        Some("15.4"),
+        "the guide's RDS minor, pinned for AWS only"
+    );
     assert_eq!(
         db.common
             .overrides_for("aws")

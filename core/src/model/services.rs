@@ -23,7 +23,7 @@ pub struct Secret {
     pub description: String,
     pub common: Common,
 }
-portable_kind!(Secret, Secret, KindName::Secret, ["id", "arn", "value"]);
+portable_kind!(Secret, Secret, KindName::Secret, ["id", "value"]);
 
 /// Symbols a generated password may hold: printable, and none of `/ " @ '` or space,
 /// which some database engines refuse in passwords.
@@ -90,20 +90,118 @@ impl StorageType {
     }
 }
 
+/// A day of the week (UTC), for weekly windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl Weekday {
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+    /// `mon` … `sun`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Weekday::Mon => "mon",
+            Weekday::Tue => "tue",
+            Weekday::Wed => "wed",
+            Weekday::Thu => "thu",
+            Weekday::Fri => "fri",
+            Weekday::Sat => "sat",
+            Weekday::Sun => "sun",
+        }
+    }
+    /// Monday is 0.
+    pub fn index(self) -> u32 {
+        self as u32
+    }
+}
+
+/// A time window in UTC: every day or one day a week, starting on the hour and lasting whole
+/// hours (1 by default).
+///
+/// Whole hours because that is what every cloud can honour: Cloud SQL takes a day and an
+/// hour, Azure a day, hour and minute, RDS any `hh:mm` range. Each provider documents how it
+/// renders a window (RDS: `03:00-04:00`, `sun:05:00-sun:06:00`; Cloud SQL: the start only;
+/// Azure flexible server: day and start, its window length being fixed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Window {
+    /// `None`: every day.
+    pub day: Option<Weekday>,
+    /// 0–23.
+    pub start_hour: u8,
+    /// 1–24.
+    pub hours: u8,
+}
+
+impl Window {
+    /// Every day at `start_hour` UTC, for an hour.
+    pub fn daily(start_hour: u8) -> Window {
+        Window {
+            day: None,
+            start_hour,
+            hours: 1,
+        }
+    }
+    /// Every week on `day` at `start_hour` UTC, for an hour.
+    pub fn weekly(day: Weekday, start_hour: u8) -> Window {
+        Window {
+            day: Some(day),
+            start_hour,
+            hours: 1,
+        }
+    }
+    /// Last `hours` hours instead of one.
+    pub fn hours(mut self, hours: u8) -> Window {
+        self.hours = hours;
+        self
+    }
+    /// Start and end in minutes from Monday 00:00 (daily windows: from midnight); the end
+    /// may pass the week's (or day's) end.
+    pub fn minutes(&self) -> (u32, u32) {
+        let start = self.day.map_or(0, |d| d.index() * 1440) + u32::from(self.start_hour) * 60;
+        (start, start + u32::from(self.hours) * 60)
+    }
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.day {
+            Some(d) => write!(f, "{} ", d.as_str())?,
+            None => f.write_str("daily ")?,
+        }
+        write!(f, "{:02}:00 for {}h", self.start_hour, self.hours)
+    }
+}
+
 /// A managed PostgreSQL server (RDS, Cloud SQL, Azure Database for PostgreSQL flexible).
 #[derive(Clone, Debug)]
 pub struct Database {
-    /// Major or major.minor version, e.g. `15` or `15.4`.
+    /// Major version, e.g. `15`: each cloud picks (and patches) the minor. A minor is pinned
+    /// per cloud with an override (`override_for("aws", "engine_version", "15.4")`).
     pub version: String,
     pub size: Size,
     pub storage_gb: u32,
     pub storage_type: StorageType,
     pub high_availability: bool,
     pub backup_retention_days: u32,
-    /// `hh:mm-hh:mm` UTC.
-    pub backup_window: Option<String>,
-    /// `ddd:hh:mm-ddd:hh:mm` UTC.
-    pub maintenance_window: Option<String>,
+    /// Daily backup window ([`Window::daily`]).
+    pub backup_window: Option<Window>,
+    /// Weekly maintenance window ([`Window::weekly`]).
+    pub maintenance_window: Option<Window>,
     pub encrypted: bool,
     pub deletion_protection: bool,
     /// Logical databases to create on the server.
@@ -122,7 +220,7 @@ portable_kind!(
     Database,
     Database,
     KindName::Database,
-    ["id", "endpoint", "port", "arn"]
+    ["id", "endpoint", "port"]
 );
 placement_builders!(Database);
 
@@ -168,19 +266,19 @@ impl Database {
         self.backup_retention_days = days;
         self
     }
-    pub fn backup_window(mut self, w: &str) -> Self {
-        self.backup_window = Some(w.to_string());
+    pub fn backup_window(mut self, w: Window) -> Self {
+        self.backup_window = Some(w);
         self
     }
-    pub fn set_backup_window(mut self, w: Option<String>) -> Self {
+    pub fn set_backup_window(mut self, w: Option<Window>) -> Self {
         self.backup_window = w;
         self
     }
-    pub fn maintenance_window(mut self, w: &str) -> Self {
-        self.maintenance_window = Some(w.to_string());
+    pub fn maintenance_window(mut self, w: Window) -> Self {
+        self.maintenance_window = Some(w);
         self
     }
-    pub fn set_maintenance_window(mut self, w: Option<String>) -> Self {
+    pub fn set_maintenance_window(mut self, w: Option<Window>) -> Self {
         self.maintenance_window = w;
         self
     }
@@ -242,7 +340,7 @@ portable_kind!(
     Broker,
     Broker,
     KindName::Broker,
-    ["id", "arn", "bootstrap_brokers"]
+    ["id", "bootstrap_brokers"]
 );
 placement_builders!(Broker);
 
@@ -393,7 +491,7 @@ portable_kind!(
     LoadBalancer,
     LoadBalancer,
     KindName::LoadBalancer,
-    ["id", "arn", "dns_name"]
+    ["id", "address"]
 );
 placement_builders!(LoadBalancer);
 
@@ -485,6 +583,7 @@ impl LoadBalancer {
 /// A managed Redis (ElastiCache replication group, Memorystore, Azure Cache for Redis).
 #[derive(Clone, Debug)]
 pub struct Cache {
+    /// Major version, e.g. `7`; each cloud maps it to what it offers (or refuses it).
     pub version: String,
     pub size: Size,
     /// Read replicas besides the primary.
@@ -498,12 +597,7 @@ pub struct Cache {
     pub placement: Placement,
     pub common: Common,
 }
-portable_kind!(
-    Cache,
-    Cache,
-    KindName::Cache,
-    ["id", "endpoint", "port", "arn"]
-);
+portable_kind!(Cache, Cache, KindName::Cache, ["id", "endpoint", "port"]);
 placement_builders!(Cache);
 
 impl Cache {

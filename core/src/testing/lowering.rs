@@ -19,7 +19,7 @@ pub(super) fn computed(type_name: &str, name: &str, id: &str) -> Attrs {
         }
         "mem_load_balancer" => {
             a.insert(
-                "dns_name".into(),
+                "address".into(),
                 Value::str(format!("{name}-{id}.lb.mem.internal")),
             );
         }
@@ -130,8 +130,14 @@ pub(super) fn lower_attrs(r: &Resource) -> Attrs {
             set("storage_type", Value::str(d.storage_type.as_str()));
             set("high_availability", d.high_availability.into());
             set("backup_retention_days", d.backup_retention_days.into());
-            set("backup_window", d.backup_window.clone().into());
-            set("maintenance_window", d.maintenance_window.clone().into());
+            set(
+                "backup_window",
+                d.backup_window.map(|w| w.to_string()).into(),
+            );
+            set(
+                "maintenance_window",
+                d.maintenance_window.map(|w| w.to_string()).into(),
+            );
             set("encrypted", d.encrypted.into());
             set("deletion_protection", d.deletion_protection.into());
             set("databases", d.databases.clone().into());
@@ -226,6 +232,20 @@ pub(super) fn lower_attrs(r: &Resource) -> Attrs {
 
 pub(super) fn schema() -> ProviderSchema {
     let mut s = ProviderSchema::default();
+    // Every kind reads one override, `flavour`, copied onto its object as is.
+    for kind in [
+        KindName::Network,
+        KindName::Subnet,
+        KindName::SecurityGroup,
+        KindName::Database,
+        KindName::Broker,
+        KindName::LoadBalancer,
+        KindName::Cache,
+        KindName::Secret,
+    ] {
+        s.override_keys
+            .insert(kind, ["flavour".to_string()].into_iter().collect());
+    }
     let base = |t: &str| {
         ResourceSchema::new(t)
             .attr("id", AttrSchema::COMPUTED)
@@ -260,7 +280,7 @@ pub(super) fn schema() -> ProviderSchema {
     );
     s.add(
         base("mem_load_balancer")
-            .attr("dns_name", AttrSchema::COMPUTED)
+            .attr("address", AttrSchema::COMPUTED)
             .attr("internal", AttrSchema::FORCE_NEW),
     );
     s.add(

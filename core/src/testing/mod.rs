@@ -210,6 +210,17 @@ impl MemoryProvider {
         self
     }
 
+    /// Configure the provider for `region` (none by default), so stacks pinned elsewhere
+    /// are refused. Set before cloning.
+    pub fn region(mut self, region: &str) -> Self {
+        let schema = &mut Arc::get_mut(&mut self.inner)
+            .expect("configure the memory provider before cloning it")
+            .schema;
+        schema.region = Some(region.to_string());
+        schema.region_setting = "MemoryProvider::region".into();
+        self
+    }
+
     pub async fn wait_hung(&self) {
         self.inner.hung.notified().await;
     }

@@ -2,7 +2,7 @@
 //! One method per kind; the framework (`Validator`, helpers) is in the parent module.
 
 use super::{
-    check_name, check_window, parse_cidr, valid_identifier, valid_version, windows_conflict,
+    check_name, major_version, parse_cidr, valid_identifier, valid_version, windows_conflict,
     Validator,
 };
 use crate::model::*;
@@ -171,31 +171,35 @@ impl Validator<'_> {
         }
     }
 
+    /// A window starts on an hour of the day and lasts 1–24 hours; a backup window is
+    /// daily, a maintenance window weekly.
+    fn check_window(&mut self, a: &str, field: &str, w: &Window, weekly: bool) {
+        if w.start_hour > 23 {
+            self.err(
+                a,
+                field,
+                format!("starts at hour {}; hours are 0-23", w.start_hour),
+            );
+        }
+        if !(1..=24).contains(&w.hours) {
+            self.err(a, field, format!("lasts {} hours; give 1-24", w.hours));
+        }
+        match (weekly, w.day) {
+            (true, None) => self.err(a, field, "needs a day: use Window::weekly(day, hour)"),
+            (false, Some(_)) => self.err(a, field, "runs every day: use Window::daily(hour)"),
+            _ => {}
+        }
+    }
+
     pub(super) fn check_database(&mut self, a: &str, db: &Database) {
-        if !valid_version(&db.version) {
-            self.err(
+        match major_version(&db.version) {
+            Err(m) => self.err(a, "version", format!("PostgreSQL {m}")),
+            Ok(m) if m < 11 => self.err(
                 a,
                 "version",
-                format!(
-                    "{:?} is not a PostgreSQL version like 15 or 15.4",
-                    db.version
-                ),
-            );
-        } else if db
-            .version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse::<u32>().ok())
-            .is_some_and(|m| m < 11)
-        {
-            self.err(
-                a,
-                "version",
-                format!(
-                    "PostgreSQL {} is out of support on every cloud; use 11 or newer",
-                    db.version
-                ),
-            );
+                format!("PostgreSQL {m} is out of support on every cloud; use 11 or newer"),
+            ),
+            Ok(_) => {}
         }
         if !(20..=65536).contains(&db.storage_gb) {
             self.err(
@@ -218,26 +222,18 @@ impl Validator<'_> {
                 "high availability needs automated backups (retention of at least 1 day)",
             );
         }
-        let backup = db.backup_window.as_ref().and_then(|w| {
-            check_window(w, false)
-                .map_err(|m| self.err(a, "backup_window", m))
-                .ok()
-        });
-        let maintenance = db.maintenance_window.as_ref().and_then(|w| {
-            check_window(w, true)
-                .map_err(|m| self.err(a, "maintenance_window", m))
-                .ok()
-        });
-        if let (Some(b), Some(m)) = (backup, maintenance) {
+        if let Some(w) = &db.backup_window {
+            self.check_window(a, "backup_window", w, false);
+        }
+        if let Some(w) = &db.maintenance_window {
+            self.check_window(a, "maintenance_window", w, true);
+        }
+        if let (Some(b), Some(m)) = (&db.backup_window, &db.maintenance_window) {
             if windows_conflict(b, m) {
                 self.err(
                     a,
                     "maintenance_window",
-                    format!(
-                        "{:?} meets the daily backup window {:?}; leave a gap between them",
-                        db.maintenance_window.as_deref().unwrap_or_default(),
-                        db.backup_window.as_deref().unwrap_or_default()
-                    ),
+                    format!("{m} meets the daily backup window ({b}); leave a gap between them"),
                 );
             }
         }
@@ -537,12 +533,8 @@ impl Validator<'_> {
     }
 
     pub(super) fn check_cache(&mut self, a: &str, c: &Cache) {
-        if !valid_version(&c.version) {
-            self.err(
-                a,
-                "version",
-                format!("{:?} is not a Redis version like 7.1", c.version),
-            );
+        if let Err(m) = major_version(&c.version) {
+            self.err(a, "version", format!("Redis {m}"));
         }
         if c.replicas > 5 {
             self.err(a, "replicas", format!("{} is more than 5", c.replicas));

@@ -81,53 +81,29 @@ fn parse_cidr(text: &str) -> Result<Ipv4Net, String> {
     Ok(net)
 }
 
-/// A window's start and end in minutes (from midnight, or from Monday midnight `with_day`).
-fn check_window(text: &str, with_day: bool) -> Result<(u32, u32), String> {
-    let expect = if with_day {
-        "ddd:hh:mm-ddd:hh:mm (e.g. sun:04:00-sun:05:00)"
-    } else {
-        "hh:mm-hh:mm (e.g. 03:00-04:00)"
-    };
-    let bad = || format!("{text:?} is not a window of the form {expect}");
-    let (a, b) = text.split_once('-').ok_or_else(bad)?;
-    let minutes = |part: &str| -> Result<u32, String> {
-        let (day, hm) = if with_day {
-            let (d, rest) = part.split_once(':').ok_or_else(bad)?;
-            let day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-                .iter()
-                .position(|x| *x == d.to_ascii_lowercase())
-                .ok_or_else(bad)?;
-            (day as u32, rest)
-        } else {
-            (0, part)
-        };
-        let (h, m) = hm.split_once(':').ok_or_else(bad)?;
-        let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-        if h > 23 || m > 59 || hm.len() != 5 {
-            return Err(bad());
-        }
-        Ok(day * 1440 + h * 60 + m)
-    };
-    let (start, end) = (minutes(a)?, minutes(b)?);
-    let span = if end >= start {
-        end - start
-    } else {
-        end + if with_day { 7 * 1440 } else { 1440 } - start
-    };
-    if span < 30 {
-        return Err(format!("{text:?} is shorter than 30 minutes"));
+/// A version given as a major only (`15`, `7`): each cloud picks and patches the minor.
+/// The error says how to pin a minor where a cloud allows it.
+fn major_version(v: &str) -> Result<u32, String> {
+    if let Ok(m) = v.parse::<u32>() {
+        return Ok(m);
     }
-    Ok((start, end))
+    if valid_version(v) {
+        let major = v.split('.').next().unwrap_or_default();
+        Err(format!(
+            "{v:?}: give the major version ({major:?}); each cloud picks and patches the minor \
+             (pin one where a cloud allows it: override_for(\"aws\", \"engine_version\", {v:?}))"
+        ))
+    } else {
+        Err(format!("{v:?} is not a major version like \"15\""))
+    }
 }
 
-/// Do a daily backup window and a weekly maintenance window meet? Touching counts: clouds
+/// Does a daily backup window meet a weekly maintenance window? Touching counts: clouds
 /// differ on whether adjacent windows conflict, so cairn refuses before any of them does.
-fn windows_conflict(backup: (u32, u32), maintenance: (u32, u32)) -> bool {
+fn windows_conflict(backup: &Window, maintenance: &Window) -> bool {
     const WEEK: u32 = 7 * 1440;
-    let (bs, be) = backup;
-    let be = if be > bs { be } else { be + 1440 };
-    let (ms, me) = maintenance;
-    let me = if me > ms { me } else { me + WEEK };
+    let (bs, be) = backup.minutes();
+    let (ms, me) = maintenance.minutes();
     (0..8).any(|day| {
         let (s, e) = (day * 1440 + bs, day * 1440 + be);
         [0, WEEK]

@@ -83,14 +83,14 @@ fn event_booking(cert: &str) -> Stack {
     let token = s.add("redis-token", Secret::generated().symbols("!&#$^<>-"));
     s.add(
         "db",
-        Database::postgres("15.4")
+        Database::postgres("15")
             .admin_password(&pw)
             .subnets(&data)
             .security_group(&rds),
     );
     s.add(
         "cache",
-        Cache::redis("7.1")
+        Cache::redis("7")
             .auth_token(&token)
             .subnets(&data)
             .security_group(&redis),

@@ -169,14 +169,29 @@ impl AwsProvider {
         ))
     }
 
+    /// A provider for lowering only (`cairn validate`): configured for `region`, with no
+    /// credentials and nothing read from the environment. Any call it made would fail; it
+    /// makes none unless asked to read or write.
+    pub fn offline(region: &str) -> AwsProvider {
+        let sdk = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        AwsProvider::new(&sdk, AwsOptions::default())
+    }
+
     pub fn new(sdk: &aws_config::SdkConfig, options: AwsOptions) -> AwsProvider {
         let types = &*schema::TYPES;
         let mut schema = types.schema();
         schema.in_flight_window = options.timeouts.in_flight_window();
+        schema.override_keys = schema::override_keys();
+        let clients = Clients::new(sdk, &options.timeouts);
+        schema.region = Some(clients.region.clone());
+        schema.region_setting = "AWS_REGION or the profile's region".into();
         AwsProvider {
             types,
             ctx: Ctx {
-                c: Clients::new(sdk, &options.timeouts),
+                c: clients,
                 options,
             },
             schema,

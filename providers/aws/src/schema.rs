@@ -16,9 +16,11 @@
 //! says, whatever lands last: not worth a wait.
 
 use crate::{ec2, elasticache, elb, msk, rds, secrets, Ctx};
+use cairn_core::model::KindName;
 use cairn_core::provider::{AttrSchema, ResourceSchema};
 use cairn_provider_kit::ops;
 use cairn_provider_kit::registry::Registry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 const F: AttrSchema = AttrSchema::FORCE_NEW;
@@ -31,6 +33,76 @@ const US: AttrSchema = U.unordered();
 
 /// Every AWS type cairn manages, built once.
 pub(crate) static TYPES: LazyLock<Registry<Ctx>> = LazyLock::new(registry);
+
+/// The AWS types each portable kind lowers to (see `lower/`).
+const LOWERS_TO: &[(KindName, &[&str])] = &[
+    (
+        KindName::Network,
+        &[
+            "aws_vpc",
+            "aws_internet_gateway",
+            "aws_route_table",
+            "aws_route",
+            "aws_eip",
+            "aws_nat_gateway",
+            "aws_vpc_endpoint",
+        ],
+    ),
+    (
+        KindName::Subnet,
+        &["aws_subnet", "aws_route_table_association"],
+    ),
+    (
+        KindName::SecurityGroup,
+        &["aws_security_group", "aws_security_group_rule"],
+    ),
+    (
+        KindName::Database,
+        &[
+            "aws_db_subnet_group",
+            "aws_db_parameter_group",
+            "aws_db_instance",
+            "aws_postgres_database",
+        ],
+    ),
+    (KindName::Broker, &["aws_msk_cluster", "aws_msk_topic"]),
+    (
+        KindName::LoadBalancer,
+        &[
+            "aws_lb",
+            "aws_lb_target_group",
+            "aws_lb_listener",
+            "aws_lb_listener_rule",
+        ],
+    ),
+    (
+        KindName::Cache,
+        &[
+            "aws_elasticache_subnet_group",
+            "aws_elasticache_replication_group",
+        ],
+    ),
+    (KindName::Secret, &["aws_secretsmanager_secret"]),
+];
+
+/// The override keys AWS reads per portable kind: every attribute a user may set on the
+/// types the kind lowers to (what AWS computes is not settable; tags have their own field).
+/// An override applies to each of the kind's objects whose type has the attribute.
+pub(crate) fn override_keys() -> BTreeMap<KindName, BTreeSet<String>> {
+    LOWERS_TO
+        .iter()
+        .map(|(kind, types)| {
+            let keys = types
+                .iter()
+                .filter_map(|t| TYPES.schema_of(t))
+                .flat_map(|s| s.attributes.iter())
+                .filter(|(k, a)| !a.computed && k.as_str() != "tags")
+                .map(|(k, _)| k.clone())
+                .collect();
+            (*kind, keys)
+        })
+        .collect()
+}
 
 /// Whether the AWS type `type_name` has the attribute `attr`.
 pub(crate) fn has_attr(type_name: &str, attr: &str) -> bool {
@@ -465,4 +537,45 @@ fn registry() -> Registry<Ctx> {
         ),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_core::model::*;
+
+    #[test]
+    fn every_lowered_type_is_registered_and_overrides_are_checked_per_kind() {
+        for (_, types) in LOWERS_TO {
+            for t in *types {
+                assert!(TYPES.schema_of(t).is_some(), "{t} is not in the registry");
+            }
+        }
+        let keys = override_keys();
+        assert!(keys[&KindName::Database].contains("instance_class"));
+        assert!(
+            !keys[&KindName::Database].contains("arn"),
+            "computed: not settable"
+        );
+        assert!(!keys[&KindName::Network].contains("instance_class"));
+
+        let mut s = Stack::new("over");
+        let net = s.add("main", Network::new("10.0.0.0/16"));
+        s.add(
+            "a",
+            Subnet::new(&net, "10.0.1.0/24").override_for("aws", "map_public_ip", true),
+        );
+        let schema = cairn_core::provider::ProviderSchema {
+            override_keys: keys,
+            ..Default::default()
+        };
+        let misfits = cairn_core::engine::provider_fit(&s, "aws", &schema);
+        assert_eq!(misfits.len(), 1, "{misfits:?}");
+        assert_eq!(misfits[0].field, "overrides.aws.map_public_ip");
+        assert!(
+            misfits[0].message.contains("map_public_ip_on_launch"),
+            "lists what it reads: {}",
+            misfits[0].message
+        );
+    }
 }

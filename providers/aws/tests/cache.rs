@@ -34,7 +34,7 @@ fn cache_stack_with(size: Size, port: u32, replicas: u32) -> Stack {
     );
     let c = s.add(
         "sessions",
-        Cache::redis("7.1")
+        Cache::redis("7")
             .size(size)
             .replicas(replicas)
             .auth_token(&token)

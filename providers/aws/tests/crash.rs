@@ -47,14 +47,14 @@ fn stack(cert: &str, secret: bool, services: bool, nested: bool) -> Stack {
     }
     s.add(
         "db",
-        Database::postgres("15.4")
+        Database::postgres("15")
             .cloud_managed_password()
             .subnets(&subnets)
             .security_group(&sg),
     );
     s.add(
         "cache",
-        Cache::redis("7.1").subnets(&subnets).security_group(&sg),
+        Cache::redis("7").subnets(&subnets).security_group(&sg),
     );
     let mut events = Broker::kafka("3.6.0")
         .brokers(2)

@@ -52,14 +52,14 @@ fn db_stack(db: Db) -> Stack {
         SecurityGroup::new(&vpc, "database").ingress(Rule::tcp(5432).from_cidr("10.40.0.0/16")),
     );
     let pw = s.add(password, Secret::generated());
-    let mut db = Database::postgres("15.4")
+    let mut db = Database::postgres("15")
         .size(size)
         .storage_gb(100)
         .encrypted(encrypted)
         .high_availability(true)
         .backup_retention_days(retention)
-        .backup_window("03:00-04:00")
-        .maintenance_window("sun:04:30-sun:05:30")
+        .backup_window(Window::daily(3))
+        .maintenance_window(Window::weekly(Weekday::Sun, 5).hours(2))
         .database("orders")
         .admin_user("orders_admin")
         .admin_password(&pw)
@@ -158,6 +158,26 @@ fn database_lifecycle() {
         );
     }
     assert_eq!(instances(&aws), ["acc-db-orders"]);
+    let windows = aws.rt.block_on(async {
+        let out = aws_sdk_rds::Client::new(&aws.sdk)
+            .describe_db_instances()
+            .db_instance_identifier("acc-db-orders")
+            .send()
+            .await
+            .unwrap();
+        let d = &out.db_instances()[0];
+        (
+            d.preferred_backup_window().unwrap_or_default().to_string(),
+            d.preferred_maintenance_window()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    });
+    assert_eq!(
+        (windows.0.as_str(), windows.1.as_str()),
+        ("03:00-04:00", "sun:05:00-sun:07:00"),
+        "portable windows as RDS writes them"
+    );
     assert_eq!(
         databases(&aws, &engine, "db-password"),
         ["orders", "orders_audit"]

@@ -40,7 +40,7 @@ fn lb_stack(cert: &str, health: &str, second_route: &str, target_port: u32) -> S
             .subnets([&a, &b])
             .security_group(&sg),
     );
-    s.output("dns", lb.attr("dns_name"));
+    s.output("dns", lb.attr("address"));
     s
 }
 

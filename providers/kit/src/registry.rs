@@ -111,6 +111,11 @@ impl<C> Registry<C> {
             })
     }
 
+    /// The schema of a declared type.
+    pub fn schema_of(&self, type_name: &str) -> Option<&ResourceSchema> {
+        self.types.get(type_name).map(|t| &t.schema)
+    }
+
     /// Whether `type_name` is declared with attribute `attr`.
     pub fn has_attr(&self, type_name: &str, attr: &str) -> bool {
         self.types

@@ -160,6 +160,9 @@ pub(crate) async fn create_group(
             message: "the AUTH token is not known to this run".into(),
         })?);
     }
+    // See `rds::instance::create_instance`: a group being deleted may go between our
+    // create and our look; retry then, a few times.
+    let mut vanished = 0;
     loop {
         match call.clone().send().await {
             Ok(_) => break,
@@ -178,6 +181,7 @@ pub(crate) async fn create_group(
                         super::adopt_tagged(ctx, req, "replication group", s(&a, "arn")).await?;
                         break;
                     }
+                    None if vanished < 3 => vanished += 1,
                     None => return Err(convert(&req.address, e)),
                 }
             }

@@ -443,17 +443,8 @@ impl<'a> Lowering<'a> {
     }
 }
 
-/// Lower a stack for `region` (pure: no AWS call).
+/// Lower a stack for `region` (pure: no AWS call). The engine has already refused a stack
+/// pinned to another region and overrides AWS does not read (see the provider schema).
 pub fn lower_stack(stack: &Stack, region: &str) -> Result<LowerResponse, Vec<Invalid>> {
-    if let Some(pinned) = stack.region().filter(|r| *r != region) {
-        return Err(vec![Invalid::new(
-            "stack",
-            "region",
-            format!(
-                "stack {} is pinned to region {pinned:?}, but AWS is configured for {region:?} (AWS_REGION or the profile's region); set one to match the other",
-                stack.name()
-            ),
-        )]);
-    }
     Lowering::new(stack, region).run()
 }

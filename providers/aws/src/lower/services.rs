@@ -21,7 +21,6 @@ impl Lowering<'_> {
             &[],
         );
         self.export(d, "id", r(&a, "id"));
-        self.export(d, "arn", r(&a, "arn"));
         self.export(d, "value", r(&a, "secret_string"));
     }
 
@@ -68,7 +67,7 @@ impl Lowering<'_> {
             ]),
             &[],
         );
-        let major = db.version.split('.').next().unwrap_or("15").to_string();
+        let major = db.version.clone();
         let mut attrs = Attrs::from([
             ("identifier".into(), s(&identifier)),
             ("engine".into(), s("postgres")),
@@ -100,13 +99,10 @@ impl Lowering<'_> {
             attrs.insert("password".into(), self.secret_value(&db.admin_password));
         }
         if let Some(w) = &db.backup_window {
-            attrs.insert("preferred_backup_window".into(), s(w));
+            attrs.insert("preferred_backup_window".into(), s(rds_window(w)));
         }
         if let Some(w) = &db.maintenance_window {
-            attrs.insert(
-                "preferred_maintenance_window".into(),
-                s(w.to_ascii_lowercase()),
-            );
+            attrs.insert("preferred_maintenance_window".into(), s(rds_window(w)));
         }
         if let Some(first) = db.databases.first() {
             attrs.insert("db_name".into(), s(first));
@@ -168,7 +164,6 @@ impl Lowering<'_> {
         self.export(d, "id", r(&inst, "identifier"));
         self.export(d, "endpoint", r(&inst, "endpoint"));
         self.export(d, "port", r(&inst, "port"));
-        self.export(d, "arn", r(&inst, "arn"));
     }
 
     pub(super) fn broker(&mut self, d: &Declared, b: &Broker) {
@@ -213,7 +208,6 @@ impl Lowering<'_> {
             );
         }
         self.export(d, "id", r(&msk, "arn"));
-        self.export(d, "arn", r(&msk, "arn"));
         self.export(d, "bootstrap_brokers", r(&msk, "bootstrap_brokers_tls"));
     }
 
@@ -234,8 +228,7 @@ impl Lowering<'_> {
             &[],
         );
         self.export(d, "id", r(&alb, "arn"));
-        self.export(d, "arn", r(&alb, "arn"));
-        self.export(d, "dns_name", r(&alb, "dns_name"));
+        self.export(d, "address", r(&alb, "dns_name"));
         let vpc = lb
             .placement
             .subnets
@@ -375,6 +368,7 @@ impl Lowering<'_> {
             ]),
             &[],
         );
+        let version = self.redis_version(d, c);
         let rg = self.push(
             d,
             "aws_elasticache_replication_group",
@@ -383,7 +377,7 @@ impl Lowering<'_> {
                 ("replication_group_id".into(), s(&id)),
                 ("description".into(), s(format!("cairn: {}", d.address()))),
                 ("engine".into(), s("redis")),
-                ("engine_version".into(), s(&c.version)),
+                ("engine_version".into(), s(version)),
                 ("node_type".into(), s(cache_node(c.size))),
                 ("num_cache_clusters".into(), (c.replicas + 1).into()),
                 (
@@ -409,7 +403,42 @@ impl Lowering<'_> {
         self.export(d, "id", r(&rg, "replication_group_id"));
         self.export(d, "endpoint", r(&rg, "primary_endpoint_address"));
         self.export(d, "port", r(&rg, "port"));
-        self.export(d, "arn", r(&rg, "arn"));
+    }
+
+    /// ElastiCache's Redis version for a portable major: the newest minor AWS offers.
+    /// An override (`engine_version`) pins another.
+    fn redis_version(&mut self, d: &Declared, c: &Cache) -> &'static str {
+        match c.version.as_str() {
+            "7" => "7.1",
+            "6" => "6.2",
+            other => {
+                self.err(
+                    d,
+                    "version",
+                    format!("Redis {other} is not offered by ElastiCache on aws (6 and 7 are)"),
+                );
+                "7.1"
+            }
+        }
+    }
+}
+
+/// A window as RDS writes it, in UTC: `03:00-04:00` every day, `sun:05:00-sun:06:00`
+/// weekly (whole hours, so nothing is rounded; a window past midnight ends the next day).
+fn rds_window(w: &Window) -> String {
+    let end_hour = u32::from(w.start_hour) + u32::from(w.hours);
+    match w.day {
+        None => format!("{:02}:00-{:02}:00", w.start_hour, end_hour % 24),
+        Some(day) => {
+            let end_day = Weekday::ALL[((day.index() + end_hour / 24) % 7) as usize];
+            format!(
+                "{}:{:02}:00-{}:{:02}:00",
+                day.as_str(),
+                w.start_hour,
+                end_day.as_str(),
+                end_hour % 24
+            )
+        }
     }
 }
 
@@ -434,5 +463,24 @@ fn target_group_name(stack: &str, lb: &str, part: &str, port: u32) -> String {
             base[..cut].trim_end_matches('-'),
             fnv(&base) & 0xfffff
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_render_as_rds_writes_them() {
+        assert_eq!(rds_window(&Window::daily(3)), "03:00-04:00");
+        assert_eq!(rds_window(&Window::daily(23).hours(2)), "23:00-01:00");
+        assert_eq!(
+            rds_window(&Window::weekly(Weekday::Sun, 5)),
+            "sun:05:00-sun:06:00"
+        );
+        assert_eq!(
+            rds_window(&Window::weekly(Weekday::Sun, 23).hours(3)),
+            "sun:23:00-mon:02:00"
+        );
     }
 }

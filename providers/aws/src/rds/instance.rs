@@ -171,6 +171,16 @@ fn instance_attrs(d: &aws_sdk_rds::types::DbInstance) -> Attrs {
 
 /// What cairn recorded for an instance: the read attributes plus the write-only password.
 fn recorded(mut read: Attrs, desired: &Attrs) -> Attrs {
+    // A version asked for as a major (`15`) is met by any of its minors: RDS picks the
+    // minor and patches it, which is no change of the declaration.
+    if let (Some(want), Some(have)) = (
+        desired.get("engine_version").and_then(Value::as_str),
+        read.get("engine_version").and_then(Value::as_str),
+    ) {
+        if !want.contains('.') && have.strip_prefix(want).is_some_and(|m| m.starts_with('.')) {
+            read.insert("engine_version".into(), Value::str(want));
+        }
+    }
     if let Some(p) = desired.get("password") {
         read.insert("password".into(), p.clone());
     }
@@ -243,6 +253,10 @@ pub(crate) async fn create_instance(
     if let Some(pg) = a.get("parameter_group_name").and_then(Value::as_str) {
         call = call.db_parameter_group_name(pg);
     }
+    // Times the name was taken yet nothing of that name could be read: the instance
+    // being deleted went between our create and our look (retry), or the name is held by
+    // something we cannot see (give up after a few).
+    let mut vanished = 0;
     loop {
         match call.clone().send().await {
             Ok(_) => break,
@@ -260,6 +274,7 @@ pub(crate) async fn create_instance(
                         super::adopt_tagged(ctx, req, "DB instance", s(&attrs, "arn")).await?;
                         break;
                     }
+                    None if vanished < 3 => vanished += 1,
                     None => return Err(convert(&req.address, e)),
                 }
             }
