@@ -201,10 +201,6 @@ impl LocalStore {
                 ),
             });
         }
-        if header.base_serial < state.serial {
-            scan.stale = true;
-            return Ok(scan);
-        }
         if header.base_serial > state.serial {
             return Err(self.corrupt(format!(
                 "journal extends serial {} but the snapshot is at serial {}",
@@ -232,6 +228,14 @@ impl LocalStore {
             })?;
             chain = crc;
             batches.push(batch);
+        }
+        // A journal a compaction already folded into the snapshot (it died before removing
+        // it). Decided only now that its lines checked against its header: a damaged header
+        // claiming an old serial must be refused, not taken as stale and its records
+        // dropped without a word.
+        if header.base_serial < state.serial {
+            scan.stale = true;
+            return Ok(scan);
         }
         if torn > 0 {
             self.notice(format!(
