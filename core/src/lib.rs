@@ -40,8 +40,8 @@ pub use provider::Provider;
 /// What a stack author needs in scope.
 pub mod prelude {
     pub use crate::model::{
-        Broker, Cache, Database, Declare, HealthCheck, LoadBalancer, NatMode, Network, Protocol,
-        Ref, RouteTarget, Rule, Secret, SecurityGroup, Size, Stack, StorageType, Subnet,
+        Access, Broker, Cache, Database, Declare, HealthCheck, LoadBalancer, NatMode, Network,
+        Protocol, Ref, RouteTarget, Rule, Secret, SecurityGroup, Size, Stack, StorageType, Subnet,
         TargetGroup, Tier, Topic, Weekday, Window,
     };
 }

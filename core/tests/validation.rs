@@ -382,13 +382,13 @@ fn cases() -> Vec<Case> {
             "letters, digits or '_'",
         ),
         (
-            "database single zone",
+            "service without a place",
             edit("orders", |r| {
-                as_kind!(r, Database).placement.subnets.truncate(1)
+                as_kind!(r, Database).placement = Default::default()
             }),
             "database.orders",
-            "subnets",
-            "at least 2 zones",
+            "network",
+            "needs a place",
         ),
         (
             "broker topic partitions",
@@ -407,11 +407,44 @@ fn cases() -> Vec<Case> {
             "letters, digits",
         ),
         (
-            "broker uneven",
-            edit("events", |r| as_kind!(r, Broker).brokers = 3),
+            "subnets of another tier than asked",
+            edit("events", |r| {
+                as_kind!(r, Broker).placement.tier = Some(Tier::Public)
+            }),
             "broker.events",
-            "brokers",
-            "evenly",
+            "subnets",
+            "of the public tier asked for",
+        ),
+        (
+            "access to a group without a port",
+            with(|s| {
+                let app: Ref<SecurityGroup> = Ref::named("app");
+                s.allow(app.can_reach(&Ref::<SecurityGroup>::named("db")));
+            }),
+            "access[0]",
+            "port",
+            "needs a port",
+        ),
+        (
+            "access to an undeclared service",
+            with(|s| {
+                let app: Ref<SecurityGroup> = Ref::named("app");
+                s.allow(app.can_reach(&Ref::<Database>::named("ghost")));
+            }),
+            "access[0]",
+            "to",
+            "not declared",
+        ),
+        (
+            "access across networks",
+            with(|s| {
+                let other = s.add("other", Network::new("10.9.0.0/16"));
+                let far = s.add("far", SecurityGroup::new(&other, "elsewhere"));
+                s.allow(far.can_reach(&Ref::<Database>::named("orders")));
+            }),
+            "access[0]",
+            "to",
+            "within a network",
         ),
         (
             "route to unknown target",

@@ -33,16 +33,12 @@ pub fn stack(p: &Params) -> Stack {
             .storage_endpoint(true),
     );
     let zones = ["a", "b", "c"];
-    let mut public = Vec::new();
-    let mut db = Vec::new();
     for (z, zone) in zones.iter().enumerate() {
-        public.push(
-            s.add(
-                &format!("public-{zone}"),
-                Subnet::new(&vpc, &format!("10.0.{}.0/24", z + 1))
-                    .tier(Tier::Public)
-                    .zone(z as u8),
-            ),
+        s.add(
+            &format!("public-{zone}"),
+            Subnet::new(&vpc, &format!("10.0.{}.0/24", z + 1))
+                .tier(Tier::Public)
+                .zone(z as u8),
         );
         s.add(
             &format!("app-{zone}"),
@@ -50,13 +46,11 @@ pub fn stack(p: &Params) -> Stack {
                 .tier(Tier::Private)
                 .zone(z as u8),
         );
-        db.push(
-            s.add(
-                &format!("db-{zone}"),
-                Subnet::new(&vpc, &format!("10.0.{}.0/24", z + 21))
-                    .tier(Tier::Isolated)
-                    .zone(z as u8),
-            ),
+        s.add(
+            &format!("db-{zone}"),
+            Subnet::new(&vpc, &format!("10.0.{}.0/24", z + 21))
+                .tier(Tier::Isolated)
+                .zone(z as u8),
         );
     }
 
@@ -89,23 +83,6 @@ pub fn stack(p: &Params) -> Stack {
             )
             .allow_all_egress(),
     );
-    let rds_sg = s.add(
-        "rds",
-        SecurityGroup::new(&vpc, "event booking PostgreSQL").ingress(
-            Rule::tcp(5432)
-                .from_group(&services_sg)
-                .description("from the services only"),
-        ),
-    );
-    let redis_sg = s.add(
-        "redis",
-        SecurityGroup::new(&vpc, "event booking Redis").ingress(
-            Rule::tcp(6379)
-                .from_group(&services_sg)
-                .description("from the services only"),
-        ),
-    );
-
     let db_password = s.add(
         "db-password",
         Secret::generated().description("event booking PostgreSQL admin password"),
@@ -131,8 +108,8 @@ pub fn stack(p: &Params) -> Stack {
             .admin_user("booking_admin")
             .admin_password(&db_password)
             .database("eventbooking")
-            .subnets(&db)
-            .security_group(&rds_sg),
+            .in_network(&vpc)
+            .in_tier(Tier::Isolated),
     );
     let cache = s.add(
         "cache",
@@ -144,14 +121,25 @@ pub fn stack(p: &Params) -> Stack {
             .transit_encryption(true)
             .at_rest_encryption(true)
             .auth_token(&redis_token)
-            .subnets(&db)
-            .security_group(&redis_sg),
+            .in_network(&vpc)
+            .in_tier(Tier::Isolated),
+    );
+    s.allow(
+        services_sg
+            .can_reach(&database)
+            .description("from the services only"),
+    );
+    s.allow(
+        services_sg
+            .can_reach(&cache)
+            .description("from the services only"),
     );
 
     let mut lb = LoadBalancer::public()
         .http_redirect()
         .https(&p.certificate)
-        .subnets(&public)
+        .in_network(&vpc)
+        .in_tier(Tier::Public)
         .security_group(&alb_sg);
     for (i, (name, path)) in SERVICES.iter().enumerate() {
         lb = lb

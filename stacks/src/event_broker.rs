@@ -13,16 +13,12 @@ use cairn_core::prelude::*;
 pub fn stack(p: &Params) -> Stack {
     let mut s = p.stack("event-broker");
     let vpc = s.add("vpc", Network::new("10.30.0.0/16").nat(NatMode::Shared));
-    let mut public = Vec::new();
-    let mut data = Vec::new();
     for (z, zone) in ["a", "b"].iter().enumerate() {
-        public.push(
-            s.add(
-                &format!("public-{zone}"),
-                Subnet::new(&vpc, &format!("10.30.{}.0/24", z + 1))
-                    .tier(Tier::Public)
-                    .zone(z as u8),
-            ),
+        s.add(
+            &format!("public-{zone}"),
+            Subnet::new(&vpc, &format!("10.30.{}.0/24", z + 1))
+                .tier(Tier::Public)
+                .zone(z as u8),
         );
         s.add(
             &format!("service-{zone}"),
@@ -30,13 +26,11 @@ pub fn stack(p: &Params) -> Stack {
                 .tier(Tier::Private)
                 .zone(z as u8),
         );
-        data.push(
-            s.add(
-                &format!("data-{zone}"),
-                Subnet::new(&vpc, &format!("10.30.{}.0/24", z + 21))
-                    .tier(Tier::Isolated)
-                    .zone(z as u8),
-            ),
+        s.add(
+            &format!("data-{zone}"),
+            Subnet::new(&vpc, &format!("10.30.{}.0/24", z + 21))
+                .tier(Tier::Isolated)
+                .zone(z as u8),
         );
     }
 
@@ -69,21 +63,6 @@ pub fn stack(p: &Params) -> Stack {
             )
             .allow_all_egress(),
     );
-    let data_sg = s.add(
-        "data",
-        SecurityGroup::new(&vpc, "event broker data stores")
-            .ingress(
-                Rule::tcp(5432)
-                    .from_group(&service_sg)
-                    .description("PostgreSQL from the service"),
-            )
-            .ingress(
-                Rule::tcp(6379)
-                    .from_group(&service_sg)
-                    .description("Redis from the service"),
-            ),
-    );
-
     let db_password = s.add(
         "db-password",
         Secret::generated().description("event broker PostgreSQL admin password"),
@@ -107,8 +86,8 @@ pub fn stack(p: &Params) -> Stack {
             .admin_user("broker_admin")
             .admin_password(&db_password)
             .database("event_broker")
-            .subnets(&data)
-            .security_group(&data_sg),
+            .in_network(&vpc)
+            .in_tier(Tier::Isolated),
     );
     let cache = s.add(
         "redis",
@@ -119,8 +98,18 @@ pub fn stack(p: &Params) -> Stack {
             .transit_encryption(true)
             .at_rest_encryption(true)
             .auth_token(&redis_token)
-            .subnets(&data)
-            .security_group(&data_sg),
+            .in_network(&vpc)
+            .in_tier(Tier::Isolated),
+    );
+    s.allow(
+        service_sg
+            .can_reach(&db)
+            .description("PostgreSQL from the service"),
+    );
+    s.allow(
+        service_sg
+            .can_reach(&cache)
+            .description("Redis from the service"),
     );
     let lb = s.add(
         "web",
@@ -133,7 +122,8 @@ pub fn stack(p: &Params) -> Stack {
                 HealthCheck::http("/api/health"),
             ))
             .default_target("broker")
-            .subnets(&public)
+            .in_network(&vpc)
+            .in_tier(Tier::Public)
             .security_group(&lb_sg),
     );
     s.output("lb_address", lb.attr("address"));

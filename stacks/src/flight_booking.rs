@@ -18,16 +18,12 @@ const ADMIN_SOURCES: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16
 pub fn stack(p: &Params) -> Stack {
     let mut s = p.stack("flight-booking");
     let vpc = s.add("vpc", Network::new("10.40.0.0/16").nat(NatMode::Shared));
-    let mut public = Vec::new();
-    let mut data = Vec::new();
     for (z, zone) in ["a", "b"].iter().enumerate() {
-        public.push(
-            s.add(
-                &format!("public-{zone}"),
-                Subnet::new(&vpc, &format!("10.40.{}.0/24", z + 1))
-                    .tier(Tier::Public)
-                    .zone(z as u8),
-            ),
+        s.add(
+            &format!("public-{zone}"),
+            Subnet::new(&vpc, &format!("10.40.{}.0/24", z + 1))
+                .tier(Tier::Public)
+                .zone(z as u8),
         );
         s.add(
             &format!("api-{zone}"),
@@ -35,13 +31,11 @@ pub fn stack(p: &Params) -> Stack {
                 .tier(Tier::Private)
                 .zone(z as u8),
         );
-        data.push(
-            s.add(
-                &format!("data-{zone}"),
-                Subnet::new(&vpc, &format!("10.40.{}.0/24", z + 21))
-                    .tier(Tier::Isolated)
-                    .zone(z as u8),
-            ),
+        s.add(
+            &format!("data-{zone}"),
+            Subnet::new(&vpc, &format!("10.40.{}.0/24", z + 21))
+                .tier(Tier::Isolated)
+                .zone(z as u8),
         );
     }
 
@@ -74,23 +68,6 @@ pub fn stack(p: &Params) -> Stack {
             )
             .allow_all_egress(),
     );
-    let db_sg = s.add(
-        "db",
-        SecurityGroup::new(&vpc, "flight booking PostgreSQL").ingress(
-            Rule::tcp(5432)
-                .from_group(&api_sg)
-                .description("from the API only"),
-        ),
-    );
-    let cache_sg = s.add(
-        "cache",
-        SecurityGroup::new(&vpc, "flight booking Redis").ingress(
-            Rule::tcp(6379)
-                .from_group(&api_sg)
-                .description("from the API only"),
-        ),
-    );
-
     let db_password = s.add(
         "db-password",
         Secret::generated().description("flight booking PostgreSQL admin password"),
@@ -117,8 +94,8 @@ pub fn stack(p: &Params) -> Stack {
             .admin_password(&db_password)
             .database("FlightBookingDb_Production")
             .database("FlightBookingHangfire_Production")
-            .subnets(&data)
-            .security_group(&db_sg),
+            .in_network(&vpc)
+            .in_tier(Tier::Isolated),
     );
     let cache = s.add(
         "redis",
@@ -129,9 +106,11 @@ pub fn stack(p: &Params) -> Stack {
             .transit_encryption(true)
             .at_rest_encryption(true)
             .auth_token(&redis_token)
-            .subnets(&data)
-            .security_group(&cache_sg),
+            .in_network(&vpc)
+            .in_tier(Tier::Isolated),
     );
+    s.allow(api_sg.can_reach(&db).description("from the API only"));
+    s.allow(api_sg.can_reach(&cache).description("from the API only"));
     let lb = s.add(
         "web",
         LoadBalancer::public()
@@ -141,7 +120,8 @@ pub fn stack(p: &Params) -> Stack {
             .route_from(10, "/admin/*", "api", &ADMIN_SOURCES)
             .deny(20, "/admin/*")
             .default_target("api")
-            .subnets(&public)
+            .in_network(&vpc)
+            .in_tier(Tier::Public)
             .security_group(&lb_sg),
     );
     s.output("lb_address", lb.attr("address"));

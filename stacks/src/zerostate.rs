@@ -18,11 +18,11 @@ pub fn stack(p: &Params) -> Stack {
     let mut s = p.stack("zerostate");
     let vpc = s.add("vpc", Network::new("10.0.0.0/16").nat(NatMode::None));
 
-    let public_a = s.add(
+    s.add(
         "public-a",
         Subnet::new(&vpc, "10.0.1.0/24").tier(Tier::Public).zone(0),
     );
-    let public_b = s.add(
+    s.add(
         "public-b",
         Subnet::new(&vpc, "10.0.4.0/24").tier(Tier::Public).zone(1),
     );
@@ -70,8 +70,6 @@ pub fn stack(p: &Params) -> Stack {
                     .description("to the API"),
             ),
     );
-    let db_sg: Ref<SecurityGroup> = Ref::named("db");
-    let cache_sg: Ref<SecurityGroup> = Ref::named("cache");
     let api_sg = s.add(
         "api",
         SecurityGroup::new(&vpc, "ZeroState API")
@@ -85,27 +83,8 @@ pub fn stack(p: &Params) -> Stack {
                     .from_cidr("10.0.0.0/16")
                     .description("metrics, private network only"),
             )
-            .egress(Rule::tcp(5432).to_group(&db_sg).description("PostgreSQL"))
-            .egress(Rule::tcp(6379).to_group(&cache_sg).description("Redis"))
             .egress(Rule::tcp(443).to_cidr("0.0.0.0/0").description("HTTPS out")),
     );
-    s.add(
-        "db",
-        SecurityGroup::new(&vpc, "ZeroState database").ingress(
-            Rule::tcp(5432)
-                .from_group(&api_sg)
-                .description("from the API only"),
-        ),
-    );
-    s.add(
-        "cache",
-        SecurityGroup::new(&vpc, "ZeroState cache").ingress(
-            Rule::tcp(6379)
-                .from_group(&api_sg)
-                .description("from the API only"),
-        ),
-    );
-
     let db_password = s.add(
         "db-password",
         Secret::generated().description("ZeroState PostgreSQL admin password"),
@@ -136,8 +115,7 @@ pub fn stack(p: &Params) -> Stack {
             .admin_user("postgres")
             .admin_password(&db_password)
             .database("zerostate")
-            .subnets([&db_a, &db_b])
-            .security_group(&db_sg),
+            .subnets([&db_a, &db_b]),
     );
     let cache = s.add(
         "redis",
@@ -149,8 +127,18 @@ pub fn stack(p: &Params) -> Stack {
             .transit_encryption(true)
             .at_rest_encryption(true)
             .auth_token(&redis_token)
-            .subnets([&cache_a, &cache_b])
-            .security_group(&cache_sg),
+            .subnets([&cache_a, &cache_b]),
+    );
+    // Least privilege: the database and the cache take traffic from the API alone.
+    s.allow(
+        api_sg
+            .can_reach(&db)
+            .description("PostgreSQL from the API only"),
+    );
+    s.allow(
+        api_sg
+            .can_reach(&cache)
+            .description("Redis from the API only"),
     );
     let lb = s.add(
         "api-lb",
@@ -159,7 +147,8 @@ pub fn stack(p: &Params) -> Stack {
             .https(&p.certificate)
             .target_group(TargetGroup::new("api", 443, HealthCheck::http("/health")))
             .default_target("api")
-            .subnets([&public_a, &public_b])
+            .in_network(&vpc)
+            .in_tier(Tier::Public)
             .security_group(&lb_sg),
     );
     s.output("db_endpoint", db.attr("endpoint"));

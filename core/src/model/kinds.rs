@@ -6,7 +6,7 @@
 //! convention: `foo(v)` sets a value, `set_foo(Option<v>)` sets or clears it.
 
 use super::{Broker, Cache, Database, LoadBalancer, Network, Ref, Secret, SecurityGroup, Subnet};
-use super::{Common, Kind, KindName, RuleSource};
+use super::{Common, Kind, KindName, RuleSource, Tier};
 
 macro_rules! portable_kind {
     ($ty:ident, $variant:ident, $kind:expr, [$($export:literal),*]) => {
@@ -129,6 +129,9 @@ impl Resource {
 }
 
 fn placement_refs(p: &Placement, push: &mut impl FnMut(String, super::AnyRef)) {
+    if let Some(n) = &p.network {
+        push("network".into(), n.erase());
+    }
     for (i, s) in p.subnets.iter().enumerate() {
         push(format!("subnets[{i}]"), s.erase());
     }
@@ -137,16 +140,44 @@ fn placement_refs(p: &Placement, push: &mut impl FnMut(String, super::AnyRef)) {
     }
 }
 
-/// Where a managed service sits: its subnets and security groups.
+/// Where a managed service sits: a network, and which tier of it.
+///
+/// Said this way because clouds place services differently: AWS puts a database in subnets
+/// across zones, GCP reaches Cloud SQL through a peering range of the network, Azure
+/// delegates one subnet. Each provider derives its own from the network and tier (or the
+/// subnet hints); zone rules are the provider's checks. Who may connect is said with
+/// [`Stack::allow`](super::Stack::allow), not with groups on the service.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Placement {
+    /// The network; may be left out when subnets are given (it is theirs).
+    pub network: Option<Ref<Network>>,
+    /// The tier of the network's subnets to use where a cloud places services in subnets
+    /// (default: isolated for data services; public or private for load balancers).
+    pub tier: Option<Tier>,
+    /// Exactly these subnets, where a cloud places services in subnets (a hint: clouds
+    /// that place otherwise ignore it).
     pub subnets: Vec<Ref<Subnet>>,
+    /// Groups attached to the service itself, on clouds whose services take groups (AWS);
+    /// prefer access edges, which every cloud lowers.
     pub security_groups: Vec<Ref<SecurityGroup>>,
 }
 
 macro_rules! placement_builders {
     ($ty:ident) => {
         impl $ty {
+            /// Place it in `network` (its subnets of the default tier, unless told).
+            pub fn in_network(
+                mut self,
+                network: &$crate::model::Ref<$crate::model::Network>,
+            ) -> Self {
+                self.placement.network = Some(network.clone());
+                self
+            }
+            /// Use the network's subnets of `tier`.
+            pub fn in_tier(mut self, tier: $crate::model::Tier) -> Self {
+                self.placement.tier = Some(tier);
+                self
+            }
             pub fn subnet(mut self, s: &Ref<Subnet>) -> Self {
                 self.placement.subnets.push(s.clone());
                 self

@@ -251,6 +251,50 @@ pub struct Output {
     pub sensitive: bool,
 }
 
+/// Kinds a member of the stack can be allowed to reach: the data services (their port is
+/// their endpoint's on each cloud) and groups (with an explicit port).
+pub trait Reachable: Kind {}
+impl Reachable for Database {}
+impl Reachable for Cache {}
+impl Reachable for Broker {}
+impl Reachable for SecurityGroup {}
+
+/// An access edge: members of `from` (a security group: the machines running a service)
+/// may open connections to `to`. Each provider lowers it into its own primitives (AWS:
+/// group rules on both ends; GCP: firewall rules; Azure: NSG rules).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Access {
+    pub from: AnyRef,
+    pub to: AnyRef,
+    /// The port; `None` means the service's own (PostgreSQL's, Redis's, the broker's
+    /// client port on that cloud). Required when `to` is a group.
+    pub port: Option<u32>,
+    pub description: String,
+}
+
+impl Access {
+    pub fn port(mut self, port: u32) -> Self {
+        self.port = Some(port);
+        self
+    }
+    pub fn description(mut self, d: &str) -> Self {
+        self.description = d.to_string();
+        self
+    }
+}
+
+impl Ref<SecurityGroup> {
+    /// Members of this group may connect to `to` (add it with [`Stack::allow`]).
+    pub fn can_reach<T: Reachable>(&self, to: &Ref<T>) -> Access {
+        Access {
+            from: self.erase(),
+            to: to.erase(),
+            port: None,
+            description: String::new(),
+        }
+    }
+}
+
 /// One declared resource of a stack.
 #[derive(Clone, Debug)]
 pub struct Declared {
@@ -280,6 +324,7 @@ pub struct Stack {
     region: Option<String>,
     resources: Vec<Declared>,
     outputs: Vec<Output>,
+    access: Vec<Access>,
 }
 
 impl Stack {
@@ -289,6 +334,7 @@ impl Stack {
             region: None,
             resources: Vec::new(),
             outputs: Vec::new(),
+            access: Vec::new(),
         }
     }
 
@@ -341,6 +387,31 @@ impl Stack {
 
     pub fn resources(&self) -> &[Declared] {
         &self.resources
+    }
+
+    /// Let members of one group connect to a service or another group:
+    /// `s.allow(app.can_reach(&db))`.
+    pub fn allow(&mut self, access: Access) -> &mut Self {
+        self.access.push(access);
+        self
+    }
+
+    /// The access edges, in declaration order.
+    pub fn access(&self) -> &[Access] {
+        &self.access
+    }
+
+    /// The network a placement is in: its own, or its subnets'.
+    pub fn network_of(&self, p: &Placement) -> Option<String> {
+        if let Some(n) = &p.network {
+            return Some(n.name().to_string());
+        }
+        p.subnets
+            .iter()
+            .find_map(|s| match &self.get(s.name())?.resource {
+                Resource::Subnet(sn) => Some(sn.network.name().to_string()),
+                _ => None,
+            })
     }
 
     pub fn outputs(&self) -> &[Output] {

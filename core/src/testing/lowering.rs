@@ -39,6 +39,12 @@ fn id_ref(kind: KindName, name: &str) -> Value {
 }
 
 fn placement(a: &mut Attrs, p: &Placement) {
+    if let Some(n) = &p.network {
+        a.insert("network_id".into(), id_ref(KindName::Network, n.name()));
+    }
+    if let Some(t) = p.tier {
+        a.insert("tier".into(), Value::str(t.as_str()));
+    }
     a.insert(
         "subnet_ids".into(),
         Value::List(

@@ -135,39 +135,71 @@ impl Validator<'_> {
         }
     }
 
-    pub(super) fn check_placement(&mut self, a: &str, p: &Placement, min_zones: usize, what: &str) {
-        if p.subnets.is_empty() {
-            self.err(a, "subnets", format!("{what} needs at least one subnet"));
-            return;
-        }
-        let zones: HashSet<u8> = p
+    /// A placement names one network (itself, or through its subnets), and subnet hints
+    /// agree with it and with the tier. How many zones a service needs is each cloud's
+    /// rule, checked when the provider lowers it.
+    pub(super) fn check_placement(&mut self, a: &str, p: &Placement, what: &str) {
+        let subnets: Vec<&Subnet> = p
             .subnets
             .iter()
             .filter_map(|s| match &self.by_name.get(s.name())?.resource {
-                Resource::Subnet(s) => Some(s.zone),
+                Resource::Subnet(s) => Some(s),
                 _ => None,
             })
             .collect();
-        if zones.len() < min_zones {
-            self.err(
+        let networks: HashSet<&str> = subnets.iter().map(|s| s.network.name()).collect();
+        if networks.len() > 1 {
+            self.err(a, "subnets", "subnets belong to different networks");
+        }
+        match (&p.network, networks.iter().next()) {
+            (None, None) if p.subnets.is_empty() => self.err(
+                a,
+                "network",
+                format!("{what} needs a place: in_network(&network), optionally in_tier(..)"),
+            ),
+            (Some(n), Some(other)) if n.name() != *other => self.err(
                 a,
                 "subnets",
                 format!(
-                    "{what} needs subnets in at least {min_zones} zones; these cover {}",
-                    zones.len()
+                    "the subnets are in network.{other}, but the placement names network.{}",
+                    n.name()
                 ),
-            );
+            ),
+            _ => {}
         }
-        let networks: HashSet<&str> = p
-            .subnets
+        if let Some(tier) = p.tier {
+            if subnets.iter().any(|s| s.tier != tier) {
+                self.err(
+                    a,
+                    "subnets",
+                    format!(
+                        "not every subnet given is of the {} tier asked for",
+                        tier.as_str()
+                    ),
+                );
+            }
+        }
+        let groups: HashSet<&str> = p
+            .security_groups
             .iter()
-            .filter_map(|s| match &self.by_name.get(s.name())?.resource {
-                Resource::Subnet(s) => Some(s.network.name()),
+            .filter_map(|g| match &self.by_name.get(g.name())?.resource {
+                Resource::SecurityGroup(g) => Some(g.network.name()),
                 _ => None,
             })
             .collect();
-        if networks.len() > 1 {
-            self.err(a, "subnets", "subnets belong to different networks");
+        let network = p
+            .network
+            .as_ref()
+            .map(|n| n.name())
+            .or_else(|| networks.iter().next().copied());
+        if let Some(n) = network {
+            if groups.iter().any(|g| *g != n) {
+                self.err(
+                    a,
+                    "security_groups",
+                    format!("a group attached is not in network.{n}"),
+                );
+            }
         }
     }
 
@@ -304,7 +336,7 @@ impl Validator<'_> {
                 );
             }
         }
-        self.check_placement(a, &db.placement, 2, "a database");
+        self.check_placement(a, &db.placement, "a database");
     }
 
     pub(super) fn check_broker(&mut self, a: &str, b: &Broker) {
@@ -369,20 +401,7 @@ impl Validator<'_> {
                 );
             }
         }
-        self.check_placement(a, &b.placement, 2, "a broker");
-        if !b.placement.subnets.is_empty()
-            && !(b.brokers as usize).is_multiple_of(b.placement.subnets.len())
-        {
-            self.err(
-                a,
-                "brokers",
-                format!(
-                    "{} brokers cannot be spread evenly over {} subnets",
-                    b.brokers,
-                    b.placement.subnets.len()
-                ),
-            );
-        }
+        self.check_placement(a, &b.placement, "a broker");
     }
 
     pub(super) fn check_load_balancer(&mut self, a: &str, lb: &LoadBalancer) {
@@ -529,7 +548,7 @@ impl Validator<'_> {
                 "a load balancer needs at least one target group",
             );
         }
-        self.check_placement(a, &lb.placement, 2, "a load balancer");
+        self.check_placement(a, &lb.placement, "a load balancer");
     }
 
     pub(super) fn check_cache(&mut self, a: &str, c: &Cache) {
@@ -563,6 +582,6 @@ impl Validator<'_> {
                 format!("port {} is out of range 1..=65535", c.port),
             );
         }
-        self.check_placement(a, &c.placement, if c.multi_zone { 2 } else { 1 }, "a cache");
+        self.check_placement(a, &c.placement, "a cache");
     }
 }

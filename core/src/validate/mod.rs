@@ -188,7 +188,78 @@ impl<'a> Validator<'a> {
             self.check_resource(d);
         }
         self.check_subnet_overlaps();
+        self.check_access();
         self.check_outputs();
+    }
+
+    /// Access edges: from a group to a data service or a group (with a port), in one
+    /// network. Reported as `access[i]`.
+    fn check_access(&mut self) {
+        for (i, edge) in self.stack.access().iter().enumerate() {
+            let at = format!("access[{i}]");
+            let network = |end: &str, r: &AnyRef, errors: &mut Vec<Invalid>| {
+                let Some(d) = self.by_name.get(r.name.as_str()) else {
+                    errors.push(Invalid::new(
+                        &at,
+                        end,
+                        format!("{r} is not declared in this stack"),
+                    ));
+                    return None;
+                };
+                if d.kind() != r.kind {
+                    errors.push(Invalid::new(
+                        &at,
+                        end,
+                        format!("{} is a {}, not a {}", d.name, d.kind(), r.kind),
+                    ));
+                    return None;
+                }
+                match &d.resource {
+                    Resource::SecurityGroup(g) => Some(g.network.name().to_string()),
+                    Resource::Database(x) => self.stack.network_of(&x.placement),
+                    Resource::Cache(x) => self.stack.network_of(&x.placement),
+                    Resource::Broker(x) => self.stack.network_of(&x.placement),
+                    _ => None,
+                }
+            };
+            let mut errors = Vec::new();
+            let from = network("from", &edge.from, &mut errors);
+            let to = network("to", &edge.to, &mut errors);
+            self.errors.extend(errors);
+            if edge.from.kind != KindName::SecurityGroup {
+                self.err(
+                    &at,
+                    "from",
+                    "access starts at a security group (the members of a service)",
+                );
+            }
+            match (edge.to.kind, edge.port) {
+                (KindName::SecurityGroup, None) => self.err(
+                    &at,
+                    "port",
+                    format!(
+                        "reaching a group needs a port: {}.can_reach(..).port(p)",
+                        edge.from.name
+                    ),
+                ),
+                (_, Some(p)) if p == 0 || p > 65535 => {
+                    self.err(&at, "port", format!("port {p} is out of range 1..=65535"))
+                }
+                _ => {}
+            }
+            if let (Some(f), Some(t)) = (from, to) {
+                if f != t {
+                    self.err(
+                        &at,
+                        "to",
+                        format!(
+                            "{} is in network.{f} and {} in network.{t}; access stays within a network",
+                            edge.from, edge.to
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     fn check_references(&mut self) {

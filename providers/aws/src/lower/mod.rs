@@ -94,6 +94,18 @@ impl<'a> Lowering<'a> {
                 Resource::Cache(c) => self.cache(d, c),
             }
         }
+        // Access between groups: rules on both groups (edges to services are lowered with
+        // the service's own group).
+        let stack = self.stack;
+        for e in stack.access() {
+            if e.to.kind != KindName::SecurityGroup {
+                continue;
+            }
+            if let (Some(to), Some(port)) = (stack.get(&e.to.name), e.port) {
+                let target = addr("aws_security_group", &to.name);
+                self.access_rules(e, to, &target, port);
+            }
+        }
         if self.errors.is_empty() {
             Ok(self.out)
         } else {

@@ -24,21 +24,173 @@ impl Lowering<'_> {
         self.export(d, "value", r(&a, "secret_string"));
     }
 
-    pub(super) fn placement_refs(&self, p: &Placement) -> (Value, Value) {
-        (
-            Value::List(
-                p.subnets
-                    .iter()
-                    .map(|sn| r(&addr("aws_subnet", sn.name()), "id"))
-                    .collect(),
-            ),
-            Value::List(
-                p.security_groups
-                    .iter()
-                    .map(|g| r(&addr("aws_security_group", g.name()), "id"))
-                    .collect(),
-            ),
-        )
+    /// Where a service sits on AWS: the subnets named, else every subnet of its network in
+    /// the tier (`default_tier` unless told); the groups attached, plus the service's own
+    /// access group when the stack lets anything reach it. Checks the zones AWS needs
+    /// (`min_zones`). Returns subnet ids, group ids and the number of zones.
+    pub(super) fn place(
+        &mut self,
+        d: &Declared,
+        p: &Placement,
+        default_tier: Tier,
+        min_zones: usize,
+        what: &str,
+    ) -> (Value, Value, usize) {
+        let network = self.stack.network_of(p);
+        let tier = p.tier.unwrap_or(default_tier);
+        let subnets: Vec<(&Declared, &Subnet)> = if p.subnets.is_empty() {
+            network
+                .as_deref()
+                .map(|n| self.subnets_of(n))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(_, sn)| sn.tier == tier)
+                .collect()
+        } else {
+            p.subnets
+                .iter()
+                .filter_map(|r| {
+                    let sd = self.stack.get(r.name())?;
+                    match &sd.resource {
+                        Resource::Subnet(sn) => Some((sd, sn)),
+                        _ => None,
+                    }
+                })
+                .collect()
+        };
+        let zones: BTreeSet<u8> = subnets.iter().map(|(_, sn)| sn.zone).collect();
+        if subnets.is_empty() {
+            self.err(
+                d,
+                "placement",
+                format!(
+                    "{what} on aws sits in subnets, and network.{} has no {} subnets: add some, or name the subnets",
+                    network.as_deref().unwrap_or("?"),
+                    tier.as_str()
+                ),
+            );
+        } else if zones.len() < min_zones {
+            self.err(
+                d,
+                "placement",
+                format!(
+                    "{what} on aws needs subnets in at least {min_zones} zones; these cover {}",
+                    zones.len()
+                ),
+            );
+        }
+        let subnet_ids = Value::List(
+            subnets
+                .iter()
+                .map(|(sd, _)| r(&addr("aws_subnet", &sd.name), "id"))
+                .collect(),
+        );
+        let mut groups: Vec<Value> = p
+            .security_groups
+            .iter()
+            .map(|g| r(&addr("aws_security_group", g.name()), "id"))
+            .collect();
+        if let Some(own) = self.access_group(d, network.as_deref()) {
+            groups.push(r(&own, "id"));
+        }
+        (subnet_ids, Value::List(groups), zones.len())
+    }
+
+    /// The port others reach a service on, on AWS.
+    pub(super) fn service_port(d: &Declared) -> Option<u32> {
+        match &d.resource {
+            Resource::Database(_) => Some(5432),
+            Resource::Cache(c) => Some(c.port),
+            // MSK's client port: TLS 9094, plaintext 9092.
+            Resource::Broker(b) => Some(if b.tls { 9094 } else { 9092 }),
+            _ => None,
+        }
+    }
+
+    /// A service that access edges lead to gets a group of its own: ingress from each group
+    /// allowed, on the service's port (or the edge's), and no egress.
+    fn access_group(&mut self, d: &Declared, network: Option<&str>) -> Option<String> {
+        let stack = self.stack;
+        let edges: Vec<&Access> = stack
+            .access()
+            .iter()
+            .filter(|a| a.to.name == d.name)
+            .collect();
+        if edges.is_empty() {
+            return None;
+        }
+        let network = network?;
+        let name = self.aws_name(d, "name", "access", 255);
+        let sg = self.push(
+            d,
+            "aws_security_group",
+            &format!("{}-access", d.name),
+            Attrs::from([
+                ("name".into(), s(name)),
+                (
+                    "description".into(),
+                    s(format!("cairn: who may reach {}", d.address())),
+                ),
+                ("vpc_id".into(), r(&addr("aws_vpc", network), "id")),
+            ]),
+            &[],
+        );
+        for e in edges {
+            let Some(port) = e.port.or_else(|| Self::service_port(d)) else {
+                continue;
+            };
+            self.access_rules(e, d, &sg, port);
+        }
+        Some(sg)
+    }
+
+    /// The two rules of one access edge into the group `target` (of the declaration `to`):
+    /// ingress there from the source group, and egress from the source group to it unless
+    /// the source already lets everything out.
+    pub(super) fn access_rules(&mut self, e: &Access, to: &Declared, target: &str, port: u32) {
+        let stack = self.stack;
+        let Some(from) = stack.get(&e.from.name) else {
+            return;
+        };
+        let Resource::SecurityGroup(source) = &from.resource else {
+            return;
+        };
+        let source_sg = addr("aws_security_group", &from.name);
+        let description = if e.description.is_empty() {
+            format!("cairn: {} may reach {}", from.address(), to.address())
+        } else {
+            e.description.clone()
+        };
+        let rule = |group: &str, dir: &str, other: &str| {
+            Attrs::from([
+                ("security_group_id".into(), r(group, "id")),
+                ("type".into(), s(dir)),
+                ("ip_protocol".into(), s("tcp")),
+                ("from_port".into(), port.into()),
+                ("to_port".into(), port.into()),
+                ("referenced_security_group_id".into(), r(other, "id")),
+                ("description".into(), s(&description)),
+            ])
+        };
+        self.push(
+            to,
+            "aws_security_group_rule",
+            &format!("{}-from-{}-{port}", to.name, from.name),
+            rule(target, "ingress", &source_sg),
+            &[],
+        );
+        let open = source.egress.iter().any(|r| {
+            r.protocol == Protocol::All && r.source == Some(RuleSource::Cidr("0.0.0.0/0".into()))
+        });
+        if !open {
+            self.push(
+                from,
+                "aws_security_group_rule",
+                &format!("{}-to-{}-{port}", from.name, to.name),
+                rule(&source_sg, "egress", target),
+                &[],
+            );
+        }
     }
 
     pub(super) fn secret_value(&self, secret: &Option<Ref<Secret>>) -> Value {
@@ -51,7 +203,8 @@ impl Lowering<'_> {
     }
 
     pub(super) fn database(&mut self, d: &Declared, db: &Database) {
-        let (subnets, groups) = self.placement_refs(&db.placement);
+        // An RDS subnet group spans at least two zones, even for a single-zone instance.
+        let (subnets, groups, _) = self.place(d, &db.placement, Tier::Isolated, 2, "a database");
         let identifier = self.aws_name(d, "name", "", 63);
         let group = self.push(
             d,
@@ -167,7 +320,17 @@ impl Lowering<'_> {
     }
 
     pub(super) fn broker(&mut self, d: &Declared, b: &Broker) {
-        let (subnets, groups) = self.placement_refs(&b.placement);
+        let (subnets, groups, zones) = self.place(d, &b.placement, Tier::Isolated, 2, "a broker");
+        if zones > 0 && !(b.brokers as usize).is_multiple_of(zones) {
+            self.err(
+                d,
+                "brokers",
+                format!(
+                    "{} brokers cannot be spread evenly over {zones} zones (MSK puts the same number in each)",
+                    b.brokers
+                ),
+            );
+        }
         let name = self.aws_name(d, "name", "", 64);
         let attrs = Attrs::from([
             ("cluster_name".into(), s(name)),
@@ -212,7 +375,12 @@ impl Lowering<'_> {
     }
 
     pub(super) fn load_balancer(&mut self, d: &Declared, lb: &LoadBalancer) {
-        let (subnets, groups) = self.placement_refs(&lb.placement);
+        let tier = if lb.internal {
+            Tier::Private
+        } else {
+            Tier::Public
+        };
+        let (subnets, groups, _) = self.place(d, &lb.placement, tier, 2, "a load balancer");
         let name = self.aws_name(d, "name", "", 32);
         let alb = self.push(
             d,
@@ -229,14 +397,10 @@ impl Lowering<'_> {
         );
         self.export(d, "id", r(&alb, "arn"));
         self.export(d, "address", r(&alb, "dns_name"));
-        let vpc = lb
-            .placement
-            .subnets
-            .first()
-            .and_then(|sn| match &self.stack.get(sn.name())?.resource {
-                Resource::Subnet(x) => Some(addr("aws_vpc", x.network.name())),
-                _ => None,
-            })
+        let vpc = self
+            .stack
+            .network_of(&lb.placement)
+            .map(|n| addr("aws_vpc", &n))
             .unwrap_or_default();
         // Target groups; with blue/green, two per group and traffic on blue.
         let mut active: BTreeMap<&str, String> = BTreeMap::new();
@@ -352,7 +516,8 @@ impl Lowering<'_> {
     }
 
     pub(super) fn cache(&mut self, d: &Declared, c: &Cache) {
-        let (subnets, groups) = self.placement_refs(&c.placement);
+        let zones = if c.multi_zone { 2 } else { 1 };
+        let (subnets, groups, _) = self.place(d, &c.placement, Tier::Isolated, zones, "a cache");
         let id = self.aws_name(d, "name", "", 40);
         let group = self.push(
             d,
@@ -481,6 +646,99 @@ mod tests {
         assert_eq!(
             rds_window(&Window::weekly(Weekday::Sun, 23).hours(3)),
             "sun:23:00-mon:02:00"
+        );
+    }
+
+    fn stack(zones: u8) -> (Stack, Ref<SecurityGroup>, Ref<Database>) {
+        let mut s = Stack::new("acc");
+        let vpc = s.add("vpc", Network::new("10.0.0.0/16").nat(NatMode::None));
+        for z in 0..zones {
+            s.add(
+                &format!("data-{z}"),
+                Subnet::new(&vpc, &format!("10.0.{z}.0/24"))
+                    .tier(Tier::Isolated)
+                    .zone(z),
+            );
+        }
+        s.add(
+            "web-0",
+            Subnet::new(&vpc, "10.0.100.0/24")
+                .tier(Tier::Public)
+                .zone(0),
+        );
+        let app = s.add(
+            "app",
+            SecurityGroup::new(&vpc, "app").egress(Rule::tcp(443).to_cidr("0.0.0.0/0")),
+        );
+        let pw = s.add("pw", Secret::generated());
+        let db = s.add(
+            "db",
+            Database::postgres("15")
+                .admin_password(&pw)
+                .in_network(&vpc),
+        );
+        (s, app, db)
+    }
+
+    #[test]
+    fn a_service_placed_by_network_and_reached_by_an_edge_gets_subnets_and_a_group() {
+        let (mut s, app, db) = stack(2);
+        s.allow(app.can_reach(&db));
+        let out = crate::lower_stack(&s, "us-east-1").unwrap();
+        let get = |a: &str| {
+            out.resources
+                .iter()
+                .find(|c| c.address == a)
+                .unwrap_or_else(|| panic!("no {a}"))
+        };
+        let subnets = &get("aws_db_subnet_group.db").attrs["subnet_ids"];
+        assert_eq!(
+            subnets,
+            &Value::List(vec![
+                r("aws_subnet.data-0", "id"),
+                r("aws_subnet.data-1", "id")
+            ]),
+            "the isolated tier of the network, not the public subnet"
+        );
+        assert_eq!(
+            get("aws_db_instance.db").attrs["vpc_security_group_ids"],
+            Value::List(vec![r("aws_security_group.db-access", "id")])
+        );
+        let ingress = &get("aws_security_group_rule.db-from-app-5432").attrs;
+        assert_eq!(ingress["type"], Value::str("ingress"));
+        assert_eq!(
+            ingress["referenced_security_group_id"],
+            r("aws_security_group.app", "id")
+        );
+        let egress = get("aws_security_group_rule.app-to-db-5432");
+        assert_eq!(
+            egress.origin.as_str(),
+            "app",
+            "the source group's rule is the source's"
+        );
+        assert_eq!(egress.attrs["type"], Value::str("egress"));
+    }
+
+    #[test]
+    fn zone_rules_are_aws_checks_naming_the_field_and_the_cloud() {
+        let (s, _, _) = stack(1);
+        let err = crate::lower_stack(&s, "us-east-1").unwrap_err();
+        assert!(
+            err.iter().any(|e| e.resource == "database.db"
+                && e.field == "placement"
+                && e.message.contains("on aws")
+                && e.message.contains("at least 2 zones")),
+            "{err:?}"
+        );
+        let (mut s, _, _) = stack(2);
+        let vpc: Ref<Network> = Ref::named("vpc");
+        s.add("bus", Broker::kafka("3.6.0").brokers(3).in_network(&vpc));
+        let err = crate::lower_stack(&s, "us-east-1").unwrap_err();
+        assert!(
+            err.iter().any(|e| e.resource == "broker.bus"
+                && e.field == "brokers"
+                && e.message.contains("evenly")),
+            "{err:?}"
         );
     }
 }
