@@ -882,6 +882,25 @@ pub fn provider_fit(stack: &Stack, provider: &str, schema: &ProviderSchema) -> V
         }
     }
     for d in stack.resources() {
+        if let crate::model::Resource::LoadBalancer(lb) = &d.resource {
+            for (capability, field) in lb.capabilities_used() {
+                if !schema.lb_capabilities.contains(&capability) {
+                    errors.push(Invalid::new(
+                        d.address(),
+                        field,
+                        format!(
+                            "a load balancer on {provider} ({}) cannot {}",
+                            if schema.lb_product.is_empty() {
+                                "its product"
+                            } else {
+                                schema.lb_product.as_str()
+                            },
+                            capability.describe()
+                        ),
+                    ));
+                }
+            }
+        }
         let Some(overrides) = d.resource.common().overrides_for(provider) else {
             continue;
         };

@@ -361,3 +361,67 @@ fn a_stack_pinned_to_another_region_is_refused_by_the_engine_for_any_provider() 
     s.set_region(Some("north-1".into()));
     engine.lower(&s).expect("pinned where the provider is");
 }
+
+/// Every capability row: a balancer asking a provider for what its product lacks is refused
+/// before lowering, naming the field and the provider; with the capability it lowers.
+#[test]
+fn a_load_balancer_capability_the_provider_lacks_is_refused_naming_field_and_cloud() {
+    let full = || {
+        LoadBalancer::internal()
+            .http_redirect()
+            .https("cert")
+            .ssl_policy("modern")
+            .target_group(TargetGroup::new("api", 8080, HealthCheck::http("/")).live(Colour::Green))
+            .route(10, "/api/*", "api")
+            .route_from(20, "/admin/*", "api", &["10.0.0.0/8"])
+            .deny(30, "/admin/*")
+            .tcp(5432, "api")
+            .default_target("api")
+    };
+    let rows = [
+        (LbCapability::Https, "https"),
+        (LbCapability::TlsPolicy, "https.ssl_policy"),
+        (LbCapability::HttpRedirect, "http_redirect"),
+        (LbCapability::PathRoutes, "routes[0]"),
+        (LbCapability::SourceCidrRoutes, "routes[1].source_cidrs"),
+        (LbCapability::DenyRoutes, "routes[2].target"),
+        (LbCapability::BlueGreen, "target_groups[0].blue_green"),
+        (LbCapability::TcpListeners, "tcp_listeners[0]"),
+        (LbCapability::Internal, "internal"),
+    ];
+    assert_eq!(
+        rows.len(),
+        LbCapability::ALL.len(),
+        "a test row per capability"
+    );
+    for (lacking, field) in rows {
+        let others: Vec<LbCapability> = LbCapability::ALL
+            .into_iter()
+            .filter(|c| *c != lacking)
+            .collect();
+        let mem = MemoryProvider::new().lb_capabilities(&others);
+        let engine = Sandbox::new().engine(&mem);
+        let mut s = Stack::new("lb");
+        let net = s.add("main", Network::new("10.0.0.0/16"));
+        s.add("web", full().in_network(&net));
+        let err = engine.lower(&s).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("load_balancer.web: field `{field}`"))
+                && err.contains("on memory (memory balancer) cannot")
+                && err.contains(lacking.describe()),
+            "{lacking:?}: {err}"
+        );
+        assert!(
+            err.lines()
+                .filter(|l| l.contains("cannot"))
+                .all(|l| l.contains(lacking.describe())),
+            "only the lacking row: {err}"
+        );
+    }
+    let mem = MemoryProvider::new();
+    let engine = Sandbox::new().engine(&mem);
+    let mut s = Stack::new("lb");
+    let net = s.add("main", Network::new("10.0.0.0/16"));
+    s.add("web", full().in_network(&net));
+    engine.lower(&s).expect("every capability: lowered");
+}

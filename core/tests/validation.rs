@@ -416,6 +416,27 @@ fn cases() -> Vec<Case> {
             "of the public tier asked for",
         ),
         (
+            "produced secret nobody uses",
+            with(|s| {
+                s.add("orphan", Secret::produced());
+            }),
+            "secret.orphan",
+            "source",
+            "none does",
+        ),
+        (
+            "produced secret used by two services",
+            with(|s| {
+                let shared = s.add("shared", Secret::produced());
+                let net: Ref<Network> = Ref::named("main");
+                s.add("c1", Cache::redis("7").auth_token(&shared).in_network(&net));
+                s.add("c2", Cache::redis("7").auth_token(&shared).in_network(&net));
+            }),
+            "secret.shared",
+            "source",
+            "cache.c1 and cache.c2 do",
+        ),
+        (
             "access to a group without a port",
             with(|s| {
                 let app: Ref<SecurityGroup> = Ref::named("app");

@@ -54,34 +54,9 @@ pub fn stack(p: &Params) -> Stack {
         );
     }
 
-    let alb_sg = s.add(
-        "alb",
-        SecurityGroup::new(&vpc, "event booking load balancer")
-            .ingress(
-                Rule::tcp(443)
-                    .from_cidr("0.0.0.0/0")
-                    .description("HTTPS from anywhere"),
-            )
-            .ingress(
-                Rule::tcp(80)
-                    .from_cidr("0.0.0.0/0")
-                    .description("HTTP, redirected to HTTPS"),
-            )
-            .egress(
-                Rule::tcp(8080)
-                    .to_cidr("10.0.0.0/16")
-                    .description("to the services"),
-            ),
-    );
     let services_sg = s.add(
         "services",
-        SecurityGroup::new(&vpc, "event booking services")
-            .ingress(
-                Rule::tcp(8080)
-                    .from_group(&alb_sg)
-                    .description("from the load balancer only"),
-            )
-            .allow_all_egress(),
+        SecurityGroup::new(&vpc, "event booking services").allow_all_egress(),
     );
     let db_password = s.add(
         "db-password",
@@ -89,10 +64,9 @@ pub fn stack(p: &Params) -> Stack {
     );
     let redis_token = s.add(
         "redis-auth",
-        Secret::generated()
-            .length(64)
-            .symbols("!&#$^<>-")
-            .description("event booking Redis AUTH token"),
+        // Made for the cache: generated to ElastiCache's rules on AWS, the cache's own
+        // AUTH string where the cloud makes one.
+        Secret::produced().description("event booking Redis AUTH token"),
     );
     let database = s.add(
         "postgres",
@@ -139,8 +113,7 @@ pub fn stack(p: &Params) -> Stack {
         .http_redirect()
         .https(&p.certificate)
         .in_network(&vpc)
-        .in_tier(Tier::Public)
-        .security_group(&alb_sg);
+        .in_tier(Tier::Public);
     for (i, (name, path)) in SERVICES.iter().enumerate() {
         lb = lb
             .target_group(
@@ -149,6 +122,11 @@ pub fn stack(p: &Params) -> Stack {
             .route(10 * (i as u32 + 1), path, name);
     }
     let lb = s.add("web", lb.default_target("events"));
+    s.allow(
+        lb.can_reach(&services_sg)
+            .port(8080)
+            .description("from the load balancer only"),
+    );
     s.output("lb_address", lb.attr("address"));
     s.output("db_endpoint", database.attr("endpoint"));
     s.output("redis_endpoint", cache.attr("endpoint"));

@@ -34,34 +34,9 @@ pub fn stack(p: &Params) -> Stack {
         );
     }
 
-    let lb_sg = s.add(
-        "lb",
-        SecurityGroup::new(&vpc, "event broker load balancer")
-            .ingress(
-                Rule::tcp(443)
-                    .from_cidr("0.0.0.0/0")
-                    .description("HTTPS from clients"),
-            )
-            .ingress(
-                Rule::tcp(80)
-                    .from_cidr("0.0.0.0/0")
-                    .description("HTTP, redirected to HTTPS"),
-            )
-            .egress(
-                Rule::tcp(3000)
-                    .to_cidr("10.30.0.0/16")
-                    .description("to the broker"),
-            ),
-    );
     let service_sg = s.add(
         "service",
-        SecurityGroup::new(&vpc, "event broker service")
-            .ingress(
-                Rule::tcp(3000)
-                    .from_group(&lb_sg)
-                    .description("from the load balancer only"),
-            )
-            .allow_all_egress(),
+        SecurityGroup::new(&vpc, "event broker service").allow_all_egress(),
     );
     let db_password = s.add(
         "db-password",
@@ -69,10 +44,9 @@ pub fn stack(p: &Params) -> Stack {
     );
     let redis_token = s.add(
         "redis-auth",
-        Secret::generated()
-            .length(64)
-            .symbols("!&#$^<>-")
-            .description("event broker Redis AUTH token"),
+        // Made for the cache: generated to ElastiCache's rules on AWS, the cache's own
+        // AUTH string where the cloud makes one.
+        Secret::produced().description("event broker Redis AUTH token"),
     );
     let db = s.add(
         "postgres",
@@ -123,8 +97,12 @@ pub fn stack(p: &Params) -> Stack {
             ))
             .default_target("broker")
             .in_network(&vpc)
-            .in_tier(Tier::Public)
-            .security_group(&lb_sg),
+            .in_tier(Tier::Public),
+    );
+    s.allow(
+        lb.can_reach(&service_sg)
+            .port(3000)
+            .description("from the load balancer only"),
     );
     s.output("lb_address", lb.attr("address"));
     s.output("db_endpoint", db.attr("endpoint"));

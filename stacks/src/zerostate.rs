@@ -51,33 +51,9 @@ pub fn stack(p: &Params) -> Stack {
             .zone(1),
     );
 
-    let lb_sg = s.add(
-        "lb",
-        SecurityGroup::new(&vpc, "ZeroState load balancer")
-            .ingress(
-                Rule::tcp(443)
-                    .from_cidr("0.0.0.0/0")
-                    .description("HTTPS from anywhere"),
-            )
-            .ingress(
-                Rule::tcp(80)
-                    .from_cidr("0.0.0.0/0")
-                    .description("HTTP, redirected to HTTPS"),
-            )
-            .egress(
-                Rule::tcp(443)
-                    .to_cidr("10.0.0.0/16")
-                    .description("to the API"),
-            ),
-    );
     let api_sg = s.add(
         "api",
         SecurityGroup::new(&vpc, "ZeroState API")
-            .ingress(
-                Rule::tcp(443)
-                    .from_group(&lb_sg)
-                    .description("HTTPS from the load balancer"),
-            )
             .ingress(
                 Rule::tcp(9090)
                     .from_cidr("10.0.0.0/16")
@@ -91,10 +67,9 @@ pub fn stack(p: &Params) -> Stack {
     );
     let redis_token = s.add(
         "redis-auth",
-        Secret::generated()
-            .length(64)
-            .symbols("!&#$^<>-")
-            .description("ZeroState Redis AUTH token"),
+        // Made for the cache: generated to ElastiCache's rules on AWS, the cache's own
+        // AUTH string where the cloud makes one.
+        Secret::produced().description("ZeroState Redis AUTH token"),
     );
 
     let db = s.add(
@@ -148,8 +123,12 @@ pub fn stack(p: &Params) -> Stack {
             .target_group(TargetGroup::new("api", 443, HealthCheck::http("/health")))
             .default_target("api")
             .in_network(&vpc)
-            .in_tier(Tier::Public)
-            .security_group(&lb_sg),
+            .in_tier(Tier::Public),
+    );
+    s.allow(
+        lb.can_reach(&api_sg)
+            .port(443)
+            .description("HTTPS from the load balancer"),
     );
     s.output("db_endpoint", db.attr("endpoint"));
     s.output("redis_endpoint", cache.attr("endpoint"));

@@ -259,8 +259,8 @@ impl Reachable for Cache {}
 impl Reachable for Broker {}
 impl Reachable for SecurityGroup {}
 
-/// An access edge: members of `from` (a security group: the machines running a service)
-/// may open connections to `to`. Each provider lowers it into its own primitives (AWS:
+/// An access edge: `from` (a security group: the machines running a service; or a load
+/// balancer) may open connections to `to`. Each provider lowers it into its own primitives (AWS:
 /// group rules on both ends; GCP: firewall rules; Azure: NSG rules).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Access {
@@ -289,6 +289,19 @@ impl Ref<SecurityGroup> {
         Access {
             from: self.erase(),
             to: to.erase(),
+            port: None,
+            description: String::new(),
+        }
+    }
+}
+
+impl Ref<LoadBalancer> {
+    /// The balancer may connect to the members of `targets` on `port` (its target groups'
+    /// port, health checks included).
+    pub fn can_reach(&self, targets: &Ref<SecurityGroup>) -> Access {
+        Access {
+            from: self.erase(),
+            to: targets.erase(),
             port: None,
             description: String::new(),
         }

@@ -13,6 +13,12 @@ use std::collections::BTreeMap;
 pub enum SecretSource {
     Generated(GeneratedSpec),
     Given(Sensitive),
+    /// Made for the one service that uses it (a cache's AUTH key, a database's admin
+    /// password, a broker's credentials): where that cloud's service makes its own
+    /// (Memorystore's AUTH string, an Event Hubs connection string) cairn stores what it
+    /// made; where it takes one (ElastiCache, RDS) the provider generates one that service
+    /// accepts. Either way the stack says only that the secret exists and who uses it.
+    Produced,
 }
 
 /// A secret value stored in the cloud's secret store. Its value never appears in plans,
@@ -37,6 +43,15 @@ impl Secret {
                 length: 32,
                 symbols: PASSWORD_SYMBOLS.into(),
             }),
+            description: String::new(),
+            common: Common::default(),
+        }
+    }
+    /// A secret made for (or by) the one service that uses it; see
+    /// [`SecretSource::Produced`].
+    pub fn produced() -> Self {
+        Secret {
+            source: SecretSource::Produced,
             description: String::new(),
             common: Common::default(),
         }
@@ -421,14 +436,34 @@ impl HealthCheck {
     }
 }
 
+/// The two sides of a blue/green target group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Colour {
+    #[default]
+    Blue,
+    Green,
+}
+
+impl Colour {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Colour::Blue => "blue",
+            Colour::Green => "green",
+        }
+    }
+}
+
 /// A group of backends behind the load balancer. With `blue_green`, providers create two
-/// groups (`-blue`, `-green`) and route to the `active` one.
+/// groups (`-blue`, `-green`) and route to the `live` one, which the stack declares (a
+/// switch is a one-line change, planned like any other).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetGroup {
     pub name: String,
     pub port: u32,
     pub health_check: HealthCheck,
     pub blue_green: bool,
+    /// With `blue_green`: the side that takes traffic.
+    pub live: Colour,
 }
 
 impl TargetGroup {
@@ -438,11 +473,79 @@ impl TargetGroup {
             port,
             health_check,
             blue_green: false,
+            live: Colour::Blue,
         }
     }
+    /// Two sides, blue live.
     pub fn blue_green(mut self) -> Self {
         self.blue_green = true;
         self
+    }
+    /// Two sides, `colour` live.
+    pub fn live(mut self, colour: Colour) -> Self {
+        self.blue_green = true;
+        self.live = colour;
+        self
+    }
+}
+
+/// A TCP listener: connections on `port` go to a target group as they are (layer 4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpListener {
+    pub port: u32,
+    pub target: String,
+}
+
+/// What a load balancer can be asked for. Providers list those their product has
+/// ([`crate::provider::ProviderSchema::lb_capabilities`]); a stack asking a cloud for one
+/// it lacks is refused before any call, naming the field and the cloud, never dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LbCapability {
+    /// HTTPS listener terminating TLS with a certificate.
+    Https,
+    /// A chosen TLS policy on the HTTPS listener.
+    TlsPolicy,
+    /// HTTP on port 80 answered with a 301 to HTTPS.
+    HttpRedirect,
+    /// Requests routed by path to target groups.
+    PathRoutes,
+    /// Routes matching only some client CIDRs.
+    SourceCidrRoutes,
+    /// Routes answered by the balancer itself with 403.
+    DenyRoutes,
+    /// Target groups with two sides and one live.
+    BlueGreen,
+    /// Layer-4 TCP listeners.
+    TcpListeners,
+    /// A balancer reachable inside the network only.
+    Internal,
+}
+
+impl LbCapability {
+    pub const ALL: [LbCapability; 9] = [
+        LbCapability::Https,
+        LbCapability::TlsPolicy,
+        LbCapability::HttpRedirect,
+        LbCapability::PathRoutes,
+        LbCapability::SourceCidrRoutes,
+        LbCapability::DenyRoutes,
+        LbCapability::BlueGreen,
+        LbCapability::TcpListeners,
+        LbCapability::Internal,
+    ];
+    /// What it is, for "cannot …" messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LbCapability::Https => "terminate HTTPS",
+            LbCapability::TlsPolicy => "take a TLS policy",
+            LbCapability::HttpRedirect => "redirect HTTP to HTTPS",
+            LbCapability::PathRoutes => "route by path",
+            LbCapability::SourceCidrRoutes => "match routes by client CIDR",
+            LbCapability::DenyRoutes => "answer a route with 403 itself",
+            LbCapability::BlueGreen => "keep blue/green target groups",
+            LbCapability::TcpListeners => "listen on TCP (layer 4)",
+            LbCapability::Internal => "be internal to the network",
+        }
     }
 }
 
@@ -484,6 +587,7 @@ pub struct LoadBalancer {
     pub routes: Vec<Route>,
     /// Target group for requests no route matches.
     pub default_target: Option<String>,
+    pub tcp_listeners: Vec<TcpListener>,
     pub placement: Placement,
     pub common: Common,
 }
@@ -504,6 +608,7 @@ impl LoadBalancer {
             target_groups: Vec::new(),
             routes: Vec::new(),
             default_target: None,
+            tcp_listeners: Vec::new(),
             placement: Placement::default(),
             common: Common::default(),
         }
@@ -574,6 +679,59 @@ impl LoadBalancer {
     pub fn default_target(mut self, target_group: &str) -> Self {
         self.default_target = Some(target_group.to_string());
         self
+    }
+    /// Forward TCP connections on `port` to `target_group` (layer 4).
+    pub fn tcp(mut self, port: u32, target_group: &str) -> Self {
+        self.tcp_listeners.push(TcpListener {
+            port,
+            target: target_group.to_string(),
+        });
+        self
+    }
+
+    /// Every capability this balancer asks for, with the field that asks.
+    pub fn capabilities_used(&self) -> Vec<(LbCapability, String)> {
+        let mut out = Vec::new();
+        if self.https.is_some() {
+            out.push((LbCapability::Https, "https".to_string()));
+        }
+        if self.https.as_ref().is_some_and(|h| h.ssl_policy.is_some()) {
+            out.push((LbCapability::TlsPolicy, "https.ssl_policy".to_string()));
+        }
+        if self.http_redirect {
+            out.push((LbCapability::HttpRedirect, "http_redirect".to_string()));
+        }
+        if self.internal {
+            out.push((LbCapability::Internal, "internal".to_string()));
+        }
+        for (i, r) in self.routes.iter().enumerate() {
+            match r.target {
+                RouteTarget::Forward(_) => {
+                    out.push((LbCapability::PathRoutes, format!("routes[{i}]")));
+                }
+                RouteTarget::Deny => {
+                    out.push((LbCapability::DenyRoutes, format!("routes[{i}].target")));
+                }
+            }
+            if !r.source_cidrs.is_empty() {
+                out.push((
+                    LbCapability::SourceCidrRoutes,
+                    format!("routes[{i}].source_cidrs"),
+                ));
+            }
+        }
+        for (i, tg) in self.target_groups.iter().enumerate() {
+            if tg.blue_green {
+                out.push((
+                    LbCapability::BlueGreen,
+                    format!("target_groups[{i}].blue_green"),
+                ));
+            }
+        }
+        for i in 0..self.tcp_listeners.len() {
+            out.push((LbCapability::TcpListeners, format!("tcp_listeners[{i}]")));
+        }
+        out
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::model::*;
 use crate::provider::{AttrSchema, ProviderSchema, ResourceSchema};
-use crate::value::{Attrs, Value};
+use crate::value::{Attrs, GeneratedSpec, Value};
 use std::collections::BTreeMap;
 
 pub(super) fn computed(type_name: &str, name: &str, id: &str) -> Attrs {
@@ -125,6 +125,10 @@ pub(super) fn lower_attrs(r: &Resource) -> Attrs {
                 match &s.source {
                     SecretSource::Generated(g) => Value::Generated(Box::new(g.clone())),
                     SecretSource::Given(v) => Value::Sensitive(v.clone()),
+                    SecretSource::Produced => Value::Generated(Box::new(GeneratedSpec {
+                        length: 32,
+                        symbols: PASSWORD_SYMBOLS.into(),
+                    })),
                 },
             );
             set("description", Value::str(&s.description));
@@ -237,7 +241,11 @@ pub(super) fn lower_attrs(r: &Resource) -> Attrs {
 }
 
 pub(super) fn schema() -> ProviderSchema {
-    let mut s = ProviderSchema::default();
+    let mut s = ProviderSchema {
+        lb_product: "memory balancer".into(),
+        lb_capabilities: LbCapability::ALL.into_iter().collect(),
+        ..ProviderSchema::default()
+    };
     // Every kind reads one override, `flavour`, copied onto its object as is.
     for kind in [
         KindName::Network,

@@ -11,6 +11,7 @@
 mod lowering;
 
 use crate::invalid::Invalid;
+use crate::model::LbCapability;
 use crate::provider::*;
 use crate::value::{Attrs, Text, Value};
 use async_trait::async_trait;
@@ -218,6 +219,16 @@ impl MemoryProvider {
             .schema;
         schema.region = Some(region.to_string());
         schema.region_setting = "MemoryProvider::region".into();
+        self
+    }
+
+    /// Give the load balancer only `capabilities` (all by default), to play a cloud whose
+    /// product lacks some. Set before cloning.
+    pub fn lb_capabilities(mut self, capabilities: &[LbCapability]) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("configure the memory provider before cloning it")
+            .schema
+            .lb_capabilities = capabilities.iter().copied().collect();
         self
     }
 

@@ -460,6 +460,22 @@ impl Validator<'_> {
                 }
             }
         }
+        for (i, l) in lb.tcp_listeners.iter().enumerate() {
+            if l.port == 0 || l.port > 65535 {
+                self.err(
+                    a,
+                    &format!("tcp_listeners[{i}].port"),
+                    format!("port {} is out of range 1..=65535", l.port),
+                );
+            }
+            if !names.contains(l.target.as_str()) {
+                self.err(
+                    a,
+                    &format!("tcp_listeners[{i}].target"),
+                    format!("no target group named {:?}", l.target),
+                );
+            }
+        }
         let mut priorities = HashSet::default();
         for (i, r) in lb.routes.iter().enumerate() {
             let f = |x: &str| format!("routes[{i}].{x}");

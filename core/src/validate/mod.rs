@@ -216,6 +216,7 @@ impl<'a> Validator<'a> {
                 }
                 match &d.resource {
                     Resource::SecurityGroup(g) => Some(g.network.name().to_string()),
+                    Resource::LoadBalancer(x) => self.stack.network_of(&x.placement),
                     Resource::Database(x) => self.stack.network_of(&x.placement),
                     Resource::Cache(x) => self.stack.network_of(&x.placement),
                     Resource::Broker(x) => self.stack.network_of(&x.placement),
@@ -226,11 +227,15 @@ impl<'a> Validator<'a> {
             let from = network("from", &edge.from, &mut errors);
             let to = network("to", &edge.to, &mut errors);
             self.errors.extend(errors);
-            if edge.from.kind != KindName::SecurityGroup {
+            if !matches!(
+                edge.from.kind,
+                KindName::SecurityGroup | KindName::LoadBalancer
+            ) {
                 self.err(
                     &at,
                     "from",
-                    "access starts at a security group (the members of a service)",
+                    "access starts at a security group (the members of a service) or a load \
+                     balancer",
                 );
             }
             match (edge.to.kind, edge.port) {
@@ -396,6 +401,24 @@ impl<'a> Validator<'a> {
                             self.err(&a, "value", format!("the given secret {m}"));
                         }
                     }
+                    SecretSource::Produced => {
+                        let users = self.secret_users(&d.name);
+                        if users.len() != 1 {
+                            self.err(
+                                &a,
+                                "source",
+                                format!(
+                                    "a produced secret belongs to the one service that uses it \
+                                     (admin_password, auth_token or credentials); {}",
+                                    if users.is_empty() {
+                                        "none does".to_string()
+                                    } else {
+                                        format!("{} do", users.join(" and "))
+                                    }
+                                ),
+                            );
+                        }
+                    }
                     SecretSource::Generated(spec) => {
                         if !(16..=128).contains(&spec.length) {
                             self.err(&a, "length", format!("{} is outside 16..=128", spec.length));
@@ -413,6 +436,23 @@ impl<'a> Validator<'a> {
             Resource::LoadBalancer(lb) => self.check_load_balancer(&a, lb),
             Resource::Cache(c) => self.check_cache(&a, c),
         }
+    }
+
+    /// Which services' fields use the secret `name`.
+    fn secret_users(&self, name: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for d in self.stack.resources() {
+            let used = match &d.resource {
+                Resource::Database(x) => x.admin_password.as_ref(),
+                Resource::Cache(x) => x.auth_token.as_ref(),
+                Resource::Broker(x) => x.credentials.as_ref(),
+                _ => None,
+            };
+            if used.is_some_and(|r| r.name() == name) {
+                out.push(d.address());
+            }
+        }
+        out
     }
 
     fn network_cidr(&self, network: &Ref<Network>) -> Option<Ipv4Net> {

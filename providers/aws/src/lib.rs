@@ -188,6 +188,12 @@ impl AwsProvider {
         let clients = Clients::new(sdk, &options.timeouts);
         schema.region = Some(clients.region.clone());
         schema.region_setting = "AWS_REGION or the profile's region".into();
+        schema.lb_product = "an Application Load Balancer".into();
+        // Everything an ALB does; TCP listeners need an NLB, which cairn does not lower yet.
+        schema.lb_capabilities = cairn_core::model::LbCapability::ALL
+            .into_iter()
+            .filter(|c| *c != cairn_core::model::LbCapability::TcpListeners)
+            .collect();
         AwsProvider {
             types,
             ctx: Ctx {

@@ -578,4 +578,34 @@ mod tests {
             misfits[0].message
         );
     }
+
+    #[test]
+    fn an_alb_refuses_tcp_listeners_and_takes_the_rest() {
+        use cairn_core::provider::Provider;
+        let aws = crate::AwsProvider::offline("us-east-1");
+        let mut s = Stack::new("lb");
+        let net = s.add("main", Network::new("10.0.0.0/16"));
+        s.add(
+            "web",
+            LoadBalancer::public()
+                .https("arn:aws:acm:us-east-1:123456789012:certificate/x")
+                .http_redirect()
+                .target_group(TargetGroup::new("api", 8080, HealthCheck::http("/")).blue_green())
+                .route_from(10, "/admin/*", "api", &["10.0.0.0/8"])
+                .deny(20, "/admin/*")
+                .tcp(5432, "api")
+                .default_target("api")
+                .in_network(&net),
+        );
+        let misfits = cairn_core::engine::provider_fit(&s, "aws", aws.schema());
+        let fields: Vec<&str> = misfits.iter().map(|m| m.field.as_str()).collect();
+        assert_eq!(fields, ["tcp_listeners[0]"], "{misfits:?}");
+        assert!(
+            misfits[0]
+                .message
+                .contains("on aws (an Application Load Balancer) cannot listen on TCP"),
+            "{}",
+            misfits[0].message
+        );
+    }
 }

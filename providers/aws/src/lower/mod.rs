@@ -13,7 +13,7 @@ mod services;
 use cairn_core::model::*;
 use cairn_core::provider::{Concrete, Export, LowerResponse};
 use cairn_core::validate::Invalid;
-use cairn_core::value::{Attrs, Text, Value};
+use cairn_core::value::{Attrs, GeneratedSpec, Text, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Zone letters by index: `us-east-1` + `a`.

@@ -8,6 +8,7 @@ impl Lowering<'_> {
         let value = match &sec.source {
             SecretSource::Generated(g) => Value::Generated(Box::new(g.clone())),
             SecretSource::Given(v) => Value::Sensitive(v.clone()),
+            SecretSource::Produced => Value::Generated(Box::new(self.produced_spec(d))),
         };
         let a = self.push(
             d,
@@ -152,10 +153,25 @@ impl Lowering<'_> {
         let Some(from) = stack.get(&e.from.name) else {
             return;
         };
-        let Resource::SecurityGroup(source) = &from.resource else {
-            return;
+        // The source's group: a group itself; a load balancer's own group (or the first
+        // group attached to it).
+        let (source_sg, open) = match &from.resource {
+            Resource::SecurityGroup(g) => (
+                addr("aws_security_group", &from.name),
+                g.egress.iter().any(|r| {
+                    r.protocol == Protocol::All
+                        && r.source == Some(RuleSource::Cidr("0.0.0.0/0".into()))
+                }),
+            ),
+            Resource::LoadBalancer(lb) => match lb.placement.security_groups.first() {
+                Some(g) => (addr("aws_security_group", g.name()), false),
+                None => (
+                    addr("aws_security_group", &format!("{}-listeners", from.name)),
+                    false,
+                ),
+            },
+            _ => return,
         };
-        let source_sg = addr("aws_security_group", &from.name);
         let description = if e.description.is_empty() {
             format!("cairn: {} may reach {}", from.address(), to.address())
         } else {
@@ -179,9 +195,6 @@ impl Lowering<'_> {
             rule(target, "ingress", &source_sg),
             &[],
         );
-        let open = source.egress.iter().any(|r| {
-            r.protocol == Protocol::All && r.source == Some(RuleSource::Cidr("0.0.0.0/0".into()))
-        });
         if !open {
             self.push(
                 from,
@@ -191,6 +204,92 @@ impl Lowering<'_> {
                 &[],
             );
         }
+    }
+
+    /// How AWS gets a produced secret: its services take one rather than make one, so cairn
+    /// generates it to the using service's rules. ElastiCache AUTH tokens: 16-128
+    /// printable characters without `/`, `"`, `@` or spaces (64 here); RDS master
+    /// passwords: no `/`, `"`, `@` or spaces either.
+    fn produced_spec(&self, secret: &Declared) -> GeneratedSpec {
+        let user = self
+            .stack
+            .resources()
+            .iter()
+            .find_map(|d| match &d.resource {
+                Resource::Cache(c)
+                    if c.auth_token
+                        .as_ref()
+                        .is_some_and(|r| r.name() == secret.name) =>
+                {
+                    Some(KindName::Cache)
+                }
+                _ => None,
+            });
+        match user {
+            Some(KindName::Cache) => GeneratedSpec {
+                length: 64,
+                symbols: "!&#$^<>-".into(),
+            },
+            _ => GeneratedSpec {
+                length: 32,
+                symbols: PASSWORD_SYMBOLS.into(),
+            },
+        }
+    }
+
+    /// A load balancer given no group gets its own: its listeners open to the internet
+    /// (public) or to the network (internal); what it may reach is added by access edges.
+    fn lb_group(&mut self, d: &Declared, lb: &LoadBalancer) -> Option<String> {
+        let stack = self.stack;
+        let network = stack.network_of(&lb.placement)?;
+        let source = if lb.internal {
+            match &stack.get(&network)?.resource {
+                Resource::Network(n) => n.cidr.clone(),
+                _ => return None,
+            }
+        } else {
+            "0.0.0.0/0".to_string()
+        };
+        let name = self.aws_name(d, "name", "listeners", 255);
+        let sg = self.push(
+            d,
+            "aws_security_group",
+            &format!("{}-listeners", d.name),
+            Attrs::from([
+                ("name".into(), s(name)),
+                (
+                    "description".into(),
+                    s(format!("cairn: listeners of {}", d.address())),
+                ),
+                ("vpc_id".into(), r(&addr("aws_vpc", &network), "id")),
+            ]),
+            &[],
+        );
+        let mut ports: Vec<(u32, &str)> = Vec::new();
+        if lb.https.is_some() {
+            ports.push((443, "HTTPS"));
+        }
+        if lb.http_redirect || lb.https.is_none() {
+            ports.push((80, "HTTP"));
+        }
+        for (port, what) in ports {
+            self.push(
+                d,
+                "aws_security_group_rule",
+                &format!("{}-listeners-{port}", d.name),
+                Attrs::from([
+                    ("security_group_id".into(), r(&sg, "id")),
+                    ("type".into(), s("ingress")),
+                    ("ip_protocol".into(), s("tcp")),
+                    ("from_port".into(), port.into()),
+                    ("to_port".into(), port.into()),
+                    ("cidr_ipv4".into(), s(&source)),
+                    ("description".into(), s(format!("{what} from clients"))),
+                ]),
+                &[],
+            );
+        }
+        Some(sg)
     }
 
     pub(super) fn secret_value(&self, secret: &Option<Ref<Secret>>) -> Value {
@@ -380,7 +479,12 @@ impl Lowering<'_> {
         } else {
             Tier::Public
         };
-        let (subnets, groups, _) = self.place(d, &lb.placement, tier, 2, "a load balancer");
+        let (subnets, mut groups, _) = self.place(d, &lb.placement, tier, 2, "a load balancer");
+        if lb.placement.security_groups.is_empty() {
+            if let (Some(own), Value::List(list)) = (self.lb_group(d, lb), &mut groups) {
+                list.push(r(&own, "id"));
+            }
+        }
         let name = self.aws_name(d, "name", "", 32);
         let alb = self.push(
             d,
@@ -402,7 +506,7 @@ impl Lowering<'_> {
             .network_of(&lb.placement)
             .map(|n| addr("aws_vpc", &n))
             .unwrap_or_default();
-        // Target groups; with blue/green, two per group and traffic on blue.
+        // Target groups; with blue/green, two per group and traffic on the live one.
         let mut active: BTreeMap<&str, String> = BTreeMap::new();
         for tg in &lb.target_groups {
             let colours: &[&str] = if tg.blue_green {
@@ -437,7 +541,7 @@ impl Lowering<'_> {
                     ]),
                     &[],
                 );
-                if colour.is_empty() || *colour == "blue" {
+                if colour.is_empty() || *colour == tg.live.as_str() {
                     active.insert(tg.name.as_str(), a);
                 }
             }
@@ -740,5 +844,29 @@ mod tests {
                 && e.message.contains("evenly")),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_produced_secret_is_generated_to_the_using_services_rules() {
+        let (mut s, _, _) = stack(2);
+        let vpc: Ref<Network> = Ref::named("vpc");
+        let token = s.add("auth", Secret::produced());
+        s.add(
+            "cache",
+            Cache::redis("7").auth_token(&token).in_network(&vpc),
+        );
+        let out = crate::lower_stack(&s, "us-east-1").unwrap();
+        let secret = out
+            .resources
+            .iter()
+            .find(|c| c.address == "aws_secretsmanager_secret.auth")
+            .unwrap();
+        match &secret.attrs["secret_string"] {
+            Value::Generated(spec) => {
+                assert_eq!(spec.length, 64);
+                assert!(!spec.symbols.contains(['/', '"', '@', ' ']), "{spec:?}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
