@@ -4,6 +4,7 @@
 use crate::support::Aws;
 use cairn_core::plan::Action;
 use cairn_core::prelude::*;
+use cairn_provider_kit::lifecycle::Case;
 
 fn cache_stack(size: Size, port: u32) -> Stack {
     cache_stack_with(size, port, 1)
@@ -59,57 +60,59 @@ fn groups(aws: &Aws) -> usize {
 #[test]
 fn cache_lifecycle() {
     let aws = Aws::new();
-    let engine = aws.engine("cache.json");
-    let stack = cache_stack(Size::Small, 6379);
-    let plan = aws.converge(&engine, &stack);
-    assert!(plan
-        .changes
-        .iter()
-        .any(|c| c.type_name == "aws_elasticache_replication_group" && c.action == Action::Create));
-    assert_eq!(groups(&aws), 1);
-    aws.assert_clean(&engine, &stack);
-    aws.assert_import_matches(&engine, &stack, &["auth_token"]);
-
-    let bigger = cache_stack(Size::Medium, 6379);
-    let plan = aws.plan(&engine, &bigger);
-    let rg = plan
-        .changes
-        .iter()
-        .find(|c| c.address == "aws_elasticache_replication_group.sessions")
-        .unwrap();
-    assert_eq!(rg.action, Action::Update, "{:?}", rg.changes);
-    aws.apply(&engine, &plan);
-    aws.assert_clean(&engine, &bigger);
-
-    // Replica count changes in place (IncreaseReplicaCount / DecreaseReplicaCount).
-    for replicas in [2, 1] {
-        let resized = cache_stack_with(Size::Medium, 6379, replicas);
-        let plan = aws.plan(&engine, &resized);
-        let rg = plan
-            .changes
-            .iter()
-            .find(|c| c.address == "aws_elasticache_replication_group.sessions")
-            .unwrap();
-        assert_eq!(rg.action, Action::Update, "{:?}", rg.changes);
-        aws.apply(&engine, &plan);
-        aws.assert_clean(&engine, &resized);
-    }
-
-    let moved = cache_stack(Size::Medium, 6380);
-    let plan = aws.plan(&engine, &moved);
-    let rg = plan
-        .changes
-        .iter()
-        .find(|c| c.address == "aws_elasticache_replication_group.sessions")
-        .unwrap();
+    let ec = aws_sdk_elasticache::Client::new(&aws.sdk);
+    const GROUP: &str = "aws_elasticache_replication_group.sessions";
+    let report = aws.lifecycle(Case {
+        name: "cache",
+        stack: cache_stack(Size::Small, 6379),
+        creates: vec![
+            "aws_elasticache_subnet_group",
+            "aws_elasticache_replication_group",
+        ],
+        write_only: vec!["auth_token"],
+        // A bigger node, then replica counts both ways (Increase/DecreaseReplicaCount).
+        updates: vec![
+            (cache_stack(Size::Medium, 6379), GROUP),
+            (cache_stack_with(Size::Medium, 6379, 2), GROUP),
+            (cache_stack_with(Size::Medium, 6379, 1), GROUP),
+        ],
+        replace: Some((cache_stack(Size::Medium, 6380), GROUP, vec!["port"])),
+        delete_out_of_band: Some((
+            vec![GROUP],
+            Box::new(|id| {
+                let ec = ec.clone();
+                Box::pin(async move {
+                    ec.delete_replication_group()
+                        .replication_group_id(id)
+                        .send()
+                        .await
+                        .unwrap();
+                })
+            }),
+        )),
+        remaining: Box::new(|_| {
+            let ec = ec.clone();
+            Box::pin(async move {
+                let groups = ec.describe_replication_groups().send().await.unwrap();
+                let subnet_groups = ec.describe_cache_subnet_groups().send().await.unwrap();
+                groups.replication_groups().len() + subnet_groups.cache_subnet_groups().len()
+            })
+        }),
+    });
     assert_eq!(
-        (rg.action, rg.replace_because.clone()),
-        (Action::Replace, vec!["port".to_string()])
+        (report.updated, report.replaced, report.recreated),
+        (3, 1, 1)
     );
-    aws.apply(&engine, &plan);
-    aws.assert_clean(&engine, &moved);
+}
 
-    // An engine upgrade made out of band is drift: the plan puts the declared version back.
+/// An engine upgrade made out of band is drift: the plan puts the declared version back.
+#[test]
+fn an_out_of_band_engine_upgrade_is_drift_put_back() {
+    let aws = Aws::new();
+    let engine = aws.engine("cache-drift.json");
+    let stack = cache_stack(Size::Small, 6379);
+    aws.converge(&engine, &stack);
+    assert_eq!(groups(&aws), 1);
     let ec = aws_sdk_elasticache::Client::new(&aws.sdk);
     let id = engine.store().read().unwrap().unwrap().resources
         ["aws_elasticache_replication_group.sessions"]
@@ -125,7 +128,7 @@ fn cache_lifecycle() {
         )
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(400)); // past "modifying"
-    let plan = aws.plan(&engine, &moved);
+    let plan = aws.plan(&engine, &stack);
     let rg = plan
         .changes
         .iter()
@@ -144,32 +147,7 @@ fn cache_lifecycle() {
         )]
     );
     aws.apply(&engine, &plan);
-    aws.assert_clean(&engine, &moved);
-
-    // Deleted out of band -> recreated.
-    aws.rt
-        .block_on(
-            ec.delete_replication_group()
-                .replication_group_id(id.as_str())
-                .send(),
-        )
-        .unwrap();
-    aws.assert_recreated(
-        &engine,
-        &moved,
-        &["aws_elasticache_replication_group.sessions"],
-    );
-
-    aws.destroy(&engine, &moved);
-    assert_eq!(
-        groups(&aws),
-        0,
-        "the group is gone (the emulator finishes deletes, like AWS)"
-    );
-    assert!(aws
-        .rt
-        .block_on(ec.describe_cache_subnet_groups().send())
-        .unwrap()
-        .cache_subnet_groups()
-        .is_empty());
+    aws.assert_clean(&engine, &stack);
+    aws.destroy(&engine, &stack);
+    assert_eq!(groups(&aws), 0);
 }

@@ -22,6 +22,13 @@ pub fn test_timeouts() -> CallTimeouts {
     }
 }
 
+/// The kit's lifecycle suite gets its engines here.
+impl cairn_provider_kit::lifecycle::Harness for Aws {
+    fn engine(&self, name: &str) -> Engine {
+        Aws::engine(self, name)
+    }
+}
+
 pub struct Aws {
     /// Held for the test: the shared emulator is this test's alone.
     pub _emulator: EmulatorGuard,
@@ -96,6 +103,15 @@ impl Aws {
     /// An ACM certificate that exists in the emulator.
     pub fn certificate(&self, domain: &str) -> String {
         self._emulator.certificate(domain)
+    }
+
+    /// Run one case of the kit's lifecycle suite (see `cairn_provider_kit::lifecycle`).
+    pub fn lifecycle(
+        &self,
+        case: cairn_provider_kit::lifecycle::Case<'_>,
+    ) -> cairn_provider_kit::lifecycle::Report {
+        self.rt
+            .block_on(cairn_provider_kit::lifecycle::run(self, case))
     }
 
     pub fn ec2(&self) -> aws_sdk_ec2::Client {

@@ -10,7 +10,9 @@
 //! - [`adopt`]: what a create does when the cloud says "already exists" for a name or other
 //!   natural key: adopt the object when it is this stack's or identical to what was asked,
 //!   and say so; refuse, naming the owner, otherwise;
-//! - [`conformance`]: runnable checks that a provider keeps these rules.
+//! - [`conformance`]: runnable checks that a provider keeps these rules; and [`lifecycle`],
+//!   the acceptance steps (create, empty plan, import, in-place update, forced replacement,
+//!   out-of-band deletion, destroy) every type must pass, from a table of cases.
 //!
 //! And the mechanics every provider needs around a cloud's API, none of which names an SDK:
 //! [`wait`] (waiters that park and give their engine slot back), [`budget`] (per-service
@@ -21,6 +23,7 @@
 pub mod adopt;
 pub mod budget;
 pub mod conformance;
+pub mod lifecycle;
 pub mod ownership;
 pub mod registry;
 pub mod retry;
