@@ -40,8 +40,8 @@ pub use provider::Provider;
 /// What a stack author needs in scope.
 pub mod prelude {
     pub use crate::model::{
-        Access, Broker, Cache, Colour, Database, Declare, HealthCheck, LbCapability, LoadBalancer,
-        NatMode, Network, Protocol, Ref, RouteTarget, Rule, Secret, SecurityGroup, Size, Stack,
-        StorageType, Subnet, TargetGroup, Tier, Topic, Weekday, Window,
+        Access, Broker, Cache, Certificate, Colour, Database, Declare, HealthCheck, LbCapability,
+        LoadBalancer, NatMode, Network, Protocol, Ref, RouteTarget, Rule, Secret, SecurityGroup,
+        Size, Stack, StorageType, Subnet, TargetGroup, Tier, Topic, Weekday, Window,
     };
 }

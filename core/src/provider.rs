@@ -79,6 +79,11 @@ pub struct ResourceSchema {
     /// in flight when the object is found, so the object is adopted only once the in-flight
     /// window has passed (and read again then), never changed under a request still coming.
     pub create_follow_ups: bool,
+    /// How long a change of this type typically takes, relative to others (a database or
+    /// a NAT gateway takes minutes, a route a second). The scheduler starts first the steps
+    /// with the longest chain of such durations ahead of them, so slow chains never wait
+    /// behind quick side branches for a slot. Only the ratios matter; 1 s by default.
+    pub typical_duration: std::time::Duration,
 }
 
 impl ResourceSchema {
@@ -89,7 +94,13 @@ impl ResourceSchema {
             create_before_destroy: false,
             adopts_existing: false,
             create_follow_ups: false,
+            typical_duration: std::time::Duration::from_secs(1),
         }
+    }
+    /// See [`ResourceSchema::typical_duration`].
+    pub fn typical_duration(mut self, d: std::time::Duration) -> Self {
+        self.typical_duration = d;
+        self
     }
     pub fn create_before_destroy(mut self) -> Self {
         self.create_before_destroy = true;

@@ -369,7 +369,7 @@ fn a_load_balancer_capability_the_provider_lacks_is_refused_naming_field_and_clo
     let full = || {
         LoadBalancer::internal()
             .http_redirect()
-            .https("cert")
+            .https(Certificate::managed(["shop.example.com"]))
             .ssl_policy("modern")
             .target_group(TargetGroup::new("api", 8080, HealthCheck::http("/")).live(Colour::Green))
             .route(10, "/api/*", "api")
@@ -380,6 +380,7 @@ fn a_load_balancer_capability_the_provider_lacks_is_refused_naming_field_and_clo
     };
     let rows = [
         (LbCapability::Https, "https"),
+        (LbCapability::ManagedCertificates, "https.certificate"),
         (LbCapability::TlsPolicy, "https.ssl_policy"),
         (LbCapability::HttpRedirect, "http_redirect"),
         (LbCapability::PathRoutes, "routes[0]"),

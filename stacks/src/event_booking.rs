@@ -111,7 +111,7 @@ pub fn stack(p: &Params) -> Stack {
 
     let mut lb = LoadBalancer::public()
         .http_redirect()
-        .https(&p.certificate)
+        .https(p.certificate_for("event-booking"))
         .in_network(&vpc)
         .in_tier(Tier::Public);
     for (i, (name, path)) in SERVICES.iter().enumerate() {

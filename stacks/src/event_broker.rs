@@ -89,7 +89,7 @@ pub fn stack(p: &Params) -> Stack {
         "web",
         LoadBalancer::public()
             .http_redirect()
-            .https(&p.certificate)
+            .https(p.certificate_for("event-broker"))
             .target_group(TargetGroup::new(
                 "broker",
                 3000,

@@ -89,7 +89,7 @@ pub fn stack(p: &Params) -> Stack {
         "web",
         LoadBalancer::public()
             .http_redirect()
-            .https(&p.certificate)
+            .https(p.certificate_for("flight-booking"))
             .target_group(TargetGroup::new("api", 5000, HealthCheck::http("/health")))
             .route_from(10, "/admin/*", "api", &ADMIN_SOURCES)
             .deny(20, "/admin/*")

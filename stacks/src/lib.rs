@@ -11,7 +11,7 @@ pub mod flight_booking;
 pub mod ticketing;
 pub mod zerostate;
 
-use cairn_core::model::Size;
+use cairn_core::model::{Certificate, Size};
 use cairn_core::Stack;
 
 /// Settings every seed stack takes.
@@ -19,8 +19,9 @@ use cairn_core::Stack;
 pub struct Params {
     /// Environment name, part of the stack name (`zerostate-prod`).
     pub env: String,
-    /// TLS certificate for HTTPS listeners (an ACM ARN on AWS).
-    pub certificate: String,
+    /// TLS certificate for HTTPS listeners, in the target cloud's reference (an ACM ARN on
+    /// AWS); `None` asks the cloud for a managed one (see [`Params::certificate_for`]).
+    pub certificate: Option<Certificate>,
     /// The main database's size where the guide leaves a choice (its minimum otherwise).
     pub database_size: Option<Size>,
     /// The cache's size where the guide leaves a choice.
@@ -37,7 +38,7 @@ impl Params {
     pub fn new(env: &str) -> Self {
         Params {
             env: env.to_string(),
-            certificate: format!("arn:aws:acm:us-east-1:000000000000:certificate/cairn-{env}"),
+            certificate: None,
             database_size: None,
             cache_size: None,
             protect_data: env == "prod",
@@ -73,9 +74,19 @@ impl Params {
         self
     }
 
+    /// An existing certificate, in the cloud's reference (an ACM ARN on AWS).
     pub fn certificate(mut self, certificate: &str) -> Self {
-        self.certificate = certificate.to_string();
+        self.certificate = Some(Certificate::existing(certificate));
         self
+    }
+
+    /// The certificate `system`'s balancer presents: the one given, else a managed one for
+    /// `SYSTEM.ENV.example.com` (clouds that cannot issue one refuse it before any call,
+    /// naming the field: give an existing one then).
+    pub fn certificate_for(&self, system: &str) -> Certificate {
+        self.certificate
+            .clone()
+            .unwrap_or_else(|| Certificate::managed([format!("{system}.{}.example.com", self.env)]))
     }
 }
 

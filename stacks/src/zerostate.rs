@@ -119,7 +119,7 @@ pub fn stack(p: &Params) -> Stack {
         "api-lb",
         LoadBalancer::public()
             .http_redirect()
-            .https(&p.certificate)
+            .https(p.certificate_for("zerostate"))
             .target_group(TargetGroup::new("api", 443, HealthCheck::http("/health")))
             .default_target("api")
             .in_network(&vpc)

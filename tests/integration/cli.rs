@@ -16,6 +16,10 @@ fn validate_a_seed_stack() {
         &[
             ("AWS_CONFIG_FILE", "/nonexistent"),
             ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+            (
+                "CAIRN_CERTIFICATE",
+                "arn:aws:acm:us-east-1:123456789012:certificate/x",
+            ),
         ],
     );
     let stdout = text(&out.stdout);
@@ -26,6 +30,19 @@ fn validate_a_seed_stack() {
         "without --cloud, every cloud: {stdout}"
     );
     assert!(!dir.path().join(".cairn").exists(), "nothing written");
+
+    // Without a certificate the stack asks for a managed one, which cairn cannot have an
+    // ALB issue: refused before any call, naming the field and the cloud.
+    let out = cairn(
+        dir.path(),
+        &["validate", "--stack", "zerostate", "--cloud", "aws"],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("https.certificate") && err.contains("on aws") && err.contains("managed"),
+        "{err}"
+    );
 
     let out = cairn(
         dir.path(),
@@ -44,7 +61,14 @@ fn validate_a_seed_stack() {
         "--region",
         "eu-west-1",
     ];
-    let out = cairn(dir.path(), &args);
+    let out = cairn_with_env(
+        dir.path(),
+        &args,
+        &[(
+            "CAIRN_CERTIFICATE",
+            "arn:aws:acm:eu-west-1:123456789012:certificate/x",
+        )],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("aws: lowers to "),

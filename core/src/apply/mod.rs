@@ -180,13 +180,20 @@ pub async fn apply(
     let ag = ApplyGraph::build(plan)?;
     session.append(&plan.state_updates)?;
     let fresh = reveal_secrets(plan, provider.as_ref(), session).await;
+    let schema = provider.schema().clone();
     let mut walk = Walk {
         plan,
         graph: &ag.graph,
         provider,
         session,
         opts,
-        schedule: Schedule::new(&ag.graph),
+        schedule: Schedule::new(&ag.graph, |op| {
+            let type_name = plan.changes[op.change].type_name.as_str();
+            schema
+                .resources
+                .get(type_name)
+                .map_or(1000, |r| r.typical_duration.as_millis() as u64)
+        }),
         fresh,
         batch: Vec::new(),
         recorded: Vec::new(),

@@ -7,8 +7,9 @@
 //!   branches go on);
 //! - a step is started at most once, and ends with exactly one status;
 //! - among ready steps, the one with the longest chain of dependents starts first (list
-//!   scheduling), so the critical path never waits behind side branches when more steps are
-//!   ready than may run.
+//!   scheduling), the chain measured in the typical durations of its steps' types (a
+//!   database outweighs a route), so the critical path never waits behind side branches
+//!   when more steps are ready than may run.
 
 use super::{Op, OpInfo, OpStatus};
 use crate::apply::observer::Observer;
@@ -22,20 +23,22 @@ pub(super) struct Schedule<'g> {
     graph: &'g DiGraph<Op, ()>,
     /// Dependencies of each step not yet succeeded.
     waiting: Vec<usize>,
-    /// Steps on the longest chain from each step to the end (itself included).
-    height: Vec<usize>,
+    /// Typical duration (ms) of the longest chain from each step to the end (itself
+    /// included).
+    height: Vec<u64>,
     /// Ready steps, longest chain first, then in graph order (deterministic).
-    ready: BinaryHeap<(usize, Reverse<usize>)>,
+    ready: BinaryHeap<(u64, Reverse<usize>)>,
     status: Vec<Option<OpStatus>>,
 }
 
 impl<'g> Schedule<'g> {
-    pub fn new(graph: &'g DiGraph<Op, ()>) -> Self {
+    /// `weight(step)`: the step's typical duration in ms (at least 1).
+    pub fn new(graph: &'g DiGraph<Op, ()>, weight: impl Fn(&Op) -> u64) -> Self {
         let waiting: Vec<usize> = graph
             .node_indices()
             .map(|n| graph.neighbors_directed(n, Direction::Incoming).count())
             .collect();
-        let height = chain_heights(graph);
+        let height = chain_heights(graph, weight);
         let ready = graph
             .node_indices()
             .filter(|n| waiting[n.index()] == 0)
@@ -113,17 +116,47 @@ impl<'g> Schedule<'g> {
     }
 }
 
-/// For each step, the number of steps on the longest chain from it to the end.
-fn chain_heights(g: &DiGraph<Op, ()>) -> Vec<usize> {
+/// For each step, the weight of the longest chain from it to the end (itself included).
+fn chain_heights(g: &DiGraph<Op, ()>, weight: impl Fn(&Op) -> u64) -> Vec<u64> {
     let order = petgraph::algo::toposort(g, None).unwrap_or_default();
-    let mut height = vec![1usize; g.node_count()];
+    let mut height = vec![1u64; g.node_count()];
     for n in order.iter().rev() {
         let below = g
             .neighbors_directed(*n, Direction::Outgoing)
             .map(|m| height[m.index()])
             .max()
             .unwrap_or(0);
-        height[n.index()] = below + 1;
+        height[n.index()] = below + weight(&g[*n]).max(1);
     }
     height
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::OpKind;
+
+    /// A quick three-step chain and one slow step: by step count the chain goes first; by
+    /// typical duration the slow step does, and the apply ends sooner when slots are few.
+    #[test]
+    fn the_longest_chain_is_measured_in_typical_durations() {
+        let mut g: DiGraph<Op, ()> = DiGraph::new();
+        let op = |change| Op {
+            change,
+            kind: OpKind::Create,
+        };
+        let (a, b, c) = (g.add_node(op(0)), g.add_node(op(1)), g.add_node(op(2)));
+        let slow = g.add_node(op(3));
+        g.add_edge(a, b, ());
+        g.add_edge(b, c, ());
+        let by_count = Schedule::new(&g, |_| 1).next_ready();
+        assert_eq!(by_count, Some(a));
+        let weight = |o: &Op| if o.change == 3 { 600_000 } else { 1_000 };
+        let mut s = Schedule::new(&g, weight);
+        assert_eq!(s.next_ready(), Some(slow), "the slow step starts first");
+        assert_eq!(s.next_ready(), Some(a));
+        assert_eq!(s.next_ready(), None, "b waits for a");
+        s.succeeded(a, Duration::ZERO);
+        assert_eq!(s.next_ready(), Some(b));
+    }
 }

@@ -517,13 +517,16 @@ pub enum LbCapability {
     BlueGreen,
     /// Layer-4 TCP listeners.
     TcpListeners,
+    /// Certificates the cloud issues and renews ([`Certificate::Managed`]).
+    ManagedCertificates,
     /// A balancer reachable inside the network only.
     Internal,
 }
 
 impl LbCapability {
-    pub const ALL: [LbCapability; 9] = [
+    pub const ALL: [LbCapability; 10] = [
         LbCapability::Https,
+        LbCapability::ManagedCertificates,
         LbCapability::TlsPolicy,
         LbCapability::HttpRedirect,
         LbCapability::PathRoutes,
@@ -544,6 +547,9 @@ impl LbCapability {
             LbCapability::DenyRoutes => "answer a route with 403 itself",
             LbCapability::BlueGreen => "keep blue/green target groups",
             LbCapability::TcpListeners => "listen on TCP (layer 4)",
+            LbCapability::ManagedCertificates => {
+                "issue a managed certificate (give an existing one instead)"
+            }
             LbCapability::Internal => "be internal to the network",
         }
     }
@@ -568,10 +574,59 @@ pub enum RouteTarget {
     Deny,
 }
 
+/// The certificate an HTTPS listener presents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Certificate {
+    /// One the cloud already holds, in the cloud's own reference: an ACM certificate ARN on
+    /// AWS, a `compute.sslCertificates` name on GCP, a Key Vault certificate id on Azure.
+    /// The provider checks its shape before any call.
+    Existing(String),
+    /// One the cloud issues and renews for these domains (`ManagedCertificates`: not every
+    /// provider's balancer can).
+    Managed(Vec<String>),
+}
+
+impl Certificate {
+    pub fn existing(reference: &str) -> Self {
+        Certificate::Existing(reference.to_string())
+    }
+    pub fn managed<S: AsRef<str>>(domains: impl IntoIterator<Item = S>) -> Self {
+        Certificate::Managed(
+            domains
+                .into_iter()
+                .map(|d| d.as_ref().to_string())
+                .collect(),
+        )
+    }
+}
+
+impl From<&str> for Certificate {
+    fn from(reference: &str) -> Self {
+        Certificate::existing(reference)
+    }
+}
+
+impl From<String> for Certificate {
+    fn from(reference: String) -> Self {
+        Certificate::Existing(reference)
+    }
+}
+
+impl From<&String> for Certificate {
+    fn from(reference: &String) -> Self {
+        Certificate::existing(reference)
+    }
+}
+
+impl From<&Certificate> for Certificate {
+    fn from(c: &Certificate) -> Self {
+        c.clone()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Https {
-    /// Certificate identifier (an ACM ARN on AWS, a certificate name elsewhere).
-    pub certificate: String,
+    pub certificate: Certificate,
     /// TLS policy; `None` lets the provider choose a modern default.
     pub ssl_policy: Option<String>,
 }
@@ -623,9 +678,11 @@ impl LoadBalancer {
         self.http_redirect = true;
         self
     }
-    pub fn https(mut self, certificate: &str) -> Self {
+    /// An HTTPS listener presenting `certificate` (a cloud reference as a string, or a
+    /// [`Certificate`]).
+    pub fn https(mut self, certificate: impl Into<Certificate>) -> Self {
         self.https = Some(Https {
-            certificate: certificate.to_string(),
+            certificate: certificate.into(),
             ssl_policy: None,
         });
         self
@@ -694,6 +751,16 @@ impl LoadBalancer {
         let mut out = Vec::new();
         if self.https.is_some() {
             out.push((LbCapability::Https, "https".to_string()));
+        }
+        if self
+            .https
+            .as_ref()
+            .is_some_and(|h| matches!(h.certificate, Certificate::Managed(_)))
+        {
+            out.push((
+                LbCapability::ManagedCertificates,
+                "https.certificate".to_string(),
+            ));
         }
         if self.https.as_ref().is_some_and(|h| h.ssl_policy.is_some()) {
             out.push((LbCapability::TlsPolicy, "https.ssl_policy".to_string()));

@@ -189,7 +189,13 @@ pub(super) fn lower_attrs(r: &Resource) -> Attrs {
             set("http_redirect", l.http_redirect.into());
             set(
                 "certificate",
-                l.https.as_ref().map(|h| h.certificate.clone()).into(),
+                l.https
+                    .as_ref()
+                    .map(|h| match &h.certificate {
+                        Certificate::Existing(c) => c.clone(),
+                        Certificate::Managed(d) => format!("managed:{}", d.join(",")),
+                    })
+                    .into(),
             );
             set(
                 "target_groups",

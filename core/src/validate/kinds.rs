@@ -534,12 +534,39 @@ impl Validator<'_> {
             }
         }
         if let Some(h) = &lb.https {
-            if h.certificate.trim().is_empty() {
-                self.err(
+            match &h.certificate {
+                Certificate::Existing(c) if c.trim().is_empty() => self.err(
                     a,
                     "https.certificate",
                     "an HTTPS listener needs a certificate",
-                );
+                ),
+                Certificate::Managed(domains) if domains.is_empty() => self.err(
+                    a,
+                    "https.certificate",
+                    "a managed certificate needs at least one domain",
+                ),
+                Certificate::Managed(domains) => {
+                    for d in domains {
+                        let ok = d.len() <= 253
+                            && d.split('.').count() >= 2
+                            && d.split('.').enumerate().all(|(i, l)| {
+                                (i == 0 && l == "*")
+                                    || (!l.is_empty()
+                                        && l.len() <= 63
+                                        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                                        && !l.starts_with('-')
+                                        && !l.ends_with('-'))
+                            });
+                        if !ok {
+                            self.err(
+                                a,
+                                "https.certificate",
+                                format!("{d:?} is not a domain name"),
+                            );
+                        }
+                    }
+                }
+                Certificate::Existing(_) => {}
             }
         } else {
             if lb.http_redirect {

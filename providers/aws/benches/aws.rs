@@ -8,7 +8,11 @@
 //! - `apply latency_ms=50 wall_s=X critical_path_s=Y ratio=X/Y`: an apply from empty with
 //!   50 ms added to every API call; Y is the longest chain through the plan's dependency
 //!   graph, each step weighted by the time its own API calls took (recorded per operation),
-//!   so X/Y is what scheduling costs on top of what the dependencies force (target <= 1.1).
+//!   so X/Y is what scheduling costs on top of what the dependencies force (target <= 1.1);
+//! - `apply overhead lead_s= tail_s= last_chain_waits_s=`: time before the first call, after
+//!   the last, and spent ready-but-not-started along the chain that ended last;
+//! - `apply parallelism=P work_s=W lower_bound_s=B ratio_to_bound=X/B`: with P calls busy at
+//!   most, no schedule beats max(Y, W/P) either.
 
 use cairn_aws::{AwsOptions, AwsProvider};
 use cairn_core::apply::{ApplyOptions, Observer, OpInfo};
@@ -238,6 +242,45 @@ fn main() {
     println!(
         "apply latency_ms=50 wall_s={wall:.3} critical_path_s={critical:.3} ratio={:.3}",
         wall / critical
+    );
+    // Where the rest goes: before the first call, after the last, and between a step's
+    // dependencies finishing and the step starting, along the chain that ended last.
+    let first_start = durations.values().map(|(s, _)| *s).min().unwrap();
+    let last_end = durations.values().filter_map(|(_, e)| *e).max().unwrap();
+    let lead = (first_start - started).as_secs_f64();
+    let tail = wall - (last_end - started).as_secs_f64();
+    let mut chain_gaps = 0.0;
+    let mut at = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .max_by_key(|c| durations.get(c.address.as_str()).and_then(|(_, e)| *e));
+    while let Some(c) = at {
+        let start = durations[c.address.as_str()].0;
+        let last_dep = c
+            .deps
+            .iter()
+            .filter_map(|d| plan.changes.iter().find(|x| x.address == *d))
+            .filter(|x| durations.contains_key(x.address.as_str()))
+            .max_by_key(|x| durations[x.address.as_str()].1);
+        let ready = last_dep
+            .and_then(|x| durations[x.address.as_str()].1)
+            .unwrap_or(first_start);
+        chain_gaps += start.saturating_duration_since(ready).as_secs_f64();
+        at = last_dep;
+    }
+    println!("apply overhead lead_s={lead:.3} tail_s={tail:.3} last_chain_waits_s={chain_gaps:.3}");
+    // With at most `parallelism` calls busy, no schedule beats the total work spread over
+    // the slots either: the lower bound is the larger of the two.
+    let work: f64 = durations
+        .values()
+        .filter_map(|(s, e)| e.map(|e| (e - *s).as_secs_f64()))
+        .sum();
+    let bound = critical.max(work / parallelism() as f64);
+    println!(
+        "apply parallelism={} work_s={work:.3} lower_bound_s={bound:.3} ratio_to_bound={:.3}",
+        parallelism(),
+        wall / bound
     );
     emulator.set_faults(r#"{"latency_ms": 0}"#);
 }

@@ -189,10 +189,17 @@ impl AwsProvider {
         schema.region = Some(clients.region.clone());
         schema.region_setting = "AWS_REGION or the profile's region".into();
         schema.lb_product = "an Application Load Balancer".into();
-        // Everything an ALB does; TCP listeners need an NLB, which cairn does not lower yet.
+        // Everything an ALB does but TCP listeners (an NLB, not lowered yet) and managed
+        // certificates (ACM's DNS validation needs a zone the stack does not manage).
         schema.lb_capabilities = cairn_core::model::LbCapability::ALL
             .into_iter()
-            .filter(|c| *c != cairn_core::model::LbCapability::TcpListeners)
+            .filter(|c| {
+                !matches!(
+                    c,
+                    cairn_core::model::LbCapability::TcpListeners
+                        | cairn_core::model::LbCapability::ManagedCertificates
+                )
+            })
             .collect();
         AwsProvider {
             types,

@@ -22,6 +22,7 @@ use cairn_provider_kit::ops;
 use cairn_provider_kit::registry::Registry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
+use std::time::Duration;
 
 const F: AttrSchema = AttrSchema::FORCE_NEW;
 const U: AttrSchema = AttrSchema::UPDATABLE;
@@ -209,6 +210,8 @@ fn registry() -> Registry<Ctx> {
     );
     r.add(
         ResourceSchema::new("aws_nat_gateway")
+            // Typical time to create on AWS (scheduling weight).
+            .typical_duration(Duration::from_secs(90))
             .attr("subnet_id", F)
             .attr("allocation_id", F)
             .attr("id", C)
@@ -223,6 +226,8 @@ fn registry() -> Registry<Ctx> {
     );
     r.add(
         ResourceSchema::new("aws_vpc_endpoint")
+            // Typical time to create on AWS (scheduling weight).
+            .typical_duration(Duration::from_secs(30))
             .attr("vpc_id", F)
             .attr("service_name", F)
             .attr("vpc_endpoint_type", F)
@@ -323,6 +328,8 @@ fn registry() -> Registry<Ctx> {
     );
     r.add(
         ResourceSchema::new("aws_db_instance")
+            // Typical time to create on AWS (scheduling weight).
+            .typical_duration(Duration::from_secs(600))
             .attr("identifier", F)
             .attr("engine", F)
             .attr("engine_version", U)
@@ -377,6 +384,8 @@ fn registry() -> Registry<Ctx> {
     );
     r.add(
         ResourceSchema::new("aws_msk_cluster")
+            // Typical time to create on AWS (scheduling weight).
+            .typical_duration(Duration::from_secs(1500))
             .attr("cluster_name", F)
             .attr("kafka_version", U)
             .attr("number_of_broker_nodes", U)
@@ -412,6 +421,8 @@ fn registry() -> Registry<Ctx> {
     );
     r.add(
         ResourceSchema::new("aws_lb")
+            // Typical time to create on AWS (scheduling weight).
+            .typical_duration(Duration::from_secs(120))
             .attr("name", F)
             .attr("internal", F)
             .attr("load_balancer_type", F)
@@ -509,6 +520,8 @@ fn registry() -> Registry<Ctx> {
     );
     r.add(
         ResourceSchema::new("aws_elasticache_replication_group")
+            // Typical time to create on AWS (scheduling weight).
+            .typical_duration(Duration::from_secs(600))
             .attr("replication_group_id", F)
             .attr("description", U)
             .attr("engine", F)

@@ -561,6 +561,22 @@ impl Lowering<'_> {
             );
         }
         if let Some(h) = &lb.https {
+            // Managed certificates are refused before lowering (not an ALB capability cairn
+            // lowers: ACM's DNS validation needs a zone the stack does not manage).
+            let certificate = match &h.certificate {
+                Certificate::Existing(c) => c.clone(),
+                Certificate::Managed(_) => String::new(),
+            };
+            if !certificate.starts_with("arn:aws") || !certificate.contains(":acm:") {
+                self.err(
+                    d,
+                    "https.certificate",
+                    format!(
+                        "{certificate:?} is not an ACM certificate ARN; on aws an existing \
+                         certificate is given as its ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"
+                    ),
+                );
+            }
             let default = lb
                 .default_target
                 .as_deref()
@@ -569,7 +585,7 @@ impl Lowering<'_> {
                 ("load_balancer_arn".into(), r(&alb, "arn")),
                 ("port".into(), 443u32.into()),
                 ("protocol".into(), s("HTTPS")),
-                ("certificate_arn".into(), s(&h.certificate)),
+                ("certificate_arn".into(), s(&certificate)),
                 (
                     "ssl_policy".into(),
                     s(h.ssl_policy
@@ -868,5 +884,32 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_existing_certificate_on_aws_is_an_acm_arn() {
+        let (mut s, _, _) = stack(2);
+        let vpc: Ref<Network> = Ref::named("vpc");
+        s.add(
+            "web-1",
+            Subnet::new(&vpc, "10.0.101.0/24")
+                .tier(Tier::Public)
+                .zone(1),
+        );
+        let lb = |cert: &str| {
+            LoadBalancer::public()
+                .https(cert)
+                .target_group(TargetGroup::new("api", 8080, HealthCheck::http("/")))
+                .default_target("api")
+                .in_network(&vpc)
+        };
+        s.add("web", lb("my-cert"));
+        let err = crate::lower_stack(&s, "us-east-1").unwrap_err();
+        assert!(
+            err.iter().any(|e| e.resource == "load_balancer.web"
+                && e.field == "https.certificate"
+                && e.message.contains("ACM certificate ARN")),
+            "{err:?}"
+        );
     }
 }
