@@ -17,13 +17,15 @@
 //! And the mechanics every provider needs around a cloud's API, none of which names an SDK:
 //! [`wait`] (waiters that park and give their engine slot back), [`budget`] (per-service
 //! concurrency that halves on throttling and grows back), [`retry`] (error classes, and the
-//! delete retried while the object is still in use), and [`registry`] (each concrete type
+//! delete retried while the object is still in use), [`names`] (creates under a name a
+//! previous holder still being deleted keeps taken), and [`registry`] (each concrete type
 //! declared once: its schema and its operations).
 
 pub mod adopt;
 pub mod budget;
 pub mod conformance;
 pub mod lifecycle;
+pub mod names;
 pub mod ownership;
 pub mod registry;
 pub mod retry;

@@ -2,6 +2,7 @@
 //! to disappear.
 
 use super::*;
+use cairn_provider_kit::names;
 
 fn group_attrs(g: &aws_sdk_elasticache::types::ReplicationGroup) -> Attrs {
     let mut a = Attrs::new();
@@ -160,33 +161,38 @@ pub(crate) async fn create_group(
             message: "the AUTH token is not known to this run".into(),
         })?);
     }
-    // See `rds::instance::create_instance`: a group being deleted may go between our
-    // create and our look; retry then, a few times.
-    let mut vanished = 0;
-    loop {
-        match call.clone().send().await {
-            Ok(_) => break,
-            Err(e)
-                if crate::error::code(&e).as_deref() == Some("ReplicationGroupAlreadyExists") =>
-            {
-                match group_status(ctx, &req.address, &id).await? {
-                    // A replacement, or a group deleted by hand: wait for it to go.
-                    Some((st, _)) if st == "deleting" => {
-                        req.progress
-                            .report("waiting for the previous group of this name to be deleted");
-                        wait_gone(ctx, &req.address, &id, &req.progress).await?;
-                    }
-                    // Made by an interrupted earlier run for this very address: adopt it.
-                    Some((_, a)) => {
-                        super::adopt_tagged(ctx, req, "replication group", s(&a, "arn")).await?;
-                        break;
-                    }
-                    None if vanished < 3 => vanished += 1,
-                    None => return Err(convert(&req.address, e)),
+    let (id_ref, call_ref) = (&id, &call);
+    let holder = names::create_under_name(
+        move || async move {
+            match call_ref.clone().send().await {
+                Ok(_) => Ok(()),
+                Err(e)
+                    if crate::error::code(&e).as_deref()
+                        == Some("ReplicationGroupAlreadyExists") =>
+                {
+                    Err(names::Refusal::NameTaken(convert(&req.address, e)))
                 }
+                Err(e) => Err(names::Refusal::Failed(convert(&req.address, e))),
             }
-            Err(e) => return Err(convert(&req.address, e)),
-        }
+        },
+        move || async move {
+            Ok(match group_status(ctx, &req.address, id_ref).await? {
+                Some((st, _)) if st == "deleting" => names::Holder::Deleting,
+                Some((_, a)) => names::Holder::Present(a),
+                None => names::Holder::Nobody,
+            })
+        },
+        // A replacement, or a group deleted by hand: wait for it to go.
+        move || async move {
+            req.progress
+                .report("waiting for the previous group of this name to be deleted");
+            wait_gone(ctx, &req.address, id_ref, &req.progress).await
+        },
+    )
+    .await?;
+    // Made by an interrupted earlier run for this very address: adopt it.
+    if let Some(a) = holder {
+        super::adopt_tagged(ctx, req, "replication group", s(&a, "arn")).await?;
     }
     let mut read = wait_available(ctx, &req.address, &id, &req.progress).await?;
     if let Some(t) = a.get("tags") {

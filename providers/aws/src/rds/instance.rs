@@ -2,6 +2,7 @@
 //! go; a create waits out an instance of the same name that is still being deleted.
 
 use super::*;
+use cairn_provider_kit::names;
 
 // ---------------------------------------------------------------------------------------
 // DB instance
@@ -253,33 +254,35 @@ pub(crate) async fn create_instance(
     if let Some(pg) = a.get("parameter_group_name").and_then(Value::as_str) {
         call = call.db_parameter_group_name(pg);
     }
-    // Times the name was taken yet nothing of that name could be read: the instance
-    // being deleted went between our create and our look (retry), or the name is held by
-    // something we cannot see (give up after a few).
-    let mut vanished = 0;
-    loop {
-        match call.clone().send().await {
-            Ok(_) => break,
-            // The identifier still belongs to an instance being deleted (a replacement, or
-            // one deleted by hand): wait for it to go, then create.
-            Err(e) if crate::error::code(&e).as_deref() == Some("DBInstanceAlreadyExists") => {
-                match instance_status(ctx, &req.address, &id).await? {
-                    Some((status, _)) if status == "deleting" => {
-                        req.progress
-                            .report("waiting for the previous instance of this name to be deleted");
-                        wait_gone(ctx, &req.address, &id, &req.progress).await?;
-                    }
-                    // Made by an interrupted run of this stack: adopt it, once available.
-                    Some((_, attrs)) => {
-                        super::adopt_tagged(ctx, req, "DB instance", s(&attrs, "arn")).await?;
-                        break;
-                    }
-                    None if vanished < 3 => vanished += 1,
-                    None => return Err(convert(&req.address, e)),
+    let (id_ref, call_ref) = (&id, &call);
+    let holder = names::create_under_name(
+        move || async move {
+            match call_ref.clone().send().await {
+                Ok(_) => Ok(()),
+                Err(e) if crate::error::code(&e).as_deref() == Some("DBInstanceAlreadyExists") => {
+                    Err(names::Refusal::NameTaken(convert(&req.address, e)))
                 }
+                Err(e) => Err(names::Refusal::Failed(convert(&req.address, e))),
             }
-            Err(e) => return Err(convert(&req.address, e)),
-        }
+        },
+        move || async move {
+            Ok(match instance_status(ctx, &req.address, id_ref).await? {
+                Some((status, _)) if status == "deleting" => names::Holder::Deleting,
+                Some((_, attrs)) => names::Holder::Present(attrs),
+                None => names::Holder::Nobody,
+            })
+        },
+        // A replacement, or an instance deleted by hand: its identifier frees when it is gone.
+        move || async move {
+            req.progress
+                .report("waiting for the previous instance of this name to be deleted");
+            wait_gone(ctx, &req.address, id_ref, &req.progress).await
+        },
+    )
+    .await?;
+    // Made by an interrupted run of this stack: adopt it, once available.
+    if let Some(attrs) = holder {
+        super::adopt_tagged(ctx, req, "DB instance", s(&attrs, "arn")).await?;
     }
     let read = wait_available(ctx, &req.address, &id, &req.progress).await?;
     Ok(CreateResponse {
