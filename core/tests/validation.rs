@@ -539,7 +539,7 @@ fn cases() -> Vec<Case> {
         ),
         (
             "cache port",
-            edit("sessions", |r| as_kind!(r, Cache).port = 99999),
+            edit("sessions", |r| as_kind!(r, Cache).port = Some(99999)),
             "cache.sessions",
             "port",
             "out of range",

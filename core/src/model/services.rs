@@ -818,7 +818,9 @@ pub struct Cache {
     pub transit_encryption: bool,
     pub at_rest_encryption: bool,
     pub auth_token: Option<Ref<Secret>>,
-    pub port: u32,
+    /// The port, where a cloud lets it be chosen (ElastiCache does; Memorystore and Azure
+    /// Cache for Redis do not, and refuse a port set here); `None`: the cloud's own.
+    pub port: Option<u32>,
     pub placement: Placement,
     pub common: Common,
 }
@@ -836,7 +838,7 @@ impl Cache {
             transit_encryption: true,
             at_rest_encryption: true,
             auth_token: None,
-            port: 6379,
+            port: None,
             placement: Placement::default(),
             common: Common::default(),
         }
@@ -870,7 +872,7 @@ impl Cache {
         self
     }
     pub fn port(mut self, port: u32) -> Self {
-        self.port = port;
+        self.port = Some(port);
         self
     }
 }

@@ -239,7 +239,7 @@ pub(super) fn lower_attrs(r: &Resource) -> Attrs {
             set("transit_encryption", c.transit_encryption.into());
             set("at_rest_encryption", c.at_rest_encryption.into());
             set("auth_token", secret_ref(&c.auth_token));
-            set("port", c.port.into());
+            set("port", c.port.unwrap_or(6379).into());
             placement(&mut a, &c.placement);
         }
     }

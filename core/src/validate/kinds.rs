@@ -618,12 +618,8 @@ impl Validator<'_> {
         if c.auth_token.is_some() && !c.transit_encryption {
             self.err(a, "auth_token", "an auth token needs encryption in transit");
         }
-        if c.port == 0 || c.port > 65535 {
-            self.err(
-                a,
-                "port",
-                format!("port {} is out of range 1..=65535", c.port),
-            );
+        if let Some(port) = c.port.filter(|p| *p == 0 || *p > 65535) {
+            self.err(a, "port", format!("port {port} is out of range 1..=65535"));
         }
         self.check_placement(a, &c.placement, "a cache");
     }

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// ElastiCache's Redis port when the stack chooses none.
+const REDIS_PORT: u32 = 6379;
+
 impl Lowering<'_> {
     pub(super) fn secret(&mut self, d: &Declared, sec: &Secret) {
         let name = format!("{}/{}", self.stack.name(), d.name);
@@ -101,7 +104,7 @@ impl Lowering<'_> {
     pub(super) fn service_port(d: &Declared) -> Option<u32> {
         match &d.resource {
             Resource::Database(_) => Some(5432),
-            Resource::Cache(c) => Some(c.port),
+            Resource::Cache(c) => Some(c.port.unwrap_or(REDIS_PORT)),
             // MSK's client port: TLS 9094, plaintext 9092.
             Resource::Broker(b) => Some(if b.tls { 9094 } else { 9092 }),
             _ => None,
@@ -679,7 +682,7 @@ impl Lowering<'_> {
                     c.at_rest_encryption.into(),
                 ),
                 ("auth_token".into(), self.secret_value(&c.auth_token)),
-                ("port".into(), c.port.into()),
+                ("port".into(), c.port.unwrap_or(REDIS_PORT).into()),
                 ("subnet_group_name".into(), r(&group, "name")),
                 ("security_group_ids".into(), groups),
             ]),
