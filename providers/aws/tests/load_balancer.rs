@@ -188,3 +188,77 @@ fn load_balancer_lifecycle() {
         .target_groups()
         .is_empty());
 }
+
+/// Blue/green: the live colour is the stack's to declare; switching it moves traffic in
+/// place (the listener and its rules forward to the other group), no group is replaced.
+#[test]
+fn switching_the_live_colour_moves_traffic_in_place() {
+    let aws = Aws::new();
+    let engine = aws.engine("lb-colour.json");
+    let cert = aws.certificate("colour.example.com");
+    let stack = |live: Colour| {
+        let mut s = Stack::new("acc-colour");
+        let vpc = s.add("main", Network::new("10.61.0.0/16").nat(NatMode::None));
+        for z in 0..2u8 {
+            s.add(
+                &format!("public-{z}"),
+                Subnet::new(&vpc, &format!("10.61.{z}.0/24"))
+                    .tier(Tier::Public)
+                    .zone(z),
+            );
+        }
+        s.add(
+            "web",
+            LoadBalancer::public()
+                .https(cert.as_str())
+                .target_group(TargetGroup::new("api", 8080, HealthCheck::http("/")).live(live))
+                .route(10, "/api/*", "api")
+                .default_target("api")
+                .in_network(&vpc),
+        );
+        s
+    };
+    aws.converge(&engine, &stack(Colour::Blue));
+    let forwards_to = |engine: &cairn_core::Engine| {
+        let state = engine.store().read().unwrap().unwrap();
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk);
+        let listener = aws
+            .rt
+            .block_on(
+                elb.describe_listeners()
+                    .listener_arns(state.resources["aws_lb_listener.web-https"].id.as_str())
+                    .send(),
+            )
+            .unwrap();
+        let arn = listener.listeners()[0].default_actions()[0]
+            .target_group_arn()
+            .unwrap_or_default()
+            .to_string();
+        let colour = ["blue", "green"].into_iter().find(|c| {
+            state.resources[format!("aws_lb_target_group.web-api-{c}").as_str()].id == arn.as_str()
+        });
+        colour.unwrap_or("neither")
+    };
+    assert_eq!(forwards_to(&engine), "blue");
+
+    let plan = aws.plan(&engine, &stack(Colour::Green));
+    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+        assert_eq!(
+            c.action,
+            Action::Update,
+            "{} must change in place",
+            c.address
+        );
+        assert!(
+            !c.type_name.starts_with("aws_lb_target_group"),
+            "no group changes: {}",
+            c.address
+        );
+    }
+    assert!(plan.has_changes());
+    aws.apply(&engine, &plan);
+    aws.assert_clean(&engine, &stack(Colour::Green));
+    assert_eq!(forwards_to(&engine), "green");
+    aws.destroy(&engine, &stack(Colour::Green));
+    assert_eq!(balancers(&aws), 0);
+}
