@@ -882,6 +882,29 @@ pub fn provider_fit(stack: &Stack, provider: &str, schema: &ProviderSchema) -> V
         }
     }
     for d in stack.resources() {
+        if let Some(rules) = &schema.tag_rules {
+            let tags = &d.resource.common().tags;
+            if tags.len() > rules.max_tags {
+                errors.push(Invalid::new(
+                    d.address(),
+                    "tags",
+                    format!(
+                        "{} tags; {provider} takes at most {} besides its ownership marks",
+                        tags.len(),
+                        rules.max_tags
+                    ),
+                ));
+            }
+            for (k, v) in tags {
+                if let Some(why) = rules.check(k, v) {
+                    errors.push(Invalid::new(
+                        d.address(),
+                        format!("tags.{k}"),
+                        format!("{provider} refuses this tag: {why}"),
+                    ));
+                }
+            }
+        }
         if let crate::model::Resource::LoadBalancer(lb) = &d.resource {
             for (capability, field) in lb.capabilities_used() {
                 if !schema.lb_capabilities.contains(&capability) {

@@ -23,6 +23,7 @@ pub mod engine;
 pub mod graph;
 pub mod invalid;
 pub mod model;
+pub mod ownership;
 pub mod plan;
 pub mod provider;
 pub mod state;

@@ -147,6 +147,8 @@ pub struct ProviderSchema {
     /// portable kind. The engine refuses any other key addressed to this provider, so a
     /// misspelt override is an error naming the field instead of a silent no-op.
     pub override_keys: BTreeMap<KindName, std::collections::BTreeSet<String>>,
+    /// What the cloud accepts as user tags; `None`: anything.
+    pub tag_rules: Option<crate::ownership::TagRules>,
     /// The load balancer product this provider lowers to ("ALB"), for messages.
     pub lb_product: String,
     /// What that product can do; a stack asking for more is refused by the engine.

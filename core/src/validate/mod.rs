@@ -366,8 +366,13 @@ impl<'a> Validator<'a> {
             }
         }
         for k in d.resource.common().tags.keys() {
-            if k.starts_with("cairn:") || k.is_empty() || k.len() > 127 {
-                self.err(&a, &format!("tags.{k}"), "tag keys must be 1-127 characters and not start with `cairn:` (reserved for ownership tags)");
+            if k.is_empty() || crate::ownership::is_reserved_key(k) {
+                self.err(
+                    &a,
+                    &format!("tags.{k}"),
+                    "tag keys must not be empty nor start with `cairn` and ':', '-' or '_' \
+                     (reserved for ownership marks)",
+                );
             }
         }
         match &d.resource {

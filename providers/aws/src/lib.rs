@@ -188,6 +188,14 @@ impl AwsProvider {
         let clients = Clients::new(sdk, &options.timeouts);
         schema.region = Some(clients.region.clone());
         schema.region_setting = "AWS_REGION or the profile's region".into();
+        // AWS tags: keys up to 128 characters, values up to 256, 50 per object, of which
+        // cairn's marks (stack, resource, token) take three.
+        schema.tag_rules = Some(cairn_core::ownership::TagRules {
+            max_key: 128,
+            max_value: 256,
+            max_tags: 47,
+            label_charset: false,
+        });
         schema.lb_product = "an Application Load Balancer".into();
         // Everything an ALB does but TCP listeners (an NLB, not lowered yet) and managed
         // certificates (ACM's DNS validation needs a zone the stack does not manage).

@@ -621,4 +621,29 @@ mod tests {
             misfits[0].message
         );
     }
+
+    #[test]
+    fn tags_aws_would_refuse_are_refused_before_any_call() {
+        use cairn_core::provider::Provider;
+        let aws = crate::AwsProvider::offline("us-east-1");
+        let mut net = Network::new("10.0.0.0/16");
+        for i in 0..48 {
+            net = net.tag(&format!("k{i}"), "v");
+        }
+        let mut s = Stack::new("tags");
+        s.add("main", net.tag("long", &"x".repeat(257)));
+        let misfits = cairn_core::engine::provider_fit(&s, "aws", aws.schema());
+        let fields: Vec<&str> = misfits.iter().map(|m| m.field.as_str()).collect();
+        assert_eq!(fields, ["tags", "tags.long"], "{misfits:?}");
+        assert!(
+            misfits[0].message.contains("at most 47"),
+            "{}",
+            misfits[0].message
+        );
+        assert!(
+            misfits[1].message.contains("longer than 256"),
+            "{}",
+            misfits[1].message
+        );
+    }
 }

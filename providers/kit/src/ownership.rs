@@ -61,6 +61,81 @@ pub fn is_mark(key: &str) -> bool {
     key.starts_with("cairn:")
 }
 
+/// How a cloud carries the marks: as tags (AWS, Azure: the keys above, values as they are),
+/// or as labels (GCP: `cairn-stack`, `cairn-resource`, `cairn-token`, values lowercase
+/// `[a-z0-9_-]` of at most 63 characters; a value that does not fit is replaced by a
+/// stable digest of it, so it still compares equal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Tags,
+    Labels,
+}
+
+impl Encoding {
+    /// The marks of `o` in this encoding.
+    pub fn marks(self, o: &cairn_core::ownership::Ownership<'_>) -> Vec<(String, String)> {
+        match self {
+            Encoding::Tags => marks(o.stack, o.address, o.token),
+            Encoding::Labels => {
+                let mut out = vec![
+                    ("cairn-stack".to_string(), label_value(o.stack)),
+                    ("cairn-resource".to_string(), label_value(o.address)),
+                ];
+                if let Some(t) = o.token {
+                    out.push(("cairn-token".to_string(), label_value(t)));
+                }
+                out
+            }
+        }
+    }
+
+    /// Whose an object is, by marks in this encoding.
+    pub fn owner<'a>(
+        self,
+        stack: &str,
+        address: &str,
+        marks: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Owner {
+        match self {
+            Encoding::Tags => owner(stack, address, marks),
+            Encoding::Labels => {
+                let (mut s, mut a) = (None, None);
+                for (k, v) in marks {
+                    match k {
+                        "cairn-stack" => s = Some(v),
+                        "cairn-resource" => a = Some(v),
+                        _ => {}
+                    }
+                }
+                let (want_s, want_a) = (label_value(stack), label_value(address));
+                match (s, a) {
+                    (Some(s), Some(a)) if s == want_s && a == want_a => Owner::Ours,
+                    (Some(s), Some(a)) if s == want_s => Owner::OtherAddress(a.to_string()),
+                    (Some(s), _) => Owner::OtherStack(s.to_string()),
+                    (None, _) => Owner::Unmarked,
+                }
+            }
+        }
+    }
+}
+
+/// A value as a GCP label takes it: itself when it fits (`[a-z0-9_-]`, at most 63), else
+/// `h-` and 16 hex digits of a stable digest (FNV-1a 64) of it.
+fn label_value(v: &str) -> String {
+    let fits = v.len() <= 63
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if fits {
+        return v.to_string();
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in v.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("h-{h:016x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +163,41 @@ mod tests {
             owner("shop", "aws_vpc.main", [("Name", "x")]),
             Owner::Unmarked
         );
+    }
+
+    #[test]
+    fn labels_carry_the_same_marks_within_gcps_rules() {
+        let o = cairn_core::ownership::Ownership {
+            stack: "shop-prod",
+            address: "google_sql_database_instance.orders",
+            token: Some("cairn-0123456789abcdef"),
+        };
+        let marks = Encoding::Labels.marks(&o);
+        for (k, v) in &marks {
+            assert!(k.starts_with("cairn-") && v.len() <= 63, "{k}={v}");
+            assert!(
+                v.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'),
+                "{k}={v}"
+            );
+        }
+        assert_eq!(marks[0].1, "shop-prod", "a value that fits is kept");
+        assert!(
+            marks[1].1.starts_with("h-"),
+            "an address with dots is digested"
+        );
+        let view = marks.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        assert_eq!(
+            Encoding::Labels.owner(
+                "shop-prod",
+                "google_sql_database_instance.orders",
+                view.clone()
+            ),
+            Owner::Ours
+        );
+        assert!(matches!(
+            Encoding::Labels.owner("shop-prod", "google_sql_database_instance.audit", view),
+            Owner::OtherAddress(_)
+        ));
     }
 }
