@@ -9,6 +9,7 @@ use cairn_core::Engine;
 
 /// The instance `acc-db-orders` with the databases `orders` and, when `audit`, `orders_audit`;
 /// its admin password comes from the secret named `password`.
+#[derive(Clone, Copy)]
 struct Db {
     retention: u32,
     encrypted: bool,
@@ -343,4 +344,69 @@ fn replaced_params() -> Db {
         password: "db-password-2",
         audit: true,
     }
+}
+
+/// RDS through the kit's lifecycle suite: in place (backups, class; a new admin password),
+/// forced replacement (encryption at rest), the instance deleted out of band (and with it
+/// its databases), destroy. The SQL-level checks stay in `database_lifecycle`.
+#[test]
+fn database_through_the_lifecycle_suite() {
+    let aws = Aws::new();
+    let rds = aws_sdk_rds::Client::new(&aws.sdk);
+    const INSTANCE: &str = "aws_db_instance.orders";
+    let in_place = Db {
+        retention: 14,
+        size: Size::Large,
+        ..FIRST
+    };
+    let rotated = Db {
+        password: "db-password-2",
+        ..in_place
+    };
+    let report = aws.lifecycle(cairn_provider_kit::lifecycle::Case {
+        name: "rds",
+        stack: db_stack(FIRST),
+        creates: vec![
+            "aws_db_subnet_group",
+            "aws_db_parameter_group",
+            "aws_db_instance",
+            "aws_postgres_database",
+        ],
+        write_only: vec!["password"],
+        updates: vec![
+            (db_stack(in_place), INSTANCE),
+            (db_stack(rotated), INSTANCE),
+        ],
+        replace: Some((
+            db_stack(replaced_params()),
+            INSTANCE,
+            vec!["storage_encrypted"],
+        )),
+        delete_out_of_band: Some((
+            vec![INSTANCE, AUDIT],
+            Box::new(|id| {
+                let rds = rds.clone();
+                Box::pin(async move {
+                    rds.delete_db_instance()
+                        .db_instance_identifier(id)
+                        .skip_final_snapshot(true)
+                        .send()
+                        .await
+                        .unwrap();
+                })
+            }),
+        )),
+        remaining: Box::new(|_| {
+            let rds = rds.clone();
+            Box::pin(async move {
+                let instances = rds.describe_db_instances().send().await.unwrap();
+                let subnet_groups = rds.describe_db_subnet_groups().send().await.unwrap();
+                instances.db_instances().len() + subnet_groups.db_subnet_groups().len()
+            })
+        }),
+    });
+    assert_eq!(
+        (report.updated, report.replaced, report.recreated),
+        (2, 1, 2)
+    );
 }
