@@ -11,6 +11,26 @@
 use cairn_core::provider::ProviderError;
 use std::future::Future;
 
+/// `name` within `max` characters: itself when it fits, else its start and a stable digest
+/// of the whole (`…-1a2b3c4d`), so two long names sharing a start stay apart and a name is
+/// the same on every run (objects are found again by it). Never ends in, or doubles, a `-`
+/// before the digest, which clouds refuse in identifiers. `max` must leave room for the
+/// digest (at least 10).
+pub fn fit(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        return name.to_string();
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let digest = format!("{:08x}", h as u32 ^ (h >> 32) as u32);
+    let keep = max.saturating_sub(digest.len() + 1);
+    let start: String = name.chars().take(keep).collect();
+    format!("{}-{digest}", start.trim_end_matches('-'))
+}
+
 /// Why a create under a name failed.
 #[derive(Debug)]
 pub enum Refusal {
@@ -142,5 +162,17 @@ mod tests {
         let (out, creates, _) = run(vec![Err(failed)], vec![]);
         assert!(out.is_err());
         assert_eq!(creates, 1);
+    }
+
+    #[test]
+    fn long_names_are_fitted_stably_and_apart() {
+        assert_eq!(fit("shop-prod-orders", 63), "shop-prod-orders");
+        let a = fit(&format!("{}-orders", "x".repeat(70)), 63);
+        let b = fit(&format!("{}-audit", "x".repeat(70)), 63);
+        assert!(a.len() <= 63 && b.len() <= 63, "{a} {b}");
+        assert_ne!(a, b, "same start, different names");
+        assert_eq!(a, fit(&format!("{}-orders", "x".repeat(70)), 63), "stable");
+        let dashed = fit(&format!("{}-{}", "y".repeat(30), "z".repeat(40)), 40);
+        assert!(!dashed.contains("--"), "{dashed}");
     }
 }

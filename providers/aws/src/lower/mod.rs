@@ -165,17 +165,16 @@ impl<'a> Lowering<'a> {
         self.errors.push(Invalid::new(d.address(), field, message));
     }
 
-    /// A name AWS will see: `{stack}-{resource}`, checked against the service's limit.
-    fn aws_name(&mut self, d: &Declared, field: &str, suffix: &str, max: usize) -> String {
+    /// A name AWS will see: `{stack}-{resource}`, fitted to the service's limit.
+    fn aws_name(&self, d: &Declared, suffix: &str, max: usize) -> String {
         let name = if suffix.is_empty() {
             format!("{}-{}", self.stack.name(), d.name)
         } else {
             format!("{}-{}-{suffix}", self.stack.name(), d.name)
         };
-        if name.len() > max {
-            self.err(d, field, format!("the AWS name {name:?} is {} characters; AWS allows {max} (shorten the stack or resource name)", name.len()));
-        }
-        name
+        // Longer than the service allows: its start and a stable digest (same name every
+        // run, so objects are found again by it).
+        cairn_provider_kit::names::fit(&name, max)
     }
 
     fn zone(&self, index: u8) -> String {
@@ -403,7 +402,7 @@ impl<'a> Lowering<'a> {
     }
 
     fn security_group(&mut self, d: &Declared, g: &SecurityGroup) {
-        let name = self.aws_name(d, "name", "", 255);
+        let name = self.aws_name(d, "", 255);
         let sg = self.push(
             d,
             "aws_security_group",

@@ -124,7 +124,7 @@ impl Lowering<'_> {
             return None;
         }
         let network = network?;
-        let name = self.aws_name(d, "name", "access", 255);
+        let name = self.aws_name(d, "access", 255);
         let sg = self.push(
             d,
             "aws_security_group",
@@ -253,7 +253,7 @@ impl Lowering<'_> {
         } else {
             "0.0.0.0/0".to_string()
         };
-        let name = self.aws_name(d, "name", "listeners", 255);
+        let name = self.aws_name(d, "listeners", 255);
         let sg = self.push(
             d,
             "aws_security_group",
@@ -307,7 +307,7 @@ impl Lowering<'_> {
     pub(super) fn database(&mut self, d: &Declared, db: &Database) {
         // An RDS subnet group spans at least two zones, even for a single-zone instance.
         let (subnets, groups, _) = self.place(d, &db.placement, Tier::Isolated, 2, "a database");
-        let identifier = self.aws_name(d, "name", "", 63);
+        let identifier = self.aws_name(d, "", 63);
         let group = self.push(
             d,
             "aws_db_subnet_group",
@@ -433,7 +433,7 @@ impl Lowering<'_> {
                 ),
             );
         }
-        let name = self.aws_name(d, "name", "", 64);
+        let name = self.aws_name(d, "", 64);
         let attrs = Attrs::from([
             ("cluster_name".into(), s(name)),
             ("kafka_version".into(), s(&b.version)),
@@ -488,7 +488,7 @@ impl Lowering<'_> {
                 list.push(r(&own, "id"));
             }
         }
-        let name = self.aws_name(d, "name", "", 32);
+        let name = self.aws_name(d, "", 32);
         let alb = self.push(
             d,
             "aws_lb",
@@ -641,7 +641,7 @@ impl Lowering<'_> {
     pub(super) fn cache(&mut self, d: &Declared, c: &Cache) {
         let zones = if c.multi_zone { 2 } else { 1 };
         let (subnets, groups, _) = self.place(d, &c.placement, Tier::Isolated, zones, "a cache");
-        let id = self.aws_name(d, "name", "", 40);
+        let id = self.aws_name(d, "", 40);
         let group = self.push(
             d,
             "aws_elasticache_subnet_group",
@@ -913,6 +913,42 @@ mod tests {
                 && e.field == "https.certificate"
                 && e.message.contains("ACM certificate ARN")),
             "{err:?}"
+        );
+    }
+
+    #[test]
+    fn names_over_a_services_limit_are_fitted_not_refused() {
+        let mut s = Stack::new("a-rather-long-stack-name-for-a-test");
+        let vpc = s.add("vpc", Network::new("10.0.0.0/16").nat(NatMode::None));
+        for z in 0..2u8 {
+            s.add(
+                &format!("data-{z}"),
+                Subnet::new(&vpc, &format!("10.0.{z}.0/24"))
+                    .tier(Tier::Isolated)
+                    .zone(z),
+            );
+        }
+        let pw = s.add("pw", Secret::generated());
+        let name = "orders-database-with-a-long-name";
+        s.add(
+            name,
+            Database::postgres("15")
+                .admin_password(&pw)
+                .in_network(&vpc),
+        );
+        let out = crate::lower_stack(&s, "us-east-1").unwrap();
+        let id = out
+            .resources
+            .iter()
+            .find(|c| c.address == format!("aws_db_instance.{name}").as_str())
+            .unwrap()
+            .attrs["identifier"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            id.len() <= 63 && id.starts_with("a-rather-long-stack"),
+            "{id}"
         );
     }
 }
