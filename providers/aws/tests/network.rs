@@ -539,3 +539,73 @@ fn user_tags_follow_the_stack() {
     );
     aws.destroy(&engine, &next);
 }
+
+/// Networking through the kit's lifecycle suite: every type created; VPC DNS and a rule's
+/// description in place; a subnet replaced for its CIDR; a route-table association removed
+/// out of band and made again; destroy, counted through the EC2 API.
+#[test]
+fn networking_through_the_lifecycle_suite() {
+    let aws = Aws::new();
+    let ec2 = aws.ec2();
+    let report = aws.lifecycle(cairn_provider_kit::lifecycle::Case {
+        name: "net",
+        stack: network_stack(true, "10.20.2.0/24", "https"),
+        creates: TYPES.to_vec(),
+        write_only: vec![],
+        updates: vec![
+            (
+                network_stack(false, "10.20.2.0/24", "https"),
+                "aws_vpc.main",
+            ),
+            (
+                network_stack(false, "10.20.2.0/24", "https from anywhere"),
+                "aws_security_group_rule.web-ingress-0",
+            ),
+        ],
+        replace: Some((
+            network_stack(false, "10.20.3.0/24", "https from anywhere"),
+            "aws_subnet.data-a",
+            vec!["cidr_block"],
+        )),
+        delete_out_of_band: Some((
+            vec!["aws_route_table_association.public-a"],
+            Box::new(|id| {
+                let ec2 = ec2.clone();
+                Box::pin(async move {
+                    ec2.disassociate_route_table()
+                        .association_id(id)
+                        .send()
+                        .await
+                        .unwrap();
+                })
+            }),
+        )),
+        remaining: Box::new(|stack| {
+            let ec2 = ec2.clone();
+            Box::pin(async move {
+                let f = aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:cairn:stack")
+                    .values(stack)
+                    .build();
+                let vpcs = ec2.describe_vpcs().filters(f.clone()).send().await.unwrap();
+                let subnets = ec2
+                    .describe_subnets()
+                    .filters(f.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                let groups = ec2
+                    .describe_security_groups()
+                    .filters(f)
+                    .send()
+                    .await
+                    .unwrap();
+                vpcs.vpcs().len() + subnets.subnets().len() + groups.security_groups().len()
+            })
+        }),
+    });
+    assert_eq!(
+        (report.updated, report.replaced, report.recreated),
+        (2, 1, 1)
+    );
+}
