@@ -61,6 +61,32 @@ pub fn is_mark(key: &str) -> bool {
     key.starts_with("cairn:")
 }
 
+/// The idempotency token of a create (core's `cairn-…`) as a UUID, for APIs that take only
+/// UUIDs (GCP Compute and Managed Kafka `requestId`): the same token always gives the same
+/// UUID (a re-sent create is recognised), a different one a different UUID; version 8
+/// (custom) with the RFC 4122 variant, never the nil UUID.
+pub fn request_id(token: &str) -> String {
+    let fnv = |seed: u64| {
+        let mut h = seed;
+        for b in token.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    };
+    let (hi, lo) = (fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4));
+    let hi = (hi & !0xf000) | 0x8000; // version 8
+    let lo = (lo & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000; // RFC 4122 variant
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0xffff,
+        lo >> 48,
+        lo & 0xffff_ffff_ffff
+    )
+}
+
 /// How a cloud carries the marks: as tags (AWS, Azure: the keys above, values as they are),
 /// or as labels (GCP: `cairn-stack`, `cairn-resource`, `cairn-token`, values lowercase
 /// `[a-z0-9_-]` of at most 63 characters; a value that does not fit is replaced by a
@@ -199,5 +225,24 @@ mod tests {
             Encoding::Labels.owner("shop-prod", "google_sql_database_instance.audit", view),
             Owner::OtherAddress(_)
         ));
+    }
+
+    #[test]
+    fn tokens_become_stable_distinct_version_8_uuids() {
+        let a = request_id("cairn-0123456789abcdef");
+        assert_eq!(a, request_id("cairn-0123456789abcdef"), "stable");
+        assert_ne!(a, request_id("cairn-0123456789abcdee"), "distinct");
+        let parts: Vec<&str> = a.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12],
+            "{a}"
+        );
+        assert!(parts[2].starts_with('8'), "version 8: {a}");
+        assert!(
+            matches!(parts[3].chars().next(), Some('8' | '9' | 'a' | 'b')),
+            "variant: {a}"
+        );
+        assert_ne!(a, "00000000-0000-0000-0000-000000000000");
     }
 }
