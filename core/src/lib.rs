@@ -20,6 +20,7 @@ pub mod apply;
 mod cycles;
 pub mod drift;
 pub mod engine;
+mod fit;
 pub mod graph;
 pub mod invalid;
 pub mod model;

@@ -8,10 +8,12 @@
 //! any provider call.
 
 mod kinds;
+mod load_balancer;
 mod network;
 mod services;
 
 pub use kinds::{Placement, Resource, Size};
+pub use load_balancer::*;
 pub use network::*;
 pub use services::*;
 

@@ -4,8 +4,7 @@ use cairn_aws::{AwsOptions, AwsProvider, CallTimeouts};
 use cairn_core::apply::ApplyOptions;
 use cairn_core::plan::planner::PlanOptions;
 use cairn_core::plan::{Action, Plan, PlanMode};
-use cairn_core::provider::Provider;
-use cairn_core::state::{LocalStore, ResourceState};
+use cairn_core::state::LocalStore;
 use cairn_core::{Engine, Stack};
 use cairn_tests::{AwsEmulator, EmulatorGuard};
 use std::sync::Arc;
@@ -159,69 +158,19 @@ impl Aws {
         self.apply(engine, &plan);
     }
 
-    /// Acceptance step (4): import every resource `engine` manages, by id alone, into a fresh
-    /// state: each comes back with the same attributes, and the plan is then empty.
-    /// `write_only` names secrets AWS never returns (an RDS password, a Redis auth token):
-    /// an import cannot know them, so the first plan sets them (an update of exactly those
-    /// attributes), after which the plan is empty.
+    /// Acceptance step (4), the kit's: import every resource `engine` manages, by id alone,
+    /// into a fresh state: each comes back with the same attributes, and the plan is then
+    /// empty. `write_only` names secrets AWS never returns (an RDS password, a Redis auth
+    /// token): the first plan sets exactly those.
     pub fn assert_import_matches(&self, engine: &Engine, stack: &Stack, write_only: &[&str]) {
-        let state = engine.store().read().unwrap().unwrap();
-        let provider = self.provider();
-        let imported =
-            self.engine_with(provider.clone(), &format!("imported-{}.json", stack.name()));
-        // Dependencies first, as a user would: a database inside an instance is found
-        // through the instance and secret already imported.
-        let mut pending: Vec<_> = state.live().collect();
-        let mut ordered = Vec::with_capacity(pending.len());
-        while !pending.is_empty() {
-            let (ready, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|r| {
-                r.deps.iter().all(|d| {
-                    ordered.iter().any(|o: &&ResourceState| o.address == *d)
-                        || !state.live().any(|l| l.address == *d)
-                })
-            });
-            assert!(!ready.is_empty(), "state's dependencies form a cycle");
-            ordered.extend(ready);
-            pending = rest;
-        }
-        for r in ordered {
-            let got = self
-                .rt
-                .block_on(imported.import(stack, &r.address, &r.id))
-                .unwrap_or_else(|e| panic!("import {}: {e}", r.address));
-            let schema = &provider.schema().resources[r.type_name.as_str()];
-            for (k, v) in r
-                .attrs
-                .iter()
-                .filter(|(k, _)| !write_only.contains(&k.as_str()))
-            {
-                let same = |g: &cairn_core::value::Value| {
-                    if schema.get(k).unordered {
-                        g.same_set_as(v)
-                    } else {
-                        g.same_as(v)
-                    }
-                };
-                assert!(
-                    got.attrs.get(k.as_str()).is_some_and(same),
-                    "{}: import differs on {k}: {v} vs {:?}",
-                    r.address,
-                    got.attrs.get(k.as_str())
-                );
-            }
-        }
-        let plan = self.plan(&imported, stack);
-        for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
-            let names: Vec<&str> = c.changes.iter().map(|a| a.name.as_str()).collect();
-            assert!(
-                c.action == Action::Update && names.iter().all(|n| write_only.contains(n)),
-                "after import, only write-only secrets may change: {} {:?} {names:?}",
-                c.address,
-                c.action
-            );
-        }
-        self.apply(&imported, &plan);
-        self.assert_clean(&imported, stack);
+        self.rt
+            .block_on(cairn_provider_kit::lifecycle::imports_match(
+                self,
+                engine,
+                stack,
+                write_only,
+                stack.name(),
+            ));
     }
 
     /// Acceptance step (5): after `addresses`' objects were deleted out of band, the next

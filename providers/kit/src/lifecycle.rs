@@ -231,9 +231,12 @@ fn find<'p>(
         .unwrap_or_else(|| panic!("{case}: {step}: {address} is not in the plan"))
 }
 
-/// Step 3: import everything `engine` manages into a fresh state, dependencies first (a
-/// database inside an instance is found through the instance already imported).
-async fn imports_match(
+/// Step 3, on its own for tests with steps of their own: import everything `engine`
+/// manages into a fresh state (`case-imported.json`), dependencies first (a database inside
+/// an instance is found through the instance already imported); each comes back with the
+/// same attributes but `write_only`, which the next plan sets and nothing else, and the plan
+/// is then empty. Returns how many were imported.
+pub async fn imports_match(
     h: &dyn Harness,
     engine: &Engine,
     stack: &Stack,

@@ -8,7 +8,10 @@
 //! Limits only AWS has (name lengths, a NAT gateway needing a public subnet in its zone) are
 //! checked here and reported like validation errors: resource and field.
 
+mod access;
 mod services;
+#[cfg(test)]
+mod tests;
 
 use cairn_core::model::*;
 use cairn_core::provider::{Concrete, Export, LowerResponse};
