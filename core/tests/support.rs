@@ -83,8 +83,8 @@ pub fn full_stack() -> Stack {
     );
     s.add(
         "events",
-        Broker::kafka("3.6.0")
-            .brokers(2)
+        Broker::kafka("3")
+            .throughput_mb_s(2)
             .topic("orders", 4)
             .subnets([&db_a, &db_b])
             .security_group(&app_sg),

@@ -398,6 +398,50 @@ fn cases() -> Vec<Case> {
             "1..=10000",
         ),
         (
+            "broker minor version",
+            edit("events", |r| as_kind!(r, Broker).version = "3.5.1".into()),
+            "broker.events",
+            "version",
+            "override_for(\"aws\", \"kafka_version\", \"3.5.1\")",
+        ),
+        (
+            "broker old version",
+            edit("events", |r| as_kind!(r, Broker).version = "1".into()),
+            "broker.events",
+            "version",
+            "out of support",
+        ),
+        (
+            "broker throughput",
+            edit("events", |r| as_kind!(r, Broker).throughput_mb_s = 0),
+            "broker.events",
+            "throughput_mb_s",
+            "1..=10000",
+        ),
+        (
+            "broker storage",
+            edit("events", |r| as_kind!(r, Broker).storage_gb = 0),
+            "broker.events",
+            "storage_gb",
+            "1..=1000000",
+        ),
+        (
+            "broker topic copies",
+            edit("events", |r| as_kind!(r, Broker).topics[0].replication = 0),
+            "broker.events",
+            "topics[0].replication",
+            "1..=5",
+        ),
+        (
+            "broker topic retention",
+            edit("events", |r| {
+                as_kind!(r, Broker).topics[0].retention_hours = 100_000
+            }),
+            "broker.events",
+            "topics[0].retention_hours",
+            "1..=87600",
+        ),
+        (
             "broker topic name",
             edit("events", |r| {
                 as_kind!(r, Broker).topics[0].name = "bad topic".into()

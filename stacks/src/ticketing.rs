@@ -3,9 +3,9 @@
 //!
 //! From the guide's AWS section: PostgreSQL 15 on db.t3.medium, 100 GB gp3, encrypted,
 //! Multi-AZ, 7-day backups in 03:00-04:00, maintenance on Monday mornings (moved an hour
-//! past the backups: cairn refuses windows that meet); a Kafka cluster
-//! of 3 kafka.m5.large brokers with 100 GB each, TLS between clients and brokers and inside
-//! the cluster; the saga topics (inventory, reservation and payment events, 4 partitions
+//! past the backups: cairn refuses windows that meet); a Kafka cluster for 2 MB/s and
+//! 100 GB (the guide's 2 Event Hubs throughput units; on AWS its 3 kafka.m5.large brokers
+//! with 100 GB each), TLS between clients and brokers and inside the cluster; the saga topics (inventory, reservation and payment events, 4 partitions
 //! each, as the guide's Event Hubs section names them); Secrets Manager entries for the
 //! database and the broker credentials. Everything sits in private subnets across three
 //! zones (three brokers need three zones); the service itself (port 8080) is not part of
@@ -69,9 +69,13 @@ pub fn stack(p: &Params) -> Stack {
             .in_network(&vpc)
             .in_tier(Tier::Isolated),
     );
-    let mut broker = Broker::kafka("3.5.1")
-        .brokers(3)
-        .size(Size::Large)
+    // The guide's Event Hubs namespace has 2 throughput units (2 MB/s in) and its MSK
+    // cluster 3 × 100 GB for 3 copies: 2 MB/s and 100 GB, which MSK gets as the guide's
+    // 3 kafka.m5.large (one per zone) with 100 GiB each.
+    let mut broker = Broker::kafka("3")
+        // The guide pins MSK to Kafka 3.5.1.
+        .override_for("aws", "kafka_version", "3.5.1")
+        .throughput_mb_s(2)
         .storage_gb(100)
         .tls(true)
         .in_network(&vpc)

@@ -331,19 +331,66 @@ impl Database {
 // ---------------------------------------------------------------------------------------------
 // Broker
 
+/// A Kafka topic, in the settings every Kafka-compatible service carries per topic (MSK's
+/// topic API, Managed Kafka topics, Event Hubs event hubs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topic {
     pub name: String,
+    /// Partitions (only ever grown: Kafka cannot shrink a topic).
     pub partitions: u32,
+    /// Copies of each partition. 3 (one per zone) unless said otherwise; a cloud that
+    /// replicates by itself (Event Hubs) refuses another value.
     pub replication: u32,
+    /// How long records are kept, in hours (Kafka's default: 168, seven days).
+    pub retention_hours: u32,
+    /// Keep the newest record per key instead of deleting by age (`cleanup.policy=compact`).
+    pub compacted: bool,
 }
 
+impl Topic {
+    /// Kafka's defaults: three copies, kept seven days, deleted by age.
+    pub fn new(name: &str, partitions: u32) -> Self {
+        Topic {
+            name: name.to_string(),
+            partitions,
+            replication: 3,
+            retention_hours: 168,
+            compacted: false,
+        }
+    }
+    pub fn replication(mut self, copies: u32) -> Self {
+        self.replication = copies;
+        self
+    }
+    pub fn retention_hours(mut self, hours: u32) -> Self {
+        self.retention_hours = hours;
+        self
+    }
+    pub fn compacted(mut self, on: bool) -> Self {
+        self.compacted = on;
+        self
+    }
+}
+
+/// Produce throughput one vCPU of a Kafka broker is taken to carry (MB/s), with its
+/// share of replication and of consumers reading at up to three times that rate. A
+/// conservative rule of thumb shared by the providers that size compute (MSK, Managed
+/// Kafka), so one stack gets comparable clusters on each.
+pub const PRODUCE_MB_S_PER_VCPU: u32 = 5;
+
 /// A Kafka-compatible broker cluster (MSK, Managed Kafka, Event Hubs with the Kafka surface).
+///
+/// Sized by what it must carry, not by a cloud's machines: each cloud provisions its own
+/// units for [`Broker::throughput_mb_s`] and [`Broker::storage_gb`] (MSK brokers × instance
+/// type × disk, Managed Kafka vCPUs and memory, Event Hubs throughput units), and the plan
+/// shows what it chose. `override_for` pins a cloud's own figure.
 #[derive(Clone, Debug)]
 pub struct Broker {
+    /// Kafka major version, e.g. `3`; each cloud maps it to what it offers (or refuses it).
     pub version: String,
-    pub brokers: u32,
-    pub size: Size,
+    /// Peak produce rate over all topics, in MB/s.
+    pub throughput_mb_s: u32,
+    /// Data kept at once over all topics, one copy, in GB (replication is added by cairn).
     pub storage_gb: u32,
     pub tls: bool,
     pub topics: Vec<Topic>,
@@ -360,11 +407,11 @@ portable_kind!(
 placement_builders!(Broker);
 
 impl Broker {
-    pub fn kafka(version: &str) -> Self {
+    /// A cluster for `throughput_mb_s` 1 MB/s and 100 GB, TLS on, no topics.
+    pub fn kafka(major: &str) -> Self {
         Broker {
-            version: version.to_string(),
-            brokers: 3,
-            size: Size::Large,
+            version: major.to_string(),
+            throughput_mb_s: 1,
             storage_gb: 100,
             tls: true,
             topics: Vec::new(),
@@ -373,12 +420,8 @@ impl Broker {
             common: Common::default(),
         }
     }
-    pub fn brokers(mut self, n: u32) -> Self {
-        self.brokers = n;
-        self
-    }
-    pub fn size(mut self, s: Size) -> Self {
-        self.size = s;
+    pub fn throughput_mb_s(mut self, mb_s: u32) -> Self {
+        self.throughput_mb_s = mb_s;
         self
     }
     pub fn storage_gb(mut self, gb: u32) -> Self {
@@ -389,14 +432,9 @@ impl Broker {
         self.tls = on;
         self
     }
-    /// A topic replicated to min(3, brokers) brokers.
+    /// A topic with Kafka's defaults ([`Topic::new`]).
     pub fn topic(mut self, name: &str, partitions: u32) -> Self {
-        let replication = self.brokers.clamp(1, 3);
-        self.topics.push(Topic {
-            name: name.to_string(),
-            partitions,
-            replication,
-        });
+        self.topics.push(Topic::new(name, partitions));
         self
     }
     pub fn topic_with(mut self, topic: Topic) -> Self {
@@ -406,6 +444,16 @@ impl Broker {
     pub fn credentials(mut self, secret: &Ref<Secret>) -> Self {
         self.credentials = Some(secret.clone());
         self
+    }
+    /// vCPUs the cluster needs for its throughput ([`PRODUCE_MB_S_PER_VCPU`]); at least 3,
+    /// one per zone, Managed Kafka's minimum.
+    pub fn vcpus(&self) -> u32 {
+        self.throughput_mb_s.div_ceil(PRODUCE_MB_S_PER_VCPU).max(3)
+    }
+    /// The most copies any topic keeps (3 when there are no topics): the broker count and
+    /// the disk it needs follow from it.
+    pub fn replication(&self) -> u32 {
+        self.topics.iter().map(|t| t.replication).max().unwrap_or(3)
     }
 }
 

@@ -166,8 +166,7 @@ pub(super) fn lower_attrs(r: &Resource) -> Attrs {
         }
         Resource::Broker(b) => {
             set("version", Value::str(&b.version));
-            set("brokers", b.brokers.into());
-            set("size", Value::str(b.size.as_str()));
+            set("throughput_mb_s", b.throughput_mb_s.into());
             set("storage_gb", b.storage_gb.into());
             set("tls", b.tls.into());
             set(
@@ -176,7 +175,14 @@ pub(super) fn lower_attrs(r: &Resource) -> Attrs {
                     b.topics
                         .iter()
                         .map(|t| {
-                            Value::str(format!("{}:{}:{}", t.name, t.partitions, t.replication))
+                            Value::str(format!(
+                                "{}:{}:{}:{}h{}",
+                                t.name,
+                                t.partitions,
+                                t.replication,
+                                t.retention_hours,
+                                if t.compacted { ":compact" } else { "" }
+                            ))
                         })
                         .collect(),
                 ),

@@ -1,10 +1,7 @@
 //! Per-kind rules: networks and subnets, security groups, and the managed services.
 //! One method per kind; the framework (`Validator`, helpers) is in the parent module.
 
-use super::{
-    check_name, major_version, parse_cidr, valid_identifier, valid_version, windows_conflict,
-    Validator,
-};
+use super::{check_name, major_version, parse_cidr, valid_identifier, windows_conflict, Validator};
 use crate::model::*;
 use ipnet::Ipv4Net;
 use rustc_hash::FxHashSet as HashSet;
@@ -224,7 +221,7 @@ impl Validator<'_> {
     }
 
     pub(super) fn check_database(&mut self, a: &str, db: &Database) {
-        match major_version(&db.version) {
+        match major_version(&db.version, "engine_version") {
             Err(m) => self.err(a, "version", format!("PostgreSQL {m}")),
             Ok(m) if m < 11 => self.err(
                 a,
@@ -340,21 +337,27 @@ impl Validator<'_> {
     }
 
     pub(super) fn check_broker(&mut self, a: &str, b: &Broker) {
-        if !valid_version(&b.version) {
-            self.err(
+        match major_version(&b.version, "kafka_version") {
+            Err(m) => self.err(a, "version", format!("Kafka {m}")),
+            Ok(m) if m < 2 => self.err(
                 a,
                 "version",
-                format!("{:?} is not a Kafka version like 3.6.0", b.version),
+                format!("Kafka {m} is out of support on every cloud; use 3"),
+            ),
+            Ok(_) => {}
+        }
+        if !(1..=10_000).contains(&b.throughput_mb_s) {
+            self.err(
+                a,
+                "throughput_mb_s",
+                format!("{} is outside 1..=10000 MB/s", b.throughput_mb_s),
             );
         }
-        if !(1..=30).contains(&b.brokers) {
-            self.err(a, "brokers", format!("{} is outside 1..=30", b.brokers));
-        }
-        if !(1..=16384).contains(&b.storage_gb) {
+        if !(1..=1_000_000).contains(&b.storage_gb) {
             self.err(
                 a,
                 "storage_gb",
-                format!("{} is outside 1..=16384", b.storage_gb),
+                format!("{} is outside 1..=1000000", b.storage_gb),
             );
         }
         let mut seen = HashSet::default();
@@ -390,14 +393,19 @@ impl Validator<'_> {
                     format!("{} is outside 1..=10000", t.partitions),
                 );
             }
-            if t.replication == 0 || t.replication > b.brokers {
+            if !(1..=5).contains(&t.replication) {
                 self.err(
                     a,
                     &f("replication"),
-                    format!(
-                        "{} must be between 1 and the broker count ({})",
-                        t.replication, b.brokers
-                    ),
+                    format!("{} is outside 1..=5 copies", t.replication),
+                );
+            }
+            // Ten years: longer is a mistake in units (hours, not minutes), not a policy.
+            if !(1..=87_600).contains(&t.retention_hours) {
+                self.err(
+                    a,
+                    &f("retention_hours"),
+                    format!("{} is outside 1..=87600 hours", t.retention_hours),
                 );
             }
         }
@@ -595,7 +603,7 @@ impl Validator<'_> {
     }
 
     pub(super) fn check_cache(&mut self, a: &str, c: &Cache) {
-        if let Err(m) = major_version(&c.version) {
+        if let Err(m) = major_version(&c.version, "engine_version") {
             self.err(a, "version", format!("Redis {m}"));
         }
         if c.replicas > 5 {

@@ -83,7 +83,9 @@ fn parse_cidr(text: &str) -> Result<Ipv4Net, String> {
 
 /// A version given as a major only (`15`, `7`): each cloud picks and patches the minor.
 /// The error says how to pin a minor where a cloud allows it.
-fn major_version(v: &str) -> Result<u32, String> {
+/// The major version `v` names; a full version is refused with the way to pin one on AWS
+/// (`pin_key`: the override that takes it there).
+fn major_version(v: &str, pin_key: &str) -> Result<u32, String> {
     if let Ok(m) = v.parse::<u32>() {
         return Ok(m);
     }
@@ -91,7 +93,7 @@ fn major_version(v: &str) -> Result<u32, String> {
         let major = v.split('.').next().unwrap_or_default();
         Err(format!(
             "{v:?}: give the major version ({major:?}); each cloud picks and patches the minor \
-             (pin one where a cloud allows it: override_for(\"aws\", \"engine_version\", {v:?}))"
+             (pin one where a cloud allows it: override_for(\"aws\", \"{pin_key}\", {v:?}))"
         ))
     } else {
         Err(format!("{v:?} is not a major version like \"15\""))

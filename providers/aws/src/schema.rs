@@ -409,6 +409,8 @@ fn registry() -> Registry<Ctx> {
             .attr("name", F)
             .attr("partitions", U)
             .attr("replication", F)
+            .attr("retention_hours", U)
+            .attr("cleanup_policy", U)
             .attr("id", C)
             .attr("arn", C)
             .adopts_existing(),

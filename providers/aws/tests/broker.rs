@@ -6,11 +6,28 @@ use crate::support::Aws;
 use cairn_core::prelude::*;
 use cairn_provider_kit::lifecycle::Case;
 
-fn broker_stack(brokers: u32, storage: u32, tls: bool) -> Stack {
-    broker_stack_with(brokers, storage, tls, 4)
+/// What the acceptance cases vary: the portable sizing, TLS, the topic settings, and an
+/// AWS pin of the broker count.
+#[derive(Clone, Copy)]
+struct Knobs {
+    throughput: u32,
+    storage: u32,
+    tls: bool,
+    partitions: u32,
+    retention_hours: u32,
+    brokers: Option<u32>,
 }
 
-fn broker_stack_with(brokers: u32, storage: u32, tls: bool, partitions: u32) -> Stack {
+const BASE: Knobs = Knobs {
+    throughput: 1,
+    storage: 100,
+    tls: true,
+    partitions: 4,
+    retention_hours: 168,
+    brokers: None,
+};
+
+fn broker_stack(k: Knobs) -> Stack {
     let mut s = Stack::new("acc-msk");
     let vpc = s.add("main", Network::new("10.70.0.0/16").nat(NatMode::None));
     let a = s.add(
@@ -29,29 +46,32 @@ fn broker_stack_with(brokers: u32, storage: u32, tls: bool, partitions: u32) -> 
         "kafka",
         SecurityGroup::new(&vpc, "kafka").ingress(Rule::tcp(9094).from_cidr("10.70.0.0/16")),
     );
-    s.add(
-        "events",
-        Broker::kafka("3.6.0")
-            .brokers(brokers)
-            .storage_gb(storage)
-            .tls(tls)
-            .topic_with(Topic {
-                name: "orders".into(),
-                partitions,
-                replication: 2,
-            })
-            .topic_with(Topic {
-                name: "payments.events".into(),
-                partitions: 4,
-                replication: 2,
-            })
-            .subnets([&a, &b])
-            .security_group(&sg),
-    );
+    let mut broker = Broker::kafka("3")
+        .override_for("aws", "kafka_version", "3.6.0")
+        .throughput_mb_s(k.throughput)
+        .storage_gb(k.storage)
+        .tls(k.tls)
+        .topic_with(
+            Topic::new("orders", k.partitions)
+                .replication(2)
+                .retention_hours(k.retention_hours),
+        )
+        .topic_with(
+            Topic::new("payments.events", 4)
+                .replication(2)
+                .compacted(true),
+        )
+        .subnets([&a, &b])
+        .security_group(&sg);
+    if let Some(n) = k.brokers {
+        broker = broker.override_for("aws", "number_of_broker_nodes", n);
+    }
+    s.add("events", broker);
     s
 }
 
-fn clusters(aws: &Aws) -> Vec<(String, i32)> {
+/// (state, brokers, instance type, EBS GiB) of every MSK cluster.
+fn clusters(aws: &Aws) -> Vec<(String, i32, String, i32)> {
     let k = aws_sdk_kafka::Client::new(&aws.sdk);
     let out = aws.rt.block_on(k.list_clusters().send()).unwrap();
     out.cluster_info_list()
@@ -62,13 +82,23 @@ fn clusters(aws: &Aws) -> Vec<(String, i32)> {
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_default(),
                 c.number_of_broker_nodes().unwrap_or(0),
+                c.broker_node_group_info()
+                    .and_then(|b| b.instance_type())
+                    .unwrap_or_default()
+                    .to_string(),
+                c.broker_node_group_info()
+                    .and_then(|b| b.storage_info())
+                    .and_then(|s| s.ebs_storage_info())
+                    .and_then(|e| e.volume_size())
+                    .unwrap_or(0),
             )
         })
         .collect()
 }
 
-/// (name, partitions, replication) of the stack's cluster's topics, through MSK's API.
-fn topics(aws: &Aws, engine: &cairn_core::Engine) -> Vec<(String, i32, i32)> {
+/// (name, partitions, replication, retention hours, cleanup policy) of the stack's
+/// cluster's topics, through MSK's API (the settings decoded from DescribeTopic's configs).
+fn topics(aws: &Aws, engine: &cairn_core::Engine) -> Vec<(String, i32, i32, i64, String)> {
     let arn = engine.store().read().unwrap().unwrap().resources["aws_msk_cluster.events"]
         .id
         .clone();
@@ -80,10 +110,32 @@ fn topics(aws: &Aws, engine: &cairn_core::Engine) -> Vec<(String, i32, i32)> {
     out.topics()
         .iter()
         .map(|t| {
+            let name = t.topic_name().unwrap_or_default().to_string();
+            let d = aws
+                .rt
+                .block_on(
+                    k.describe_topic()
+                        .cluster_arn(arn.as_str())
+                        .topic_name(&name)
+                        .send(),
+                )
+                .unwrap();
+            let text = String::from_utf8(
+                aws_smithy_types::base64::decode(d.configs().unwrap_or_default()).unwrap(),
+            )
+            .unwrap();
+            let prop = |k: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                    .unwrap_or_default()
+                    .to_string()
+            };
             (
-                t.topic_name().unwrap_or_default().to_string(),
+                name,
                 t.partition_count().unwrap_or(0),
                 t.replication_factor().unwrap_or(0),
+                prop("retention.ms").parse::<i64>().unwrap() / 3_600_000,
+                prop("cleanup.policy"),
             )
         })
         .collect()
@@ -96,20 +148,52 @@ fn broker_lifecycle() {
     const CLUSTER: &str = "aws_msk_cluster.events";
     let report = aws.lifecycle(Case {
         name: "msk",
-        stack: broker_stack(2, 100, true),
+        stack: broker_stack(BASE),
         creates: vec!["aws_msk_cluster", "aws_msk_topic"],
         write_only: vec![],
         updates: vec![
-            // Broker count and storage, each an MSK operation through UPDATING.
-            (broker_stack(4, 200, true), CLUSTER),
-            // A topic's partitions grow in place (UpdateTopic).
+            // More throughput and data: a larger broker type and more disk, each an MSK
+            // operation through UPDATING.
             (
-                broker_stack_with(4, 200, true, 8),
+                broker_stack(Knobs {
+                    throughput: 30,
+                    storage: 200,
+                    ..BASE
+                }),
+                CLUSTER,
+            ),
+            // The broker count pinned for AWS (UpdateBrokerCount).
+            (
+                broker_stack(Knobs {
+                    throughput: 30,
+                    storage: 200,
+                    brokers: Some(4),
+                    ..BASE
+                }),
+                CLUSTER,
+            ),
+            // A topic's partitions grow and its retention changes in place (UpdateTopic).
+            (
+                broker_stack(Knobs {
+                    throughput: 30,
+                    storage: 200,
+                    brokers: Some(4),
+                    partitions: 8,
+                    retention_hours: 24,
+                    ..BASE
+                }),
                 "aws_msk_topic.events-orders",
             ),
         ],
         replace: Some((
-            broker_stack_with(4, 200, false, 8),
+            broker_stack(Knobs {
+                throughput: 30,
+                storage: 200,
+                brokers: Some(4),
+                partitions: 8,
+                retention_hours: 24,
+                tls: false,
+            }),
             CLUSTER,
             vec![
                 "encryption_in_transit_client_broker",
@@ -140,7 +224,7 @@ fn broker_lifecycle() {
     });
     assert_eq!(
         (report.updated, report.replaced, report.recreated),
-        (2, 1, 1)
+        (3, 1, 1)
     );
 }
 
@@ -149,20 +233,43 @@ fn broker_lifecycle() {
 fn brokers_and_topics_are_what_msk_reports() {
     let aws = Aws::new();
     let engine = aws.engine("msk-topics.json");
-    let stack = broker_stack(2, 100, true);
+    let stack = broker_stack(BASE);
     aws.converge(&engine, &stack);
-    assert_eq!(clusters(&aws), [("ACTIVE".to_string(), 2)]);
+    // 1 MB/s over two zones with two copies: one m5.large per zone, each holding one copy
+    // of the 100 GB.
+    assert_eq!(
+        clusters(&aws),
+        [("ACTIVE".to_string(), 2, "kafka.m5.large".to_string(), 100)]
+    );
     assert_eq!(
         topics(&aws, &engine),
         [
-            ("orders".to_string(), 4, 2),
-            ("payments.events".to_string(), 4, 2)
+            ("orders".to_string(), 4, 2, 168, "delete".to_string()),
+            (
+                "payments.events".to_string(),
+                4,
+                2,
+                168,
+                "compact".to_string()
+            )
         ]
     );
-    let more = broker_stack_with(4, 100, true, 8);
+    // 30 MB/s needs 6 vCPUs: two m5.xlarge.
+    let more = broker_stack(Knobs {
+        throughput: 30,
+        partitions: 8,
+        retention_hours: 24,
+        ..BASE
+    });
     aws.converge(&engine, &more);
-    assert_eq!(clusters(&aws), [("ACTIVE".to_string(), 4)]);
-    assert_eq!(topics(&aws, &engine)[0], ("orders".to_string(), 8, 2));
+    assert_eq!(
+        clusters(&aws),
+        [("ACTIVE".to_string(), 2, "kafka.m5.xlarge".to_string(), 100)]
+    );
+    assert_eq!(
+        topics(&aws, &engine)[0],
+        ("orders".to_string(), 8, 2, 24, "delete".to_string())
+    );
 
     // A topic deleted out of band is recreated.
     let cluster = engine.store().read().unwrap().unwrap().resources["aws_msk_cluster.events"]

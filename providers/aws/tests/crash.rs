@@ -56,10 +56,7 @@ fn stack(cert: &str, secret: bool, services: bool, nested: bool) -> Stack {
         "cache",
         Cache::redis("7").subnets(&subnets).security_group(&sg),
     );
-    let mut events = Broker::kafka("3.6.0")
-        .brokers(2)
-        .subnets(&subnets)
-        .security_group(&sg);
+    let mut events = Broker::kafka("3").subnets(&subnets).security_group(&sg);
     if nested {
         events = events.topic("orders", 4);
     }

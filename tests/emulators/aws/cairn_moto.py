@@ -56,6 +56,7 @@ CAIRN_MOTO_ERROR_RATE, CAIRN_MOTO_TRANSITION_MS and CAIRN_MOTO_SEED.
 
 import argparse
 import atexit
+import base64
 import io
 import json
 import os
@@ -826,6 +827,21 @@ def patch_kafka_topics(kr):
             "status": t["status"],
         }
 
+    def bad_configs(body):
+        """MSK's configs are Base64; a blob that is not, or that does not decode to Kafka
+        `key=value` properties, is refused as MSK refuses a malformed request."""
+        blob = body.get("configs")
+        if blob is None:
+            return None
+        try:
+            text = base64.b64decode(blob, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return error(400, "BadRequestException", "configs is not valid Base64.")
+        for line in text.splitlines():
+            if line.strip() and "=" not in line:
+                return error(400, "BadRequestException", f"configs has no key=value in {line!r}.")
+        return None
+
     def topics_of(cluster):
         if not hasattr(cluster, "cairn_topics"):
             cluster.cairn_topics = {}
@@ -839,6 +855,9 @@ def patch_kafka_topics(kr):
             return error(400, "BadRequestException", f"The cluster is {cluster.state}, not ACTIVE.")
         body = json.loads(self.body or "{}")
         name = body.get("topicName", "")
+        refused = bad_configs(body)
+        if refused is not None:
+            return refused
         topics = topics_of(cluster)
         if name in topics:
             return error(409, "ConflictException", f"Topic {name} already exists.")
@@ -900,6 +919,9 @@ def patch_kafka_topics(kr):
         if topic["status"] != "ACTIVE":
             return error(400, "BadRequestException", f"The topic is {topic['status']}, not ACTIVE.")
         body = json.loads(self.body or "{}")
+        refused = bad_configs(body)
+        if refused is not None:
+            return refused
         if "partitionCount" in body:
             wanted = int(body["partitionCount"])
             if wanted < topic["partitions"]:

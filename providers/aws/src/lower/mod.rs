@@ -65,13 +65,46 @@ fn cache_node(size: Size) -> &'static str {
     }
 }
 
-fn kafka_node(size: Size) -> &'static str {
-    match size {
-        Size::Micro | Size::Small => "kafka.t3.small",
-        Size::Medium | Size::Large => "kafka.m5.large",
-        Size::XLarge => "kafka.m5.xlarge",
-        Size::XXLarge => "kafka.m5.2xlarge",
-    }
+/// MSK broker sizes cairn chooses from, with their vCPUs: kafka.m5, general purpose with
+/// steady CPU (the burstable kafka.t3.small runs out of credits under sustained load; pin
+/// it with `override_for("aws", "instance_type", …)` for a test cluster).
+const MSK_SIZES: [(&str, u32); 8] = [
+    ("kafka.m5.large", 2),
+    ("kafka.m5.xlarge", 4),
+    ("kafka.m5.2xlarge", 8),
+    ("kafka.m5.4xlarge", 16),
+    ("kafka.m5.8xlarge", 32),
+    ("kafka.m5.12xlarge", 48),
+    ("kafka.m5.16xlarge", 64),
+    ("kafka.m5.24xlarge", 96),
+];
+
+/// MSK's shape for a portable broker: `(brokers, instance type, EBS GiB per broker)`.
+///
+/// MSK puts the same number of brokers in each zone, and a topic needs as many brokers as
+/// copies: so `ceil(replication / zones)` brokers per zone at least, then the smallest size
+/// whose total vCPUs reach `vcpus`, and more brokers per zone only past the largest size.
+/// Each broker's disk holds its share of every copy of `storage_gb`.
+fn msk_shape(
+    zones: u32,
+    vcpus: u32,
+    replication: u32,
+    storage_gb: u32,
+) -> (u32, &'static str, u32) {
+    let zones = zones.max(1);
+    let mut per_zone = replication.div_ceil(zones).max(1);
+    let (ty, _) = MSK_SIZES
+        .iter()
+        .copied()
+        .find(|(_, each)| zones * per_zone * each >= vcpus)
+        .unwrap_or_else(|| {
+            let (ty, each) = MSK_SIZES[MSK_SIZES.len() - 1];
+            per_zone = per_zone.max(vcpus.div_ceil(zones * each));
+            (ty, each)
+        });
+    let brokers = zones * per_zone;
+    let disk = (u64::from(storage_gb) * u64::from(replication)).div_ceil(u64::from(brokers));
+    (brokers, ty, u32::try_from(disk).unwrap_or(u32::MAX))
 }
 
 impl<'a> Lowering<'a> {

@@ -155,23 +155,29 @@ impl Lowering<'_> {
 
     pub(super) fn broker(&mut self, d: &Declared, b: &Broker) {
         let (subnets, groups, zones) = self.place(d, &b.placement, Tier::Isolated, 2, "a broker");
-        if zones > 0 && !(b.brokers as usize).is_multiple_of(zones) {
+        let (brokers, instance_type, disk) =
+            msk_shape(zones as u32, b.vcpus(), b.replication(), b.storage_gb);
+        // MSK's ceiling per broker (16 TiB); past it, more storage means more brokers,
+        // which is a choice to make explicitly (an override of the broker count).
+        if disk > 16_384 {
             self.err(
                 d,
-                "brokers",
+                "storage_gb",
                 format!(
-                    "{} brokers cannot be spread evenly over {zones} zones (MSK puts the same number in each)",
-                    b.brokers
+                    "{} GB with {} copies needs {disk} GiB on each of {brokers} MSK brokers, above MSK's 16384 on aws; raise the broker count with override_for(\"aws\", \"number_of_broker_nodes\", …)",
+                    b.storage_gb,
+                    b.replication()
                 ),
             );
         }
+        let version = self.kafka_version(d, b);
         let name = self.aws_name(d, "", 64);
         let attrs = Attrs::from([
             ("cluster_name".into(), s(name)),
-            ("kafka_version".into(), s(&b.version)),
-            ("number_of_broker_nodes".into(), b.brokers.into()),
-            ("instance_type".into(), s(kafka_node(b.size))),
-            ("ebs_volume_size".into(), b.storage_gb.into()),
+            ("kafka_version".into(), s(version)),
+            ("number_of_broker_nodes".into(), brokers.into()),
+            ("instance_type".into(), s(instance_type)),
+            ("ebs_volume_size".into(), disk.min(16_384).into()),
             ("client_subnets".into(), subnets),
             ("security_groups".into(), groups),
             (
@@ -200,6 +206,11 @@ impl Lowering<'_> {
                     ("name".into(), s(&t.name)),
                     ("partitions".into(), t.partitions.into()),
                     ("replication".into(), t.replication.into()),
+                    ("retention_hours".into(), t.retention_hours.into()),
+                    (
+                        "cleanup_policy".into(),
+                        s(if t.compacted { "compact" } else { "delete" }),
+                    ),
                 ]),
                 &[],
             );
@@ -423,6 +434,22 @@ impl Lowering<'_> {
         self.export(d, "id", r(&rg, "replication_group_id"));
         self.export(d, "endpoint", r(&rg, "primary_endpoint_address"));
         self.export(d, "port", r(&rg, "port"));
+    }
+
+    /// MSK's Kafka version for a portable major: the 3.7 line with MSK's patch updates
+    /// (`3.7.x`). An override (`kafka_version`) pins another, e.g. `3.5.1`.
+    fn kafka_version(&mut self, d: &Declared, b: &Broker) -> &'static str {
+        match b.version.as_str() {
+            "3" => "3.7.x",
+            other => {
+                self.err(
+                    d,
+                    "version",
+                    format!("Kafka {other} is not offered by MSK on aws (3 is)"),
+                );
+                "3.7.x"
+            }
+        }
     }
 
     /// ElastiCache's Redis version for a portable major: the newest minor AWS offers.

@@ -99,16 +99,65 @@ fn zone_rules_are_aws_checks_naming_the_field_and_the_cloud() {
             && e.message.contains("at least 2 zones")),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_broker_is_sized_from_its_throughput_storage_and_copies() {
+    use super::msk_shape;
+    // The ticketing guide's cluster: 3 zones, 3 copies, 2 MB/s, 100 GB.
+    assert_eq!(msk_shape(3, 3, 3, 100), (3, "kafka.m5.large", 100));
+    // Two zones cannot hold three copies with one broker each: two per zone.
+    assert_eq!(msk_shape(2, 3, 3, 100), (4, "kafka.m5.large", 75));
+    // 30 MB/s = 6 vCPUs: the next size up, not more brokers.
+    assert_eq!(msk_shape(2, 6, 2, 100), (2, "kafka.m5.xlarge", 100));
+    // Past the largest size, brokers are added a zone's worth at a time.
+    assert_eq!(msk_shape(3, 400, 3, 300), (6, "kafka.m5.24xlarge", 150));
+
     let (mut s, _, _) = stack(2);
     let vpc: Ref<Network> = Ref::named("vpc");
-    s.add("bus", Broker::kafka("3.6.0").brokers(3).in_network(&vpc));
-    let err = crate::lower_stack(&s, "us-east-1").unwrap_err();
-    assert!(
-        err.iter().any(|e| e.resource == "broker.bus"
-            && e.field == "brokers"
-            && e.message.contains("evenly")),
-        "{err:?}"
+    s.add(
+        "bus",
+        Broker::kafka("3")
+            .throughput_mb_s(30)
+            .topic("orders", 6)
+            .in_network(&vpc),
     );
+    let out = crate::lower_stack(&s, "us-east-1").unwrap();
+    let msk = out
+        .resources
+        .iter()
+        .find(|r| r.address == "aws_msk_cluster.bus")
+        .unwrap();
+    assert_eq!(msk.attrs["number_of_broker_nodes"], Value::Int(4));
+    assert_eq!(msk.attrs["instance_type"], Value::str("kafka.m5.large"));
+    assert_eq!(msk.attrs["ebs_volume_size"], Value::Int(75));
+    assert_eq!(msk.attrs["kafka_version"], Value::str("3.7.x"));
+    let topic = out
+        .resources
+        .iter()
+        .find(|r| r.address == "aws_msk_topic.bus-orders")
+        .unwrap();
+    assert_eq!(topic.attrs["retention_hours"], Value::Int(168));
+    assert_eq!(topic.attrs["cleanup_policy"], Value::str("delete"));
+}
+
+#[test]
+fn a_broker_msk_cannot_hold_or_version_it_does_not_offer_is_refused_on_aws() {
+    let (mut s, _, _) = stack(2);
+    let vpc: Ref<Network> = Ref::named("vpc");
+    s.add(
+        "bus",
+        Broker::kafka("4").storage_gb(30_000).in_network(&vpc),
+    );
+    let err = crate::lower_stack(&s, "us-east-1").unwrap_err();
+    for field in ["version", "storage_gb"] {
+        assert!(
+            err.iter().any(|e| e.resource == "broker.bus"
+                && e.field == field
+                && e.message.contains("on aws")),
+            "{field}: {err:?}"
+        );
+    }
 }
 
 #[test]
