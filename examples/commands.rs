@@ -59,10 +59,17 @@ fn state_path(args: &StackArgs, stack: &Stack) -> PathBuf {
     })
 }
 
-/// The provider for `cloud`, configured from the environment.
-fn provider(rt: &tokio::runtime::Runtime, cloud: Cloud) -> Result<Arc<dyn Provider>, String> {
+/// The provider for `cloud`, configured from the environment (in the stack's pinned
+/// region when the environment names none).
+fn provider(
+    rt: &tokio::runtime::Runtime,
+    cloud: Cloud,
+    stack: &Stack,
+) -> Result<Arc<dyn Provider>, String> {
     match cloud {
-        Cloud::Aws => Ok(Arc::new(rt.block_on(cairn_aws::AwsProvider::from_env())?)),
+        Cloud::Aws => Ok(Arc::new(
+            rt.block_on(cairn_aws::AwsProvider::from_env_in(stack.region()))?,
+        )),
         Cloud::Gcp | Cloud::Azure => Err(format!(
             "the {} provider is not part of cairn yet; `--cloud aws` plans and applies today (the seed stacks are portable, so they will plan on {} unchanged once it lands)",
             cloud.name(),
@@ -103,7 +110,7 @@ fn setup(args: &StackArgs) -> Result<(Stack, Engine, tokio::runtime::Runtime), S
     let path = state_path(args, &stack);
     let rt = runtime()?;
     let engine = Engine::new(
-        provider(&rt, args.cloud())?,
+        provider(&rt, args.cloud(), &stack)?,
         Arc::new(LocalStore::new(path)),
     )
     .with_notices(|m| eprintln!("note: {m}"));

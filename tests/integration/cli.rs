@@ -282,6 +282,38 @@ fn a_stack_pinned_to_another_region_is_refused_before_any_call() {
     assert!(!dir.path().join(".cairn").exists(), "nothing written");
 }
 
+#[test]
+fn without_a_configured_region_the_stacks_pin_is_used_and_with_neither_cairn_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-file");
+    let missing = missing.to_str().unwrap();
+    // No region anywhere: not in the environment, no profile, and the instance metadata
+    // service (a non-loopback address) is never consulted.
+    let env: Vec<(&str, &str)> = NOWHERE
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "AWS_REGION")
+        .chain([
+            ("AWS_CONFIG_FILE", missing),
+            ("AWS_SHARED_CREDENTIALS_FILE", missing),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ])
+        .collect();
+    let out = cairn_with_env(dir.path(), &["plan", "--stack", "zerostate"], &env);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no AWS region") && err.contains("AWS_REGION") && err.contains("--region"),
+        "{err}"
+    );
+    // The stack's pin is the region: it plans there (zone names follow it).
+    let args = ["plan", "--stack", "zerostate", "--region", "eu-west-1"];
+    let out = cairn_with_env(dir.path(), &args, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("eu-west-1a"));
+    assert!(!dir.path().join(".cairn").exists(), "nothing written");
+}
+
 fn mode(p: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777

@@ -158,8 +158,24 @@ impl AwsProvider {
     /// Configure from the environment (credential chain, `AWS_REGION`, `AWS_ENDPOINT_URL`,
     /// and the `CAIRN_AWS_*_TIMEOUT` variables of [`CallTimeouts::from_env`]).
     pub async fn from_env() -> Result<AwsProvider, String> {
+        AwsProvider::from_env_in(None).await
+    }
+
+    /// [`AwsProvider::from_env`], in `region` when the environment names none (the
+    /// stack's pin). With neither, refused: guessing a region would plan against the
+    /// wrong one, and the stack would look missing there.
+    pub async fn from_env_in(region: Option<&str>) -> Result<AwsProvider, String> {
         let timeouts = CallTimeouts::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let mut sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        if sdk.region().is_none() {
+            let Some(region) = region else {
+                return Err("no AWS region: set AWS_REGION (or a profile's region), or pin the stack's region with --region".into());
+            };
+            sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(region.to_string()))
+                .load()
+                .await;
+        }
         Ok(AwsProvider::new(
             &sdk,
             AwsOptions {
