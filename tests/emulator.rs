@@ -28,6 +28,13 @@ pub const AWS: EmulatorKind = EmulatorKind {
     serve: "aws/serve",
 };
 
+/// cairn's own emulator of the Google Cloud APIs, built from their discovery documents
+/// (`tests/emulators/gcp/cairn_gcp.py`).
+pub const GCP: EmulatorKind = EmulatorKind {
+    name: "gcp",
+    serve: "gcp/serve",
+};
+
 /// A running emulator.
 #[derive(Debug)]
 pub struct Emulator {
