@@ -40,41 +40,48 @@ impl ResourceGraph {
     /// (address, type, origin, attributes, dependencies, lifecycle), sorted by address, the
     /// exports and the stack's outputs. Equal digests plan alike; a saved plan records it, so
     /// applying it to another declaration of the stack is refused. Secrets enter as their
-    /// digests, like everywhere outside memory.
+    /// digests, like everywhere outside memory. The bytes hashed are [`canonical`]'s, not
+    /// JSON: on a large plan, formatting JSON only to hash it was a sixth of the plan's time.
     pub fn digest(&self, stack: &Stack) -> String {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
+        let mut out = canonical::Writer::default();
         let mut order: Vec<&Desired> = self.resources.iter().collect();
         order.sort_unstable_by(|a, b| a.concrete.address.cmp(&b.concrete.address));
-        let mut put = |v: serde_json::Value| {
-            h.update(v.to_string().as_bytes());
-            h.update(b"\n");
-        };
+        out.tag(b'R');
+        out.len(order.len());
         for d in order {
             let c = &d.concrete;
-            put(serde_json::json!([
-                c.address.as_str(),
-                c.type_name.as_str(),
-                d.origin_address.as_str(),
-                c.attrs,
-                d.deps,
-                d.lifecycle.protect,
-                d.lifecycle.ignore_changes,
-                d.lifecycle.create_before_destroy,
-            ]));
+            out.str(&c.address);
+            out.str(&c.type_name);
+            out.str(&d.origin_address);
+            out.map(&c.attrs);
+            out.len(d.deps.len());
+            for dep in &d.deps {
+                out.str(dep);
+            }
+            out.bool(d.lifecycle.protect);
+            out.len(d.lifecycle.ignore_changes.len());
+            for i in &d.lifecycle.ignore_changes {
+                out.str(i);
+            }
+            out.bool(d.lifecycle.create_before_destroy);
+            out.flush();
         }
+        out.tag(b'E');
+        out.len(self.exports.len());
         for e in &self.exports {
-            put(serde_json::json!(["export", e.resource, e.attr, e.value]));
+            out.str(&e.resource);
+            out.str(&e.attr);
+            out.value(&e.value);
         }
-        for o in stack.outputs() {
-            put(serde_json::json!([
-                "output",
-                o.name,
-                o.value.to_string(),
-                o.sensitive
-            ]));
+        let outputs = stack.outputs();
+        out.tag(b'O');
+        out.len(outputs.len());
+        for o in outputs {
+            out.str(&o.name);
+            out.str(&o.value.to_string());
+            out.bool(o.sensitive);
         }
-        format!("sha256:{}", crate::value::hex(&h.finalize()))
+        format!("sha256:{}", crate::value::hex(&out.finish()))
     }
 
     /// Build and check the graph from what a provider lowered.
@@ -292,4 +299,89 @@ pub fn portable_dot(stack: &Stack) -> String {
     }
     out.push_str("}\n");
     out
+}
+
+/// The byte form a declaration digest hashes: every value tagged with its kind and every
+/// string and sequence prefixed by its length, so no two declarations write the same bytes
+/// (no escaping needed, and maps in their sorted order).
+mod canonical {
+    use crate::value::{Attrs, Value};
+    use sha2::{Digest, Sha256};
+
+    /// Writes into a buffer that is hashed and emptied at each [`Writer::flush`], so a
+    /// large declaration is never held twice.
+    #[derive(Default)]
+    pub struct Writer(Vec<u8>, Sha256);
+
+    impl Writer {
+        pub fn flush(&mut self) {
+            self.1.update(&self.0);
+            self.0.clear();
+        }
+        pub fn finish(mut self) -> Vec<u8> {
+            self.flush();
+            self.1.finalize().to_vec()
+        }
+        pub fn tag(&mut self, t: u8) {
+            self.0.push(t);
+        }
+        pub fn len(&mut self, n: usize) {
+            self.0.extend_from_slice(&(n as u64).to_le_bytes());
+        }
+        pub fn str(&mut self, s: &str) {
+            self.len(s.len());
+            self.0.extend_from_slice(s.as_bytes());
+        }
+        pub fn bool(&mut self, b: bool) {
+            self.0.push(u8::from(b));
+        }
+        pub fn map(&mut self, m: &Attrs) {
+            self.tag(b'm');
+            self.len(m.len());
+            for (k, v) in m {
+                self.str(k);
+                self.value(v);
+            }
+        }
+        pub fn value(&mut self, v: &Value) {
+            match v {
+                Value::Null => self.tag(b'n'),
+                Value::Bool(b) => {
+                    self.tag(b'b');
+                    self.bool(*b);
+                }
+                Value::Int(i) => {
+                    self.tag(b'i');
+                    self.0.extend_from_slice(&i.to_le_bytes());
+                }
+                Value::Str(s) => {
+                    self.tag(b's');
+                    self.str(s);
+                }
+                Value::List(l) => {
+                    self.tag(b'l');
+                    self.len(l.len());
+                    for x in l {
+                        self.value(x);
+                    }
+                }
+                Value::Map(m) => self.map(m),
+                Value::Sensitive(x) => {
+                    self.tag(b'x');
+                    self.str(x.digest());
+                }
+                Value::Generated(g) => {
+                    self.tag(b'g');
+                    self.0.extend_from_slice(&g.length.to_le_bytes());
+                    self.str(&g.symbols);
+                }
+                Value::Ref(r) => {
+                    self.tag(b'r');
+                    self.str(&r.address);
+                    self.str(&r.attr);
+                }
+                Value::Unknown => self.tag(b'u'),
+            }
+        }
+    }
 }

@@ -166,3 +166,46 @@ fn a_plan_for_a_state_that_has_no_key_yet_is_refused_whatever_its_seal() {
     assert!(!sb.store().read().unwrap().unwrap().plan_key.is_empty());
     engine.open_plan(&text, &full_stack()).unwrap();
 }
+
+/// The declaration digest a saved plan records tells declarations apart: equal ones
+/// digest alike, and a change to an attribute, the lifecycle or an output changes it.
+#[test]
+fn the_declaration_digest_changes_with_the_declaration_and_only_then() {
+    use crate::support::{edited, full_stack};
+    use cairn_core::model::Resource;
+    let engine = cairn_core::Engine::new(
+        std::sync::Arc::new(cairn_core::testing::MemoryProvider::new()),
+        std::sync::Arc::new(cairn_core::state::LocalStore::new(
+            tempfile::tempdir().unwrap().path().join("s.json"),
+        )),
+    );
+    let digest = |s: &Stack| engine.lower(s).unwrap().digest(s);
+    let base = digest(&full_stack());
+    assert!(
+        base.starts_with("sha256:") && base.len() == 7 + 64,
+        "{base}"
+    );
+    assert_eq!(digest(&full_stack()), base, "deterministic");
+    let storage = edited(full_stack(), "orders", |r| {
+        if let Resource::Database(d) = r {
+            d.storage_gb += 1;
+        }
+    });
+    let protect = edited(full_stack(), "orders", |r| {
+        if let Resource::Database(d) = r {
+            d.common.lifecycle.protect ^= true;
+        }
+    });
+    let mut output = full_stack();
+    output.output("extra", Ref::<LoadBalancer>::named("web").attr("address"));
+    let mut seen = vec![base];
+    for (what, s) in [
+        ("an attribute", storage),
+        ("the lifecycle", protect),
+        ("an output", output),
+    ] {
+        let d = digest(&s);
+        assert!(!seen.contains(&d), "{what} changed, the digest did not");
+        seen.push(d);
+    }
+}
