@@ -46,6 +46,7 @@ CAIRN_GCP_ERROR_RATE, CAIRN_GCP_OP_POLLS and CAIRN_GCP_SEED.
 """
 
 import argparse
+import base64
 import ipaddress
 import json
 import os
@@ -470,7 +471,8 @@ class Compute:
             net = ipaddress.ip_network(obj["ipCidrRange"])
             obj["gatewayAddress"] = str(net.network_address + 1)
             obj.setdefault("privateIpGoogleAccess", False)
-            obj["fingerprint"] = self.new_id()[:11]
+            # bytes travel as URL-safe Base64, as Google's JSON encodes them.
+            obj["fingerprint"] = base64.urlsafe_b64encode(os.urandom(8)).decode()
         if collection == "firewalls":
             obj.setdefault("direction", "INGRESS")
             obj.setdefault("priority", 1000)
