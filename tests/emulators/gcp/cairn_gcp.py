@@ -566,17 +566,26 @@ class Compute:
 
 
 def compile_filter(text):
-    """Compute's list filter, as far as cairn uses it: `name eq REGEX`, `name = "x"`,
-    `labels.KEY = "v"` (several joined by AND or spaces). Anything else is refused."""
+    """Compute's list filter, as far as cairn uses it: `name eq REGEX` / `name ne REGEX`
+    (an RE2 regex, matched against the whole name), `name = "x"`, `labels.KEY = "v"`;
+    several as `(a) (b)` or `a AND b`. Anything else is refused, never ignored."""
     text = text.strip()
     if not text:
         return lambda obj: True
+    if text.startswith("(") and text.endswith(")") and re.search(r"\)\s*(AND\s*)?\(", text):
+        clauses = re.split(r"\)\s*(?:AND\s*)?\(", text[1:-1])
+    else:
+        clauses = re.split(r"\s+AND\s+", text)
     tests = []
-    for clause in re.split(r"\s+AND\s+|\)\s*\(", text.strip("()")):
-        m = re.fullmatch(r'\s*name\s+(eq|ne)\s+"?([^"]*)"?\s*', clause)
+    for clause in clauses:
+        m = re.fullmatch(r'\s*name\s+(eq|ne)\s+"?(.*?)"?\s*', clause)
         if m:
             op, rx = m.groups()
-            tests.append(lambda o, rx=rx, op=op: (re.fullmatch(rx, o.get("name", "")) is not None) == (op == "eq"))
+            try:
+                compiled = re.compile(rx)
+            except re.error:
+                raise ApiError(400, f"Invalid value for field 'filter': '{text}'. Invalid regular expression.")
+            tests.append(lambda o, rx=compiled, op=op: (rx.fullmatch(o.get("name", "")) is not None) == (op == "eq"))
             continue
         m = re.fullmatch(r'\s*(name|labels\.[a-z0-9_-]+)\s*(=|!=)\s*"([^"]*)"\s*', clause)
         if m:
@@ -677,6 +686,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, answer)
         except ApiError as e:
             self.send_json(e.code, error_body(style, e.code, e.message, e.reason))
+        except Exception as e:  # an emulator bug: said loudly, in Google's shape
+            import traceback
+
+            traceback.print_exc()
+            self.send_json(500, error_body(style, 500, f"emulator error: {e!r}", "backendError"))
         finally:
             if not held:
                 with LOCK:

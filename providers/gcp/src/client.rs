@@ -1,0 +1,42 @@
+//! The Google Cloud clients cairn uses, built once per provider.
+
+use google_cloud_compute_v1::client::{GlobalOperations, Networks, RegionOperations, Subnetworks};
+
+/// One client per Compute collection (the Rust clients are per service).
+#[derive(Debug)]
+pub(crate) struct Clients {
+    pub networks: Networks,
+    pub subnetworks: Subnetworks,
+    pub global_ops: GlobalOperations,
+    pub region_ops: RegionOperations,
+}
+
+/// The client builders' common settings: a local endpoint with anonymous credentials when
+/// one is given, else Google's endpoints with Application Default Credentials. Retries are
+/// cairn's (the engine's), not the client's: a create re-sent behind cairn's back could not
+/// be told from a second one.
+macro_rules! build {
+    ($client:ty, $endpoint:expr) => {{
+        let mut b =
+            <$client>::builder().with_retry_policy(google_cloud_gax::retry_policy::NeverRetry);
+        if let Some(url) = $endpoint {
+            b = b.with_endpoint(url).with_credentials(
+                google_cloud_auth::credentials::anonymous::Builder::new().build(),
+            );
+        }
+        b.build()
+            .await
+            .map_err(|e| format!("cannot set up the GCP {} client: {e}", stringify!($client)))?
+    }};
+}
+
+impl Clients {
+    pub async fn new(endpoint: Option<&str>) -> Result<Clients, String> {
+        Ok(Clients {
+            networks: build!(Networks, endpoint),
+            subnetworks: build!(Subnetworks, endpoint),
+            global_ops: build!(GlobalOperations, endpoint),
+            region_ops: build!(RegionOperations, endpoint),
+        })
+    }
+}

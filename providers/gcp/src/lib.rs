@@ -1,0 +1,182 @@
+//! cairn's GCP provider: portable kinds lowered to Google Cloud resources, driven through
+//! the official Rust clients (`google-cloud-*-v1`).
+//!
+//! Being built, kind by kind, against the portability table in `core/ARCHITECTURE.md`.
+//! Lowered so far: networks (custom-mode VPCs) and subnets (regional subnetworks, private
+//! Google access on private tiers). Every other kind is refused at lowering with the field
+//! and the cloud named, never dropped; the CLI does not offer `--cloud gcp` until all are.
+//!
+//! Configured as Google's tools are: Application Default Credentials, the project from
+//! `GOOGLE_CLOUD_PROJECT`, the region from the stack's pin (or `CAIRN_GCP_REGION`).
+//! `CAIRN_GCP_ENDPOINT=http://127.0.0.1:PORT` points every client at a local endpoint with
+//! anonymous credentials (the emulator in `tests/emulators/gcp/`).
+//!
+//! Compute networks and subnetworks carry no labels, so ownership is in their names:
+//! `{stack}-{resource}`, fitted to Compute's 63 characters with a stable digest. A create
+//! whose answer was lost is found again by that name; its `requestId` is the create's
+//! token as a UUID, so a re-sent insert is recognised by Compute itself.
+
+mod client;
+mod compute;
+mod error;
+mod lower;
+mod operation;
+mod schema;
+
+use async_trait::async_trait;
+use cairn_core::invalid::Invalid;
+use cairn_core::provider::*;
+use cairn_provider_kit::registry::Registry;
+use client::Clients;
+use std::time::Duration;
+
+pub use lower::lower_stack;
+
+/// Timeouts for the waits on Compute operations.
+#[derive(Clone, Debug)]
+pub struct GcpOptions {
+    pub create_timeout: Duration,
+    pub delete_timeout: Duration,
+    /// First pause between polls of an operation (doubling up to 10 s).
+    pub first_poll: Duration,
+}
+
+impl Default for GcpOptions {
+    fn default() -> Self {
+        GcpOptions {
+            create_timeout: Duration::from_secs(1800),
+            delete_timeout: Duration::from_secs(1800),
+            first_poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Where and how to reach GCP.
+#[derive(Clone, Debug)]
+pub struct GcpConfig {
+    pub project: String,
+    pub region: String,
+    /// A local endpoint for every client, with anonymous credentials (tests).
+    pub endpoint: Option<String>,
+    pub options: GcpOptions,
+}
+
+impl GcpConfig {
+    /// From the environment: `GOOGLE_CLOUD_PROJECT`, the region given (the stack's pin)
+    /// or `CAIRN_GCP_REGION`, and `CAIRN_GCP_ENDPOINT`.
+    pub fn from_env(region: Option<&str>) -> Result<GcpConfig, String> {
+        let project = std::env::var("GOOGLE_CLOUD_PROJECT")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .ok_or("no GCP project: set GOOGLE_CLOUD_PROJECT")?;
+        let region = region
+            .map(str::to_string)
+            .or_else(|| std::env::var("CAIRN_GCP_REGION").ok())
+            .filter(|r| !r.is_empty())
+            .ok_or("no GCP region: pin the stack's region (--region) or set CAIRN_GCP_REGION")?;
+        Ok(GcpConfig {
+            project,
+            region,
+            endpoint: std::env::var("CAIRN_GCP_ENDPOINT")
+                .ok()
+                .filter(|e| !e.is_empty()),
+            options: GcpOptions::default(),
+        })
+    }
+}
+
+/// What resource handlers share.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub c: Clients,
+    pub project: String,
+    pub region: String,
+    pub options: GcpOptions,
+}
+
+/// The GCP provider.
+#[derive(Debug)]
+pub struct GcpProvider {
+    ctx: Ctx,
+    types: &'static Registry<Ctx>,
+    schema: ProviderSchema,
+}
+
+impl GcpProvider {
+    pub async fn new(config: GcpConfig) -> Result<GcpProvider, String> {
+        let c = Clients::new(config.endpoint.as_deref()).await?;
+        let types = &*schema::TYPES;
+        let mut schema = types.schema();
+        schema.override_keys = schema::override_keys();
+        schema.region = Some(config.region.clone());
+        schema.region_setting = "the stack's region pin or CAIRN_GCP_REGION".into();
+        Ok(GcpProvider {
+            ctx: Ctx {
+                c,
+                project: config.project,
+                region: config.region,
+                options: config.options,
+            },
+            types,
+            schema,
+        })
+    }
+
+    pub fn project(&self) -> &str {
+        &self.ctx.project
+    }
+}
+
+#[async_trait]
+impl Provider for GcpProvider {
+    fn name(&self) -> &str {
+        "gcp"
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.schema
+    }
+
+    fn lower(&self, req: LowerRequest<'_>) -> Result<LowerResponse, Vec<Invalid>> {
+        lower_stack(req.stack, &self.ctx.project, &self.ctx.region)
+    }
+
+    async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        let results = self.types.read(&self.ctx, &req).await?;
+        Ok(ReadResponse { results })
+    }
+
+    async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
+        self.types.create(&self.ctx, &req).await
+    }
+
+    async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
+        self.types.update(&self.ctx, &req).await
+    }
+
+    async fn delete(&self, req: DeleteRequest) -> Result<DeleteResponse, ProviderError> {
+        self.types.delete(&self.ctx, &req).await?;
+        Ok(DeleteResponse {})
+    }
+
+    /// Import reads the object by id (its Compute path), like a refresh of one.
+    async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError> {
+        let read = ReadRequest {
+            stack: req.stack.clone(),
+            type_name: req.type_name.clone(),
+            items: vec![ReadItem {
+                address: req.address.clone(),
+                id: Some(req.id.clone()),
+                token: None,
+                prior: Default::default(),
+            }],
+        };
+        match self.read(read).await?.results.remove(&req.address) {
+            Some(ReadOutcome::Found { attrs, .. }) => Ok(ImportResponse { attrs }),
+            Some(ReadOutcome::Failed(e)) => Err(e),
+            _ => Err(ProviderError::NotFound {
+                address: req.address.to_string(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The GCP types cairn manages, each declared once (schema + operations).
+
+use crate::{compute, Ctx};
+use cairn_core::model::KindName;
+use cairn_core::provider::{AttrSchema, ResourceSchema};
+use cairn_provider_kit::ops;
+use cairn_provider_kit::registry::Registry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+const F: AttrSchema = AttrSchema::FORCE_NEW;
+const U: AttrSchema = AttrSchema::UPDATABLE;
+const C: AttrSchema = AttrSchema::COMPUTED;
+
+pub(crate) static TYPES: LazyLock<Registry<Ctx>> = LazyLock::new(registry);
+
+/// The GCP types each portable kind lowers to (see `lower.rs`).
+const LOWERS_TO: &[(KindName, &[&str])] = &[
+    (KindName::Network, &["gcp_compute_network"]),
+    (KindName::Subnet, &["gcp_compute_subnetwork"]),
+];
+
+/// The override keys GCP reads per portable kind: every attribute a user may set on the
+/// types the kind lowers to (names are cairn's ownership marks, not the user's to set).
+pub(crate) fn override_keys() -> BTreeMap<KindName, BTreeSet<String>> {
+    LOWERS_TO
+        .iter()
+        .map(|(kind, types)| {
+            let keys = types
+                .iter()
+                .filter_map(|t| TYPES.schema_of(t))
+                .flat_map(|s| s.attributes.iter())
+                .filter(|(k, a)| !a.computed && k.as_str() != "name")
+                .map(|(k, _)| k.clone())
+                .collect();
+            (*kind, keys)
+        })
+        .collect()
+}
+
+fn registry() -> Registry<Ctx> {
+    let mut r = Registry::new("gcp");
+    r.add(
+        ResourceSchema::new("gcp_compute_network")
+            // Typical time to create on GCP (scheduling weight).
+            .typical_duration(Duration::from_secs(30))
+            .attr("name", F)
+            .attr("auto_create_subnetworks", F)
+            .attr("routing_mode", U)
+            .attr("id", C)
+            .attr("self_link", C)
+            // The name is the stack's mark: one found under it is this stack's.
+            .adopts_existing(),
+        ops!(
+            compute::read_networks,
+            compute::create_network,
+            compute::update_network,
+            compute::delete_network,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_compute_subnetwork")
+            .typical_duration(Duration::from_secs(20))
+            .attr("name", F)
+            .attr("region", F)
+            .attr("network", F)
+            .attr("ip_cidr_range", F)
+            .attr("private_ip_google_access", U)
+            .attr("id", C)
+            .attr("gateway_address", C)
+            .attr("self_link", C)
+            .adopts_existing(),
+        ops!(
+            compute::read_subnetworks,
+            compute::create_subnetwork,
+            compute::update_subnetwork,
+            compute::delete_subnetwork,
+        ),
+    );
+    r
+}

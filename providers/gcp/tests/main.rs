@@ -1,0 +1,5 @@
+//! cairn-gcp against the GCP emulator (`tests/emulators/gcp/`), through the real Google
+//! Cloud Rust clients over HTTP: one test binary.
+
+mod network;
+mod support;

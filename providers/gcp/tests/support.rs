@@ -1,0 +1,78 @@
+//! The GCP emulator, an engine over it, and the kit's lifecycle suite.
+
+use cairn_core::state::LocalStore;
+use cairn_core::Engine;
+use cairn_gcp::{GcpConfig, GcpOptions, GcpProvider};
+use cairn_tests::{Emulator, EmulatorGuard, GCP};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const PROJECT: &str = "cairn-test";
+pub const REGION: &str = "us-central1";
+
+pub struct Gcp {
+    pub rt: tokio::runtime::Runtime,
+    pub guard: EmulatorGuard,
+    pub dir: tempfile::TempDir,
+    /// One provider (its clients are built asynchronously) shared by the test's engines.
+    provider: Arc<GcpProvider>,
+}
+
+impl Gcp {
+    pub fn new() -> Gcp {
+        let guard = Emulator::shared(GCP);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = GcpConfig {
+            project: PROJECT.into(),
+            region: REGION.into(),
+            endpoint: Some(guard.emulator().endpoint()),
+            options: GcpOptions {
+                first_poll: Duration::from_millis(20),
+                ..GcpOptions::default()
+            },
+        };
+        let provider = Arc::new(
+            rt.block_on(GcpProvider::new(config))
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        Gcp {
+            rt,
+            guard,
+            dir: tempfile::tempdir().unwrap(),
+            provider,
+        }
+    }
+
+    pub fn provider(&self) -> Arc<GcpProvider> {
+        self.provider.clone()
+    }
+
+    pub fn lifecycle(
+        &self,
+        case: cairn_provider_kit::lifecycle::Case<'_>,
+    ) -> cairn_provider_kit::lifecycle::Report {
+        self.rt
+            .block_on(cairn_provider_kit::lifecycle::run(self, case))
+    }
+
+    /// A Compute REST call to the emulator, as a test's out-of-band hand (status, body).
+    pub fn rest(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        self.guard
+            .emulator()
+            .request(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+}
+
+impl cairn_provider_kit::lifecycle::Harness for Gcp {
+    fn engine(&self, name: &str) -> Engine {
+        Engine::new(
+            self.provider(),
+            Arc::new(LocalStore::new(self.dir.path().join(name))),
+        )
+    }
+}
