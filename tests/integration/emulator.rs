@@ -270,7 +270,7 @@ fn the_gcp_emulator_holds_requests_to_the_discovery_contract() {
     );
 
     // An insert is an operation: the network exists once it is DONE, after some polls.
-    emulator.set_faults(r#"{"op_polls": 3}"#);
+    emulator.set_faults(r#"{"op_polls": 3, "op_ms": 0}"#);
     let token = "6f1c2b9e-3d4a-4c5b-8e7f-0a1b2c3d4e5f";
     let insert = format!("{networks}?requestId={token}");
     let body = r#"{"name": "net-a", "autoCreateSubnetworks": false}"#;
@@ -304,6 +304,21 @@ fn the_gcp_emulator_holds_requests_to_the_discovery_contract() {
         .as_str()
         .unwrap()
         .ends_with("/projects/p1/global/networks/net-a"));
+    // An operation nobody polls still finishes, after op_ms (a run killed mid-wait).
+    emulator.set_faults(r#"{"op_ms": 200}"#);
+    let (status, _) = emulator
+        .request(
+            "POST",
+            networks,
+            r#"{"name": "net-unpolled", "autoCreateSubnetworks": false}"#,
+        )
+        .unwrap();
+    assert_eq!(status, 200);
+    std::thread::sleep(Duration::from_millis(400));
+    let (status, _) = emulator
+        .request("GET", &format!("{networks}/net-unpolled"), "")
+        .unwrap();
+    assert_eq!(status, 200, "finished unpolled after op_ms");
     let (status, dup) = emulator.request("POST", networks, body).unwrap();
     assert_eq!(
         (status, google_error(&dup).2),

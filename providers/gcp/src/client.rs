@@ -16,9 +16,10 @@ pub(crate) struct Clients {
 /// cairn's (the engine's), not the client's: a create re-sent behind cairn's back could not
 /// be told from a second one.
 macro_rules! build {
-    ($client:ty, $endpoint:expr) => {{
-        let mut b =
-            <$client>::builder().with_retry_policy(google_cloud_gax::retry_policy::NeverRetry);
+    ($client:ty, $endpoint:expr, $timeout:expr) => {{
+        let mut b = <$client>::builder()
+            .with_retry_policy(google_cloud_gax::retry_policy::NeverRetry)
+            .with_attempt_timeout($timeout);
         if let Some(url) = $endpoint {
             b = b.with_endpoint(url).with_credentials(
                 google_cloud_auth::credentials::anonymous::Builder::new().build(),
@@ -31,12 +32,17 @@ macro_rules! build {
 }
 
 impl Clients {
-    pub async fn new(endpoint: Option<&str>) -> Result<Clients, String> {
+    /// `timeout`: the longest one call may take (the provider's in-flight window
+    /// counts on it).
+    pub async fn new(
+        endpoint: Option<&str>,
+        timeout: std::time::Duration,
+    ) -> Result<Clients, String> {
         Ok(Clients {
-            networks: build!(Networks, endpoint),
-            subnetworks: build!(Subnetworks, endpoint),
-            global_ops: build!(GlobalOperations, endpoint),
-            region_ops: build!(RegionOperations, endpoint),
+            networks: build!(Networks, endpoint, timeout),
+            subnetworks: build!(Subnetworks, endpoint, timeout),
+            global_ops: build!(GlobalOperations, endpoint, timeout),
+            region_ops: build!(RegionOperations, endpoint, timeout),
         })
     }
 }

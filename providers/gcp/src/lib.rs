@@ -39,6 +39,18 @@ pub struct GcpOptions {
     pub delete_timeout: Duration,
     /// First pause between polls of an operation (doubling up to 10 s).
     pub first_poll: Duration,
+    /// The longest one call may take (each attempt; the clients do not retry).
+    pub call_timeout: Duration,
+    /// How long after a call's answer what it did may still be invisible to reads.
+    pub read_after_write: Duration,
+}
+
+impl GcpOptions {
+    /// How long after a call started GCP may still act on it: core keeps a create of a
+    /// dead run pending at least this long before reading it as never made.
+    pub fn in_flight_window(&self) -> Duration {
+        self.call_timeout + self.read_after_write
+    }
 }
 
 impl Default for GcpOptions {
@@ -47,6 +59,8 @@ impl Default for GcpOptions {
             create_timeout: Duration::from_secs(1800),
             delete_timeout: Duration::from_secs(1800),
             first_poll: Duration::from_millis(500),
+            call_timeout: Duration::from_secs(60),
+            read_after_write: Duration::from_secs(10),
         }
     }
 }
@@ -104,10 +118,11 @@ pub struct GcpProvider {
 
 impl GcpProvider {
     pub async fn new(config: GcpConfig) -> Result<GcpProvider, String> {
-        let c = Clients::new(config.endpoint.as_deref()).await?;
+        let c = Clients::new(config.endpoint.as_deref(), config.options.call_timeout).await?;
         let types = &*schema::TYPES;
         let mut schema = types.schema();
         schema.override_keys = schema::override_keys();
+        schema.in_flight_window = config.options.in_flight_window();
         schema.region = Some(config.region.clone());
         schema.region_setting = "the stack's region pin or CAIRN_GCP_REGION".into();
         Ok(GcpProvider {

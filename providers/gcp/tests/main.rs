@@ -1,5 +1,6 @@
 //! cairn-gcp against the GCP emulator (`tests/emulators/gcp/`), through the real Google
 //! Cloud Rust clients over HTTP: one test binary.
 
+mod conformance;
 mod network;
 mod support;

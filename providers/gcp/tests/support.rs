@@ -32,6 +32,9 @@ impl Gcp {
             endpoint: Some(guard.emulator().endpoint()),
             options: GcpOptions {
                 first_poll: Duration::from_millis(20),
+                // Short, so the conformance suite's never-made creates settle quickly.
+                call_timeout: Duration::from_secs(5),
+                read_after_write: Duration::from_millis(200),
                 ..GcpOptions::default()
             },
         };

@@ -30,11 +30,12 @@ Control (all on the emulator's port, under /_emulator/ as every emulator of the 
   POST /_emulator/reset      forget every resource and operation, the call log; faults and
                              holds back to none
   GET/POST /_emulator/faults {"latency_ms": 50, "throttle_rate": 0.1, "error_rate": 0.05,
-                             "seed": 1, "op_polls": 2,
+                             "seed": 1, "op_polls": 2, "op_ms": 1000,
                              "hold": ["compute.networks.insert", "compute.firewalls.*"]}
                             (throttling is a 429 RESOURCE_EXHAUSTED / rateLimitExceeded,
                              errors a 503 UNAVAILABLE / backendError; "op_polls": the polls an
-                             operation takes to be DONE; "hold": those methods take effect at
+                             operation takes to be DONE, "op_ms": the time after which it is
+                             DONE unpolled (0: never); "hold": those methods take effect at
                              once but answer only when released, at most a minute later)
   GET  /_emulator/held       the calls whose answers are held now
   POST /_emulator/held/release  answer every held call
@@ -42,7 +43,7 @@ Control (all on the emulator's port, under /_emulator/ as every emulator of the 
                              method id), start, end, fault, held
   POST /_emulator/calls/reset  clears it
 The same settings are read at start from CAIRN_GCP_LATENCY_MS, CAIRN_GCP_THROTTLE_RATE,
-CAIRN_GCP_ERROR_RATE, CAIRN_GCP_OP_POLLS and CAIRN_GCP_SEED.
+CAIRN_GCP_ERROR_RATE, CAIRN_GCP_OP_POLLS, CAIRN_GCP_OP_MS and CAIRN_GCP_SEED.
 """
 
 import argparse
@@ -253,17 +254,18 @@ class Settings:
             "throttle_rate": os.environ.get("CAIRN_GCP_THROTTLE_RATE"),
             "error_rate": os.environ.get("CAIRN_GCP_ERROR_RATE"),
             "op_polls": os.environ.get("CAIRN_GCP_OP_POLLS"),
+            "op_ms": os.environ.get("CAIRN_GCP_OP_MS"),
             "seed": os.environ.get("CAIRN_GCP_SEED"),
         }
         self.update({k: float(v) for k, v in env.items() if v})
 
     def reset(self):
         self.latency_ms, self.throttle_rate, self.error_rate = 0.0, 0.0, 0.0
-        self.op_polls, self.seed, self.hold = 2, 0, []
+        self.op_polls, self.op_ms, self.seed, self.hold = 2, 1000, 0, []
         self.rng = random.Random(0)
 
     def update(self, d):
-        unknown = set(d) - {"latency_ms", "throttle_rate", "error_rate", "op_polls", "seed", "hold"}
+        unknown = set(d) - {"latency_ms", "throttle_rate", "error_rate", "op_polls", "op_ms", "seed", "hold"}
         if unknown:
             raise ApiError(400, f"unknown fault settings: {sorted(unknown)}")
         for k in ("latency_ms", "throttle_rate", "error_rate"):
@@ -271,6 +273,8 @@ class Settings:
                 setattr(self, k, float(d[k]))
         if "op_polls" in d:
             self.op_polls = max(0, int(d["op_polls"]))
+        if "op_ms" in d:
+            self.op_ms = max(0, int(d["op_ms"]))
         if "seed" in d:
             self.seed = int(d["seed"])
             self.rng = random.Random(self.seed)
@@ -287,6 +291,7 @@ class Settings:
             "throttle_rate": self.throttle_rate,
             "error_rate": self.error_rate,
             "op_polls": self.op_polls,
+            "op_ms": self.op_ms,
             "seed": self.seed,
             "hold": self.hold,
         }
@@ -349,7 +354,18 @@ class Compute:
             return project, "/".join(parts[:-2]), parts[-1]
         return project, "global", ref
 
+    def settle(self):
+        """Operations finish on their own after `op_ms`, polled or not, as on GCP (a run
+        killed before it polled leaves an operation that still completes)."""
+        if SETTINGS.op_ms <= 0:
+            return
+        now = time.time()
+        for record in list(self.operations.values()):
+            if record["op"]["status"] != "DONE" and now - record["started"] >= SETTINGS.op_ms / 1000.0:
+                self.advance(record, finish=True)
+
     def handle(self, method, params, query, body):
+        self.settle()
         verb = method.id.split(".")[-1]
         collection = method.id.split(".")[1]
         project = params[0]
@@ -504,7 +520,7 @@ class Compute:
         }
         if scope.startswith("regions/"):
             op["region"] = f"{COMPUTE_BASE}projects/{project}/{scope}"
-        record = {"op": op, "key": key, "effect": effect, "polls": 0}
+        record = {"op": op, "key": key, "effect": effect, "polls": 0, "started": time.time()}
         self.operations[(project, scope, name)] = record
         if SETTINGS.op_polls == 0:
             self.advance(record, finish=True)

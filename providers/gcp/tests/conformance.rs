@@ -1,0 +1,37 @@
+//! The provider conformance suite (cairn-provider-kit) on the GCP provider, against the
+//! GCP emulator: lost create answers adopted without a second create, adopt-reads of
+//! creates that never happened answering "gone", types named by the stack adopting their
+//! own objects on "already exists", and everything reading as gone after destroy.
+
+use crate::support::Gcp;
+use cairn_core::prelude::*;
+use cairn_provider_kit::conformance;
+
+#[test]
+fn the_gcp_provider_passes_the_provider_conformance_suite_on_its_networking() {
+    let gcp = Gcp::new();
+    let mut s = Stack::new("conf-net");
+    let vpc = s.add("main", Network::new("10.90.0.0/16").nat(NatMode::None));
+    s.add("web", Subnet::new(&vpc, "10.90.1.0/24").tier(Tier::Public));
+    s.add(
+        "data",
+        Subnet::new(&vpc, "10.90.2.0/24").tier(Tier::Isolated),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let report = gcp
+        .rt
+        .block_on(conformance::run(gcp.provider(), &s, dir.path()));
+    eprintln!("{report:?}");
+    assert!(
+        report.adopted_after_lost_answer > 0 && report.rounds > 1,
+        "{report:?}"
+    );
+    // Every type so far is found by its name (its ownership mark): rule 4 adopts all three
+    // objects re-created under their names, and rule 3 (for types found by marks or
+    // tokens) has nothing to check yet.
+    assert_eq!(
+        (report.adopted_by_key, report.types_checked),
+        (3, 0),
+        "{report:?}"
+    );
+}
