@@ -1,12 +1,15 @@
 //! The Google Cloud clients cairn uses, built once per provider.
 
-use google_cloud_compute_v1::client::{GlobalOperations, Networks, RegionOperations, Subnetworks};
+use google_cloud_compute_v1::client::{
+    Firewalls, GlobalOperations, Networks, RegionOperations, Subnetworks,
+};
 
 /// One client per Compute collection (the Rust clients are per service).
 #[derive(Debug)]
 pub(crate) struct Clients {
     pub networks: Networks,
     pub subnetworks: Subnetworks,
+    pub firewalls: Firewalls,
     pub global_ops: GlobalOperations,
     pub region_ops: RegionOperations,
 }
@@ -41,6 +44,7 @@ impl Clients {
         Ok(Clients {
             networks: build!(Networks, endpoint, timeout),
             subnetworks: build!(Subnetworks, endpoint, timeout),
+            firewalls: build!(Firewalls, endpoint, timeout),
             global_ops: build!(GlobalOperations, endpoint, timeout),
             region_ops: build!(RegionOperations, endpoint, timeout),
         })

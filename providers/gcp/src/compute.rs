@@ -23,12 +23,12 @@ fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
 }
 
 /// The last segment of a Compute URL or path (a name, a region).
-fn last(path: &str) -> &str {
+pub(crate) fn last(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
 /// Names a refresh asks for, as Compute's list filter (`name eq` takes an RE2 regex).
-fn name_filter(names: &[String]) -> String {
+pub(crate) fn name_filter(names: &[String]) -> String {
     let alternatives: Vec<String> = names.iter().map(|n| regex_escape(n)).collect();
     format!("name eq ({})", alternatives.join("|"))
 }
@@ -43,7 +43,7 @@ fn regex_escape(name: &str) -> String {
 
 /// Which name each item of a batch read stands for: the id's last segment, or (for the
 /// create of an interrupted run, which has none yet) the name it was to be created with.
-fn wanted(req: &ReadRequest) -> Vec<(Text, String)> {
+pub(crate) fn wanted(req: &ReadRequest) -> Vec<(Text, String)> {
     req.items
         .iter()
         .map(|i| {
@@ -57,7 +57,7 @@ fn wanted(req: &ReadRequest) -> Vec<(Text, String)> {
 }
 
 /// Answer every item from the objects listed by name.
-fn answer(
+pub(crate) fn answer(
     wanted: Vec<(Text, String)>,
     mut found: BTreeMap<String, Attrs>,
 ) -> BTreeMap<Text, ReadOutcome> {

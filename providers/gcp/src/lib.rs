@@ -2,8 +2,9 @@
 //! the official Rust clients (`google-cloud-*-v1`).
 //!
 //! Being built, kind by kind, against the portability table in `core/ARCHITECTURE.md`.
-//! Lowered so far: networks (custom-mode VPCs) and subnets (regional subnetworks, private
-//! Google access on private tiers). Every other kind is refused at lowering with the field
+//! Lowered so far: networks (custom-mode VPCs), subnets (regional subnetworks, private
+//! Google access on private tiers) and security groups (a network tag, one VPC firewall
+//! rule per rule, and a deny of the egress no rule allows). Every other kind is refused at lowering with the field
 //! and the cloud named, never dropped; the CLI does not offer `--cloud gcp` until all are.
 //!
 //! Configured as Google's tools are: Application Default Credentials, the project from
@@ -11,7 +12,7 @@
 //! `CAIRN_GCP_ENDPOINT=http://127.0.0.1:PORT` points every client at a local endpoint with
 //! anonymous credentials (the emulator in `tests/emulators/gcp/`).
 //!
-//! Compute networks and subnetworks carry no labels, so ownership is in their names:
+//! Compute networks, subnetworks and firewalls carry no labels, so ownership is in their names:
 //! `{stack}-{resource}`, fitted to Compute's 63 characters with a stable digest. A create
 //! whose answer was lost is found again by that name; its `requestId` is the create's
 //! token as a UUID, so a re-sent insert is recognised by Compute itself.
@@ -19,6 +20,7 @@
 mod client;
 mod compute;
 mod error;
+mod firewall;
 mod lower;
 mod operation;
 mod schema;

@@ -3,7 +3,10 @@
 //! the field and the cloud: a stack is never half-deployed by a silent drop.
 
 use cairn_core::invalid::Invalid;
-use cairn_core::model::{Declared, NatMode, Network, Resource, Stack, Subnet, Tier};
+use cairn_core::model::{
+    Declared, NatMode, Network, Protocol, Resource, Rule, RuleSource, SecurityGroup, Stack, Subnet,
+    Tier,
+};
 use cairn_core::provider::{Concrete, Export, LowerResponse};
 use cairn_core::value::{Attrs, Text, Value};
 
@@ -24,11 +27,12 @@ pub fn lower_stack(
         match &d.resource {
             Resource::Network(n) => l.network(d, n),
             Resource::Subnet(s) => l.subnet(d, s),
+            Resource::SecurityGroup(g) => l.security_group(d, g),
             other => l.err(
                 d,
                 "kind",
                 format!(
-                    "a {} is not lowered on gcp by cairn yet (networks and subnets are)",
+                    "a {} is not lowered on gcp by cairn yet (networks, subnets and security groups are)",
                     other.kind().as_str()
                 ),
             ),
@@ -90,8 +94,14 @@ impl Lowering<'_> {
         self.errors.push(Invalid::new(d.address(), field, message));
     }
 
-    fn push(&mut self, d: &Declared, type_name: &str, mut attrs: Attrs) -> String {
-        let address = addr(type_name, &d.name);
+    fn push(&mut self, d: &Declared, type_name: &str, attrs: Attrs) -> String {
+        let name = d.name.clone();
+        self.push_as(d, type_name, &name, attrs)
+    }
+
+    /// `push` under the address name `name` (a kind lowering to several of one type).
+    fn push_as(&mut self, d: &Declared, type_name: &str, name: &str, mut attrs: Attrs) -> String {
+        let address = addr(type_name, name);
         if let Some(o) = d.resource.common().overrides_for("gcp") {
             for (k, v) in o {
                 if attrs.contains_key(k.as_str()) && k != "name" {
@@ -105,11 +115,16 @@ impl Lowering<'_> {
                 }
             }
         }
-        if !d.resource.common().tags.is_empty() {
+        if !d.resource.common().tags.is_empty()
+            && !self
+                .errors
+                .iter()
+                .any(|e| e.resource == d.address() && e.field == "tags")
+        {
             self.err(
                 d,
                 "tags",
-                "Compute networks and subnetworks carry no labels on gcp",
+                "Compute networks, subnetworks and firewall rules carry no labels on gcp",
             );
         }
         self.out.resources.push(Concrete {
@@ -196,6 +211,151 @@ impl Lowering<'_> {
         self.export(d, "cidr", Value::str(&s.cidr));
         // `zone`: GCP subnetworks are regional, and zone names differ by region
         // (us-east1 has no -a): nothing to export that would be true.
+    }
+}
+
+/// A rule's protocol and ports as a firewall's `allowed` entry.
+fn allowed(r: &Rule) -> Value {
+    let ports = match r.protocol {
+        Protocol::Tcp | Protocol::Udp if r.from_port == r.to_port => {
+            vec![Value::str(r.from_port.to_string())]
+        }
+        Protocol::Tcp | Protocol::Udp => {
+            vec![Value::str(format!("{}-{}", r.from_port, r.to_port))]
+        }
+        Protocol::Icmp | Protocol::All => Vec::new(),
+    };
+    Value::Map(std::collections::BTreeMap::from([
+        (Text::from("protocol"), Value::str(r.protocol.as_str())),
+        (Text::from("ports"), Value::List(ports)),
+    ]))
+}
+
+impl Lowering<'_> {
+    /// A group is a network tag; each rule one firewall targeting it, and what no egress
+    /// rule allows is denied (the model's egress is explicit; GCP's implied rule allows all).
+    fn security_group(&mut self, d: &Declared, g: &SecurityGroup) {
+        let stack = self.stack.name();
+        let tag = gcp_name(stack, &d.name);
+        let network = Value::reference(addr("gcp_compute_network", g.network.name()), "self_link");
+        let describe = |r: &Rule| match (g.description.is_empty(), r.description.is_empty()) {
+            (true, _) => r.description.clone(),
+            (false, true) => g.description.clone(),
+            (false, false) => format!("{}: {}", g.description, r.description),
+        };
+        for (i, r) in g.ingress.iter().enumerate() {
+            let (ranges, tags) = match &r.source {
+                Some(RuleSource::Cidr(c)) => (vec![Value::str(c)], vec![]),
+                Some(RuleSource::Group(h)) => (vec![], vec![Value::str(gcp_name(stack, h.name()))]),
+                None => {
+                    self.err(
+                        d,
+                        &format!("ingress[{i}].source"),
+                        "a rule needs a source on gcp",
+                    );
+                    continue;
+                }
+            };
+            let suffix = format!("{}-in-{i}", d.name);
+            self.firewall(
+                d,
+                &suffix,
+                &network,
+                "INGRESS",
+                1000,
+                &tag,
+                [
+                    ("source_ranges", Value::List(ranges)),
+                    ("source_tags", Value::List(tags)),
+                    ("destination_ranges", Value::List(vec![])),
+                    ("allowed", Value::List(vec![allowed(r)])),
+                    ("denied", Value::List(vec![])),
+                    ("description", Value::str(describe(r))),
+                ],
+            );
+        }
+        for (i, r) in g.egress.iter().enumerate() {
+            let range = match &r.source {
+                Some(RuleSource::Cidr(c)) => Value::str(c),
+                Some(RuleSource::Group(_)) => {
+                    self.err(
+                        d,
+                        &format!("egress[{i}].source"),
+                        "on gcp an egress firewall cannot name a group (tags select the rule's targets, never its destinations): give the destination as a CIDR",
+                    );
+                    continue;
+                }
+                None => Value::str("0.0.0.0/0"),
+            };
+            let suffix = format!("{}-out-{i}", d.name);
+            self.firewall(
+                d,
+                &suffix,
+                &network,
+                "EGRESS",
+                1000,
+                &tag,
+                [
+                    ("source_ranges", Value::List(vec![])),
+                    ("source_tags", Value::List(vec![])),
+                    ("destination_ranges", Value::List(vec![range])),
+                    ("allowed", Value::List(vec![allowed(r)])),
+                    ("denied", Value::List(vec![])),
+                    ("description", Value::str(describe(r))),
+                ],
+            );
+        }
+        let suffix = format!("{}-deny-egress", d.name);
+        self.firewall(
+            d,
+            &suffix,
+            &network,
+            "EGRESS",
+            65534,
+            &tag,
+            [
+                ("source_ranges", Value::List(vec![])),
+                ("source_tags", Value::List(vec![])),
+                (
+                    "destination_ranges",
+                    Value::List(vec![Value::str("0.0.0.0/0")]),
+                ),
+                ("allowed", Value::List(vec![])),
+                ("denied", Value::List(vec![allowed(&Rule::all_traffic())])),
+                (
+                    "description",
+                    Value::str("cairn: egress no rule of the group allows is denied"),
+                ),
+            ],
+        );
+        self.export(d, "id", Value::str(tag));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn firewall<const N: usize>(
+        &mut self,
+        d: &Declared,
+        suffix: &str,
+        network: &Value,
+        direction: &str,
+        priority: i64,
+        tag: &str,
+        rest: [(&str, Value); N],
+    ) {
+        let mut attrs = Attrs::from([
+            (
+                "name".into(),
+                Value::str(gcp_name(self.stack.name(), suffix)),
+            ),
+            ("network".into(), network.clone()),
+            ("direction".into(), Value::str(direction)),
+            ("priority".into(), Value::Int(priority)),
+            ("target_tags".into(), Value::List(vec![Value::str(tag)])),
+        ]);
+        for (k, v) in rest {
+            attrs.insert(k.into(), v);
+        }
+        self.push_as(d, "gcp_compute_firewall", suffix, attrs);
     }
 }
 

@@ -1,6 +1,6 @@
 //! The GCP types cairn manages, each declared once (schema + operations).
 
-use crate::{compute, Ctx};
+use crate::{compute, firewall, Ctx};
 use cairn_core::model::KindName;
 use cairn_core::provider::{AttrSchema, ResourceSchema};
 use cairn_provider_kit::ops;
@@ -12,6 +12,8 @@ use std::time::Duration;
 const F: AttrSchema = AttrSchema::FORCE_NEW;
 const U: AttrSchema = AttrSchema::UPDATABLE;
 const C: AttrSchema = AttrSchema::COMPUTED;
+/// Lists Compute treats as sets (tags, ranges): compared ignoring order.
+const US: AttrSchema = U.unordered();
 
 pub(crate) static TYPES: LazyLock<Registry<Ctx>> = LazyLock::new(registry);
 
@@ -19,6 +21,7 @@ pub(crate) static TYPES: LazyLock<Registry<Ctx>> = LazyLock::new(registry);
 const LOWERS_TO: &[(KindName, &[&str])] = &[
     (KindName::Network, &["gcp_compute_network"]),
     (KindName::Subnet, &["gcp_compute_subnetwork"]),
+    (KindName::SecurityGroup, &["gcp_compute_firewall"]),
 ];
 
 /// The override keys GCP reads per portable kind: every attribute a user may set on the
@@ -76,6 +79,30 @@ fn registry() -> Registry<Ctx> {
             compute::create_subnetwork,
             compute::update_subnetwork,
             compute::delete_subnetwork,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_compute_firewall")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("network", F)
+            .attr("direction", F)
+            .attr("priority", U)
+            .attr("target_tags", US)
+            .attr("source_ranges", US)
+            .attr("source_tags", US)
+            .attr("destination_ranges", US)
+            .attr("allowed", U)
+            .attr("denied", U)
+            .attr("description", U)
+            .attr("id", C)
+            .attr("self_link", C)
+            .adopts_existing(),
+        ops!(
+            firewall::read,
+            firewall::create,
+            firewall::update,
+            firewall::delete,
         ),
     );
     r

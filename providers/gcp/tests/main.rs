@@ -2,5 +2,6 @@
 //! Cloud Rust clients over HTTP: one test binary.
 
 mod conformance;
+mod firewall;
 mod network;
 mod support;
