@@ -1,7 +1,7 @@
 //! The Google Cloud clients cairn uses, built once per provider.
 
 use google_cloud_compute_v1::client::{
-    Firewalls, GlobalOperations, Networks, RegionOperations, Subnetworks,
+    Firewalls, GlobalOperations, Networks, RegionOperations, Routers, Subnetworks,
 };
 
 /// One client per Compute collection (the Rust clients are per service).
@@ -10,6 +10,7 @@ pub(crate) struct Clients {
     pub networks: Networks,
     pub subnetworks: Subnetworks,
     pub firewalls: Firewalls,
+    pub routers: Routers,
     pub global_ops: GlobalOperations,
     pub region_ops: RegionOperations,
 }
@@ -45,6 +46,7 @@ impl Clients {
             networks: build!(Networks, endpoint, timeout),
             subnetworks: build!(Subnetworks, endpoint, timeout),
             firewalls: build!(Firewalls, endpoint, timeout),
+            routers: build!(Routers, endpoint, timeout),
             global_ops: build!(GlobalOperations, endpoint, timeout),
             region_ops: build!(RegionOperations, endpoint, timeout),
         })

@@ -2,8 +2,9 @@
 //! the official Rust clients (`google-cloud-*-v1`).
 //!
 //! Being built, kind by kind, against the portability table in `core/ARCHITECTURE.md`.
-//! Lowered so far: networks (custom-mode VPCs), subnets (regional subnetworks, private
-//! Google access on private tiers) and security groups (a network tag, one VPC firewall
+//! Lowered so far: networks (custom-mode VPCs; a shared NAT as one Cloud Router with a
+//! Cloud NAT over the private tier), subnets (regional subnetworks, private Google access
+//! on private tiers) and security groups (a network tag, one VPC firewall
 //! rule per rule, and a deny of the egress no rule allows). Every other kind is refused at lowering with the field
 //! and the cloud named, never dropped; the CLI does not offer `--cloud gcp` until all are.
 //!
@@ -23,6 +24,7 @@ mod error;
 mod firewall;
 mod lower;
 mod operation;
+mod router;
 mod schema;
 
 use async_trait::async_trait;

@@ -164,11 +164,7 @@ impl Lowering<'_> {
                     "nat",
                     "Cloud NAT is regional on gcp (one per region, not per zone): use NatMode::Shared",
                 ),
-                NatMode::Shared => self.err(
-                    d,
-                    "nat",
-                    "Cloud Router and Cloud NAT are not lowered on gcp by cairn yet",
-                ),
+                NatMode::Shared => {}
             }
         }
         let name = gcp_name(self.stack.name(), &d.name);
@@ -181,10 +177,41 @@ impl Lowering<'_> {
                 ("routing_mode".into(), Value::str("REGIONAL")),
             ]),
         );
+        if private && n.nat == NatMode::Shared {
+            self.cloud_nat(d, &net);
+        }
         self.export(d, "id", Value::reference(&net, "self_link"));
         // Subnet-mode networks have no range of their own: the declared one stays the
         // stack's (subnets were checked against it).
         self.export(d, "cidr", Value::str(&n.cidr));
+    }
+
+    /// One Cloud Router with one Cloud NAT over the network's private subnetworks (Cloud
+    /// NAT is regional: the shared mode is the only one GCP has).
+    fn cloud_nat(&mut self, d: &Declared, network: &str) {
+        let private: Vec<Value> = self
+            .stack
+            .resources()
+            .iter()
+            .filter(|x| {
+                matches!(&x.resource, Resource::Subnet(s) if s.network.name() == d.name && s.tier == Tier::Private)
+            })
+            .map(|x| Value::reference(addr("gcp_compute_subnetwork", &x.name), "self_link"))
+            .collect();
+        let suffix = format!("{}-nat", d.name);
+        let name = gcp_name(self.stack.name(), &suffix);
+        self.push_as(
+            d,
+            "gcp_compute_router",
+            &suffix,
+            Attrs::from([
+                ("name".into(), Value::str(&name)),
+                ("region".into(), Value::str(self.region)),
+                ("network".into(), Value::reference(network, "self_link")),
+                ("nat_name".into(), Value::str(&name)),
+                ("nat_subnetworks".into(), Value::List(private)),
+            ]),
+        );
     }
 
     fn subnet(&mut self, d: &Declared, s: &Subnet) {

@@ -1,6 +1,6 @@
 //! The GCP types cairn manages, each declared once (schema + operations).
 
-use crate::{compute, firewall, Ctx};
+use crate::{compute, firewall, router, Ctx};
 use cairn_core::model::KindName;
 use cairn_core::provider::{AttrSchema, ResourceSchema};
 use cairn_provider_kit::ops;
@@ -19,7 +19,10 @@ pub(crate) static TYPES: LazyLock<Registry<Ctx>> = LazyLock::new(registry);
 
 /// The GCP types each portable kind lowers to (see `lower.rs`).
 const LOWERS_TO: &[(KindName, &[&str])] = &[
-    (KindName::Network, &["gcp_compute_network"]),
+    (
+        KindName::Network,
+        &["gcp_compute_network", "gcp_compute_router"],
+    ),
     (KindName::Subnet, &["gcp_compute_subnetwork"]),
     (KindName::SecurityGroup, &["gcp_compute_firewall"]),
 ];
@@ -104,6 +107,19 @@ fn registry() -> Registry<Ctx> {
             firewall::update,
             firewall::delete,
         ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_compute_router")
+            .typical_duration(Duration::from_secs(20))
+            .attr("name", F)
+            .attr("region", F)
+            .attr("network", F)
+            .attr("nat_name", F)
+            .attr("nat_subnetworks", US)
+            .attr("id", C)
+            .attr("self_link", C)
+            .adopts_existing(),
+        ops!(router::read, router::create, router::update, router::delete,),
     );
     r
 }

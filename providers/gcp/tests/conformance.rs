@@ -8,14 +8,14 @@ use cairn_core::prelude::*;
 use cairn_provider_kit::conformance;
 
 #[test]
-fn the_gcp_provider_passes_the_provider_conformance_suite_on_networks_subnets_and_firewalls() {
+fn the_gcp_provider_passes_the_provider_conformance_suite_on_its_networking() {
     let gcp = Gcp::new();
     let mut s = Stack::new("conf-net");
-    let vpc = s.add("main", Network::new("10.90.0.0/16").nat(NatMode::None));
+    let vpc = s.add("main", Network::new("10.90.0.0/16").nat(NatMode::Shared));
     s.add("web", Subnet::new(&vpc, "10.90.1.0/24").tier(Tier::Public));
     s.add(
         "data",
-        Subnet::new(&vpc, "10.90.2.0/24").tier(Tier::Isolated),
+        Subnet::new(&vpc, "10.90.2.0/24").tier(Tier::Private),
     );
     s.add(
         "app",
@@ -30,13 +30,13 @@ fn the_gcp_provider_passes_the_provider_conformance_suite_on_networks_subnets_an
         report.adopted_after_lost_answer > 0 && report.rounds > 1,
         "{report:?}"
     );
-    // Every type so far is found by its name (its ownership mark): rule 4 adopts all five
-    // objects (network, two subnetworks, the group's rule and its egress deny) re-created
-    // under their names, and rule 3 (for types found by marks or tokens) has nothing to
+    // Every type so far is found by its name (its ownership mark): rule 4 adopts all six
+    // objects (network, two subnetworks, the Cloud Router, the group's rule and its egress
+    // deny) re-created under their names, and rule 3 (for types found by marks or tokens) has nothing to
     // check yet.
     assert_eq!(
         (report.adopted_by_key, report.types_checked),
-        (5, 0),
+        (6, 0),
         "{report:?}"
     );
 }

@@ -4,4 +4,5 @@
 mod conformance;
 mod firewall;
 mod network;
+mod router;
 mod support;
