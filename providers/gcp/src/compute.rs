@@ -5,12 +5,11 @@
 //! `projects/P/regions/R/subnetworks/S`), from which import finds it. A refresh lists each
 //! collection once, filtered to the names asked for.
 
-use crate::error::{convert, is_conflict, is_not_found, reason, GaxError};
+use crate::error::{convert, is_not_found, reason, GaxError};
 use crate::operation::{self, Scope};
 use crate::Ctx;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
-use cairn_provider_kit::adopt::{self, Existing};
 use cairn_provider_kit::ownership::request_id;
 use cairn_provider_kit::retry::{delete_when_free, ErrorClass};
 use google_cloud_compute_v1::model::{
@@ -18,7 +17,8 @@ use google_cloud_compute_v1::model::{
 };
 use std::collections::BTreeMap;
 
-fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
+/// A string attribute, or empty.
+pub(crate) fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
     a.get(k).and_then(Value::as_str).unwrap_or_default()
 }
 
@@ -74,6 +74,28 @@ pub(crate) fn answer(
             (address, outcome)
         })
         .collect()
+}
+
+/// Every item of a paged list: `page(token)` sends one request and answers its items and
+/// the next page's token (none or empty at the end).
+pub(crate) async fn all_pages<T, F, Fut>(
+    address: &str,
+    mut page: F,
+) -> Result<Vec<T>, ProviderError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), GaxError>>,
+{
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = page(token).await.map_err(|e| convert(address, e))?;
+        out.extend(items);
+        match next {
+            Some(t) if !t.is_empty() => token = t,
+            _ => return Ok(out),
+        }
+    }
 }
 
 fn in_use(e: &GaxError) -> ErrorClass {
@@ -138,26 +160,20 @@ pub(crate) async fn read_networks(
     let wanted = wanted(req);
     let names: Vec<String> = wanted.iter().map(|(_, n)| n.clone()).collect();
     let mut found = BTreeMap::new();
-    let mut token = String::new();
-    loop {
-        let page = ctx
+    let items = all_pages(&req.type_name, |token| {
+        let list = ctx
             .c
             .networks
             .list()
             .set_project(&ctx.project)
             .set_filter(name_filter(&names))
-            .set_page_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| convert(&req.type_name, e))?;
-        for n in &page.items {
-            let a = network_attrs(&ctx.project, n);
-            found.insert(s(&a, "name").to_string(), a);
-        }
-        match page.next_page_token {
-            Some(t) if !t.is_empty() => token = t,
-            _ => break,
-        }
+            .set_page_token(token);
+        async move { list.send().await.map(|p| (p.items, p.next_page_token)) }
+    })
+    .await?;
+    for n in &items {
+        let a = network_attrs(&ctx.project, n);
+        found.insert(s(&a, "name").to_string(), a);
     }
     Ok(answer(wanted, found))
 }
@@ -183,25 +199,7 @@ pub(crate) async fn create_network(
         .set_body(body)
         .send()
         .await;
-    match sent {
-        Ok(op) => {
-            operation::done(
-                ctx,
-                &req.address,
-                "network",
-                Scope::Global,
-                op,
-                &req.progress,
-                ctx.options.create_timeout,
-            )
-            .await?
-        }
-        // The name is this stack's mark: an interrupted run of it made the network.
-        Err(e) if is_conflict(&e) => {
-            adopt::decide(&req.address, "network", name, Existing::Ours, &req.progress)?
-        }
-        Err(e) => return Err(convert(&req.address, e)),
-    }
+    operation::inserted(ctx, req, "network", Scope::Global, sent).await?;
     let attrs = get_network(ctx, &req.address, name).await?;
     Ok(CreateResponse {
         id: s(&attrs, "id").into(),
@@ -218,7 +216,7 @@ pub(crate) async fn update_network(
     let body = Network::new().set_routing_config(
         NetworkRoutingConfig::new().set_routing_mode(RoutingMode::from(s(a, "routing_mode"))),
     );
-    let op = ctx
+    let sent = ctx
         .c
         .networks
         .patch()
@@ -226,18 +224,8 @@ pub(crate) async fn update_network(
         .set_network(name)
         .set_body(body)
         .send()
-        .await
-        .map_err(|e| convert(&req.address, e))?;
-    operation::done(
-        ctx,
-        &req.address,
-        "network",
-        Scope::Global,
-        op,
-        &req.progress,
-        ctx.options.create_timeout,
-    )
-    .await?;
+        .await;
+    operation::patched(ctx, req, "network", Scope::Global, sent).await?;
     Ok(UpdateResponse {
         attrs: get_network(ctx, &req.address, name).await?,
     })
@@ -266,36 +254,9 @@ pub(crate) async fn delete_network(ctx: &Ctx, req: &DeleteRequest) -> Result<(),
     )
     .await
     .map_err(|e| convert(&req.address, e))?;
-    finish_delete(ctx, req, "network", Scope::Global, started.into_inner()).await
-}
-
-/// Wait for a delete's operation; an object already gone is deleted.
-async fn finish_delete(
-    ctx: &Ctx,
-    req: &DeleteRequest,
-    what: &str,
-    scope: Scope<'_>,
-    op: Result<
-        Option<google_cloud_compute_v1::model::Operation>,
-        std::sync::PoisonError<Option<google_cloud_compute_v1::model::Operation>>,
-    >,
-) -> Result<(), ProviderError> {
-    let Some(op) = op.unwrap_or_else(|p| p.into_inner()) else {
-        return Ok(()); // it was gone already
-    };
-    match operation::done(
-        ctx,
-        &req.address,
-        what,
-        scope,
-        op,
-        &req.progress,
-        ctx.options.delete_timeout,
-    )
-    .await
-    {
-        Ok(()) | Err(ProviderError::NotFound { .. }) => Ok(()),
-        Err(e) => Err(e),
+    match started.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(op) => operation::deleted(ctx, req, "network", Scope::Global, Ok(op)).await,
+        None => Ok(()), // it was gone already
     }
 }
 
@@ -376,27 +337,21 @@ pub(crate) async fn read_subnetworks(
     let names: Vec<String> = wanted.iter().map(|(_, n)| n.clone()).collect();
     let mut found = BTreeMap::new();
     for region in regions {
-        let mut token = String::new();
-        loop {
-            let page = ctx
+        let items = all_pages(&req.type_name, |token| {
+            let list = ctx
                 .c
                 .subnetworks
                 .list()
                 .set_project(&ctx.project)
                 .set_region(&region)
                 .set_filter(name_filter(&names))
-                .set_page_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| convert(&req.type_name, e))?;
-            for n in &page.items {
-                let a = subnetwork_attrs(&ctx.project, n);
-                found.insert(s(&a, "name").to_string(), a);
-            }
-            match page.next_page_token {
-                Some(t) if !t.is_empty() => token = t,
-                _ => break,
-            }
+                .set_page_token(token);
+            async move { list.send().await.map(|p| (p.items, p.next_page_token)) }
+        })
+        .await?;
+        for n in &items {
+            let a = subnetwork_attrs(&ctx.project, n);
+            found.insert(s(&a, "name").to_string(), a);
         }
     }
     Ok(answer(wanted, found))
@@ -427,28 +382,7 @@ pub(crate) async fn create_subnetwork(
         .set_body(body)
         .send()
         .await;
-    match sent {
-        Ok(op) => {
-            operation::done(
-                ctx,
-                &req.address,
-                "subnetwork",
-                Scope::Region(region),
-                op,
-                &req.progress,
-                ctx.options.create_timeout,
-            )
-            .await?
-        }
-        Err(e) if is_conflict(&e) => adopt::decide(
-            &req.address,
-            "subnetwork",
-            name,
-            Existing::Ours,
-            &req.progress,
-        )?,
-        Err(e) => return Err(convert(&req.address, e)),
-    }
+    operation::inserted(ctx, req, "subnetwork", Scope::Region(region), sent).await?;
     let attrs = subnetwork_attrs(
         &ctx.project,
         &get_subnetwork(ctx, &req.address, region, name).await?,
@@ -474,7 +408,7 @@ pub(crate) async fn update_subnetwork(
             .unwrap_or(false),
     );
     body.fingerprint = current.fingerprint.clone();
-    let op = ctx
+    let sent = ctx
         .c
         .subnetworks
         .patch()
@@ -483,18 +417,8 @@ pub(crate) async fn update_subnetwork(
         .set_subnetwork(name)
         .set_body(body)
         .send()
-        .await
-        .map_err(|e| convert(&req.address, e))?;
-    operation::done(
-        ctx,
-        &req.address,
-        "subnetwork",
-        Scope::Region(region),
-        op,
-        &req.progress,
-        ctx.options.create_timeout,
-    )
-    .await?;
+        .await;
+    operation::patched(ctx, req, "subnetwork", Scope::Region(region), sent).await?;
     let attrs = subnetwork_attrs(
         &ctx.project,
         &get_subnetwork(ctx, &req.address, region, name).await?,
@@ -526,12 +450,10 @@ pub(crate) async fn delete_subnetwork(ctx: &Ctx, req: &DeleteRequest) -> Result<
     )
     .await
     .map_err(|e| convert(&req.address, e))?;
-    finish_delete(
-        ctx,
-        req,
-        "subnetwork",
-        Scope::Region(&region),
-        started.into_inner(),
-    )
-    .await
+    match started.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(op) => {
+            operation::deleted(ctx, req, "subnetwork", Scope::Region(&region), Ok(op)).await
+        }
+        None => Ok(()), // it was gone already
+    }
 }

@@ -5,19 +5,15 @@
 //! labels either, so, like networks, their deterministic names are the ownership marks.
 //! Everything but the name, network and direction is patched in place.
 
-use crate::error::{convert, is_conflict};
+use crate::compute::{all_pages, s};
+use crate::error::convert;
 use crate::operation::{self, Scope};
 use crate::Ctx;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
-use cairn_provider_kit::adopt::{self, Existing};
 use cairn_provider_kit::ownership::request_id;
 use google_cloud_compute_v1::model::{firewall, Firewall};
 use std::collections::BTreeMap;
-
-fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
-    a.get(k).and_then(Value::as_str).unwrap_or_default()
-}
 
 fn strings(a: &Attrs, k: &str) -> Vec<String> {
     match a.get(k) {
@@ -181,26 +177,20 @@ pub(crate) async fn read(
     let wanted = crate::compute::wanted(req);
     let names: Vec<String> = wanted.iter().map(|(_, n)| n.clone()).collect();
     let mut found = BTreeMap::new();
-    let mut token = String::new();
-    loop {
-        let page = ctx
+    let items = all_pages(&req.type_name, |token| {
+        let list = ctx
             .c
             .firewalls
             .list()
             .set_project(&ctx.project)
             .set_filter(crate::compute::name_filter(&names))
-            .set_page_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| convert(&req.type_name, e))?;
-        for f in &page.items {
-            let a = firewall_attrs(&ctx.project, f);
-            found.insert(s(&a, "name").to_string(), a);
-        }
-        match page.next_page_token {
-            Some(t) if !t.is_empty() => token = t,
-            _ => break,
-        }
+            .set_page_token(token);
+        async move { list.send().await.map(|p| (p.items, p.next_page_token)) }
+    })
+    .await?;
+    for f in &items {
+        let a = firewall_attrs(&ctx.project, f);
+        found.insert(s(&a, "name").to_string(), a);
     }
     Ok(crate::compute::answer(wanted, found))
 }
@@ -219,28 +209,7 @@ pub(crate) async fn create(
         .set_body(body(&req.attrs, true))
         .send()
         .await;
-    match sent {
-        Ok(op) => {
-            operation::done(
-                ctx,
-                &req.address,
-                "firewall rule",
-                Scope::Global,
-                op,
-                &req.progress,
-                ctx.options.create_timeout,
-            )
-            .await?
-        }
-        Err(e) if is_conflict(&e) => adopt::decide(
-            &req.address,
-            "firewall rule",
-            name,
-            Existing::Ours,
-            &req.progress,
-        )?,
-        Err(e) => return Err(convert(&req.address, e)),
-    }
+    operation::inserted(ctx, req, "firewall rule", Scope::Global, sent).await?;
     let attrs = get(ctx, &req.address, name).await?;
     Ok(CreateResponse {
         id: s(&attrs, "id").into(),
@@ -253,7 +222,7 @@ pub(crate) async fn update(
     req: &UpdateRequest,
 ) -> Result<UpdateResponse, ProviderError> {
     let name = s(&req.attrs, "name");
-    let op = ctx
+    let sent = ctx
         .c
         .firewalls
         .patch()
@@ -261,18 +230,8 @@ pub(crate) async fn update(
         .set_firewall(name)
         .set_body(body(&req.attrs, false))
         .send()
-        .await
-        .map_err(|e| convert(&req.address, e))?;
-    operation::done(
-        ctx,
-        &req.address,
-        "firewall rule",
-        Scope::Global,
-        op,
-        &req.progress,
-        ctx.options.create_timeout,
-    )
-    .await?;
+        .await;
+    operation::patched(ctx, req, "firewall rule", Scope::Global, sent).await?;
     Ok(UpdateResponse {
         attrs: get(ctx, &req.address, name).await?,
     })
@@ -280,31 +239,13 @@ pub(crate) async fn update(
 
 pub(crate) async fn delete(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
     let name = crate::compute::last(&req.id).to_string();
-    let op = match ctx
+    let sent = ctx
         .c
         .firewalls
         .delete()
         .set_project(&ctx.project)
         .set_firewall(&name)
         .send()
-        .await
-    {
-        Ok(op) => op,
-        Err(e) if crate::error::is_not_found(&e) => return Ok(()),
-        Err(e) => return Err(convert(&req.address, e)),
-    };
-    match operation::done(
-        ctx,
-        &req.address,
-        "firewall rule",
-        Scope::Global,
-        op,
-        &req.progress,
-        ctx.options.delete_timeout,
-    )
-    .await
-    {
-        Ok(()) | Err(ProviderError::NotFound { .. }) => Ok(()),
-        Err(e) => Err(e),
-    }
+        .await;
+    operation::deleted(ctx, req, "firewall rule", Scope::Global, sent).await
 }

@@ -1,9 +1,11 @@
 //! Compute operations: every insert, patch and delete answers with one, and the change is
 //! made when it is `DONE` (with or without an error).
 
-use crate::error::convert;
+use crate::error::{convert, is_conflict, is_not_found, GaxError};
 use crate::Ctx;
-use cairn_core::provider::{Progress, ProviderError};
+use cairn_core::provider::{CreateRequest, DeleteRequest, Progress, ProviderError, UpdateRequest};
+use cairn_core::value::Value;
+use cairn_provider_kit::adopt::{self, Existing};
 use cairn_provider_kit::wait::{self, Poll};
 use google_cloud_compute_v1::model::{operation::Status, Operation};
 use std::time::Duration;
@@ -71,6 +73,65 @@ pub(crate) async fn done(
         .await?
     };
     failure(address, &finished).map_or(Ok(()), Err)
+}
+
+/// What an insert answered, waited on. A 409 is an object under this stack's own name
+/// (the name is the ownership mark) that an interrupted run made: adopted.
+pub(crate) async fn inserted(
+    ctx: &Ctx,
+    req: &CreateRequest,
+    what: &str,
+    scope: Scope<'_>,
+    sent: Result<Operation, GaxError>,
+) -> Result<(), ProviderError> {
+    match sent {
+        Ok(op) => {
+            let timeout = ctx.options.create_timeout;
+            done(ctx, &req.address, what, scope, op, &req.progress, timeout).await
+        }
+        Err(e) if is_conflict(&e) => {
+            let name = req
+                .attrs
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            adopt::decide(&req.address, what, name, Existing::Ours, &req.progress)
+        }
+        Err(e) => Err(convert(&req.address, e)),
+    }
+}
+
+/// What a patch answered, waited on.
+pub(crate) async fn patched(
+    ctx: &Ctx,
+    req: &UpdateRequest,
+    what: &str,
+    scope: Scope<'_>,
+    sent: Result<Operation, GaxError>,
+) -> Result<(), ProviderError> {
+    let op = sent.map_err(|e| convert(&req.address, e))?;
+    let timeout = ctx.options.create_timeout;
+    done(ctx, &req.address, what, scope, op, &req.progress, timeout).await
+}
+
+/// What a delete answered, waited on; an object already gone is deleted.
+pub(crate) async fn deleted(
+    ctx: &Ctx,
+    req: &DeleteRequest,
+    what: &str,
+    scope: Scope<'_>,
+    sent: Result<Operation, GaxError>,
+) -> Result<(), ProviderError> {
+    let op = match sent {
+        Ok(op) => op,
+        Err(e) if is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(convert(&req.address, e)),
+    };
+    let timeout = ctx.options.delete_timeout;
+    match done(ctx, &req.address, what, scope, op, &req.progress, timeout).await {
+        Ok(()) | Err(ProviderError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The error a finished operation carries, if any (read from its JSON form, which names

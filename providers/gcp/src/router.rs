@@ -4,22 +4,17 @@
 //! NAT lists the private tier's subnetworks, so public and isolated ones get none. Routers
 //! carry no labels: the name is the ownership mark, as for networks.
 
-use crate::compute::{answer, last, name_filter, wanted};
-use crate::error::{convert, is_conflict, is_not_found};
+use crate::compute::{all_pages, answer, last, name_filter, s, wanted};
+use crate::error::convert;
 use crate::operation::{self, Scope};
 use crate::Ctx;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
-use cairn_provider_kit::adopt::{self, Existing};
 use cairn_provider_kit::ownership::request_id;
 use google_cloud_compute_v1::model::{
     router_nat, router_nat_subnetwork_to_nat, Router, RouterNat, RouterNatSubnetworkToNat,
 };
 use std::collections::BTreeMap;
-
-fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
-    a.get(k).and_then(Value::as_str).unwrap_or_default()
-}
 
 fn router_attrs(project: &str, r: &Router) -> Attrs {
     let name = r.name.clone().unwrap_or_default();
@@ -110,27 +105,21 @@ pub(crate) async fn read(
     let wanted = wanted(req);
     let names: Vec<String> = wanted.iter().map(|(_, n)| n.clone()).collect();
     let mut found = BTreeMap::new();
-    let mut token = String::new();
-    loop {
-        let page = ctx
+    let items = all_pages(&req.type_name, |token| {
+        let list = ctx
             .c
             .routers
             .list()
             .set_project(&ctx.project)
             .set_region(&ctx.region)
             .set_filter(name_filter(&names))
-            .set_page_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| convert(&req.type_name, e))?;
-        for r in &page.items {
-            let a = router_attrs(&ctx.project, r);
-            found.insert(s(&a, "name").to_string(), a);
-        }
-        match page.next_page_token {
-            Some(t) if !t.is_empty() => token = t,
-            _ => break,
-        }
+            .set_page_token(token);
+        async move { list.send().await.map(|p| (p.items, p.next_page_token)) }
+    })
+    .await?;
+    for r in &items {
+        let a = router_attrs(&ctx.project, r);
+        found.insert(s(&a, "name").to_string(), a);
     }
     Ok(answer(wanted, found))
 }
@@ -150,28 +139,7 @@ pub(crate) async fn create(
         .set_body(body(&req.attrs))
         .send()
         .await;
-    match sent {
-        Ok(op) => {
-            operation::done(
-                ctx,
-                &req.address,
-                "Cloud Router",
-                Scope::Region(region),
-                op,
-                &req.progress,
-                ctx.options.create_timeout,
-            )
-            .await?
-        }
-        Err(e) if is_conflict(&e) => adopt::decide(
-            &req.address,
-            "Cloud Router",
-            name,
-            Existing::Ours,
-            &req.progress,
-        )?,
-        Err(e) => return Err(convert(&req.address, e)),
-    }
+    operation::inserted(ctx, req, "Cloud Router", Scope::Region(region), sent).await?;
     let attrs = get(ctx, &req.address, region, name).await?;
     Ok(CreateResponse {
         id: s(&attrs, "id").into(),
@@ -185,7 +153,7 @@ pub(crate) async fn update(
     req: &UpdateRequest,
 ) -> Result<UpdateResponse, ProviderError> {
     let (name, region) = (s(&req.attrs, "name"), s(&req.attrs, "region"));
-    let op = ctx
+    let sent = ctx
         .c
         .routers
         .patch()
@@ -194,18 +162,8 @@ pub(crate) async fn update(
         .set_router(name)
         .set_body(body(&req.attrs))
         .send()
-        .await
-        .map_err(|e| convert(&req.address, e))?;
-    operation::done(
-        ctx,
-        &req.address,
-        "Cloud Router",
-        Scope::Region(region),
-        op,
-        &req.progress,
-        ctx.options.create_timeout,
-    )
-    .await?;
+        .await;
+    operation::patched(ctx, req, "Cloud Router", Scope::Region(region), sent).await?;
     Ok(UpdateResponse {
         attrs: get(ctx, &req.address, region, name).await?,
     })
@@ -214,7 +172,7 @@ pub(crate) async fn update(
 pub(crate) async fn delete(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
     let name = last(&req.id).to_string();
     let region = req.id.split('/').nth(3).unwrap_or(&ctx.region).to_string();
-    let op = match ctx
+    let sent = ctx
         .c
         .routers
         .delete()
@@ -222,24 +180,6 @@ pub(crate) async fn delete(ctx: &Ctx, req: &DeleteRequest) -> Result<(), Provide
         .set_region(&region)
         .set_router(&name)
         .send()
-        .await
-    {
-        Ok(op) => op,
-        Err(e) if is_not_found(&e) => return Ok(()),
-        Err(e) => return Err(convert(&req.address, e)),
-    };
-    match operation::done(
-        ctx,
-        &req.address,
-        "Cloud Router",
-        Scope::Region(&region),
-        op,
-        &req.progress,
-        ctx.options.delete_timeout,
-    )
-    .await
-    {
-        Ok(()) | Err(ProviderError::NotFound { .. }) => Ok(()),
-        Err(e) => Err(e),
-    }
+        .await;
+    operation::deleted(ctx, req, "Cloud Router", Scope::Region(&region), sent).await
 }

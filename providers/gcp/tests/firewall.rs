@@ -52,15 +52,7 @@ fn security_groups_as_firewall_rules_through_the_lifecycle_suite() {
         delete_out_of_band: Some((
             vec!["gcp_compute_firewall.app-in-0"],
             Box::new(|id| {
-                let (status, body) = gcp.rest("DELETE", &format!("/compute/v1/{id}"), "");
-                assert_eq!(status, 200, "{body}");
-                let op: serde_json::Value = serde_json::from_str(&body).unwrap();
-                let link = op["selfLink"].as_str().unwrap().to_string();
-                let path = format!(
-                    "/compute/v1/{}/wait",
-                    link.split("/compute/v1/").nth(1).unwrap()
-                );
-                assert_eq!(gcp.rest("POST", &path, "").0, 200);
+                gcp.delete_out_of_band(&id);
                 Box::pin(async {})
             }),
         )),

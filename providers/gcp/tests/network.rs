@@ -59,16 +59,7 @@ fn networks_and_subnets_through_the_lifecycle_suite() {
         delete_out_of_band: Some((
             vec!["gcp_compute_subnetwork.web"],
             Box::new(|id| {
-                let (status, body) = gcp.rest("DELETE", &format!("/compute/v1/{id}"), "");
-                assert_eq!(status, 200, "{body}");
-                let op: serde_json::Value = serde_json::from_str(&body).unwrap();
-                let link = op["selfLink"].as_str().unwrap().to_string();
-                let path = format!(
-                    "/compute/v1/{}/wait",
-                    link.split("/compute/v1/").nth(1).unwrap()
-                );
-                let (status, body) = gcp.rest("POST", &path, "");
-                assert_eq!(status, 200, "{body}");
+                gcp.delete_out_of_band(&id);
                 Box::pin(async {})
             }),
         )),

@@ -62,6 +62,21 @@ impl Gcp {
             .block_on(cairn_provider_kit::lifecycle::run(self, case))
     }
 
+    /// Delete the Compute object `id` (a path such as `projects/P/global/networks/N`)
+    /// through the API, as someone outside cairn would, and wait for its operation.
+    pub fn delete_out_of_band(&self, id: &str) {
+        let (status, body) = self.rest("DELETE", &format!("/compute/v1/{id}"), "");
+        assert_eq!(status, 200, "{body}");
+        let op: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let link = op["selfLink"].as_str().unwrap();
+        let path = format!(
+            "/compute/v1/{}/wait",
+            link.split("/compute/v1/").nth(1).unwrap()
+        );
+        let (status, body) = self.rest("POST", &path, "");
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// A Compute REST call to the emulator, as a test's out-of-band hand (status, body).
     pub fn rest(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         self.guard
