@@ -284,29 +284,13 @@ impl Provider for AwsProvider {
 
     /// Import reads the object by id, like a refresh of one.
     async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError> {
-        let read = ReadRequest {
-            stack: req.stack.clone(),
-            type_name: req.type_name.clone(),
-            items: vec![ReadItem {
-                address: req.address.clone(),
-                id: Some(req.id.clone()),
-                token: None,
-                // Only a database inside an instance needs context to be found: where to
-                // connect and with which secret. Elsewhere the id says it all, and a
-                // declared value must never stand in for what AWS reports.
-                prior: if req.type_name == "aws_postgres_database" {
-                    req.known
-                } else {
-                    Default::default()
-                },
-            }],
+        // Only a database inside an instance needs context to be found: where to connect
+        // and with which secret. Elsewhere the id says it all.
+        let prior = if req.type_name == "aws_postgres_database" {
+            req.known.clone()
+        } else {
+            Default::default()
         };
-        match self.read(read).await?.results.remove(&req.address) {
-            Some(ReadOutcome::Found { attrs, .. }) => Ok(ImportResponse { attrs }),
-            Some(ReadOutcome::Failed(e)) => Err(e),
-            _ => Err(ProviderError::NotFound {
-                address: req.address.to_string(),
-            }),
-        }
+        self.types.import(&self.ctx, &req, prior).await
     }
 }

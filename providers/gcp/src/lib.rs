@@ -180,22 +180,6 @@ impl Provider for GcpProvider {
 
     /// Import reads the object by id (its Compute path), like a refresh of one.
     async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError> {
-        let read = ReadRequest {
-            stack: req.stack.clone(),
-            type_name: req.type_name.clone(),
-            items: vec![ReadItem {
-                address: req.address.clone(),
-                id: Some(req.id.clone()),
-                token: None,
-                prior: Default::default(),
-            }],
-        };
-        match self.read(read).await?.results.remove(&req.address) {
-            Some(ReadOutcome::Found { attrs, .. }) => Ok(ImportResponse { attrs }),
-            Some(ReadOutcome::Failed(e)) => Err(e),
-            _ => Err(ProviderError::NotFound {
-                address: req.address.to_string(),
-            }),
-        }
+        self.types.import(&self.ctx, &req, Default::default()).await
     }
 }

@@ -11,10 +11,11 @@
 //! taking `(&C, &Request)`; [`ops!`](crate::ops) turns four of them into an [`Ops`].
 
 use cairn_core::provider::{
-    CreateRequest, CreateResponse, DeleteRequest, ProviderError, ProviderSchema, ReadOutcome,
-    ReadRequest, ResourceSchema, UpdateRequest, UpdateResponse,
+    CreateRequest, CreateResponse, DeleteRequest, ImportRequest, ImportResponse, ProviderError,
+    ProviderSchema, ReadItem, ReadOutcome, ReadRequest, ResourceSchema, UpdateRequest,
+    UpdateResponse,
 };
-use cairn_core::value::Text;
+use cairn_core::value::{Attrs, Text};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -134,6 +135,34 @@ impl<C> Registry<C> {
         req: &ReadRequest,
     ) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
         (self.get(&req.type_name)?.ops.read)(ctx, req).await
+    }
+
+    /// Import as every provider does it: a read of one object by its id. `prior` is what
+    /// the read may need besides the id (context a nested object is found through);
+    /// nothing declared may stand in for what the cloud reports.
+    pub async fn import(
+        &self,
+        ctx: &C,
+        req: &ImportRequest,
+        prior: Attrs,
+    ) -> Result<ImportResponse, ProviderError> {
+        let read = ReadRequest {
+            stack: req.stack.clone(),
+            type_name: req.type_name.clone(),
+            items: vec![ReadItem {
+                address: req.address.clone(),
+                id: Some(req.id.clone()),
+                token: None,
+                prior,
+            }],
+        };
+        match self.read(ctx, &read).await?.remove(&req.address) {
+            Some(ReadOutcome::Found { attrs, .. }) => Ok(ImportResponse { attrs }),
+            Some(ReadOutcome::Failed(e)) => Err(e),
+            _ => Err(ProviderError::NotFound {
+                address: req.address.to_string(),
+            }),
+        }
     }
 
     pub async fn create(
