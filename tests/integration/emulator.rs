@@ -389,6 +389,91 @@ fn the_gcp_emulator_holds_requests_to_the_discovery_contract() {
         "a filter it does not understand is refused, not ignored"
     );
 
+    // Secret Manager: AIP error shapes, the project's number in names, versions.
+    let secrets = "/v1/projects/p1/secrets";
+    for (query, bad, code) in [
+        (
+            "?secretId=s1",
+            r#"{"replication": {"automatic": {}}, "lables": {}}"#,
+            400,
+        ),
+        ("?secretId=s1", r#"{"labels": {"a": "b"}}"#, 400),
+        (
+            "?secretId=s1",
+            r#"{"replication": {"automatic": {}}, "labels": {"Team": "x"}}"#,
+            400,
+        ),
+        (
+            "?secretId=bad%2Fid",
+            r#"{"replication": {"automatic": {}}}"#,
+            400,
+        ),
+        ("", r#"{"replication": {"automatic": {}}}"#, 400),
+    ] {
+        let (status, body) = emulator
+            .request("POST", &format!("{secrets}{query}"), bad)
+            .unwrap();
+        assert_eq!(status, code, "{bad}: {body}");
+        assert_eq!(json(&body)["error"]["status"], "INVALID_ARGUMENT", "{body}");
+    }
+    let made = r#"{"replication": {"automatic": {}}, "labels": {"team": "ops"}}"#;
+    let (status, body) = emulator
+        .request("POST", &format!("{secrets}?secretId=s1"), made)
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let name = json(&body)["name"].as_str().unwrap().to_string();
+    assert!(
+        name.ends_with("/secrets/s1") && name.split('/').nth(1).unwrap().parse::<u64>().is_ok(),
+        "named by the project's number: {name}"
+    );
+    let (status, body) = emulator
+        .request("POST", &format!("{secrets}?secretId=s1"), made)
+        .unwrap();
+    assert_eq!(
+        (status, json(&body)["error"]["status"].as_str()),
+        (409, Some("ALREADY_EXISTS"))
+    );
+    let latest = format!("{secrets}/s1/versions/latest:access");
+    let (status, _) = emulator.request("GET", &latest, "").unwrap();
+    assert_eq!(status, 404, "no version yet");
+    for (bad, code) in [
+        (r#"{"payload": {"data": "not base64!"}}"#, 400),
+        (
+            r#"{"payload": {"data": "aGVsbG8=", "dataCrc32c": "1"}}"#,
+            400,
+        ),
+        (
+            r#"{"payload": {"data": "aGVsbG8=", "dataCrc32c": "2591144780"}}"#,
+            200,
+        ),
+    ] {
+        let (status, body) = emulator
+            .request("POST", &format!("{secrets}/s1:addVersion"), bad)
+            .unwrap();
+        assert_eq!(status, code, "{bad}: {body}");
+    }
+    let (_, body) = emulator.request("GET", &latest, "").unwrap();
+    assert_eq!(json(&body)["payload"]["data"], "aGVsbG8=", "{body}");
+    let (status, _) = emulator
+        .request("PATCH", &format!("{secrets}/s1"), r#"{"labels": {}}"#)
+        .unwrap();
+    assert_eq!(status, 400, "a patch without updateMask is refused");
+    let (_, body) = emulator
+        .request("GET", &format!("{secrets}?filter=labels.team%3Dops"), "")
+        .unwrap();
+    assert_eq!(
+        json(&body)["secrets"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    let (status, _) = emulator
+        .request("GET", &format!("{secrets}?filter=createTime%3C1"), "")
+        .unwrap();
+    assert_eq!(
+        status, 400,
+        "a filter it does not understand is refused, not ignored"
+    );
+
     // Routed but not emulated yet: said so, never a made-up success.
     let (status, body) = emulator
         .request("POST", "/v1/projects/p1/instances", r#"{"name": "db"}"#)

@@ -3,8 +3,9 @@
 use google_cloud_compute_v1::client::{
     Firewalls, GlobalOperations, Networks, RegionOperations, Routers, Subnetworks,
 };
+use google_cloud_secretmanager_v1::client::SecretManagerService;
 
-/// One client per Compute collection (the Rust clients are per service).
+/// One client per Compute collection (the Rust clients are per service), one per other API.
 #[derive(Debug)]
 pub(crate) struct Clients {
     pub networks: Networks,
@@ -13,6 +14,7 @@ pub(crate) struct Clients {
     pub routers: Routers,
     pub global_ops: GlobalOperations,
     pub region_ops: RegionOperations,
+    pub secrets: SecretManagerService,
 }
 
 /// The client builders' common settings: a local endpoint with anonymous credentials when
@@ -49,6 +51,7 @@ impl Clients {
             routers: build!(Routers, endpoint, timeout),
             global_ops: build!(GlobalOperations, endpoint, timeout),
             region_ops: build!(RegionOperations, endpoint, timeout),
+            secrets: build!(SecretManagerService, endpoint, timeout),
         })
     }
 }

@@ -5,7 +5,8 @@
 //! Lowered so far: networks (custom-mode VPCs; a shared NAT as one Cloud Router with a
 //! Cloud NAT over the private tier), subnets (regional subnetworks, private Google access
 //! on private tiers) and security groups (a network tag, one VPC firewall
-//! rule per rule, and a deny of the egress no rule allows). Every other kind is refused at lowering with the field
+//! rule per rule, and a deny of the egress no rule allows) and secrets (Secret Manager
+//! secrets, the value as the latest version). Every other kind is refused at lowering with the field
 //! and the cloud named, never dropped; the CLI does not offer `--cloud gcp` until all are.
 //!
 //! Configured as Google's tools are: Application Default Credentials, the project from
@@ -13,7 +14,9 @@
 //! `CAIRN_GCP_ENDPOINT=http://127.0.0.1:PORT` points every client at a local endpoint with
 //! anonymous credentials (the emulator in `tests/emulators/gcp/`).
 //!
-//! Compute networks, subnetworks and firewalls carry no labels, so ownership is in their names:
+//! Secrets carry labels: ownership is in them (`cairn-stack`, `cairn-resource`), and user
+//! tags become labels beside them. Compute networks, subnetworks and firewalls carry no
+//! labels, so ownership is in their names:
 //! `{stack}-{resource}`, fitted to Compute's 63 characters with a stable digest. A create
 //! whose answer was lost is found again by that name; its `requestId` is the create's
 //! token as a UUID, so a re-sent insert is recognised by Compute itself.
@@ -26,6 +29,7 @@ mod lower;
 mod operation;
 mod router;
 mod schema;
+mod secret;
 
 use async_trait::async_trait;
 use cairn_core::invalid::Invalid;
@@ -129,6 +133,13 @@ impl GcpProvider {
         schema.in_flight_window = config.options.in_flight_window();
         schema.region = Some(config.region.clone());
         schema.region_setting = "the stack's region pin or CAIRN_GCP_REGION".into();
+        // Labels: 64 per object, three of them cairn's marks.
+        schema.tag_rules = Some(cairn_core::ownership::TagRules {
+            max_key: 63,
+            max_value: 63,
+            max_tags: 61,
+            label_charset: true,
+        });
         Ok(GcpProvider {
             ctx: Ctx {
                 c,

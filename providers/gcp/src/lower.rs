@@ -4,8 +4,8 @@
 
 use cairn_core::invalid::Invalid;
 use cairn_core::model::{
-    Declared, NatMode, Network, Protocol, Resource, Rule, RuleSource, SecurityGroup, Stack, Subnet,
-    Tier,
+    Declared, NatMode, Network, Protocol, Resource, Rule, RuleSource, Secret, SecretSource,
+    SecurityGroup, Stack, Subnet, Tier,
 };
 use cairn_core::provider::{Concrete, Export, LowerResponse};
 use cairn_core::value::{Attrs, Text, Value};
@@ -28,11 +28,12 @@ pub fn lower_stack(
             Resource::Network(n) => l.network(d, n),
             Resource::Subnet(s) => l.subnet(d, s),
             Resource::SecurityGroup(g) => l.security_group(d, g),
+            Resource::Secret(x) => l.secret(d, x),
             other => l.err(
                 d,
                 "kind",
                 format!(
-                    "a {} is not lowered on gcp by cairn yet (networks, subnets and security groups are)",
+                    "a {} is not lowered on gcp by cairn yet (networks, subnets, security groups and secrets are)",
                     other.kind().as_str()
                 ),
             ),
@@ -104,7 +105,9 @@ impl Lowering<'_> {
         let address = addr(type_name, name);
         if let Some(o) = d.resource.common().overrides_for("gcp") {
             for (k, v) in o {
-                if attrs.contains_key(k.as_str()) && k != "name" {
+                if attrs.contains_key(k.as_str())
+                    && !crate::schema::NOT_OVERRIDABLE.contains(&k.as_str())
+                {
                     attrs.insert(k.clone(), v.clone());
                 } else {
                     self.errors.push(Invalid::new(
@@ -115,17 +118,20 @@ impl Lowering<'_> {
                 }
             }
         }
-        if !d.resource.common().tags.is_empty()
+        let tags = &d.resource.common().tags;
+        if crate::schema::LABELLED.contains(&type_name) {
+            let labels = tags
+                .iter()
+                .map(|(k, v)| (Text::from(k.as_str()), Value::str(v)))
+                .collect();
+            attrs.insert("labels".into(), Value::Map(labels));
+        } else if !tags.is_empty()
             && !self
                 .errors
                 .iter()
                 .any(|e| e.resource == d.address() && e.field == "tags")
         {
-            self.err(
-                d,
-                "tags",
-                "Compute networks, subnetworks and firewall rules carry no labels on gcp",
-            );
+            self.err(d, "tags", format!("{type_name} carries no labels on gcp"));
         }
         self.out.resources.push(Concrete {
             address: Text::from(address.as_str()),
@@ -239,6 +245,53 @@ impl Lowering<'_> {
         // `zone`: GCP subnetworks are regional, and zone names differ by region
         // (us-east1 has no -a): nothing to export that would be true.
     }
+}
+
+impl Lowering<'_> {
+    /// A Secret Manager secret (automatic replication) holding the value as its latest
+    /// version; the description as its `description` annotation (secrets have no field). Produced secrets come from the service that makes them (Memorystore's AUTH
+    /// string), lowered with that service.
+    fn secret(&mut self, d: &Declared, x: &Secret) {
+        let value = match &x.source {
+            SecretSource::Generated(g) => Value::Generated(Box::new(g.clone())),
+            SecretSource::Given(v) => Value::Sensitive(v.clone()),
+            SecretSource::Produced => {
+                return self.err(
+                    d,
+                    "source",
+                    "a produced secret is made by the service using it, and no service that produces one is lowered on gcp by cairn yet",
+                )
+            }
+        };
+        let id = secret_id(self.stack.name(), &d.name);
+        let a = self.push(
+            d,
+            "gcp_secret_manager_secret",
+            Attrs::from([
+                ("secret_id".into(), Value::str(id)),
+                ("description".into(), Value::str(&x.description)),
+                ("secret_data".into(), value),
+            ]),
+        );
+        self.export(d, "id", Value::reference(&a, "id"));
+        self.export(d, "value", Value::reference(&a, "secret_data"));
+    }
+}
+
+/// Secret Manager's id rule, `[a-zA-Z0-9_-]{1,255}`: `{stack}-{resource}`, other characters
+/// as `-`, fitted with a stable digest.
+fn secret_id(stack: &str, resource: &str) -> String {
+    let raw: String = format!("{stack}-{resource}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    cairn_provider_kit::names::fit(&raw, 255)
 }
 
 /// A rule's protocol and ports as a firewall's `allowed` entry.
@@ -389,6 +442,7 @@ impl Lowering<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_core::model::Declare;
 
     #[test]
     fn names_follow_computes_rule_and_stay_stable() {
@@ -453,6 +507,34 @@ mod tests {
             err.iter().any(|e| e.resource == "cache.cache"
                 && e.field == "kind"
                 && e.message.contains("on gcp")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_secret_lowers_to_secret_manager_with_its_tags_as_labels() {
+        let mut s = Stack::new("Shop.Prod");
+        s.add(
+            "db-password",
+            Secret::generated().description("admin").tag("team", "data"),
+        );
+        let out = lower_stack(&s, "p", "europe-west1").unwrap();
+        let secret = &out.resources[0];
+        assert_eq!(secret.type_name, "gcp_secret_manager_secret");
+        assert_eq!(
+            secret.attrs["secret_id"],
+            Value::str("Shop-Prod-db-password")
+        );
+        assert_eq!(secret.attrs["description"], Value::str("admin"));
+        assert!(matches!(secret.attrs["secret_data"], Value::Generated(_)));
+        let labels = secret.attrs["labels"].as_map().unwrap();
+        assert_eq!(labels.get("team"), Some(&Value::str("data")));
+
+        s.add("token", Secret::produced());
+        let err = lower_stack(&s, "p", "europe-west1").unwrap_err();
+        assert!(
+            err.iter()
+                .any(|e| e.resource == "secret.token" && e.field == "source"),
             "{err:?}"
         );
     }

@@ -1,6 +1,6 @@
 //! The GCP types cairn manages, each declared once (schema + operations).
 
-use crate::{compute, firewall, router, Ctx};
+use crate::{compute, firewall, router, secret, Ctx};
 use cairn_core::model::KindName;
 use cairn_core::provider::{AttrSchema, ResourceSchema};
 use cairn_provider_kit::ops;
@@ -14,6 +14,7 @@ const U: AttrSchema = AttrSchema::UPDATABLE;
 const C: AttrSchema = AttrSchema::COMPUTED;
 /// Lists Compute treats as sets (tags, ranges): compared ignoring order.
 const US: AttrSchema = U.unordered();
+const S: AttrSchema = AttrSchema::SENSITIVE;
 
 pub(crate) static TYPES: LazyLock<Registry<Ctx>> = LazyLock::new(registry);
 
@@ -25,7 +26,15 @@ const LOWERS_TO: &[(KindName, &[&str])] = &[
     ),
     (KindName::Subnet, &["gcp_compute_subnetwork"]),
     (KindName::SecurityGroup, &["gcp_compute_firewall"]),
+    (KindName::Secret, &["gcp_secret_manager_secret"]),
 ];
+
+/// Attributes no override may set: names are cairn's ownership marks, labels the stack's
+/// tags.
+pub(crate) const NOT_OVERRIDABLE: &[&str] = &["name", "secret_id", "labels"];
+
+/// Types that carry labels: the user's tags become labels, beside cairn's marks.
+pub(crate) const LABELLED: &[&str] = &["gcp_secret_manager_secret"];
 
 /// The override keys GCP reads per portable kind: every attribute a user may set on the
 /// types the kind lowers to (names are cairn's ownership marks, not the user's to set).
@@ -37,7 +46,7 @@ pub(crate) fn override_keys() -> BTreeMap<KindName, BTreeSet<String>> {
                 .iter()
                 .filter_map(|t| TYPES.schema_of(t))
                 .flat_map(|s| s.attributes.iter())
-                .filter(|(k, a)| !a.computed && k.as_str() != "name")
+                .filter(|(k, a)| !a.computed && !NOT_OVERRIDABLE.contains(&k.as_str()))
                 .map(|(k, _)| k.clone())
                 .collect();
             (*kind, keys)
@@ -120,6 +129,18 @@ fn registry() -> Registry<Ctx> {
             .attr("self_link", C)
             .adopts_existing(),
         ops!(router::read, router::create, router::update, router::delete,),
+    );
+    r.add(
+        ResourceSchema::new("gcp_secret_manager_secret")
+            .typical_duration(Duration::from_secs(2))
+            .attr("secret_id", F)
+            .attr("labels", U)
+            .attr("description", U)
+            .attr("secret_data", S)
+            .attr("id", C)
+            // Found by its labels after a crash; an existing id is adopted when they are ours.
+            .adopts_existing(),
+        ops!(secret::read, secret::create, secret::update, secret::delete,),
     );
     r
 }

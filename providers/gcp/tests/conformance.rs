@@ -8,7 +8,7 @@ use cairn_core::prelude::*;
 use cairn_provider_kit::conformance;
 
 #[test]
-fn the_gcp_provider_passes_the_provider_conformance_suite_on_its_networking() {
+fn the_gcp_provider_passes_the_provider_conformance_suite() {
     let gcp = Gcp::new();
     let mut s = Stack::new("conf-net");
     let vpc = s.add("main", Network::new("10.90.0.0/16").nat(NatMode::Shared));
@@ -21,6 +21,7 @@ fn the_gcp_provider_passes_the_provider_conformance_suite_on_its_networking() {
         "app",
         SecurityGroup::new(&vpc, "app").ingress(Rule::tcp(443).from_cidr("10.0.0.0/8")),
     );
+    s.add("token", Secret::generated().description("conformance"));
     let dir = tempfile::tempdir().unwrap();
     let report = gcp
         .rt
@@ -30,13 +31,13 @@ fn the_gcp_provider_passes_the_provider_conformance_suite_on_its_networking() {
         report.adopted_after_lost_answer > 0 && report.rounds > 1,
         "{report:?}"
     );
-    // Every type so far is found by its name (its ownership mark): rule 4 adopts all six
-    // objects (network, two subnetworks, the Cloud Router, the group's rule and its egress
-    // deny) re-created under their names, and rule 3 (for types found by marks or tokens) has nothing to
-    // check yet.
+    // Every type so far is found by its name (its ownership mark) or, for the secret, its
+    // id: rule 4 adopts all seven objects (network, two subnetworks, the Cloud Router, the
+    // group's rule and its egress deny, the secret) re-created under their names, and
+    // rule 3 (for types found by marks or tokens alone) has nothing to check yet.
     assert_eq!(
         (report.adopted_by_key, report.types_checked),
-        (6, 0),
+        (7, 0),
         "{report:?}"
     );
 }

@@ -5,4 +5,5 @@ mod conformance;
 mod firewall;
 mod network;
 mod router;
+mod secret;
 mod support;

@@ -147,7 +147,7 @@ impl Encoding {
 
 /// A value as a GCP label takes it: itself when it fits (`[a-z0-9_-]`, at most 63), else
 /// `h-` and 16 hex digits of a stable digest (FNV-1a 64) of it.
-fn label_value(v: &str) -> String {
+pub fn label_value(v: &str) -> String {
     let fits = v.len() <= 63
         && v.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');

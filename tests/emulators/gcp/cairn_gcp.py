@@ -16,7 +16,8 @@ emulator never reads them from anywhere else):
   yet answers 501 `UNIMPLEMENTED` naming it, never a made-up success.
 
 Files: `gcp_contract.py` (discovery documents, routing, body checks, error shapes),
-`gcp_compute.py` (Compute's collections and operations), this one (HTTP, settings, the
+`gcp_compute.py` (Compute's collections and operations), `gcp_secrets.py` (Secret
+Manager), this one (HTTP, settings, the
 call log, holds, controls).
 
 Compute (emulated): networks, subnetworks, firewalls, routers, global addresses, with
@@ -28,6 +29,12 @@ Compute (emulated): networks, subnetworks, firewalls, routers, global addresses,
   routers use is a 400 `resourceInUseByAnotherResource`; a subnetwork range must be a
   valid CIDR inside no other subnetwork of its network; list `filter` on `name` and
   `labels.KEY`, with paging.
+
+Secret Manager (emulated): global secrets and their versions; names answered with the
+  project's number; secret id and label rules; `replication` required; `updateMask`
+  required on patch, `etag` checked; `addVersion` payloads as Base64 with an optional
+  CRC32C; `versions/latest:access`; disable/enable/destroy; list `filter` on
+  `labels.KEY` and `name`, with paging. Regional secrets answer 501.
 
 Control (all on the emulator's port, under /_emulator/ as every emulator of the project):
   GET  /_emulator/ready      200 {"ready": true, "emulator": "gcp", "apis": [...]}
@@ -60,6 +67,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from gcp_compute import Compute
+from gcp_secrets import Secrets
 from gcp_contract import APIS, ApiError, Contract, check_body, documents_dir, error_body
 
 LOCK = threading.RLock()
@@ -124,6 +132,7 @@ HELD = []
 
 
 COMPUTE = Compute(SETTINGS)
+SECRETS = Secrets(SETTINGS)
 
 
 # ---------------------------------------------------------------------------------------
@@ -200,7 +209,7 @@ class Handler(BaseHTTPRequestHandler):
                     HELD.remove(entry)
             self.send_json(200, answer)
         except ApiError as e:
-            self.send_json(e.code, error_body(style, e.code, e.message, e.reason))
+            self.send_json(e.code, error_body(style, e.code, e.message, e.reason, e.status))
         except Exception as e:  # an emulator bug: said loudly, in Google's shape
             import traceback
 
@@ -222,6 +231,8 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self, method, params, query, body):
         if method.api == "compute":
             return COMPUTE.handle(method, params, query, body)
+        if method.api == "secretmanager":
+            return SECRETS.handle(method, params, query, body)
         raise ApiError(501, f"{method.id} is routed but not emulated yet.")
 
     def control(self, http, path, raw):
@@ -231,6 +242,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_emulator/reset" and http == "POST":
                 with LOCK:
                     COMPUTE.reset()
+                    SECRETS.reset()
                     SETTINGS.reset()
                     RELEASED.notify_all()
                     CALLS.clear()

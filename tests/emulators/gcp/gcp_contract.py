@@ -35,14 +35,14 @@ REASON = {
 # Where Compute's selfLinks point, as on GCP (clients send them back as references).
 
 class ApiError(Exception):
-    def __init__(self, code, message, reason=None):
+    def __init__(self, code, message, reason=None, status=None):
         super().__init__(message)
-        self.code, self.message, self.reason = code, message, reason
+        self.code, self.message, self.reason, self.status = code, message, reason, status
 
 
 
-def error_body(style, code, message, reason=None):
-    err = {"code": code, "message": message, "status": STATUS.get(code, "UNKNOWN")}
+def error_body(style, code, message, reason=None, status=None):
+    err = {"code": code, "message": message, "status": status or STATUS.get(code, "UNKNOWN")}
     if style == "legacy":
         err["errors"] = [{"message": message, "domain": "global", "reason": reason or REASON.get(code, "invalid")}]
     return {"error": err}
