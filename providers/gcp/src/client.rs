@@ -1,9 +1,14 @@
 //! The Google Cloud clients cairn uses, built once per provider.
 
+use crate::servicenetworking::ServiceNetworking;
 use google_cloud_compute_v1::client::{
-    Firewalls, GlobalOperations, Networks, RegionOperations, Routers, Subnetworks,
+    Firewalls, GlobalAddresses, GlobalOperations, Networks, Projects, RegionOperations, Routers,
+    Subnetworks,
 };
 use google_cloud_secretmanager_v1::client::SecretManagerService;
+use google_cloud_sql_v1::client::{
+    SqlDatabasesService, SqlInstancesService, SqlOperationsService, SqlUsersService,
+};
 
 /// One client per Compute collection (the Rust clients are per service), one per other API.
 #[derive(Debug)]
@@ -14,7 +19,14 @@ pub(crate) struct Clients {
     pub routers: Routers,
     pub global_ops: GlobalOperations,
     pub region_ops: RegionOperations,
+    pub global_addresses: GlobalAddresses,
+    pub projects: Projects,
     pub secrets: SecretManagerService,
+    pub service_networking: ServiceNetworking,
+    pub sql_instances: SqlInstancesService,
+    pub sql_databases: SqlDatabasesService,
+    pub sql_users: SqlUsersService,
+    pub sql_operations: SqlOperationsService,
 }
 
 /// The client builders' common settings: a local endpoint with anonymous credentials when
@@ -51,7 +63,14 @@ impl Clients {
             routers: build!(Routers, endpoint, timeout),
             global_ops: build!(GlobalOperations, endpoint, timeout),
             region_ops: build!(RegionOperations, endpoint, timeout),
+            global_addresses: build!(GlobalAddresses, endpoint, timeout),
+            projects: build!(Projects, endpoint, timeout),
             secrets: build!(SecretManagerService, endpoint, timeout),
+            service_networking: ServiceNetworking::new(endpoint, timeout)?,
+            sql_instances: build!(SqlInstancesService, endpoint, timeout),
+            sql_databases: build!(SqlDatabasesService, endpoint, timeout),
+            sql_users: build!(SqlUsersService, endpoint, timeout),
+            sql_operations: build!(SqlOperationsService, endpoint, timeout),
         })
     }
 }

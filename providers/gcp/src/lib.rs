@@ -5,8 +5,9 @@
 //! Lowered so far: networks (custom-mode VPCs; a shared NAT as one Cloud Router with a
 //! Cloud NAT over the private tier), subnets (regional subnetworks, private Google access
 //! on private tiers) and security groups (a network tag, one VPC firewall
-//! rule per rule, and a deny of the egress no rule allows) and secrets (Secret Manager
-//! secrets, the value as the latest version). Every other kind is refused at lowering with the field
+//! rule per rule, and a deny of the egress no rule allows), secrets (Secret Manager
+//! secrets, the value as the latest version) and databases (Cloud SQL for PostgreSQL on a
+//! private IP, through private services access). Every other kind is refused at lowering with the field
 //! and the cloud named, never dropped; the CLI does not offer `--cloud gcp` until all are.
 //!
 //! Configured as Google's tools are: Application Default Credentials, the project from
@@ -27,9 +28,12 @@ mod error;
 mod firewall;
 mod lower;
 mod operation;
+mod psa;
 mod router;
 mod schema;
 mod secret;
+mod servicenetworking;
+mod sql;
 
 use async_trait::async_trait;
 use cairn_core::invalid::Invalid;
@@ -114,6 +118,38 @@ pub(crate) struct Ctx {
     pub project: String,
     pub region: String,
     pub options: GcpOptions,
+    /// The project's number (Service Networking names networks by it), asked once.
+    pub project_number: tokio::sync::OnceCell<String>,
+}
+
+impl Ctx {
+    /// `projects/{number}/global/networks/{name}`, as Service Networking names a network.
+    pub async fn numbered_network(
+        &self,
+        address: &str,
+        name: &str,
+    ) -> Result<String, ProviderError> {
+        let number = self
+            .project_number
+            .get_or_try_init(|| async {
+                let p = self
+                    .c
+                    .projects
+                    .get()
+                    .set_project(&self.project)
+                    .send()
+                    .await
+                    .map_err(|e| error::convert(address, e))?;
+                p.id.map(|n| n.to_string())
+                    .ok_or_else(|| ProviderError::Api {
+                        address: address.to_string(),
+                        code: "NoProjectNumber".into(),
+                        message: format!("Compute gave no number for project {}", self.project),
+                    })
+            })
+            .await?;
+        Ok(format!("projects/{number}/global/networks/{name}"))
+    }
 }
 
 /// The GCP provider.
@@ -146,6 +182,7 @@ impl GcpProvider {
                 project: config.project,
                 region: config.region,
                 options: config.options,
+                project_number: tokio::sync::OnceCell::new(),
             },
             types,
             schema,

@@ -1,6 +1,6 @@
 //! The GCP types cairn manages, each declared once (schema + operations).
 
-use crate::{compute, firewall, router, secret, Ctx};
+use crate::{compute, firewall, psa, router, secret, sql, Ctx};
 use cairn_core::model::KindName;
 use cairn_core::provider::{AttrSchema, ResourceSchema};
 use cairn_provider_kit::ops;
@@ -22,19 +22,35 @@ pub(crate) static TYPES: LazyLock<Registry<Ctx>> = LazyLock::new(registry);
 const LOWERS_TO: &[(KindName, &[&str])] = &[
     (
         KindName::Network,
-        &["gcp_compute_network", "gcp_compute_router"],
+        &[
+            "gcp_compute_network",
+            "gcp_compute_router",
+            "gcp_compute_global_address",
+            "gcp_service_networking_connection",
+        ],
     ),
     (KindName::Subnet, &["gcp_compute_subnetwork"]),
     (KindName::SecurityGroup, &["gcp_compute_firewall"]),
     (KindName::Secret, &["gcp_secret_manager_secret"]),
+    (
+        KindName::Database,
+        &[
+            "gcp_sql_database_instance",
+            "gcp_sql_database",
+            "gcp_sql_user",
+        ],
+    ),
 ];
 
 /// Attributes no override may set: names are cairn's ownership marks, labels the stack's
 /// tags.
-pub(crate) const NOT_OVERRIDABLE: &[&str] = &["name", "secret_id", "labels"];
+pub(crate) const NOT_OVERRIDABLE: &[&str] = &["name", "name_prefix", "secret_id", "labels"];
+
+/// Types that carry no labels but live inside one that does (the kind's tags are there).
+pub(crate) const UNDER_LABELLED: &[&str] = &["gcp_sql_database", "gcp_sql_user"];
 
 /// Types that carry labels: the user's tags become labels, beside cairn's marks.
-pub(crate) const LABELLED: &[&str] = &["gcp_secret_manager_secret"];
+pub(crate) const LABELLED: &[&str] = &["gcp_secret_manager_secret", "gcp_sql_database_instance"];
 
 /// The override keys GCP reads per portable kind: every attribute a user may set on the
 /// types the kind lowers to (names are cairn's ownership marks, not the user's to set).
@@ -129,6 +145,104 @@ fn registry() -> Registry<Ctx> {
             .attr("self_link", C)
             .adopts_existing(),
         ops!(router::read, router::create, router::update, router::delete,),
+    );
+    r.add(
+        ResourceSchema::new("gcp_compute_global_address")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("network", F)
+            .attr("purpose", F)
+            .attr("address_type", F)
+            .attr("prefix_length", F)
+            .attr("address", C)
+            .attr("id", C)
+            .attr("self_link", C)
+            .adopts_existing(),
+        ops!(
+            psa::read_addresses,
+            psa::create_address,
+            psa::update_address,
+            psa::delete_address,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_service_networking_connection")
+            .typical_duration(Duration::from_secs(60))
+            .attr("network", F)
+            .attr("service", F)
+            .attr("reserved_peering_ranges", US)
+            .attr("peering", C)
+            .attr("id", C)
+            // One per network and service: one found on the stack's network is its own.
+            .adopts_existing(),
+        ops!(
+            psa::read_connections,
+            psa::create_connection,
+            psa::update_connection,
+            psa::delete_connection,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_sql_database_instance")
+            .typical_duration(Duration::from_secs(600))
+            .attr("name_prefix", F)
+            .attr("region", F)
+            .attr("database_version", F)
+            .attr("tier", U)
+            .attr("edition", U)
+            .attr("availability_type", U)
+            .attr("disk_size_gb", U)
+            .attr("disk_type", F)
+            .attr("backup_retained", U)
+            // Cloud SQL's choice when the stack declares no window: compared when declared.
+            .attr("backup_start_time", C)
+            .attr("maintenance_day", C)
+            .attr("maintenance_hour", C)
+            .attr("deletion_protection", U)
+            .attr("private_network", F)
+            .attr("allocated_ip_range", F)
+            .attr("flags", U)
+            .attr("labels", U)
+            .attr("name", C)
+            .attr("private_ip", C)
+            .attr("connection_name", C)
+            .attr("state", C)
+            .attr("id", C),
+        ops!(
+            sql::read_instances,
+            sql::create_instance,
+            sql::update_instance,
+            sql::delete_instance,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_sql_database")
+            .typical_duration(Duration::from_secs(20))
+            .attr("instance", F)
+            .attr("name", F)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            sql::read_databases,
+            sql::create_database,
+            sql::update_database,
+            sql::delete_database,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_sql_user")
+            .typical_duration(Duration::from_secs(10))
+            .attr("instance", F)
+            .attr("name", F)
+            .attr("password", S)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            sql::read_users,
+            sql::create_user,
+            sql::update_user,
+            sql::delete_user,
+        ),
     );
     r.add(
         ResourceSchema::new("gcp_secret_manager_secret")

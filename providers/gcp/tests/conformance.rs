@@ -1,5 +1,6 @@
 //! The provider conformance suite (cairn-provider-kit) on the GCP provider, against the
-//! GCP emulator: lost create answers adopted without a second create, adopt-reads of
+//! GCP emulator (networking, secrets, Cloud SQL behind private services access): lost
+//! create answers adopted without a second create, adopt-reads of
 //! creates that never happened answering "gone", types named by the stack adopting their
 //! own objects on "already exists", and everything reading as gone after destroy.
 
@@ -22,6 +23,14 @@ fn the_gcp_provider_passes_the_provider_conformance_suite() {
         SecurityGroup::new(&vpc, "app").ingress(Rule::tcp(443).from_cidr("10.0.0.0/8")),
     );
     s.add("token", Secret::generated().description("conformance"));
+    let pw = s.add("db-admin", Secret::generated());
+    s.add(
+        "db",
+        Database::postgres("16")
+            .in_network(&vpc)
+            .database("app")
+            .admin_password(&pw),
+    );
     let dir = tempfile::tempdir().unwrap();
     let report = gcp
         .rt
@@ -31,13 +40,14 @@ fn the_gcp_provider_passes_the_provider_conformance_suite() {
         report.adopted_after_lost_answer > 0 && report.rounds > 1,
         "{report:?}"
     );
-    // Every type so far is found by its name (its ownership mark) or, for the secret, its
-    // id: rule 4 adopts all seven objects (network, two subnetworks, the Cloud Router, the
-    // group's rule and its egress deny, the secret) re-created under their names, and
-    // rule 3 (for types found by marks or tokens alone) has nothing to check yet.
+    // Rule 4 adopts the twelve objects found under their natural keys (network, two
+    // subnetworks, the Cloud Router, the group's rule and its egress deny, two secrets, the
+    // reserved range, the Service Networking connection, the database and the user);
+    // rule 3 checks the one type found by its create's token alone: the Cloud SQL
+    // instance, whose name comes from that token.
     assert_eq!(
         (report.adopted_by_key, report.types_checked),
-        (7, 0),
+        (12, 1),
         "{report:?}"
     );
 }

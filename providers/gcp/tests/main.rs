@@ -2,6 +2,7 @@
 //! Cloud Rust clients over HTTP: one test binary.
 
 mod conformance;
+mod database;
 mod firewall;
 mod network;
 mod router;

@@ -6,7 +6,8 @@ PostgreSQL to the instance, as it must on AWS. So the emulator runs one local Po
 (Debian's package; `tests/run-all` installs it) on a free loopback port and points every
 RDS instance's endpoint at it: each instance's master user becomes a login role with the
 instance's password, its `DBName` a database owned by that role. Deleting an instance drops
-its role's databases and the role; a reset drops everything but the built-ins.
+its role's databases and the role; a reset drops everything but the built-ins. The GCP
+emulator starts one server per Cloud SQL instance with it (gcp/gcp_sql_postgres.py).
 
 The server runs as the `postgres` user when the emulator runs as root (initdb refuses root)
 and dies with the emulator (PR_SET_PDEATHSIG), so no test run leaves one behind.
@@ -100,15 +101,20 @@ class LocalPostgres:
 
     def sql(self, statement, check=True):
         """Run `statement` as the superuser; True when it worked."""
+        error = self.error_of(statement)
+        if check and error is not None:
+            raise RuntimeError(f"local PostgreSQL refused {statement!r}: {error}")
+        return error is None
+
+    def error_of(self, statement):
+        """Run `statement` as the superuser: None when it worked, else PostgreSQL's words."""
         done = subprocess.run(
             [os.path.join(self.bin, "psql"), "-h", self.dir, "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", statement],
             capture_output=True,
             text=True,
             preexec_fn=self._as_postgres(False),
         )
-        if check and done.returncode != 0:
-            raise RuntimeError(f"local PostgreSQL refused {statement!r}: {done.stderr.strip()}")
-        return done.returncode == 0
+        return None if done.returncode == 0 else done.stderr.strip()
 
     def rows(self, query):
         done = subprocess.run(

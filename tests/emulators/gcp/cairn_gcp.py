@@ -17,18 +17,52 @@ emulator never reads them from anywhere else):
 
 Files: `gcp_contract.py` (discovery documents, routing, body checks, error shapes),
 `gcp_compute.py` (Compute's collections and operations), `gcp_secrets.py` (Secret
-Manager), this one (HTTP, settings, the
-call log, holds, controls).
+Manager), `gcp_servicenetworking.py` (private services access), `gcp_sql.py` (Cloud SQL)
+with `gcp_sql_postgres.py` (a real PostgreSQL server per instance, through
+`../aws/local_postgres.py`), this one (HTTP, settings, the call log, holds, controls).
 
 Compute (emulated): networks, subnetworks, firewalls, routers, global addresses, with
   server-set fields (`id` uint64 as a string, `selfLink`, `creationTimestamp`, `kind`),
   `Operation`s that pass PENDING -> RUNNING -> DONE over polls (`wait` finishes one), the
   resource appearing (or going) when its operation is DONE; `requestId` must be a UUID
   and a repeated one returns the first operation (Compute's idempotency); 409
-  `alreadyExists`; 404 `notFound`; deleting a network that subnetworks, firewalls or
-  routers use is a 400 `resourceInUseByAnotherResource`; a subnetwork range must be a
-  valid CIDR inside no other subnetwork of its network; list `filter` on `name` and
-  `labels.KEY`, with paging.
+  `alreadyExists`; 404 `notFound`; deleting a network that subnetworks, firewalls, routers
+  or global addresses use is a 400 `resourceInUseByAnotherResource`, and so is deleting a
+  global address a Service Networking connection uses; a subnetwork range must be a valid
+  CIDR inside no other subnetwork or allocated range of its network; a VPC_PEERING global
+  address must be INTERNAL, name its network and a prefixLength of 8-29, and is given the
+  first free range of 10/8, 172.16/12, 192.168/16 clear of the network's subnetworks and
+  ranges when it names no `address` (an EXTERNAL one an address of 198.51.100.0/24); list
+  `filter` on `name` and `labels.KEY`, with paging.
+
+Service Networking (emulated): connections create / list / patch / deleteConnection and
+  operations.get. Operations are `done` after `op_polls` polls (or `op_ms`), `done: false`
+  left out as proto3 JSON does; what depends on other resources fails the operation
+  (`error.code` 9): a range that is not a VPC_PEERING address of the network ("Allocated IP
+  range 'r' not found in network."), a second create with other ranges ("Cannot modify
+  allocated ranges in CreateConnection. Please use UpdateConnection."), deleting while Cloud
+  SQL instances use the network ("Failed to delete connection; Producer services (e.g.
+  CloudSQL, Cloud Memstore, etc.) are still using this connection."); removing ranges on
+  patch needs `force=true`. Connections name networks by project number; the network gets
+  the `servicenetworking-googleapis-com` peering.
+
+Cloud SQL (emulated, PostgreSQL only): instances insert / get / list / patch / update /
+  delete / restart, databases and users, operations get / list (sql#operation PENDING ->
+  RUNNING -> DONE as Compute's, one at a time per instance, else 409 operationInProgress).
+  An instance is PENDING_CREATE until its CREATE operation is DONE; `rootPassword` is the
+  `postgres` user's password and is never answered. Rules: name, 409 instanceAlreadyExists
+  (also for a name deleted less than `sql_name_reuse_ms` ago, in GCP's words), tier by
+  edition (Enterprise Plus by default from POSTGRES_16: db-perf-optimized-N-*; Enterprise:
+  db-f1-micro, db-g1-small, db-custom-CPUS-MiB within Cloud SQL's limits), disk 10-65536
+  GB and never shrunk, backup / maintenance / label rules, flags named once, private IP
+  only on a network with a Service Networking connection ("Incorrect Service Networking
+  config for instance: P:I:NETWORK_NOT_PEERED.") and taken from its allocated range (from
+  the range's .3), a deletion-protected instance refused deletion; `settingsVersion` counts patches and
+  updates, a stale one is a 412; patch merges settings, update replaces them. List filter
+  `field.path:value` terms (`settings.userLabels.env:prod`), with paging. Databases and
+  users are made, changed and dropped on the instance's real server at once (PostgreSQL's
+  refusals as Cloud SQL's 400 "Invalid request: failed to ... Detail: pq: ..."), owned by /
+  members of `cloudsqlsuperuser`; listing them needs a RUNNABLE instance.
 
 Secret Manager (emulated): global secrets and their versions; names answered with the
   project's number; secret id and label rules; `replication` required; `updateMask`
@@ -38,8 +72,9 @@ Secret Manager (emulated): global secrets and their versions; names answered wit
 
 Control (all on the emulator's port, under /_emulator/ as every emulator of the project):
   GET  /_emulator/ready      200 {"ready": true, "emulator": "gcp", "apis": [...]}
-  POST /_emulator/reset      forget every resource and operation, the call log; faults and
-                             holds back to none
+  POST /_emulator/reset      forget every resource and operation (stopping the Cloud SQL
+                             instances' PostgreSQL servers), the call log; faults and holds
+                             back to none
   GET/POST /_emulator/faults {"latency_ms": 50, "throttle_rate": 0.1, "error_rate": 0.05,
                              "seed": 1, "op_polls": 2, "op_ms": 1000,
                              "hold": ["compute.networks.insert", "compute.firewalls.*"]}
@@ -47,17 +82,25 @@ Control (all on the emulator's port, under /_emulator/ as every emulator of the 
                              errors a 503 UNAVAILABLE / backendError; "op_polls": the polls an
                              operation takes to be DONE, "op_ms": the time after which it is
                              DONE unpolled (0: never); "hold": those methods take effect at
-                             once but answer only when released, at most a minute later)
+                             once but answer only when released, at most a minute later;
+                             "sql_name_reuse_ms": how long a deleted Cloud SQL instance's
+                             name stays taken, a week on GCP, 0 by default)
+  GET  /_emulator/sql/instances/NAME  where the real PostgreSQL behind a Cloud SQL
+                             instance answers (its private IP does not route here):
+                             {"host": "127.0.0.1", "port": 5xxxx, "databases": [...],
+                             "users": [...]} (any project; "port" null without PostgreSQL)
   GET  /_emulator/held       the calls whose answers are held now
   POST /_emulator/held/release  answer every held call
   GET  /_emulator/calls      the call log: service (the API), operation (the discovery
                              method id), start, end, fault, held
   POST /_emulator/calls/reset  clears it
 The same settings are read at start from CAIRN_GCP_LATENCY_MS, CAIRN_GCP_THROTTLE_RATE,
-CAIRN_GCP_ERROR_RATE, CAIRN_GCP_OP_POLLS, CAIRN_GCP_OP_MS and CAIRN_GCP_SEED.
+CAIRN_GCP_ERROR_RATE, CAIRN_GCP_OP_POLLS, CAIRN_GCP_OP_MS, CAIRN_GCP_SEED and
+CAIRN_GCP_SQL_NAME_REUSE_MS.
 """
 
 import argparse
+import atexit
 import json
 import os
 import random
@@ -67,8 +110,11 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from gcp_compute import Compute
+from gcp_contract import APIS, ApiError, Contract, check_body, normalize_enums, documents_dir, error_body
 from gcp_secrets import Secrets
-from gcp_contract import APIS, ApiError, Contract, check_body, documents_dir, error_body
+from gcp_servicenetworking import ServiceNetworking
+from gcp_sql import CloudSql
+from gcp_sql_postgres import Servers
 
 LOCK = threading.RLock()
 RELEASED = threading.Condition(LOCK)
@@ -85,16 +131,18 @@ class Settings:
             "op_polls": os.environ.get("CAIRN_GCP_OP_POLLS"),
             "op_ms": os.environ.get("CAIRN_GCP_OP_MS"),
             "seed": os.environ.get("CAIRN_GCP_SEED"),
+            "sql_name_reuse_ms": os.environ.get("CAIRN_GCP_SQL_NAME_REUSE_MS"),
         }
         self.update({k: float(v) for k, v in env.items() if v})
 
     def reset(self):
         self.latency_ms, self.throttle_rate, self.error_rate = 0.0, 0.0, 0.0
         self.op_polls, self.op_ms, self.seed, self.hold = 2, 1000, 0, []
+        self.sql_name_reuse_ms = 0
         self.rng = random.Random(0)
 
     def update(self, d):
-        unknown = set(d) - {"latency_ms", "throttle_rate", "error_rate", "op_polls", "op_ms", "seed", "hold"}
+        unknown = set(d) - {"latency_ms", "throttle_rate", "error_rate", "op_polls", "op_ms", "seed", "hold", "sql_name_reuse_ms"}
         if unknown:
             raise ApiError(400, f"unknown fault settings: {sorted(unknown)}")
         for k in ("latency_ms", "throttle_rate", "error_rate"):
@@ -104,6 +152,8 @@ class Settings:
             self.op_polls = max(0, int(d["op_polls"]))
         if "op_ms" in d:
             self.op_ms = max(0, int(d["op_ms"]))
+        if "sql_name_reuse_ms" in d:
+            self.sql_name_reuse_ms = max(0, int(d["sql_name_reuse_ms"]))
         if "seed" in d:
             self.seed = int(d["seed"])
             self.rng = random.Random(self.seed)
@@ -123,6 +173,7 @@ class Settings:
             "op_ms": self.op_ms,
             "seed": self.seed,
             "hold": self.hold,
+            "sql_name_reuse_ms": self.sql_name_reuse_ms,
         }
 
 
@@ -133,6 +184,10 @@ HELD = []
 
 COMPUTE = Compute(SETTINGS)
 SECRETS = Secrets(SETTINGS)
+NETWORKING = ServiceNetworking(SETTINGS, COMPUTE)
+SERVERS = Servers()
+SQL = CloudSql(SETTINGS, COMPUTE, NETWORKING, SERVERS)
+EMULATED = {"compute": COMPUTE, "secretmanager": SECRETS, "servicenetworking": NETWORKING, "sqladmin": SQL}
 
 
 # ---------------------------------------------------------------------------------------
@@ -195,6 +250,7 @@ class Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw) if raw.strip() else None
             except ValueError as e:
                 raise ApiError(400, f"Invalid JSON payload received. {e}.")
+            body = normalize_enums(method, body)
             check_body(method, body if body is not None else ({} if method.request else None))
             with LOCK:
                 answer = self.dispatch(method, params, query, body or {})
@@ -229,10 +285,11 @@ class Handler(BaseHTTPRequestHandler):
                     )
 
     def dispatch(self, method, params, query, body):
-        if method.api == "compute":
-            return COMPUTE.handle(method, params, query, body)
-        if method.api == "secretmanager":
-            return SECRETS.handle(method, params, query, body)
+        # Every API's operations settle first: one API's rules read another's resources.
+        for api in (COMPUTE, NETWORKING, SQL):
+            api.settle()
+        if method.api in EMULATED:
+            return EMULATED[method.api].handle(method, params, query, body)
         raise ApiError(501, f"{method.id} is routed but not emulated yet.")
 
     def control(self, http, path, raw):
@@ -241,8 +298,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {"ready": True, "emulator": "gcp", "apis": sorted(a for a, _ in APIS.values())})
             if path == "/_emulator/reset" and http == "POST":
                 with LOCK:
-                    COMPUTE.reset()
-                    SECRETS.reset()
+                    for api in EMULATED.values():
+                        api.reset()
                     SETTINGS.reset()
                     RELEASED.notify_all()
                     CALLS.clear()
@@ -252,6 +309,12 @@ class Handler(BaseHTTPRequestHandler):
                     if http == "POST":
                         SETTINGS.update(json.loads(raw or b"{}"))
                     return self.send_json(200, SETTINGS.as_dict())
+            if path.startswith("/_emulator/sql/instances/") and http == "GET":
+                with LOCK:
+                    found = SQL.endpoint(path.rsplit("/", 1)[1])
+                if found is None:
+                    return self.send_json(404, {"message": f"no Cloud SQL instance {path.rsplit('/', 1)[1]}"})
+                return self.send_json(200, found)
             if path == "/_emulator/held" and http == "GET":
                 with LOCK:
                     return self.send_json(200, list(HELD))
@@ -282,10 +345,13 @@ def main():
         def watch():
             while os.getppid() == parent:
                 time.sleep(0.5)
+            SERVERS.stop_all()
             os._exit(0)
 
         threading.Thread(target=watch, daemon=True).start()
     Handler.contract = Contract(documents_dir())
+    SERVERS.start()
+    atexit.register(SERVERS.stop_all)
     # Loopback only: the emulator is for this machine's tests.
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True

@@ -10,6 +10,7 @@ import time
 import uuid
 
 from gcp_contract import ApiError
+from gcp_secrets import project_number
 
 COMPUTE_BASE = "https://www.googleapis.com/compute/v1/"
 
@@ -33,8 +34,14 @@ class Compute:
     # The URL segment of each collection (globalAddresses live at global/addresses).
     SEGMENT = {"globalAddresses": "addresses"}
 
+    # Where private services access may allocate a range when none is given.
+    PRIVATE_POOLS = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+
     def __init__(self, settings):
         self.settings = settings
+        # Other APIs' resources that use Compute's: callables (key) -> the path of one
+        # resource using it, or None (Service Networking's connections use addresses).
+        self.in_use = []
         self.reset()
 
     def reset(self):
@@ -42,6 +49,7 @@ class Compute:
         self.operations = {}  # (project, scope, name) -> operation record
         self.requests = {}  # (project, requestId) -> operation key
         self.next_id = 1000
+        self.external = 0
 
     def new_id(self):
         self.next_id += 1
@@ -74,13 +82,22 @@ class Compute:
                 self.advance(record, finish=True)
 
     def handle(self, method, params, query, body):
-        self.settle()
         verb = method.id.split(".")[-1]
         collection = method.id.split(".")[1]
         project = params[0]
         if collection in ("globalOperations", "regionOperations"):
             scope = "global" if collection == "globalOperations" else f"regions/{params[1]}"
             return self.operation(project, scope, params[-1], verb)
+        if method.id == "compute.projects.get":
+            # The project's `id` is its number, which Service Networking names networks by.
+            return {
+                "kind": "compute#project",
+                "id": project_number(project),
+                "name": project,
+                "creationTimestamp": "2020-01-01T00:00:00.000-00:00",
+                "selfLink": f"{COMPUTE_BASE}projects/{project}",
+                "defaultNetworkTier": "PREMIUM",
+            }
         if collection not in self.KINDS or verb not in ("insert", "get", "list", "delete", "patch"):
             raise ApiError(501, f"{method.id} is routed but not emulated yet.")
         scope = "global" if len(params) in (1, 2) and collection != "subnetworks" and collection != "routers" else f"regions/{params[1]}"
@@ -100,9 +117,9 @@ class Compute:
             if earlier is not None:
                 return self.operations[earlier]["op"]
         if verb == "insert":
-            key = self.check_insert(project, scope, collection, body)
+            key, body = self.check_insert(project, scope, collection, body)
             new_id = self.new_id()
-            op = self.start(project, scope, "insert", key, lambda: self.create(key, body, new_id), new_id)
+            op = self.start(project, scope, "insert", key, lambda: self.create(key, body, new_id), new_id, body)
         elif verb == "delete":
             key = (project, scope, collection, name)
             self.must_exist(key)
@@ -138,7 +155,9 @@ class Compute:
             self.must_exist(self.network_key(project, body.get("network", "")))
         if collection == "subnetworks":
             self.check_range(project, scope, body)
-        return key
+        if collection == "globalAddresses":
+            body = self.check_address(project, body)
+        return key, body
 
     def network_key(self, project, ref):
         p, scope, name = self.resolve(project, ref, "networks")
@@ -158,13 +177,96 @@ class Compute:
                         400,
                         f"Invalid IPCidrRange: {cidr} conflicts with existing subnetwork '{other}' in region '{sc.split('/')[-1]}'.",
                     )
+        for other, allocated in self.allocated_ranges(network):
+            if net.overlaps(allocated):
+                raise ApiError(400, f"Invalid IPCidrRange: {cidr} conflicts with existing allocated IP range '{other}'.")
+
+    def made_or_making(self, collection, network):
+        """(key, body) of a collection's objects in a network, those being inserted too."""
+        found = [(k, o) for k, o in self.objects.items() if k[2] == collection]
+        found += [
+            (r["key"], r["body"])
+            for r in self.operations.values()
+            if r["key"][2] == collection and r["op"]["operationType"] == "insert" and r["op"]["status"] != "DONE"
+        ]
+        return [(k, b) for k, b in found if self.network_key(k[0], b.get("network", "")) == network]
+
+    def allocated_ranges(self, network):
+        """(name, range) of the network's VPC_PEERING addresses, reserved or being reserved."""
+        return [
+            (key[3], ipaddress.ip_network(f"{b['address']}/{b['prefixLength']}"))
+            for key, b in self.made_or_making("globalAddresses", network)
+            if b.get("purpose") == "VPC_PEERING"
+        ]
+
+    def check_address(self, project, body):
+        """A global address: VPC_PEERING ones are INTERNAL ranges of a network, given or
+        allocated clear of its subnetworks and other ranges; others take no network."""
+        purpose, kind = body.get("purpose"), body.get("addressType", "EXTERNAL")
+        if purpose != "VPC_PEERING":
+            if body.get("network") and not (kind == "INTERNAL" and purpose == "PRIVATE_SERVICE_CONNECT"):
+                raise ApiError(
+                    400,
+                    f"Invalid value for field 'resource.network': '{body['network']}'. A network can only be given for an INTERNAL address with purpose VPC_PEERING or PRIVATE_SERVICE_CONNECT.",
+                )
+            if kind == "EXTERNAL" and "address" not in body:
+                self.external += 1
+                body = dict(body, address=f"198.51.100.{self.external % 254 + 1}")
+            return body
+        if kind != "INTERNAL":
+            raise ApiError(400, f"Invalid value for field 'resource.addressType': '{kind}'. An address with purpose VPC_PEERING must be INTERNAL.")
+        if not body.get("network"):
+            raise ApiError(400, "Invalid value for field 'resource.network': ''. An address with purpose VPC_PEERING must name its network.")
+        if "prefixLength" not in body:
+            raise ApiError(400, "Invalid value for field 'resource.prefixLength': ''. An address with purpose VPC_PEERING needs a prefix length.")
+        prefix = int(body["prefixLength"])
+        if not 8 <= prefix <= 29:
+            raise ApiError(400, f"Invalid value for field 'resource.prefixLength': '{prefix}'. The prefix length must be between 8 and 29.")
+        network = self.network_key(project, body["network"])
+        taken = [(f"subnetwork '{k[3]}'", ipaddress.ip_network(b["ipCidrRange"])) for k, b in self.made_or_making("subnetworks", network)]
+        taken += [(f"allocated IP range '{name}'", r) for name, r in self.allocated_ranges(network)]
+        if "address" in body:
+            try:
+                want = ipaddress.IPv4Network(f"{body['address']}/{prefix}", strict=True)
+            except ValueError:
+                raise ApiError(400, f"Invalid value for field 'resource.address': '{body['address']}'. It must be the first IPv4 address of a /{prefix} range.")
+            for what, r in taken:
+                if want.overlaps(r):
+                    raise ApiError(400, f"Invalid IPCidrRange: {want} conflicts with existing {what}.")
+            return dict(body, prefixLength=prefix)
+        return dict(body, prefixLength=prefix, address=self.free_range(prefix, [r for _, r in taken]))
+
+    def free_range(self, prefix, taken):
+        """The first /prefix block of the private pools that overlaps nothing taken."""
+        size = 2 ** (32 - prefix)
+        for pool in self.PRIVATE_POOLS:
+            if prefix < pool.prefixlen:
+                continue
+            start = int(pool.network_address)
+            while start + size - 1 <= int(pool.broadcast_address):
+                block = ipaddress.IPv4Network((start, prefix))
+                clash = [r for r in taken if r.overlaps(block)]
+                if not clash:
+                    return str(block.network_address)
+                after = max(int(r.broadcast_address) for r in clash) + 1
+                start = -(-after // size) * size
+        raise ApiError(400, f"Invalid value for field 'resource.prefixLength': '{prefix}'. No free /{prefix} range is left in the network.")
 
     def check_delete(self, key):
         project, scope, collection, name = key
+        for hook in self.in_use:
+            user = hook(key)
+            if user:
+                kind, seg = self.KINDS[collection].split("#")[1], self.SEGMENT.get(collection, collection)
+                raise ApiError(
+                    400,
+                    f"The {kind} resource 'projects/{project}/{scope}/{seg}/{name}' is already being used by '{user}'",
+                    "resourceInUseByAnotherResource",
+                )
         if collection != "networks":
             return
         for (p, sc, coll, other), obj in self.objects.items():
-            if coll in ("subnetworks", "firewalls", "routers") and self.network_key(p, obj.get("network", "")) == key:
+            if coll in ("subnetworks", "firewalls", "routers", "globalAddresses") and self.network_key(p, obj.get("network", "")) == key:
                 seg = self.SEGMENT.get(coll, coll)
                 raise ApiError(
                     400,
@@ -198,6 +300,9 @@ class Compute:
             obj.setdefault("privateIpGoogleAccess", False)
             # bytes travel as URL-safe Base64, as Google's JSON encodes them.
             obj["fingerprint"] = base64.urlsafe_b64encode(os.urandom(8)).decode()
+        if collection == "globalAddresses":
+            obj.setdefault("addressType", "EXTERNAL")
+            obj["status"] = "RESERVED"
         if collection == "firewalls":
             obj.setdefault("direction", "INGRESS")
             obj.setdefault("priority", 1000)
@@ -212,7 +317,7 @@ class Compute:
                 obj[k] = v
         return obj
 
-    def start(self, project, scope, kind, key, effect, target_id=None):
+    def start(self, project, scope, kind, key, effect, target_id=None, body=None):
         name = f"operation-{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}"
         op = {
             "kind": "compute#operation",
@@ -229,7 +334,7 @@ class Compute:
         }
         if scope.startswith("regions/"):
             op["region"] = f"{COMPUTE_BASE}projects/{project}/{scope}"
-        record = {"op": op, "key": key, "effect": effect, "polls": 0, "started": time.time()}
+        record = {"op": op, "key": key, "effect": effect, "polls": 0, "started": time.time(), "body": body}
         self.operations[(project, scope, name)] = record
         if self.settings.op_polls == 0:
             self.advance(record, finish=True)
@@ -276,7 +381,7 @@ class Compute:
             for (p, sc, coll, name), obj in self.objects.items()
             if (p, sc, coll) == (project, scope, collection) and keep(obj)
         )
-        limit = int((query.get("maxResults") or ["500"])[0])
+        limit = min(int((query.get("maxResults") or ["0"])[0] or 0) or 500, 500)
         start = int((query.get("pageToken") or ["0"])[0] or 0)
         page = names[start : start + limit]
         out = {

@@ -19,7 +19,9 @@ STATUS = {
     400: "INVALID_ARGUMENT",
     404: "NOT_FOUND",
     409: "ALREADY_EXISTS",
+    412: "FAILED_PRECONDITION",
     429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
     501: "UNIMPLEMENTED",
     503: "UNAVAILABLE",
 }
@@ -107,6 +109,61 @@ class Contract:
         if allowed:
             raise ApiError(405, f"Method {http} is not allowed on {path}.")
         raise ApiError(404, f"The requested URL {path} was not found on this server.")
+
+
+# APIs served from protobuf definitions: their JSON takes an enum as its name or its
+# protobuf number (proto3 JSON), and the official Rust clients send numbers. Discovery
+# documents give only names; the numbers come from proto_enums.json (gen_proto_enums.py).
+PROTO_JSON = {"sqladmin", "redis", "managedkafka", "secretmanager", "servicenetworking"}
+_ENUM_TABLES = None
+
+
+def enum_table(names):
+    """{number: name} for the enum whose names are `names`, or None when none is known."""
+    global _ENUM_TABLES
+    if _ENUM_TABLES is None:
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "proto_enums.json"), encoding="utf-8") as f:
+            _ENUM_TABLES = json.load(f)
+    wanted = set(names)
+    best, score = None, 0.0
+    for table in _ENUM_TABLES:
+        keys = set(table)
+        overlap = len(keys & wanted) / len(keys | wanted)
+        if overlap > score:
+            best, score = table, overlap
+    # Documents and protos may differ by a deprecated value or two, never more.
+    if best is None or score < 0.8:
+        return None
+    return {number: name for name, number in best.items()}
+
+
+def normalize_enums(method, value, schema=None, where="", depth=0):
+    """`value` with every enum given by number (proto3 JSON) written as its name, so the
+    checks and the emulation see one form; a number the enum does not have is a 400."""
+    if method.api not in PROTO_JSON or depth > 40:
+        return value
+    schemas = method.doc["schemas"]
+    if schema is None:
+        if method.request is None:
+            return value
+        schema = {"$ref": method.request}
+    if "$ref" in schema:
+        schema = schemas[schema["$ref"]]
+    kind = schema.get("type")
+    if isinstance(value, dict) and (kind == "object" or "properties" in schema):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        return {
+            k: normalize_enums(method, v, props.get(k) or extra or {}, join(where, k), depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list) and kind == "array":
+        return [normalize_enums(method, v, schema.get("items", {}), f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
+    if kind == "string" and "enum" in schema and isinstance(value, int) and not isinstance(value, bool):
+        table = enum_table(schema["enum"])
+        if table is None or value not in table:
+            raise ApiError(400, f"Invalid value at '{where or 'request'}' (TYPE_ENUM), {value}")
+        return table[value]
+    return value
 
 
 def check_body(method, body):
