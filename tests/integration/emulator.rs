@@ -474,9 +474,38 @@ fn the_gcp_emulator_holds_requests_to_the_discovery_contract() {
         "a filter it does not understand is refused, not ignored"
     );
 
+    // Proto3 JSON: an enum by its protobuf number is read as its name (the Rust clients
+    // send numbers); a number the enum does not have is refused.
+    let (status, body) = emulator
+        .request(
+            "POST",
+            "/v1/projects/p1/instances",
+            r#"{"name": "db1", "databaseVersion": 99999, "settings": {"tier": "db-custom-1-3840"}}"#,
+        )
+        .unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("TYPE_ENUM"), "{body}");
+    // 272 is POSTGRES_16's number in google.cloud.sql.v1.
+    let (status, body) = emulator
+        .request(
+            "POST",
+            "/v1/projects/p1/instances",
+            r#"{"name": "db1", "databaseVersion": 272, "settings": {"tier": "db-custom-1-3840", "edition": 2}}"#,
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = emulator
+        .request("GET", "/v1/projects/p1/instances/db1", "")
+        .unwrap();
+    assert_eq!(json(&body)["databaseVersion"], "POSTGRES_16", "{body}");
+
     // Routed but not emulated yet: said so, never a made-up success.
     let (status, body) = emulator
-        .request("POST", "/v1/projects/p1/instances", r#"{"name": "db"}"#)
+        .request(
+            "POST",
+            "/compute/v1/projects/p1/zones/us-central1-a/instances",
+            r#"{"name": "vm-1"}"#,
+        )
         .unwrap();
     assert_eq!(google_error(&body).0, 501, "{body}");
     assert_eq!(status, 501);

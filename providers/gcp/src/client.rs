@@ -5,6 +5,7 @@ use google_cloud_compute_v1::client::{
     Firewalls, GlobalAddresses, GlobalOperations, Networks, Projects, RegionOperations, Routers,
     Subnetworks,
 };
+use google_cloud_redis_v1::client::CloudRedis;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
 use google_cloud_sql_v1::client::{
     SqlDatabasesService, SqlInstancesService, SqlOperationsService, SqlUsersService,
@@ -27,6 +28,7 @@ pub(crate) struct Clients {
     pub sql_databases: SqlDatabasesService,
     pub sql_users: SqlUsersService,
     pub sql_operations: SqlOperationsService,
+    pub redis: CloudRedis,
 }
 
 /// The client builders' common settings: a local endpoint with anonymous credentials when
@@ -71,6 +73,7 @@ impl Clients {
             sql_databases: build!(SqlDatabasesService, endpoint, timeout),
             sql_users: build!(SqlUsersService, endpoint, timeout),
             sql_operations: build!(SqlOperationsService, endpoint, timeout),
+            redis: build!(CloudRedis, endpoint, timeout),
         })
     }
 }

@@ -6,8 +6,9 @@
 //! Cloud NAT over the private tier), subnets (regional subnetworks, private Google access
 //! on private tiers) and security groups (a network tag, one VPC firewall
 //! rule per rule, and a deny of the egress no rule allows), secrets (Secret Manager
-//! secrets, the value as the latest version) and databases (Cloud SQL for PostgreSQL on a
-//! private IP, through private services access). Every other kind is refused at lowering with the field
+//! secrets, the value as the latest version), databases (Cloud SQL for PostgreSQL on a
+//! private IP, through private services access) and caches (Memorystore for Redis, the
+//! same way; its AUTH string kept in Secret Manager). Every other kind is refused at lowering with the field
 //! and the cloud named, never dropped; the CLI does not offer `--cloud gcp` until all are.
 //!
 //! Configured as Google's tools are: Application Default Credentials, the project from
@@ -29,6 +30,7 @@ mod firewall;
 mod lower;
 mod operation;
 mod psa;
+mod redis;
 mod router;
 mod schema;
 mod secret;

@@ -4,8 +4,8 @@
 
 use cairn_core::invalid::Invalid;
 use cairn_core::model::{
-    Database, Declared, NatMode, Network, Placement, Protocol, Resource, Rule, RuleSource, Secret,
-    SecretSource, SecurityGroup, Size, Stack, StorageType, Subnet, Tier,
+    Cache, Database, Declared, NatMode, Network, Placement, Protocol, Resource, Rule, RuleSource,
+    Secret, SecretSource, SecurityGroup, Size, Stack, StorageType, Subnet, Tier,
 };
 use cairn_core::provider::{Concrete, Export, LowerResponse};
 use cairn_core::value::{Attrs, Text, Value};
@@ -30,11 +30,12 @@ pub fn lower_stack(
             Resource::SecurityGroup(g) => l.security_group(d, g),
             Resource::Secret(x) => l.secret(d, x),
             Resource::Database(db) => l.database(d, db),
+            Resource::Cache(c) => l.cache(d, c),
             other => l.err(
                 d,
                 "kind",
                 format!(
-                    "a {} is not lowered on gcp by cairn yet (networks, subnets, security groups, secrets and databases are)",
+                    "a {} is not lowered on gcp by cairn yet (networks, subnets, security groups, secrets, databases and caches are)",
                     other.kind().as_str()
                 ),
             ),
@@ -260,13 +261,17 @@ impl Lowering<'_> {
         let value = match &x.source {
             SecretSource::Generated(g) => Value::Generated(Box::new(g.clone())),
             SecretSource::Given(v) => Value::Sensitive(v.clone()),
-            SecretSource::Produced => {
-                return self.err(
-                    d,
-                    "source",
-                    "a produced secret is made by the service using it, and no service that produces one is lowered on gcp by cairn yet",
-                )
-            }
+            // Memorystore makes the AUTH string; cairn keeps it in Secret Manager.
+            SecretSource::Produced => match self.cache_using(&d.name) {
+                Some(cache) => Value::reference(addr("gcp_redis_instance", &cache), "auth_string"),
+                None => {
+                    return self.err(
+                        d,
+                        "source",
+                        "on gcp a produced secret is a cache's AUTH string (Memorystore makes it): no cache uses this one",
+                    )
+                }
+            },
         };
         let id = secret_id(self.stack.name(), &d.name);
         let a = self.push(
@@ -314,6 +319,7 @@ impl Lowering<'_> {
             Resource::Database(db) => {
                 network_of(self.stack, &db.placement).as_deref() == Some(name)
             }
+            Resource::Cache(c) => network_of(self.stack, &c.placement).as_deref() == Some(name),
             _ => false,
         })
     }
@@ -517,6 +523,146 @@ impl Lowering<'_> {
         self.export(d, "id", Value::reference(&instance, "id"));
         self.export(d, "endpoint", Value::reference(&instance, "private_ip"));
         self.export(d, "port", Value::Int(5432));
+    }
+}
+
+impl Lowering<'_> {
+    /// The cache whose AUTH token is secret `name`, if any.
+    fn cache_using(&self, name: &str) -> Option<String> {
+        self.stack
+            .resources()
+            .iter()
+            .find_map(|x| match &x.resource {
+                Resource::Cache(c) if c.auth_token.as_ref().is_some_and(|t| t.name() == name) => {
+                    Some(x.name.to_string())
+                }
+                _ => None,
+            })
+    }
+
+    /// Memorystore for Redis on private services access: BASIC without replicas,
+    /// STANDARD_HA (a standby in another zone, failover built in) with them; read replicas
+    /// beyond the standby.
+    fn cache(&mut self, d: &Declared, c: &Cache) {
+        let Some(net) = network_of(self.stack, &c.placement) else {
+            return self.err(d, "placement", "a cache needs a network on gcp");
+        };
+        let version = match c.version.as_str() {
+            "7" => "REDIS_7_2",
+            "6" => "REDIS_6_X",
+            other => {
+                return self.err(
+                    d,
+                    "version",
+                    format!("Memorystore offers Redis 6 and 7 on gcp, not {other}"),
+                )
+            }
+        };
+        if c.port.is_some() {
+            self.err(
+                d,
+                "port",
+                "Memorystore chooses the port on gcp (6379, or 6378 with TLS): leave it unset",
+            );
+        }
+        if !c.at_rest_encryption {
+            self.err(d, "at_rest_encryption", "Memorystore always encrypts at rest on gcp: at_rest_encryption(false) cannot be honoured");
+        }
+        let ha = c.replicas > 0;
+        if ha != c.automatic_failover {
+            self.err(
+                d,
+                "automatic_failover",
+                "on gcp failover is the STANDARD_HA tier, which replicas bring: automatic failover goes with replicas (and none without)",
+            );
+        }
+        if ha && !c.multi_zone {
+            self.err(
+                d,
+                "multi_zone",
+                "Memorystore's STANDARD_HA tier always keeps its replica in another zone on gcp",
+            );
+        }
+        if c.replicas > 5 {
+            self.err(d, "replicas", "Memorystore takes at most 5 replicas on gcp");
+        }
+        if let Some(t) = &c.auth_token {
+            let produced = self.stack.resources().iter().any(|x| {
+                x.name == t.name()
+                    && matches!(&x.resource, Resource::Secret(s) if matches!(s.source, SecretSource::Produced))
+            });
+            if !produced {
+                self.err(
+                    d,
+                    "auth_token",
+                    "Memorystore makes the AUTH string on gcp: give a Secret::produced()",
+                );
+            }
+        }
+        // Read replicas start at 5 GB: a smaller size gets the smallest that takes them.
+        let memory = i64::from(c.size.memory_gb()).max(if c.replicas > 1 { 5 } else { 1 });
+        let network = addr("gcp_compute_network", &net);
+        let psa = format!("{net}-psa");
+        let attrs = Attrs::from([
+            (
+                "instance_id".into(),
+                Value::str(cairn_provider_kit::names::fit(
+                    &gcp_name(self.stack.name(), &d.name),
+                    40,
+                )),
+            ),
+            ("region".into(), Value::str(self.region)),
+            (
+                "tier".into(),
+                Value::str(if ha { "STANDARD_HA" } else { "BASIC" }),
+            ),
+            ("memory_size_gb".into(), Value::Int(memory)),
+            ("redis_version".into(), Value::str(version)),
+            ("connect_mode".into(), Value::str("PRIVATE_SERVICE_ACCESS")),
+            (
+                "authorized_network".into(),
+                Value::reference(&network, "id"),
+            ),
+            (
+                "reserved_ip_range".into(),
+                Value::reference(addr("gcp_compute_global_address", &psa), "name"),
+            ),
+            ("auth_enabled".into(), Value::Bool(c.auth_token.is_some())),
+            (
+                "transit_encryption_mode".into(),
+                Value::str(if c.transit_encryption {
+                    "SERVER_AUTHENTICATION"
+                } else {
+                    "DISABLED"
+                }),
+            ),
+            (
+                "replica_count".into(),
+                Value::Int(if c.replicas > 1 {
+                    i64::from(c.replicas)
+                } else {
+                    0
+                }),
+            ),
+            (
+                "read_replicas_mode".into(),
+                Value::str(if c.replicas > 1 {
+                    "READ_REPLICAS_ENABLED"
+                } else {
+                    "READ_REPLICAS_DISABLED"
+                }),
+            ),
+        ]);
+        let instance = self.push(d, "gcp_redis_instance", attrs);
+        // Its address comes through the connection: created after it, deleted before it.
+        if let Some(last) = self.out.resources.last_mut() {
+            last.depends_on.push(Text::from(
+                addr("gcp_service_networking_connection", &psa).as_str(),
+            ));
+        }
+        self.export(d, "id", Value::reference(&instance, "id"));
+        self.export(d, "endpoint", Value::reference(&instance, "host"));
+        self.export(d, "port", Value::reference(&instance, "port"));
     }
 }
 
@@ -741,12 +887,12 @@ mod tests {
         );
 
         s.add(
-            "cache",
-            cairn_core::model::Cache::redis("7").in_network(&vpc),
+            "bus",
+            cairn_core::model::Broker::kafka("3").in_network(&vpc),
         );
         let err = lower_stack(&s, "p", "europe-west1").unwrap_err();
         assert!(
-            err.iter().any(|e| e.resource == "cache.cache"
+            err.iter().any(|e| e.resource == "broker.bus"
                 && e.field == "kind"
                 && e.message.contains("on gcp")),
             "{err:?}"

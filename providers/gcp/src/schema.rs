@@ -1,6 +1,6 @@
 //! The GCP types cairn manages, each declared once (schema + operations).
 
-use crate::{compute, firewall, psa, router, secret, sql, Ctx};
+use crate::{compute, firewall, psa, redis, router, secret, sql, Ctx};
 use cairn_core::model::KindName;
 use cairn_core::provider::{AttrSchema, ResourceSchema};
 use cairn_provider_kit::ops;
@@ -15,6 +15,11 @@ const C: AttrSchema = AttrSchema::COMPUTED;
 /// Lists Compute treats as sets (tags, ranges): compared ignoring order.
 const US: AttrSchema = U.unordered();
 const S: AttrSchema = AttrSchema::SENSITIVE;
+/// Made by the cloud and secret (Memorystore's AUTH string).
+const CS: AttrSchema = AttrSchema {
+    sensitive: true,
+    ..AttrSchema::COMPUTED
+};
 
 pub(crate) static TYPES: LazyLock<Registry<Ctx>> = LazyLock::new(registry);
 
@@ -32,6 +37,7 @@ const LOWERS_TO: &[(KindName, &[&str])] = &[
     (KindName::Subnet, &["gcp_compute_subnetwork"]),
     (KindName::SecurityGroup, &["gcp_compute_firewall"]),
     (KindName::Secret, &["gcp_secret_manager_secret"]),
+    (KindName::Cache, &["gcp_redis_instance"]),
     (
         KindName::Database,
         &[
@@ -44,13 +50,18 @@ const LOWERS_TO: &[(KindName, &[&str])] = &[
 
 /// Attributes no override may set: names are cairn's ownership marks, labels the stack's
 /// tags.
-pub(crate) const NOT_OVERRIDABLE: &[&str] = &["name", "name_prefix", "secret_id", "labels"];
+pub(crate) const NOT_OVERRIDABLE: &[&str] =
+    &["name", "name_prefix", "secret_id", "instance_id", "labels"];
 
 /// Types that carry no labels but live inside one that does (the kind's tags are there).
 pub(crate) const UNDER_LABELLED: &[&str] = &["gcp_sql_database", "gcp_sql_user"];
 
 /// Types that carry labels: the user's tags become labels, beside cairn's marks.
-pub(crate) const LABELLED: &[&str] = &["gcp_secret_manager_secret", "gcp_sql_database_instance"];
+pub(crate) const LABELLED: &[&str] = &[
+    "gcp_secret_manager_secret",
+    "gcp_sql_database_instance",
+    "gcp_redis_instance",
+];
 
 /// The override keys GCP reads per portable kind: every attribute a user may set on the
 /// types the kind lowers to (names are cairn's ownership marks, not the user's to set).
@@ -243,6 +254,33 @@ fn registry() -> Registry<Ctx> {
             sql::update_user,
             sql::delete_user,
         ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_redis_instance")
+            .typical_duration(Duration::from_secs(300))
+            .attr("instance_id", F)
+            .attr("region", F)
+            .attr("tier", F)
+            .attr("memory_size_gb", U)
+            .attr("redis_version", F)
+            .attr("connect_mode", F)
+            .attr("authorized_network", F)
+            .attr("reserved_ip_range", F)
+            .attr("auth_enabled", U)
+            .attr("transit_encryption_mode", F)
+            .attr("replica_count", U)
+            .attr("read_replicas_mode", U)
+            .attr("labels", U)
+            .attr("host", C)
+            .attr("port", C)
+            .attr("reserved_block", C)
+            .attr("state", C)
+            .attr("auth_string", CS)
+            .attr("id", C)
+            // Its id is the stack's name for it: one found under it is adopted when its
+            // labels are this stack's.
+            .adopts_existing(),
+        ops!(redis::read, redis::create, redis::update, redis::delete,),
     );
     r.add(
         ResourceSchema::new("gcp_secret_manager_secret")

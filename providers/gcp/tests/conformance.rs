@@ -1,5 +1,5 @@
 //! The provider conformance suite (cairn-provider-kit) on the GCP provider, against the
-//! GCP emulator (networking, secrets, Cloud SQL behind private services access): lost
+//! GCP emulator (networking, secrets, Cloud SQL and Memorystore behind private services access): lost
 //! create answers adopted without a second create, adopt-reads of
 //! creates that never happened answering "gone", types named by the stack adopting their
 //! own objects on "already exists", and everything reading as gone after destroy.
@@ -23,6 +23,11 @@ fn the_gcp_provider_passes_the_provider_conformance_suite() {
         SecurityGroup::new(&vpc, "app").ingress(Rule::tcp(443).from_cidr("10.0.0.0/8")),
     );
     s.add("token", Secret::generated().description("conformance"));
+    let auth = s.add("cache-auth", Secret::produced());
+    s.add(
+        "cache",
+        Cache::redis("7").in_network(&vpc).auth_token(&auth),
+    );
     let pw = s.add("db-admin", Secret::generated());
     s.add(
         "db",
@@ -40,14 +45,14 @@ fn the_gcp_provider_passes_the_provider_conformance_suite() {
         report.adopted_after_lost_answer > 0 && report.rounds > 1,
         "{report:?}"
     );
-    // Rule 4 adopts the twelve objects found under their natural keys (network, two
-    // subnetworks, the Cloud Router, the group's rule and its egress deny, two secrets, the
-    // reserved range, the Service Networking connection, the database and the user);
-    // rule 3 checks the one type found by its create's token alone: the Cloud SQL
-    // instance, whose name comes from that token.
+    // Rule 4 adopts the fourteen objects found under their natural keys (network, two
+    // subnetworks, the Cloud Router, the group's rule and its egress deny, three secrets,
+    // the reserved range, the Service Networking connection, the Memorystore instance, the
+    // database and the user); rule 3 checks the one type found by its create's token
+    // alone: the Cloud SQL instance, whose name comes from that token.
     assert_eq!(
         (report.adopted_by_key, report.types_checked),
-        (12, 1),
+        (14, 1),
         "{report:?}"
     );
 }

@@ -46,7 +46,7 @@ fn latest(gcp: &Gcp, secret_id: &str) -> String {
     String::from_utf8(base64_decode(data)).unwrap()
 }
 
-fn base64_decode(s: &str) -> Vec<u8> {
+pub fn base64_decode(s: &str) -> Vec<u8> {
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut bits = 0u32;
     let mut n = 0;

@@ -19,7 +19,8 @@ Files: `gcp_contract.py` (discovery documents, routing, body checks, error shape
 `gcp_compute.py` (Compute's collections and operations), `gcp_secrets.py` (Secret
 Manager), `gcp_servicenetworking.py` (private services access), `gcp_sql.py` (Cloud SQL)
 with `gcp_sql_postgres.py` (a real PostgreSQL server per instance, through
-`../aws/local_postgres.py`), this one (HTTP, settings, the call log, holds, controls).
+`../aws/local_postgres.py`), `gcp_redis.py` (Memorystore for Redis), this one (HTTP,
+settings, the call log, holds, controls).
 
 Compute (emulated): networks, subnetworks, firewalls, routers, global addresses, with
   server-set fields (`id` uint64 as a string, `selfLink`, `creationTimestamp`, `kind`),
@@ -41,9 +42,10 @@ Service Networking (emulated): connections create / list / patch / deleteConnect
   (`error.code` 9): a range that is not a VPC_PEERING address of the network ("Allocated IP
   range 'r' not found in network."), a second create with other ranges ("Cannot modify
   allocated ranges in CreateConnection. Please use UpdateConnection."), deleting while Cloud
-  SQL instances use the network ("Failed to delete connection; Producer services (e.g.
-  CloudSQL, Cloud Memstore, etc.) are still using this connection."); removing ranges on
-  patch needs `force=true`. Connections name networks by project number; the network gets
+  SQL or Memorystore instances use the network ("Failed to delete connection; Producer
+  services (e.g. CloudSQL, Cloud Memstore, etc.) are still using this connection.");
+  removing ranges on patch needs `force=true`, and a range a producer's address is in
+  stays. Connections name networks by project number; the network gets
   the `servicenetworking-googleapis-com` peering.
 
 Cloud SQL (emulated, PostgreSQL only): instances insert / get / list / patch / update /
@@ -63,6 +65,27 @@ Cloud SQL (emulated, PostgreSQL only): instances insert / get / list / patch / u
   users are made, changed and dropped on the instance's real server at once (PostgreSQL's
   refusals as Cloud SQL's 400 "Invalid request: failed to ... Detail: pq: ..."), owned by /
   members of `cloudsqlsuperuser`; listing them needs a RUNNABLE instance.
+
+Memorystore for Redis (emulated, metadata only: no Redis server behind it): instances
+  create / get / list (`-` for every location, with paging) / patch / delete /
+  getAuthString, and operations get / list / delete. Every change is a
+  google.longrunning.Operation (metadata google.cloud.redis.v1.OperationMetadata), `done`
+  after `op_polls` polls (or `op_ms`), its `response` the Instance (Empty for delete); the
+  instance is CREATING / UPDATING / DELETING until then, and any other change meanwhile is
+  a 400 FAILED_PRECONDITION ("Unable to update due to ongoing operations. Please wait until
+  instance is in READY state."). Rules: instance id, 409 "Resource '...' already exists",
+  tier, memory 1-300 GB, redis version (REDIS_7_0 by default), labels, the redisConfigs
+  the document names per version, replicas (0 for BASIC, 1 for STANDARD_HA, 1-5 and 5 GB or
+  more with read replicas, which stay on once enabled), zones of the region, the
+  authorized network in the instance's project and existing; PRIVATE_SERVICE_ACCESS needs
+  the network's Service Networking connection (400 FAILED_PRECONDITION "Google private
+  service access is not enabled. ...") and takes a free /29 (/28 with read replicas) of
+  the named allocated range or any of the connection's, answered as `reservedIpRange`;
+  DIRECT_PEERING a /29 of the network's own space; port 6378 with SERVER_AUTHENTICATION
+  (and `serverCaCerts`), else 6379. `updateMask` is required ("Update mask is empty") and
+  names only updatable fields ("Invalid option 'tier': 'tier' cannot be updated on existing
+  instances."). getAuthString answers `{}` unless AUTH is enabled. While an instance exists
+  its network cannot be deleted (Compute's 400 `resourceInUseByAnotherResource`).
 
 Secret Manager (emulated): global secrets and their versions; names answered with the
   project's number; secret id and label rules; `replication` required; `updateMask`
@@ -111,6 +134,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from gcp_compute import Compute
 from gcp_contract import APIS, ApiError, Contract, check_body, normalize_enums, documents_dir, error_body
+from gcp_redis import Redis
 from gcp_secrets import Secrets
 from gcp_servicenetworking import ServiceNetworking
 from gcp_sql import CloudSql
@@ -187,7 +211,8 @@ SECRETS = Secrets(SETTINGS)
 NETWORKING = ServiceNetworking(SETTINGS, COMPUTE)
 SERVERS = Servers()
 SQL = CloudSql(SETTINGS, COMPUTE, NETWORKING, SERVERS)
-EMULATED = {"compute": COMPUTE, "secretmanager": SECRETS, "servicenetworking": NETWORKING, "sqladmin": SQL}
+REDIS = Redis(SETTINGS, COMPUTE, NETWORKING)
+EMULATED = {"compute": COMPUTE, "redis": REDIS, "secretmanager": SECRETS, "servicenetworking": NETWORKING, "sqladmin": SQL}
 
 
 # ---------------------------------------------------------------------------------------
@@ -286,7 +311,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self, method, params, query, body):
         # Every API's operations settle first: one API's rules read another's resources.
-        for api in (COMPUTE, NETWORKING, SQL):
+        for api in (COMPUTE, NETWORKING, SQL, REDIS):
             api.settle()
         if method.api in EMULATED:
             return EMULATED[method.api].handle(method, params, query, body)

@@ -1,6 +1,6 @@
 """Service Networking as the GCP emulator serves it: private services access connections
-(the VPC peering Cloud SQL's private IP needs) and their long-running operations. See
-cairn_gcp.py for the whole.
+(the VPC peering Cloud SQL's private IP and Memorystore's PRIVATE_SERVICE_ACCESS need) and
+their long-running operations. See cairn_gcp.py for the whole.
 
 The request is checked at once for its shape; whatever depends on other resources (the
 network, its allocated ranges, an existing connection, producers still using it) is decided
@@ -37,7 +37,7 @@ class Failed(Exception):
 class ServiceNetworking:
     def __init__(self, settings, compute):
         self.settings, self.compute = settings, compute
-        # Producer services (Cloud SQL) tell which of their resources use a network:
+        # Producer services (Cloud SQL, Memorystore) tell which of their resources use a network:
         # callables (project, network) -> [(resource path, private IP)].
         self.producers = []
         compute.in_use.append(self.address_user)
@@ -86,7 +86,7 @@ class ServiceNetworking:
         return service.replace(".", "-")
 
     def connection(self, project, network, service="servicenetworking.googleapis.com"):
-        """The connection of a network to a service, None when there is none (Cloud SQL asks)."""
+        """The connection of a network to a service, None when there is none (producers ask)."""
         return self.connections.get((project, network, service))
 
     def address_user(self, key):

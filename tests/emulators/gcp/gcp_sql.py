@@ -305,13 +305,15 @@ class CloudSql:
                 raise invalid(f"The allocated IP range '{ip['allocatedIpRange']}' is not one of the reserved peering ranges of the private services connection of network {ip['privateNetwork']}.")
             ranges = [ip["allocatedIpRange"]]
         used = {m["ipAddress"] for i in self.instances.values() for m in i["res"].get("ipAddresses", []) if m["type"] == "PRIVATE"}
+        # Other producers' blocks in the same ranges (Memorystore's /29s) are taken too.
+        blocks = [ipaddress.ip_network(held, strict=False) for _, held in self.networking.users(p, network)]
         for r in ranges:
             address = self.compute.objects[(p, "global", "globalAddresses", r)]
             block = ipaddress.ip_network(f"{address['address']}/{address['prefixLength']}")
             # The range's first host addresses, as Cloud SQL's producer subnet hands them out.
             for offset in range(3, block.num_addresses - 1):
                 candidate = str(block.network_address + offset)
-                if candidate not in used:
+                if candidate not in used and not any(ipaddress.ip_address(candidate) in b for b in blocks):
                     return candidate
         raise invalid(f"The allocated IP ranges {ranges} of network {ip['privateNetwork']} have no free address left.")
 

@@ -1,5 +1,6 @@
 """Regenerate proto_enums.json: the protobuf numbers of the enums of the proto-based APIs
-the GCP emulator serves (Cloud SQL Admin, Memorystore, Managed Kafka, Secret Manager).
+the GCP emulator serves (Cloud SQL Admin, Memorystore, Managed Kafka, Secret Manager) and
+of the google.type ones they use (DayOfWeek in Memorystore's maintenance windows).
 
 Why: Google's proto3 JSON takes an enum as its name or its number, and the official Rust
 clients send numbers; discovery documents list only the names. The numbers are read here
@@ -15,7 +16,8 @@ import json
 import os
 import re
 
-CRATES = ["google-cloud-sql-v1", "google-cloud-redis-v1", "google-cloud-managedkafka-v1", "google-cloud-secretmanager-v1"]
+# google-cloud-type: google.type.DayOfWeek (Memorystore's maintenance windows).
+CRATES = ["google-cloud-sql-v1", "google-cloud-redis-v1", "google-cloud-managedkafka-v1", "google-cloud-secretmanager-v1", "google-cloud-type"]
 
 
 def newest(crate):
@@ -27,10 +29,11 @@ def tables(text):
     """Every enum's {NAME: number}, from its `value()` and `name()` match arms."""
     out = []
     for block in re.finditer(r"pub fn value\(&self\) -> std::option::Option<i32> \{(.*?)\n\s*\}\n\s*\}", text, re.S):
-        numbers = dict(re.findall(r"Self::(\w+) => std::option::Option::Some\((-?\d+)\)", block.group(1)))
+        # rustfmt wraps a long arm in braces: `Self::X => {\n Some(...)\n }`.
+        numbers = dict(re.findall(r"Self::(\w+) => \{?\s*std::option::Option::Some\((-?\d+)\)", block.group(1)))
         rest = text[block.end() : block.end() + 20000]
         names_block = re.search(r"pub fn name\(&self\) -> std::option::Option<&str> \{(.*?)\n\s*\}\n\s*\}", rest, re.S)
-        names = dict(re.findall(r'Self::(\w+) => std::option::Option::Some\("([A-Z0-9_]+)"\)', names_block.group(1)))
+        names = dict(re.findall(r'Self::(\w+) => \{?\s*std::option::Option::Some\("(\w+)"\)', names_block.group(1)))
         out.append({names[v]: int(n) for v, n in numbers.items() if v in names})
     return out
 
