@@ -5,6 +5,7 @@ use google_cloud_compute_v1::client::{
     Firewalls, GlobalAddresses, GlobalOperations, Networks, Projects, RegionOperations, Routers,
     Subnetworks,
 };
+use google_cloud_managedkafka_v1::client::ManagedKafka;
 use google_cloud_redis_v1::client::CloudRedis;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
 use google_cloud_sql_v1::client::{
@@ -29,19 +30,24 @@ pub(crate) struct Clients {
     pub sql_users: SqlUsersService,
     pub sql_operations: SqlOperationsService,
     pub redis: CloudRedis,
+    pub kafka: ManagedKafka,
 }
 
 /// The client builders' common settings: a local endpoint with anonymous credentials when
 /// one is given, else Google's endpoints with Application Default Credentials. Retries are
 /// cairn's (the engine's), not the client's: a create re-sent behind cairn's back could not
 /// be told from a second one.
+///
+/// On a local endpoint each API is reached under `/{its Google host}`: Google tells its
+/// APIs apart by host, and some share paths (Memorystore's and Managed Kafka's clusters
+/// and operations), so one local port serving them all needs the host in the path.
 macro_rules! build {
-    ($client:ty, $endpoint:expr, $timeout:expr) => {{
+    ($client:ty, $host:expr, $endpoint:expr, $timeout:expr) => {{
         let mut b = <$client>::builder()
             .with_retry_policy(google_cloud_gax::retry_policy::NeverRetry)
             .with_attempt_timeout($timeout);
         if let Some(url) = $endpoint {
-            b = b.with_endpoint(url).with_credentials(
+            b = b.with_endpoint(local(url, $host)).with_credentials(
                 google_cloud_auth::credentials::anonymous::Builder::new().build(),
             );
         }
@@ -59,21 +65,32 @@ impl Clients {
         timeout: std::time::Duration,
     ) -> Result<Clients, String> {
         Ok(Clients {
-            networks: build!(Networks, endpoint, timeout),
-            subnetworks: build!(Subnetworks, endpoint, timeout),
-            firewalls: build!(Firewalls, endpoint, timeout),
-            routers: build!(Routers, endpoint, timeout),
-            global_ops: build!(GlobalOperations, endpoint, timeout),
-            region_ops: build!(RegionOperations, endpoint, timeout),
-            global_addresses: build!(GlobalAddresses, endpoint, timeout),
-            projects: build!(Projects, endpoint, timeout),
-            secrets: build!(SecretManagerService, endpoint, timeout),
-            service_networking: ServiceNetworking::new(endpoint, timeout)?,
-            sql_instances: build!(SqlInstancesService, endpoint, timeout),
-            sql_databases: build!(SqlDatabasesService, endpoint, timeout),
-            sql_users: build!(SqlUsersService, endpoint, timeout),
-            sql_operations: build!(SqlOperationsService, endpoint, timeout),
-            redis: build!(CloudRedis, endpoint, timeout),
+            networks: build!(Networks, "compute", endpoint, timeout),
+            subnetworks: build!(Subnetworks, "compute", endpoint, timeout),
+            firewalls: build!(Firewalls, "compute", endpoint, timeout),
+            routers: build!(Routers, "compute", endpoint, timeout),
+            global_ops: build!(GlobalOperations, "compute", endpoint, timeout),
+            region_ops: build!(RegionOperations, "compute", endpoint, timeout),
+            global_addresses: build!(GlobalAddresses, "compute", endpoint, timeout),
+            projects: build!(Projects, "compute", endpoint, timeout),
+            secrets: build!(SecretManagerService, "secretmanager", endpoint, timeout),
+            service_networking: ServiceNetworking::new(
+                endpoint
+                    .map(|url| local(url, "servicenetworking"))
+                    .as_deref(),
+                timeout,
+            )?,
+            sql_instances: build!(SqlInstancesService, "sqladmin", endpoint, timeout),
+            sql_databases: build!(SqlDatabasesService, "sqladmin", endpoint, timeout),
+            sql_users: build!(SqlUsersService, "sqladmin", endpoint, timeout),
+            sql_operations: build!(SqlOperationsService, "sqladmin", endpoint, timeout),
+            redis: build!(CloudRedis, "redis", endpoint, timeout),
+            kafka: build!(ManagedKafka, "managedkafka", endpoint, timeout),
         })
     }
+}
+
+/// `endpoint` with the API's Google host as its first path segment.
+fn local(endpoint: &str, api: &str) -> String {
+    format!("{}/{api}.googleapis.com", endpoint.trim_end_matches('/'))
 }

@@ -8,8 +8,10 @@
 //! rule per rule, and a deny of the egress no rule allows), secrets (Secret Manager
 //! secrets, the value as the latest version), databases (Cloud SQL for PostgreSQL on a
 //! private IP, through private services access) and caches (Memorystore for Redis, the
-//! same way; its AUTH string kept in Secret Manager). Every other kind is refused at lowering with the field
-//! and the cloud named, never dropped; the CLI does not offer `--cloud gcp` until all are.
+//! same way; its AUTH string kept in Secret Manager), brokers (Managed Kafka clusters and
+//! topics) and access edges (VPC firewall rules). Load balancers, the one kind left, are
+//! refused at lowering with the field and the cloud named, never dropped; the CLI does not
+//! offer `--cloud gcp` until they are lowered too.
 //!
 //! Configured as Google's tools are: Application Default Credentials, the project from
 //! `GOOGLE_CLOUD_PROJECT`, the region from the stack's pin (or `CAIRN_GCP_REGION`).
@@ -27,7 +29,9 @@ mod client;
 mod compute;
 mod error;
 mod firewall;
+mod kafka;
 mod lower;
+mod lro;
 mod operation;
 mod psa;
 mod redis;

@@ -4,8 +4,8 @@
 
 use cairn_core::invalid::Invalid;
 use cairn_core::model::{
-    Cache, Database, Declared, NatMode, Network, Placement, Protocol, Resource, Rule, RuleSource,
-    Secret, SecretSource, SecurityGroup, Size, Stack, StorageType, Subnet, Tier,
+    Access, Broker, Cache, Database, Declared, NatMode, Network, Placement, Protocol, Resource,
+    Rule, RuleSource, Secret, SecretSource, SecurityGroup, Size, Stack, StorageType, Subnet, Tier,
 };
 use cairn_core::provider::{Concrete, Export, LowerResponse};
 use cairn_core::value::{Attrs, Text, Value};
@@ -31,22 +31,19 @@ pub fn lower_stack(
             Resource::Secret(x) => l.secret(d, x),
             Resource::Database(db) => l.database(d, db),
             Resource::Cache(c) => l.cache(d, c),
+            Resource::Broker(b) => l.broker(d, b),
             other => l.err(
                 d,
                 "kind",
                 format!(
-                    "a {} is not lowered on gcp by cairn yet (networks, subnets, security groups, secrets, databases and caches are)",
+                    "a {} is not lowered on gcp by cairn yet (networks, subnets, security groups, secrets, databases, caches and brokers are)",
                     other.kind().as_str()
                 ),
             ),
         }
     }
-    if !stack.access().is_empty() {
-        l.errors.push(Invalid::new(
-            "stack",
-            "access",
-            "access edges are not lowered on gcp by cairn yet (VPC firewall rules are next)",
-        ));
+    for e in stack.access() {
+        l.access(e);
     }
     if l.errors.is_empty() {
         Ok(l.out)
@@ -666,6 +663,262 @@ impl Lowering<'_> {
     }
 }
 
+impl Lowering<'_> {
+    /// Managed Kafka: a cluster of `vcpus()` vCPUs with 4 GiB each, reached from one
+    /// subnetwork of the network (the placement's tier, isolated unless told), its topics
+    /// with their copies, retention and cleanup policy as Kafka topic configs.
+    fn broker(&mut self, d: &Declared, b: &Broker) {
+        if b.version != "3" {
+            self.err(
+                d,
+                "version",
+                format!("Managed Kafka runs Kafka 3 on gcp, not {}", b.version),
+            );
+        }
+        if !b.tls {
+            self.err(
+                d,
+                "tls",
+                "Managed Kafka always uses TLS on gcp: tls(false) cannot be honoured",
+            );
+        }
+        if b.credentials.is_some() {
+            self.err(d, "credentials", "Managed Kafka clients authenticate as IAM principals on gcp: there is no broker credential to keep");
+        }
+        let Some(subnet) = self.broker_subnet_name(b) else {
+            return self.err(
+                d,
+                "placement",
+                "a broker needs a subnet of its tier in its network on gcp",
+            );
+        };
+        let vcpus = i64::from(b.vcpus());
+        let cluster = self.push(
+            d,
+            "gcp_managed_kafka_cluster",
+            Attrs::from([
+                (
+                    "cluster_id".into(),
+                    Value::str(gcp_name(self.stack.name(), &d.name)),
+                ),
+                ("region".into(), Value::str(self.region)),
+                ("vcpu_count".into(), Value::Int(vcpus)),
+                (
+                    "memory_bytes".into(),
+                    Value::Int(vcpus * 4 * 1024 * 1024 * 1024),
+                ),
+                (
+                    "subnets".into(),
+                    Value::List(vec![Value::reference(
+                        addr("gcp_compute_subnetwork", &subnet),
+                        "id",
+                    )]),
+                ),
+            ]),
+        );
+        for t in &b.topics {
+            let suffix = format!("{}-{}", d.name, t.name);
+            let configs = [
+                (
+                    "retention.ms",
+                    (u64::from(t.retention_hours) * 3_600_000).to_string(),
+                ),
+                (
+                    "cleanup.policy",
+                    if t.compacted { "compact" } else { "delete" }.to_string(),
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (Text::from(k), Value::str(v)))
+            .collect();
+            self.push_as(
+                d,
+                "gcp_managed_kafka_topic",
+                &suffix,
+                Attrs::from([
+                    ("cluster".into(), Value::reference(&cluster, "id")),
+                    ("topic_id".into(), Value::str(&t.name)),
+                    (
+                        "partition_count".into(),
+                        Value::Int(i64::from(t.partitions)),
+                    ),
+                    (
+                        "replication_factor".into(),
+                        Value::Int(i64::from(t.replication)),
+                    ),
+                    ("configs".into(), Value::Map(configs)),
+                ]),
+            );
+        }
+        self.export(d, "id", Value::reference(&cluster, "id"));
+        self.export(
+            d,
+            "bootstrap_brokers",
+            Value::reference(&cluster, "bootstrap_address"),
+        );
+    }
+}
+
+/// Where Google's global external Application Load Balancer reaches backends from (its
+/// proxies and health checks), as Google documents them.
+const LOAD_BALANCER_RANGES: [&str; 2] = ["35.191.0.0/16", "130.211.0.0/22"];
+
+impl Lowering<'_> {
+    /// An access edge as VPC firewall rules. Firewalls reach VMs (network tags) only, so an
+    /// edge to a managed service is an egress rule on the group's tag towards where the
+    /// service lives (the network's reserved range for Cloud SQL and Memorystore, the
+    /// broker's subnetwork for Managed Kafka); an edge between groups is an ingress rule on
+    /// the target's tag from the source's, and an egress rule on the source towards the
+    /// network (egress rules cannot name tags); an edge from a load balancer is an ingress
+    /// rule from Google's load-balancer ranges.
+    fn access(&mut self, e: &Access) {
+        let stack = self.stack;
+        let (Some(from), Some(to)) = (stack.get(&e.from.name), stack.get(&e.to.name)) else {
+            return; // a dangling edge is core's error, said before lowering
+        };
+        let edge = format!("{}-to-{}", from.name, to.name);
+        let port = e.port.or(match &to.resource {
+            Resource::Database(_) => Some(5432),
+            Resource::Cache(c) => Some(if c.transit_encryption { 6378 } else { 6379 }),
+            Resource::Broker(_) => Some(9092),
+            _ => None,
+        });
+        let Some(port) = port else {
+            return self.err(
+                from,
+                "access",
+                format!("the edge to {} needs a port on gcp", to.address()),
+            );
+        };
+        let rule = Rule::tcp(port);
+        let describe = if e.description.is_empty() {
+            format!("cairn: {} may reach {}", from.address(), to.address())
+        } else {
+            e.description.clone()
+        };
+        match (&from.resource, &to.resource) {
+            (Resource::SecurityGroup(g), target) => {
+                let network = g.network.name().to_string();
+                let destination = match target {
+                    Resource::Database(_) | Resource::Cache(_) => Value::reference(
+                        addr("gcp_compute_global_address", &format!("{network}-psa")),
+                        "cidr",
+                    ),
+                    Resource::Broker(b) => match self.broker_subnet(b) {
+                        Some(cidr) => Value::str(cidr),
+                        None => return,
+                    },
+                    Resource::SecurityGroup(h) => {
+                        let tags = vec![Value::str(gcp_name(stack.name(), &from.name))];
+                        self.ingress_from(from, to, h, &edge, vec![], tags, &rule, &describe);
+                        match stack.get(h.network.name()).map(|n| &n.resource) {
+                            Some(Resource::Network(n)) => Value::str(&n.cidr),
+                            _ => return,
+                        }
+                    }
+                    _ => {
+                        return self.err(
+                            from,
+                            "access",
+                            format!("on gcp a group reaches databases, caches, brokers and groups, not {}", to.address()),
+                        )
+                    }
+                };
+                let link = Value::reference(addr("gcp_compute_network", &network), "self_link");
+                let tag = gcp_name(stack.name(), &from.name);
+                self.firewall(
+                    from,
+                    &format!("{edge}-out"),
+                    &link,
+                    "EGRESS",
+                    1000,
+                    &tag,
+                    [
+                        ("source_ranges", Value::List(vec![])),
+                        ("source_tags", Value::List(vec![])),
+                        ("destination_ranges", Value::List(vec![destination])),
+                        ("allowed", Value::List(vec![allowed(&rule)])),
+                        ("denied", Value::List(vec![])),
+                        ("description", Value::str(&describe)),
+                    ],
+                );
+            }
+            (Resource::LoadBalancer(_), Resource::SecurityGroup(h)) => {
+                let ranges = LOAD_BALANCER_RANGES.iter().map(|r| Value::str(*r)).collect();
+                self.ingress_from(from, to, h, &edge, ranges, vec![], &rule, &describe);
+            }
+            _ => self.err(
+                from,
+                "access",
+                format!("on gcp access edges start at a group (or a load balancer reaching a group), not {}", from.address()),
+            ),
+        }
+    }
+
+    /// An ingress rule on group `h` (declared `to`) from `ranges` or `tags`.
+    #[allow(clippy::too_many_arguments)]
+    fn ingress_from(
+        &mut self,
+        from: &Declared,
+        to: &Declared,
+        h: &SecurityGroup,
+        edge: &str,
+        ranges: Vec<Value>,
+        tags: Vec<Value>,
+        rule: &Rule,
+        describe: &str,
+    ) {
+        let link = Value::reference(addr("gcp_compute_network", h.network.name()), "self_link");
+        let tag = gcp_name(self.stack.name(), &to.name);
+        self.firewall(
+            from,
+            &format!("{edge}-in"),
+            &link,
+            "INGRESS",
+            1000,
+            &tag,
+            [
+                ("source_ranges", Value::List(ranges)),
+                ("source_tags", Value::List(tags)),
+                ("destination_ranges", Value::List(vec![])),
+                ("allowed", Value::List(vec![allowed(rule)])),
+                ("denied", Value::List(vec![])),
+                ("description", Value::str(describe)),
+            ],
+        );
+    }
+
+    /// The declared range of the subnetwork a broker is reached from (see `broker`).
+    fn broker_subnet(&self, b: &Broker) -> Option<String> {
+        let name = self.broker_subnet_name(b)?;
+        match self.stack.get(&name).map(|d| &d.resource) {
+            Some(Resource::Subnet(s)) => Some(s.cidr.clone()),
+            _ => None,
+        }
+    }
+
+    /// The subnetwork a broker is reached from: the first hint, else the network's first
+    /// subnet of the placement's tier (isolated unless told).
+    fn broker_subnet_name(&self, b: &Broker) -> Option<String> {
+        if let Some(s) = b.placement.subnets.first() {
+            return Some(s.name().to_string());
+        }
+        let net = network_of(self.stack, &b.placement);
+        let tier = b.placement.tier.unwrap_or(Tier::Isolated);
+        self.stack
+            .resources()
+            .iter()
+            .find_map(|x| match &x.resource {
+                Resource::Subnet(s)
+                    if Some(s.network.name()) == net.as_deref() && s.tier == tier =>
+                {
+                    Some(x.name.to_string())
+                }
+                _ => None,
+            })
+    }
+}
+
 /// Secret Manager's id rule, `[a-zA-Z0-9_-]{1,255}`: `{stack}-{resource}`, other characters
 /// as `-`, fitted with a stable digest.
 fn secret_id(stack: &str, resource: &str) -> String {
@@ -887,12 +1140,12 @@ mod tests {
         );
 
         s.add(
-            "bus",
-            cairn_core::model::Broker::kafka("3").in_network(&vpc),
+            "lb",
+            cairn_core::model::LoadBalancer::public().in_network(&vpc),
         );
         let err = lower_stack(&s, "p", "europe-west1").unwrap_err();
         assert!(
-            err.iter().any(|e| e.resource == "broker.bus"
+            err.iter().any(|e| e.resource == "load_balancer.lb"
                 && e.field == "kind"
                 && e.message.contains("on gcp")),
             "{err:?}"

@@ -62,6 +62,15 @@ fn address_attrs(project: &str, a: &Address) -> Attrs {
             "address".into(),
             Value::str(a.address.clone().unwrap_or_default()),
         ),
+        // The range as a CIDR, for firewall rules towards the services in it.
+        (
+            "cidr".into(),
+            Value::str(format!(
+                "{}/{}",
+                a.address.clone().unwrap_or_default(),
+                a.prefix_length.unwrap_or_default()
+            )),
+        ),
         (
             "self_link".into(),
             Value::str(a.self_link.clone().unwrap_or_default()),

@@ -19,7 +19,7 @@ use cairn_provider_kit::adopt;
 use cairn_provider_kit::ownership::{label_value, Encoding};
 use cairn_provider_kit::retry::{delete_when_free, ErrorClass};
 use cairn_provider_kit::wait::{self, Poll};
-use google_cloud_longrunning::model::{operation, Operation};
+use google_cloud_longrunning::model::Operation;
 use google_cloud_redis_v1::model::{instance, Instance};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -140,7 +140,7 @@ fn instance_attrs(x: &Instance, auth: Option<String>, prior: &Attrs) -> Attrs {
     a
 }
 
-/// Wait until a Memorystore operation is done; one that ended in error is that error.
+/// Wait until a Memorystore operation is done.
 async fn done(
     ctx: &Ctx,
     address: &str,
@@ -148,45 +148,16 @@ async fn done(
     op: Operation,
     timeout: Duration,
 ) -> Result<(), ProviderError> {
-    let finished = if op.done {
-        op
-    } else {
-        let name = op.name.clone();
-        wait::until(
-            address,
-            "Memorystore instance",
-            progress,
-            timeout,
-            ctx.options.first_poll,
-            || async {
-                let op = ctx
-                    .c
-                    .redis
-                    .get_operation()
-                    .set_name(&name)
-                    .send()
-                    .await
-                    .map_err(|e| convert(address, e))?;
-                Ok(if op.done {
-                    Poll::Ready(op)
-                } else {
-                    Poll::Pending("RUNNING".into())
-                })
-            },
-        )
-        .await?
-    };
-    match finished.result {
-        Some(operation::Result::Error(e)) if e.code == 5 => Err(ProviderError::NotFound {
-            address: address.to_string(),
-        }),
-        Some(operation::Result::Error(e)) => Err(ProviderError::Api {
-            address: address.to_string(),
-            code: format!("code {}", e.code),
-            message: e.message,
-        }),
-        _ => Ok(()),
-    }
+    crate::lro::done(
+        address,
+        "Memorystore instance",
+        progress,
+        op,
+        timeout,
+        ctx.options.first_poll,
+        |name| ctx.c.redis.get_operation().set_name(name).send(),
+    )
+    .await
 }
 
 async fn get(ctx: &Ctx, address: &str, name: &str) -> Result<Option<Instance>, ProviderError> {

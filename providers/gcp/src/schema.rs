@@ -1,6 +1,6 @@
 //! The GCP types cairn manages, each declared once (schema + operations).
 
-use crate::{compute, firewall, psa, redis, router, secret, sql, Ctx};
+use crate::{compute, firewall, kafka, psa, redis, router, secret, sql, Ctx};
 use cairn_core::model::KindName;
 use cairn_core::provider::{AttrSchema, ResourceSchema};
 use cairn_provider_kit::ops;
@@ -14,6 +14,7 @@ const U: AttrSchema = AttrSchema::UPDATABLE;
 const C: AttrSchema = AttrSchema::COMPUTED;
 /// Lists Compute treats as sets (tags, ranges): compared ignoring order.
 const US: AttrSchema = U.unordered();
+const FS: AttrSchema = F.unordered();
 const S: AttrSchema = AttrSchema::SENSITIVE;
 /// Made by the cloud and secret (Memorystore's AUTH string).
 const CS: AttrSchema = AttrSchema {
@@ -39,6 +40,10 @@ const LOWERS_TO: &[(KindName, &[&str])] = &[
     (KindName::Secret, &["gcp_secret_manager_secret"]),
     (KindName::Cache, &["gcp_redis_instance"]),
     (
+        KindName::Broker,
+        &["gcp_managed_kafka_cluster", "gcp_managed_kafka_topic"],
+    ),
+    (
         KindName::Database,
         &[
             "gcp_sql_database_instance",
@@ -50,17 +55,29 @@ const LOWERS_TO: &[(KindName, &[&str])] = &[
 
 /// Attributes no override may set: names are cairn's ownership marks, labels the stack's
 /// tags.
-pub(crate) const NOT_OVERRIDABLE: &[&str] =
-    &["name", "name_prefix", "secret_id", "instance_id", "labels"];
+pub(crate) const NOT_OVERRIDABLE: &[&str] = &[
+    "name",
+    "name_prefix",
+    "secret_id",
+    "instance_id",
+    "cluster_id",
+    "topic_id",
+    "labels",
+];
 
 /// Types that carry no labels but live inside one that does (the kind's tags are there).
-pub(crate) const UNDER_LABELLED: &[&str] = &["gcp_sql_database", "gcp_sql_user"];
+pub(crate) const UNDER_LABELLED: &[&str] = &[
+    "gcp_sql_database",
+    "gcp_sql_user",
+    "gcp_managed_kafka_topic",
+];
 
 /// Types that carry labels: the user's tags become labels, beside cairn's marks.
 pub(crate) const LABELLED: &[&str] = &[
     "gcp_secret_manager_secret",
     "gcp_sql_database_instance",
     "gcp_redis_instance",
+    "gcp_managed_kafka_cluster",
 ];
 
 /// The override keys GCP reads per portable kind: every attribute a user may set on the
@@ -166,6 +183,7 @@ fn registry() -> Registry<Ctx> {
             .attr("address_type", F)
             .attr("prefix_length", F)
             .attr("address", C)
+            .attr("cidr", C)
             .attr("id", C)
             .attr("self_link", C)
             .adopts_existing(),
@@ -281,6 +299,44 @@ fn registry() -> Registry<Ctx> {
             // labels are this stack's.
             .adopts_existing(),
         ops!(redis::read, redis::create, redis::update, redis::delete,),
+    );
+    r.add(
+        ResourceSchema::new("gcp_managed_kafka_cluster")
+            .typical_duration(Duration::from_secs(1800))
+            .attr("cluster_id", F)
+            .attr("region", F)
+            .attr("vcpu_count", U)
+            .attr("memory_bytes", U)
+            .attr("subnets", FS)
+            .attr("labels", U)
+            .attr("state", C)
+            .attr("bootstrap_address", C)
+            .attr("id", C)
+            // Its id is the stack's name for it; its labels say whose it is.
+            .adopts_existing(),
+        ops!(
+            kafka::read_clusters,
+            kafka::create_cluster,
+            kafka::update_cluster,
+            kafka::delete_cluster,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_managed_kafka_topic")
+            .typical_duration(Duration::from_secs(5))
+            .attr("cluster", F)
+            .attr("topic_id", F)
+            .attr("partition_count", U)
+            .attr("replication_factor", F)
+            .attr("configs", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            kafka::read_topics,
+            kafka::create_topic,
+            kafka::update_topic,
+            kafka::delete_topic,
+        ),
     );
     r.add(
         ResourceSchema::new("gcp_secret_manager_secret")

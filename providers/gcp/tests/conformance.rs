@@ -1,5 +1,6 @@
 //! The provider conformance suite (cairn-provider-kit) on the GCP provider, against the
-//! GCP emulator (networking, secrets, Cloud SQL and Memorystore behind private services access): lost
+//! GCP emulator (networking, secrets, Managed Kafka, Cloud SQL and Memorystore behind private services
+//! access): lost
 //! create answers adopted without a second create, adopt-reads of
 //! creates that never happened answering "gone", types named by the stack adopting their
 //! own objects on "already exists", and everything reading as gone after destroy.
@@ -28,6 +29,13 @@ fn the_gcp_provider_passes_the_provider_conformance_suite() {
         "cache",
         Cache::redis("7").in_network(&vpc).auth_token(&auth),
     );
+    s.add(
+        "bus",
+        Broker::kafka("3")
+            .in_network(&vpc)
+            .in_tier(Tier::Private)
+            .topic("orders", 3),
+    );
     let pw = s.add("db-admin", Secret::generated());
     s.add(
         "db",
@@ -45,14 +53,14 @@ fn the_gcp_provider_passes_the_provider_conformance_suite() {
         report.adopted_after_lost_answer > 0 && report.rounds > 1,
         "{report:?}"
     );
-    // Rule 4 adopts the fourteen objects found under their natural keys (network, two
+    // Rule 4 adopts the sixteen objects found under their natural keys (network, two
     // subnetworks, the Cloud Router, the group's rule and its egress deny, three secrets,
     // the reserved range, the Service Networking connection, the Memorystore instance, the
-    // database and the user); rule 3 checks the one type found by its create's token
-    // alone: the Cloud SQL instance, whose name comes from that token.
+    // Kafka cluster and its topic, the database and the user); rule 3 checks the one type
+    // found by its create's token alone: the Cloud SQL instance, named from that token.
     assert_eq!(
         (report.adopted_by_key, report.types_checked),
-        (14, 1),
+        (16, 1),
         "{report:?}"
     );
 }

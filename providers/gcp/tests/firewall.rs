@@ -127,3 +127,125 @@ fn an_egress_rule_naming_a_group_is_refused_on_gcp() {
         "{err:?}"
     );
 }
+
+#[test]
+fn access_edges_become_firewall_rules_towards_where_the_services_live() {
+    let gcp = Gcp::new();
+    let mut s = Stack::new("acc-fw-edges");
+    let vpc = s.add("main", Network::new("10.84.0.0/16").nat(NatMode::None));
+    s.add(
+        "data",
+        Subnet::new(&vpc, "10.84.1.0/24").tier(Tier::Isolated),
+    );
+    let api = s.add("api", SecurityGroup::new(&vpc, "the API"));
+    let jobs = s.add("jobs", SecurityGroup::new(&vpc, "the workers"));
+    let pw = s.add("db-admin", Secret::generated());
+    let db = s.add(
+        "db",
+        Database::postgres("16")
+            .in_network(&vpc)
+            .admin_password(&pw),
+    );
+    let auth = s.add("cache-auth", Secret::produced());
+    let cache = s.add(
+        "cache",
+        Cache::redis("7").in_network(&vpc).auth_token(&auth),
+    );
+    let bus = s.add("bus", Broker::kafka("3").in_network(&vpc));
+    s.allow(
+        api.can_reach(&db)
+            .description("PostgreSQL from the API only"),
+    );
+    s.allow(api.can_reach(&cache));
+    s.allow(api.can_reach(&bus));
+    s.allow(api.can_reach(&jobs).port(8080));
+    let engine = cairn_provider_kit::lifecycle::Harness::engine(&gcp, "edges.json");
+    gcp.rt.block_on(async {
+        let plan = engine
+            .plan(&s, &cairn_core::plan::planner::PlanOptions::default())
+            .await
+            .unwrap();
+        let report = engine
+            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
+            .await
+            .unwrap();
+        assert!(report.is_success(), "{report}");
+    });
+    let (status, body) = gcp.rest(
+        "GET",
+        &format!("/compute/v1/projects/{PROJECT}/global/addresses/acc-fw-edges-main-psa"),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let range: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let range = format!(
+        "{}/{}",
+        range["address"].as_str().unwrap(),
+        range["prefixLength"]
+    );
+    let all = firewalls(&gcp);
+    let rule = |name: &str| {
+        all.iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {all:?}"))
+            .clone()
+    };
+    let to_db = rule("acc-fw-edges-api-to-db-out");
+    assert_eq!(
+        (
+            to_db["direction"].as_str(),
+            to_db["destinationRanges"][0].as_str(),
+            to_db["allowed"][0]["ports"][0].as_str(),
+            to_db["targetTags"][0].as_str(),
+            to_db["description"].as_str(),
+        ),
+        (
+            Some("EGRESS"),
+            Some(range.as_str()),
+            Some("5432"),
+            Some("acc-fw-edges-api"),
+            Some("PostgreSQL from the API only")
+        ),
+        "{to_db}"
+    );
+    let to_cache = rule("acc-fw-edges-api-to-cache-out");
+    assert_eq!(
+        to_cache["allowed"][0]["ports"][0], "6378",
+        "TLS port: {to_cache}"
+    );
+    let to_bus = rule("acc-fw-edges-api-to-bus-out");
+    assert_eq!(to_bus["destinationRanges"][0], "10.84.1.0/24", "{to_bus}");
+    let into_jobs = rule("acc-fw-edges-api-to-jobs-in");
+    assert_eq!(
+        (
+            into_jobs["sourceTags"][0].as_str(),
+            into_jobs["targetTags"][0].as_str(),
+            into_jobs["allowed"][0]["ports"][0].as_str()
+        ),
+        (
+            Some("acc-fw-edges-api"),
+            Some("acc-fw-edges-jobs"),
+            Some("8080")
+        ),
+        "{into_jobs}"
+    );
+    gcp.rt.block_on(async {
+        let plan = engine
+            .plan(
+                &s,
+                &cairn_core::plan::planner::PlanOptions {
+                    mode: cairn_core::plan::PlanMode::Destroy,
+                    refresh: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let report = engine
+            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
+            .await
+            .unwrap();
+        assert!(report.is_success(), "{report}");
+    });
+    assert!(firewalls(&gcp).is_empty());
+}

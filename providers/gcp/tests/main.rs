@@ -1,6 +1,7 @@
 //! cairn-gcp against the GCP emulator (`tests/emulators/gcp/`), through the real Google
 //! Cloud Rust clients over HTTP: one test binary.
 
+mod broker;
 mod cache;
 mod conformance;
 mod database;

@@ -87,7 +87,7 @@ fn what_gcp_cannot_take_yet_is_refused_naming_field_and_cloud() {
     let mut s = Stack::new("acc-refused");
     let vpc = s.add("main", Network::new("10.81.0.0/16"));
     s.add("app", Subnet::new(&vpc, "10.81.1.0/24").tier(Tier::Private));
-    s.add("bus", Broker::kafka("3").in_network(&vpc));
+    s.add("lb", LoadBalancer::public().in_network(&vpc));
     let err = cairn_core::provider::Provider::lower(
         &*provider,
         cairn_core::provider::LowerRequest { stack: &s },
@@ -99,7 +99,7 @@ fn what_gcp_cannot_take_yet_is_refused_naming_field_and_cloud() {
     };
     assert!(said("network.main", "nat"), "per-zone NAT: {err:?}");
     assert!(
-        said("broker.bus", "kind"),
+        said("load_balancer.lb", "kind"),
         "a kind not lowered yet: {err:?}"
     );
 }

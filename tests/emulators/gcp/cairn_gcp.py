@@ -6,7 +6,14 @@ emulator never reads them from anywhere else):
 
 * routing: every method of Compute v1, Cloud SQL Admin v1, Memorystore for Redis v1,
   Managed Kafka v1, Secret Manager v1 and Service Networking v1 is served at its real path
-  on one port (the most literal path template wins where two APIs' templates overlap);
+  on one port. GCP tells APIs apart by host, and Memorystore's and Managed Kafka's
+  `v1/projects/*/locations/*/clusters` and `operations` paths are the same, so a path may
+  begin with the API's host, as a client pointed at `{endpoint}/{host}` sends it:
+  `/managedkafka.googleapis.com/v1/projects/...`, `/redis.googleapis.com/v1/...`,
+  `/compute.googleapis.com/compute/v1/...` (and sqladmin, secretmanager,
+  servicenetworking); the host is taken off and only that API's methods are tried (an
+  unknown host is a 404). Without a host the most literal template of any API wins (and
+  where two are as literal, the API listed first above: Memorystore's clusters);
 * request checking: a body is checked against the method's request schema: an unknown
   field, a wrong JSON type, a value outside the enum, a string not matching the field's
   pattern, or a field the document marks required for this method and left out, is a 400
@@ -19,8 +26,8 @@ Files: `gcp_contract.py` (discovery documents, routing, body checks, error shape
 `gcp_compute.py` (Compute's collections and operations), `gcp_secrets.py` (Secret
 Manager), `gcp_servicenetworking.py` (private services access), `gcp_sql.py` (Cloud SQL)
 with `gcp_sql_postgres.py` (a real PostgreSQL server per instance, through
-`../aws/local_postgres.py`), `gcp_redis.py` (Memorystore for Redis), this one (HTTP,
-settings, the call log, holds, controls).
+`../aws/local_postgres.py`), `gcp_redis.py` (Memorystore for Redis), `gcp_kafka.py`
+(Managed Kafka), this one (HTTP, settings, the call log, holds, controls).
 
 Compute (emulated): networks, subnetworks, firewalls, routers, global addresses, with
   server-set fields (`id` uint64 as a string, `selfLink`, `creationTimestamp`, `kind`),
@@ -87,6 +94,32 @@ Memorystore for Redis (emulated, metadata only: no Redis server behind it): inst
   instances."). getAuthString answers `{}` unless AUTH is enabled. While an instance exists
   its network cannot be deleted (Compute's 400 `resourceInUseByAnotherResource`).
 
+Managed Service for Apache Kafka (emulated, metadata only: no broker behind it): clusters
+  create / get (`view` FULL adds brokerDetails and effectiveCapacityConfig) / list (`-`
+  for every location; `filter` on labels.KEY, name and state; `orderBy` name, createTime,
+  updateTime; paging) / patch / delete, their operations get / list / delete, and topics
+  create / get / list / patch / delete. Cluster changes are google.longrunning.Operations
+  (metadata google.cloud.managedkafka.v1.OperationMetadata), `done` after `op_polls` polls
+  (or `op_ms`), their `response` the Cluster (Empty for delete); the cluster is CREATING /
+  UPDATING / DELETING meanwhile and another change is a 400 FAILED_PRECONDITION; a
+  `requestId` must be a non-zero UUID and a repeated one answers the first operation.
+  Rules: cluster id, 409 "Resource '...' already exists", capacity (vcpuCount 3 or more,
+  memoryBytes 1-8 GiB per vCPU; brokers of at most 15 vCPUs, never removed, each keeping
+  1 vCPU; an upscale leaving brokers below 90% of their size fails its operation unless
+  updateOptions allows it), 1-10 network configs whose subnets exist in Compute, in the
+  cluster's region, one per network (answered, like kmsKey and CA pools, with the
+  project's number), kmsKey in the region and immutable, public ranges, kafkaVersion
+  3.7.x, labels; `updateMask` required and limited to updatable fields; the bootstrap
+  address `bootstrap.CLUSTER.REGION.managedkafka.PROJECT.cloud.goog` once ACTIVE;
+  brokerCapacityConfig is kept but not answered. Topics are synchronous, only while the
+  cluster's Kafka serves (ACTIVE or UPDATING), and refused in Kafka's words: topic names,
+  409 "Topic 't' already exists.", partitions and replication factor (at most the broker
+  count, immutable), partitions never fewer, configs among Kafka 3.7's topic configs with
+  values of their types (a patch replaces them). A cluster's delete takes its topics
+  along; while it exists its subnets cannot be deleted (Compute's 400
+  `resourceInUseByAnotherResource`). Consumer groups, ACLs, Connect and schema registries
+  answer 501.
+
 Secret Manager (emulated): global secrets and their versions; names answered with the
   project's number; secret id and label rules; `replication` required; `updateMask`
   required on patch, `etag` checked; `addVersion` payloads as Base64 with an optional
@@ -134,6 +167,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from gcp_compute import Compute
 from gcp_contract import APIS, ApiError, Contract, check_body, normalize_enums, documents_dir, error_body
+from gcp_kafka import Kafka
 from gcp_redis import Redis
 from gcp_secrets import Secrets
 from gcp_servicenetworking import ServiceNetworking
@@ -212,7 +246,15 @@ NETWORKING = ServiceNetworking(SETTINGS, COMPUTE)
 SERVERS = Servers()
 SQL = CloudSql(SETTINGS, COMPUTE, NETWORKING, SERVERS)
 REDIS = Redis(SETTINGS, COMPUTE, NETWORKING)
-EMULATED = {"compute": COMPUTE, "redis": REDIS, "secretmanager": SECRETS, "servicenetworking": NETWORKING, "sqladmin": SQL}
+KAFKA = Kafka(SETTINGS, COMPUTE)
+EMULATED = {
+    "compute": COMPUTE,
+    "managedkafka": KAFKA,
+    "redis": REDIS,
+    "secretmanager": SECRETS,
+    "servicenetworking": NETWORKING,
+    "sqladmin": SQL,
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -311,7 +353,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self, method, params, query, body):
         # Every API's operations settle first: one API's rules read another's resources.
-        for api in (COMPUTE, NETWORKING, SQL, REDIS):
+        for api in (COMPUTE, NETWORKING, SQL, REDIS, KAFKA):
             api.settle()
         if method.api in EMULATED:
             return EMULATED[method.api].handle(method, params, query, body)

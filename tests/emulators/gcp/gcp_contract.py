@@ -34,7 +34,9 @@ REASON = {
     503: "backendError",
 }
 
-# Where Compute's selfLinks point, as on GCP (clients send them back as references).
+# `/{host}/{path}`: a first segment with a dot is an API's host (no API path has one).
+HOST_PREFIX = re.compile(r"/([^/]*\.[^/]*)(/.*)")
+
 
 class ApiError(Exception):
     def __init__(self, code, message, reason=None, status=None):
@@ -81,11 +83,12 @@ class Method:
 
 class Contract:
     def __init__(self, directory):
-        self.docs, self.methods = {}, []
+        self.docs, self.methods, self.hosts = {}, [], {}
         for name, (api, style) in APIS.items():
             with open(os.path.join(directory, name + ".json"), encoding="utf-8") as f:
                 doc = json.load(f)
             self.docs[api] = doc
+            self.hosts[urllib.parse.urlsplit(doc["rootUrl"]).netloc] = api
             self.walk(api, style, doc, doc.get("resources", {}), doc.get("servicePath", ""))
         # The most literal template first: where two APIs' templates overlap on one port
         # (`v1/projects/{project}/instances` against `v1/{+parent}/instances`) the
@@ -99,16 +102,30 @@ class Contract:
             self.walk(api, style, doc, resource.get("resources", {}), service_path)
 
     def route(self, http, path):
+        """The method a request means. A path may begin with its API's host, as a client
+        pointed at `{endpoint}/{host}` sends it (`/managedkafka.googleapis.com/v1/...`): the
+        host is taken off and only that API's methods are tried, as on GCP, where the host
+        tells APIs with the same paths apart (Memorystore's and Managed Kafka's clusters and
+        operations). Without one, the most literal template of any API wins."""
+        api, asked = None, path
+        prefixed = HOST_PREFIX.fullmatch(path)
+        if prefixed:
+            api = self.hosts.get(prefixed.group(1))
+            if api is None:
+                raise ApiError(404, f"The requested URL {asked} was not found on this server.")
+            path = prefixed.group(2)
         allowed = False
         for m in self.methods:
+            if api is not None and m.api != api:
+                continue
             found = m.regex.match(path)
             if found:
                 if m.http == http:
                     return m, [urllib.parse.unquote(g) for g in found.groups()]
                 allowed = True
         if allowed:
-            raise ApiError(405, f"Method {http} is not allowed on {path}.")
-        raise ApiError(404, f"The requested URL {path} was not found on this server.")
+            raise ApiError(405, f"Method {http} is not allowed on {asked}.")
+        raise ApiError(404, f"The requested URL {asked} was not found on this server.")
 
 
 # APIs served from protobuf definitions: their JSON takes an enum as its name or its
