@@ -499,6 +499,56 @@ fn the_gcp_emulator_holds_requests_to_the_discovery_contract() {
         .unwrap();
     assert_eq!(json(&body)["databaseVersion"], "POSTGRES_16", "{body}");
 
+    // The load-balancing chain: references must exist, and what is used cannot go.
+    let global = "/compute/v1/projects/p1/global";
+    let (status, body) = emulator
+        .request(
+            "POST",
+            &format!("{global}/healthChecks"),
+            r#"{"name": "hc", "type": "HTTP", "httpHealthCheck": {"port": 8080, "requestPath": "/health"}}"#,
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = emulator
+        .request(
+            "POST",
+            &format!("{global}/backendServices"),
+            r#"{"name": "api", "loadBalancingScheme": "EXTERNAL_MANAGED", "protocol": "HTTP", "healthChecks": ["global/healthChecks/hc"]}"#,
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    for (bad, code) in [
+        (
+            r#"{"name": "m1", "defaultService": "global/backendServices/nope"}"#,
+            404,
+        ),
+        (
+            r#"{"name": "m1", "defaultService": "global/backendServices/api", "hostRules": [{"hosts": ["*"], "pathMatcher": "pm"}], "pathMatchers": [{"name": "pm", "defaultService": "global/backendServices/api", "pathRules": [{"paths": ["api/*"], "service": "global/backendServices/api"}]}]}"#,
+            400,
+        ),
+    ] {
+        let (status, body) = emulator
+            .request("POST", &format!("{global}/urlMaps"), bad)
+            .unwrap();
+        assert_eq!(status, code, "{bad}: {body}");
+    }
+    let (status, body) = emulator
+        .request(
+            "POST",
+            &format!("{global}/urlMaps"),
+            r#"{"name": "m1", "defaultService": "global/backendServices/api"}"#,
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, refused) = emulator
+        .request("DELETE", &format!("{global}/healthChecks/hc"), "")
+        .unwrap();
+    assert_eq!(
+        (status, google_error(&refused).2),
+        (400, "resourceInUseByAnotherResource".into()),
+        "{refused}"
+    );
+
     // Routed but not emulated yet: said so, never a made-up success.
     let (status, body) = emulator
         .request(

@@ -23,7 +23,8 @@ emulator never reads them from anywhere else):
   yet answers 501 `UNIMPLEMENTED` naming it, never a made-up success.
 
 Files: `gcp_contract.py` (discovery documents, routing, body checks, error shapes),
-`gcp_compute.py` (Compute's collections and operations), `gcp_secrets.py` (Secret
+`gcp_compute.py` (Compute's collections and operations) with `gcp_compute_lb.py` (the
+load-balancing collections' rules), `gcp_secrets.py` (Secret
 Manager), `gcp_servicenetworking.py` (private services access), `gcp_sql.py` (Cloud SQL)
 with `gcp_sql_postgres.py` (a real PostgreSQL server per instance, through
 `../aws/local_postgres.py`), `gcp_redis.py` (Memorystore for Redis), `gcp_kafka.py`
@@ -40,8 +41,20 @@ Compute (emulated): networks, subnetworks, firewalls, routers, global addresses,
   CIDR inside no other subnetwork or allocated range of its network; a VPC_PEERING global
   address must be INTERNAL, name its network and a prefixLength of 8-29, and is given the
   first free range of 10/8, 172.16/12, 192.168/16 clear of the network's subnetworks and
-  ranges when it names no `address` (an EXTERNAL one an address of 198.51.100.0/24); list
-  `filter` on `name` and `labels.KEY`, with paging.
+  ranges when it names no `address` (an EXTERNAL one an address of 198.51.100.0/24); patch
+  is a JSON merge patch; list `filter` on `name`, other top-level fields and `labels.KEY`,
+  with paging, and so are global / regional operations' list and aggregatedList. The
+  global external Application Load Balancer chain (`gcp_compute_lb.py`): health checks,
+  backend services (`update`, `setSecurityPolicy`), URL maps (`update`), SSL certificates
+  (self-managed PEM, the key never answered; managed ones stay PROVISIONING), target
+  HTTP(S) proxies (`setUrlMap`, `setSslCertificates`), global forwarding rules (`setLabels`,
+  `setTarget`; a reserved address or an ephemeral one of 192.0.2.0/24) and Cloud Armor
+  security policies (`addRule` / `patchRule` / `removeRule` / `getRule`, the default rule
+  kept), with their field rules; what they name must exist (404), is answered as a full URL
+  and cannot be deleted while named (the 400 above); a stale `fingerprint` (or a missing
+  one where the document requires it) is a 412 `conditionNotMet`. Backends' instance
+  groups and NEGs are checked by URL shape only, URL map `tests` are kept but not run, and
+  backend buckets and other target types are not emulated (naming one is a 501).
 
 Service Networking (emulated): connections create / list / patch / deleteConnection and
   operations.get. Operations are `done` after `op_polls` polls (or `op_ms`), `done: false`

@@ -1,5 +1,6 @@
 """Compute as the GCP emulator serves it: global and regional collections, operations,
-and the rules Compute keeps. See cairn_gcp.py for the whole."""
+and the rules Compute keeps (the load-balancing collections' own in gcp_compute_lb.py).
+See cairn_gcp.py for the whole."""
 
 import base64
 import ipaddress
@@ -9,6 +10,7 @@ import re
 import time
 import uuid
 
+import gcp_compute_lb
 from gcp_contract import ApiError
 from gcp_secrets import project_number
 
@@ -30,18 +32,21 @@ class Compute:
         "firewalls": "compute#firewall",
         "routers": "compute#router",
         "globalAddresses": "compute#address",
+        **gcp_compute_lb.KINDS,
     }
     # The URL segment of each collection (globalAddresses live at global/addresses).
-    SEGMENT = {"globalAddresses": "addresses"}
+    SEGMENT = {"globalAddresses": "addresses", **gcp_compute_lb.SEGMENT}
 
     # Where private services access may allocate a range when none is given.
     PRIVATE_POOLS = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 
     def __init__(self, settings):
         self.settings = settings
-        # Other APIs' resources that use Compute's: callables (key) -> the path of one
-        # resource using it, or None (Service Networking's connections use addresses).
-        self.in_use = []
+        # What uses Compute's resources: callables (key) -> the path of one resource using
+        # it, or None (the load-balancing chain's references; other APIs' resources, as
+        # Service Networking's connections use addresses).
+        self.lb = gcp_compute_lb.LoadBalancing(self)
+        self.in_use = [self.lb.user]
         self.reset()
 
     def reset(self):
@@ -87,6 +92,8 @@ class Compute:
         project = params[0]
         if collection in ("globalOperations", "regionOperations"):
             scope = "global" if collection == "globalOperations" else f"regions/{params[1]}"
+            if verb in ("list", "aggregatedList"):
+                return self.list_operations(project, scope if verb == "list" else None, query)
             return self.operation(project, scope, params[-1], verb)
         if method.id == "compute.projects.get":
             # The project's `id` is its number, which Service Networking names networks by.
@@ -98,14 +105,19 @@ class Compute:
                 "selfLink": f"{COMPUTE_BASE}projects/{project}",
                 "defaultNetworkTier": "PREMIUM",
             }
-        if collection not in self.KINDS or verb not in ("insert", "get", "list", "delete", "patch"):
+        verbs = ("insert", "get", "list", "delete", "patch") + gcp_compute_lb.METHODS.get(collection, ())
+        if collection not in self.KINDS or verb not in verbs:
             raise ApiError(501, f"{method.id} is routed but not emulated yet.")
-        scope = "global" if len(params) in (1, 2) and collection != "subnetworks" and collection != "routers" else f"regions/{params[1]}"
-        name = params[-1] if verb in ("get", "delete", "patch") else None
+        regional = collection in ("subnetworks", "routers")
+        scope = f"regions/{params[1]}" if regional else "global"
+        name = params[-1] if len(params) == (3 if regional else 2) else None
+        key = (project, scope, collection, name)
         if verb == "list":
             return self.list(project, scope, collection, query)
         if verb == "get":
             return self.get(project, scope, collection, name)
+        if verb == "getRule":
+            return self.lb.get_rule(key, query)
         request_id = (query.get("requestId") or [None])[0]
         if request_id is not None:
             try:
@@ -116,21 +128,27 @@ class Compute:
             earlier = self.requests.get((project, request_id))
             if earlier is not None:
                 return self.operations[earlier]["op"]
+        # validateOnly (security policies): checked, answered DONE, nothing changed.
+        dry = (query.get("validateOnly") or ["false"])[0] == "true"
         if verb == "insert":
             key, body = self.check_insert(project, scope, collection, body)
             new_id = self.new_id()
-            op = self.start(project, scope, "insert", key, lambda: self.create(key, body, new_id), new_id, body)
+            effect = None if dry else lambda: self.create(key, body, new_id)
+            op = self.start(project, scope, "insert", key, effect, new_id, None if dry else body)
         elif verb == "delete":
-            key = (project, scope, collection, name)
             self.must_exist(key)
             self.check_delete(key)
             op = self.start(project, scope, "delete", key, lambda: self.objects.pop(key, None))
         else:
-            key = (project, scope, collection, name)
             self.must_exist(key)
-            if "name" in body and body["name"] != name:
+            if body.get("name", name) != name:
                 raise ApiError(400, f"Invalid value for field 'resource.name': '{body['name']}'. The name of a {collection[:-1]} cannot change.")
-            op = self.start(project, scope, "patch", key, lambda: self.patch(key, body))
+            if verb == "patch" and collection not in gcp_compute_lb.KINDS:
+                new, effect = None, lambda: self.patch(key, body)
+            else:
+                new = self.lb.change(verb, key, body, query)
+                effect = None if dry else lambda: self.objects.__setitem__(key, new)
+            op = self.start(project, scope, verb, key, effect, body=new)
         if request_id is not None:
             self.requests[(project, request_id)] = (project, scope, op["name"])
         return op
@@ -143,6 +161,8 @@ class Compute:
 
     def check_insert(self, project, scope, collection, body):
         name = body.get("name", "")
+        if not name:
+            raise ApiError(400, "Required field 'resource.name' not specified")
         key = (project, scope, collection, name)
         pending = any(
             r["key"] == key and r["op"]["status"] != "DONE" and r["op"]["operationType"] == "insert"
@@ -157,6 +177,8 @@ class Compute:
             self.check_range(project, scope, body)
         if collection == "globalAddresses":
             body = self.check_address(project, body)
+        if collection in gcp_compute_lb.KINDS:
+            body = self.lb.check(project, collection, body, key)
         return key, body
 
     def network_key(self, project, ref):
@@ -211,7 +233,8 @@ class Compute:
                 )
             if kind == "EXTERNAL" and "address" not in body:
                 self.external += 1
-                body = dict(body, address=f"198.51.100.{self.external % 254 + 1}")
+                v6 = body.get("ipVersion") == "IPV6"
+                body = dict(body, address=f"2001:db8::{self.external:x}" if v6 else f"198.51.100.{self.external % 254 + 1}")
             return body
         if kind != "INTERNAL":
             raise ApiError(400, f"Invalid value for field 'resource.addressType': '{kind}'. An address with purpose VPC_PEERING must be INTERNAL.")
@@ -257,7 +280,9 @@ class Compute:
         for hook in self.in_use:
             user = hook(key)
             if user:
-                kind, seg = self.KINDS[collection].split("#")[1], self.SEGMENT.get(collection, collection)
+                # Compute names the kind in snake case: "The health_check resource ..."
+                kind = re.sub(r"(?<!^)([A-Z])", r"_\1", self.KINDS[collection].split("#")[1]).lower()
+                seg = self.SEGMENT.get(collection, collection)
                 raise ApiError(
                     400,
                     f"The {kind} resource 'projects/{project}/{scope}/{seg}/{name}' is already being used by '{user}'",
@@ -301,21 +326,23 @@ class Compute:
             # bytes travel as URL-safe Base64, as Google's JSON encodes them.
             obj["fingerprint"] = base64.urlsafe_b64encode(os.urandom(8)).decode()
         if collection == "globalAddresses":
-            obj.setdefault("addressType", "EXTERNAL")
+            if obj.setdefault("addressType", "EXTERNAL") == "EXTERNAL":
+                obj.setdefault("ipVersion", "IPV4")
+                obj.setdefault("networkTier", "PREMIUM")
             obj["status"] = "RESERVED"
         if collection == "firewalls":
             obj.setdefault("direction", "INGRESS")
             obj.setdefault("priority", 1000)
             obj.setdefault("disabled", False)
+        self.lb.stamp(collection, obj)
         self.objects[key] = obj
         return obj
 
     def patch(self, key, body):
+        """A JSON merge patch, as Compute's patch methods are (server-set fields kept)."""
         obj = self.objects[key]
-        for k, v in body.items():
-            if k not in ("id", "kind", "selfLink", "creationTimestamp"):
-                obj[k] = v
-        return obj
+        kept = {k: obj[k] for k in ("id", "kind", "selfLink", "creationTimestamp")}
+        self.objects[key] = dict(gcp_compute_lb.merge_patch(obj, body), **kept)
 
     def start(self, project, scope, kind, key, effect, target_id=None, body=None):
         name = f"operation-{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}"
@@ -336,7 +363,7 @@ class Compute:
             op["region"] = f"{COMPUTE_BASE}projects/{project}/{scope}"
         record = {"op": op, "key": key, "effect": effect, "polls": 0, "started": time.time(), "body": body}
         self.operations[(project, scope, name)] = record
-        if self.settings.op_polls == 0:
+        if self.settings.op_polls == 0 or effect is None:
             self.advance(record, finish=True)
         return dict(op)
 
@@ -346,7 +373,8 @@ class Compute:
             return
         record["polls"] += 1
         if finish or record["polls"] >= self.settings.op_polls:
-            record["effect"]()
+            if record["effect"]:
+                record["effect"]()
             op.update({"status": "DONE", "progress": 100, "endTime": now_rfc3339()})
             op.setdefault("startTime", op["insertTime"])
         else:
@@ -362,6 +390,26 @@ class Compute:
         self.advance(record, finish=(verb == "wait"))
         return dict(record["op"])
 
+    def list_operations(self, project, scope, query):
+        """globalOperations / regionOperations list (one scope) and aggregatedList (scope
+        None: every scope, grouped by scope as Compute answers it)."""
+        keep = compile_filter((query.get("filter") or [""])[0])
+        found = sorted((r["op"]["insertTime"], sc, name) for (p, sc, name), r in self.operations.items() if p == project and scope in (None, sc) and keep(r["op"]))
+        page, token = paged(found, query)
+        ops = [(sc, dict(self.operations[(project, sc, name)]["op"])) for _, sc, name in page]
+        where = f"projects/{project}/{scope or 'aggregated'}/operations"
+        out = {"kind": "compute#operationList", "id": where, "selfLink": COMPUTE_BASE + where}
+        if scope is None:
+            out["kind"] = "compute#operationAggregatedList"
+            out["items"] = {}
+            for sc, op in ops:
+                out["items"].setdefault(sc, {"operations": []})["operations"].append(op)
+        else:
+            out["items"] = [op for _, op in ops]
+        if token:
+            out["nextPageToken"] = token
+        return out
+
     def get(self, project, scope, collection, name):
         key = (project, scope, collection, name)
         self.must_exist(key)
@@ -372,7 +420,7 @@ class Compute:
                 for (p, sc, coll, _), o in sorted(self.objects.items())
                 if coll == "subnetworks" and self.network_key(p, o["network"]) == key
             ]
-        return obj
+        return self.lb.view(key, obj)
 
     def list(self, project, scope, collection, query):
         keep = compile_filter((query.get("filter") or [""])[0])
@@ -381,24 +429,31 @@ class Compute:
             for (p, sc, coll, name), obj in self.objects.items()
             if (p, sc, coll) == (project, scope, collection) and keep(obj)
         )
-        limit = min(int((query.get("maxResults") or ["0"])[0] or 0) or 500, 500)
-        start = int((query.get("pageToken") or ["0"])[0] or 0)
-        page = names[start : start + limit]
+        page, token = paged(names, query)
         out = {
             "kind": self.KINDS[collection] + "List",
             "id": f"projects/{project}/{scope}/{self.SEGMENT.get(collection, collection)}",
             "selfLink": self.link(project, scope, collection),
             "items": [self.get(project, scope, collection, n) for n in page],
         }
-        if start + limit < len(names):
-            out["nextPageToken"] = str(start + limit)
+        if token:
+            out["nextPageToken"] = token
         return out
 
 
+def paged(items, query):
+    """(this page of items, the next page's token or None): maxResults (at most 500) and
+    pageToken, Compute's paging."""
+    limit = min(int((query.get("maxResults") or ["0"])[0] or 0) or 500, 500)
+    start = int((query.get("pageToken") or ["0"])[0] or 0)
+    return items[start : start + limit], (str(start + limit) if start + limit < len(items) else None)
+
+
 def compile_filter(text):
-    """Compute's list filter, as far as cairn uses it: `name eq REGEX` / `name ne REGEX`
-    (an RE2 regex, matched against the whole name), `name = "x"`, `labels.KEY = "v"`;
-    several as `(a) (b)` or `a AND b`. Anything else is refused, never ignored."""
+    """Compute's list filter, as far as cairn uses it: `FIELD eq REGEX` / `FIELD ne REGEX`
+    (an RE2 regex, matched against the whole value), `FIELD = "x"` / `FIELD != "x"`, where
+    FIELD is a top-level field (`name`, an operation's `status`) or `labels.KEY`; several as
+    `(a) (b)` or `a AND b`. Anything else is refused, never ignored."""
     text = text.strip()
     if not text:
         return lambda obj: True
@@ -407,25 +462,26 @@ def compile_filter(text):
     else:
         clauses = re.split(r"\s+AND\s+", text)
     tests = []
+    field = r"(labels\.[a-z0-9_-]+|[A-Za-z][A-Za-z0-9]*)"
+
+    def value(o, name):
+        got = o.get("labels", {}).get(name[7:]) if name.startswith("labels.") else o.get(name)
+        return got if isinstance(got, str) or got is None else str(got)
+
     for clause in clauses:
-        m = re.fullmatch(r'\s*name\s+(eq|ne)\s+"?(.*?)"?\s*', clause)
+        m = re.fullmatch(rf'\s*{field}\s+(eq|ne)\s+"?(.*?)"?\s*', clause)
         if m:
-            op, rx = m.groups()
+            name, op, rx = m.groups()
             try:
                 compiled = re.compile(rx)
             except re.error:
                 raise ApiError(400, f"Invalid value for field 'filter': '{text}'. Invalid regular expression.")
-            tests.append(lambda o, rx=compiled, op=op: (rx.fullmatch(o.get("name", "")) is not None) == (op == "eq"))
+            tests.append(lambda o, name=name, rx=compiled, op=op: (rx.fullmatch(value(o, name) or "") is not None) == (op == "eq"))
             continue
-        m = re.fullmatch(r'\s*(name|labels\.[a-z0-9_-]+)\s*(=|!=)\s*"([^"]*)"\s*', clause)
+        m = re.fullmatch(rf'\s*{field}\s*(=|!=)\s*"([^"]*)"\s*', clause)
         if m:
-            field, op, want = m.groups()
-
-            def test(o, field=field, op=op, want=want):
-                got = o.get("labels", {}).get(field[7:]) if field.startswith("labels.") else o.get(field)
-                return (got == want) == (op == "=")
-
-            tests.append(test)
+            name, op, want = m.groups()
+            tests.append(lambda o, name=name, op=op, want=want: (value(o, name) == want) == (op == "="))
             continue
         raise ApiError(400, f"Invalid value for field 'filter': '{text}'. Invalid list filter expression.")
     return lambda obj: all(t(obj) for t in tests)

@@ -198,6 +198,8 @@ def check_body(method, body):
 
 
 def check_value(method, value, schema, where, problems, depth):
+    if value is None and method.api == "compute" and method.http == "PATCH":
+        return  # Compute's patch is a JSON merge patch: a null removes the field
     schemas = method.doc["schemas"]
     if "$ref" in schema:
         schema = schemas[schema["$ref"]]

@@ -133,6 +133,18 @@ impl Lowering<'_> {
                 ("prefix_length".into(), Value::Int(20)),
             ]),
         );
+        // GCP picks the range clear of the subnetworks that exist when it is reserved, and
+        // refuses a subnetwork overlapping it later: reserved after the network's subnets.
+        let subnets: Vec<Text> = self
+            .stack
+            .resources()
+            .iter()
+            .filter(|x| matches!(&x.resource, Resource::Subnet(s) if s.network.name() == d.name))
+            .map(|x| Text::from(addr("gcp_compute_subnetwork", &x.name).as_str()))
+            .collect();
+        if let Some(last) = self.out.resources.last_mut() {
+            last.depends_on.extend(subnets);
+        }
         self.push_as(
             d,
             "gcp_service_networking_connection",
