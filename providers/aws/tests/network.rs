@@ -257,6 +257,9 @@ fn egress_stack(given: &str) -> Stack {
 #[test]
 fn nat_endpoint_and_secrets_lifecycle() {
     let aws = Aws::new();
+    // Pending long enough that the waiter's first look lands in it even on a busy machine
+    // (the default 300 ms can pass before the create's answer is read).
+    aws.set_faults(r#"{"transition_ms": 2000}"#);
     let engine = aws.engine("egress.json");
     let stack = egress_stack("First-Given-Secret-1!");
     let progress = std::sync::Arc::new(Progress::default());
@@ -288,6 +291,7 @@ fn nat_endpoint_and_secrets_lifecycle() {
         "the waiter saw the pending state: {:?}",
         progress.messages.lock().unwrap()
     );
+    aws.set_faults(r#"{"transition_ms": 300}"#);
     aws.assert_clean(&engine, &stack);
     aws.assert_import_matches(&engine, &stack, &[]);
 
