@@ -10,12 +10,10 @@
 use crate::compute::{last, s};
 use crate::error::{convert, is_conflict, is_not_found, GaxError};
 use crate::Ctx;
-use cairn_core::ownership::Ownership;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
 use cairn_provider_kit::adopt::{self, Existing};
-use cairn_provider_kit::ownership::{label_value, request_id, Encoding};
-use cairn_provider_kit::retry::{delete_when_free, ErrorClass};
+use cairn_provider_kit::ownership::{label_value, request_id};
 use google_cloud_longrunning::model::Operation;
 use google_cloud_managedkafka_v1::model::{
     AccessConfig, CapacityConfig, Cluster, GcpConfig, NetworkConfig, Topic,
@@ -53,21 +51,6 @@ async fn done(
     .await
 }
 
-/// Another operation on the cluster makes the service refuse a new one: waited out.
-fn busy(e: &GaxError) -> ErrorClass {
-    let message = e
-        .status()
-        .map(|s| s.message.to_ascii_lowercase())
-        .unwrap_or_default();
-    if is_not_found(e) {
-        ErrorClass::NotFound
-    } else if message.contains("in progress") || message.contains("another operation") {
-        ErrorClass::InUse
-    } else {
-        ErrorClass::Other
-    }
-}
-
 /// Send `call` (retried while the cluster is busy) and wait on its operation.
 async fn run<F, Fut>(
     ctx: &Ctx,
@@ -80,15 +63,7 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<Operation, GaxError>>,
 {
-    let started = std::sync::Mutex::new(None);
-    delete_when_free(progress, timeout, busy, || async {
-        let op = call().await?;
-        *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(op);
-        Ok(())
-    })
-    .await
-    .map_err(|e| convert(address, e))?;
-    match started.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    match crate::lro::sent_when_free(address, progress, timeout, crate::lro::busy, call).await? {
         Some(op) => done(ctx, address, progress, op, timeout).await,
         None => Err(ProviderError::NotFound {
             address: address.to_string(),
@@ -100,17 +75,7 @@ where
 // gcp_managed_kafka_cluster
 
 fn cluster_body(stack: &str, address: &str, token: Option<&str>, a: &Attrs) -> Cluster {
-    let mut labels = Encoding::Labels.marks(&Ownership {
-        stack,
-        address,
-        token,
-    });
-    if let Some(Value::Map(m)) = a.get("labels") {
-        labels.extend(
-            m.iter()
-                .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string())),
-        );
-    }
+    let labels = crate::labels::marked(stack, address, token, a);
     let subnets = match a.get("subnets") {
         Some(Value::List(l)) => l
             .iter()
@@ -143,12 +108,7 @@ fn by_project_id(project_id: &str, path: &str) -> String {
 }
 
 fn cluster_attrs(project_id: &str, x: &Cluster) -> Attrs {
-    let user: BTreeMap<Text, Value> = x
-        .labels
-        .iter()
-        .filter(|(k, _)| !cairn_core::ownership::is_reserved_key(k))
-        .map(|(k, v)| (Text::from(k.as_str()), Value::str(v)))
-        .collect();
+    let user = crate::labels::user(&x.labels);
     let capacity = x.capacity_config.clone().unwrap_or_default();
     let subnets = match &x.platform_config {
         Some(google_cloud_managedkafka_v1::model::cluster::PlatformConfig::GcpConfig(g)) => g
@@ -171,7 +131,7 @@ fn cluster_attrs(project_id: &str, x: &Cluster) -> Attrs {
         ("vcpu_count".into(), Value::Int(capacity.vcpu_count)),
         ("memory_bytes".into(), Value::Int(capacity.memory_bytes)),
         ("subnets".into(), Value::List(subnets)),
-        ("labels".into(), Value::Map(user)),
+        ("labels".into(), user),
         (
             "state".into(),
             Value::str(x.state.name().unwrap_or_default()),
@@ -291,11 +251,7 @@ pub(crate) async fn create_cluster(
                     code: "AlreadyExists".into(),
                     message: format!("Kafka cluster {name} exists but cannot be read"),
                 })?;
-            let owner = Encoding::Labels.owner(
-                &req.stack,
-                &req.address,
-                x.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            );
+            let owner = crate::labels::owner(&req.stack, &req.address, &x.labels);
             adopt::decide(
                 &req.address,
                 "Kafka cluster",

@@ -30,6 +30,7 @@ mod compute;
 mod error;
 mod firewall;
 mod kafka;
+mod labels;
 mod lower;
 mod lro;
 mod operation;

@@ -3,6 +3,7 @@
 
 use crate::error::{convert, GaxError};
 use cairn_core::provider::{Progress, ProviderError};
+use cairn_provider_kit::retry::{delete_when_free, ErrorClass};
 use cairn_provider_kit::wait::{self, Poll};
 use google_cloud_longrunning::model::{operation, Operation};
 use std::future::Future;
@@ -46,5 +47,46 @@ where
             message: e.message,
         }),
         _ => Ok(()),
+    }
+}
+
+/// Send `call` until the cloud takes it, retrying (parked) while `class` says the object
+/// is busy with another operation, for at most `timeout`: the operation it answered, or
+/// none when the object was already gone.
+pub(crate) async fn sent_when_free<T, F, Fut>(
+    address: &str,
+    progress: &Progress,
+    timeout: Duration,
+    class: impl Fn(&GaxError) -> ErrorClass,
+    call: F,
+) -> Result<Option<T>, ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, GaxError>>,
+{
+    let started = std::sync::Mutex::new(None);
+    delete_when_free(progress, timeout, class, || async {
+        let op = call().await?;
+        *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(op);
+        Ok(())
+    })
+    .await
+    .map_err(|e| convert(address, e))?;
+    Ok(started.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Memorystore and Managed Kafka refuse a change while another runs on the object: that
+/// refusal is waited out; any other is final.
+pub(crate) fn busy(e: &GaxError) -> ErrorClass {
+    let message = e
+        .status()
+        .map(|s| s.message.to_ascii_lowercase())
+        .unwrap_or_default();
+    if e.http_status_code() == Some(404) {
+        ErrorClass::NotFound
+    } else if message.contains("in progress") || message.contains("another operation") {
+        ErrorClass::InUse
+    } else {
+        ErrorClass::Other
     }
 }

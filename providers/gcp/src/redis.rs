@@ -10,14 +10,12 @@
 //! Every change is a `google.longrunning.Operation`, waited on by polling it.
 
 use crate::compute::{last, s};
-use crate::error::{convert, is_conflict, is_not_found, GaxError};
+use crate::error::{convert, is_conflict, is_not_found};
 use crate::Ctx;
-use cairn_core::ownership::Ownership;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Sensitive, Text, Value};
 use cairn_provider_kit::adopt;
-use cairn_provider_kit::ownership::{label_value, Encoding};
-use cairn_provider_kit::retry::{delete_when_free, ErrorClass};
+use cairn_provider_kit::ownership::label_value;
 use cairn_provider_kit::wait::{self, Poll};
 use google_cloud_longrunning::model::Operation;
 use google_cloud_redis_v1::model::{instance, Instance};
@@ -33,21 +31,6 @@ fn int(a: &Attrs, k: &str) -> i32 {
 
 fn parent(ctx: &Ctx, region: &str) -> String {
     format!("projects/{}/locations/{region}", ctx.project)
-}
-
-fn labels(stack: &str, address: &str, token: Option<&str>, a: &Attrs) -> Vec<(String, String)> {
-    let mut out = Encoding::Labels.marks(&Ownership {
-        stack,
-        address,
-        token,
-    });
-    if let Some(Value::Map(m)) = a.get("labels") {
-        out.extend(
-            m.iter()
-                .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string())),
-        );
-    }
-    out
 }
 
 /// The instance as declared (what a create sends; a patch sends the fields it names).
@@ -66,18 +49,13 @@ fn body(stack: &str, address: &str, token: Option<&str>, a: &Attrs) -> Instance 
         )))
         .set_replica_count(int(a, "replica_count"))
         .set_read_replicas_mode(instance::ReadReplicasMode::from(s(a, "read_replicas_mode")))
-        .set_labels(labels(stack, address, token, a))
+        .set_labels(crate::labels::marked(stack, address, token, a))
 }
 
 /// `prior`: what state or the declaration holds (the reserved range by name: Memorystore
 /// answers with the block it took from it).
 fn instance_attrs(x: &Instance, auth: Option<String>, prior: &Attrs) -> Attrs {
-    let user: BTreeMap<Text, Value> = x
-        .labels
-        .iter()
-        .filter(|(k, _)| !cairn_core::ownership::is_reserved_key(k))
-        .map(|(k, v)| (Text::from(k.as_str()), Value::str(v)))
-        .collect();
+    let user = crate::labels::user(&x.labels);
     let parts: Vec<&str> = x.name.split('/').collect();
     let mut a = Attrs::from([
         ("id".into(), Value::str(&x.name)),
@@ -126,7 +104,7 @@ fn instance_attrs(x: &Instance, auth: Option<String>, prior: &Attrs) -> Attrs {
             "read_replicas_mode".into(),
             Value::str(x.read_replicas_mode.name().unwrap_or_default()),
         ),
-        ("labels".into(), Value::Map(user)),
+        ("labels".into(), user),
         ("host".into(), Value::str(&x.host)),
         ("port".into(), Value::Int(i64::from(x.port))),
         (
@@ -328,11 +306,7 @@ pub(crate) async fn create(
                     code: "AlreadyExists".into(),
                     message: format!("Memorystore instance {name} exists but cannot be read"),
                 })?;
-            let owner = Encoding::Labels.owner(
-                &req.stack,
-                &req.address,
-                x.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            );
+            let owner = crate::labels::owner(&req.stack, &req.address, &x.labels);
             adopt::decide(
                 &req.address,
                 "Memorystore instance",
@@ -382,21 +356,6 @@ async fn wait_ready(
     .await
 }
 
-/// Another operation on the instance makes Memorystore refuse a new one: waited out.
-fn busy(e: &GaxError) -> ErrorClass {
-    let message = e
-        .status()
-        .map(|s| s.message.to_ascii_lowercase())
-        .unwrap_or_default();
-    if is_not_found(e) {
-        ErrorClass::NotFound
-    } else if message.contains("in progress") || message.contains("another operation") {
-        ErrorClass::InUse
-    } else {
-        ErrorClass::Other
-    }
-}
-
 /// Memory, labels, AUTH and replicas change in place: the fields changed, by update mask.
 pub(crate) async fn update(
     ctx: &Ctx,
@@ -423,22 +382,22 @@ pub(crate) async fn update(
         instance = instance.set_secondary_ip_range(s(&req.attrs, "reserved_ip_range"));
         fields.push("secondary_ip_range");
     }
-    let started = std::sync::Mutex::new(None);
-    delete_when_free(&req.progress, ctx.options.create_timeout, busy, || async {
-        let op = ctx
-            .c
-            .redis
-            .update_instance()
-            .set_instance(instance.clone())
-            .set_update_mask(google_cloud_wkt::FieldMask::default().set_paths(fields.clone()))
-            .send()
-            .await?;
-        *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(op);
-        Ok(())
-    })
-    .await
-    .map_err(|e| convert(&req.address, e))?;
-    if let Some(op) = started.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    let sent = crate::lro::sent_when_free(
+        &req.address,
+        &req.progress,
+        ctx.options.create_timeout,
+        crate::lro::busy,
+        || {
+            ctx.c
+                .redis
+                .update_instance()
+                .set_instance(instance.clone())
+                .set_update_mask(google_cloud_wkt::FieldMask::default().set_paths(fields.clone()))
+                .send()
+        },
+    )
+    .await?;
+    if let Some(op) = sent {
         done(
             ctx,
             &req.address,
@@ -459,21 +418,21 @@ pub(crate) async fn update(
 }
 
 pub(crate) async fn delete(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
-    let started = std::sync::Mutex::new(None);
-    delete_when_free(&req.progress, ctx.options.delete_timeout, busy, || async {
-        let op = ctx
-            .c
-            .redis
-            .delete_instance()
-            .set_name(req.id.as_str())
-            .send()
-            .await?;
-        *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(op);
-        Ok(())
-    })
-    .await
-    .map_err(|e| convert(&req.address, e))?;
-    match started.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    let sent = crate::lro::sent_when_free(
+        &req.address,
+        &req.progress,
+        ctx.options.delete_timeout,
+        crate::lro::busy,
+        || {
+            ctx.c
+                .redis
+                .delete_instance()
+                .set_name(req.id.as_str())
+                .send()
+        },
+    )
+    .await?;
+    match sent {
         Some(op) => match done(
             ctx,
             &req.address,

@@ -16,11 +16,10 @@
 use crate::compute::{last, s};
 use crate::error::{convert, is_conflict, is_not_found};
 use crate::Ctx;
-use cairn_core::ownership::Ownership;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Sensitive, Text, Value};
 use cairn_provider_kit::adopt;
-use cairn_provider_kit::ownership::{label_value, Encoding};
+use cairn_provider_kit::ownership::label_value;
 use google_cloud_secretmanager_v1::model::{replication, Replication, Secret, SecretPayload};
 use std::collections::BTreeMap;
 
@@ -39,22 +38,6 @@ fn plaintext<'a>(address: &str, a: &'a Attrs) -> Result<&'a str, ProviderError> 
     }
 }
 
-/// The user's labels and cairn's marks, as the secret carries them.
-fn labels(stack: &str, address: &str, token: Option<&str>, a: &Attrs) -> Vec<(String, String)> {
-    let mut out = Encoding::Labels.marks(&Ownership {
-        stack,
-        address,
-        token,
-    });
-    if let Some(Value::Map(m)) = a.get("labels") {
-        out.extend(
-            m.iter()
-                .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string())),
-        );
-    }
-    out
-}
-
 /// Secret Manager has no description field: it is kept as this annotation.
 const DESCRIPTION: &str = "description";
 
@@ -66,16 +49,11 @@ fn annotations(a: &Attrs) -> Vec<(&'static str, String)> {
 }
 
 fn secret_attrs(x: &Secret) -> Attrs {
-    let user: BTreeMap<Text, Value> = x
-        .labels
-        .iter()
-        .filter(|(k, _)| !cairn_core::ownership::is_reserved_key(k))
-        .map(|(k, v)| (Text::from(k.as_str()), Value::str(v)))
-        .collect();
+    let user = crate::labels::user(&x.labels);
     Attrs::from([
         ("id".into(), Value::str(&x.name)),
         ("secret_id".into(), Value::str(last(&x.name))),
-        ("labels".into(), Value::Map(user)),
+        ("labels".into(), user),
         (
             "description".into(),
             Value::str(x.annotations.get(DESCRIPTION).cloned().unwrap_or_default()),
@@ -217,7 +195,12 @@ pub(crate) async fn create(
         .set_secret(
             Secret::new()
                 .set_replication(Replication::new().set_automatic(replication::Automatic::new()))
-                .set_labels(labels(&req.stack, &req.address, Some(&req.token), a))
+                .set_labels(crate::labels::marked(
+                    &req.stack,
+                    &req.address,
+                    Some(&req.token),
+                    a,
+                ))
                 .set_annotations(annotations(a)),
         )
         .send()
@@ -253,11 +236,7 @@ async fn adopt(
         .send()
         .await
         .map_err(|e| convert(&req.address, e))?;
-    let owner = Encoding::Labels.owner(
-        &req.stack,
-        &req.address,
-        x.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    );
+    let owner = crate::labels::owner(&req.stack, &req.address, &x.labels);
     adopt::decide(&req.address, "secret", &name, owner.into(), &req.progress)?;
     let mut attrs = secret_attrs(&x);
     let value = match latest_value(ctx, &req.address, &x.name).await? {
@@ -292,7 +271,7 @@ pub(crate) async fn update(
             .set_secret(
                 Secret::new()
                     .set_name(req.id.as_str())
-                    .set_labels(labels(&req.stack, &req.address, None, a))
+                    .set_labels(crate::labels::marked(&req.stack, &req.address, None, a))
                     .set_annotations(annotations(a)),
             )
             .set_update_mask(google_cloud_wkt::FieldMask::default().set_paths(mask))

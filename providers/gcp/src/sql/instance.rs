@@ -5,20 +5,10 @@ use super::*;
 
 /// The settings cairn manages, as the API names them.
 pub(super) fn settings(stack: &str, address: &str, token: Option<&str>, a: &Attrs) -> Json {
-    let mut labels: serde_json::Map<String, Json> = Encoding::Labels
-        .marks(&Ownership {
-            stack,
-            address,
-            token,
-        })
+    let labels: serde_json::Map<String, Json> = crate::labels::marked(stack, address, token, a)
         .into_iter()
         .map(|(k, v)| (k, Json::String(v)))
         .collect();
-    if let Some(Value::Map(m)) = a.get("labels") {
-        for (k, v) in m {
-            labels.insert(k.to_string(), json!(v.as_str().unwrap_or_default()));
-        }
-    }
     let flags: Vec<Json> = match a.get("flags") {
         Some(Value::Map(m)) => m
             .iter()
@@ -64,18 +54,7 @@ pub(super) fn instance_attrs(ctx: &Ctx, x: &DatabaseInstance) -> Attrs {
     let v = to_json(x);
     let st = &v["settings"];
     let name = v["name"].as_str().unwrap_or_default();
-    let labels: BTreeMap<Text, Value> = st["userLabels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| !cairn_core::ownership::is_reserved_key(k))
-        .map(|(k, v)| {
-            (
-                Text::from(k.as_str()),
-                Value::str(v.as_str().unwrap_or_default()),
-            )
-        })
-        .collect();
+    let labels = crate::labels::user(&x.settings.clone().unwrap_or_default().user_labels);
     let flags: BTreeMap<Text, Value> = st["databaseFlags"]
         .as_array()
         .into_iter()
@@ -170,7 +149,7 @@ pub(super) fn instance_attrs(ctx: &Ctx, x: &DatabaseInstance) -> Attrs {
             ),
         ),
         ("flags".into(), Value::Map(flags)),
-        ("labels".into(), Value::Map(labels)),
+        ("labels".into(), labels),
         ("private_ip".into(), Value::str(private_ip)),
         (
             "connection_name".into(),
@@ -308,15 +287,8 @@ pub(crate) async fn create_instance(
                     ),
                 }
             })?;
-            let owner = Encoding::Labels.owner(
-                &req.stack,
-                &req.address,
-                x.settings
-                    .as_ref()
-                    .into_iter()
-                    .flat_map(|st| st.user_labels.iter())
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            );
+            let labels = x.settings.as_ref().map(|st| st.user_labels.clone());
+            let owner = crate::labels::owner(&req.stack, &req.address, &labels.unwrap_or_default());
             adopt::decide(
                 &req.address,
                 "Cloud SQL instance",

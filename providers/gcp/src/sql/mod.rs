@@ -14,12 +14,11 @@
 use crate::compute::{last, s};
 use crate::error::{convert, is_conflict, is_not_found, reason, GaxError};
 use crate::Ctx;
-use cairn_core::ownership::Ownership;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
 use cairn_provider_kit::adopt::{self, keep_write_only, Existing};
-use cairn_provider_kit::ownership::{label_value, Encoding};
-use cairn_provider_kit::retry::{delete_when_free, ErrorClass};
+use cairn_provider_kit::ownership::label_value;
+use cairn_provider_kit::retry::ErrorClass;
 use cairn_provider_kit::wait::{self, Poll};
 use google_cloud_sql_v1::model::{Database, DatabaseInstance, Operation, User};
 use serde_json::{json, Value as Json};
@@ -166,15 +165,7 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<Operation, GaxError>>,
 {
-    let started = std::sync::Mutex::new(None);
-    delete_when_free(progress, timeout, busy, || async {
-        let op = call().await?;
-        *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(op);
-        Ok(())
-    })
-    .await
-    .map_err(|e| convert(address, e))?;
-    match started.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    match crate::lro::sent_when_free(address, progress, timeout, busy, call).await? {
         Some(op) => done(ctx, address, what, progress, op, timeout).await,
         None => Err(ProviderError::NotFound {
             address: address.to_string(),
