@@ -2,8 +2,9 @@
 
 use crate::servicenetworking::ServiceNetworking;
 use google_cloud_compute_v1::client::{
-    Firewalls, GlobalAddresses, GlobalOperations, Networks, Projects, RegionOperations, Routers,
-    Subnetworks,
+    BackendServices, Firewalls, GlobalAddresses, GlobalForwardingRules, GlobalOperations,
+    HealthChecks, Networks, Projects, RegionOperations, Routers, SecurityPolicies, SslCertificates,
+    Subnetworks, TargetHttpProxies, TargetHttpsProxies, UrlMaps,
 };
 use google_cloud_managedkafka_v1::client::ManagedKafka;
 use google_cloud_redis_v1::client::CloudRedis;
@@ -23,6 +24,14 @@ pub(crate) struct Clients {
     pub region_ops: RegionOperations,
     pub global_addresses: GlobalAddresses,
     pub projects: Projects,
+    pub health_checks: HealthChecks,
+    pub backend_services: BackendServices,
+    pub security_policies: SecurityPolicies,
+    pub url_maps: UrlMaps,
+    pub ssl_certificates: SslCertificates,
+    pub target_https_proxies: TargetHttpsProxies,
+    pub target_http_proxies: TargetHttpProxies,
+    pub global_forwarding_rules: GlobalForwardingRules,
     pub secrets: SecretManagerService,
     pub service_networking: ServiceNetworking,
     pub sql_instances: SqlInstancesService,
@@ -73,6 +82,14 @@ impl Clients {
             region_ops: build!(RegionOperations, "compute", endpoint, timeout),
             global_addresses: build!(GlobalAddresses, "compute", endpoint, timeout),
             projects: build!(Projects, "compute", endpoint, timeout),
+            health_checks: build!(HealthChecks, "compute", endpoint, timeout),
+            backend_services: build!(BackendServices, "compute", endpoint, timeout),
+            security_policies: build!(SecurityPolicies, "compute", endpoint, timeout),
+            url_maps: build!(UrlMaps, "compute", endpoint, timeout),
+            ssl_certificates: build!(SslCertificates, "compute", endpoint, timeout),
+            target_https_proxies: build!(TargetHttpsProxies, "compute", endpoint, timeout),
+            target_http_proxies: build!(TargetHttpProxies, "compute", endpoint, timeout),
+            global_forwarding_rules: build!(GlobalForwardingRules, "compute", endpoint, timeout),
             secrets: build!(SecretManagerService, "secretmanager", endpoint, timeout),
             service_networking: ServiceNetworking::new(
                 endpoint

@@ -5,13 +5,12 @@
 //! `projects/P/regions/R/subnetworks/S`), from which import finds it. A refresh lists each
 //! collection once, filtered to the names asked for.
 
-use crate::error::{convert, is_not_found, reason, GaxError};
+use crate::error::{convert, GaxError};
 use crate::operation::{self, Scope};
 use crate::Ctx;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
 use cairn_provider_kit::ownership::request_id;
-use cairn_provider_kit::retry::{delete_when_free, ErrorClass};
 use google_cloud_compute_v1::model::{
     network_routing_config::RoutingMode, Network, NetworkRoutingConfig, Subnetwork,
 };
@@ -95,16 +94,6 @@ where
             Some(t) if !t.is_empty() => token = t,
             _ => return Ok(out),
         }
-    }
-}
-
-fn in_use(e: &GaxError) -> ErrorClass {
-    if is_not_found(e) {
-        ErrorClass::NotFound
-    } else if reason(e).as_deref() == Some("resourceInUseByAnotherResource") {
-        ErrorClass::InUse
-    } else {
-        ErrorClass::Other
     }
 }
 
@@ -234,30 +223,15 @@ pub(crate) async fn update_network(
 pub(crate) async fn delete_network(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
     let name = last(&req.id).to_string();
     // Refused while subnetworks or firewalls still use it (they may be going): retried.
-    let started = std::sync::Mutex::new(None);
-    delete_when_free(
-        &req.progress,
-        ctx.options.delete_timeout,
-        in_use,
-        || async {
-            let op = ctx
-                .c
-                .networks
-                .delete()
-                .set_project(&ctx.project)
-                .set_network(&name)
-                .send()
-                .await?;
-            *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(op);
-            Ok(())
-        },
-    )
+    operation::deleted_when_free(ctx, req, "network", Scope::Global, || {
+        ctx.c
+            .networks
+            .delete()
+            .set_project(&ctx.project)
+            .set_network(&name)
+            .send()
+    })
     .await
-    .map_err(|e| convert(&req.address, e))?;
-    match started.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(op) => operation::deleted(ctx, req, "network", Scope::Global, Ok(op)).await,
-        None => Ok(()), // it was gone already
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -429,31 +403,14 @@ pub(crate) async fn update_subnetwork(
 pub(crate) async fn delete_subnetwork(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
     let name = last(&req.id).to_string();
     let region = req.id.split('/').nth(3).unwrap_or(&ctx.region).to_string();
-    let started = std::sync::Mutex::new(None);
-    delete_when_free(
-        &req.progress,
-        ctx.options.delete_timeout,
-        in_use,
-        || async {
-            let op = ctx
-                .c
-                .subnetworks
-                .delete()
-                .set_project(&ctx.project)
-                .set_region(&region)
-                .set_subnetwork(&name)
-                .send()
-                .await?;
-            *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(op);
-            Ok(())
-        },
-    )
+    operation::deleted_when_free(ctx, req, "subnetwork", Scope::Region(&region), || {
+        ctx.c
+            .subnetworks
+            .delete()
+            .set_project(&ctx.project)
+            .set_region(&region)
+            .set_subnetwork(&name)
+            .send()
+    })
     .await
-    .map_err(|e| convert(&req.address, e))?;
-    match started.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(op) => {
-            operation::deleted(ctx, req, "subnetwork", Scope::Region(&region), Ok(op)).await
-        }
-        None => Ok(()), // it was gone already
-    }
 }

@@ -1,11 +1,12 @@
 //! Compute operations: every insert, patch and delete answers with one, and the change is
 //! made when it is `DONE` (with or without an error).
 
-use crate::error::{convert, is_conflict, is_not_found, GaxError};
+use crate::error::{convert, is_conflict, is_not_found, reason, GaxError};
 use crate::Ctx;
 use cairn_core::provider::{CreateRequest, DeleteRequest, Progress, ProviderError, UpdateRequest};
 use cairn_core::value::Value;
 use cairn_provider_kit::adopt::{self, Existing};
+use cairn_provider_kit::retry::{delete_when_free, ErrorClass};
 use cairn_provider_kit::wait::{self, Poll};
 use google_cloud_compute_v1::model::{operation::Status, Operation};
 use std::time::Duration;
@@ -131,6 +132,49 @@ pub(crate) async fn deleted(
     match done(ctx, &req.address, what, scope, op, &req.progress, timeout).await {
         Ok(()) | Err(ProviderError::NotFound { .. }) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// A delete refused while something still uses the object (`resourceInUseByAnotherResource`:
+/// a dependent that may be going) is re-sent with backoff until the delete timeout; its
+/// operation is then waited on. An object already gone is deleted.
+pub(crate) async fn deleted_when_free<F, Fut>(
+    ctx: &Ctx,
+    req: &DeleteRequest,
+    what: &str,
+    scope: Scope<'_>,
+    send: F,
+) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Operation, GaxError>>,
+{
+    let started = std::sync::Mutex::new(None);
+    delete_when_free(
+        &req.progress,
+        ctx.options.delete_timeout,
+        in_use,
+        || async {
+            let op = send().await?;
+            *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(op);
+            Ok(())
+        },
+    )
+    .await
+    .map_err(|e| convert(&req.address, e))?;
+    match started.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(op) => deleted(ctx, req, what, scope, Ok(op)).await,
+        None => Ok(()), // it was gone already
+    }
+}
+
+fn in_use(e: &GaxError) -> ErrorClass {
+    if is_not_found(e) {
+        ErrorClass::NotFound
+    } else if reason(e).as_deref() == Some("resourceInUseByAnotherResource") {
+        ErrorClass::InUse
+    } else {
+        ErrorClass::Other
     }
 }
 

@@ -8,7 +8,7 @@
 //! `services/servicenetworking.googleapis.com/connections/{network name}`.
 
 use crate::compute::{all_pages, answer, last, name_filter, s, wanted};
-use crate::error::{convert, is_not_found, reason, GaxError};
+use crate::error::convert;
 use crate::operation::{self, Scope};
 use crate::servicenetworking::{self as sn, Connection};
 use crate::Ctx;
@@ -62,13 +62,14 @@ fn address_attrs(project: &str, a: &Address) -> Attrs {
             "address".into(),
             Value::str(a.address.clone().unwrap_or_default()),
         ),
-        // The range as a CIDR, for firewall rules towards the services in it.
+        // The range as a CIDR, for firewall rules towards the services in it (one IP
+        // for an external address).
         (
             "cidr".into(),
             Value::str(format!(
                 "{}/{}",
                 a.address.clone().unwrap_or_default(),
-                a.prefix_length.unwrap_or_default()
+                a.prefix_length.filter(|p| *p > 0).unwrap_or(32)
             )),
         ),
         (
@@ -124,16 +125,21 @@ pub(crate) async fn create_address(
 ) -> Result<CreateResponse, ProviderError> {
     let a = &req.attrs;
     let name = s(a, "name");
-    let prefix = match a.get("prefix_length") {
-        Some(Value::Int(n)) => i32::try_from(*n).unwrap_or(16),
-        _ => 16,
-    };
-    let body = Address::new()
+    // A reserved range names its network, purpose and size; a load balancer's external
+    // address none of them (Compute gives it one IP).
+    let mut body = Address::new()
         .set_name(name)
-        .set_network(s(a, "network"))
-        .set_purpose(address::Purpose::from(s(a, "purpose")))
-        .set_address_type(address::AddressType::from(s(a, "address_type")))
-        .set_prefix_length(prefix);
+        .set_address_type(address::AddressType::from(s(a, "address_type")));
+    if !s(a, "network").is_empty() {
+        body = body.set_network(s(a, "network"));
+    }
+    if !s(a, "purpose").is_empty() {
+        body = body.set_purpose(address::Purpose::from(s(a, "purpose")));
+    }
+    match a.get("prefix_length").and_then(Value::as_int) {
+        Some(n) if n > 0 => body = body.set_prefix_length(i32::try_from(n).unwrap_or(16)),
+        _ => {}
+    }
     let sent = ctx
         .c
         .global_addresses
@@ -163,43 +169,18 @@ pub(crate) async fn update_address(
     })
 }
 
-fn in_use(e: &GaxError) -> ErrorClass {
-    if is_not_found(e) {
-        ErrorClass::NotFound
-    } else if reason(e).as_deref() == Some("resourceInUseByAnotherResource") {
-        ErrorClass::InUse
-    } else {
-        ErrorClass::Other
-    }
-}
-
 /// Refused while a connection still peers the range (it may be going): retried.
 pub(crate) async fn delete_address(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
     let name = last(&req.id).to_string();
-    let started = std::sync::Mutex::new(None);
-    delete_when_free(
-        &req.progress,
-        ctx.options.delete_timeout,
-        in_use,
-        || async {
-            let op = ctx
-                .c
-                .global_addresses
-                .delete()
-                .set_project(&ctx.project)
-                .set_address(&name)
-                .send()
-                .await?;
-            *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(op);
-            Ok(())
-        },
-    )
+    operation::deleted_when_free(ctx, req, "reserved range", Scope::Global, || {
+        ctx.c
+            .global_addresses
+            .delete()
+            .set_project(&ctx.project)
+            .set_address(&name)
+            .send()
+    })
     .await
-    .map_err(|e| convert(&req.address, e))?;
-    match started.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(op) => operation::deleted(ctx, req, "reserved range", Scope::Global, Ok(op)).await,
-        None => Ok(()),
-    }
 }
 
 // ---------------------------------------------------------------------------------------

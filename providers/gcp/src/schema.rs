@@ -1,5 +1,6 @@
 //! The GCP types cairn manages, each declared once (schema + operations).
 
+use crate::lb::{armor, backend, frontend, health_check, url_map};
 use crate::{compute, firewall, kafka, psa, redis, router, secret, sql, Ctx};
 use cairn_core::model::KindName;
 use cairn_core::provider::{AttrSchema, ResourceSchema};
@@ -36,6 +37,20 @@ const LOWERS_TO: &[(KindName, &[&str])] = &[
         ],
     ),
     (KindName::Subnet, &["gcp_compute_subnetwork"]),
+    (
+        KindName::LoadBalancer,
+        &[
+            "gcp_compute_global_address",
+            "gcp_compute_health_check",
+            "gcp_compute_backend_service",
+            "gcp_compute_security_policy",
+            "gcp_compute_url_map",
+            "gcp_compute_ssl_certificate",
+            "gcp_compute_target_https_proxy",
+            "gcp_compute_target_http_proxy",
+            "gcp_compute_global_forwarding_rule",
+        ],
+    ),
     (KindName::SecurityGroup, &["gcp_compute_firewall"]),
     (KindName::Secret, &["gcp_secret_manager_secret"]),
     (KindName::Cache, &["gcp_redis_instance"]),
@@ -194,6 +209,7 @@ fn registry() -> Registry<Ctx> {
             psa::delete_address,
         ),
     );
+    load_balancer(&mut r);
     r.add(
         ResourceSchema::new("gcp_service_networking_connection")
             .typical_duration(Duration::from_secs(60))
@@ -351,4 +367,149 @@ fn registry() -> Registry<Ctx> {
         ops!(secret::read, secret::create, secret::update, secret::delete,),
     );
     r
+}
+
+/// The global external Application Load Balancer's parts (`lb/`). Their names are their
+/// ownership marks, as for the other Compute types.
+fn load_balancer(r: &mut Registry<Ctx>) {
+    r.add(
+        ResourceSchema::new("gcp_compute_health_check")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("type", F)
+            .attr("port", U)
+            .attr("request_path", U)
+            .attr("check_interval_sec", U)
+            .attr("timeout_sec", U)
+            .attr("healthy_threshold", U)
+            .attr("unhealthy_threshold", U)
+            .attr("description", U)
+            .attr("id", C)
+            .attr("self_link", C)
+            .adopts_existing(),
+        ops!(
+            health_check::read,
+            health_check::create,
+            health_check::update,
+            health_check::delete,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_compute_security_policy")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("description", U)
+            .attr("rules", U)
+            .attr("id", C)
+            .attr("self_link", C)
+            .adopts_existing(),
+        ops!(armor::read, armor::create, armor::update, armor::delete,),
+    );
+    r.add(
+        ResourceSchema::new("gcp_compute_backend_service")
+            .typical_duration(Duration::from_secs(20))
+            .attr("name", F)
+            .attr("load_balancing_scheme", F)
+            .attr("protocol", U)
+            .attr("port_name", U)
+            .attr("timeout_sec", U)
+            .attr("health_checks", US)
+            .attr("security_policy", U)
+            .attr("description", U)
+            .attr("id", C)
+            .attr("self_link", C)
+            .adopts_existing(),
+        ops!(
+            backend::read,
+            backend::create,
+            backend::update,
+            backend::delete,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_compute_url_map")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("description", U)
+            .attr("default_service", U)
+            .attr("https_redirect", U)
+            .attr("routes", U)
+            .attr("id", C)
+            .attr("self_link", C)
+            .adopts_existing(),
+        ops!(
+            url_map::read,
+            url_map::create,
+            url_map::update,
+            url_map::delete,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_compute_ssl_certificate")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("type", F)
+            .attr("domains", FS)
+            .attr("status", C)
+            .attr("id", C)
+            .attr("self_link", C)
+            // Named after its domains; the proxy moves to the new one before the old goes.
+            .create_before_destroy()
+            .adopts_existing(),
+        ops!(
+            frontend::certificate::read,
+            frontend::certificate::create,
+            frontend::certificate::update,
+            frontend::certificate::delete,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_compute_target_https_proxy")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("url_map", U)
+            .attr("ssl_certificates", U)
+            .attr("id", C)
+            .attr("self_link", C)
+            .adopts_existing(),
+        ops!(
+            frontend::https_proxy::read,
+            frontend::https_proxy::create,
+            frontend::https_proxy::update,
+            frontend::https_proxy::delete,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_compute_target_http_proxy")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("url_map", U)
+            .attr("id", C)
+            .attr("self_link", C)
+            .adopts_existing(),
+        ops!(
+            frontend::http_proxy::read,
+            frontend::http_proxy::create,
+            frontend::http_proxy::update,
+            frontend::http_proxy::delete,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("gcp_compute_global_forwarding_rule")
+            .typical_duration(Duration::from_secs(20))
+            .attr("name", F)
+            .attr("target", U)
+            .attr("ip_address", F)
+            .attr("port_range", F)
+            .attr("load_balancing_scheme", F)
+            .attr("id", C)
+            .attr("self_link", C)
+            .adopts_existing(),
+        ops!(
+            frontend::forwarding_rule::read,
+            frontend::forwarding_rule::create,
+            frontend::forwarding_rule::update,
+            frontend::forwarding_rule::delete,
+        ),
+    );
 }

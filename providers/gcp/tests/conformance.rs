@@ -1,6 +1,6 @@
 //! The provider conformance suite (cairn-provider-kit) on the GCP provider, against the
-//! GCP emulator (networking, secrets, Managed Kafka, Cloud SQL and Memorystore behind private services
-//! access): lost
+//! GCP emulator (networking, secrets, Managed Kafka, Cloud SQL and Memorystore behind private
+//! services access, the load-balancing chain): lost
 //! create answers adopted without a second create, adopt-reads of
 //! creates that never happened answering "gone", types named by the stack adopting their
 //! own objects on "already exists", and everything reading as gone after destroy.
@@ -19,10 +19,23 @@ fn the_gcp_provider_passes_the_provider_conformance_suite() {
         "data",
         Subnet::new(&vpc, "10.90.2.0/24").tier(Tier::Private),
     );
-    s.add(
+    let app = s.add(
         "app",
         SecurityGroup::new(&vpc, "app").ingress(Rule::tcp(443).from_cidr("10.0.0.0/8")),
     );
+    let lb = s.add(
+        "front",
+        LoadBalancer::public()
+            .in_network(&vpc)
+            .http_redirect()
+            .https(Certificate::managed(["conf.example.com"]))
+            .target_group(TargetGroup::new("api", 8080, HealthCheck::http("/health")).blue_green())
+            .route_from(10, "/admin/*", "api", &["203.0.113.0/24"])
+            .deny(20, "/admin/*")
+            .deny(30, "/internal/*")
+            .default_target("api"),
+    );
+    s.allow(lb.can_reach(&app).port(8080));
     s.add("token", Secret::generated().description("conformance"));
     let auth = s.add("cache-auth", Secret::produced());
     s.add(
@@ -53,14 +66,17 @@ fn the_gcp_provider_passes_the_provider_conformance_suite() {
         report.adopted_after_lost_answer > 0 && report.rounds > 1,
         "{report:?}"
     );
-    // Rule 4 adopts the sixteen objects found under their natural keys (network, two
+    // Rule 4 adopts the thirty-three objects found under their natural keys (network, two
     // subnetworks, the Cloud Router, the group's rule and its egress deny, three secrets,
     // the reserved range, the Service Networking connection, the Memorystore instance, the
-    // Kafka cluster and its topic, the database and the user); rule 3 checks the one type
-    // found by its create's token alone: the Cloud SQL instance, named from that token.
+    // Kafka cluster and its topic, the database and the user; the balancer's address,
+    // health check, five backend services, two Cloud Armor policies, two URL maps,
+    // certificate, two proxies and two forwarding rules, and the rule letting it reach the
+    // group); rule 3 checks the one type found by its create's token alone: the Cloud SQL
+    // instance, named from that token.
     assert_eq!(
         (report.adopted_by_key, report.types_checked),
-        (16, 1),
+        (33, 1),
         "{report:?}"
     );
 }

@@ -6,6 +6,7 @@ mod cache;
 mod conformance;
 mod database;
 mod firewall;
+mod load_balancer;
 mod network;
 mod router;
 mod secret;

@@ -99,7 +99,29 @@ fn what_gcp_cannot_take_yet_is_refused_naming_field_and_cloud() {
     };
     assert!(said("network.main", "nat"), "per-zone NAT: {err:?}");
     assert!(
-        said("load_balancer.lb", "kind"),
-        "a kind not lowered yet: {err:?}"
+        said("load_balancer.lb", "https"),
+        "a balancer serving plain HTTP only: {err:?}"
     );
+    // What the product cannot do is refused by the engine before lowering, from the
+    // provider's capability rows.
+    let mut s = Stack::new("acc-refused");
+    let vpc = s.add("main", Network::new("10.81.0.0/16").nat(NatMode::None));
+    s.add(
+        "lb",
+        LoadBalancer::internal()
+            .in_network(&vpc)
+            .https(Certificate::managed(["shop.example.com"]))
+            .ssl_policy("MODERN")
+            .target_group(TargetGroup::new("api", 80, HealthCheck::http("/")))
+            .default_target("api"),
+    );
+    let engine = cairn_provider_kit::lifecycle::Harness::engine(&gcp, "refused.json");
+    let err = gcp
+        .rt
+        .block_on(engine.plan(&s, &Default::default()))
+        .unwrap_err()
+        .to_string();
+    for field in ["`internal`", "`https.ssl_policy`"] {
+        assert!(err.contains(field) && err.contains("gcp"), "{field}: {err}");
+    }
 }

@@ -20,15 +20,21 @@ pub fn fit(name: &str, max: usize) -> String {
     if name.chars().count() <= max {
         return name.to_string();
     }
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    let digest = format!("{:08x}", h as u32 ^ (h >> 32) as u32);
+    let digest = digest(name);
     let keep = max.saturating_sub(digest.len() + 1);
     let start: String = name.chars().take(keep).collect();
     format!("{}-{digest}", start.trim_end_matches('-'))
+}
+
+/// A stable 8-hex-digit digest of `text` (FNV-1a, folded to 32 bits): the same on every
+/// run and every machine, for names that must change when what they name does.
+pub fn digest(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{:08x}", h as u32 ^ (h >> 32) as u32)
 }
 
 /// Why a create under a name failed.

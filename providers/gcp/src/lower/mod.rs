@@ -11,6 +11,7 @@ use cairn_core::provider::{Concrete, Export, LowerResponse};
 use cairn_core::value::{Attrs, Text, Value};
 
 mod firewall;
+mod load_balancer;
 mod network;
 mod services;
 #[cfg(test)]
@@ -24,9 +25,9 @@ pub fn lower_stack(
     project: &str,
     region: &str,
 ) -> Result<LowerResponse, Vec<Invalid>> {
-    let _ = project; // names are project-scoped already; kept for the services to come
     let mut l = Lowering {
         stack,
+        project,
         region,
         out: LowerResponse::default(),
         errors: Vec::new(),
@@ -40,14 +41,7 @@ pub fn lower_stack(
             Resource::Database(db) => l.database(d, db),
             Resource::Cache(c) => l.cache(d, c),
             Resource::Broker(b) => l.broker(d, b),
-            other => l.err(
-                d,
-                "kind",
-                format!(
-                    "a {} is not lowered on gcp by cairn yet (networks, subnets, security groups, secrets, databases, caches and brokers are)",
-                    other.kind().as_str()
-                ),
-            ),
+            Resource::LoadBalancer(lb) => l.load_balancer(d, lb),
         }
     }
     for e in stack.access() {
@@ -88,6 +82,7 @@ pub fn gcp_name(stack: &str, resource: &str) -> String {
 
 struct Lowering<'a> {
     stack: &'a Stack,
+    project: &'a str,
     region: &'a str,
     out: LowerResponse,
     errors: Vec<Invalid>,
@@ -111,17 +106,13 @@ impl Lowering<'_> {
     fn push_as(&mut self, d: &Declared, type_name: &str, name: &str, mut attrs: Attrs) -> String {
         let address = addr(type_name, name);
         if let Some(o) = d.resource.common().overrides_for("gcp") {
+            // Only overrides naming an attribute of this concrete type apply to it (a kind
+            // lowers to several types); core refused keys none of them has, and the names.
             for (k, v) in o {
                 if attrs.contains_key(k.as_str())
                     && !crate::schema::NOT_OVERRIDABLE.contains(&k.as_str())
                 {
                     attrs.insert(k.clone(), v.clone());
-                } else {
-                    self.errors.push(Invalid::new(
-                        d.address(),
-                        format!("override_for(\"gcp\", {k:?})"),
-                        format!("{type_name} on gcp has no attribute {k:?}"),
-                    ));
                 }
             }
         }

@@ -32,7 +32,7 @@ fn names_follow_computes_rule_and_stay_stable() {
 }
 
 #[test]
-fn a_network_and_subnets_lower_to_compute_and_the_rest_is_refused_on_gcp() {
+fn a_network_and_subnets_lower_to_compute() {
     let mut s = Stack::new("shop");
     let vpc = s.add("main", Network::new("10.0.0.0/16").nat(NatMode::None));
     s.add("web", Subnet::new(&vpc, "10.0.1.0/24").tier(Tier::Public));
@@ -57,18 +57,166 @@ fn a_network_and_subnets_lower_to_compute_and_the_rest_is_refused_on_gcp() {
         get("gcp_compute_network.main").attrs["name"],
         Value::str("shop-main")
     );
+}
 
-    s.add(
-        "lb",
-        cairn_core::model::LoadBalancer::public().in_network(&vpc),
-    );
-    let err = lower_stack(&s, "p", "europe-west1").unwrap_err();
+/// A balancer as the seeds declare theirs, for the tests below to vary.
+fn balancer() -> cairn_core::model::LoadBalancer {
+    use cairn_core::model::{Certificate, HealthCheck, LoadBalancer, TargetGroup};
+    LoadBalancer::public()
+        .http_redirect()
+        .https(Certificate::managed(["shop.example.com"]))
+        .target_group(TargetGroup::new("api", 5000, HealthCheck::http("/health")))
+        .route_from(10, "/admin/*", "api", &["203.0.113.0/24"])
+        .deny(20, "/admin/*")
+        .default_target("api")
+}
+
+fn lower_balancer(lb: cairn_core::model::LoadBalancer) -> Result<LowerResponse, Vec<Invalid>> {
+    let mut s = Stack::new("shop");
+    let vpc = s.add("main", Network::new("10.0.0.0/16").nat(NatMode::None));
+    s.add("web", lb.in_network(&vpc));
+    lower_stack(&s, "p", "europe-west1")
+}
+
+fn refused(lb: cairn_core::model::LoadBalancer, field: &str, says: &str) {
+    let err = lower_balancer(lb).unwrap_err();
     assert!(
-        err.iter().any(|e| e.resource == "load_balancer.lb"
-            && e.field == "kind"
-            && e.message.contains("on gcp")),
-        "{err:?}"
+        err.iter().any(|e| e.resource == "load_balancer.web"
+            && e.field == field
+            && e.message.contains(says)),
+        "{field}: {err:?}"
     );
+}
+
+#[test]
+fn a_balancer_lowers_to_the_global_external_application_load_balancer() {
+    let out = lower_balancer(balancer()).unwrap();
+    let get = |a: &str| {
+        out.resources
+            .iter()
+            .find(|r| r.address == a)
+            .unwrap_or_else(|| panic!("{a}"))
+    };
+    let map = &get("gcp_compute_url_map.web").attrs;
+    assert_eq!(
+        map["default_service"],
+        Value::reference("gcp_compute_backend_service.web-api", "self_link")
+    );
+    // The admin path goes to a guarded service; the deny of the same path is its policy's.
+    let routes = map["routes"].as_list().unwrap();
+    assert_eq!(routes.len(), 1, "{routes:?}");
+    assert_eq!(
+        routes[0].as_map().unwrap()["service"],
+        Value::reference("gcp_compute_backend_service.web-api-p10", "self_link")
+    );
+    assert_eq!(
+        get("gcp_compute_backend_service.web-api-p10").attrs["security_policy"],
+        Value::reference("gcp_compute_security_policy.web-p10", "self_link")
+    );
+    let rules = get("gcp_compute_security_policy.web-p10").attrs["rules"].clone();
+    let actions: Vec<&str> = rules
+        .as_list()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_map().unwrap()["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["allow", "deny(403)"]);
+    assert_eq!(
+        get("gcp_compute_url_map.web-redirect").attrs["https_redirect"],
+        Value::Bool(true)
+    );
+    for listener in ["web-https", "web-http"] {
+        assert_eq!(
+            get(&format!("gcp_compute_global_forwarding_rule.{listener}")).attrs["ip_address"],
+            Value::reference("gcp_compute_global_address.web", "address")
+        );
+    }
+    let exported: Vec<&str> = out
+        .exports
+        .iter()
+        .filter(|e| e.resource == "web")
+        .map(|e| e.attr.as_str())
+        .collect();
+    assert_eq!(exported, ["id", "address"]);
+}
+
+#[test]
+fn more_than_ten_client_ranges_take_several_armor_rules() {
+    use cairn_core::model::RouteTarget;
+    let mut lb = balancer();
+    let ranges: Vec<String> = (0..23).map(|i| format!("198.51.{i}.0/24")).collect();
+    lb.routes[0].source_cidrs = ranges;
+    assert!(matches!(lb.routes[0].target, RouteTarget::Forward(_)));
+    let out = lower_balancer(lb).unwrap();
+    let policy = out
+        .resources
+        .iter()
+        .find(|r| r.address == "gcp_compute_security_policy.web-p10")
+        .unwrap();
+    let sizes: Vec<usize> = policy.attrs["rules"]
+        .as_list()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_map().unwrap()["src_ip_ranges"]
+                .as_list()
+                .unwrap()
+                .len()
+        })
+        .collect();
+    assert_eq!(sizes, [10, 10, 3, 1]);
+}
+
+#[test]
+fn what_the_gcp_balancer_cannot_mean_is_refused_naming_the_field() {
+    use cairn_core::model::{Certificate, HealthCheck, LoadBalancer, TargetGroup};
+    // Cloud Armor answers other clients 403: without a deny of the same paths, that is
+    // not what the stack says.
+    let mut lb = balancer();
+    lb.routes.truncate(1);
+    refused(lb, "routes[0].source_cidrs", "deny of the same paths");
+    refused(
+        balancer().route(30, "/a/*/b", "api"),
+        "routes[2].path_patterns",
+        "prefix",
+    );
+    refused(
+        balancer().route(30, "/a?b", "api"),
+        "routes[2].path_patterns",
+        "'?'",
+    );
+    let mut lb = balancer();
+    lb.target_groups[0].health_check.matcher = "200-299".into();
+    refused(lb, "target_groups[0].health_check.matcher", "200 only");
+    refused(
+        balancer().https("arn:aws:acm:eu-west-1:123456789012:certificate/abc"),
+        "https.certificate",
+        "not a Compute SSL certificate",
+    );
+    let plain = LoadBalancer::public()
+        .target_group(TargetGroup::new("api", 80, HealthCheck::http("/")))
+        .default_target("api");
+    refused(plain, "https", "HTTPS");
+    // An existing certificate by name or path is the proxy's, as a Compute URL.
+    for given in ["shop-cert", "projects/p/global/sslCertificates/shop-cert"] {
+        let out = lower_balancer(balancer().https(Certificate::existing(given))).unwrap();
+        let proxy = out
+            .resources
+            .iter()
+            .find(|r| r.address == "gcp_compute_target_https_proxy.web")
+            .unwrap();
+        assert_eq!(
+            proxy.attrs["ssl_certificates"],
+            Value::List(vec![Value::str(
+                "https://www.googleapis.com/compute/v1/projects/p/global/sslCertificates/shop-cert"
+            )]),
+            "{given}"
+        );
+        assert!(!out
+            .resources
+            .iter()
+            .any(|r| r.type_name == "gcp_compute_ssl_certificate"));
+    }
 }
 
 #[test]
