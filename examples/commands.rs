@@ -70,11 +70,13 @@ fn provider(
         Cloud::Aws => Ok(Arc::new(
             rt.block_on(cairn_aws::AwsProvider::from_env_in(stack.region()))?,
         )),
-        Cloud::Gcp | Cloud::Azure => Err(format!(
-            "the {} provider is not part of cairn yet; `--cloud aws` plans and applies today (the seed stacks are portable, so they will plan on {} unchanged once it lands)",
-            cloud.name(),
-            cloud.name()
-        )),
+        Cloud::Gcp => {
+            let config = cairn_gcp::GcpConfig::from_env(stack.region())?;
+            Ok(Arc::new(rt.block_on(cairn_gcp::GcpProvider::new(config))?))
+        }
+        Cloud::Azure => Err(
+            "the azure provider is not part of cairn yet; `--cloud aws` and `--cloud gcp` plan and apply today (the seed stacks are portable, so they will plan on azure unchanged once it lands)".to_string(),
+        ),
     }
 }
 
@@ -82,8 +84,9 @@ fn provider(
 const CLOUDS: [Cloud; 3] = [Cloud::Aws, Cloud::Gcp, Cloud::Azure];
 
 /// A provider that can lower for `cloud` without any configuration or call (validation):
-/// AWS in the stack's pinned region, else the configured one, else us-east-1 (lowering only
-/// uses the region for zone names). `None` for a cloud not built in.
+/// in the stack's pinned region, else the configured one, else a default (lowering uses the
+/// region for names and zones only; GCP's project, for existing certificates' paths, is
+/// `GOOGLE_CLOUD_PROJECT` or a placeholder). `None` for a cloud not built in.
 fn lowering_provider(cloud: Cloud, stack: &Stack) -> Option<Arc<dyn Provider>> {
     match cloud {
         Cloud::Aws => {
@@ -95,7 +98,17 @@ fn lowering_provider(cloud: Cloud, stack: &Stack) -> Option<Arc<dyn Provider>> {
                 .unwrap_or_else(|| "us-east-1".into());
             Some(Arc::new(cairn_aws::AwsProvider::offline(&region)))
         }
-        Cloud::Gcp | Cloud::Azure => None,
+        Cloud::Gcp => {
+            let setting = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            let region = stack
+                .region()
+                .map(str::to_string)
+                .or_else(|| setting("CAIRN_GCP_REGION"))
+                .unwrap_or_else(|| "us-central1".into());
+            let project = setting("GOOGLE_CLOUD_PROJECT").unwrap_or_else(|| "project".into());
+            Some(Arc::new(cairn_gcp::GcpProvider::offline(&project, &region)))
+        }
+        Cloud::Azure => None,
     }
 }
 
@@ -160,6 +173,8 @@ impl Ctx<'_> {
             Some(c) => vec![c],
             None => CLOUDS.to_vec(),
         };
+        // Every cloud is tried, so one refusal does not hide another's.
+        let mut refused = Vec::new();
         for cloud in clouds {
             let Some(provider) = lowering_provider(cloud, &stack) else {
                 if args.cloud.is_some() {
@@ -179,15 +194,23 @@ impl Ctx<'_> {
                 provider,
                 Arc::new(LocalStore::new(state_path(args, &stack))),
             );
-            let graph = engine
-                .lower(&stack)
-                .map_err(|e| format!("on {}: {e}", cloud.name()))?;
-            let _ = writeln!(
-                self.out,
-                "{}: lowers to {} resources",
-                cloud.name(),
-                graph.resources.len()
-            );
+            match engine.lower(&stack) {
+                Ok(graph) => {
+                    let _ = writeln!(
+                        self.out,
+                        "{}: lowers to {} resources",
+                        cloud.name(),
+                        graph.resources.len()
+                    );
+                }
+                Err(e) => {
+                    let _ = writeln!(self.out, "{}: refused (see below)", cloud.name());
+                    refused.push(format!("on {}: {e}", cloud.name()));
+                }
+            }
+        }
+        if !refused.is_empty() {
+            return Err(refused.join("\n"));
         }
         Ok(0)
     }

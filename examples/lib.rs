@@ -36,13 +36,17 @@ pub struct StackArgs {
     pub env: String,
     /// Cloud to plan for (default aws). AWS reads the standard AWS_* variables (region,
     /// credentials, AWS_ENDPOINT_URL), so the same command works against AWS and the
-    /// emulator. `validate` without it checks the stack for every cloud built in.
+    /// emulator; GCP reads Application Default Credentials, GOOGLE_CLOUD_PROJECT,
+    /// CAIRN_GCP_REGION (unless the stack is pinned) and CAIRN_GCP_ENDPOINT (an emulator,
+    /// with anonymous credentials). `validate` without it checks the stack for every cloud
+    /// built in.
     #[arg(long, value_enum)]
     pub cloud: Option<Cloud>,
     /// State file (default: .cairn/STACK-ENV.CLOUD.json in the working directory).
     #[arg(long)]
     pub state: Option<PathBuf>,
-    /// TLS certificate for HTTPS listeners (an ACM ARN on AWS); also CAIRN_CERTIFICATE.
+    /// TLS certificate for HTTPS listeners (an ACM ARN on AWS, a Compute SSL certificate's
+    /// name on GCP); none asks the cloud for a managed one; also CAIRN_CERTIFICATE.
     #[arg(long, env = "CAIRN_CERTIFICATE")]
     pub certificate: Option<String>,
     /// Pin the stack to a region (the cloud's spelling): refused before any call when the

@@ -75,7 +75,7 @@ pub fn cairn_with_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]
 pub fn cairn_command(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(cairn_binary());
     for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k.starts_with("CAIRN_") {
+        if k.starts_with("AWS_") || k.starts_with("CAIRN_") || k.starts_with("GOOGLE_") {
             cmd.env_remove(k);
         }
     }

@@ -22,13 +22,33 @@ fn validate_a_seed_stack() {
             ),
         ],
     );
+    // Without --cloud, every cloud built in: an ACM certificate is AWS's alone, so GCP
+    // refuses it (naming the field and the cloud) and AWS's result is still shown.
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{err}");
     assert!(stdout.contains("stack zerostate-prod is valid"), "{stdout}");
     assert!(
-        stdout.contains("aws: lowers to ") && stdout.contains("gcp: provider not built in yet"),
+        stdout.contains("aws: lowers to ")
+            && stdout.contains("gcp: refused")
+            && stdout.contains("azure: provider not built in yet"),
         "without --cloud, every cloud: {stdout}"
     );
+    assert!(
+        err.contains("on gcp") && err.contains("https.certificate") && err.contains("arn:aws"),
+        "{err}"
+    );
+    assert!(!dir.path().join(".cairn").exists(), "nothing written");
+
+    // On GCP without a certificate: a managed one, lowered offline (no project, no
+    // credentials, no call).
+    let out = cairn(
+        dir.path(),
+        &["validate", "--stack", "zerostate", "--cloud", "gcp"],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("gcp: lowers to "), "{stdout}");
     assert!(!dir.path().join(".cairn").exists(), "nothing written");
 
     // Without a certificate the stack asks for a managed one, which cairn cannot have an
@@ -162,21 +182,29 @@ fn apply_refuses_without_a_terminal_or_auto_approve() {
 }
 
 #[test]
-fn clouds_without_a_provider_yet_are_a_clear_error() {
+fn clouds_without_a_provider_or_a_configuration_are_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    for cloud in ["gcp", "azure"] {
-        let out = cairn_with_env(
-            dir.path(),
-            &["plan", "--stack", "ticketing", "--cloud", cloud],
-            NOWHERE,
-        );
-        assert_eq!(out.status.code(), Some(1), "{cloud}");
-        let err = text(&out.stderr);
-        assert!(
-            err.contains(&format!("the {cloud} provider is not part of cairn yet")),
-            "{err}"
-        );
-    }
+    let out = cairn_with_env(
+        dir.path(),
+        &["plan", "--stack", "ticketing", "--cloud", "azure"],
+        NOWHERE,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the azure provider is not part of cairn yet"),
+        "{err}"
+    );
+    // GCP with no project configured: said before any call, naming the setting.
+    let out = cairn_with_env(
+        dir.path(),
+        &["plan", "--stack", "ticketing", "--cloud", "gcp"],
+        NOWHERE,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("GOOGLE_CLOUD_PROJECT"), "{err}");
+    assert!(!dir.path().join(".cairn").exists(), "nothing written");
     let out = cairn(
         dir.path(),
         &["plan", "--stack", "ticketing", "--cloud", "oracle"],

@@ -1,8 +1,9 @@
-//! Cross-crate tests: seed stacks, the `cairn` CLI as a process, and the kill campaign.
+//! Cross-crate tests: seed stacks (on AWS and GCP), the `cairn` CLI as a process, and the kill campaign.
 
 mod cli;
 mod emulator;
 mod inventory;
 mod kill_campaign;
 mod seed_stacks;
+mod seed_stacks_gcp;
 mod stacks;

@@ -27,7 +27,7 @@ fn golden_dir() -> PathBuf {
         .join("integration/golden")
 }
 
-fn check_golden(name: &str, actual: &str) {
+pub(crate) fn check_golden(name: &str, actual: &str) {
     let path = golden_dir().join(name);
     if std::env::var_os("CAIRN_BLESS").is_some() {
         std::fs::create_dir_all(golden_dir()).unwrap();
@@ -43,21 +43,25 @@ fn check_golden(name: &str, actual: &str) {
     );
 }
 
-struct Run<'a> {
-    dir: &'a Path,
-    env: Vec<(&'static str, String)>,
-    stack: &'a str,
+/// `cairn` on one seed stack in a working directory, as a user runs it.
+pub(crate) struct Run<'a> {
+    pub dir: &'a Path,
+    pub env: Vec<(&'static str, String)>,
+    pub stack: &'a str,
+    /// Arguments every command takes besides the stack (`--cloud gcp`).
+    pub with: &'a [&'a str],
 }
 
 impl Run<'_> {
-    fn cairn(&self, args: &[&str]) -> Output {
+    pub fn cairn(&self, args: &[&str]) -> Output {
         let mut all = args.to_vec();
         all.extend(["--stack", self.stack, "--env", "demo"]);
+        all.extend(self.with);
         let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         cairn_with_env(self.dir, &all, &env)
     }
 
-    fn expect(&self, args: &[&str], code: i32) -> String {
+    pub fn expect(&self, args: &[&str], code: i32) -> String {
         let out = self.cairn(args);
         assert_eq!(
             out.status.code(),
@@ -233,8 +237,9 @@ fn seed_stack_story(name: &str) {
             ("CAIRN_CERTIFICATE", GOLDEN_CERT.into()),
         ],
         stack: name,
+        with: &[],
     };
-    run.expect(&["validate"], 0);
+    run.expect(&["validate", "--cloud", "aws"], 0);
 
     // Plan from empty: golden text and JSON (no state, so no cloud call and no state file).
     let plan = run.expect(&["plan", "--detailed-exitcode"], 2);

@@ -2,7 +2,7 @@
 //! the official Rust clients (`google-cloud-*-v1`).
 //!
 //! Every portable kind is lowered, against the portability table in `core/ARCHITECTURE.md`:
-//! networks (custom-mode VPCs; a shared NAT as one Cloud Router with a Cloud NAT over the
+//! networks (custom-mode VPCs; NAT, shared or per zone, as one Cloud Router with a Cloud NAT over the
 //! private tier), subnets (regional subnetworks, private Google access on private tiers),
 //! security groups (a network tag, one VPC firewall rule per rule, and a deny of the egress
 //! no rule allows), secrets (Secret Manager secrets, the value as the latest version),
@@ -165,7 +165,10 @@ impl Ctx {
 /// The GCP provider.
 #[derive(Debug)]
 pub struct GcpProvider {
-    ctx: Ctx,
+    /// The clients and what handlers share; none for a provider that only lowers.
+    ctx: Option<Ctx>,
+    project: String,
+    region: String,
     types: &'static Registry<Ctx>,
     schema: ProviderSchema,
 }
@@ -173,11 +176,26 @@ pub struct GcpProvider {
 impl GcpProvider {
     pub async fn new(config: GcpConfig) -> Result<GcpProvider, String> {
         let c = Clients::new(config.endpoint.as_deref(), config.options.call_timeout).await?;
+        let mut provider = GcpProvider::offline(&config.project, &config.region);
+        provider.schema.in_flight_window = config.options.in_flight_window();
+        provider.ctx = Some(Ctx {
+            c,
+            project: config.project,
+            region: config.region,
+            options: config.options,
+            project_number: tokio::sync::OnceCell::new(),
+        });
+        Ok(provider)
+    }
+
+    /// A provider for lowering only (`cairn validate`): no clients, no credentials, nothing
+    /// read from the environment. A read or a change through it is refused.
+    pub fn offline(project: &str, region: &str) -> GcpProvider {
         let types = &*schema::TYPES;
         let mut schema = types.schema();
         schema.override_keys = schema::override_keys();
-        schema.in_flight_window = config.options.in_flight_window();
-        schema.region = Some(config.region.clone());
+        schema.in_flight_window = GcpOptions::default().in_flight_window();
+        schema.region = Some(region.to_string());
         schema.region_setting = "the stack's region pin or CAIRN_GCP_REGION".into();
         // Labels: 64 per object, three of them cairn's marks.
         schema.tag_rules = Some(cairn_core::ownership::TagRules {
@@ -199,21 +217,26 @@ impl GcpProvider {
         ]
         .into_iter()
         .collect();
-        Ok(GcpProvider {
-            ctx: Ctx {
-                c,
-                project: config.project,
-                region: config.region,
-                options: config.options,
-                project_number: tokio::sync::OnceCell::new(),
-            },
+        schema.lb_product = "the global external Application Load Balancer".into();
+        GcpProvider {
+            ctx: None,
+            project: project.to_string(),
+            region: region.to_string(),
             types,
             schema,
-        })
+        }
     }
 
     pub fn project(&self) -> &str {
-        &self.ctx.project
+        &self.project
+    }
+
+    fn ctx(&self) -> Result<&Ctx, ProviderError> {
+        self.ctx.as_ref().ok_or_else(|| ProviderError::Api {
+            address: String::new(),
+            code: "Offline".into(),
+            message: "this GCP provider only lowers stacks (GcpProvider::offline)".into(),
+        })
     }
 }
 
@@ -228,29 +251,31 @@ impl Provider for GcpProvider {
     }
 
     fn lower(&self, req: LowerRequest<'_>) -> Result<LowerResponse, Vec<Invalid>> {
-        lower_stack(req.stack, &self.ctx.project, &self.ctx.region)
+        lower_stack(req.stack, &self.project, &self.region)
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        let results = self.types.read(&self.ctx, &req).await?;
+        let results = self.types.read(self.ctx()?, &req).await?;
         Ok(ReadResponse { results })
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        self.types.create(&self.ctx, &req).await
+        self.types.create(self.ctx()?, &req).await
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        self.types.update(&self.ctx, &req).await
+        self.types.update(self.ctx()?, &req).await
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<DeleteResponse, ProviderError> {
-        self.types.delete(&self.ctx, &req).await?;
+        self.types.delete(self.ctx()?, &req).await?;
         Ok(DeleteResponse {})
     }
 
     /// Import reads the object by id (its Compute path), like a refresh of one.
     async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError> {
-        self.types.import(&self.ctx, &req, Default::default()).await
+        self.types
+            .import(self.ctx()?, &req, Default::default())
+            .await
     }
 }

@@ -85,7 +85,7 @@ fn what_gcp_cannot_take_yet_is_refused_naming_field_and_cloud() {
     let gcp = Gcp::new();
     let provider = gcp.provider();
     let mut s = Stack::new("acc-refused");
-    let vpc = s.add("main", Network::new("10.81.0.0/16"));
+    let vpc = s.add("main", Network::new("10.81.0.0/16").dns(false));
     s.add("app", Subnet::new(&vpc, "10.81.1.0/24").tier(Tier::Private));
     s.add("lb", LoadBalancer::public().in_network(&vpc));
     let err = cairn_core::provider::Provider::lower(
@@ -97,7 +97,7 @@ fn what_gcp_cannot_take_yet_is_refused_naming_field_and_cloud() {
         err.iter()
             .any(|e| e.resource == resource && e.field == field && e.message.contains("gcp"))
     };
-    assert!(said("network.main", "nat"), "per-zone NAT: {err:?}");
+    assert!(said("network.main", "dns"), "DNS off: {err:?}");
     assert!(
         said("load_balancer.lb", "https"),
         "a balancer serving plain HTTP only: {err:?}"

@@ -15,17 +15,6 @@ impl Lowering<'_> {
         let private = self.stack.resources().iter().any(|x| {
             matches!(&x.resource, Resource::Subnet(s) if s.network.name() == d.name && s.tier == Tier::Private)
         });
-        if private {
-            match n.nat {
-                NatMode::None => {}
-                NatMode::PerZone => self.err(
-                    d,
-                    "nat",
-                    "Cloud NAT is regional on gcp (one per region, not per zone): use NatMode::Shared",
-                ),
-                NatMode::Shared => {}
-            }
-        }
         let name = gcp_name(self.stack.name(), &d.name);
         let net = self.push(
             d,
@@ -36,7 +25,10 @@ impl Lowering<'_> {
                 ("routing_mode".into(), Value::str("REGIONAL")),
             ]),
         );
-        if private && n.nat == NatMode::Shared {
+        // Cloud NAT is regional and zone-redundant (a distributed service, no gateway in
+        // one zone): it keeps the per-zone promise (a zone's outage cuts no other zone's
+        // egress) as well as the shared one, so both are the one regional NAT.
+        if private && n.nat != NatMode::None {
             self.cloud_nat(d, &net);
         }
         if self.uses_private_services(&d.name) {

@@ -326,8 +326,16 @@ pub(crate) async fn update_database(
     })
 }
 
+/// Cloud SQL makes this user with every PostgreSQL instance and it owns the instance's
+/// objects: PostgreSQL will not drop it. A stack naming it as its admin sets its password;
+/// deleting it releases it to its instance, which it goes with (as Terraform's `ABANDON`).
+const BUILT_IN_USER: &str = "postgres";
+
 pub(crate) async fn delete_user(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
     let (instance, name) = child_of(Some(&req.id), &Attrs::new());
+    if name == BUILT_IN_USER {
+        return Ok(());
+    }
     match run(
         ctx,
         &req.address,
