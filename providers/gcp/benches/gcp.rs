@@ -4,7 +4,7 @@
 //!
 //! Prints:
 //! - `refresh resources=N types=T api_calls=M`: API calls (the emulator's call log) of a plan
-//!   with refresh over a stack with every kind GCP lowers so far (target: M <= 2 * T);
+//!   with refresh over a stack with every kind (target: M <= 2 * T);
 //! - `apply latency_ms=50 wall_s=X critical_path_s=Y ratio=X/Y`: an apply from empty with
 //!   50 ms added to every API call; Y is the longest chain through the plan's dependency
 //!   graph, each step weighted by the time its own calls took (recorded per operation), so
@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 /// A ticketing-and-more shape: two subnets per tier behind a shared NAT, four groups,
 /// access edges to every service, Cloud SQL with two databases, Memorystore, Managed
-/// Kafka with six topics, and their secrets.
+/// Kafka with six topics, their secrets, and a load balancer with path routes, a blue/green
+/// group, an admin path behind Cloud Armor and the HTTPS redirect: every kind.
 fn stack() -> Stack {
     let mut s = Stack::new("bench-gcp");
     let vpc = s.add("vpc", Network::new("10.0.0.0/16").nat(NatMode::Shared));
@@ -86,6 +87,21 @@ fn stack() -> Stack {
         broker = broker.topic(t, 6);
     }
     let bus = s.add("bus", broker);
+    let lb = s.add(
+        "front",
+        LoadBalancer::public()
+            .in_network(&vpc)
+            .http_redirect()
+            .https(Certificate::managed(["bench.example.com"]))
+            .target_group(TargetGroup::new("api", 8080, HealthCheck::http("/health")).blue_green())
+            .target_group(TargetGroup::new("jobs", 8081, HealthCheck::http("/health")))
+            .route(10, "/api/*", "api")
+            .route(20, "/jobs/*", "jobs")
+            .route_from(30, "/admin/*", "api", &["203.0.113.0/24"])
+            .deny(40, "/admin/*")
+            .default_target("api"),
+    );
+    s.allow(lb.can_reach(&web).port(8080));
     s.allow(api.can_reach(&db));
     s.allow(api.can_reach(&cache));
     s.allow(api.can_reach(&bus));

@@ -418,6 +418,8 @@ fn load_balancer(r: &mut Registry<Ctx>) {
             .attr("description", U)
             .attr("id", C)
             .attr("self_link", C)
+            // The create attaches the Cloud Armor policy after the insert.
+            .create_follow_ups()
             .adopts_existing(),
         ops!(
             backend::read,
