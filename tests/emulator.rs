@@ -35,6 +35,13 @@ pub const GCP: EmulatorKind = EmulatorKind {
     serve: "gcp/serve",
 };
 
+/// cairn's own emulator of Azure Resource Manager, built from Azure's published swagger
+/// (`tests/emulators/azure/cairn_azure.py`).
+pub const AZURE: EmulatorKind = EmulatorKind {
+    name: "azure",
+    serve: "azure/serve",
+};
+
 /// A running emulator.
 #[derive(Debug)]
 pub struct Emulator {
@@ -241,11 +248,28 @@ impl Emulator {
 
     /// A plain HTTP/1.1 request to the emulator (control endpoints need nothing more).
     pub fn request(&self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+        self.request_with(method, path, body, &[])
+            .map(|(status, _, body)| (status, body))
+    }
+
+    /// A plain HTTP/1.1 request with extra headers; the status, the response's headers
+    /// (lowercased names) and its body.
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> std::io::Result<(u16, HashMap<String, String>, String)> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.port,
             body.len()
         )?;
@@ -256,11 +280,14 @@ impl Emulator {
             .nth(1)
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
-        let body = raw
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        Ok((status, body))
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
+        let headers = head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Ok((status, headers, body.to_string()))
     }
 }
 

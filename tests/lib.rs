@@ -3,7 +3,7 @@
 
 mod emulator;
 
-pub use emulator::{AwsEmulator, Emulator, EmulatorGuard, EmulatorKind, AWS, GCP};
+pub use emulator::{AwsEmulator, Emulator, EmulatorGuard, EmulatorKind, AWS, AZURE, GCP};
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -610,3 +610,221 @@ fn the_gcp_emulator_holds_requests_to_the_discovery_contract() {
         "reset restores defaults: {faults}"
     );
 }
+
+/// ARM's error body: `(code, message)`.
+fn arm_error(body: &str) -> (String, String) {
+    let v = json(body);
+    (
+        v["error"]["code"].as_str().unwrap_or_default().to_string(),
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+#[test]
+fn the_azure_emulator_holds_requests_to_arms_contract() {
+    let guard = cairn_tests::Emulator::shared(cairn_tests::AZURE);
+    let e = guard.emulator();
+    let token = [("Authorization", "Bearer test")];
+    let call = |method: &str, path: &str, body: &str| {
+        e.request_with(method, path, body, &token)
+            .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
+    };
+    let group = "/subscriptions/s1/resourcegroups/shop?api-version=2024-03-01";
+    let vnet =
+        "/subscriptions/s1/resourceGroups/shop/providers/Microsoft.Network/virtualNetworks/main";
+    let v = |path: &str| format!("{path}?api-version=2024-03-01");
+
+    // ARM's refusals before anything happens: no token, no or an unknown api-version, a
+    // body that is not what the swagger says, a group that does not exist.
+    let (status, _, body) = e
+        .request_with("PUT", group, r#"{"location": "westeurope"}"#, &[])
+        .unwrap();
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (401, "AuthenticationFailed")
+    );
+    let (status, _, body) = call("PUT", vnet, "{}");
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (400, "MissingApiVersionParameter")
+    );
+    let (status, _, body) = call("PUT", &format!("{vnet}?api-version=2019-01-01"), "{}");
+    let (code, message) = arm_error(&body);
+    assert_eq!((status, code.as_str()), (400, "InvalidApiVersionParameter"));
+    assert!(message.contains("2024-03-01"), "{message}");
+    let wrong = r#"{"location": "westeurope", "properties": {"addressSpace": {"addressPrefixes": "10.0.0.0/16"}}}"#;
+    let (status, _, body) = call("PUT", &v(vnet), wrong);
+    let (code, message) = arm_error(&body);
+    assert_eq!((status, code.as_str()), (400, "InvalidRequestContent"));
+    assert!(
+        message.contains("properties.addressSpace.addressPrefixes"),
+        "{message}"
+    );
+    let good = r#"{"location": "westeurope", "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]}, "provisioningState": "Succeeded"}}"#;
+    let (status, _, body) = call("PUT", &v(vnet), good);
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (404, "ResourceGroupNotFound")
+    );
+
+    // A resource group: 201, then 200 when put again.
+    let (status, _, _) = call(
+        "PUT",
+        group,
+        r#"{"location": "westeurope", "tags": {"cairn-stack": "shop"}}"#,
+    );
+    assert_eq!(status, 201);
+    let (status, _, body) = call(
+        "PUT",
+        group,
+        r#"{"location": "westeurope", "tags": {"cairn-stack": "shop"}}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // A long-running PUT: 201 with the state "Creating" (the read-only state sent is
+    // ignored), an Azure-AsyncOperation to poll and a Retry-After; the operation is
+    // InProgress until polled twice, then Succeeded, and the network with it.
+    let (status, headers, body) = call("PUT", &v(vnet), good);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(json(&body)["properties"]["provisioningState"], "Creating");
+    assert_eq!(headers.get("retry-after").map(String::as_str), Some("0"));
+    let poll = headers["azure-asyncoperation"].clone();
+    let poll = poll.trim_start_matches(&e.endpoint()).to_string();
+    let (_, _, body) = call("GET", &poll, "");
+    assert_eq!(json(&body)["status"], "InProgress");
+    let (_, _, body) = call("GET", &poll, "");
+    assert_eq!(json(&body)["status"], "Succeeded");
+    let (status, _, body) = call("GET", &v(vnet), "");
+    assert_eq!(status, 200);
+    assert_eq!(json(&body)["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(json(&body)["type"], "Microsoft.Network/virtualNetworks");
+
+    // A child needs its parent; a child is listed under it.
+    let orphan = format!("{}/subnets/a", vnet.replace("/main", "/none"));
+    let (status, _, body) = call(
+        "PUT",
+        &v(&orphan),
+        r#"{"properties": {"addressPrefix": "10.0.1.0/24"}}"#,
+    );
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (404, "ParentResourceNotFound")
+    );
+    let subnet = format!("{vnet}/subnets/a");
+    let (status, _, _) = call(
+        "PUT",
+        &v(&subnet),
+        r#"{"properties": {"addressPrefix": "10.0.1.0/24"}}"#,
+    );
+    assert_eq!(status, 201);
+    let (_, _, body) = call("GET", &v(&format!("{vnet}/subnets")), "");
+    assert_eq!(json(&body)["value"].as_array().unwrap().len(), 1, "{body}");
+
+    // An NSG a subnet names cannot be deleted (the provider's code), and once the subnet
+    // lets go of it, it can.
+    let nsg = "/subscriptions/s1/resourceGroups/shop/providers/Microsoft.Network/networkSecurityGroups/web";
+    let (status, _, _) = call("PUT", &v(nsg), r#"{"location": "westeurope"}"#);
+    assert_eq!(status, 201);
+    let attached = format!(
+        r#"{{"properties": {{"addressPrefix": "10.0.1.0/24", "networkSecurityGroup": {{"id": "{nsg}"}}}}}}"#
+    );
+    let (status, _, body) = call("PUT", &v(&subnet), &attached);
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = call("DELETE", &v(nsg), "");
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (400, "InUseNetworkSecurityGroupCannotBeDeleted")
+    );
+    let (status, _, _) = call(
+        "PUT",
+        &v(&subnet),
+        r#"{"properties": {"addressPrefix": "10.0.1.0/24"}}"#,
+    );
+    assert_eq!(status, 200);
+    let (status, _, _) = call("DELETE", &v(nsg), "");
+    assert_eq!(status, 202);
+
+    // Names that are global: another group's cache cannot take a name already held.
+    let other = "/subscriptions/s1/resourcegroups/other?api-version=2024-03-01";
+    call("PUT", other, r#"{"location": "westeurope"}"#);
+    let cache = |group: &str| {
+        format!("/subscriptions/s1/resourceGroups/{group}/providers/Microsoft.Cache/redis/shop-cache?api-version=2024-03-01")
+    };
+    let redis = r#"{"location": "westeurope", "properties": {"sku": {"name": "Basic", "family": "C", "capacity": 0}}}"#;
+    let (status, _, body) = call("PUT", &cache("shop"), redis);
+    assert_eq!(status, 201, "{body}");
+    let (status, _, body) = call("PUT", &cache("other"), redis);
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (409, "NameNotAvailable")
+    );
+
+    // Throttling on request: a 429 with Retry-After, in ARM's shape.
+    e.set_faults(r#"{"throttle_rate": 1.0}"#);
+    let (status, headers, body) = call("GET", &v(vnet), "");
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (429, "TooManyRequests")
+    );
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
+    e.set_faults(r#"{"throttle_rate": 0.0}"#);
+
+    // Deleting the group: 202 with a Location answering 202 until done, then everything
+    // in the group is gone.
+    let (status, headers, _) = call("DELETE", group, "");
+    assert_eq!(status, 202);
+    let location = headers["location"]
+        .trim_start_matches(&e.endpoint())
+        .to_string();
+    let (status, _, _) = call("GET", &location, "");
+    assert_eq!(status, 202);
+    let (status, _, _) = call("GET", &location, "");
+    assert_eq!(status, 200);
+    let (status, _, body) = call("GET", &v(vnet), "");
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (404, "ResourceGroupNotFound")
+    );
+
+    // The call log names each operation as the specs do.
+    let calls = e.calls();
+    for op in [
+        "ResourceGroups_CreateOrUpdate",
+        "VirtualNetworks_CreateOrUpdate",
+        "Subnets_List",
+        "ResourceGroups_Delete",
+    ] {
+        assert!(calls.contains(op), "{op}: {calls}");
+    }
+
+    // A held answer: the group exists at once, its answer waits for the release.
+    e.set_faults(r#"{"hold": ["ResourceGroups_CreateOrUpdate"]}"#);
+    let held = std::thread::spawn(move || {
+        e.request_with("PUT", group, r#"{"location": "westeurope"}"#, &token)
+            .unwrap()
+            .0
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !e.held().contains("ResourceGroups_CreateOrUpdate") {
+        assert!(Instant::now() < deadline, "the held call is listed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        call("GET", group, "").0,
+        200,
+        "a held call has taken effect"
+    );
+    assert!(!held.is_finished(), "its answer is held");
+    e.release_held();
+    assert_eq!(held.join().unwrap(), 201);
+    e.reset();
+    assert_eq!(e.calls(), "[]", "reset clears the call log");
+    let (status, _, body) = call("GET", group, "");
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (404, "ResourceGroupNotFound")
+    );
+}

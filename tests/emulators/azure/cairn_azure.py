@@ -1,0 +1,541 @@
+"""An emulator of Azure Resource Manager for the APIs cairn's Azure provider calls, built
+to their published contract.
+
+No emulator of ARM exists, so this one is made from the swagger files of
+Azure/azure-rest-api-specs, compacted into arm_contract.json by gen_contract.py at
+development time (the emulator reads nothing else, and needs nothing but Python's
+standard library):
+
+* routing: every operation of the contract at its ARM path, literal segments matched
+  case-insensitively; `api-version` required and checked against the versions the path
+  takes (`MissingApiVersionParameter`, `InvalidApiVersionParameter`); a request without a
+  bearer token is a 401 `AuthenticationFailed`;
+* request checking (arm_contract.py): JSON types, required properties, enum values,
+  patterns and bounds, a 400 `InvalidRequestContent` naming the property; read-only and
+  unknown properties dropped, as ARM does;
+* behaviour, as far as it is emulated (below); an operation in the contract that is not
+  emulated yet answers 501 `NotImplemented` naming it, never a made-up success.
+
+Emulated so far: resource groups (PUT 201/200, GET, HEAD, list, DELETE 202 with
+`Location`, deleting everything in the group when its operation finishes; a resource put
+into a group that does not exist is a 404 `ResourceGroupNotFound`) and the generic life
+of a resource: PUT creates (201) or replaces (200) it with the server's fields (`id`,
+`name`, `type`, `properties.provisioningState`); a child's parent must exist (404
+`ParentResourceNotFound`); GET / list by resource group or parent; DELETE (202 with
+`Location` and `Azure-AsyncOperation` for long-running deletes, 200 / 204 otherwise;
+children go with their parent), refused while another resource names it (a 400 with the
+provider's code: `InUseNetworkSecurityGroupCannotBeDeleted`, `InUseSubnetCannotBeDeleted`,
+...); names that are global (PostgreSQL servers, Redis caches, Event Hubs namespaces,
+vaults) are a 409 with the provider's code when another group holds them. Long-running operations as ARM does them: a PUT of a
+long-running operation answers with `provisioningState` "Creating" or "Updating" and an
+`Azure-AsyncOperation` header; the operation resource is `InProgress` until it has been
+polled `op_polls` times or `op_ms` have passed, then `Succeeded`, and the resource's state
+with it; `Location` answers 202 until then and 200 after. Every answer of a long-running
+operation carries `Retry-After` (`retry_after_s`, 0 by default: the Azure SDK for Rust
+waits 30 s when it is missing).
+
+Control plane (under /_emulator/):
+  GET  /_emulator/ready        200 when serving
+  POST /_emulator/reset        forget every resource, operation and call; settings back
+                               to their start values
+  GET/POST /_emulator/faults   {"latency_ms": 50, "throttle_rate": 0.1, "error_rate": 0.05,
+                               "seed": 1, "op_polls": 2, "op_ms": 1000, "retry_after_s": 0,
+                               "hold": ["VirtualNetworks_CreateOrUpdate", "Subnets_*"]}:
+                               throttling is a 429 `TooManyRequests` with `Retry-After`,
+                               errors a 503 `ServiceUnavailable`; "hold": those operations
+                               take effect at once but answer only when released, at most
+                               a minute later
+  GET  /_emulator/held         the calls whose answers are held now
+  POST /_emulator/held/release answer every held call
+  GET  /_emulator/calls        the call log: operation id, method, path, status, start,
+                               end, fault, held
+The same settings are read at start from CAIRN_AZURE_LATENCY_MS, CAIRN_AZURE_OP_POLLS,
+CAIRN_AZURE_OP_MS and CAIRN_AZURE_RETRY_AFTER_S.
+"""
+
+import argparse
+import json
+import os
+import random
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from arm_contract import ArmError, Contract  # noqa: E402
+
+# Types whose names are global (a DNS name is made from them): a name another subscription
+# or group holds is ARM's 409 with the provider's own code.
+GLOBAL_NAMES = {
+    "microsoft.dbforpostgresql/flexibleservers": "ServerNameAlreadyExists",
+    "microsoft.cache/redis": "NameNotAvailable",
+    "microsoft.eventhub/namespaces": "NamespaceNameNotAvailable",
+    "microsoft.keyvault/vaults": "VaultAlreadyExists",
+}
+# The code a resource provider refuses a delete with while another resource names the one
+# being deleted (an NSG attached to a subnet, a subnet a server is delegated).
+IN_USE = {
+    "microsoft.network/networksecuritygroups": "InUseNetworkSecurityGroupCannotBeDeleted",
+    "microsoft.network/virtualnetworks/subnets": "InUseSubnetCannotBeDeleted",
+    "microsoft.network/natgateways": "InUseNatGatewayCannotBeDeleted",
+    "microsoft.network/publicipaddresses": "PublicIPAddressInUseByAnotherResource",
+    "microsoft.network/applicationsecuritygroups": "InUseApplicationSecurityGroupCannotBeDeleted",
+}
+
+LOCK = threading.RLock()
+RELEASED = threading.Condition(LOCK)
+CONTRACT = Contract()
+
+
+class Settings:
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.latency_ms, self.throttle_rate, self.error_rate = 0.0, 0.0, 0.0
+        self.op_polls, self.op_ms, self.retry_after_s, self.seed, self.hold = 2, 1000, 0, 0, []
+        env = {
+            "latency_ms": os.environ.get("CAIRN_AZURE_LATENCY_MS"),
+            "op_polls": os.environ.get("CAIRN_AZURE_OP_POLLS"),
+            "op_ms": os.environ.get("CAIRN_AZURE_OP_MS"),
+            "retry_after_s": os.environ.get("CAIRN_AZURE_RETRY_AFTER_S"),
+        }
+        self.update({k: v for k, v in env.items() if v is not None})
+        self.rng = random.Random(self.seed)
+
+    def update(self, d):
+        unknown = set(d) - {"latency_ms", "throttle_rate", "error_rate", "op_polls", "op_ms", "retry_after_s", "seed", "hold"}
+        if unknown:
+            raise ArmError(400, "InvalidFaults", f"unknown fault settings: {sorted(unknown)}")
+        for k in ("latency_ms", "throttle_rate", "error_rate"):
+            if k in d:
+                setattr(self, k, float(d[k]))
+        for k in ("op_polls", "op_ms", "retry_after_s"):
+            if k in d:
+                setattr(self, k, max(0, int(d[k])))
+        if "seed" in d:
+            self.seed = int(d["seed"])
+            self.rng = random.Random(self.seed)
+        if "hold" in d:
+            self.hold = list(d["hold"])
+
+    def holds(self, op_id):
+        return any(op_id == h or (h.endswith("*") and op_id.startswith(h[:-1])) for h in self.hold)
+
+    def view(self):
+        keys = ("latency_ms", "throttle_rate", "error_rate", "op_polls", "op_ms", "retry_after_s", "seed", "hold")
+        return {k: getattr(self, k) for k in keys}
+
+
+SETTINGS = Settings()
+CALLS, HELD = [], []
+
+
+def now():
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+
+
+class Arm:
+    """Resource groups, resources and their long-running operations."""
+
+    def __init__(self):
+        self.groups = {}  # (subscription, group lower) -> resource group
+        self.resources = {}  # id lower -> resource
+        self.operations = {}  # operation id -> record
+
+    # --- operations ---------------------------------------------------------------------
+
+    def start(self, base, subscription, namespace, location, finish, api):
+        """A long-running operation that runs `finish` when it is done; its two URLs."""
+        op_id = str(uuid.uuid4())
+        self.operations[op_id] = {"polls": 0, "started": time.time(), "finish": finish, "status": "InProgress", "start": now()}
+        root = f"{base}/subscriptions/{subscription}/providers/{namespace}/locations/{location}"
+        return (
+            f"{root}/operations/{op_id}?api-version={api}",
+            f"{root}/operationResults/{op_id}?api-version={api}",
+        )
+
+    def advance(self, op_id, polled):
+        record = self.operations[op_id]
+        if polled:
+            record["polls"] += 1
+        done = record["polls"] >= SETTINGS.op_polls or (SETTINGS.op_ms and time.time() - record["started"] >= SETTINGS.op_ms / 1000.0)
+        if record["status"] == "InProgress" and done:
+            record["finish"]()
+            record["status"] = "Succeeded"
+            record["end"] = now()
+        return record
+
+    def settle(self):
+        """Finish what has run its time, without counting a poll."""
+        for op_id in list(self.operations):
+            self.advance(op_id, False)
+
+    # --- resource groups -----------------------------------------------------------------
+
+    def group(self, subscription, name):
+        g = self.groups.get((subscription, name.lower()))
+        if g is None or g["properties"]["provisioningState"] == "Deleting":
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+        return g
+
+    def put_group(self, subscription, name, body):
+        key = (subscription, name.lower())
+        existed = key in self.groups
+        if existed and self.groups[key]["properties"]["provisioningState"] == "Deleting":
+            raise ArmError(409, "ResourceGroupBeingDeleted", f"The resource group '{name}' is in deprovisioning state and cannot perform this operation.")
+        g = {
+            "id": f"/subscriptions/{subscription}/resourceGroups/{self.groups[key]['name'] if existed else name}",
+            "name": self.groups[key]["name"] if existed else name,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": body["location"],
+            "properties": {"provisioningState": "Succeeded"},
+        }
+        if existed and body["location"].lower() != self.groups[key]["location"].lower():
+            raise ArmError(409, "InvalidResourceGroupLocation", f"Invalid resource group location '{body['location']}'. The Resource group already exists in location '{self.groups[key]['location']}'.")
+        for k in ("tags", "managedBy"):
+            if k in body:
+                g[k] = body[k]
+        self.groups[key] = g
+        return (200 if existed else 201), g
+
+    def delete_group(self, base, subscription, name, api):
+        g = self.group(subscription, name)
+        g["properties"]["provisioningState"] = "Deleting"
+        prefix = g["id"].lower() + "/"
+
+        def finish():
+            for rid in [r for r in self.resources if r.startswith(prefix)]:
+                del self.resources[rid]
+            self.groups.pop((subscription, name.lower()), None)
+
+        _, location = self.start(base, subscription, "Microsoft.Resources", "global", finish, api)
+        return location
+
+    # --- resources -----------------------------------------------------------------------
+
+    def parent_of(self, rid):
+        """The id of a child's parent (`.../vnets/v/subnets/s` -> `.../vnets/v`), or None."""
+        parts = rid.split("/")
+        at = [i for i, p in enumerate(parts) if p.lower() == "providers"][-1]
+        tail = parts[at + 2:]  # type/name pairs after the namespace
+        return "/".join(parts[:-2]) if len(tail) > 2 else None
+
+    def type_of(self, rid):
+        parts = rid.split("/")
+        at = [i for i, p in enumerate(parts) if p.lower() == "providers"][-1]
+        tail = parts[at + 2:]
+        return "/".join([parts[at + 1]] + tail[0::2])
+
+    def referenced(self, value):
+        """The resource ids a body names (`{"id": ...}` objects, `...ResourceId` fields)."""
+        found = []
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, str) and v.lower().startswith("/subscriptions/") and (k == "id" or k.endswith("ResourceId")):
+                    found.append(v.lower())
+                else:
+                    found += self.referenced(v)
+        elif isinstance(value, list):
+            for v in value:
+                found += self.referenced(v)
+        return found
+
+    def user(self, rid):
+        """A resource (not a child of `rid`) naming `rid`, or None."""
+        for other, r in self.resources.items():
+            if other == rid or other.startswith(rid + "/"):
+                continue
+            body = {k: v for k, v in r.items() if k != "id"}
+            if rid in self.referenced(body):
+                return r["id"]
+        return None
+
+    def get(self, rid):
+        r = self.resources.get(rid.lower())
+        if r is None:
+            name = rid.split("/")[-1]
+            raise ArmError(404, "ResourceNotFound", f"The Resource '{self.type_of(rid)}/{name}' under resource group '{rid.split('/')[4]}' was not found.")
+        return r
+
+
+ARM = Arm()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # the call log is the record
+        pass
+
+    def answer(self, status, body=None, headers=None):
+        data = b"" if body is None else json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-ms-request-id", str(uuid.uuid4()))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if data and self.command != "HEAD":
+            self.wfile.write(data)
+
+    def do_GET(self):
+        self.serve("GET")
+
+    def do_HEAD(self):
+        self.serve("HEAD")
+
+    def do_PUT(self):
+        self.serve("PUT")
+
+    def do_PATCH(self):
+        self.serve("PATCH")
+
+    def do_POST(self):
+        self.serve("POST")
+
+    def do_DELETE(self):
+        self.serve("DELETE")
+
+    def base(self):
+        return f"http://{self.headers.get('Host', '127.0.0.1')}"
+
+    def serve(self, method):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        url = urllib.parse.urlsplit(self.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+        if url.path.startswith("/_emulator/"):
+            return self.control(method, url.path, raw)
+        started, fault, held, op_id, status = time.time(), None, False, None, 500
+        try:
+            if not self.headers.get("Authorization", "").lower().startswith("bearer "):
+                raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+            segments = [s for s in url.path.split("/") if s]
+            if len(segments) >= 6 and segments[-2].lower() in ("operations", "operationresults") and segments[2].lower() == "providers":
+                op_id = "ArmOperation_Get"
+                status, body, headers = self.operation(segments, segments[-2].lower() == "operationresults")
+            else:
+                op, params = CONTRACT.route("GET" if method == "HEAD" else method, url.path, query.get("api-version"))
+                op_id = op.id
+                if SETTINGS.latency_ms > 0:
+                    time.sleep(SETTINGS.latency_ms / 1000.0)
+                with LOCK:
+                    roll = SETTINGS.rng.random()
+                if roll < SETTINGS.throttle_rate:
+                    fault = "throttle"
+                    raise ArmError(429, "TooManyRequests", "The request is being throttled.", {"Retry-After": "1"})
+                if roll < SETTINGS.throttle_rate + SETTINGS.error_rate:
+                    fault = "5xx"
+                    raise ArmError(503, "ServiceUnavailable", "The service is currently unavailable.")
+                try:
+                    body = json.loads(raw) if raw.strip() else None
+                except ValueError as e:
+                    raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {e}.")
+                body = CONTRACT.check(op, body)
+                with LOCK:
+                    ARM.settle()
+                    status, body, headers = self.dispatch(op, params, url.path, body, query["api-version"])
+                    held = SETTINGS.holds(op.id)
+                    if held:
+                        entry = {"operation": op.id, "method": method, "path": url.path, "status": status, "start": started, "end": time.time(), "fault": None, "held": True}
+                        CALLS.append(entry)
+                        HELD.append(entry)
+                        deadline = time.time() + 60
+                        while SETTINGS.holds(op.id) and time.time() < deadline:
+                            RELEASED.wait(timeout=max(0.0, deadline - time.time()))
+                        HELD.remove(entry)
+            self.answer(status, body, headers)
+        except ArmError as e:
+            status = e.status
+            self.answer(e.status, e.body(), e.headers)
+        except Exception as e:  # an emulator bug: said loudly, in ARM's shape
+            import traceback
+
+            traceback.print_exc()
+            self.answer(500, {"error": {"code": "InternalServerError", "message": f"emulator error: {e!r}"}})
+        finally:
+            if not held:
+                with LOCK:
+                    CALLS.append({"operation": op_id or f"{method} {url.path}", "method": method, "path": url.path, "status": status, "start": started, "end": time.time(), "fault": fault, "held": False})
+
+    def retry(self):
+        return {"Retry-After": str(SETTINGS.retry_after_s)}
+
+    def operation(self, segments, result):
+        with LOCK:
+            record = ARM.operations.get(segments[-1])
+            if record is None:
+                raise ArmError(404, "OperationNotFound", f"The operation '{segments[-1]}' could not be found.")
+            record = ARM.advance(segments[-1], True)
+            if result:
+                if record["status"] == "InProgress":
+                    return 202, None, {**self.retry(), "Location": self.base() + self.path}
+                return 200, None, {}
+            body = {"name": segments[-1], "status": record["status"], "startTime": record["start"]}
+            if "end" in record:
+                body["endTime"] = record["end"]
+            return 200, body, (self.retry() if record["status"] == "InProgress" else {})
+
+    def dispatch(self, op, params, path, body, api):
+        segments = [s for s in path.split("/") if s]
+        subscription = params.get("subscriptionId", "")
+        if op.id.startswith("ResourceGroups_"):
+            name = params.get("resourceGroupName", "")
+            if op.id == "ResourceGroups_CreateOrUpdate":
+                return (*ARM.put_group(subscription, name, body), {})
+            if op.id == "ResourceGroups_Get":
+                return 200, ARM.group(subscription, name), {}
+            if op.id == "ResourceGroups_CheckExistence":
+                found = (subscription, name.lower()) in ARM.groups
+                return (204 if found else 404), None, {}
+            if op.id == "ResourceGroups_List":
+                groups = [g for (s, _), g in sorted(ARM.groups.items()) if s == subscription]
+                return 200, {"value": groups}, {}
+            if op.id == "ResourceGroups_Delete":
+                location = ARM.delete_group(self.base(), subscription, name, api)
+                return 202, None, {**self.retry(), "Location": location}
+        names = [s.lower() for s in segments]
+        if "providers" in names and "resourcegroups" in names:
+            ARM.group(subscription, segments[3])  # ARM says so first, whatever the verb
+            kind = op.id.split("_", 1)[1]
+            last_literal = not op.segments[-1].startswith("{")
+            if op.method == "PUT" and not last_literal:
+                return self.put(op, params, path, body, api)
+            if op.method == "GET" and not last_literal:
+                return 200, ARM.get(path), {}
+            if op.method == "GET" and last_literal and kind.startswith("List"):
+                return 200, {"value": self.listed(path)}, {}
+            if op.method == "DELETE":
+                return self.delete(op, params, path, api)
+        raise ArmError(501, "NotImplemented", f"{op.id} is in the contract but not emulated yet.")
+
+    def listed(self, path):
+        prefix = path.lower().rstrip("/") + "/"
+        ARM.group(path.split("/")[2], path.split("/")[4])
+        return [r for rid, r in sorted(ARM.resources.items()) if rid.startswith(prefix) and "/" not in rid[len(prefix):]]
+
+    def put(self, op, params, path, body, api):
+        subscription, group = params.get("subscriptionId", ""), path.split("/")[4]
+        ARM.group(subscription, group)
+        parent = ARM.parent_of(path)
+        if parent is not None and parent.lower() not in ARM.resources:
+            raise ArmError(404, "ParentResourceNotFound", f"Can not perform requested operation on nested resource. Parent resource '{parent.split('/')[-1]}' not found.")
+        rid = path.lower()
+        old = ARM.resources.get(rid)
+        if old is not None and old.get("properties", {}).get("provisioningState") == "Deleting":
+            raise ArmError(409, "AnotherOperationInProgress", "Another operation on this or dependent resource is in progress.")
+        kind = ARM.type_of(path).lower()
+        if kind in GLOBAL_NAMES and old is None:
+            name = path.split("/")[-1].lower()
+            if any(ARM.type_of(r).lower() == kind and r.split("/")[-1] == name for r in ARM.resources):
+                raise ArmError(409, GLOBAL_NAMES[kind], f"The name '{path.split('/')[-1]}' is already in use: {kind} names are global.")
+        resource = dict(body or {})
+        resource.update(id=old["id"] if old else path, name=path.split("/")[-1], type=ARM.type_of(path))
+        props = dict(resource.get("properties") or {})
+        if op.lro:
+            props["provisioningState"] = "Updating" if old else "Creating"
+        else:
+            props["provisioningState"] = "Succeeded"
+        resource["properties"] = props
+        ARM.resources[rid] = resource
+        status = 200 if old else 201
+        if not op.lro:
+            return status, resource, {}
+
+        def finish():
+            r = ARM.resources.get(rid)
+            if r is not None:
+                r["properties"]["provisioningState"] = "Succeeded"
+
+        namespace = path.split("/")[6]
+        location = (body or {}).get("location") or "global"
+        async_url, _ = ARM.start(self.base(), subscription, namespace, location, finish, api)
+        return status, resource, {**self.retry(), "Azure-AsyncOperation": async_url}
+
+    def delete(self, op, params, path, api):
+        rid = path.lower()
+        resource = ARM.resources.get(rid)
+        if resource is None:
+            return 204, None, {}
+        prefix = rid + "/"
+        user = ARM.user(rid)
+        if user is not None:
+            kind = ARM.type_of(path).lower()
+            code = IN_USE.get(kind, "InUseResourceCannotBeDeleted")
+            raise ArmError(400, code, f"{ARM.type_of(path)} {path.split('/')[-1]} is in use by {user} and cannot be deleted.")
+
+        def finish():
+            for child in [r for r in ARM.resources if r == rid or r.startswith(prefix)]:
+                del ARM.resources[child]
+
+        if not op.lro:
+            finish()
+            return 200, None, {}
+        resource.setdefault("properties", {})["provisioningState"] = "Deleting"
+        namespace = path.split("/")[6]
+        async_url, location = ARM.start(self.base(), params.get("subscriptionId", ""), namespace, resource.get("location") or "global", finish, api)
+        return 202, None, {**self.retry(), "Location": location, "Azure-AsyncOperation": async_url}
+
+    # --- the control plane -----------------------------------------------------------------
+
+    def control(self, method, path, raw):
+        try:
+            if path == "/_emulator/ready" and method == "GET":
+                return self.answer(200, {"ready": True, "operations": len(CONTRACT.operations)})
+            if path == "/_emulator/reset" and method == "POST":
+                with LOCK:
+                    ARM.__init__()
+                    CALLS.clear()
+                    SETTINGS.reset()
+                    RELEASED.notify_all()
+                return self.answer(200, {"reset": True})
+            if path == "/_emulator/faults":
+                with LOCK:
+                    if method == "POST":
+                        SETTINGS.update(json.loads(raw or b"{}"))
+                        RELEASED.notify_all()
+                    return self.answer(200, SETTINGS.view())
+            if path == "/_emulator/calls" and method == "GET":
+                with LOCK:
+                    return self.answer(200, list(CALLS))
+            if path == "/_emulator/held" and method == "GET":
+                with LOCK:
+                    return self.answer(200, list(HELD))
+            if path == "/_emulator/held/release" and method == "POST":
+                with LOCK:
+                    SETTINGS.update({"hold": []})
+                    RELEASED.notify_all()
+                return self.answer(200, {"released": True})
+            raise ArmError(404, "NotFound", f"no control endpoint {method} {path}")
+        except ArmError as e:
+            self.answer(e.status, e.body())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started us ends")
+    args = parser.parse_args()
+    if args.exit_with_parent:
+        parent = os.getppid()
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True).start()
+    # Loopback only: the emulator is for this machine's tests.
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    print(f"cairn-azure: serving Azure Resource Manager ({len(CONTRACT.operations)} operations) on 127.0.0.1:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Regenerate arm_contract.json, the part of Azure's published API contract the emulator
+checks requests against, from the azure-rest-api-specs swagger files (development time
+only: the emulator reads the generated file, never the specs).
+
+    python3 tests/emulators/azure/gen_contract.py SPEC_ROOT [SPEC_ROOT ...]
+
+Each SPEC_ROOT holds `specification/...` as in Azure/azure-rest-api-specs (the stored set in
+../shared/api-specs/azure, plus files read from the repository that set lacks: see
+SPEC_FILES). A `$ref` is looked for under every root. For each operation of the files
+below: method, path template, api-version, whether it is long-running (and its
+final-state-via), its body schema and response codes; for each definition reached: JSON
+type, read-only, required, enum values (and whether the enum is open, `modelAsString`),
+format, pattern, bounds, defaults, mutability, secrets. Descriptions and examples are
+dropped.
+"""
+
+import json
+import os
+import sys
+
+# Files and the operations kept from each (a prefix of the operationId; "" keeps all).
+SPEC_FILES = {
+    "network/resource-manager/Microsoft.Network/stable/2024-03-01/virtualNetwork.json": ("VirtualNetworks_", "Subnets_"),
+    "network/resource-manager/Microsoft.Network/stable/2024-03-01/networkSecurityGroup.json": ("NetworkSecurityGroups_", "SecurityRules_"),
+    "network/resource-manager/Microsoft.Network/stable/2024-03-01/publicIpAddress.json": ("PublicIPAddresses_",),
+    "network/resource-manager/Microsoft.Network/stable/2024-03-01/loadBalancer.json": ("LoadBalancers_",),
+    "network/resource-manager/Microsoft.Network/stable/2024-03-01/natGateway.json": ("NatGateways_",),
+    "network/resource-manager/Microsoft.Network/stable/2024-03-01/applicationSecurityGroup.json": ("ApplicationSecurityGroups_",),
+    "postgresql/resource-manager/Microsoft.DBforPostgreSQL/stable/2024-08-01/FlexibleServers.json": ("Servers_",),
+    "postgresql/resource-manager/Microsoft.DBforPostgreSQL/stable/2024-08-01/Databases.json": ("Databases_",),
+    "postgresql/resource-manager/Microsoft.DBforPostgreSQL/stable/2024-08-01/Configuration.json": ("Configurations_",),
+    "postgresql/resource-manager/Microsoft.DBforPostgreSQL/stable/2024-08-01/FirewallRules.json": ("FirewallRules_",),
+    "eventhub/resource-manager/Microsoft.EventHub/stable/2024-01-01/namespaces.json": ("Namespaces_",),
+    "eventhub/resource-manager/Microsoft.EventHub/stable/2024-01-01/eventhubs.json": ("EventHubs_",),
+    "eventhub/resource-manager/Microsoft.EventHub/stable/2024-01-01/AuthorizationRules.json": ("",),
+    "redis/resource-manager/Microsoft.Cache/stable/2024-03-01/redis.json": ("Redis_",),
+    "keyvault/resource-manager/Microsoft.KeyVault/stable/2024-11-01/keyvault.json": ("Vaults_",),
+    "keyvault/resource-manager/Microsoft.KeyVault/stable/2024-11-01/secrets.json": ("Secrets_",),
+    "resources/resource-manager/Microsoft.Resources/stable/2024-03-01/resources.json": ("ResourceGroups_",),
+}
+KEEP = ("format", "pattern", "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "default")
+
+
+class Generator:
+    def __init__(self, roots):
+        self.roots = [os.path.join(r, "specification") for r in roots]
+        self.files = {}
+        self.defs = {}
+        self.missing = set()
+        self.unchecked = set()
+
+    def find(self, rel):
+        for root in self.roots:
+            path = os.path.join(root, rel)
+            if os.path.exists(path):
+                return path
+        return None
+
+    def load(self, path):
+        if path not in self.files:
+            with open(path) as f:
+                self.files[path] = json.load(f)
+        return self.files[path]
+
+    def rel(self, path):
+        for root in self.roots:
+            if path.startswith(root + os.sep):
+                return os.path.relpath(path, root)
+        return path
+
+    def ref(self, ref, current):
+        """The definition a `$ref` names, emitted once; its key."""
+        file_part, _, pointer = ref.partition("#")
+        if file_part:
+            rel = os.path.normpath(os.path.join(os.path.dirname(self.rel(current)), file_part))
+            path = self.find(rel)
+        else:
+            rel, path = self.rel(current), current
+        name = pointer.split("/")[-1]
+        key = f"{rel}#{name}"
+        if path is None:
+            # A definition in a file not carried: kept as untyped (taken as sent) and
+            # listed in the contract's "unchecked", never guessed.
+            self.unchecked.add(rel)
+            self.defs.setdefault(key, {})
+            return key
+        if key not in self.defs:
+            self.defs[key] = None  # reserved: definitions may refer to themselves
+            self.defs[key] = self.schema(self.load(path)["definitions"][name], path)
+        return key
+
+    def schema(self, s, current):
+        if "$ref" in s:
+            return {"ref": self.ref(s["$ref"], current)}
+        out = {}
+        if "type" in s:
+            out["type"] = s["type"]
+        if s.get("readOnly"):
+            out["readOnly"] = True
+        if "enum" in s:
+            out["enum"] = s["enum"]
+            out["openEnum"] = bool(s.get("x-ms-enum", {}).get("modelAsString", True))
+        for k in KEEP:
+            if k in s:
+                out[k] = s[k]
+        if s.get("x-ms-mutability"):
+            out["mutability"] = s["x-ms-mutability"]
+        if s.get("x-ms-secret"):
+            out["secret"] = True
+        if s.get("x-ms-client-flatten"):
+            out["flatten"] = True
+        if "items" in s:
+            out["items"] = self.schema(s["items"], current)
+        if isinstance(s.get("additionalProperties"), dict):
+            out["map"] = self.schema(s["additionalProperties"], current)
+        if "properties" in s:
+            out["properties"] = {k: self.schema(v, current) for k, v in s["properties"].items()}
+        if s.get("required"):
+            out["required"] = s["required"]
+        if "allOf" in s:
+            out["allOf"] = [self.schema(x, current) for x in s["allOf"]]
+        if s.get("x-ms-azure-resource"):
+            out["armResource"] = True
+        return out
+
+    def operations(self):
+        ops = []
+        for rel, prefixes in SPEC_FILES.items():
+            path = self.find(rel)
+            if path is None:
+                self.missing.add(rel)
+                continue
+            spec = self.load(path)
+            for template, methods in spec["paths"].items():
+                for method, op in methods.items():
+                    if method == "parameters" or not op.get("operationId", "").startswith(prefixes):
+                        continue
+                    body = [p for p in op.get("parameters", []) if isinstance(p, dict) and p.get("in") == "body"]
+                    entry = {
+                        "id": op["operationId"],
+                        "method": method.upper(),
+                        "path": template,
+                        "api": spec["info"]["version"],
+                        "lro": bool(op.get("x-ms-long-running-operation")),
+                        "responses": sorted(c for c in op["responses"] if c != "default"),
+                    }
+                    via = op.get("x-ms-long-running-operation-options", {}).get("final-state-via")
+                    if via:
+                        entry["finalStateVia"] = via
+                    if body:
+                        entry["body"] = self.schema(body[0]["schema"], path)
+                        entry["bodyRequired"] = bool(body[0].get("required"))
+                    ops.append(entry)
+        return sorted(ops, key=lambda o: (o["path"].lower(), o["method"]))
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    g = Generator(sys.argv[1:])
+    ops = g.operations()
+    if g.missing:
+        sys.exit("missing spec files (add a root that has them):\n  " + "\n  ".join(sorted(g.missing)))
+    # Where files came from beyond ../shared: a root's SOURCES.txt (path, commit, size per
+    # line, as they were read from Azure/azure-rest-api-specs) is kept for provenance.
+    fetched = []
+    for root in sys.argv[1:]:
+        listed = os.path.join(root, "SOURCES.txt")
+        if os.path.exists(listed):
+            with open(listed) as f:
+                fetched += [line.strip() for line in f if line.strip()]
+    out = {
+        "sources": sorted(SPEC_FILES),
+        "fetched": sorted(fetched),
+        "unchecked": sorted(g.unchecked),
+        "operations": ops,
+        "definitions": g.defs,
+    }
+    target = os.path.join(os.path.dirname(os.path.abspath(__file__)), "arm_contract.json")
+    with open(target, "w") as f:
+        json.dump(out, f, indent=0, sort_keys=True, separators=(",", ":"))
+        f.write("\n")
+    print(f"{target}: {len(ops)} operations, {len(g.defs)} definitions, {os.path.getsize(target)} bytes")
+    for rel in sorted(g.unchecked):
+        print(f"  unchecked (file not given): {rel}")
+
+
+if __name__ == "__main__":
+    main()
