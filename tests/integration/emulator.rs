@@ -828,3 +828,118 @@ fn the_azure_emulator_holds_requests_to_arms_contract() {
         (404, "ResourceGroupNotFound")
     );
 }
+
+#[test]
+fn the_azure_emulator_keeps_soft_deleted_vaults_secret_values_and_service_keys() {
+    let guard = cairn_tests::Emulator::shared(cairn_tests::AZURE);
+    let e = guard.emulator();
+    let token = [("Authorization", "Bearer test")];
+    let call = |method: &str, path: &str, body: &str| {
+        e.request_with(method, path, body, &token)
+            .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
+    };
+    let group = "/subscriptions/s1/resourceGroups/shop";
+    call(
+        "PUT",
+        &format!("{group}?api-version=2024-03-01"),
+        r#"{"location": "westeurope"}"#,
+    );
+    let vault = format!("{group}/providers/Microsoft.KeyVault/vaults/shop-kv");
+    let kv = |path: &str| format!("{path}?api-version=2024-11-01");
+    let body = |mode: &str| {
+        format!(
+            r#"{{"location": "westeurope", "properties": {{"tenantId": "00000000-0000-0000-0000-000000000001", "sku": {{"family": "A", "name": "standard"}}, "createMode": "{mode}"}}}}"#
+        )
+    };
+    let (status, _, text) = call("PUT", &kv(&vault), &body("default"));
+    assert_eq!(status, 201, "{text}");
+
+    // A secret's value is taken and never answered.
+    let secret = format!("{vault}/secrets/db-password");
+    let (status, _, text) = call(
+        "PUT",
+        &kv(&secret),
+        r#"{"properties": {"value": "s3cr3t-value"}}"#,
+    );
+    assert_eq!(status, 201);
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+    let (_, _, text) = call("GET", &kv(&secret), "");
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+
+    // Deleted, the vault is soft-deleted: listed, its name held, recovered with its secret.
+    let (status, _, _) = call("DELETE", &kv(&vault), "");
+    assert_eq!(status, 200);
+    let deleted =
+        "/subscriptions/s1/providers/Microsoft.KeyVault/deletedVaults?api-version=2024-11-01";
+    let (_, _, text) = call("GET", deleted, "");
+    assert_eq!(json(&text)["value"][0]["name"], "shop-kv", "{text}");
+    let (status, _, text) = call("PUT", &kv(&vault), &body("default"));
+    assert_eq!(
+        (status, arm_error(&text).0.as_str()),
+        (409, "ConflictError")
+    );
+    let (status, _, text) = call("PUT", &kv(&vault), &body("recover"));
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(call("GET", &kv(&secret), "").0, 200, "the secret came back");
+    let (_, _, text) = call("GET", deleted, "");
+    assert_eq!(json(&text)["value"], serde_json::json!([]));
+
+    // Purged, the name is free again.
+    call("DELETE", &kv(&vault), "");
+    let purge = "/subscriptions/s1/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/shop-kv/purge?api-version=2024-11-01";
+    let (status, headers, _) = call("POST", purge, "");
+    assert_eq!(status, 202);
+    let location = headers["location"]
+        .trim_start_matches(&e.endpoint())
+        .to_string();
+    while call("GET", &location, "").0 == 202 {}
+    let (status, _, text) = call("PUT", &kv(&vault), &body("default"));
+    assert_eq!(status, 201, "{text}");
+
+    // Keys: a cache's are made once and kept; an event hub's rule gets connection strings
+    // naming the namespace's host and the hub.
+    let cache = format!("{group}/providers/Microsoft.Cache/redis/shop-cache");
+    let v = |path: &str, api: &str| format!("{path}?api-version={api}");
+    call(
+        "PUT",
+        &v(&cache, "2024-03-01"),
+        r#"{"location": "westeurope", "properties": {"sku": {"name": "Basic", "family": "C", "capacity": 0}}}"#,
+    );
+    let keys =
+        |path: &str, api: &str| json(&call("POST", &v(&format!("{path}/listKeys"), api), "").2);
+    let first = keys(&cache, "2024-03-01");
+    assert!(first["primaryKey"].as_str().unwrap().len() >= 40, "{first}");
+    assert_eq!(keys(&cache, "2024-03-01"), first, "the same keys again");
+    let ns = format!("{group}/providers/Microsoft.EventHub/namespaces/shop-bus");
+    let eh = "2024-01-01";
+    call(
+        "PUT",
+        &v(&ns, eh),
+        r#"{"location": "westeurope", "sku": {"name": "Standard"}}"#,
+    );
+    call(
+        "PUT",
+        &v(&format!("{ns}/eventhubs/orders"), eh),
+        r#"{"properties": {"partitionCount": 3}}"#,
+    );
+    let rule = format!("{ns}/eventhubs/orders/authorizationRules/app");
+    let (status, _, text) = call("PUT", &v(&rule, eh), r#"{"properties": {}}"#);
+    assert_eq!(
+        (status, arm_error(&text).0.as_str()),
+        (400, "InvalidRequestContent")
+    );
+    call(
+        "PUT",
+        &v(&rule, eh),
+        r#"{"properties": {"rights": ["Send", "Listen"]}}"#,
+    );
+    let conn = keys(&rule, eh)["primaryConnectionString"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        conn.starts_with("Endpoint=sb://shop-bus.servicebus.windows.net/;SharedAccessKeyName=app;")
+            && conn.ends_with(";EntityPath=orders"),
+        "{conn}"
+    );
+}

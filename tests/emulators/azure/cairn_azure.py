@@ -26,7 +26,12 @@ of a resource: PUT creates (201) or replaces (200) it with the server's fields (
 children go with their parent), refused while another resource names it (a 400 with the
 provider's code: `InUseNetworkSecurityGroupCannotBeDeleted`, `InUseSubnetCannotBeDeleted`,
 ...); names that are global (PostgreSQL servers, Redis caches, Event Hubs namespaces,
-vaults) are a 409 with the provider's code when another group holds them. Long-running operations as ARM does them: a PUT of a
+vaults) are a 409 with the provider's code when another group holds them. Key Vault:
+soft delete always on (a deleted vault listed under `deletedVaults`, its name held until
+purged; a PUT of that name is a 409 `ConflictError` unless `createMode` is `recover`, which
+brings the vault back; a purge-protected vault cannot be purged), secrets whose `value` is
+never answered. `listKeys` of Redis caches and Event Hubs authorization rules (keys made
+once and kept; connection strings with the namespace's host and the hub's `EntityPath`). Long-running operations as ARM does them: a PUT of a
 long-running operation answers with `provisioningState` "Creating" or "Updating" and an
 `Azure-AsyncOperation` header; the operation resource is `InProgress` until it has been
 polled `op_polls` times or `op_ms` have passed, then `Succeeded`, and the resource's state
@@ -54,6 +59,7 @@ CAIRN_AZURE_OP_MS and CAIRN_AZURE_RETRY_AFTER_S.
 """
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -84,6 +90,11 @@ IN_USE = {
     "microsoft.network/publicipaddresses": "PublicIPAddressInUseByAnotherResource",
     "microsoft.network/applicationsecuritygroups": "InUseApplicationSecurityGroupCannotBeDeleted",
 }
+
+# Key Vault's operations at subscription scope (soft delete), served by `vaults`.
+VAULT_OPERATIONS = {"Vaults_ListDeleted", "Vaults_GetDeleted", "Vaults_PurgeDeleted"}
+# Operations whose paths look like a resource's but are actions: 501 until emulated.
+NOT_GENERIC = {"Vaults_UpdateAccessPolicy"}
 
 LOCK = threading.RLock()
 RELEASED = threading.Condition(LOCK)
@@ -145,6 +156,9 @@ class Arm:
         self.groups = {}  # (subscription, group lower) -> resource group
         self.resources = {}  # id lower -> resource
         self.operations = {}  # operation id -> record
+        self.deleted_vaults = {}  # vault name lower -> (deleted vault, the vault as it was)
+        self.keys = {}  # resource id lower -> (primary, secondary)
+        self.secret_values = {}  # secret id lower -> value (never answered)
 
     # --- operations ---------------------------------------------------------------------
 
@@ -253,6 +267,12 @@ class Arm:
             if rid in self.referenced(body):
                 return r["id"]
         return None
+
+    def keys_of(self, rid):
+        if rid not in self.keys:
+            make = lambda: base64.b64encode(os.urandom(32)).decode()  # noqa: E731
+            self.keys[rid] = (make(), make())
+        return self.keys[rid]
 
     def get(self, rid):
         r = self.resources.get(rid.lower())
@@ -399,6 +419,13 @@ class Handler(BaseHTTPRequestHandler):
             if op.id == "ResourceGroups_Delete":
                 location = ARM.delete_group(self.base(), subscription, name, api)
                 return 202, None, {**self.retry(), "Location": location}
+        if op.id.startswith("Vaults_") and op.id in VAULT_OPERATIONS:
+            return self.vaults(op, params, api)
+        if op.id in NOT_GENERIC:
+            raise ArmError(501, "NotImplemented", f"{op.id} is in the contract but not emulated yet.")
+        if op.id.endswith("ListKeys") and op.method == "POST":
+            ARM.group(subscription, segments[3])
+            return 200, self.list_keys(op, params, path), {}
         names = [s.lower() for s in segments]
         if "providers" in names and "resourcegroups" in names:
             ARM.group(subscription, segments[3])  # ARM says so first, whatever the verb
@@ -413,6 +440,47 @@ class Handler(BaseHTTPRequestHandler):
             if op.method == "DELETE":
                 return self.delete(op, params, path, api)
         raise ArmError(501, "NotImplemented", f"{op.id} is in the contract but not emulated yet.")
+
+    def list_keys(self, op, params, path):
+        """A cache's access keys or an authorization rule's keys and connection strings,
+        made once per resource and kept."""
+        owner = path.rsplit("/", 1)[0]
+        ARM.get(owner)
+        primary, secondary = ARM.keys_of(owner.lower())
+        if op.id == "Redis_ListKeys":
+            return {"primaryKey": primary, "secondaryKey": secondary}
+        rule = params["authorizationRuleName"]
+        host = f"{params['namespaceName']}.servicebus.windows.net"
+        entity = f";EntityPath={params['eventHubName']}" if "eventHubName" in params else ""
+        conn = lambda key: f"Endpoint=sb://{host}/;SharedAccessKeyName={rule};SharedAccessKey={key}{entity}"  # noqa: E731
+        return {
+            "primaryConnectionString": conn(primary),
+            "secondaryConnectionString": conn(secondary),
+            "primaryKey": primary,
+            "secondaryKey": secondary,
+            "keyName": rule,
+        }
+
+    def vaults(self, op, params, api):
+        """Key Vault's soft delete, at subscription scope: deleted vaults listed, read and
+        purged (a purge-protected one refused until its date)."""
+        subscription = params["subscriptionId"]
+        if op.id == "Vaults_ListDeleted":
+            return 200, {"value": [d for _, (d, _, _) in sorted(ARM.deleted_vaults.items())]}, {}
+        name = params["vaultName"]
+        entry = ARM.deleted_vaults.get(name.lower())
+        if entry is None or entry[0]["properties"]["location"].lower() != params["location"].lower():
+            raise ArmError(404, "ResourceNotFound", f"The Resource 'Microsoft.KeyVault/deletedVaults/{name}' under subscription '{subscription}' was not found.")
+        if op.id == "Vaults_GetDeleted":
+            return 200, entry[0], {}
+        if entry[0]["properties"].get("purgeProtectionEnabled"):
+            raise ArmError(409, "ConflictError", f"Vault '{name}' has purge protection enabled: it cannot be purged before {entry[0]['properties']['scheduledPurgeDate']}.")
+
+        def finish():
+            ARM.deleted_vaults.pop(name.lower(), None)
+
+        _, location = ARM.start(self.base(), subscription, "Microsoft.KeyVault", params["location"], finish, api)
+        return 202, None, {**self.retry(), "Location": location}
 
     def listed(self, path):
         prefix = path.lower().rstrip("/") + "/"
@@ -434,6 +502,22 @@ class Handler(BaseHTTPRequestHandler):
             name = path.split("/")[-1].lower()
             if any(ARM.type_of(r).lower() == kind and r.split("/")[-1] == name for r in ARM.resources):
                 raise ArmError(409, GLOBAL_NAMES[kind], f"The name '{path.split('/')[-1]}' is already in use: {kind} names are global.")
+        if kind == "microsoft.keyvault/vaults" and old is None:
+            deleted = ARM.deleted_vaults.get(path.split("/")[-1].lower())
+            mode = ((body or {}).get("properties") or {}).get("createMode", "default")
+            if deleted is not None and mode.lower() != "recover":
+                raise ArmError(409, "ConflictError", f"Exist soft deleted vault with the same name '{path.split('/')[-1]}': recover it (createMode recover) or purge it.")
+            if deleted is not None:
+                ARM.deleted_vaults.pop(path.split("/")[-1].lower())
+                recovered = dict(deleted[1], id=path)
+                ARM.resources[rid] = recovered
+                ARM.resources.update(deleted[2])
+                return 200, recovered, {}
+        if kind == "microsoft.keyvault/vaults/secrets":
+            value = ((body or {}).get("properties") or {}).get("value")
+            if value is not None:
+                ARM.secret_values[rid] = value
+            body = dict(body or {}, properties={k: v for k, v in ((body or {}).get("properties") or {}).items() if k != "value"})
         resource = dict(body or {})
         resource.update(id=old["id"] if old else path, name=path.split("/")[-1], type=ARM.type_of(path))
         props = dict(resource.get("properties") or {})
@@ -474,12 +558,38 @@ class Handler(BaseHTTPRequestHandler):
                 del ARM.resources[child]
 
         if not op.lro:
+            if ARM.type_of(path).lower() == "microsoft.keyvault/vaults":
+                self.soft_delete(resource)
             finish()
             return 200, None, {}
         resource.setdefault("properties", {})["provisioningState"] = "Deleting"
         namespace = path.split("/")[6]
         async_url, location = ARM.start(self.base(), params.get("subscriptionId", ""), namespace, resource.get("location") or "global", finish, api)
         return 202, None, {**self.retry(), "Location": location, "Azure-AsyncOperation": async_url}
+
+    def soft_delete(self, vault):
+        """A deleted vault is kept, its name held, until purged (soft delete is always on)."""
+        props = vault.get("properties") or {}
+        days = int(props.get("softDeleteRetentionInDays") or 90)
+        subscription, location, name = vault["id"].split("/")[2], vault.get("location", ""), vault["name"]
+        ARM.deleted_vaults[name.lower()] = (
+            {
+                "id": f"/subscriptions/{subscription}/providers/Microsoft.KeyVault/locations/{location}/deletedVaults/{name}",
+                "name": name,
+                "type": "Microsoft.KeyVault/deletedVaults",
+                "properties": {
+                    "vaultId": vault["id"],
+                    "location": location,
+                    "deletionDate": now(),
+                    "scheduledPurgeDate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + days * 86400)),
+                    "tags": vault.get("tags", {}),
+                    "purgeProtectionEnabled": bool(props.get("enablePurgeProtection")),
+                },
+            },
+            json.loads(json.dumps(vault)),
+            # Its secrets come back with it.
+            {rid: json.loads(json.dumps(r)) for rid, r in ARM.resources.items() if rid.startswith(vault["id"].lower() + "/")},
+        )
 
     # --- the control plane -----------------------------------------------------------------
 
