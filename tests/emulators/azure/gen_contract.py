@@ -5,8 +5,9 @@ only: the emulator reads the generated file, never the specs).
     python3 tests/emulators/azure/gen_contract.py SPEC_ROOT [SPEC_ROOT ...]
 
 Each SPEC_ROOT holds `specification/...` as in Azure/azure-rest-api-specs (the stored set in
-../shared/api-specs/azure, plus files read from the repository that set lacks: see
-SPEC_FILES). A `$ref` is looked for under every root. For each operation of the files
+../shared/api-specs/azure, plus a root of the files that set lacks, read from the
+repository at the commits the generated contract lists under `fetched`, with a
+SOURCES.txt of `path commit size` lines). A `$ref` is looked for under every root. For each operation of the files
 below: method, path template, api-version, whether it is long-running (and its
 final-state-via), its body schema and response codes; for each definition reached: JSON
 type, read-only, required, enum values (and whether the enum is open, `modelAsString`),
