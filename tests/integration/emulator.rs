@@ -611,6 +611,20 @@ fn the_gcp_emulator_holds_requests_to_the_discovery_contract() {
     );
 }
 
+/// A bearer token, as the Azure SDK sends one (the emulator wants one, whatever it is).
+const ARM_TOKEN: [(&str, &str); 1] = [("Authorization", "Bearer test")];
+
+/// An ARM call with a token: status, headers, body.
+fn arm_call(
+    e: &cairn_tests::Emulator,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, std::collections::HashMap<String, String>, String) {
+    e.request_with(method, path, body, &ARM_TOKEN)
+        .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
+}
+
 /// ARM's error body: `(code, message)`.
 fn arm_error(body: &str) -> (String, String) {
     let v = json(body);
@@ -627,11 +641,7 @@ fn arm_error(body: &str) -> (String, String) {
 fn the_azure_emulator_holds_requests_to_arms_contract() {
     let guard = cairn_tests::Emulator::shared(cairn_tests::AZURE);
     let e = guard.emulator();
-    let token = [("Authorization", "Bearer test")];
-    let call = |method: &str, path: &str, body: &str| {
-        e.request_with(method, path, body, &token)
-            .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
-    };
+    let call = |method: &str, path: &str, body: &str| arm_call(e, method, path, body);
     let group = "/subscriptions/s1/resourcegroups/shop?api-version=2024-03-01";
     let vnet =
         "/subscriptions/s1/resourceGroups/shop/providers/Microsoft.Network/virtualNetworks/main";
@@ -802,11 +812,8 @@ fn the_azure_emulator_holds_requests_to_arms_contract() {
 
     // A held answer: the group exists at once, its answer waits for the release.
     e.set_faults(r#"{"hold": ["ResourceGroups_CreateOrUpdate"]}"#);
-    let held = std::thread::spawn(move || {
-        e.request_with("PUT", group, r#"{"location": "westeurope"}"#, &token)
-            .unwrap()
-            .0
-    });
+    let held =
+        std::thread::spawn(move || arm_call(e, "PUT", group, r#"{"location": "westeurope"}"#).0);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !e.held().contains("ResourceGroups_CreateOrUpdate") {
         assert!(Instant::now() < deadline, "the held call is listed");
@@ -833,11 +840,7 @@ fn the_azure_emulator_holds_requests_to_arms_contract() {
 fn the_azure_emulator_keeps_soft_deleted_vaults_secret_values_and_service_keys() {
     let guard = cairn_tests::Emulator::shared(cairn_tests::AZURE);
     let e = guard.emulator();
-    let token = [("Authorization", "Bearer test")];
-    let call = |method: &str, path: &str, body: &str| {
-        e.request_with(method, path, body, &token)
-            .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
-    };
+    let call = |method: &str, path: &str, body: &str| arm_call(e, method, path, body);
     let group = "/subscriptions/s1/resourceGroups/shop";
     call(
         "PUT",
