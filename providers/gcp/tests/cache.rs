@@ -110,17 +110,11 @@ fn the_auth_string_memorystore_makes_is_kept_in_secret_manager() {
     let gcp = Gcp::new();
     let engine = cairn_provider_kit::lifecycle::Harness::engine(&gcp, "redis.json");
     let s = stack("7", Size::Small, 1, "web");
-    gcp.rt.block_on(async {
-        let plan = engine
-            .plan(&s, &cairn_core::plan::planner::PlanOptions::default())
-            .await
-            .unwrap();
-        let report = engine
-            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report}");
-    });
+    gcp.apply(
+        &engine,
+        &s,
+        cairn_core::plan::planner::PlanOptions::default(),
+    );
     let all = instances(&gcp);
     assert_eq!(all.len(), 1, "{all:?}");
     let x = &all[0];
@@ -161,23 +155,14 @@ fn the_auth_string_memorystore_makes_is_kept_in_secret_manager() {
             .unwrap()
     });
     assert!(!again.has_changes(), "{again:?}");
-    gcp.rt.block_on(async {
-        let plan = engine
-            .plan(
-                &s,
-                &cairn_core::plan::planner::PlanOptions {
-                    mode: cairn_core::plan::PlanMode::Destroy,
-                    refresh: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let report = engine
-            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report}");
-    });
+    gcp.apply(
+        &engine,
+        &s,
+        cairn_core::plan::planner::PlanOptions {
+            mode: cairn_core::plan::PlanMode::Destroy,
+            refresh: true,
+            ..Default::default()
+        },
+    );
     assert!(instances(&gcp).is_empty());
 }

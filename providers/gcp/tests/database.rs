@@ -151,17 +151,11 @@ fn the_databases_and_the_admin_password_are_real_on_postgresql() {
     let gcp = Gcp::new();
     let engine = cairn_provider_kit::lifecycle::Harness::engine(&gcp, "sql.json");
     let s = stack("16", Size::Small, 20, Some("150"), PASSWORD);
-    gcp.rt.block_on(async {
-        let plan = engine
-            .plan(&s, &cairn_core::plan::planner::PlanOptions::default())
-            .await
-            .unwrap();
-        let report = engine
-            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report}");
-    });
+    gcp.apply(
+        &engine,
+        &s,
+        cairn_core::plan::planner::PlanOptions::default(),
+    );
     let all = instances(&gcp);
     assert_eq!(all.len(), 1, "{all:?}");
     let x = &all[0];
@@ -189,23 +183,14 @@ fn the_databases_and_the_admin_password_are_real_on_postgresql() {
     for db in ["audit", "orders"] {
         assert!(databases.iter().any(|d| d == db), "{db}: {databases:?}");
     }
-    gcp.rt.block_on(async {
-        let plan = engine
-            .plan(
-                &s,
-                &cairn_core::plan::planner::PlanOptions {
-                    mode: cairn_core::plan::PlanMode::Destroy,
-                    refresh: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let report = engine
-            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report}");
-    });
+    gcp.apply(
+        &engine,
+        &s,
+        cairn_core::plan::planner::PlanOptions {
+            mode: cairn_core::plan::PlanMode::Destroy,
+            refresh: true,
+            ..Default::default()
+        },
+    );
     assert!(instances(&gcp).is_empty());
 }

@@ -73,17 +73,11 @@ fn a_groups_rules_select_its_tag_and_deny_what_egress_does_not_allow() {
     let gcp = Gcp::new();
     let engine = cairn_provider_kit::lifecycle::Harness::engine(&gcp, "fw.json");
     let s = stack(443, false);
-    gcp.rt.block_on(async {
-        let plan = engine
-            .plan(&s, &cairn_core::plan::planner::PlanOptions::default())
-            .await
-            .unwrap();
-        let report = engine
-            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report}");
-    });
+    gcp.apply(
+        &engine,
+        &s,
+        cairn_core::plan::planner::PlanOptions::default(),
+    );
     let all = firewalls(&gcp);
     let named = |n: &str| {
         all.iter()
@@ -160,17 +154,11 @@ fn access_edges_become_firewall_rules_towards_where_the_services_live() {
     s.allow(api.can_reach(&bus));
     s.allow(api.can_reach(&jobs).port(8080));
     let engine = cairn_provider_kit::lifecycle::Harness::engine(&gcp, "edges.json");
-    gcp.rt.block_on(async {
-        let plan = engine
-            .plan(&s, &cairn_core::plan::planner::PlanOptions::default())
-            .await
-            .unwrap();
-        let report = engine
-            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report}");
-    });
+    gcp.apply(
+        &engine,
+        &s,
+        cairn_core::plan::planner::PlanOptions::default(),
+    );
     let (status, body) = gcp.rest(
         "GET",
         &format!("/compute/v1/projects/{PROJECT}/global/addresses/acc-fw-edges-main-psa"),
@@ -229,23 +217,14 @@ fn access_edges_become_firewall_rules_towards_where_the_services_live() {
         ),
         "{into_jobs}"
     );
-    gcp.rt.block_on(async {
-        let plan = engine
-            .plan(
-                &s,
-                &cairn_core::plan::planner::PlanOptions {
-                    mode: cairn_core::plan::PlanMode::Destroy,
-                    refresh: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let report = engine
-            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report}");
-    });
+    gcp.apply(
+        &engine,
+        &s,
+        cairn_core::plan::planner::PlanOptions {
+            mode: cairn_core::plan::PlanMode::Destroy,
+            refresh: true,
+            ..Default::default()
+        },
+    );
     assert!(firewalls(&gcp).is_empty());
 }

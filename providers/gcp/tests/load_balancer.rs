@@ -148,17 +148,11 @@ fn the_chain_is_what_compute_holds() {
     let gcp = Gcp::new();
     let engine = cairn_provider_kit::lifecycle::Harness::engine(&gcp, "lb.json");
     let s = stack(FIRST);
-    gcp.rt.block_on(async {
-        let plan = engine
-            .plan(&s, &cairn_core::plan::planner::PlanOptions::default())
-            .await
-            .unwrap();
-        let report = engine
-            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report}");
-    });
+    gcp.apply(
+        &engine,
+        &s,
+        cairn_core::plan::planner::PlanOptions::default(),
+    );
     let link = |collection: &str, name: &str| {
         format!(
             "https://www.googleapis.com/compute/v1/projects/{PROJECT}/global/{collection}/{name}"
@@ -251,18 +245,11 @@ fn the_chain_is_what_compute_holds() {
         link("urlMaps", "acc-lb-web-redirect")
     );
     // Destroyed, nothing of it is left.
-    gcp.rt.block_on(async {
-        let destroy = cairn_core::plan::planner::PlanOptions {
-            mode: cairn_core::plan::PlanMode::Destroy,
-            ..Default::default()
-        };
-        let plan = engine.plan(&s, &destroy).await.unwrap();
-        let report = engine
-            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report}");
-    });
+    let destroy = cairn_core::plan::planner::PlanOptions {
+        mode: cairn_core::plan::PlanMode::Destroy,
+        ..Default::default()
+    };
+    gcp.apply(&engine, &s, destroy);
     for c in COLLECTIONS {
         assert_eq!(listed(&gcp, c), Vec::<Json>::new(), "{c}");
     }

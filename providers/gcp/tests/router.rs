@@ -67,17 +67,11 @@ fn only_the_private_tier_is_natted() {
     let gcp = Gcp::new();
     let engine = cairn_provider_kit::lifecycle::Harness::engine(&gcp, "nat.json");
     let s = stack(false);
-    gcp.rt.block_on(async {
-        let plan = engine
-            .plan(&s, &cairn_core::plan::planner::PlanOptions::default())
-            .await
-            .unwrap();
-        let report = engine
-            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report}");
-    });
+    gcp.apply(
+        &engine,
+        &s,
+        cairn_core::plan::planner::PlanOptions::default(),
+    );
     let all = routers(&gcp);
     assert_eq!(all.len(), 1, "{all:?}");
     let nat = &all[0]["nats"][0];

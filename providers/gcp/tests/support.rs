@@ -77,6 +77,23 @@ impl Gcp {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// Plan `stack` with `options` on `engine` and apply the plan, which must succeed.
+    pub fn apply(
+        &self,
+        engine: &Engine,
+        stack: &cairn_core::Stack,
+        options: cairn_core::plan::planner::PlanOptions,
+    ) {
+        self.rt.block_on(async {
+            let plan = engine.plan(stack, &options).await.unwrap();
+            let report = engine
+                .apply(&plan, &cairn_core::apply::ApplyOptions::default())
+                .await
+                .unwrap();
+            assert!(report.is_success(), "{report}");
+        });
+    }
+
     /// A Compute REST call to the emulator, as a test's out-of-band hand (status, body).
     pub fn rest(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         self.guard
