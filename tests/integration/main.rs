@@ -2,6 +2,7 @@
 
 mod cli;
 mod emulator;
+mod emulator_azure;
 mod inventory;
 mod kill_campaign;
 mod seed_stacks;

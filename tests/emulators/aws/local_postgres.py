@@ -7,7 +7,8 @@ PostgreSQL to the instance, as it must on AWS. So the emulator runs one local Po
 RDS instance's endpoint at it: each instance's master user becomes a login role with the
 instance's password, its `DBName` a database owned by that role. Deleting an instance drops
 its role's databases and the role; a reset drops everything but the built-ins. The GCP
-emulator starts one server per Cloud SQL instance with it (gcp/gcp_sql_postgres.py).
+and Azure emulators start one server per Cloud SQL instance or flexible server through
+`ServerPool` (gcp/gcp_sql_postgres.py, azure/azure_postgres.py).
 
 The server runs as the `postgres` user when the emulator runs as root (initdb refuses root)
 and dies with the emulator (PR_SET_PDEATHSIG), so no test run leaves one behind.
@@ -22,6 +23,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 
@@ -169,6 +171,83 @@ class LocalPostgres:
                 self.process.kill()
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ServerPool:
+    """One real server per emulated database server, one kept started ahead: a server takes
+    about a second to start, so a create rarely waits for one.
+
+    Every server is started by one long-lived thread: a server dies with the *thread* that
+    started it (PR_SET_PDEATHSIG follows the thread), and an HTTP server's request threads
+    end after each request."""
+
+    def __init__(self, label, setup, unavailable):
+        """`label` prefixes what is said; `setup` are the statements every new server runs
+        (the cloud's stand-in roles); `unavailable()` is the API's error when no server
+        started in a minute."""
+        self.label, self.setup, self.unavailable = label, list(setup), unavailable
+        self.available = bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        self.changed = threading.Condition()
+        self.spare = None
+        self.live = set()
+        self.closed = False
+
+    def start(self):
+        if not self.available:
+            print(f"{self.label}: no PostgreSQL server (apt-get install postgresql); database servers will have none", flush=True)
+            return
+        threading.Thread(target=self.keep_spare, daemon=True).start()
+
+    def keep_spare(self):
+        while True:
+            with self.changed:
+                while self.spare is not None or self.closed:
+                    self.changed.wait()
+            server = LocalPostgres()
+            try:
+                server.start()
+                for statement in self.setup:
+                    server.sql(statement)
+            except Exception as e:  # said, then tried again: creates wait for a server
+                print(f"{self.label}: a PostgreSQL server did not start: {e}", flush=True)
+                server.stop()
+                time.sleep(5)
+                continue
+            with self.changed:
+                self.live.add(server)
+                self.spare = server
+                self.changed.notify_all()
+
+    def take(self):
+        """A started server for a new database server; None when PostgreSQL is not
+        installed."""
+        if not self.available:
+            return None
+        deadline = time.monotonic() + 60
+        with self.changed:
+            while self.spare is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self.unavailable()
+                self.changed.wait(timeout=left)
+            server, self.spare = self.spare, None
+            self.changed.notify_all()
+            return server
+
+    def release(self, server):
+        """Stop a server for good (its data goes with it)."""
+        if server is None:
+            return
+        with self.changed:
+            self.live.discard(server)
+        server.stop()
+
+    def stop_all(self):
+        with self.changed:
+            self.closed = True
+            servers, self.live, self.spare = list(self.live), set(), None
+        for server in servers:
+            server.stop()
 
 
 def _sweep_stale_dirs():

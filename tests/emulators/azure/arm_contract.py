@@ -117,6 +117,29 @@ class Contract:
             return None
         return self.value(op.body, body, "")
 
+    def secrets(self, op, body):
+        """`body` without its secret properties (`x-ms-secret`: ARM never answers them),
+        and those properties by dotted path (`properties.administratorLoginPassword`)."""
+        found = {}
+        if op.body is None or body is None:
+            return body, found
+        return self.strip(op.body, body, "", found), found
+
+    def strip(self, schema, value, where, found):
+        schema = self.resolve(schema)
+        props, _ = self.properties(schema)
+        if not isinstance(value, dict) or not props:
+            return value
+        out = {}
+        for k, v in value.items():
+            sub = props.get(k)
+            path = f"{where}.{k}".lstrip(".")
+            if sub is not None and (sub.get("secret") or self.resolve(sub).get("secret")):
+                found[path] = v
+            else:
+                out[k] = self.strip(sub, v, path, found) if sub is not None else v
+        return out
+
     def value(self, schema, value, where):
         schema = self.resolve(schema)
         props, required = self.properties(schema)

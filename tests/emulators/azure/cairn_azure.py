@@ -31,7 +31,11 @@ soft delete always on (a deleted vault listed under `deletedVaults`, its name he
 purged; a PUT of that name is a 409 `ConflictError` unless `createMode` is `recover`, which
 brings the vault back; a purge-protected vault cannot be purged), secrets whose `value` is
 never answered. `listKeys` of Redis caches and Event Hubs authorization rules (keys made
-once and kept; connection strings with the namespace's host and the hub's `EntityPath`). Long-running operations as ARM does them: a PUT of a
+once and kept; connection strings with the namespace's host and the hub's `EntityPath`). PostgreSQL flexible servers (azure_postgres.py): each a real local
+PostgreSQL server with the stack's databases in it, the service's own rules checked, the
+password never answered. Secret properties (`x-ms-secret`) are never answered by any type.
+Updates by PATCH are a JSON merge patch, then the same checks and operation as a PUT.
+Long-running operations as ARM does them: a PUT of a
 long-running operation answers with `provisioningState` "Creating" or "Updating" and an
 `Azure-AsyncOperation` header; the operation resource is `InProgress` until it has been
 polled `op_polls` times or `op_ms` have passed, then `Succeeded`, and the resource's state
@@ -52,6 +56,8 @@ Control plane (under /_emulator/):
                                a minute later
   GET  /_emulator/held         the calls whose answers are held now
   POST /_emulator/held/release answer every held call
+  GET  /_emulator/postgres/servers/NAME  where the real PostgreSQL behind a flexible
+                               server answers: {"host", "port", "databases"}
   GET  /_emulator/calls        the call log: operation id, method, path, status, start,
                                end, fault, held
 The same settings are read at start from CAIRN_AZURE_LATENCY_MS, CAIRN_AZURE_OP_POLLS,
@@ -59,6 +65,7 @@ CAIRN_AZURE_OP_MS and CAIRN_AZURE_RETRY_AFTER_S.
 """
 
 import argparse
+import atexit
 import base64
 import json
 import os
@@ -72,6 +79,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from arm_contract import ArmError, Contract  # noqa: E402
+from azure_postgres import CONFIGURATIONS, DATABASES, SERVERS, FlexibleServers  # noqa: E402
 
 # Types whose names are global (a DNS name is made from them): a name another subscription
 # or group holds is ARM's 409 with the provider's own code.
@@ -91,6 +99,23 @@ IN_USE = {
     "microsoft.network/applicationsecuritygroups": "InUseApplicationSecurityGroupCannotBeDeleted",
 }
 
+# Children ARM answers inside their parent, and takes from a PUT of the parent: the
+# parent's property, and the children's type segment. A parent's PUT sets the whole list
+# (a child it leaves out is deleted, refused while in use), as Microsoft.Network does.
+EMBEDDED = {
+    "microsoft.network/virtualnetworks": ("subnets", "subnets"),
+    "microsoft.network/networksecuritygroups": ("securityRules", "securityRules"),
+}
+# The rules every network security group has, below any of its own.
+DEFAULT_RULES = [
+    ("AllowVnetInBound", "Inbound", "Allow", 65000, "VirtualNetwork", "VirtualNetwork"),
+    ("AllowAzureLoadBalancerInBound", "Inbound", "Allow", 65001, "AzureLoadBalancer", "*"),
+    ("DenyAllInBound", "Inbound", "Deny", 65500, "*", "*"),
+    ("AllowVnetOutBound", "Outbound", "Allow", 65000, "VirtualNetwork", "VirtualNetwork"),
+    ("AllowInternetOutBound", "Outbound", "Allow", 65001, "*", "Internet"),
+    ("DenyAllOutBound", "Outbound", "Deny", 65500, "*", "*"),
+]
+
 # Key Vault's operations at subscription scope (soft delete), served by `vaults`.
 VAULT_OPERATIONS = {"Vaults_ListDeleted", "Vaults_GetDeleted", "Vaults_PurgeDeleted"}
 # Operations whose paths look like a resource's but are actions: 501 until emulated.
@@ -99,6 +124,7 @@ NOT_GENERIC = {"Vaults_UpdateAccessPolicy"}
 LOCK = threading.RLock()
 RELEASED = threading.Condition(LOCK)
 CONTRACT = Contract()
+POSTGRES = FlexibleServers()
 
 
 class Settings:
@@ -222,8 +248,7 @@ class Arm:
         prefix = g["id"].lower() + "/"
 
         def finish():
-            for rid in [r for r in self.resources if r.startswith(prefix)]:
-                del self.resources[rid]
+            self.remove([r for r in self.resources if r.startswith(prefix)])
             self.groups.pop((subscription, name.lower()), None)
 
         _, location = self.start(base, subscription, "Microsoft.Resources", "global", finish, api)
@@ -268,6 +293,13 @@ class Arm:
                 return r["id"]
         return None
 
+    def remove(self, rids):
+        """Forget resources, children first, telling the services that keep more (a
+        flexible server's real PostgreSQL)."""
+        for rid in sorted(rids, key=len, reverse=True):
+            if self.resources.pop(rid, None) is not None:
+                POSTGRES.removed(rid, self.type_of(rid).lower())
+
     def keys_of(self, rid):
         if rid not in self.keys:
             make = lambda: base64.b64encode(os.urandom(32)).decode()  # noqa: E731
@@ -281,8 +313,88 @@ class Arm:
             raise ArmError(404, "ResourceNotFound", f"The Resource '{self.type_of(rid)}/{name}' under resource group '{rid.split('/')[4]}' was not found.")
         return r
 
+    def view(self, resource):
+        """A resource as ARM answers it: with its embedded children (a network's subnets,
+        a security group's rules and default rules, the subnets it is attached to)."""
+        out = json.loads(json.dumps(resource))
+        kind = self.type_of(resource["id"]).lower()
+        if kind in EMBEDDED:
+            prop, segment = EMBEDDED[kind]
+            prefix = resource["id"].lower() + "/" + segment.lower() + "/"
+            out.setdefault("properties", {})[prop] = [
+                self.view(r) for rid, r in sorted(self.resources.items()) if rid.startswith(prefix) and "/" not in rid[len(prefix):]
+            ]
+        if kind == "microsoft.network/networksecuritygroups":
+            out["properties"]["defaultSecurityRules"] = [
+                {
+                    "id": f"{resource['id']}/defaultSecurityRules/{name}",
+                    "name": name,
+                    "type": "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
+                    "properties": {
+                        "protocol": "*", "sourcePortRange": "*", "destinationPortRange": "*",
+                        "sourceAddressPrefix": source, "destinationAddressPrefix": destination,
+                        "access": access, "priority": priority, "direction": direction,
+                        "provisioningState": "Succeeded",
+                    },
+                }
+                for name, direction, access, priority, source, destination in DEFAULT_RULES
+            ]
+            attached = [
+                {"id": r["id"]} for r in self.resources.values()
+                if self.type_of(r["id"]).lower() == "microsoft.network/virtualnetworks/subnets"
+                and ((r.get("properties") or {}).get("networkSecurityGroup") or {}).get("id", "").lower() == resource["id"].lower()
+            ]
+            if attached:
+                out["properties"]["subnets"] = attached
+        return out
+
+    def embed(self, path, resource):
+        """Take a parent's embedded children out of its body: the children it lists are
+        put, those it leaves out deleted (refused first while any is in use)."""
+        kind = self.type_of(path).lower()
+        if kind not in EMBEDDED:
+            return
+        prop, segment = EMBEDDED[kind]
+        listed = (resource.get("properties") or {}).pop(prop, None) or []
+        prefix = path.lower() + "/" + segment.lower() + "/"
+        wanted = {}
+        for child in listed:
+            name = child.get("name")
+            if not name:
+                raise ArmError(400, "InvalidRequestFormat", f"Every item of properties.{prop} needs a name.")
+            wanted[(prefix + name).lower()] = child
+        existing = [rid for rid in self.resources if rid.startswith(prefix) and "/" not in rid[len(prefix):]]
+        for rid in existing:
+            if rid not in wanted:
+                user = self.user(rid)
+                if user is not None:
+                    code = IN_USE.get(self.type_of(rid).lower(), "InUseResourceCannotBeDeleted")
+                    raise ArmError(400, code, f"{self.resources[rid]['name']} is in use by {user} and cannot be deleted.")
+        self.remove([rid for rid in existing if rid not in wanted])
+        for rid, child in wanted.items():
+            props = dict(child.get("properties") or {})
+            props["provisioningState"] = "Succeeded"
+            self.resources[rid] = {
+                "id": self.resources[rid]["id"] if rid in self.resources else f"{path}/{segment}/{child['name']}",
+                "name": child["name"],
+                "type": self.type_of(f"{path}/{segment}/{child['name']}"),
+                "properties": props,
+            }
+
 
 ARM = Arm()
+
+
+def merge(target, patch):
+    """JSON merge patch (RFC 7396): objects merged, null removes, anything else replaces."""
+    for k, v in patch.items():
+        if v is None:
+            target.pop(k, None)
+        elif isinstance(v, dict) and isinstance(target.get(k), dict):
+            merge(target[k], v)
+        else:
+            target[k] = v
+    return target
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -332,6 +444,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path.startswith("/_emulator/"):
             return self.control(method, url.path, raw)
         started, fault, held, op_id, status = time.time(), None, False, None, 500
+        self.reserved = None
         try:
             if not self.headers.get("Authorization", "").lower().startswith("bearer "):
                 raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
@@ -357,6 +470,10 @@ class Handler(BaseHTTPRequestHandler):
                 except ValueError as e:
                     raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {e}.")
                 body = CONTRACT.check(op, body)
+                # A new flexible server's PostgreSQL is started ahead; waiting for one must
+                # not hold up every other call.
+                if op.id == "Servers_Create" and url.path.lower() not in ARM.resources:
+                    self.reserved = POSTGRES.pool.take()
                 with LOCK:
                     ARM.settle()
                     status, body, headers = self.dispatch(op, params, url.path, body, query["api-version"])
@@ -379,6 +496,9 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc()
             self.answer(500, {"error": {"code": "InternalServerError", "message": f"emulator error: {e!r}"}})
         finally:
+            if self.reserved is not None:
+                POSTGRES.pool.release(self.reserved)  # not used: the create was refused
+                self.reserved = None
             if not held:
                 with LOCK:
                     CALLS.append({"operation": op_id or f"{method} {url.path}", "method": method, "path": url.path, "status": status, "start": started, "end": time.time(), "fault": fault, "held": False})
@@ -433,10 +553,12 @@ class Handler(BaseHTTPRequestHandler):
             last_literal = not op.segments[-1].startswith("{")
             if op.method == "PUT" and not last_literal:
                 return self.put(op, params, path, body, api)
+            if op.method == "PATCH" and not last_literal:
+                return self.patch(op, params, path, body, api)
             if op.method == "GET" and not last_literal:
-                return 200, ARM.get(path), {}
+                return 200, ARM.view(ARM.get(path)), {}
             if op.method == "GET" and last_literal and kind.startswith("List"):
-                return 200, {"value": self.listed(path)}, {}
+                return 200, {"value": [ARM.view(r) for r in self.listed(path)]}, {}
             if op.method == "DELETE":
                 return self.delete(op, params, path, api)
         raise ArmError(501, "NotImplemented", f"{op.id} is in the contract but not emulated yet.")
@@ -513,6 +635,7 @@ class Handler(BaseHTTPRequestHandler):
                 ARM.resources[rid] = recovered
                 ARM.resources.update(deleted[2])
                 return 200, recovered, {}
+        body, secrets = CONTRACT.secrets(op, body)
         if kind == "microsoft.keyvault/vaults/secrets":
             value = ((body or {}).get("properties") or {}).get("value")
             if value is not None:
@@ -520,6 +643,35 @@ class Handler(BaseHTTPRequestHandler):
             body = dict(body or {}, properties={k: v for k, v in ((body or {}).get("properties") or {}).items() if k != "value"})
         resource = dict(body or {})
         resource.update(id=old["id"] if old else path, name=path.split("/")[-1], type=ARM.type_of(path))
+        return self.commit(op, subscription, path, old, resource, secrets, api)
+
+    def patch(self, op, params, path, body, api):
+        """An update: the body merged into the resource as it is (JSON merge patch), then
+        the same checks and long-running operation as a PUT."""
+        old = ARM.get(path)
+        if old.get("properties", {}).get("provisioningState") == "Deleting":
+            raise ArmError(409, "AnotherOperationInProgress", "Another operation on this or dependent resource is in progress.")
+        body, secrets = CONTRACT.secrets(op, body)
+        resource = merge(json.loads(json.dumps(old)), body or {})
+        status, resource, headers = self.commit(op, params.get("subscriptionId", ""), path, old, resource, secrets, api)
+        if op.lro and "202" in op.responses:
+            return 202, None, {**headers, "Location": headers["Azure-AsyncOperation"].replace("/operations/", "/operationResults/")}
+        return 200, resource, headers
+
+    def commit(self, op, subscription, path, old, resource, secrets, api):
+        """A resource as it will be: the service's own checks (which may refuse it or fill
+        in what it answers), then stored, finished by a long-running operation or at once."""
+        rid, kind = path.lower(), ARM.type_of(path).lower()
+        if kind == SERVERS:
+            POSTGRES.put_server(ARM, rid, old, resource, secrets, self.reserved)
+            if old is None:
+                self.reserved = None  # the server's now
+        elif kind == DATABASES:
+            POSTGRES.put_database(ARM, rid, old, resource)
+        elif kind == CONFIGURATIONS:
+            POSTGRES.put_configuration(ARM, rid, old, resource)
+        if op.method == "PUT":
+            ARM.embed(path, resource)
         props = dict(resource.get("properties") or {})
         if op.lro:
             props["provisioningState"] = "Updating" if old else "Creating"
@@ -529,7 +681,7 @@ class Handler(BaseHTTPRequestHandler):
         ARM.resources[rid] = resource
         status = 200 if old else 201
         if not op.lro:
-            return status, resource, {}
+            return status, ARM.view(resource), {}
 
         def finish():
             r = ARM.resources.get(rid)
@@ -537,9 +689,9 @@ class Handler(BaseHTTPRequestHandler):
                 r["properties"]["provisioningState"] = "Succeeded"
 
         namespace = path.split("/")[6]
-        location = (body or {}).get("location") or "global"
+        location = resource.get("location") or "global"
         async_url, _ = ARM.start(self.base(), subscription, namespace, location, finish, api)
-        return status, resource, {**self.retry(), "Azure-AsyncOperation": async_url}
+        return status, ARM.view(resource), {**self.retry(), "Azure-AsyncOperation": async_url}
 
     def delete(self, op, params, path, api):
         rid = path.lower()
@@ -547,15 +699,16 @@ class Handler(BaseHTTPRequestHandler):
         if resource is None:
             return 204, None, {}
         prefix = rid + "/"
-        user = ARM.user(rid)
-        if user is not None:
-            kind = ARM.type_of(path).lower()
-            code = IN_USE.get(kind, "InUseResourceCannotBeDeleted")
-            raise ArmError(400, code, f"{ARM.type_of(path)} {path.split('/')[-1]} is in use by {user} and cannot be deleted.")
+        # Refused while anything outside it names it or one of its children (a network
+        # whose subnet a server is delegated).
+        for part in [rid] + sorted(r for r in ARM.resources if r.startswith(prefix)):
+            user = ARM.user(part)
+            if user is not None and not user.lower().startswith(prefix):
+                code = IN_USE.get(ARM.type_of(part).lower(), "InUseResourceCannotBeDeleted")
+                raise ArmError(400, code, f"{ARM.type_of(part)} {part.split('/')[-1]} is in use by {user} and cannot be deleted.")
 
         def finish():
-            for child in [r for r in ARM.resources if r == rid or r.startswith(prefix)]:
-                del ARM.resources[child]
+            ARM.remove([r for r in ARM.resources if r == rid or r.startswith(prefix)])
 
         if not op.lro:
             if ARM.type_of(path).lower() == "microsoft.keyvault/vaults":
@@ -600,6 +753,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_emulator/reset" and method == "POST":
                 with LOCK:
                     ARM.__init__()
+                    POSTGRES.reset()
                     CALLS.clear()
                     SETTINGS.reset()
                     RELEASED.notify_all()
@@ -610,6 +764,12 @@ class Handler(BaseHTTPRequestHandler):
                         SETTINGS.update(json.loads(raw or b"{}"))
                         RELEASED.notify_all()
                     return self.answer(200, SETTINGS.view())
+            if path.startswith("/_emulator/postgres/servers/") and method == "GET":
+                with LOCK:
+                    view = POSTGRES.view(path.rsplit("/", 1)[1])
+                if view is None:
+                    raise ArmError(404, "NotFound", f"no flexible server {path.rsplit('/', 1)[1]}")
+                return self.answer(200, view)
             if path == "/_emulator/calls" and method == "GET":
                 with LOCK:
                     return self.answer(200, list(CALLS))
@@ -637,10 +797,13 @@ def main():
         def watch():
             while os.getppid() == parent:
                 time.sleep(0.5)
+            POSTGRES.pool.stop_all()
             os._exit(0)
 
         threading.Thread(target=watch, daemon=True).start()
     # Loopback only: the emulator is for this machine's tests.
+    POSTGRES.pool.start()
+    atexit.register(POSTGRES.pool.stop_all)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"cairn-azure: serving Azure Resource Manager ({len(CONTRACT.operations)} operations) on 127.0.0.1:{args.port}", flush=True)

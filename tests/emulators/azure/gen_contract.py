@@ -7,7 +7,10 @@ only: the emulator reads the generated file, never the specs).
 Each SPEC_ROOT holds `specification/...` as in Azure/azure-rest-api-specs (the stored set in
 ../shared/api-specs/azure, plus a root of the files that set lacks, read from the
 repository at the commits the generated contract lists under `fetched`, with a
-SOURCES.txt of `path commit size` lines). A `$ref` is looked for under every root. For each operation of the files
+SOURCES.txt of `path commit size` lines). A `$ref` is looked for under every root. A file
+none of the roots holds but the current contract was made from (a fetched file this
+machine no longer has) is kept from the current contract: its operations, definitions and
+provenance line, so adding one file never needs every earlier one fetched again. For each operation of the files
 below: method, path template, api-version, whether it is long-running (and its
 final-state-via), its body schema and response codes; for each definition reached: JSON
 type, read-only, required, enum values (and whether the enum is open, `modelAsString`),
@@ -39,6 +42,13 @@ SPEC_FILES = {
     "keyvault/resource-manager/Microsoft.KeyVault/stable/2024-11-01/keyvault.json": ("Vaults_",),
     "keyvault/resource-manager/Microsoft.KeyVault/stable/2024-11-01/secrets.json": ("Secrets_",),
     "resources/resource-manager/Microsoft.Resources/stable/2024-03-01/resources.json": ("ResourceGroups_",),
+    # The versions the management crates (0.21) speak where the stored set has newer ones:
+    # azure_mgmt_resources `package-resources-2021-04`, azure_mgmt_keyvault's default
+    # profile (2019-09-01), azure_mgmt_privatedns `package-2024-06`.
+    "resources/resource-manager/Microsoft.Resources/stable/2021-04-01/resources.json": ("ResourceGroups_",),
+    "keyvault/resource-manager/Microsoft.KeyVault/stable/2019-09-01/keyvault.json": ("Vaults_",),
+    "keyvault/resource-manager/Microsoft.KeyVault/stable/2019-09-01/secrets.json": ("Secrets_",),
+    "privatedns/resource-manager/Microsoft.Network/stable/2024-06-01/privatedns.json": ("PrivateZones_", "VirtualNetworkLinks_"),
 }
 KEEP = ("format", "pattern", "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "default")
 
@@ -139,6 +149,7 @@ class Generator:
                         continue
                     body = [p for p in op.get("parameters", []) if isinstance(p, dict) and p.get("in") == "body"]
                     entry = {
+                        "source": rel,
                         "id": op["operationId"],
                         "method": method.upper(),
                         "path": template,
@@ -156,11 +167,45 @@ class Generator:
         return sorted(ops, key=lambda o: (o["path"].lower(), o["method"]))
 
 
+def kept(g, current, ops):
+    """What the current contract holds of the files no root has now: their operations
+    (by recorded source, or by version and prefix for entries made before sources were
+    recorded), the definitions of files no root has, and those files' provenance."""
+    missing = set(g.missing)
+    for rel in sorted(missing):
+        if rel not in current.get("sources", []):
+            continue
+        version = rel.split("/")[-2]
+        for op in current["operations"]:
+            source = op.get("source")
+            if source == rel or (source is None and op["api"] == version and op["id"].startswith(SPEC_FILES[rel])):
+                ops.append(dict(op, source=rel))
+        g.missing.discard(rel)
+    # Every definition the current contract has and this run did not reach: the kept
+    # operations' (and what they refer to, which may sit in files a root does have).
+    for key, schema in current["definitions"].items():
+        if key not in g.defs:
+            g.defs[key] = schema
+            if schema:
+                g.unchecked.discard(key.split("#")[0])
+    # A definition kept as untyped because its file was absent is replaced by the kept one.
+    for key, schema in current["definitions"].items():
+        if g.defs.get(key) == {} and schema:
+            g.defs[key] = schema
+    return sorted(ops, key=lambda o: (o["path"].lower(), o["method"], o["api"]))
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     g = Generator(sys.argv[1:])
     ops = g.operations()
+    target = os.path.join(os.path.dirname(os.path.abspath(__file__)), "arm_contract.json")
+    current = {}
+    if os.path.exists(target):
+        with open(target) as f:
+            current = json.load(f)
+        ops = kept(g, current, ops)
     if g.missing:
         sys.exit("missing spec files (add a root that has them):\n  " + "\n  ".join(sorted(g.missing)))
     # Where files came from beyond ../shared: a root's SOURCES.txt (path, commit, size per
@@ -171,6 +216,9 @@ def main():
         if os.path.exists(listed):
             with open(listed) as f:
                 fetched += [line.strip() for line in f if line.strip()]
+    # Provenance of files kept from the current contract (no root has them now).
+    fetched += [line for line in current.get("fetched", []) if g.find(line.split()[0].removeprefix("specification/")) is None]
+    fetched = sorted(set(fetched))
     out = {
         "sources": sorted(SPEC_FILES),
         "fetched": sorted(fetched),
@@ -178,7 +226,6 @@ def main():
         "operations": ops,
         "definitions": g.defs,
     }
-    target = os.path.join(os.path.dirname(os.path.abspath(__file__)), "arm_contract.json")
     with open(target, "w") as f:
         json.dump(out, f, indent=0, sort_keys=True, separators=(",", ":"))
         f.write("\n")

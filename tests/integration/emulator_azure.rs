@@ -1,0 +1,638 @@
+//! The Azure Resource Manager emulator's own promises: ARM's contract (routing,
+//! api-version, body checks, error shapes, long-running operations), its services'
+//! behaviour (soft-deleted vaults, keys, embedded children, PostgreSQL flexible servers on
+//! real PostgreSQL), through raw HTTP as any client would meet them.
+
+use std::time::{Duration, Instant};
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// A bearer token, as the Azure SDK sends one (the emulator wants one, whatever it is).
+const ARM_TOKEN: [(&str, &str); 1] = [("Authorization", "Bearer test")];
+
+/// An ARM call with a token: status, headers, body.
+fn arm_call(
+    e: &cairn_tests::Emulator,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, std::collections::HashMap<String, String>, String) {
+    e.request_with(method, path, body, &ARM_TOKEN)
+        .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
+}
+
+/// ARM's error body: `(code, message)`.
+fn arm_error(body: &str) -> (String, String) {
+    let v = json(body);
+    (
+        v["error"]["code"].as_str().unwrap_or_default().to_string(),
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+#[test]
+fn the_azure_emulator_holds_requests_to_arms_contract() {
+    let guard = cairn_tests::Emulator::shared(cairn_tests::AZURE);
+    let e = guard.emulator();
+    let call = |method: &str, path: &str, body: &str| arm_call(e, method, path, body);
+    let group = "/subscriptions/s1/resourcegroups/shop?api-version=2024-03-01";
+    let vnet =
+        "/subscriptions/s1/resourceGroups/shop/providers/Microsoft.Network/virtualNetworks/main";
+    let v = |path: &str| format!("{path}?api-version=2024-03-01");
+
+    // ARM's refusals before anything happens: no token, no or an unknown api-version, a
+    // body that is not what the swagger says, a group that does not exist.
+    let (status, _, body) = e
+        .request_with("PUT", group, r#"{"location": "westeurope"}"#, &[])
+        .unwrap();
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (401, "AuthenticationFailed")
+    );
+    let (status, _, body) = call("PUT", vnet, "{}");
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (400, "MissingApiVersionParameter")
+    );
+    let (status, _, body) = call("PUT", &format!("{vnet}?api-version=2019-01-01"), "{}");
+    let (code, message) = arm_error(&body);
+    assert_eq!((status, code.as_str()), (400, "InvalidApiVersionParameter"));
+    assert!(message.contains("2024-03-01"), "{message}");
+    let wrong = r#"{"location": "westeurope", "properties": {"addressSpace": {"addressPrefixes": "10.0.0.0/16"}}}"#;
+    let (status, _, body) = call("PUT", &v(vnet), wrong);
+    let (code, message) = arm_error(&body);
+    assert_eq!((status, code.as_str()), (400, "InvalidRequestContent"));
+    assert!(
+        message.contains("properties.addressSpace.addressPrefixes"),
+        "{message}"
+    );
+    let good = r#"{"location": "westeurope", "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]}, "provisioningState": "Succeeded"}}"#;
+    let (status, _, body) = call("PUT", &v(vnet), good);
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (404, "ResourceGroupNotFound")
+    );
+
+    // A resource group: 201, then 200 when put again.
+    let (status, _, _) = call(
+        "PUT",
+        group,
+        r#"{"location": "westeurope", "tags": {"cairn-stack": "shop"}}"#,
+    );
+    assert_eq!(status, 201);
+    let (status, _, body) = call(
+        "PUT",
+        group,
+        r#"{"location": "westeurope", "tags": {"cairn-stack": "shop"}}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // A long-running PUT: 201 with the state "Creating" (the read-only state sent is
+    // ignored), an Azure-AsyncOperation to poll and a Retry-After; the operation is
+    // InProgress until polled twice, then Succeeded, and the network with it.
+    let (status, headers, body) = call("PUT", &v(vnet), good);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(json(&body)["properties"]["provisioningState"], "Creating");
+    assert_eq!(headers.get("retry-after").map(String::as_str), Some("0"));
+    let poll = headers["azure-asyncoperation"].clone();
+    let poll = poll.trim_start_matches(&e.endpoint()).to_string();
+    let (_, _, body) = call("GET", &poll, "");
+    assert_eq!(json(&body)["status"], "InProgress");
+    let (_, _, body) = call("GET", &poll, "");
+    assert_eq!(json(&body)["status"], "Succeeded");
+    let (status, _, body) = call("GET", &v(vnet), "");
+    assert_eq!(status, 200);
+    assert_eq!(json(&body)["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(json(&body)["type"], "Microsoft.Network/virtualNetworks");
+
+    // A child needs its parent; a child is listed under it.
+    let orphan = format!("{}/subnets/a", vnet.replace("/main", "/none"));
+    let (status, _, body) = call(
+        "PUT",
+        &v(&orphan),
+        r#"{"properties": {"addressPrefix": "10.0.1.0/24"}}"#,
+    );
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (404, "ParentResourceNotFound")
+    );
+    let subnet = format!("{vnet}/subnets/a");
+    let (status, _, _) = call(
+        "PUT",
+        &v(&subnet),
+        r#"{"properties": {"addressPrefix": "10.0.1.0/24"}}"#,
+    );
+    assert_eq!(status, 201);
+    let (_, _, body) = call("GET", &v(&format!("{vnet}/subnets")), "");
+    assert_eq!(json(&body)["value"].as_array().unwrap().len(), 1, "{body}");
+
+    // An NSG a subnet names cannot be deleted (the provider's code), and once the subnet
+    // lets go of it, it can.
+    let nsg = "/subscriptions/s1/resourceGroups/shop/providers/Microsoft.Network/networkSecurityGroups/web";
+    let (status, _, _) = call("PUT", &v(nsg), r#"{"location": "westeurope"}"#);
+    assert_eq!(status, 201);
+    let attached = format!(
+        r#"{{"properties": {{"addressPrefix": "10.0.1.0/24", "networkSecurityGroup": {{"id": "{nsg}"}}}}}}"#
+    );
+    let (status, _, body) = call("PUT", &v(&subnet), &attached);
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = call("DELETE", &v(nsg), "");
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (400, "InUseNetworkSecurityGroupCannotBeDeleted")
+    );
+    let (status, _, _) = call(
+        "PUT",
+        &v(&subnet),
+        r#"{"properties": {"addressPrefix": "10.0.1.0/24"}}"#,
+    );
+    assert_eq!(status, 200);
+    let (status, _, _) = call("DELETE", &v(nsg), "");
+    assert_eq!(status, 202);
+
+    // Names that are global: another group's cache cannot take a name already held.
+    let other = "/subscriptions/s1/resourcegroups/other?api-version=2024-03-01";
+    call("PUT", other, r#"{"location": "westeurope"}"#);
+    let cache = |group: &str| {
+        format!("/subscriptions/s1/resourceGroups/{group}/providers/Microsoft.Cache/redis/shop-cache?api-version=2024-03-01")
+    };
+    let redis = r#"{"location": "westeurope", "properties": {"sku": {"name": "Basic", "family": "C", "capacity": 0}}}"#;
+    let (status, _, body) = call("PUT", &cache("shop"), redis);
+    assert_eq!(status, 201, "{body}");
+    let (status, _, body) = call("PUT", &cache("other"), redis);
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (409, "NameNotAvailable")
+    );
+
+    // Throttling on request: a 429 with Retry-After, in ARM's shape.
+    e.set_faults(r#"{"throttle_rate": 1.0}"#);
+    let (status, headers, body) = call("GET", &v(vnet), "");
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (429, "TooManyRequests")
+    );
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
+    e.set_faults(r#"{"throttle_rate": 0.0}"#);
+
+    // Deleting the group: 202 with a Location answering 202 until done, then everything
+    // in the group is gone.
+    let (status, headers, _) = call("DELETE", group, "");
+    assert_eq!(status, 202);
+    let location = headers["location"]
+        .trim_start_matches(&e.endpoint())
+        .to_string();
+    let (status, _, _) = call("GET", &location, "");
+    assert_eq!(status, 202);
+    let (status, _, _) = call("GET", &location, "");
+    assert_eq!(status, 200);
+    let (status, _, body) = call("GET", &v(vnet), "");
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (404, "ResourceGroupNotFound")
+    );
+
+    // The call log names each operation as the specs do.
+    let calls = e.calls();
+    for op in [
+        "ResourceGroups_CreateOrUpdate",
+        "VirtualNetworks_CreateOrUpdate",
+        "Subnets_List",
+        "ResourceGroups_Delete",
+    ] {
+        assert!(calls.contains(op), "{op}: {calls}");
+    }
+
+    // A held answer: the group exists at once, its answer waits for the release.
+    e.set_faults(r#"{"hold": ["ResourceGroups_CreateOrUpdate"]}"#);
+    let held =
+        std::thread::spawn(move || arm_call(e, "PUT", group, r#"{"location": "westeurope"}"#).0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !e.held().contains("ResourceGroups_CreateOrUpdate") {
+        assert!(Instant::now() < deadline, "the held call is listed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        call("GET", group, "").0,
+        200,
+        "a held call has taken effect"
+    );
+    assert!(!held.is_finished(), "its answer is held");
+    e.release_held();
+    assert_eq!(held.join().unwrap(), 201);
+    e.reset();
+    assert_eq!(e.calls(), "[]", "reset clears the call log");
+    let (status, _, body) = call("GET", group, "");
+    assert_eq!(
+        (status, arm_error(&body).0.as_str()),
+        (404, "ResourceGroupNotFound")
+    );
+}
+
+#[test]
+fn the_azure_emulator_keeps_soft_deleted_vaults_secret_values_and_service_keys() {
+    let guard = cairn_tests::Emulator::shared(cairn_tests::AZURE);
+    let e = guard.emulator();
+    let call = |method: &str, path: &str, body: &str| arm_call(e, method, path, body);
+    let group = "/subscriptions/s1/resourceGroups/shop";
+    call(
+        "PUT",
+        &format!("{group}?api-version=2024-03-01"),
+        r#"{"location": "westeurope"}"#,
+    );
+    let vault = format!("{group}/providers/Microsoft.KeyVault/vaults/shop-kv");
+    let kv = |path: &str| format!("{path}?api-version=2024-11-01");
+    let body = |mode: &str| {
+        format!(
+            r#"{{"location": "westeurope", "properties": {{"tenantId": "00000000-0000-0000-0000-000000000001", "sku": {{"family": "A", "name": "standard"}}, "createMode": "{mode}"}}}}"#
+        )
+    };
+    let (status, _, text) = call("PUT", &kv(&vault), &body("default"));
+    assert_eq!(status, 201, "{text}");
+
+    // A secret's value is taken and never answered.
+    let secret = format!("{vault}/secrets/db-password");
+    let (status, _, text) = call(
+        "PUT",
+        &kv(&secret),
+        r#"{"properties": {"value": "s3cr3t-value"}}"#,
+    );
+    assert_eq!(status, 201);
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+    let (_, _, text) = call("GET", &kv(&secret), "");
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+
+    // Deleted, the vault is soft-deleted: listed, its name held, recovered with its secret.
+    let (status, _, _) = call("DELETE", &kv(&vault), "");
+    assert_eq!(status, 200);
+    let deleted =
+        "/subscriptions/s1/providers/Microsoft.KeyVault/deletedVaults?api-version=2024-11-01";
+    let (_, _, text) = call("GET", deleted, "");
+    assert_eq!(json(&text)["value"][0]["name"], "shop-kv", "{text}");
+    let (status, _, text) = call("PUT", &kv(&vault), &body("default"));
+    assert_eq!(
+        (status, arm_error(&text).0.as_str()),
+        (409, "ConflictError")
+    );
+    let (status, _, text) = call("PUT", &kv(&vault), &body("recover"));
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(call("GET", &kv(&secret), "").0, 200, "the secret came back");
+    let (_, _, text) = call("GET", deleted, "");
+    assert_eq!(json(&text)["value"], serde_json::json!([]));
+
+    // Purged, the name is free again.
+    call("DELETE", &kv(&vault), "");
+    let purge = "/subscriptions/s1/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/shop-kv/purge?api-version=2024-11-01";
+    let (status, headers, _) = call("POST", purge, "");
+    assert_eq!(status, 202);
+    let location = headers["location"]
+        .trim_start_matches(&e.endpoint())
+        .to_string();
+    while call("GET", &location, "").0 == 202 {}
+    let (status, _, text) = call("PUT", &kv(&vault), &body("default"));
+    assert_eq!(status, 201, "{text}");
+
+    // Keys: a cache's are made once and kept; an event hub's rule gets connection strings
+    // naming the namespace's host and the hub.
+    let cache = format!("{group}/providers/Microsoft.Cache/redis/shop-cache");
+    let v = |path: &str, api: &str| format!("{path}?api-version={api}");
+    call(
+        "PUT",
+        &v(&cache, "2024-03-01"),
+        r#"{"location": "westeurope", "properties": {"sku": {"name": "Basic", "family": "C", "capacity": 0}}}"#,
+    );
+    let keys =
+        |path: &str, api: &str| json(&call("POST", &v(&format!("{path}/listKeys"), api), "").2);
+    let first = keys(&cache, "2024-03-01");
+    assert!(first["primaryKey"].as_str().unwrap().len() >= 40, "{first}");
+    assert_eq!(keys(&cache, "2024-03-01"), first, "the same keys again");
+    let ns = format!("{group}/providers/Microsoft.EventHub/namespaces/shop-bus");
+    let eh = "2024-01-01";
+    call(
+        "PUT",
+        &v(&ns, eh),
+        r#"{"location": "westeurope", "sku": {"name": "Standard"}}"#,
+    );
+    call(
+        "PUT",
+        &v(&format!("{ns}/eventhubs/orders"), eh),
+        r#"{"properties": {"partitionCount": 3}}"#,
+    );
+    let rule = format!("{ns}/eventhubs/orders/authorizationRules/app");
+    let (status, _, text) = call("PUT", &v(&rule, eh), r#"{"properties": {}}"#);
+    assert_eq!(
+        (status, arm_error(&text).0.as_str()),
+        (400, "InvalidRequestContent")
+    );
+    call(
+        "PUT",
+        &v(&rule, eh),
+        r#"{"properties": {"rights": ["Send", "Listen"]}}"#,
+    );
+    let conn = keys(&rule, eh)["primaryConnectionString"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        conn.starts_with("Endpoint=sb://shop-bus.servicebus.windows.net/;SharedAccessKeyName=app;")
+            && conn.ends_with(";EntityPath=orders"),
+        "{conn}"
+    );
+}
+
+/// Poll a long-running operation's `Azure-AsyncOperation` URL until it ends.
+fn settle(e: &cairn_tests::Emulator, headers: &std::collections::HashMap<String, String>) {
+    let url = &headers["azure-asyncoperation"];
+    let path = &url[url.find("/subscriptions/").unwrap()..];
+    for _ in 0..50 {
+        let (status, _, body) = arm_call(e, "GET", path, "");
+        assert_eq!(status, 200, "{body}");
+        if json(&body)["status"] != "InProgress" {
+            assert_eq!(json(&body)["status"], "Succeeded", "{body}");
+            return;
+        }
+    }
+    panic!("{path} never ended");
+}
+
+/// `psql -c query` as `user` with `password` on the server at `port`: its output, or its
+/// error.
+fn psql(port: u64, user: &str, password: &str, db: &str, query: &str) -> Result<String, String> {
+    let out = std::process::Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            user,
+            "-d",
+            db,
+            "-Atc",
+            query,
+        ])
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql runs");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+#[test]
+fn the_azure_emulator_runs_flexible_servers_on_real_postgresql() {
+    let guard = cairn_tests::Emulator::shared(cairn_tests::AZURE);
+    let e = guard.emulator();
+    let call = |method: &str, path: &str, api: &str, body: &str| {
+        arm_call(e, method, &format!("{path}?api-version={api}"), body)
+    };
+    let group = "/subscriptions/s1/resourceGroups/pgshop";
+    let net = "2024-03-01";
+    let pg = "2024-08-01";
+    let dns = "2024-06-01";
+    assert_eq!(
+        call("PUT", group, "2021-04-01", r#"{"location": "westeurope"}"#).0,
+        201
+    );
+    let vnet = format!("{group}/providers/Microsoft.Network/virtualNetworks/main");
+    let subnet = format!("{vnet}/subnets/db");
+    let (status, headers, body) = call(
+        "PUT",
+        &vnet,
+        net,
+        r#"{"location": "westeurope", "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+            "subnets": [{"name": "db", "properties": {"addressPrefix": "10.0.1.0/24",
+              "delegations": [{"name": "pg", "properties": {"serviceName": "Microsoft.DBforPostgreSQL/flexibleServers"}}]}},
+             {"name": "app", "properties": {"addressPrefix": "10.0.2.0/24"}}]}}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    settle(e, &headers);
+    // A network answers with its subnets inside.
+    let (_, _, body) = call("GET", &vnet, net, "");
+    let names: Vec<String> = json(&body)["properties"]["subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["app", "db"], "{body}");
+    let zone = format!("{group}/providers/Microsoft.Network/privateDnsZones/pgshop.private.postgres.database.azure.com");
+    let (status, _, body) = call("PUT", &zone, dns, r#"{"location": "global"}"#);
+    assert!(matches!(status, 200 | 201), "{body}");
+
+    let server = format!("{group}/providers/Microsoft.DBforPostgreSQL/flexibleServers/pgshop-db");
+    let body = |login: &str, storage: u32, tier: &str, sku: &str| {
+        format!(
+            r#"{{"location": "westeurope", "sku": {{"name": "{sku}", "tier": "{tier}"}},
+                "properties": {{"administratorLogin": "{login}", "administratorLoginPassword": "Cairn-Test-1234",
+                  "version": "16", "storage": {{"storageSizeGB": {storage}}}, "backup": {{"backupRetentionDays": 7}},
+                  "highAvailability": {{"mode": "ZoneRedundant"}},
+                  "network": {{"delegatedSubnetResourceId": "{subnet}", "privateDnsZoneArmResourceId": "{zone}"}}}}}}"#
+        )
+    };
+    // The service's own rules, before anything is made.
+    for (login, storage, tier, sku, code) in [
+        (
+            "admin",
+            128,
+            "GeneralPurpose",
+            "Standard_D2ds_v5",
+            "InvalidAdministratorLogin",
+        ),
+        (
+            "bookadmin",
+            100,
+            "GeneralPurpose",
+            "Standard_D2ds_v5",
+            "InvalidStorageSize",
+        ),
+        (
+            "bookadmin",
+            128,
+            "Burstable",
+            "Standard_B1ms",
+            "HANotSupportedForBurstableSkus",
+        ),
+        (
+            "bookadmin",
+            128,
+            "GeneralPurpose",
+            "Standard_E2ds_v5",
+            "InvalidSkuName",
+        ),
+        // The zone is not linked to the network yet.
+        (
+            "bookadmin",
+            128,
+            "GeneralPurpose",
+            "Standard_D2ds_v5",
+            "PrivateDnsZoneNotLinked",
+        ),
+    ] {
+        let (status, _, answer) = call("PUT", &server, pg, &body(login, storage, tier, sku));
+        assert_eq!(
+            (status, arm_error(&answer).0.as_str()),
+            (400, code),
+            "{answer}"
+        );
+    }
+    let link = format!("{zone}/virtualNetworkLinks/main");
+    let (status, _, answer) = call(
+        "PUT",
+        &link,
+        dns,
+        &format!(
+            r#"{{"location": "global", "properties": {{"virtualNetwork": {{"id": "{vnet}"}}, "registrationEnabled": false}}}}"#
+        ),
+    );
+    assert!(matches!(status, 200 | 201), "{answer}");
+    let (status, headers, answer) = call(
+        "PUT",
+        &server,
+        pg,
+        &body("bookadmin", 128, "GeneralPurpose", "Standard_D2ds_v5"),
+    );
+    assert_eq!(status, 201, "{answer}");
+    assert!(
+        !answer.contains("Cairn-Test-1234"),
+        "the password is never answered: {answer}"
+    );
+    settle(e, &headers);
+    let (_, _, answer) = call("GET", &server, pg, "");
+    let props = &json(&answer)["properties"];
+    assert_eq!(
+        props["network"]["publicNetworkAccess"], "Disabled",
+        "{answer}"
+    );
+    assert_eq!(
+        props["fullyQualifiedDomainName"],
+        "pgshop-db.postgres.database.azure.com"
+    );
+    assert!(
+        props.get("administratorLoginPassword").is_none(),
+        "{answer}"
+    );
+
+    // A database made through the API exists on the server, owned by the administrator.
+    let (status, headers, answer) = call("PUT", &format!("{server}/databases/bookings"), pg, "{}");
+    assert_eq!(status, 201, "{answer}");
+    settle(e, &headers);
+    let (_, _, answer) = call("GET", &format!("{server}/databases"), pg, "");
+    let mut dbs: Vec<String> = json(&answer)["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect();
+    dbs.sort();
+    assert_eq!(
+        dbs,
+        ["azure_maintenance", "azure_sys", "bookings", "postgres"]
+    );
+    let (status, _, view) = e
+        .request_with("GET", "/_emulator/postgres/servers/pgshop-db", "", &[])
+        .unwrap();
+    assert_eq!(status, 200, "{view}");
+    let port = json(&view)["port"].as_u64().expect("a real server");
+    assert_eq!(
+        psql(
+            port,
+            "bookadmin",
+            "Cairn-Test-1234",
+            "bookings",
+            "SELECT current_user || '@' || current_database()"
+        ),
+        Ok("bookadmin@bookings".to_string())
+    );
+
+    // Updates by PATCH: storage never shrinks; a new password takes effect on the server.
+    let (status, _, answer) = call(
+        "PATCH",
+        &server,
+        pg,
+        r#"{"properties": {"storage": {"storageSizeGB": 64}}}"#,
+    );
+    assert_eq!(
+        (status, arm_error(&answer).0.as_str()),
+        (400, "StorageSizeDecreaseNotSupported")
+    );
+    let (status, headers, answer) = call(
+        "PATCH",
+        &server,
+        pg,
+        r#"{"properties": {"administratorLoginPassword": "Cairn-Next-5678", "backup": {"backupRetentionDays": 14}}}"#,
+    );
+    assert_eq!(status, 202, "{answer}");
+    settle(e, &headers);
+    assert!(psql(port, "bookadmin", "Cairn-Test-1234", "bookings", "SELECT 1").is_err());
+    assert_eq!(
+        psql(port, "bookadmin", "Cairn-Next-5678", "bookings", "SELECT 1"),
+        Ok("1".into())
+    );
+    let (_, _, answer) = call("GET", &server, pg, "");
+    assert_eq!(
+        json(&answer)["properties"]["backup"]["backupRetentionDays"],
+        14
+    );
+
+    // Configurations are the server's real settings, checked by their type.
+    let setting = format!("{server}/configurations/log_min_duration_statement");
+    let (status, _, answer) = call(
+        "PUT",
+        &setting,
+        pg,
+        r#"{"properties": {"value": "abc", "source": "user-override"}}"#,
+    );
+    assert_eq!(
+        (status, arm_error(&answer).0.as_str()),
+        (400, "InvalidParameterValue"),
+        "{answer}"
+    );
+    let (status, headers, answer) = call(
+        "PUT",
+        &setting,
+        pg,
+        r#"{"properties": {"value": "250", "source": "user-override"}}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    settle(e, &headers);
+    assert_eq!(
+        psql(
+            port,
+            "bookadmin",
+            "Cairn-Next-5678",
+            "bookings",
+            "SHOW log_min_duration_statement"
+        ),
+        Ok("250ms".into())
+    );
+
+    // The delegated subnet is in use while the server lives; the server's delete stops its
+    // PostgreSQL.
+    let (status, _, answer) = call("DELETE", &subnet, net, "");
+    assert_eq!(
+        (status, arm_error(&answer).0.as_str()),
+        (400, "InUseSubnetCannotBeDeleted"),
+        "{answer}"
+    );
+    let (status, headers, _) = call("DELETE", &server, pg, "");
+    assert_eq!(status, 202);
+    settle(e, &headers);
+    assert_eq!(call("GET", &server, pg, "").0, 404);
+    let (status, _, _) = e
+        .request_with("GET", "/_emulator/postgres/servers/pgshop-db", "", &[])
+        .unwrap();
+    assert_eq!(status, 404);
+    assert!(
+        psql(port, "bookadmin", "Cairn-Next-5678", "bookings", "SELECT 1").is_err(),
+        "the server is stopped"
+    );
+}
