@@ -1,0 +1,136 @@
+//! The Azure Resource Manager clients cairn uses, built once per provider, and the one
+//! request the management crates do not make for it: polling a long-running operation.
+//!
+//! Every client shares one credential and one transport. The transport is azure_core's
+//! reqwest client with a per-call timeout (the provider's in-flight window counts on it),
+//! and the clients never retry: a PUT re-sent behind cairn's back could not be told from a
+//! second one, and the engine's retries see every attempt.
+
+use azure_core::auth::{AccessToken, Secret, TokenCredential};
+use azure_core::{ClientOptions, Pipeline, RetryOptions, TransportOptions, Url};
+use std::sync::Arc;
+use std::time::Duration;
+
+// Each crate's client for the one API version its feature enables (the root re-exports a
+// version only with the crate's default tag, which would enable more).
+pub(crate) use azure_mgmt_network::package_2024_03::{models as network, Client as NetworkClient};
+pub(crate) use azure_mgmt_resources::package_resources_2021_04::{
+    models as resources, Client as ResourcesClient,
+};
+
+/// One client per management crate (each speaks one API version).
+#[derive(Clone)]
+pub(crate) struct Clients {
+    pub resources: ResourcesClient,
+    pub network: NetworkClient,
+    /// For the polls of long-running operations (`Azure-AsyncOperation`, `Location`).
+    poller: Pipeline,
+    credential: Arc<dyn TokenCredential>,
+    scope: String,
+}
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clients")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A credential for a local endpoint: a fixed bearer token that never expires (the
+/// emulator only checks that one is sent).
+#[derive(Debug)]
+struct StaticToken;
+
+#[async_trait::async_trait]
+impl TokenCredential for StaticToken {
+    async fn get_token(&self, _scopes: &[&str]) -> azure_core::Result<AccessToken> {
+        Ok(AccessToken::new(
+            Secret::new("cairn-local-test-token"),
+            time::OffsetDateTime::now_utc() + time::Duration::days(1),
+        ))
+    }
+
+    async fn clear_cache(&self) -> azure_core::Result<()> {
+        Ok(())
+    }
+}
+
+macro_rules! build {
+    ($client:ty, $credential:expr, $endpoint:expr, $options:expr) => {
+        <$client>::builder($credential.clone())
+            .endpoint($endpoint.clone())
+            .scopes(&[$options.0.as_str()])
+            .retry(RetryOptions::none())
+            .transport($options.1.clone())
+            .build()
+            .map_err(|e| {
+                format!(
+                    "cannot set up the Azure {} client: {e}",
+                    stringify!($client)
+                )
+            })?
+    };
+}
+
+impl Clients {
+    /// `endpoint`: a local endpoint, reached with a static token; none is Azure's public
+    /// cloud with the credential chain of Azure's tools (environment, workload identity,
+    /// managed identity, the Azure CLI; `AZURE_CREDENTIAL_KIND` picks one).
+    pub fn new(endpoint: Option<&str>, timeout: Duration) -> Result<Clients, String> {
+        let (credential, url): (Arc<dyn TokenCredential>, Url) = match endpoint {
+            Some(e) => (
+                Arc::new(StaticToken),
+                Url::parse(e).map_err(|err| format!("CAIRN_AZURE_ENDPOINT {e:?}: {err}"))?,
+            ),
+            None => (
+                azure_identity::create_credential()
+                    .map_err(|e| format!("no Azure credential: {e}"))?,
+                Url::parse("https://management.azure.com").expect("a valid URL"),
+            ),
+        };
+        let scope = format!("{}/.default", url.as_str().trim_end_matches('/'));
+        let http = reqwest012::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| format!("cannot set up the Azure HTTP client: {e}"))?;
+        let transport = TransportOptions::new(Arc::new(http));
+        let options = (scope.clone(), transport.clone());
+        let poller = Pipeline::new(
+            Some("cairn-azure"),
+            Some(env!("CARGO_PKG_VERSION")),
+            ClientOptions::default()
+                .retry(RetryOptions::none())
+                .transport(transport),
+            Vec::new(),
+            Vec::new(),
+        );
+        Ok(Clients {
+            resources: build!(ResourcesClient, credential, url, options),
+            network: build!(NetworkClient, credential, url, options),
+            poller,
+            credential,
+            scope,
+        })
+    }
+
+    /// GET `url` (an operation's status or result) with the clients' credential.
+    pub async fn get_url(&self, url: &str) -> azure_core::Result<azure_core::Response> {
+        let url = Url::parse(url).map_err(|e| {
+            azure_core::Error::full(
+                azure_core::error::ErrorKind::DataConversion,
+                e,
+                format!("an operation URL Azure gave is not a URL: {url}"),
+            )
+        })?;
+        let token = self.credential.get_token(&[self.scope.as_str()]).await?;
+        let mut req = azure_core::Request::new(url, azure_core::Method::Get);
+        req.insert_header(
+            azure_core::headers::AUTHORIZATION,
+            format!("Bearer {}", token.token.secret()),
+        );
+        self.poller
+            .send(&azure_core::Context::default(), &mut req)
+            .await
+    }
+}

@@ -1,0 +1,218 @@
+//! cairn's Azure provider: portable kinds lowered to Azure Resource Manager resources,
+//! driven through the official management crates of the Azure SDK for Rust (0.21).
+//!
+//! Being built (see the portability table in `core/ARCHITECTURE.md`): networks (a
+//! resource group per stack, a virtual network, and one network security group holding
+//! the network's rules, attached to each of its subnets), subnets, and security groups (an
+//! application security group: what members carry, and what the rules name). Kinds not
+//! lowered yet are refused at lowering with the field and the cloud named, never dropped.
+//!
+//! Configured as Azure's tools are: the credential chain of `azure_identity` (environment,
+//! workload identity, managed identity, the Azure CLI), the subscription from
+//! `AZURE_SUBSCRIPTION_ID`, the location from the stack's pin (or `CAIRN_AZURE_LOCATION`).
+//! `CAIRN_AZURE_ENDPOINT=http://127.0.0.1:PORT` points every client at a local endpoint
+//! with a static test token (the emulator in `tests/emulators/azure/`).
+//!
+//! Ownership is in tags (`cairn:stack`, `cairn:resource`, `cairn:token`) on every type
+//! that has them; subnets have none and are found by name under the stack's network. ARM's
+//! PUT creates or replaces, so a create looks for its name first and adopts only what its
+//! tags say is this stack's (see `tagged.rs`).
+
+mod arm;
+mod client;
+mod error;
+mod group;
+mod lower;
+mod network;
+mod nsg;
+mod schema;
+mod tagged;
+
+use async_trait::async_trait;
+use cairn_core::invalid::Invalid;
+use cairn_core::provider::*;
+use cairn_provider_kit::registry::Registry;
+use client::Clients;
+use std::time::Duration;
+
+pub use lower::lower_stack;
+
+/// Timeouts for the waits on long-running operations.
+#[derive(Clone, Debug)]
+pub struct AzureOptions {
+    pub create_timeout: Duration,
+    pub delete_timeout: Duration,
+    /// First pause between polls of an operation (doubling up to 10 s).
+    pub first_poll: Duration,
+    /// The longest one call may take (each attempt; the clients do not retry).
+    pub call_timeout: Duration,
+    /// How long after a call's answer what it did may still be invisible to reads.
+    pub read_after_write: Duration,
+}
+
+impl AzureOptions {
+    /// How long after a call started Azure may still act on it: core keeps a create of a
+    /// dead run pending at least this long before reading it as never made.
+    pub fn in_flight_window(&self) -> Duration {
+        self.call_timeout + self.read_after_write
+    }
+}
+
+impl Default for AzureOptions {
+    fn default() -> Self {
+        AzureOptions {
+            create_timeout: Duration::from_secs(3600),
+            delete_timeout: Duration::from_secs(3600),
+            first_poll: Duration::from_millis(500),
+            call_timeout: Duration::from_secs(60),
+            read_after_write: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where and how to reach Azure.
+#[derive(Clone, Debug)]
+pub struct AzureConfig {
+    pub subscription: String,
+    pub location: String,
+    /// A local endpoint for every client, with a static token (tests).
+    pub endpoint: Option<String>,
+    pub options: AzureOptions,
+}
+
+impl AzureConfig {
+    /// From the environment: `AZURE_SUBSCRIPTION_ID`, the location given (the stack's pin)
+    /// or `CAIRN_AZURE_LOCATION`, and `CAIRN_AZURE_ENDPOINT`.
+    pub fn from_env(location: Option<&str>) -> Result<AzureConfig, String> {
+        let subscription = std::env::var("AZURE_SUBSCRIPTION_ID")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or("no Azure subscription: set AZURE_SUBSCRIPTION_ID")?;
+        let location = location
+            .map(str::to_string)
+            .or_else(|| std::env::var("CAIRN_AZURE_LOCATION").ok())
+            .filter(|l| !l.is_empty())
+            .ok_or(
+                "no Azure location: pin the stack's region (--region) or set CAIRN_AZURE_LOCATION",
+            )?;
+        Ok(AzureConfig {
+            subscription,
+            location,
+            endpoint: std::env::var("CAIRN_AZURE_ENDPOINT")
+                .ok()
+                .filter(|e| !e.is_empty()),
+            options: AzureOptions::default(),
+        })
+    }
+}
+
+/// What resource handlers share.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub c: Clients,
+    pub subscription: String,
+    pub options: AzureOptions,
+}
+
+/// The Azure provider.
+#[derive(Debug)]
+pub struct AzureProvider {
+    /// The clients and what handlers share; none for a provider that only lowers.
+    ctx: Option<Ctx>,
+    subscription: String,
+    location: String,
+    types: &'static Registry<Ctx>,
+    schema: ProviderSchema,
+}
+
+impl AzureProvider {
+    pub fn new(config: AzureConfig) -> Result<AzureProvider, String> {
+        let c = Clients::new(config.endpoint.as_deref(), config.options.call_timeout)?;
+        let mut provider = AzureProvider::offline(&config.subscription, &config.location);
+        provider.schema.in_flight_window = config.options.in_flight_window();
+        provider.ctx = Some(Ctx {
+            c,
+            subscription: config.subscription,
+            options: config.options,
+        });
+        Ok(provider)
+    }
+
+    /// A provider for lowering only (`cairn validate`): no clients, no credentials, nothing
+    /// read from the environment. A read or a change through it is refused.
+    pub fn offline(subscription: &str, location: &str) -> AzureProvider {
+        let types = &*schema::TYPES;
+        let mut schema = types.schema();
+        schema.override_keys = schema::override_keys();
+        schema.in_flight_window = AzureOptions::default().in_flight_window();
+        schema.region = Some(location.to_string());
+        schema.region_setting = "the stack's region pin or CAIRN_AZURE_LOCATION".into();
+        // Tags: 50 per resource, three of them cairn's marks; names up to 512, values 256.
+        schema.tag_rules = Some(cairn_core::ownership::TagRules {
+            max_key: 512,
+            max_value: 256,
+            max_tags: 47,
+            label_charset: false,
+        });
+        schema.lb_product = "Azure (load balancers are not lowered yet)".into();
+        AzureProvider {
+            ctx: None,
+            subscription: subscription.to_string(),
+            location: location.to_string(),
+            types,
+            schema,
+        }
+    }
+
+    pub fn subscription(&self) -> &str {
+        &self.subscription
+    }
+
+    fn ctx(&self) -> Result<&Ctx, ProviderError> {
+        self.ctx.as_ref().ok_or_else(|| ProviderError::Api {
+            address: String::new(),
+            code: "Offline".into(),
+            message: "this Azure provider only lowers stacks (AzureProvider::offline)".into(),
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for AzureProvider {
+    fn name(&self) -> &str {
+        "azure"
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.schema
+    }
+
+    fn lower(&self, req: LowerRequest<'_>) -> Result<LowerResponse, Vec<Invalid>> {
+        lower_stack(req.stack, &self.location)
+    }
+
+    async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        let results = self.types.read(self.ctx()?, &req).await?;
+        Ok(ReadResponse { results })
+    }
+
+    async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
+        self.types.create(self.ctx()?, &req).await
+    }
+
+    async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
+        self.types.update(self.ctx()?, &req).await
+    }
+
+    async fn delete(&self, req: DeleteRequest) -> Result<DeleteResponse, ProviderError> {
+        self.types.delete(self.ctx()?, &req).await?;
+        Ok(DeleteResponse {})
+    }
+
+    /// Import reads the object by id (its ARM id), like a refresh of one.
+    async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError> {
+        self.types
+            .import(self.ctx()?, &req, Default::default())
+            .await
+    }
+}

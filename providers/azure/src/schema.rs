@@ -1,0 +1,163 @@
+//! The Azure types cairn manages, each declared once (schema + operations).
+
+use crate::client::network::{ApplicationSecurityGroup, NetworkSecurityGroup, VirtualNetwork};
+use crate::{group, network, tagged, Ctx};
+use cairn_core::model::KindName;
+use cairn_core::provider::{AttrSchema, ResourceSchema};
+use cairn_provider_kit::ops;
+use cairn_provider_kit::registry::Registry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+const F: AttrSchema = AttrSchema::FORCE_NEW;
+const U: AttrSchema = AttrSchema::UPDATABLE;
+const C: AttrSchema = AttrSchema::COMPUTED;
+/// Lists ARM treats as sets (prefixes, rules): compared ignoring order.
+const US: AttrSchema = U.unordered();
+
+pub(crate) static TYPES: LazyLock<Registry<Ctx>> = LazyLock::new(registry);
+
+/// The Azure types each portable kind lowers to (see `lower/`). The stack's resource group
+/// comes with its first network (every stack has one).
+const LOWERS_TO: &[(KindName, &[&str])] = &[
+    (
+        KindName::Network,
+        &[
+            "azure_resource_group",
+            "azure_virtual_network",
+            "azure_network_security_group",
+        ],
+    ),
+    (KindName::Subnet, &["azure_subnet"]),
+    (
+        KindName::SecurityGroup,
+        &["azure_application_security_group"],
+    ),
+];
+
+/// Attributes no override may set: names and groups are cairn's ownership marks and
+/// placement, tags the stack's.
+pub(crate) const NOT_OVERRIDABLE: &[&str] = &[
+    "name",
+    "resource_group",
+    "location",
+    "virtual_network_id",
+    "tags",
+];
+
+/// Types that carry tags: the user's tags go beside cairn's marks.
+pub(crate) const TAGGED: &[&str] = &[
+    "azure_resource_group",
+    "azure_virtual_network",
+    "azure_network_security_group",
+    "azure_application_security_group",
+];
+
+/// The override keys Azure reads per portable kind: every attribute a user may set on the
+/// types the kind lowers to.
+pub(crate) fn override_keys() -> BTreeMap<KindName, BTreeSet<String>> {
+    LOWERS_TO
+        .iter()
+        .map(|(kind, types)| {
+            let keys = types
+                .iter()
+                .filter_map(|t| TYPES.schema_of(t))
+                .flat_map(|s| s.attributes.iter())
+                .filter(|(k, a)| !a.computed && !NOT_OVERRIDABLE.contains(&k.as_str()))
+                .map(|(k, _)| k.clone())
+                .collect();
+            (*kind, keys)
+        })
+        .collect()
+}
+
+fn registry() -> Registry<Ctx> {
+    let mut r = Registry::new("azure");
+    r.add(
+        ResourceSchema::new("azure_resource_group")
+            // Typical time to create on Azure (scheduling weight).
+            .typical_duration(Duration::from_secs(5))
+            .attr("name", F)
+            .attr("location", F)
+            .attr("tags", U)
+            .attr("id", C)
+            // Its tags are the stack's marks: one found under its name is adopted only
+            // when they name this stack and address.
+            .adopts_existing(),
+        ops!(group::read, group::create, group::update, group::delete),
+    );
+    r.add(
+        ResourceSchema::new("azure_virtual_network")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("address_space", US)
+            .attr("tags", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<VirtualNetwork>,
+            tagged::create::<VirtualNetwork>,
+            tagged::update::<VirtualNetwork>,
+            tagged::delete::<VirtualNetwork>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_subnet")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("virtual_network_id", F)
+            .attr("address_prefix", U)
+            .attr("delegations", US)
+            .attr("service_endpoints", US)
+            .attr("network_security_group_id", U)
+            .attr("nat_gateway_id", U)
+            .attr("default_outbound_access", F)
+            .attr("id", C)
+            // No tags: one found under its name in the stack's network is adopted when it
+            // is exactly what was declared.
+            .adopts_existing(),
+        ops!(
+            network::read_subnets,
+            network::create_subnet,
+            network::update_subnet,
+            network::delete_subnet,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_network_security_group")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("security_rules", US)
+            .attr("tags", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<NetworkSecurityGroup>,
+            tagged::create::<NetworkSecurityGroup>,
+            tagged::update::<NetworkSecurityGroup>,
+            tagged::delete::<NetworkSecurityGroup>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_application_security_group")
+            .typical_duration(Duration::from_secs(5))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("tags", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<ApplicationSecurityGroup>,
+            tagged::create::<ApplicationSecurityGroup>,
+            tagged::update::<ApplicationSecurityGroup>,
+            tagged::delete::<ApplicationSecurityGroup>,
+        ),
+    );
+    r
+}

@@ -1,0 +1,37 @@
+//! The provider conformance suite (cairn-provider-kit) on the Azure provider, against the
+//! Azure emulator: lost create answers adopted without a second create, adopt-reads of
+//! creates that never happened answering "gone", types named by the stack adopting their
+//! own objects on "already exists", and everything reading as gone after destroy.
+
+use crate::support::Azure;
+use cairn_core::prelude::*;
+use cairn_provider_kit::conformance;
+
+#[test]
+fn the_azure_provider_passes_the_provider_conformance_suite() {
+    let az = Azure::new();
+    let mut s = Stack::new("conf-net");
+    let vpc = s.add("main", Network::new("10.90.0.0/16").nat(NatMode::None));
+    s.add("web", Subnet::new(&vpc, "10.90.1.0/24").tier(Tier::Public));
+    s.add(
+        "data",
+        Subnet::new(&vpc, "10.90.2.0/24").tier(Tier::Isolated),
+    );
+    s.add(
+        "app",
+        SecurityGroup::new(&vpc, "app").ingress(Rule::tcp(443).from_cidr("10.0.0.0/8")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let report = az
+        .rt
+        .block_on(conformance::run(az.provider(), &s, dir.path()));
+    eprintln!("{report:?}");
+    assert!(
+        report.adopted_after_lost_answer > 0 && report.rounds > 1,
+        "{report:?}"
+    );
+    // Rule 4 adopts all six objects under their names: the resource group, the network,
+    // its security group, the two subnets and the application security group.
+    assert_eq!(report.adopted_by_key, 6, "{report:?}");
+    assert_eq!(az.group_contents("conf-net"), (false, 0));
+}

@@ -1,0 +1,6 @@
+//! cairn-azure against the Azure Resource Manager emulator (`tests/emulators/azure/`),
+//! through the real `azure_mgmt_*` clients over HTTP: one test binary.
+
+mod conformance;
+mod network;
+mod support;
