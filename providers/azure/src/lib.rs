@@ -3,7 +3,8 @@
 //!
 //! Being built (see the portability table in `core/ARCHITECTURE.md`): networks (a
 //! resource group per stack, a virtual network, and one network security group holding
-//! the network's rules, attached to each of its subnets), subnets, and security groups (an
+//! the network's rules, attached to each of its subnets; NAT gateways with static public
+//! addresses for the private tier, per zone or shared), subnets, and security groups (an
 //! application security group: what members carry, and what the rules name). Kinds not
 //! lowered yet are refused at lowering with the field and the cloud named, never dropped.
 //!
@@ -23,6 +24,7 @@ mod client;
 mod error;
 mod group;
 mod lower;
+mod nat;
 mod network;
 mod nsg;
 mod schema;

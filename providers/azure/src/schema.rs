@@ -1,6 +1,8 @@
 //! The Azure types cairn manages, each declared once (schema + operations).
 
-use crate::client::network::{ApplicationSecurityGroup, NetworkSecurityGroup, VirtualNetwork};
+use crate::client::network::{
+    ApplicationSecurityGroup, NatGateway, NetworkSecurityGroup, PublicIpAddress, VirtualNetwork,
+};
 use crate::{group, network, tagged, Ctx};
 use cairn_core::model::KindName;
 use cairn_core::provider::{AttrSchema, ResourceSchema};
@@ -27,6 +29,8 @@ const LOWERS_TO: &[(KindName, &[&str])] = &[
             "azure_resource_group",
             "azure_virtual_network",
             "azure_network_security_group",
+            "azure_public_ip",
+            "azure_nat_gateway",
         ],
     ),
     (KindName::Subnet, &["azure_subnet"]),
@@ -52,6 +56,8 @@ pub(crate) const TAGGED: &[&str] = &[
     "azure_virtual_network",
     "azure_network_security_group",
     "azure_application_security_group",
+    "azure_public_ip",
+    "azure_nat_gateway",
 ];
 
 /// The override keys Azure reads per portable kind: every attribute a user may set on the
@@ -157,6 +163,43 @@ fn registry() -> Registry<Ctx> {
             tagged::create::<ApplicationSecurityGroup>,
             tagged::update::<ApplicationSecurityGroup>,
             tagged::delete::<ApplicationSecurityGroup>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_public_ip")
+            .typical_duration(Duration::from_secs(5))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("zones", F.unordered())
+            .attr("tags", U)
+            .attr("id", C)
+            .attr("ip_address", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<PublicIpAddress>,
+            tagged::create::<PublicIpAddress>,
+            tagged::update::<PublicIpAddress>,
+            tagged::delete::<PublicIpAddress>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_nat_gateway")
+            .typical_duration(Duration::from_secs(20))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("zones", F.unordered())
+            .attr("public_ip_address_ids", US)
+            .attr("idle_timeout_minutes", U)
+            .attr("tags", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<NatGateway>,
+            tagged::create::<NatGateway>,
+            tagged::update::<NatGateway>,
+            tagged::delete::<NatGateway>,
         ),
     );
     r

@@ -11,11 +11,15 @@ use cairn_provider_kit::conformance;
 fn the_azure_provider_passes_the_provider_conformance_suite() {
     let az = Azure::new();
     let mut s = Stack::new("conf-net");
-    let vpc = s.add("main", Network::new("10.90.0.0/16").nat(NatMode::None));
+    let vpc = s.add("main", Network::new("10.90.0.0/16").nat(NatMode::Shared));
     s.add("web", Subnet::new(&vpc, "10.90.1.0/24").tier(Tier::Public));
     s.add(
         "data",
         Subnet::new(&vpc, "10.90.2.0/24").tier(Tier::Isolated),
+    );
+    s.add(
+        "workers",
+        Subnet::new(&vpc, "10.90.3.0/24").tier(Tier::Private),
     );
     s.add(
         "app",
@@ -30,8 +34,9 @@ fn the_azure_provider_passes_the_provider_conformance_suite() {
         report.adopted_after_lost_answer > 0 && report.rounds > 1,
         "{report:?}"
     );
-    // Rule 4 adopts all six objects under their names: the resource group, the network,
-    // its security group, the two subnets and the application security group.
-    assert_eq!(report.adopted_by_key, 6, "{report:?}");
+    // Rule 4 adopts all nine objects under their names: the resource group, the network,
+    // its security group, the three subnets, the application security group, the NAT
+    // gateway and its public address.
+    assert_eq!(report.adopted_by_key, 9, "{report:?}");
     assert_eq!(az.group_contents("conf-net"), (false, 0));
 }

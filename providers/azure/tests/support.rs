@@ -102,6 +102,8 @@ impl Azure {
             ("Microsoft.Network/virtualNetworks", "2024-03-01"),
             ("Microsoft.Network/networkSecurityGroups", "2024-03-01"),
             ("Microsoft.Network/applicationSecurityGroups", "2024-03-01"),
+            ("Microsoft.Network/natGateways", "2024-03-01"),
+            ("Microsoft.Network/publicIPAddresses", "2024-03-01"),
         ] {
             let (status, body) = self.arm("GET", &format!("{group}/providers/{path}"), api, "");
             assert_eq!(status, 200, "{body}");

@@ -385,6 +385,24 @@ class Arm:
 ARM = Arm()
 
 
+ADDRESSES = iter(range(1, 1 << 24))
+
+
+def public_ip(old, resource):
+    """A public IP address: Standard ones are static, and each gets an address of its own
+    (kept across updates), from 20.0.0.0/8 here."""
+    props = resource.setdefault("properties", {})
+    sku = ((resource.get("sku") or {}).get("name") or "Basic").lower()
+    method = props.setdefault("publicIPAllocationMethod", "Static" if sku == "standard" else "Dynamic")
+    if sku == "standard" and method.lower() != "static":
+        raise ArmError(400, "StandardSkuPublicIPAddressesMustBeStatic", "Standard sku publicIp addresses must have AllocationMethod set to Static.")
+    kept = ((old or {}).get("properties") or {}).get("ipAddress")
+    if kept is None:
+        n = next(ADDRESSES)
+        kept = f"20.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+    props["ipAddress"] = kept
+
+
 def merge(target, patch):
     """JSON merge patch (RFC 7396): objects merged, null removes, anything else replaces."""
     for k, v in patch.items():
@@ -670,6 +688,8 @@ class Handler(BaseHTTPRequestHandler):
             POSTGRES.put_database(ARM, rid, old, resource)
         elif kind == CONFIGURATIONS:
             POSTGRES.put_configuration(ARM, rid, old, resource)
+        elif kind == "microsoft.network/publicipaddresses":
+            public_ip(old, resource)
         if op.method == "PUT":
             ARM.embed(path, resource)
         props = dict(resource.get("properties") or {})

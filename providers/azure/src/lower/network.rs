@@ -104,16 +104,6 @@ impl Lowering<'_> {
                 "virtual networks always resolve names on azure: dns(false) cannot be honoured",
             );
         }
-        let private = self
-            .subnets_of(&d.name)
-            .any(|(_, s)| s.tier == Tier::Private);
-        if private && n.nat != NatMode::None {
-            self.err(
-                d,
-                "nat",
-                "NAT gateways for private subnets are not lowered on azure yet (declare NatMode::None, or wait for the Azure provider)",
-            );
-        }
         let name = azure_name(&[self.stack.name(), &d.name], 64);
         let attrs = self.placed(Attrs::from([
             ("name".into(), Value::str(name)),
@@ -130,8 +120,67 @@ impl Lowering<'_> {
             ("security_rules".into(), Value::List(rules)),
         ]));
         self.push(d, "azure_network_security_group", attrs);
+        self.nat(d, n);
         self.export(d, "id", Value::reference(&vnet, "id"));
         self.export(d, "cidr", Value::str(&n.cidr));
+    }
+
+    /// NAT for the private tier: one gateway with its static address for the region
+    /// (shared), or one per zone the private subnets use, each zonal (per zone: a zone's
+    /// outage cuts no other zone's egress). None without private subnets.
+    fn nat(&mut self, d: &Declared, n: &Network) {
+        let zones: std::collections::BTreeSet<u8> = self
+            .subnets_of(&d.name)
+            .filter(|(_, s)| s.tier == Tier::Private)
+            .map(|(_, s)| s.zone)
+            .collect();
+        if zones.is_empty() || n.nat == NatMode::None {
+            return;
+        }
+        let gateways: Vec<(String, Vec<Value>)> = match n.nat {
+            NatMode::PerZone => zones
+                .iter()
+                .map(|z| {
+                    (
+                        format!("{}-nat-{}", d.name, z + 1),
+                        vec![Value::str((z + 1).to_string())],
+                    )
+                })
+                .collect(),
+            _ => vec![(format!("{}-nat", d.name), vec![])],
+        };
+        for (suffix, zones) in gateways {
+            let name = azure_name(&[self.stack.name(), &suffix], 80);
+            let ip = self.placed(Attrs::from([
+                ("name".into(), Value::str(&name)),
+                ("zones".into(), Value::List(zones.clone())),
+            ]));
+            let ip = self.push_as(d, "azure_public_ip", &suffix, ip);
+            let gateway = self.placed(Attrs::from([
+                ("name".into(), Value::str(&name)),
+                ("zones".into(), Value::List(zones)),
+                (
+                    "public_ip_address_ids".into(),
+                    Value::List(vec![Value::reference(&ip, "id")]),
+                ),
+                ("idle_timeout_minutes".into(), Value::Int(4)),
+            ]));
+            self.push_as(d, "azure_nat_gateway", &suffix, gateway);
+        }
+    }
+
+    /// The NAT gateway a private subnet in `zone` of network `network` goes out through.
+    fn nat_gateway_of(&self, network: &str, zone: u8) -> Value {
+        match self.stack.get(network).map(|x| &x.resource) {
+            Some(Resource::Network(n)) if n.nat == NatMode::PerZone => Value::reference(
+                addr("azure_nat_gateway", &format!("{network}-nat-{}", zone + 1)),
+                "id",
+            ),
+            Some(Resource::Network(n)) if n.nat != NatMode::None => {
+                Value::reference(addr("azure_nat_gateway", &format!("{network}-nat")), "id")
+            }
+            _ => Value::str(""),
+        }
     }
 
     /// The subnets declared in network `name`.
@@ -349,7 +398,14 @@ impl Lowering<'_> {
                     "network_security_group_id".into(),
                     Value::reference(addr("azure_network_security_group", network), "id"),
                 ),
-                ("nat_gateway_id".into(), Value::str("")),
+                (
+                    "nat_gateway_id".into(),
+                    if s.tier == Tier::Private {
+                        self.nat_gateway_of(network, s.zone)
+                    } else {
+                        Value::str("")
+                    },
+                ),
                 // Only a public subnet may reach the internet without a NAT gateway.
                 (
                     "default_outbound_access".into(),

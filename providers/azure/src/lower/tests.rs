@@ -164,7 +164,6 @@ fn what_azure_cannot_honour_is_refused_by_field() {
     let errors = refused(&s);
     for want in [
         ("network.main", "dns"),
-        ("network.main", "nat"),
         ("security_group.g", "ingress[0].description"),
     ] {
         assert!(
@@ -183,4 +182,59 @@ fn names_fit_arm_rules() {
     assert_eq!(azure_name(&["_x"], 80), "c_x");
     let long = azure_name(&[&"a".repeat(100)], 64);
     assert!(long.len() <= 64 && long.chars().last().unwrap().is_ascii_alphanumeric());
+}
+
+fn private_stack(nat: NatMode) -> Stack {
+    let mut s = Stack::new("shop");
+    let vpc = s.add("main", Network::new("10.1.0.0/16").nat(nat));
+    s.add("web", Subnet::new(&vpc, "10.1.1.0/24").tier(Tier::Public));
+    s.add(
+        "app-a",
+        Subnet::new(&vpc, "10.1.2.0/24").tier(Tier::Private).zone(0),
+    );
+    s.add(
+        "app-b",
+        Subnet::new(&vpc, "10.1.3.0/24").tier(Tier::Private).zone(1),
+    );
+    s
+}
+
+#[test]
+fn nat_per_zone_is_a_zonal_gateway_per_zone_and_shared_is_one() {
+    let l = lowered(&private_stack(NatMode::PerZone));
+    for (subnet, zone) in [("app-a", "1"), ("app-b", "2")] {
+        let gateway = format!("azure_nat_gateway.main-nat-{zone}");
+        assert_eq!(
+            attrs(&l, &format!("azure_subnet.{subnet}"))["nat_gateway_id"],
+            Value::reference(&gateway, "id")
+        );
+        assert_eq!(
+            attrs(&l, &gateway)["zones"],
+            Value::List(vec![Value::str(zone)])
+        );
+        assert_eq!(
+            attrs(&l, &gateway)["public_ip_address_ids"],
+            Value::List(vec![Value::reference(
+                format!("azure_public_ip.main-nat-{zone}"),
+                "id"
+            )])
+        );
+    }
+    assert_eq!(
+        attrs(&l, "azure_subnet.web")["nat_gateway_id"],
+        Value::str("")
+    );
+    let l = lowered(&private_stack(NatMode::Shared));
+    let gateways: Vec<_> = l
+        .resources
+        .iter()
+        .filter(|c| c.type_name.as_str() == "azure_nat_gateway")
+        .collect();
+    assert_eq!(gateways.len(), 1);
+    assert_eq!(gateways[0].attrs["zones"], Value::List(vec![]));
+    let l = lowered(&private_stack(NatMode::None));
+    assert!(l
+        .resources
+        .iter()
+        .all(|c| c.type_name.as_str() != "azure_nat_gateway"));
 }
