@@ -19,6 +19,8 @@
 //! PUT creates or replaces, so a create looks for its name first and adopts only what its
 //! tags say is this stack's (see `tagged.rs`).
 
+#[macro_use]
+mod tagged;
 mod arm;
 mod client;
 mod error;
@@ -28,7 +30,6 @@ mod nat;
 mod network;
 mod nsg;
 mod schema;
-mod tagged;
 
 use async_trait::async_trait;
 use cairn_core::invalid::Invalid;

@@ -12,10 +12,8 @@ use crate::client::network::{
     NatGatewayPropertiesFormat, NatGatewaySku, PublicIpAddress, PublicIpAddressPropertiesFormat,
     PublicIpAddressSku, SubResource,
 };
-use crate::network::state_name;
-use crate::tagged::{all, Tagged};
+use crate::tagged::Tagged;
 use crate::Ctx;
-use azure_core::headers::Headers;
 use cairn_core::provider::ProviderError;
 use cairn_core::value::{Attrs, Value};
 
@@ -39,20 +37,7 @@ fn common(
 impl Tagged for PublicIpAddress {
     const WHAT: &'static str = "public IP address";
 
-    fn id(&self) -> Option<&str> {
-        self.resource.id.as_deref()
-    }
-    fn name(&self) -> Option<&str> {
-        self.resource.name.as_deref()
-    }
-    fn tags(&self) -> Option<&serde_json::Value> {
-        self.resource.tags.as_ref()
-    }
-    fn state(&self) -> Option<String> {
-        self.properties
-            .as_ref()
-            .and_then(|p| state_name(&p.provisioning_state))
-    }
+    microsoft_network!(public_ip_addresses_client);
 
     fn attrs(&self, group: &str) -> Attrs {
         let mut a = common(
@@ -93,65 +78,12 @@ impl Tagged for PublicIpAddress {
         }));
         Ok(ip)
     }
-
-    async fn list(ctx: &Ctx, group: &str) -> azure_core::Result<Vec<Self>> {
-        let pages = ctx
-            .c
-            .network
-            .public_ip_addresses_client()
-            .list(group, &ctx.subscription)
-            .into_stream();
-        all(pages, |p| p.value).await
-    }
-
-    async fn get(ctx: &Ctx, group: &str, name: &str) -> azure_core::Result<Self> {
-        ctx.c
-            .network
-            .public_ip_addresses_client()
-            .get(group, name, &ctx.subscription)
-            .await
-    }
-
-    async fn put(ctx: &Ctx, group: &str, name: &str, body: Self) -> azure_core::Result<Headers> {
-        let rsp = ctx
-            .c
-            .network
-            .public_ip_addresses_client()
-            .create_or_update(group, name, body, &ctx.subscription)
-            .send()
-            .await?;
-        Ok(rsp.as_raw_response().headers().clone())
-    }
-
-    async fn delete(ctx: &Ctx, group: &str, name: &str) -> azure_core::Result<Headers> {
-        let rsp = ctx
-            .c
-            .network
-            .public_ip_addresses_client()
-            .delete(group, name, &ctx.subscription)
-            .send()
-            .await?;
-        Ok(rsp.as_raw_response().headers().clone())
-    }
 }
 
 impl Tagged for NatGateway {
     const WHAT: &'static str = "NAT gateway";
 
-    fn id(&self) -> Option<&str> {
-        self.resource.id.as_deref()
-    }
-    fn name(&self) -> Option<&str> {
-        self.resource.name.as_deref()
-    }
-    fn tags(&self) -> Option<&serde_json::Value> {
-        self.resource.tags.as_ref()
-    }
-    fn state(&self) -> Option<String> {
-        self.properties
-            .as_ref()
-            .and_then(|p| state_name(&p.provisioning_state))
-    }
+    microsoft_network!(nat_gateways_client);
 
     fn attrs(&self, group: &str) -> Attrs {
         let mut a = common(
@@ -204,45 +136,5 @@ impl Tagged for NatGateway {
             ..Default::default()
         });
         Ok(g)
-    }
-
-    async fn list(ctx: &Ctx, group: &str) -> azure_core::Result<Vec<Self>> {
-        let pages = ctx
-            .c
-            .network
-            .nat_gateways_client()
-            .list(group, &ctx.subscription)
-            .into_stream();
-        all(pages, |p| p.value).await
-    }
-
-    async fn get(ctx: &Ctx, group: &str, name: &str) -> azure_core::Result<Self> {
-        ctx.c
-            .network
-            .nat_gateways_client()
-            .get(group, name, &ctx.subscription)
-            .await
-    }
-
-    async fn put(ctx: &Ctx, group: &str, name: &str, body: Self) -> azure_core::Result<Headers> {
-        let rsp = ctx
-            .c
-            .network
-            .nat_gateways_client()
-            .create_or_update(group, name, body, &ctx.subscription)
-            .send()
-            .await?;
-        Ok(rsp.as_raw_response().headers().clone())
-    }
-
-    async fn delete(ctx: &Ctx, group: &str, name: &str) -> azure_core::Result<Headers> {
-        let rsp = ctx
-            .c
-            .network
-            .nat_gateways_client()
-            .delete(group, name, &ctx.subscription)
-            .send()
-            .await?;
-        Ok(rsp.as_raw_response().headers().clone())
     }
 }

@@ -16,9 +16,8 @@ use crate::client::network::{
     VirtualNetworkPropertiesFormat,
 };
 use crate::error::convert;
-use crate::tagged::{all, delete_with, list_groups, Tagged};
+use crate::tagged::{delete_with, list_groups, Tagged};
 use crate::Ctx;
-use azure_core::headers::Headers;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
 use cairn_provider_kit::adopt::{self, Existing};
@@ -38,20 +37,7 @@ pub(crate) fn state_name<T: serde::Serialize>(state: &Option<T>) -> Option<Strin
 impl Tagged for VirtualNetwork {
     const WHAT: &'static str = "virtual network";
 
-    fn id(&self) -> Option<&str> {
-        self.resource.id.as_deref()
-    }
-    fn name(&self) -> Option<&str> {
-        self.resource.name.as_deref()
-    }
-    fn tags(&self) -> Option<&serde_json::Value> {
-        self.resource.tags.as_ref()
-    }
-    fn state(&self) -> Option<String> {
-        self.properties
-            .as_ref()
-            .and_then(|p| state_name(&p.provisioning_state))
-    }
+    microsoft_network!(virtual_networks_client);
 
     fn attrs(&self, group: &str) -> Attrs {
         let props = self.properties.as_ref();
@@ -95,46 +81,6 @@ impl Tagged for VirtualNetwork {
             props.subnets = now.subnets;
         }
         body
-    }
-
-    async fn list(ctx: &Ctx, group: &str) -> azure_core::Result<Vec<Self>> {
-        let pages = ctx
-            .c
-            .network
-            .virtual_networks_client()
-            .list(group, &ctx.subscription)
-            .into_stream();
-        all(pages, |p| p.value).await
-    }
-
-    async fn get(ctx: &Ctx, group: &str, name: &str) -> azure_core::Result<Self> {
-        ctx.c
-            .network
-            .virtual_networks_client()
-            .get(group, name, &ctx.subscription)
-            .await
-    }
-
-    async fn put(ctx: &Ctx, group: &str, name: &str, body: Self) -> azure_core::Result<Headers> {
-        let rsp = ctx
-            .c
-            .network
-            .virtual_networks_client()
-            .create_or_update(group, name, body, &ctx.subscription)
-            .send()
-            .await?;
-        Ok(rsp.as_raw_response().headers().clone())
-    }
-
-    async fn delete(ctx: &Ctx, group: &str, name: &str) -> azure_core::Result<Headers> {
-        let rsp = ctx
-            .c
-            .network
-            .virtual_networks_client()
-            .delete(group, name, &ctx.subscription)
-            .send()
-            .await?;
-        Ok(rsp.as_raw_response().headers().clone())
     }
 }
 

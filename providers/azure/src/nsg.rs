@@ -12,10 +12,8 @@ use crate::client::network::{
     NetworkSecurityGroupPropertiesFormat, SecurityRule, SecurityRuleAccess, SecurityRuleDirection,
     SecurityRulePropertiesFormat,
 };
-use crate::network::state_name;
-use crate::tagged::{all, Tagged};
+use crate::tagged::Tagged;
 use crate::Ctx;
-use azure_core::headers::Headers;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
 use std::collections::BTreeMap;
@@ -189,20 +187,7 @@ fn sorted_rules(rules: &[SecurityRule]) -> Value {
 impl Tagged for NetworkSecurityGroup {
     const WHAT: &'static str = "network security group";
 
-    fn id(&self) -> Option<&str> {
-        self.resource.id.as_deref()
-    }
-    fn name(&self) -> Option<&str> {
-        self.resource.name.as_deref()
-    }
-    fn tags(&self) -> Option<&serde_json::Value> {
-        self.resource.tags.as_ref()
-    }
-    fn state(&self) -> Option<String> {
-        self.properties
-            .as_ref()
-            .and_then(|p| state_name(&p.provisioning_state))
-    }
+    microsoft_network!(network_security_groups_client);
 
     fn attrs(&self, group: &str) -> Attrs {
         Attrs::from([
@@ -243,46 +228,6 @@ impl Tagged for NetworkSecurityGroup {
         });
         Ok(g)
     }
-
-    async fn list(ctx: &Ctx, group: &str) -> azure_core::Result<Vec<Self>> {
-        let pages = ctx
-            .c
-            .network
-            .network_security_groups_client()
-            .list(group, &ctx.subscription)
-            .into_stream();
-        all(pages, |p| p.value).await
-    }
-
-    async fn get(ctx: &Ctx, group: &str, name: &str) -> azure_core::Result<Self> {
-        ctx.c
-            .network
-            .network_security_groups_client()
-            .get(group, name, &ctx.subscription)
-            .await
-    }
-
-    async fn put(ctx: &Ctx, group: &str, name: &str, body: Self) -> azure_core::Result<Headers> {
-        let rsp = ctx
-            .c
-            .network
-            .network_security_groups_client()
-            .create_or_update(group, name, body, &ctx.subscription)
-            .send()
-            .await?;
-        Ok(rsp.as_raw_response().headers().clone())
-    }
-
-    async fn delete(ctx: &Ctx, group: &str, name: &str) -> azure_core::Result<Headers> {
-        let rsp = ctx
-            .c
-            .network
-            .network_security_groups_client()
-            .delete(group, name, &ctx.subscription)
-            .send()
-            .await?;
-        Ok(rsp.as_raw_response().headers().clone())
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -292,20 +237,7 @@ impl Tagged for NetworkSecurityGroup {
 impl Tagged for ApplicationSecurityGroup {
     const WHAT: &'static str = "application security group";
 
-    fn id(&self) -> Option<&str> {
-        self.resource.id.as_deref()
-    }
-    fn name(&self) -> Option<&str> {
-        self.resource.name.as_deref()
-    }
-    fn tags(&self) -> Option<&serde_json::Value> {
-        self.resource.tags.as_ref()
-    }
-    fn state(&self) -> Option<String> {
-        self.properties
-            .as_ref()
-            .and_then(|p| state_name(&p.provisioning_state))
-    }
+    microsoft_network!(application_security_groups_client);
 
     fn attrs(&self, group: &str) -> Attrs {
         Attrs::from([
@@ -325,45 +257,5 @@ impl Tagged for ApplicationSecurityGroup {
         g.resource.location = Some(s(a, "location").to_string());
         g.resource.tags = Some(tags);
         Ok(g)
-    }
-
-    async fn list(ctx: &Ctx, group: &str) -> azure_core::Result<Vec<Self>> {
-        let pages = ctx
-            .c
-            .network
-            .application_security_groups_client()
-            .list(group, &ctx.subscription)
-            .into_stream();
-        all(pages, |p| p.value).await
-    }
-
-    async fn get(ctx: &Ctx, group: &str, name: &str) -> azure_core::Result<Self> {
-        ctx.c
-            .network
-            .application_security_groups_client()
-            .get(group, name, &ctx.subscription)
-            .await
-    }
-
-    async fn put(ctx: &Ctx, group: &str, name: &str, body: Self) -> azure_core::Result<Headers> {
-        let rsp = ctx
-            .c
-            .network
-            .application_security_groups_client()
-            .create_or_update(group, name, body, &ctx.subscription)
-            .send()
-            .await?;
-        Ok(rsp.as_raw_response().headers().clone())
-    }
-
-    async fn delete(ctx: &Ctx, group: &str, name: &str) -> azure_core::Result<Headers> {
-        let rsp = ctx
-            .c
-            .network
-            .application_security_groups_client()
-            .delete(group, name, &ctx.subscription)
-            .send()
-            .await?;
-        Ok(rsp.as_raw_response().headers().clone())
     }
 }

@@ -22,6 +22,77 @@ use cairn_provider_kit::retry::{delete_when_free, ErrorClass};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
+/// The parts of a [`Tagged`] impl every Microsoft.Network type shares: its accessors
+/// (`resource`, `properties.provisioningState`) and its four calls through the network
+/// crate's client `$client` (`virtual_networks_client`, ...).
+macro_rules! microsoft_network {
+    ($client:ident) => {
+        fn id(&self) -> Option<&str> {
+            self.resource.id.as_deref()
+        }
+        fn name(&self) -> Option<&str> {
+            self.resource.name.as_deref()
+        }
+        fn tags(&self) -> Option<&serde_json::Value> {
+            self.resource.tags.as_ref()
+        }
+        fn state(&self) -> Option<String> {
+            self.properties
+                .as_ref()
+                .and_then(|p| crate::network::state_name(&p.provisioning_state))
+        }
+
+        async fn list(ctx: &Ctx, group: &str) -> azure_core::Result<Vec<Self>> {
+            let pages = ctx
+                .c
+                .network
+                .$client()
+                .list(group, &ctx.subscription)
+                .into_stream();
+            crate::tagged::all(pages, |p| p.value).await
+        }
+
+        async fn get(ctx: &Ctx, group: &str, name: &str) -> azure_core::Result<Self> {
+            ctx.c
+                .network
+                .$client()
+                .get(group, name, &ctx.subscription)
+                .await
+        }
+
+        async fn put(
+            ctx: &Ctx,
+            group: &str,
+            name: &str,
+            body: Self,
+        ) -> azure_core::Result<azure_core::headers::Headers> {
+            let rsp = ctx
+                .c
+                .network
+                .$client()
+                .create_or_update(group, name, body, &ctx.subscription)
+                .send()
+                .await?;
+            Ok(rsp.as_raw_response().headers().clone())
+        }
+
+        async fn delete(
+            ctx: &Ctx,
+            group: &str,
+            name: &str,
+        ) -> azure_core::Result<azure_core::headers::Headers> {
+            let rsp = ctx
+                .c
+                .network
+                .$client()
+                .delete(group, name, &ctx.subscription)
+                .send()
+                .await?;
+            Ok(rsp.as_raw_response().headers().clone())
+        }
+    };
+}
+
 /// One tagged ARM type in a resource group, through its management crate.
 pub(crate) trait Tagged: Sized + Send + Sync + 'static {
     /// What the type is called in messages ("virtual network").
