@@ -60,6 +60,31 @@ pub(crate) fn group_of(id: &str) -> Option<&str> {
     None
 }
 
+/// A management crate's model from JSON as ARM spells it: the crates' enums take their
+/// wire names, so bodies are written as the REST API documents them.
+pub(crate) fn model<T: serde::de::DeserializeOwned>(
+    address: &str,
+    body: serde_json::Value,
+) -> Result<T, ProviderError> {
+    serde_json::from_value(body).map_err(|e| ProviderError::Api {
+        address: address.to_string(),
+        code: "InvalidBody".into(),
+        message: format!("cairn could not build the request body: {e}"),
+    })
+}
+
+/// A model's field as ARM spells it (an enum's wire name), or empty.
+pub(crate) fn wire<T: serde::Serialize>(v: &Option<T>) -> String {
+    v.as_ref()
+        .and_then(|v| serde_json::to_value(v).ok())
+        .map(|v| match v {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        })
+        .unwrap_or_default()
+}
+
 // --- tags ----------------------------------------------------------------------------------
 
 /// The tags a resource is sent with: cairn's marks (stack, address and, on create, the

@@ -13,7 +13,14 @@ use std::time::Duration;
 
 // Each crate's client for the one API version its feature enables (the root re-exports a
 // version only with the crate's default tag, which would enable more).
+pub(crate) use azure_mgmt_keyvault::profile_hybrid_2020_09_01::{
+    models as keyvault, Client as KeyVaultClient,
+};
 pub(crate) use azure_mgmt_network::package_2024_03::{models as network, Client as NetworkClient};
+pub(crate) use azure_mgmt_postgresql::package_flexibleserver_2024_08_01::{
+    models as postgres, Client as PostgresClient,
+};
+pub(crate) use azure_mgmt_privatedns::package_2024_06::{models as dns, Client as DnsClient};
 pub(crate) use azure_mgmt_resources::package_resources_2021_04::{
     models as resources, Client as ResourcesClient,
 };
@@ -23,6 +30,9 @@ pub(crate) use azure_mgmt_resources::package_resources_2021_04::{
 pub(crate) struct Clients {
     pub resources: ResourcesClient,
     pub network: NetworkClient,
+    pub postgres: PostgresClient,
+    pub dns: DnsClient,
+    pub keyvault: KeyVaultClient,
     /// For the polls of long-running operations (`Azure-AsyncOperation`, `Location`).
     poller: Pipeline,
     credential: Arc<dyn TokenCredential>,
@@ -108,6 +118,9 @@ impl Clients {
         Ok(Clients {
             resources: build!(ResourcesClient, credential, url, options),
             network: build!(NetworkClient, credential, url, options),
+            postgres: build!(PostgresClient, credential, url, options),
+            dns: build!(DnsClient, credential, url, options),
+            keyvault: build!(KeyVaultClient, credential, url, options),
             poller,
             credential,
             scope,
@@ -116,15 +129,28 @@ impl Clients {
 
     /// GET `url` (an operation's status or result) with the clients' credential.
     pub async fn get_url(&self, url: &str) -> azure_core::Result<azure_core::Response> {
+        self.send_url(azure_core::Method::Get, url, &self.scope)
+            .await
+    }
+
+    /// Send a request without a body to `url` with a token for `scope` (an operation's
+    /// status, or a call to a data plane the management crates do not cover). An answer
+    /// that is not a success is an error (the pipeline's no-retry policy).
+    pub async fn send_url(
+        &self,
+        method: azure_core::Method,
+        url: &str,
+        scope: &str,
+    ) -> azure_core::Result<azure_core::Response> {
         let url = Url::parse(url).map_err(|e| {
             azure_core::Error::full(
                 azure_core::error::ErrorKind::DataConversion,
                 e,
-                format!("an operation URL Azure gave is not a URL: {url}"),
+                format!("a URL Azure gave is not a URL: {url}"),
             )
         })?;
-        let token = self.credential.get_token(&[self.scope.as_str()]).await?;
-        let mut req = azure_core::Request::new(url, azure_core::Method::Get);
+        let token = self.credential.get_token(&[scope]).await?;
+        let mut req = azure_core::Request::new(url, method);
         req.insert_header(
             azure_core::headers::AUTHORIZATION,
             format!("Bearer {}", token.token.secret()),

@@ -4,13 +4,16 @@
 //! Being built (see the portability table in `core/ARCHITECTURE.md`): networks (a
 //! resource group per stack, a virtual network, and one network security group holding
 //! the network's rules, attached to each of its subnets; NAT gateways with static public
-//! addresses for the private tier, per zone or shared), subnets, and security groups (an
-//! application security group: what members carry, and what the rules name). Kinds not
-//! lowered yet are refused at lowering with the field and the cloud named, never dropped.
+//! addresses for the private tier, per zone or shared), subnets, security groups (an
+//! application security group: what members carry, and what the rules name), secrets (one
+//! key vault per stack, soft-delete aware) and databases (PostgreSQL flexible servers with
+//! private access through a delegated subnet and a private DNS zone). Kinds not lowered yet
+//! are refused at lowering with the field and the cloud named, never dropped.
 //!
 //! Configured as Azure's tools are: the credential chain of `azure_identity` (environment,
 //! workload identity, managed identity, the Azure CLI), the subscription from
-//! `AZURE_SUBSCRIPTION_ID`, the location from the stack's pin (or `CAIRN_AZURE_LOCATION`).
+//! `AZURE_SUBSCRIPTION_ID`, the tenant a key vault trusts from `AZURE_TENANT_ID`, the
+//! location from the stack's pin (or `CAIRN_AZURE_LOCATION`).
 //! `CAIRN_AZURE_ENDPOINT=http://127.0.0.1:PORT` points every client at a local endpoint
 //! with a static test token (the emulator in `tests/emulators/azure/`).
 //!
@@ -23,13 +26,16 @@
 mod tagged;
 mod arm;
 mod client;
+mod dns;
 mod error;
 mod group;
 mod lower;
 mod nat;
 mod network;
 mod nsg;
+mod postgres;
 mod schema;
+mod vault;
 
 use async_trait::async_trait;
 use cairn_core::invalid::Invalid;
@@ -77,6 +83,9 @@ impl Default for AzureOptions {
 #[derive(Clone, Debug)]
 pub struct AzureConfig {
     pub subscription: String,
+    /// The Microsoft Entra tenant (`AZURE_TENANT_ID`): a key vault names the tenant whose
+    /// identities it trusts.
+    pub tenant: Option<String>,
     pub location: String,
     /// A local endpoint for every client, with a static token (tests).
     pub endpoint: Option<String>,
@@ -100,6 +109,9 @@ impl AzureConfig {
             )?;
         Ok(AzureConfig {
             subscription,
+            tenant: std::env::var("AZURE_TENANT_ID")
+                .ok()
+                .filter(|t| !t.is_empty()),
             location,
             endpoint: std::env::var("CAIRN_AZURE_ENDPOINT")
                 .ok()
@@ -114,7 +126,20 @@ impl AzureConfig {
 pub(crate) struct Ctx {
     pub c: Clients,
     pub subscription: String,
+    pub tenant: Option<String>,
     pub options: AzureOptions,
+}
+
+impl Ctx {
+    /// The tenant, required where a resource names it (a key vault).
+    pub fn tenant(&self) -> azure_core::Result<&str> {
+        self.tenant.as_deref().ok_or_else(|| {
+            azure_core::Error::message(
+                azure_core::error::ErrorKind::Credential,
+                "no Azure tenant: set AZURE_TENANT_ID (a key vault names the tenant it trusts)",
+            )
+        })
+    }
 }
 
 /// The Azure provider.
@@ -136,6 +161,7 @@ impl AzureProvider {
         provider.ctx = Some(Ctx {
             c,
             subscription: config.subscription,
+            tenant: config.tenant,
             options: config.options,
         });
         Ok(provider)

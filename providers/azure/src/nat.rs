@@ -12,7 +12,7 @@ use crate::client::network::{
     NatGatewayPropertiesFormat, NatGatewaySku, PublicIpAddress, PublicIpAddressPropertiesFormat,
     PublicIpAddressSku, SubResource,
 };
-use crate::tagged::Tagged;
+use crate::tagged::{At, Tagged};
 use crate::Ctx;
 use cairn_core::provider::ProviderError;
 use cairn_core::value::{Attrs, Value};
@@ -39,7 +39,8 @@ impl Tagged for PublicIpAddress {
 
     microsoft_network!(public_ip_addresses_client);
 
-    fn attrs(&self, group: &str) -> Attrs {
+    fn attrs(&self, at: &At) -> Attrs {
+        let group = at.group.as_str();
         let mut a = common(
             self.id(),
             self.name(),
@@ -85,7 +86,8 @@ impl Tagged for NatGateway {
 
     microsoft_network!(nat_gateways_client);
 
-    fn attrs(&self, group: &str) -> Attrs {
+    fn attrs(&self, at: &At) -> Attrs {
+        let group = at.group.as_str();
         let mut a = common(
             self.id(),
             self.name(),

@@ -16,7 +16,7 @@ use crate::client::network::{
     VirtualNetworkPropertiesFormat,
 };
 use crate::error::convert;
-use crate::tagged::{delete_with, list_groups, Tagged};
+use crate::tagged::{delete_with, list_groups, At, Tagged};
 use crate::Ctx;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
@@ -39,7 +39,8 @@ impl Tagged for VirtualNetwork {
 
     microsoft_network!(virtual_networks_client);
 
-    fn attrs(&self, group: &str) -> Attrs {
+    fn attrs(&self, at: &At) -> Attrs {
+        let group = at.group.as_str();
         let props = self.properties.as_ref();
         Attrs::from([
             ("id".into(), Value::str(self.id().unwrap_or_default())),
@@ -238,15 +239,21 @@ pub(crate) async fn read_subnets(
     req: &ReadRequest,
 ) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
     let wanted: Vec<_> = req.items.iter().map(|i| (i, subnet_wanted(i))).collect();
-    let groups = wanted.iter().map(|(_, (g, _, _))| g.clone()).collect();
-    let listed = list_groups::<VirtualNetwork>(ctx, &req.type_name, groups).await?;
+    let places = wanted
+        .iter()
+        .map(|(_, (g, _, _))| At {
+            group: g.clone(),
+            parent: String::new(),
+        })
+        .collect();
+    let listed = list_groups::<VirtualNetwork>(ctx, &req.type_name, places).await?;
     Ok(wanted
         .into_iter()
         .map(|(item, (group, network, name))| {
             let found = listed
                 .iter()
                 .filter(|(g, n)| {
-                    g.eq_ignore_ascii_case(&group)
+                    g.group.eq_ignore_ascii_case(&group)
                         && n.name().is_some_and(|x| x.eq_ignore_ascii_case(&network))
                 })
                 .find_map(|(_, n)| {

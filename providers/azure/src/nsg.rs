@@ -12,7 +12,7 @@ use crate::client::network::{
     NetworkSecurityGroupPropertiesFormat, SecurityRule, SecurityRuleAccess, SecurityRuleDirection,
     SecurityRulePropertiesFormat,
 };
-use crate::tagged::Tagged;
+use crate::tagged::{At, Tagged};
 use crate::Ctx;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
@@ -189,7 +189,8 @@ impl Tagged for NetworkSecurityGroup {
 
     microsoft_network!(network_security_groups_client);
 
-    fn attrs(&self, group: &str) -> Attrs {
+    fn attrs(&self, at: &At) -> Attrs {
+        let group = at.group.as_str();
         Attrs::from([
             ("id".into(), Value::str(self.id().unwrap_or_default())),
             ("name".into(), Value::str(self.name().unwrap_or_default())),
@@ -239,7 +240,8 @@ impl Tagged for ApplicationSecurityGroup {
 
     microsoft_network!(application_security_groups_client);
 
-    fn attrs(&self, group: &str) -> Attrs {
+    fn attrs(&self, at: &At) -> Attrs {
+        let group = at.group.as_str();
         Attrs::from([
             ("id".into(), Value::str(self.id().unwrap_or_default())),
             ("name".into(), Value::str(self.name().unwrap_or_default())),

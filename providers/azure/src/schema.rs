@@ -1,9 +1,12 @@
 //! The Azure types cairn manages, each declared once (schema + operations).
 
+use crate::client::dns::{PrivateZone, VirtualNetworkLink};
+use crate::client::keyvault::{Secret, Vault};
 use crate::client::network::{
     ApplicationSecurityGroup, NatGateway, NetworkSecurityGroup, PublicIpAddress, VirtualNetwork,
 };
-use crate::{group, network, tagged, Ctx};
+use crate::client::postgres::{Configuration, Database, Server};
+use crate::{group, network, tagged, vault, Ctx};
 use cairn_core::model::KindName;
 use cairn_core::provider::{AttrSchema, ResourceSchema};
 use cairn_provider_kit::ops;
@@ -38,6 +41,20 @@ const LOWERS_TO: &[(KindName, &[&str])] = &[
         KindName::SecurityGroup,
         &["azure_application_security_group"],
     ),
+    (
+        KindName::Database,
+        &[
+            "azure_postgresql_flexible_server",
+            "azure_postgresql_database",
+            "azure_postgresql_configuration",
+            "azure_private_dns_zone",
+            "azure_private_dns_zone_link",
+        ],
+    ),
+    (
+        KindName::Secret,
+        &["azure_key_vault", "azure_key_vault_secret"],
+    ),
 ];
 
 /// Attributes no override may set: names and groups are cairn's ownership marks and
@@ -48,6 +65,12 @@ pub(crate) const NOT_OVERRIDABLE: &[&str] = &[
     "location",
     "virtual_network_id",
     "tags",
+    "server_id",
+    "key_vault_id",
+    "private_dns_zone_id",
+    "delegated_subnet_id",
+    "administrator_password",
+    "value",
 ];
 
 /// Types that carry tags: the user's tags go beside cairn's marks.
@@ -58,6 +81,11 @@ pub(crate) const TAGGED: &[&str] = &[
     "azure_application_security_group",
     "azure_public_ip",
     "azure_nat_gateway",
+    "azure_postgresql_flexible_server",
+    "azure_private_dns_zone",
+    "azure_private_dns_zone_link",
+    "azure_key_vault",
+    "azure_key_vault_secret",
 ];
 
 /// The override keys Azure reads per portable kind: every attribute a user may set on the
@@ -200,6 +228,142 @@ fn registry() -> Registry<Ctx> {
             tagged::create::<NatGateway>,
             tagged::update::<NatGateway>,
             tagged::delete::<NatGateway>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_private_dns_zone")
+            .typical_duration(Duration::from_secs(30))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("tags", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<PrivateZone>,
+            tagged::create::<PrivateZone>,
+            tagged::update::<PrivateZone>,
+            tagged::delete::<PrivateZone>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_private_dns_zone_link")
+            .typical_duration(Duration::from_secs(30))
+            .attr("name", F)
+            .attr("private_dns_zone_id", F)
+            .attr("virtual_network_id", F)
+            .attr("registration_enabled", U)
+            .attr("tags", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<VirtualNetworkLink>,
+            tagged::create::<VirtualNetworkLink>,
+            tagged::update::<VirtualNetworkLink>,
+            tagged::delete::<VirtualNetworkLink>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_postgresql_flexible_server")
+            // Azure's documentation: several minutes; zone-redundant HA longer.
+            .typical_duration(Duration::from_secs(600))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("version", F)
+            .attr("sku_name", U)
+            .attr("sku_tier", U)
+            .attr("storage_gb", U)
+            .attr("storage_type", F)
+            .attr("high_availability", U)
+            .attr("backup_retention_days", U)
+            .attr("geo_redundant_backup", F)
+            .attr("administrator_login", F)
+            .attr("administrator_password", AttrSchema::SENSITIVE)
+            .attr("delegated_subnet_id", F)
+            .attr("private_dns_zone_id", F)
+            .attr("maintenance_day", U)
+            .attr("maintenance_hour", U)
+            .attr("tags", U)
+            .attr("id", C)
+            .attr("fqdn", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<Server>,
+            tagged::create::<Server>,
+            tagged::update::<Server>,
+            tagged::delete::<Server>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_postgresql_database")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("server_id", F)
+            .attr("charset", F)
+            .attr("collation", F)
+            .attr("id", C)
+            // No tags: one on the stack's server is adopted when it is what was declared.
+            .adopts_existing(),
+        ops!(
+            tagged::read::<Database>,
+            tagged::create::<Database>,
+            tagged::update::<Database>,
+            tagged::delete::<Database>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_postgresql_configuration")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("server_id", F)
+            .attr("value", U)
+            .attr("id", C)
+            // Every setting exists with its server: declaring one takes it over.
+            .adopts_existing(),
+        ops!(
+            tagged::read::<Configuration>,
+            tagged::create::<Configuration>,
+            tagged::update::<Configuration>,
+            tagged::delete::<Configuration>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_key_vault")
+            .typical_duration(Duration::from_secs(20))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("sku", U)
+            .attr("soft_delete_retention_days", F)
+            .attr("purge_protection", F)
+            .attr("on_soft_deleted", U)
+            .attr("purge_on_destroy", U)
+            .attr("tags", U)
+            .attr("id", C)
+            .attr("vault_uri", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<Vault>,
+            vault::create,
+            tagged::update::<Vault>,
+            vault::delete,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_key_vault_secret")
+            .typical_duration(Duration::from_secs(5))
+            .attr("name", F)
+            .attr("key_vault_id", F)
+            .attr("value", AttrSchema::SENSITIVE)
+            .attr("content_type", U)
+            .attr("tags", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            vault::read_secrets,
+            tagged::create::<Secret>,
+            tagged::update::<Secret>,
+            tagged::delete::<Secret>,
         ),
     );
     r

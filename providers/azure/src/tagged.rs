@@ -1,13 +1,14 @@
-//! The life of a tagged resource in a resource group, written once: virtual networks,
-//! network security groups, application security groups (and the types that follow them)
-//! differ only in their body and attributes.
+//! The life of an ARM resource in a resource group (or inside another resource: a DNS
+//! zone's links, a server's databases), written once: the types differ only in their body,
+//! attributes and client calls.
 //!
-//! - Read is batched: one list per resource group the batch names, matched by name (a
-//!   create an interrupted run made is found under the name it was to have).
+//! - Read is batched: one list per resource group (or parent) the batch names, matched by
+//!   name (a create an interrupted run made is found under the name it was to have).
 //! - Create first looks for the name: ARM's PUT creates or *replaces*, so sending it over
 //!   an object someone else made would take that object over. One found is adopted when
 //!   its tags say this stack made it for this address (and waited for, if still being
-//!   made); anything else is refused, naming the owner.
+//!   made), or, for a type without tags inside one of the stack's resources, when it is
+//!   what was declared; anything else is refused, naming the owner.
 //! - Create and update are a PUT, then a wait on its long-running operation, then a GET
 //!   for what the cloud computed. Delete waits too, and is retried while ARM refuses it
 //!   because something still uses the resource.
@@ -17,7 +18,7 @@ use crate::error::{convert, is_in_use, is_not_found, AzError};
 use crate::Ctx;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text};
-use cairn_provider_kit::adopt;
+use cairn_provider_kit::adopt::{self, Existing};
 use cairn_provider_kit::retry::{delete_when_free, ErrorClass};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -27,6 +28,8 @@ use std::future::Future;
 /// crate's client `$client` (`virtual_networks_client`, ...).
 macro_rules! microsoft_network {
     ($client:ident) => {
+        type Body = Self;
+
         fn id(&self) -> Option<&str> {
             self.resource.id.as_deref()
         }
@@ -42,27 +45,27 @@ macro_rules! microsoft_network {
                 .and_then(|p| crate::network::state_name(&p.provisioning_state))
         }
 
-        async fn list(ctx: &Ctx, group: &str) -> azure_core::Result<Vec<Self>> {
+        async fn list(ctx: &Ctx, at: &crate::tagged::At) -> azure_core::Result<Vec<Self>> {
             let pages = ctx
                 .c
                 .network
                 .$client()
-                .list(group, &ctx.subscription)
+                .list(&at.group, &ctx.subscription)
                 .into_stream();
             crate::tagged::all(pages, |p| p.value).await
         }
 
-        async fn get(ctx: &Ctx, group: &str, name: &str) -> azure_core::Result<Self> {
+        async fn get(ctx: &Ctx, at: &crate::tagged::At, name: &str) -> azure_core::Result<Self> {
             ctx.c
                 .network
                 .$client()
-                .get(group, name, &ctx.subscription)
+                .get(&at.group, name, &ctx.subscription)
                 .await
         }
 
         async fn put(
             ctx: &Ctx,
-            group: &str,
+            at: &crate::tagged::At,
             name: &str,
             body: Self,
         ) -> azure_core::Result<azure_core::headers::Headers> {
@@ -70,7 +73,7 @@ macro_rules! microsoft_network {
                 .c
                 .network
                 .$client()
-                .create_or_update(group, name, body, &ctx.subscription)
+                .create_or_update(&at.group, name, body, &ctx.subscription)
                 .send()
                 .await?;
             Ok(rsp.as_raw_response().headers().clone())
@@ -78,14 +81,14 @@ macro_rules! microsoft_network {
 
         async fn delete(
             ctx: &Ctx,
-            group: &str,
+            at: &crate::tagged::At,
             name: &str,
         ) -> azure_core::Result<azure_core::headers::Headers> {
             let rsp = ctx
                 .c
                 .network
                 .$client()
-                .delete(group, name, &ctx.subscription)
+                .delete(&at.group, name, &ctx.subscription)
                 .send()
                 .await?;
             Ok(rsp.as_raw_response().headers().clone())
@@ -93,39 +96,105 @@ macro_rules! microsoft_network {
     };
 }
 
-/// One tagged ARM type in a resource group, through its management crate.
+/// Where a resource is: its resource group and, for one inside another (a zone's link, a
+/// server's database), that parent's name (empty for none).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct At {
+    pub group: String,
+    pub parent: String,
+}
+
+impl At {
+    /// Where the resource with ARM id `id` is; `nested`: it is inside a parent resource
+    /// (`.../{parentType}/{parent}/{type}/{name}`).
+    pub fn of_id(id: &str, nested: bool) -> At {
+        let parts: Vec<&str> = id.split('/').collect();
+        At {
+            group: arm::group_of(id).unwrap_or_default().to_string(),
+            parent: match (nested, parts.len()) {
+                (true, n) if n >= 3 => parts[n - 3].to_string(),
+                _ => String::new(),
+            },
+        }
+    }
+
+    /// Where a resource declared with attributes `a` is.
+    pub fn of_attrs<T: Tagged>(a: &Attrs) -> At {
+        match T::PARENT {
+            Some(parent) => At::of_id(&format!("{}/x/y", s(a, parent)), true),
+            None => At {
+                group: s(a, "resource_group").to_string(),
+                parent: String::new(),
+            },
+        }
+    }
+}
+
+/// One ARM type in a resource group, through its management crate.
 pub(crate) trait Tagged: Sized + Send + Sync + 'static {
     /// What the type is called in messages ("virtual network").
     const WHAT: &'static str;
+    /// The attribute holding the ARM id of the resource this one is inside, if any.
+    const PARENT: Option<&'static str> = None;
+    /// Attributes ARM takes but never answers (a password): kept as they were sent.
+    const WRITE_ONLY: &'static [&'static str] = &[];
+    /// What a PUT sends (the type itself for most; some crates take another model).
+    type Body: Send + 'static;
     fn id(&self) -> Option<&str>;
     fn name(&self) -> Option<&str>;
+    /// Its tags; none for a type without (adopted only when it is what was declared).
     fn tags(&self) -> Option<&serde_json::Value>;
-    /// `provisioningState` as ARM spells it.
+    /// `provisioningState` as ARM spells it (`Succeeded` once usable).
     fn state(&self) -> Option<String>;
-    /// The attributes cairn records (`group` is the resource group it is in).
-    fn attrs(&self, group: &str) -> Attrs;
+    /// The attributes cairn records.
+    fn attrs(&self, at: &At) -> Attrs;
     /// The body of a PUT from the declared attributes, marked with `tags`.
-    fn body(address: &str, a: &Attrs, tags: serde_json::Value) -> Result<Self, ProviderError>;
+    fn body(address: &str, a: &Attrs, tags: serde_json::Value)
+        -> Result<Self::Body, ProviderError>;
     /// An update's body from the declared one and the resource as it is (for what a PUT
     /// would otherwise drop: a network's subnets).
-    fn keep(body: Self, _current: Self) -> Self {
+    fn keep(body: Self::Body, _current: Self) -> Self::Body {
         body
     }
-    fn list(ctx: &Ctx, group: &str) -> impl Future<Output = azure_core::Result<Vec<Self>>> + Send;
-    fn get(
-        ctx: &Ctx,
-        group: &str,
-        name: &str,
-    ) -> impl Future<Output = azure_core::Result<Self>> + Send;
+    /// Whether one found under the name may be adopted for `address`: by its tags when it
+    /// has them, else when it is what was `declared`.
+    fn existing(&self, stack: &str, address: &str, declared: &Attrs, at: &At) -> Existing {
+        if Self::PARENT.is_none() || self.tags().is_some() {
+            return arm::owner(stack, address, self.tags()).into();
+        }
+        let found = self.attrs(at);
+        for (k, want) in declared {
+            if let Some(have) = found.get(k.as_str()) {
+                if k.as_str() != "tags" && have != want {
+                    return Existing::Foreign(format!(
+                        "its {k} is {have}, not the {want} this stack declares"
+                    ));
+                }
+            }
+        }
+        Existing::Identical
+    }
+    fn list(ctx: &Ctx, at: &At) -> impl Future<Output = azure_core::Result<Vec<Self>>> + Send;
+    fn get(ctx: &Ctx, at: &At, name: &str)
+        -> impl Future<Output = azure_core::Result<Self>> + Send;
     fn put(
         ctx: &Ctx,
-        group: &str,
+        at: &At,
         name: &str,
-        body: Self,
+        body: Self::Body,
     ) -> impl Future<Output = azure_core::Result<azure_core::headers::Headers>> + Send;
+    /// An update's call: the PUT, unless the type changes by PATCH.
+    fn patch(
+        ctx: &Ctx,
+        at: &At,
+        name: &str,
+        body: Self::Body,
+    ) -> impl Future<Output = azure_core::Result<azure_core::headers::Headers>> + Send {
+        Self::put(ctx, at, name, body)
+    }
     fn delete(
         ctx: &Ctx,
-        group: &str,
+        at: &At,
         name: &str,
     ) -> impl Future<Output = azure_core::Result<azure_core::headers::Headers>> + Send;
 }
@@ -146,31 +215,31 @@ where
     Ok(out)
 }
 
-/// Which group and name an item stands for: its id's, or the ones it was to be made with.
-fn wanted(item: &ReadItem) -> (String, String) {
+/// Where and under which name an item is: its id's, or the ones it was to be made with.
+fn wanted<T: Tagged>(item: &ReadItem) -> (At, String) {
     match &item.id {
         Some(id) => (
-            arm::group_of(id).unwrap_or_default().to_string(),
+            At::of_id(id, T::PARENT.is_some()),
             arm::last(id).to_string(),
         ),
         None => (
-            s(&item.prior, "resource_group").to_string(),
+            At::of_attrs::<T>(&item.prior),
             s(&item.prior, "name").to_string(),
         ),
     }
 }
 
-/// The resources of each group named, one list per group (a group that is gone holds
+/// The resources of each group (or parent) named, one list each (one that is gone holds
 /// nothing).
 pub(crate) async fn list_groups<T: Tagged>(
     ctx: &Ctx,
     address: &str,
-    groups: BTreeSet<String>,
-) -> Result<Vec<(String, T)>, ProviderError> {
+    places: BTreeSet<At>,
+) -> Result<Vec<(At, T)>, ProviderError> {
     let mut out = Vec::new();
-    for group in groups {
-        match T::list(ctx, &group).await {
-            Ok(found) => out.extend(found.into_iter().map(|x| (group.clone(), x))),
+    for at in places {
+        match T::list(ctx, &at).await {
+            Ok(found) => out.extend(found.into_iter().map(|x| (at.clone(), x))),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(convert(address, e)),
         }
@@ -182,21 +251,22 @@ pub(crate) async fn read<T: Tagged>(
     ctx: &Ctx,
     req: &ReadRequest,
 ) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
-    let wanted: Vec<_> = req.items.iter().map(|i| (i, wanted(i))).collect();
-    let groups = wanted.iter().map(|(_, (g, _))| g.clone()).collect();
-    let listed = list_groups::<T>(ctx, &req.type_name, groups).await?;
+    let wanted: Vec<_> = req.items.iter().map(|i| (i, wanted::<T>(i))).collect();
+    let places = wanted.iter().map(|(_, (at, _))| at.clone()).collect();
+    let listed = list_groups::<T>(ctx, &req.type_name, places).await?;
     Ok(wanted
         .into_iter()
-        .map(|(item, (group, name))| {
+        .map(|(item, (at, name))| {
             let found = listed.iter().find(|(g, x)| {
-                g.eq_ignore_ascii_case(&group)
+                g.group.eq_ignore_ascii_case(&at.group)
+                    && g.parent.eq_ignore_ascii_case(&at.parent)
                     && x.name().is_some_and(|n| n.eq_ignore_ascii_case(&name))
                     && x.state().as_deref() != Some("Deleting")
             });
             let outcome = match found {
                 Some((g, x)) => ReadOutcome::Found {
                     id: x.id().unwrap_or_default().into(),
-                    attrs: x.attrs(g),
+                    attrs: kept::<T>(x.attrs(g), &item.prior),
                 },
                 None => ReadOutcome::Gone,
             };
@@ -208,23 +278,38 @@ pub(crate) async fn read<T: Tagged>(
 pub(crate) async fn get<T: Tagged>(
     ctx: &Ctx,
     address: &str,
-    group: &str,
+    at: &At,
     name: &str,
 ) -> Result<Option<T>, ProviderError> {
-    arm::found(address, T::get(ctx, group, name).await)
+    arm::found(address, T::get(ctx, at, name).await)
 }
 
+/// `attrs` with the write-only attributes of `sent` (what was sent or recorded).
+fn kept<T: Tagged>(mut attrs: Attrs, sent: &Attrs) -> Attrs {
+    for k in T::WRITE_ONLY {
+        if let Some(v) = sent.get(*k) {
+            attrs.insert((*k).into(), v.clone());
+        }
+    }
+    attrs
+}
+
+/// Send a PUT (or an update's PATCH) of what `declared` says and wait for it; what the
+/// resource is then.
 async fn put<T: Tagged>(
     ctx: &Ctx,
     address: &str,
     progress: &Progress,
-    group: &str,
-    name: &str,
-    body: T,
+    (at, name): (&At, &str),
+    (body, declared): (T::Body, &Attrs),
+    patch: bool,
 ) -> Result<Attrs, ProviderError> {
-    let headers = T::put(ctx, group, name, body)
-        .await
-        .map_err(|e| convert(address, e))?;
+    let sent = if patch {
+        T::patch(ctx, at, name, body).await
+    } else {
+        T::put(ctx, at, name, body).await
+    };
+    let headers = sent.map_err(|e| convert(address, e))?;
     arm::finish(
         ctx,
         address,
@@ -234,13 +319,12 @@ async fn put<T: Tagged>(
         ctx.options.create_timeout,
     )
     .await?;
-    let made =
-        get::<T>(ctx, address, group, name)
-            .await?
-            .ok_or_else(|| ProviderError::NotFound {
-                address: address.to_string(),
-            })?;
-    Ok(made.attrs(group))
+    let made = get::<T>(ctx, address, at, name)
+        .await?
+        .ok_or_else(|| ProviderError::NotFound {
+            address: address.to_string(),
+        })?;
+    Ok(kept::<T>(made.attrs(at), declared))
 }
 
 pub(crate) async fn create<T: Tagged>(
@@ -248,14 +332,14 @@ pub(crate) async fn create<T: Tagged>(
     req: &CreateRequest,
 ) -> Result<CreateResponse, ProviderError> {
     let a = &req.attrs;
-    let (group, name) = (s(a, "resource_group"), s(a, "name"));
-    if let Some(existing) = get::<T>(ctx, &req.address, group, name).await? {
-        let owner = arm::owner(&req.stack, &req.address, existing.tags());
+    let (at, name) = (At::of_attrs::<T>(a), s(a, "name"));
+    if let Some(existing) = get::<T>(ctx, &req.address, &at, name).await? {
+        let found = existing.existing(&req.stack, &req.address, a, &at);
         let id = existing.id().unwrap_or_default().to_string();
-        adopt::decide(&req.address, T::WHAT, &id, owner.into(), &req.progress)?;
+        adopt::decide(&req.address, T::WHAT, &id, found, &req.progress)?;
         if existing.state().as_deref() != Some("Succeeded") {
             arm::settled(ctx, &req.address, T::WHAT, &req.progress, || async {
-                Ok(get::<T>(ctx, &req.address, group, name)
+                Ok(get::<T>(ctx, &req.address, &at, name)
                     .await?
                     .and_then(|x| x.state()))
             })
@@ -271,20 +355,28 @@ pub(crate) async fn create<T: Tagged>(
             )?,
             existing,
         );
-        let attrs = put(ctx, &req.address, &req.progress, group, name, body).await?;
+        let attrs = put::<T>(
+            ctx,
+            &req.address,
+            &req.progress,
+            (&at, name),
+            (body, a),
+            true,
+        )
+        .await?;
         return Ok(CreateResponse {
             id: id.into(),
             attrs,
         });
     }
     let tags = arm::tags(&req.stack, &req.address, Some(&req.token), a);
-    let attrs = put(
+    let attrs = put::<T>(
         ctx,
         &req.address,
         &req.progress,
-        group,
-        name,
-        T::body(&req.address, a, tags)?,
+        (&at, name),
+        (T::body(&req.address, a, tags)?, a),
+        false,
     )
     .await?;
     Ok(CreateResponse {
@@ -298,8 +390,8 @@ pub(crate) async fn update<T: Tagged>(
     req: &UpdateRequest,
 ) -> Result<UpdateResponse, ProviderError> {
     let a = &req.attrs;
-    let (group, name) = (s(a, "resource_group"), s(a, "name"));
-    let current = get::<T>(ctx, &req.address, group, name)
+    let (at, name) = (At::of_attrs::<T>(a), s(a, "name"));
+    let current = get::<T>(ctx, &req.address, &at, name)
         .await?
         .ok_or_else(|| ProviderError::NotFound {
             address: req.address.to_string(),
@@ -312,16 +404,21 @@ pub(crate) async fn update<T: Tagged>(
         )?,
         current,
     );
-    let attrs = put(ctx, &req.address, &req.progress, group, name, body).await?;
+    let attrs = put::<T>(
+        ctx,
+        &req.address,
+        &req.progress,
+        (&at, name),
+        (body, a),
+        true,
+    )
+    .await?;
     Ok(UpdateResponse { attrs })
 }
 
 pub(crate) async fn delete<T: Tagged>(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
-    let (group, name) = (
-        arm::group_of(&req.id).unwrap_or_default(),
-        arm::last(&req.id),
-    );
-    delete_with(ctx, req, T::WHAT, || T::delete(ctx, group, name)).await
+    let (at, name) = (At::of_id(&req.id, T::PARENT.is_some()), arm::last(&req.id));
+    delete_with(ctx, req, T::WHAT, || T::delete(ctx, &at, name)).await
 }
 
 /// How a delete's error reads to the retry of a delete refused while in use.

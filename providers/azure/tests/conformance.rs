@@ -25,6 +25,16 @@ fn the_azure_provider_passes_the_provider_conformance_suite() {
         "app",
         SecurityGroup::new(&vpc, "app").ingress(Rule::tcp(443).from_cidr("10.0.0.0/8")),
     );
+    let pw = s.add("db-admin", Secret::generated());
+    s.add(
+        "db",
+        Database::postgres("16")
+            .in_network(&vpc)
+            .database("app")
+            .admin_user("app_admin")
+            .admin_password(&pw)
+            .parameter("work_mem", "8192"),
+    );
     let dir = tempfile::tempdir().unwrap();
     let report = az
         .rt
@@ -34,9 +44,11 @@ fn the_azure_provider_passes_the_provider_conformance_suite() {
         report.adopted_after_lost_answer > 0 && report.rounds > 1,
         "{report:?}"
     );
-    // Rule 4 adopts all nine objects under their names: the resource group, the network,
-    // its security group, the three subnets, the application security group, the NAT
-    // gateway and its public address.
-    assert_eq!(report.adopted_by_key, 9, "{report:?}");
+    // Rule 4 adopts all sixteen objects under their names: the resource group, the
+    // network, its security group, the three subnets, the application security group, the
+    // NAT gateway and its public address; the key vault and the secret; the private DNS
+    // zone and its link, the flexible server, its database and its parameter.
+    assert_eq!(report.adopted_by_key, 16, "{report:?}");
     assert_eq!(az.group_contents("conf-net"), (false, 0));
+    assert_eq!(az.deleted_vaults("conf-net"), 0);
 }

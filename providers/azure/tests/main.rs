@@ -2,5 +2,6 @@
 //! through the real `azure_mgmt_*` clients over HTTP: one test binary.
 
 mod conformance;
+mod database;
 mod network;
 mod support;

@@ -98,7 +98,7 @@ fn what_azure_cannot_take_yet_is_refused_naming_field_and_cloud() {
     let mut s = Stack::new("acc-refused");
     let vpc = s.add("main", Network::new("10.81.0.0/16").dns(false));
     s.add("app", Subnet::new(&vpc, "10.81.1.0/24").tier(Tier::Private));
-    s.add("token", Secret::generated());
+    s.add("cache", Cache::redis("7").in_network(&vpc));
     let err = cairn_core::provider::Provider::lower(
         &*provider,
         cairn_core::provider::LowerRequest { stack: &s },
@@ -110,7 +110,7 @@ fn what_azure_cannot_take_yet_is_refused_naming_field_and_cloud() {
     };
     assert!(said("network.main", "dns"), "DNS off: {err:?}");
     assert!(
-        said("secret.token", "kind"),
+        said("cache.cache", "kind"),
         "a kind not lowered yet: {err:?}"
     );
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-00000000ca1e";
 pub const LOCATION: &str = "westeurope";
+pub const TENANT: &str = "00000000-0000-0000-0000-0000000071e7";
 
 pub struct Azure {
     pub rt: tokio::runtime::Runtime,
@@ -27,6 +28,7 @@ impl Azure {
             .unwrap();
         let config = AzureConfig {
             subscription: SUBSCRIPTION.into(),
+            tenant: Some(TENANT.into()),
             location: LOCATION.into(),
             endpoint: Some(guard.emulator().endpoint()),
             options: AzureOptions {
@@ -56,6 +58,23 @@ impl Azure {
     ) -> cairn_provider_kit::lifecycle::Report {
         self.rt
             .block_on(cairn_provider_kit::lifecycle::run(self, case))
+    }
+
+    /// Plan `stack` with `options` on `engine` and apply the plan, which must succeed.
+    pub fn apply(
+        &self,
+        engine: &Engine,
+        stack: &cairn_core::Stack,
+        options: cairn_core::plan::planner::PlanOptions,
+    ) {
+        self.rt.block_on(async {
+            let plan = engine.plan(stack, &options).await.unwrap();
+            let report = engine
+                .apply(&plan, &cairn_core::apply::ApplyOptions::default())
+                .await
+                .unwrap();
+            assert!(report.is_success(), "{report}");
+        });
     }
 
     /// An ARM call to the emulator with a bearer token, as a test's out-of-band hand:
@@ -104,6 +123,9 @@ impl Azure {
             ("Microsoft.Network/applicationSecurityGroups", "2024-03-01"),
             ("Microsoft.Network/natGateways", "2024-03-01"),
             ("Microsoft.Network/publicIPAddresses", "2024-03-01"),
+            ("Microsoft.Network/privateDnsZones", "2024-06-01"),
+            ("Microsoft.DBforPostgreSQL/flexibleServers", "2024-08-01"),
+            ("Microsoft.KeyVault/vaults", "2019-09-01"),
         ] {
             let (status, body) = self.arm("GET", &format!("{group}/providers/{path}"), api, "");
             assert_eq!(status, 200, "{body}");
@@ -111,6 +133,24 @@ impl Azure {
             n += v["value"].as_array().map_or(0, Vec::len);
         }
         (true, n)
+    }
+
+    /// The soft-deleted vaults still holding a name of the stack `stack` (by their tags).
+    pub fn deleted_vaults(&self, stack: &str) -> usize {
+        let (status, body) = self.arm(
+            "GET",
+            &format!("/subscriptions/{SUBSCRIPTION}/providers/Microsoft.KeyVault/deletedVaults"),
+            "2019-09-01",
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["properties"]["tags"]["cairn:stack"] == stack)
+            .count()
     }
 }
 

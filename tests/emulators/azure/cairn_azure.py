@@ -80,6 +80,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from arm_contract import ArmError, Contract  # noqa: E402
 from azure_postgres import CONFIGURATIONS, DATABASES, SERVERS, FlexibleServers  # noqa: E402
+from keyvault_data import SecretsDataPlane  # noqa: E402
 
 # Types whose names are global (a DNS name is made from them): a name another subscription
 # or group holds is ARM's 409 with the provider's own code.
@@ -125,6 +126,7 @@ LOCK = threading.RLock()
 RELEASED = threading.Condition(LOCK)
 CONTRACT = Contract()
 POSTGRES = FlexibleServers()
+SECRETS_DATA = SecretsDataPlane()
 
 
 class Settings:
@@ -467,7 +469,12 @@ class Handler(BaseHTTPRequestHandler):
             if not self.headers.get("Authorization", "").lower().startswith("bearer "):
                 raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
             segments = [s for s in url.path.split("/") if s]
-            if len(segments) >= 6 and segments[-2].lower() in ("operations", "operationresults") and segments[2].lower() == "providers":
+            if segments[:1] == ["keyvault"]:
+                op_id = f"KeyVaultData_{method}"
+                with LOCK:
+                    status, body = SECRETS_DATA.serve(ARM, method, segments[1:], query)
+                headers = {}
+            elif len(segments) >= 6 and segments[-2].lower() in ("operations", "operationresults") and segments[2].lower() == "providers":
                 op_id = "ArmOperation_Get"
                 status, body, headers = self.operation(segments, segments[-2].lower() == "operationresults")
             else:
@@ -618,6 +625,7 @@ class Handler(BaseHTTPRequestHandler):
 
         def finish():
             ARM.deleted_vaults.pop(name.lower(), None)
+            SECRETS_DATA.forget_vault(entry[0]["properties"]["vaultId"])
 
         _, location = ARM.start(self.base(), subscription, "Microsoft.KeyVault", params["location"], finish, api)
         return 202, None, {**self.retry(), "Location": location}
@@ -654,6 +662,8 @@ class Handler(BaseHTTPRequestHandler):
                 ARM.resources.update(deleted[2])
                 return 200, recovered, {}
         body, secrets = CONTRACT.secrets(op, body)
+        if kind == "microsoft.keyvault/vaults/secrets" and old is None:
+            SECRETS_DATA.held(rid)
         if kind == "microsoft.keyvault/vaults/secrets":
             value = ((body or {}).get("properties") or {}).get("value")
             if value is not None:
@@ -690,6 +700,8 @@ class Handler(BaseHTTPRequestHandler):
             POSTGRES.put_configuration(ARM, rid, old, resource)
         elif kind == "microsoft.network/publicipaddresses":
             public_ip(old, resource)
+        elif kind == "microsoft.keyvault/vaults":
+            resource.setdefault("properties", {})["vaultUri"] = SECRETS_DATA.vault_uri(self.base(), resource["name"])
         if op.method == "PUT":
             ARM.embed(path, resource)
         props = dict(resource.get("properties") or {})
@@ -774,6 +786,7 @@ class Handler(BaseHTTPRequestHandler):
                 with LOCK:
                     ARM.__init__()
                     POSTGRES.reset()
+                    SECRETS_DATA.reset()
                     CALLS.clear()
                     SETTINGS.reset()
                     RELEASED.notify_all()

@@ -12,6 +12,9 @@ use cairn_core::provider::{Concrete, Export, LowerResponse};
 use cairn_core::value::{Attrs, Text, Value};
 
 mod network;
+mod services;
+#[cfg(test)]
+use services::dns_label;
 #[cfg(test)]
 mod tests;
 
@@ -25,7 +28,17 @@ pub fn lower_stack(stack: &Stack, location: &str) -> Result<LowerResponse, Vec<I
         location,
         out: LowerResponse::default(),
         errors: Vec::new(),
+        delegated: Default::default(),
     };
+    let delegated = stack
+        .resources()
+        .iter()
+        .filter_map(|d| match &d.resource {
+            Resource::Database(db) => l.database_subnet(db),
+            _ => None,
+        })
+        .collect();
+    l.delegated = delegated;
     if let Some(first) = stack.resources().first() {
         l.resource_group(first);
     }
@@ -34,6 +47,8 @@ pub fn lower_stack(stack: &Stack, location: &str) -> Result<LowerResponse, Vec<I
             Resource::Network(n) => l.network(d, n),
             Resource::Subnet(s) => l.subnet(d, s),
             Resource::SecurityGroup(_) => l.security_group(d),
+            Resource::Secret(x) => l.secret(d, x),
+            Resource::Database(db) => l.database(d, db),
             other => l.err(
                 d,
                 "kind",
@@ -95,6 +110,8 @@ struct Lowering<'a> {
     location: &'a str,
     out: LowerResponse,
     errors: Vec<Invalid>,
+    /// The subnets delegated to PostgreSQL flexible servers (where databases sit).
+    delegated: std::collections::BTreeSet<String>,
 }
 
 fn addr(type_name: &str, name: &str) -> String {

@@ -392,7 +392,14 @@ impl Lowering<'_> {
                     Value::reference(addr("azure_virtual_network", network), "id"),
                 ),
                 ("address_prefix".into(), Value::str(&s.cidr)),
-                ("delegations".into(), Value::List(vec![])),
+                (
+                    "delegations".into(),
+                    if self.delegated.contains(d.name.as_str()) {
+                        Value::List(vec![Value::str(services::POSTGRES_DELEGATION)])
+                    } else {
+                        Value::List(vec![])
+                    },
+                ),
                 ("service_endpoints".into(), Value::List(endpoints)),
                 (
                     "network_security_group_id".into(),

@@ -238,3 +238,142 @@ fn nat_per_zone_is_a_zonal_gateway_per_zone_and_shared_is_one() {
         .iter()
         .all(|c| c.type_name.as_str() != "azure_nat_gateway"));
 }
+
+fn database_stack(db: impl FnOnce(Database) -> Database) -> Stack {
+    let mut s = Stack::new("shop");
+    let vpc = s.add("main", Network::new("10.1.0.0/16").nat(NatMode::None));
+    s.add("web", Subnet::new(&vpc, "10.1.1.0/24").tier(Tier::Public));
+    s.add(
+        "data",
+        Subnet::new(&vpc, "10.1.2.0/24").tier(Tier::Isolated),
+    );
+    let pw = s.add("db-admin", Secret::generated());
+    s.add(
+        "orders",
+        db(Database::postgres("15")
+            .in_network(&vpc)
+            .storage_gb(100)
+            .admin_user("orders_admin")
+            .admin_password(&pw)
+            .database("orders")),
+    );
+    s
+}
+
+#[test]
+fn a_database_is_a_private_flexible_server_in_a_delegated_subnet() {
+    let l = lowered(&database_stack(|d| {
+        d.size(Size::Large)
+            .high_availability(true)
+            .maintenance_window(Window::weekly(Weekday::Sun, 4))
+            .parameter("work_mem", "8192")
+    }));
+    let server = attrs(&l, "azure_postgresql_flexible_server.orders");
+    assert_eq!(server["name"], Value::str("shop-orders"));
+    // HA needs General Purpose; storage rounds up to Azure's next size.
+    assert_eq!(server["sku_name"], Value::str("Standard_D2ds_v5"));
+    assert_eq!(server["sku_tier"], Value::str("GeneralPurpose"));
+    assert_eq!(server["high_availability"], Value::str("ZoneRedundant"));
+    assert_eq!(server["storage_gb"], Value::Int(128));
+    assert_eq!(server["maintenance_day"], Value::Int(0), "Sunday is 0");
+    assert_eq!(server["maintenance_hour"], Value::Int(4));
+    assert_eq!(
+        server["delegated_subnet_id"],
+        Value::reference("azure_subnet.data", "id")
+    );
+    assert_eq!(
+        server["administrator_password"],
+        Value::reference("azure_key_vault_secret.db-admin", "value")
+    );
+    // Only the database's subnet is delegated.
+    assert_eq!(
+        attrs(&l, "azure_subnet.data")["delegations"],
+        Value::List(vec![Value::str(
+            "Microsoft.DBforPostgreSQL/flexibleServers"
+        )])
+    );
+    assert_eq!(
+        attrs(&l, "azure_subnet.web")["delegations"],
+        Value::List(vec![])
+    );
+    let zone = attrs(&l, "azure_private_dns_zone.main-postgres");
+    assert_eq!(
+        zone["name"],
+        Value::str("shop-main.postgres.database.azure.com")
+    );
+    let link = attrs(&l, "azure_private_dns_zone_link.main-postgres");
+    assert_eq!(
+        link["virtual_network_id"],
+        Value::reference("azure_virtual_network.main", "id")
+    );
+    assert_eq!(
+        attrs(&l, "azure_postgresql_configuration.orders-work_mem")["value"],
+        Value::str("8192")
+    );
+    assert_eq!(
+        attrs(&l, "azure_postgresql_database.orders-orders")["name"],
+        Value::str("orders")
+    );
+    // One vault per stack holds the secret.
+    let vault = attrs(&l, "azure_key_vault.stack");
+    assert_eq!(vault["name"], Value::str("kv-shop"));
+    assert_eq!(vault["on_soft_deleted"], Value::str("recover"));
+    assert_eq!(
+        attrs(&l, "azure_key_vault_secret.db-admin")["key_vault_id"],
+        Value::reference("azure_key_vault.stack", "id")
+    );
+    // Small servers without HA are Burstable.
+    let small = lowered(&database_stack(|d| d.size(Size::Small)));
+    assert_eq!(
+        attrs(&small, "azure_postgresql_flexible_server.orders")["sku_name"],
+        Value::str("Standard_B1ms")
+    );
+}
+
+#[test]
+fn what_a_flexible_server_cannot_honour_is_refused_by_field() {
+    for (db, field) in [
+        (
+            database_stack(|d| d.backup_window(Window::daily(3))),
+            "backup_window",
+        ),
+        (database_stack(|d| d.admin_user("admin")), "admin_user"),
+        (
+            database_stack(|d| d.storage_type(StorageType::Standard)),
+            "storage_type",
+        ),
+        (
+            database_stack(|d| d.backup_retention_days(3)),
+            "backup_retention_days",
+        ),
+        (database_stack(|d| d.storage_gb(40000)), "storage_gb"),
+        (
+            database_stack(|d| d.maintenance_window(Window::daily(2))),
+            "maintenance_window",
+        ),
+        (database_stack(|d| d.encrypted(false)), "encrypted"),
+    ] {
+        let errors = refused(&db);
+        assert!(
+            errors
+                .iter()
+                .any(|(r, f)| r == "database.orders" && f == field),
+            "{field} not in {errors:?}"
+        );
+    }
+    let v17 = database_stack(|mut d| {
+        d.version = "17".into();
+        d
+    });
+    assert!(refused(&v17)
+        .iter()
+        .any(|(r, f)| r == "database.orders" && f == "version"));
+}
+
+#[test]
+fn dns_labels_are_lower_case_without_doubled_hyphens() {
+    assert_eq!(dns_label(&["kv", "My__Stack"], 24), "kv-my-stack");
+    assert_eq!(dns_label(&["1st"], 24), "c1st");
+    let long = dns_label(&["kv", &"a".repeat(40)], 24);
+    assert!(long.len() <= 24, "{long}");
+}

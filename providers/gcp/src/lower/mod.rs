@@ -4,8 +4,8 @@
 
 use cairn_core::invalid::Invalid;
 use cairn_core::model::{
-    Access, Broker, Cache, Database, Declared, NatMode, Network, Placement, Protocol, Resource,
-    Rule, RuleSource, Secret, SecretSource, SecurityGroup, Size, Stack, StorageType, Subnet, Tier,
+    Access, Broker, Cache, Database, Declared, NatMode, Network, Protocol, Resource, Rule,
+    RuleSource, Secret, SecretSource, SecurityGroup, Size, Stack, StorageType, Subnet, Tier,
 };
 use cairn_core::provider::{Concrete, Export, LowerResponse};
 use cairn_core::value::{Attrs, Text, Value};

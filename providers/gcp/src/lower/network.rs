@@ -157,13 +157,4 @@ impl Lowering<'_> {
 }
 
 /// The network a service is placed in: the one named, or its subnets'.
-pub(super) fn network_of(stack: &Stack, p: &Placement) -> Option<String> {
-    if let Some(n) = &p.network {
-        return Some(n.name().to_string());
-    }
-    let first = p.subnets.first()?;
-    stack.resources().iter().find_map(|x| match &x.resource {
-        Resource::Subnet(s) if x.name == first.name() => Some(s.network.name().to_string()),
-        _ => None,
-    })
-}
+pub(super) use cairn_provider_kit::placement::network_of;
