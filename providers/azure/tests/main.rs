@@ -5,3 +5,4 @@ mod conformance;
 mod database;
 mod network;
 mod support;
+mod vault;
