@@ -73,6 +73,20 @@ pub(crate) fn model<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A management crate's model as the JSON ARM answered (its wire names), for reading
+/// fields without the crate's nested option types.
+pub(crate) fn json_of<T: serde::Serialize>(x: &T) -> serde_json::Value {
+    serde_json::to_value(x).unwrap_or_default()
+}
+
+/// The string at `v[path...]`, or empty.
+pub(crate) fn jstr<'a>(v: &'a serde_json::Value, path: &[&str]) -> &'a str {
+    path.iter()
+        .fold(v, |v, k| &v[*k])
+        .as_str()
+        .unwrap_or_default()
+}
+
 /// A model's field as ARM spells it (an enum's wire name), or empty.
 pub(crate) fn wire<T: serde::Serialize>(v: &Option<T>) -> String {
     v.as_ref()

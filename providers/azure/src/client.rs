@@ -13,6 +13,9 @@ use std::time::Duration;
 
 // Each crate's client for the one API version its feature enables (the root re-exports a
 // version only with the crate's default tag, which would enable more).
+pub(crate) use azure_mgmt_eventhub::package_2024_01::{
+    models as eventhub, Client as EventHubClient,
+};
 pub(crate) use azure_mgmt_keyvault::profile_hybrid_2020_09_01::{
     models as keyvault, Client as KeyVaultClient,
 };
@@ -21,6 +24,7 @@ pub(crate) use azure_mgmt_postgresql::package_flexibleserver_2024_08_01::{
     models as postgres, Client as PostgresClient,
 };
 pub(crate) use azure_mgmt_privatedns::package_2024_06::{models as dns, Client as DnsClient};
+pub(crate) use azure_mgmt_redis::package_2024_03::{models as redis, Client as RedisClient};
 pub(crate) use azure_mgmt_resources::package_resources_2021_04::{
     models as resources, Client as ResourcesClient,
 };
@@ -33,6 +37,8 @@ pub(crate) struct Clients {
     pub postgres: PostgresClient,
     pub dns: DnsClient,
     pub keyvault: KeyVaultClient,
+    pub redis: RedisClient,
+    pub eventhub: EventHubClient,
     /// For the polls of long-running operations (`Azure-AsyncOperation`, `Location`).
     poller: Pipeline,
     credential: Arc<dyn TokenCredential>,
@@ -121,6 +127,8 @@ impl Clients {
             postgres: build!(PostgresClient, credential, url, options),
             dns: build!(DnsClient, credential, url, options),
             keyvault: build!(KeyVaultClient, credential, url, options),
+            redis: build!(RedisClient, credential, url, options),
+            eventhub: build!(EventHubClient, credential, url, options),
             poller,
             credential,
             scope,

@@ -25,9 +25,11 @@
 #[macro_use]
 mod tagged;
 mod arm;
+mod cache;
 mod client;
 mod dns;
 mod error;
+mod eventhub;
 mod group;
 mod lower;
 mod nat;

@@ -1,11 +1,13 @@
 //! The Azure types cairn manages, each declared once (schema + operations).
 
 use crate::client::dns::{PrivateZone, VirtualNetworkLink};
+use crate::client::eventhub::{AuthorizationRule, EhNamespace, Eventhub};
 use crate::client::keyvault::{Secret, Vault};
 use crate::client::network::{
     ApplicationSecurityGroup, NatGateway, NetworkSecurityGroup, PublicIpAddress, VirtualNetwork,
 };
 use crate::client::postgres::{Configuration, Database, Server};
+use crate::client::redis::RedisResource;
 use crate::{group, network, tagged, vault, Ctx};
 use cairn_core::model::KindName;
 use cairn_core::provider::{AttrSchema, ResourceSchema};
@@ -55,6 +57,15 @@ const LOWERS_TO: &[(KindName, &[&str])] = &[
         KindName::Secret,
         &["azure_key_vault", "azure_key_vault_secret"],
     ),
+    (KindName::Cache, &["azure_redis_cache"]),
+    (
+        KindName::Broker,
+        &[
+            "azure_eventhub_namespace",
+            "azure_eventhub",
+            "azure_eventhub_authorization_rule",
+        ],
+    ),
 ];
 
 /// Attributes no override may set: names and groups are cairn's ownership marks and
@@ -67,6 +78,7 @@ pub(crate) const NOT_OVERRIDABLE: &[&str] = &[
     "tags",
     "server_id",
     "key_vault_id",
+    "namespace_id",
     "private_dns_zone_id",
     "delegated_subnet_id",
     "administrator_password",
@@ -86,6 +98,8 @@ pub(crate) const TAGGED: &[&str] = &[
     "azure_private_dns_zone_link",
     "azure_key_vault",
     "azure_key_vault_secret",
+    "azure_redis_cache",
+    "azure_eventhub_namespace",
 ];
 
 /// The override keys Azure reads per portable kind: every attribute a user may set on the
@@ -364,6 +378,103 @@ fn registry() -> Registry<Ctx> {
             tagged::create::<Secret>,
             tagged::update::<Secret>,
             tagged::delete::<Secret>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_redis_cache")
+            // Azure's documentation: about 15 minutes (longer for Premium).
+            .typical_duration(Duration::from_secs(900))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("sku_name", U)
+            .attr("sku_family", U)
+            .attr("sku_capacity", U)
+            .attr("redis_version", F)
+            .attr("enable_non_ssl_port", U)
+            .attr("minimum_tls_version", U)
+            .attr("replicas_per_primary", U)
+            .attr("public_network_access", U)
+            .attr("zones", F.unordered())
+            .attr("tags", U)
+            .attr("id", C)
+            .attr("hostname", C)
+            .attr("ssl_port", C)
+            .attr(
+                "primary_key",
+                AttrSchema {
+                    computed: true,
+                    ..AttrSchema::SENSITIVE
+                },
+            )
+            .adopts_existing(),
+        ops!(
+            tagged::read::<RedisResource>,
+            tagged::create::<RedisResource>,
+            tagged::update::<RedisResource>,
+            tagged::delete::<RedisResource>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_eventhub_namespace")
+            .typical_duration(Duration::from_secs(120))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("sku", U)
+            .attr("capacity", U)
+            .attr("minimum_tls_version", U)
+            .attr("public_network_access", U)
+            .attr("tags", U)
+            .attr("id", C)
+            .attr("kafka_enabled", C)
+            .attr("bootstrap_brokers", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<EhNamespace>,
+            tagged::create::<EhNamespace>,
+            tagged::update::<EhNamespace>,
+            tagged::delete::<EhNamespace>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_eventhub")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("namespace_id", F)
+            // Standard namespaces cannot change a hub's partitions.
+            .attr("partition_count", F)
+            .attr("retention_hours", U)
+            .attr("cleanup_policy", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<Eventhub>,
+            tagged::create::<Eventhub>,
+            tagged::update::<Eventhub>,
+            tagged::delete::<Eventhub>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_eventhub_authorization_rule")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("namespace_id", F)
+            .attr("rights", US)
+            .attr("id", C)
+            .attr(
+                "primary_connection_string",
+                AttrSchema {
+                    computed: true,
+                    ..AttrSchema::SENSITIVE
+                },
+            )
+            .adopts_existing(),
+        ops!(
+            tagged::read::<AuthorizationRule>,
+            tagged::create::<AuthorizationRule>,
+            tagged::update::<AuthorizationRule>,
+            tagged::delete::<AuthorizationRule>,
         ),
     );
     r

@@ -197,6 +197,15 @@ pub(crate) trait Tagged: Sized + Send + Sync + 'static {
         at: &At,
         name: &str,
     ) -> impl Future<Output = azure_core::Result<azure_core::headers::Headers>> + Send;
+    /// What a GET does not answer but a read records, from another call of the resource's
+    /// (a cache's access key, a rule's connection string): added to `attrs`.
+    fn enrich(
+        _ctx: &Ctx,
+        _at: &At,
+        _attrs: &mut Attrs,
+    ) -> impl Future<Output = azure_core::Result<()>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Every item of a paged list.
@@ -254,7 +263,7 @@ pub(crate) async fn read<T: Tagged>(
     let wanted: Vec<_> = req.items.iter().map(|i| (i, wanted::<T>(i))).collect();
     let places = wanted.iter().map(|(_, (at, _))| at.clone()).collect();
     let listed = list_groups::<T>(ctx, &req.type_name, places).await?;
-    Ok(wanted
+    let mut out: BTreeMap<Text, ReadOutcome> = wanted
         .into_iter()
         .map(|(item, (at, name))| {
             let found = listed.iter().find(|(g, x)| {
@@ -272,7 +281,16 @@ pub(crate) async fn read<T: Tagged>(
             };
             (item.address.clone(), outcome)
         })
-        .collect())
+        .collect();
+    for (address, outcome) in out.iter_mut() {
+        if let ReadOutcome::Found { id, attrs } = outcome {
+            let at = At::of_id(id, T::PARENT.is_some());
+            T::enrich(ctx, &at, attrs)
+                .await
+                .map_err(|e| convert(address, e))?;
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) async fn get<T: Tagged>(
@@ -324,7 +342,11 @@ async fn put<T: Tagged>(
         .ok_or_else(|| ProviderError::NotFound {
             address: address.to_string(),
         })?;
-    Ok(kept::<T>(made.attrs(at), declared))
+    let mut attrs = kept::<T>(made.attrs(at), declared);
+    T::enrich(ctx, at, &mut attrs)
+        .await
+        .map_err(|e| convert(address, e))?;
+    Ok(attrs)
 }
 
 pub(crate) async fn create<T: Tagged>(

@@ -35,6 +35,22 @@ fn the_azure_provider_passes_the_provider_conformance_suite() {
             .admin_password(&pw)
             .parameter("work_mem", "8192"),
     );
+    let key = s.add("cache-key", Secret::produced());
+    s.add(
+        "cache",
+        Cache::redis("6")
+            .multi_zone(false)
+            .auth_token(&key)
+            .in_network(&vpc),
+    );
+    let creds = s.add("broker-clients", Secret::produced());
+    s.add(
+        "events",
+        Broker::kafka("3")
+            .topic("orders", 2)
+            .credentials(&creds)
+            .in_network(&vpc),
+    );
     let dir = tempfile::tempdir().unwrap();
     let report = az
         .rt
@@ -44,11 +60,12 @@ fn the_azure_provider_passes_the_provider_conformance_suite() {
         report.adopted_after_lost_answer > 0 && report.rounds > 1,
         "{report:?}"
     );
-    // Rule 4 adopts all sixteen objects under their names: the resource group, the
+    // Rule 4 adopts all twenty-two objects under their names: the resource group, the
     // network, its security group, the three subnets, the application security group, the
-    // NAT gateway and its public address; the key vault and the secret; the private DNS
-    // zone and its link, the flexible server, its database and its parameter.
-    assert_eq!(report.adopted_by_key, 16, "{report:?}");
+    // NAT gateway and its public address; the key vault and its three secrets; the private
+    // DNS zone and its link, the flexible server, its database and its parameter; the
+    // Redis cache; the Event Hubs namespace, its event hub and its rule.
+    assert_eq!(report.adopted_by_key, 22, "{report:?}");
     assert_eq!(az.group_contents("conf-net"), (false, 0));
     assert_eq!(az.deleted_vaults("conf-net"), 0);
 }

@@ -4,5 +4,6 @@
 mod conformance;
 mod database;
 mod network;
+mod streams;
 mod support;
 mod vault;

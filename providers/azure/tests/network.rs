@@ -110,7 +110,7 @@ fn what_azure_cannot_take_yet_is_refused_naming_field_and_cloud() {
     };
     assert!(said("network.main", "dns"), "DNS off: {err:?}");
     assert!(
-        said("cache.cache", "kind"),
-        "a kind not lowered yet: {err:?}"
+        said("cache.cache", "version"),
+        "Redis 7 without an azure pin: {err:?}"
     );
 }

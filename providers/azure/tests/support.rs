@@ -126,6 +126,8 @@ impl Azure {
             ("Microsoft.Network/privateDnsZones", "2024-06-01"),
             ("Microsoft.DBforPostgreSQL/flexibleServers", "2024-08-01"),
             ("Microsoft.KeyVault/vaults", "2019-09-01"),
+            ("Microsoft.Cache/redis", "2024-03-01"),
+            ("Microsoft.EventHub/namespaces", "2024-01-01"),
         ] {
             let (status, body) = self.arm("GET", &format!("{group}/providers/{path}"), api, "");
             assert_eq!(status, 200, "{body}");

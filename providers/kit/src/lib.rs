@@ -18,9 +18,8 @@
 //! [`wait`] (waiters that park and give their engine slot back), [`budget`] (per-service
 //! concurrency that halves on throttling and grows back), [`retry`] (error classes, and the
 //! delete retried while the object is still in use), [`names`] (creates under a name a
-//! previous holder still being deleted keeps taken), [`placement`] (the network a service's
-//! placement names), and [`registry`] (each concrete type declared once: its schema and its
-//! operations).
+//! previous holder still being deleted keeps taken), and [`registry`] (each concrete type
+//! declared once: its schema and its operations).
 
 pub mod adopt;
 pub mod budget;
@@ -28,7 +27,6 @@ pub mod conformance;
 pub mod lifecycle;
 pub mod names;
 pub mod ownership;
-pub mod placement;
 pub mod registry;
 pub mod retry;
 pub mod wait;

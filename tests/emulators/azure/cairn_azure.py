@@ -81,6 +81,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from arm_contract import ArmError, Contract  # noqa: E402
 from azure_postgres import CONFIGURATIONS, DATABASES, SERVERS, FlexibleServers  # noqa: E402
 from keyvault_data import SecretsDataPlane  # noqa: E402
+import azure_streams  # noqa: E402
 
 # Types whose names are global (a DNS name is made from them): a name another subscription
 # or group holds is ARM's 409 with the provider's own code.
@@ -700,6 +701,12 @@ class Handler(BaseHTTPRequestHandler):
             POSTGRES.put_configuration(ARM, rid, old, resource)
         elif kind == "microsoft.network/publicipaddresses":
             public_ip(old, resource)
+        elif kind == azure_streams.REDIS:
+            azure_streams.put_redis(old, resource)
+        elif kind == azure_streams.NAMESPACES:
+            azure_streams.put_namespace(old, resource)
+        elif kind == azure_streams.EVENTHUBS:
+            azure_streams.put_eventhub(ARM, rid, old, resource)
         elif kind == "microsoft.keyvault/vaults":
             resource.setdefault("properties", {})["vaultUri"] = SECRETS_DATA.vault_uri(self.base(), resource["name"])
         if op.method == "PUT":

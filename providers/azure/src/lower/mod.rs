@@ -13,6 +13,7 @@ use cairn_core::value::{Attrs, Text, Value};
 
 mod network;
 mod services;
+mod streams;
 #[cfg(test)]
 use services::dns_label;
 #[cfg(test)]
@@ -49,6 +50,8 @@ pub fn lower_stack(stack: &Stack, location: &str) -> Result<LowerResponse, Vec<I
             Resource::SecurityGroup(_) => l.security_group(d),
             Resource::Secret(x) => l.secret(d, x),
             Resource::Database(db) => l.database(d, db),
+            Resource::Cache(c) => l.cache(d, c),
+            Resource::Broker(b) => l.broker(d, b),
             other => l.err(
                 d,
                 "kind",

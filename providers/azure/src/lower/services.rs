@@ -8,7 +8,6 @@
 
 use super::*;
 use cairn_core::model::{Database, Secret, SecretSource, Size, StorageType, Tier};
-use cairn_provider_kit::placement::network_of;
 
 /// The address of the stack's key vault.
 pub(crate) const VAULT: &str = "azure_key_vault.stack";
@@ -115,13 +114,18 @@ impl Lowering<'_> {
         let value = match &x.source {
             SecretSource::Generated(g) => Value::Generated(Box::new(g.clone())),
             SecretSource::Given(v) => Value::Sensitive(v.clone()),
-            SecretSource::Produced => {
-                return self.err(
-                    d,
-                    "source",
-                    "on azure a produced secret comes from a cache (Redis access key) or a broker (Event Hubs connection string), which are not lowered yet",
-                )
-            }
+            // Azure makes it (a cache's access key, a broker's connection string); cairn
+            // keeps it in the vault.
+            SecretSource::Produced => match self.producer_of(&d.name) {
+                Some((producer, attr)) => Value::reference(producer, attr),
+                None => {
+                    return self.err(
+                        d,
+                        "source",
+                        "on azure a produced secret is a cache's access key or a broker's connection string (Azure makes them): no cache or broker uses this one",
+                    )
+                }
+            },
         };
         let vault = self.vault(d);
         let secret = self.push(
@@ -145,7 +149,7 @@ impl Lowering<'_> {
         if let Some(s) = db.placement.subnets.first() {
             return Some(s.name().to_string());
         }
-        let net = network_of(self.stack, &db.placement)?;
+        let net = self.stack.network_of(&db.placement)?;
         let tier = db.placement.tier.unwrap_or(Tier::Isolated);
         self.stack
             .resources()
@@ -205,7 +209,7 @@ impl Lowering<'_> {
 
     /// A PostgreSQL flexible server with private access, its databases and its parameters.
     pub(super) fn database(&mut self, d: &Declared, db: &Database) {
-        let Some(net) = network_of(self.stack, &db.placement) else {
+        let Some(net) = self.stack.network_of(&db.placement) else {
             return self.err(d, "placement", "a database needs a network on azure");
         };
         let Some(subnet) = self.database_subnet(db) else {

@@ -377,3 +377,150 @@ fn dns_labels_are_lower_case_without_doubled_hyphens() {
     let long = dns_label(&["kv", &"a".repeat(40)], 24);
     assert!(long.len() <= 24, "{long}");
 }
+
+fn cache_stack(c: impl FnOnce(Cache) -> Cache) -> Stack {
+    let mut s = Stack::new("shop");
+    let vpc = s.add("main", Network::new("10.1.0.0/16").nat(NatMode::None));
+    s.add(
+        "data",
+        Subnet::new(&vpc, "10.1.2.0/24").tier(Tier::Isolated),
+    );
+    let key = s.add("key", Secret::produced());
+    s.add(
+        "cache",
+        c(Cache::redis("7")
+            .override_for("azure", "redis_version", "6")
+            .auth_token(&key)
+            .in_network(&vpc)),
+    );
+    s
+}
+
+#[test]
+fn caches_take_the_tier_their_replicas_and_zones_need() {
+    let sku = |l: &LowerResponse| {
+        let a = attrs(l, "azure_redis_cache.cache");
+        (
+            a["sku_name"].as_str().unwrap().to_string(),
+            a["sku_capacity"].clone(),
+            a["zones"].clone(),
+        )
+    };
+    let basic = lowered(&cache_stack(|c| {
+        c.replicas(0).automatic_failover(false).multi_zone(false)
+    }));
+    assert_eq!(
+        sku(&basic),
+        ("Basic".into(), Value::Int(2), Value::List(vec![]))
+    );
+    let standard = lowered(&cache_stack(|c| c.multi_zone(false).size(Size::Large)));
+    assert_eq!(sku(&standard).0, "Standard");
+    assert_eq!(sku(&standard).1, Value::Int(4), "C4 (13 GB) holds 8 GB");
+    let premium = lowered(&cache_stack(|c| c));
+    assert_eq!(
+        sku(&premium),
+        (
+            "Premium".into(),
+            Value::Int(1),
+            Value::List(vec![Value::str("1"), Value::str("2")])
+        )
+    );
+    let a = attrs(&premium, "azure_redis_cache.cache");
+    assert_eq!(a["redis_version"], Value::str("6"), "the stack's azure pin");
+    assert_eq!(a["public_network_access"], Value::str("Disabled"));
+    assert_eq!(a["enable_non_ssl_port"], Value::Bool(false));
+    // The produced secret is the key Azure made, kept in the vault.
+    assert_eq!(
+        attrs(&premium, "azure_key_vault_secret.key")["value"],
+        Value::reference("azure_redis_cache.cache", "primary_key")
+    );
+}
+
+#[test]
+fn what_a_cache_or_broker_cannot_honour_is_refused_by_field() {
+    let mut unpinned = Stack::new("shop");
+    let vpc = unpinned.add("main", Network::new("10.1.0.0/16").nat(NatMode::None));
+    unpinned.add("cache", Cache::redis("7").in_network(&vpc));
+    assert!(refused(&unpinned)
+        .iter()
+        .any(|(r, f)| r == "cache.cache" && f == "version"));
+    for (s, resource, field) in [
+        (cache_stack(|c| c.port(6390)), "cache.cache", "port"),
+        (
+            cache_stack(|c| c.replicas(0).multi_zone(false)),
+            "cache.cache",
+            "automatic_failover",
+        ),
+        (
+            cache_stack(|c| c.at_rest_encryption(false)),
+            "cache.cache",
+            "at_rest_encryption",
+        ),
+    ] {
+        assert!(
+            refused(&s).iter().any(|(r, f)| r == resource && f == field),
+            "{field}"
+        );
+    }
+    let mut b = Stack::new("shop");
+    let vpc = b.add("main", Network::new("10.1.0.0/16").nat(NatMode::None));
+    let given = b.add("creds", Secret::generated());
+    b.add(
+        "events",
+        Broker::kafka("3")
+            .throughput_mb_s(30)
+            .topic("a", 40)
+            .topic_with(Topic::new("b", 2).compacted(true))
+            .topic_with(Topic::new("c", 2).retention_hours(200))
+            .credentials(&given)
+            .in_network(&vpc),
+    );
+    let errors = refused(&b);
+    for field in [
+        "throughput_mb_s",
+        "topics[0].partitions",
+        "topics[1].compacted",
+        "topics[2].retention_hours",
+        "credentials",
+    ] {
+        assert!(
+            errors
+                .iter()
+                .any(|(r, f)| r == "broker.events" && f == field),
+            "{field} not in {errors:?}"
+        );
+    }
+}
+
+#[test]
+fn a_broker_is_an_event_hubs_namespace_sized_in_throughput_units() {
+    let mut s = Stack::new("shop");
+    let vpc = s.add("main", Network::new("10.1.0.0/16").nat(NatMode::None));
+    let creds = s.add("creds", Secret::produced());
+    s.add(
+        "events",
+        Broker::kafka("3")
+            .throughput_mb_s(2)
+            .storage_gb(300)
+            .topic("orders", 4)
+            .credentials(&creds)
+            .in_network(&vpc),
+    );
+    let l = lowered(&s);
+    let ns = attrs(&l, "azure_eventhub_namespace.events");
+    // 300 GB kept needs 4 units (84 GB each), more than the 2 MB/s does.
+    assert_eq!(ns["capacity"], Value::Int(4));
+    assert_eq!(ns["sku"], Value::str("Standard"));
+    let hub = attrs(&l, "azure_eventhub.events-orders");
+    assert_eq!(hub["partition_count"], Value::Int(4));
+    assert_eq!(hub["retention_hours"], Value::Int(168));
+    assert_eq!(
+        attrs(&l, "azure_key_vault_secret.creds")["value"],
+        Value::reference(
+            "azure_eventhub_authorization_rule.events-clients",
+            "primary_connection_string"
+        )
+    );
+    assert!(l.exports.iter().any(|e| e.attr == "bootstrap_brokers"
+        && e.value == Value::reference("azure_eventhub_namespace.events", "bootstrap_brokers")));
+}

@@ -157,4 +157,6 @@ impl Lowering<'_> {
 }
 
 /// The network a service is placed in: the one named, or its subnets'.
-pub(super) use cairn_provider_kit::placement::network_of;
+pub(super) fn network_of(stack: &Stack, p: &cairn_core::model::Placement) -> Option<String> {
+    stack.network_of(p)
+}
