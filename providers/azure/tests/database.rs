@@ -46,7 +46,10 @@ fn named(
         .admin_password(&pw)
         .parameter("max_connections", flag)
         .tag("team", "orders");
-    s.add("orders", db);
+    let db = s.add("orders", db);
+    // The app may reach the server; the rest of the network may not.
+    let app = s.add("app", SecurityGroup::new(&vpc, "app"));
+    s.allow(app.can_reach(&db));
     s
 }
 
@@ -93,6 +96,8 @@ fn flexible_servers_through_the_lifecycle_suite() {
             "azure_resource_group",
             "azure_virtual_network",
             "azure_subnet",
+            "azure_network_security_group",
+            "azure_application_security_group",
             "azure_private_dns_zone",
             "azure_private_dns_zone_link",
             "azure_key_vault",

@@ -11,6 +11,7 @@ use cairn_core::model::{Declared, Resource, Stack};
 use cairn_core::provider::{Concrete, Export, LowerResponse};
 use cairn_core::value::{Attrs, Text, Value};
 
+mod access;
 mod network;
 mod services;
 mod streams;
@@ -35,7 +36,7 @@ pub fn lower_stack(stack: &Stack, location: &str) -> Result<LowerResponse, Vec<I
         .resources()
         .iter()
         .filter_map(|d| match &d.resource {
-            Resource::Database(db) => l.database_subnet(db),
+            Resource::Database(db) => l.service_subnet(&db.placement),
             _ => None,
         })
         .collect();
@@ -60,18 +61,6 @@ pub fn lower_stack(stack: &Stack, location: &str) -> Result<LowerResponse, Vec<I
                     other.kind().as_str()
                 ),
             ),
-        }
-    }
-    for e in stack.access() {
-        if let Some(from) = stack.get(&e.from.name) {
-            l.err(
-                from,
-                "access",
-                format!(
-                    "access edges are not lowered on azure yet (the edge to {})",
-                    e.to
-                ),
-            );
         }
     }
     if l.errors.is_empty() {

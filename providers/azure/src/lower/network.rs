@@ -19,22 +19,22 @@ use cairn_core::model::{
 use std::collections::BTreeMap;
 
 /// ARM's limit on a rule's description.
-const DESCRIPTION_MAX: usize = 140;
+pub(super) const DESCRIPTION_MAX: usize = 140;
 const FIRST_PRIORITY: i64 = 100;
 const LAST_PRIORITY: i64 = 4096;
 
 /// One security rule as the `azure_network_security_group` type records it.
-struct NsgRule<'a> {
-    name: String,
-    direction: &'a str,
-    access: &'a str,
-    protocol: &'a str,
-    ports: Vec<Value>,
-    sources: Vec<Value>,
-    destinations: Vec<Value>,
-    source_groups: Vec<Value>,
-    destination_groups: Vec<Value>,
-    description: String,
+pub(super) struct NsgRule<'a> {
+    pub name: String,
+    pub direction: &'a str,
+    pub access: &'a str,
+    pub protocol: &'a str,
+    pub ports: Vec<Value>,
+    pub sources: Vec<Value>,
+    pub destinations: Vec<Value>,
+    pub source_groups: Vec<Value>,
+    pub destination_groups: Vec<Value>,
+    pub description: String,
 }
 
 impl NsgRule<'_> {
@@ -91,7 +91,7 @@ fn protocol_and_ports(r: &Rule) -> (&'static str, Vec<Value>) {
     }
 }
 
-fn group_id(name: &str) -> Value {
+pub(super) fn group_id(name: &str) -> Value {
     Value::reference(addr("azure_application_security_group", name), "id")
 }
 
@@ -232,6 +232,7 @@ impl Lowering<'_> {
         for (x, g) in &groups {
             self.group_rules(x, g, &mut allows, &mut denies);
         }
+        self.access_rules(&d.name, &mut allows, &mut denies);
         let mut out = Vec::new();
         let mut priority =
             BTreeMap::from([("Inbound", FIRST_PRIORITY), ("Outbound", FIRST_PRIORITY)]);

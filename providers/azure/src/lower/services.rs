@@ -7,7 +7,7 @@
 //! resolves through a private DNS zone linked to that network (one zone per network).
 
 use super::*;
-use cairn_core::model::{Database, Secret, SecretSource, Size, StorageType, Tier};
+use cairn_core::model::{Database, Secret, SecretSource, Size, StorageType};
 
 /// The address of the stack's key vault.
 pub(crate) const VAULT: &str = "azure_key_vault.stack";
@@ -143,25 +143,6 @@ impl Lowering<'_> {
         self.export(d, "value", Value::reference(&secret, "value"));
     }
 
-    /// The subnet a database of `network` is delegated: the first hint, else the network's
-    /// first subnet of the tier (isolated unless told).
-    pub(super) fn database_subnet(&self, db: &Database) -> Option<String> {
-        if let Some(s) = db.placement.subnets.first() {
-            return Some(s.name().to_string());
-        }
-        let net = self.stack.network_of(&db.placement)?;
-        let tier = db.placement.tier.unwrap_or(Tier::Isolated);
-        self.stack
-            .resources()
-            .iter()
-            .find_map(|x| match &x.resource {
-                Resource::Subnet(s) if s.network.name() == net && s.tier == tier => {
-                    Some(x.name.to_string())
-                }
-                _ => None,
-            })
-    }
-
     /// The private DNS zone of a network's servers and its link to the network (made with
     /// the network's first database).
     fn postgres_zone(&mut self, d: &Declared, net: &str) -> String {
@@ -212,7 +193,7 @@ impl Lowering<'_> {
         let Some(net) = self.stack.network_of(&db.placement) else {
             return self.err(d, "placement", "a database needs a network on azure");
         };
-        let Some(subnet) = self.database_subnet(db) else {
+        let Some(subnet) = self.service_subnet(&db.placement) else {
             return self.err(
                 d,
                 "placement",

@@ -524,3 +524,51 @@ fn a_broker_is_an_event_hubs_namespace_sized_in_throughput_units() {
     assert!(l.exports.iter().any(|e| e.attr == "bootstrap_brokers"
         && e.value == Value::reference("azure_eventhub_namespace.events", "bootstrap_brokers")));
 }
+
+#[test]
+fn access_edges_open_a_services_port_to_its_groups_and_close_it_to_the_rest() {
+    let mut s = database_stack(|d| d);
+    let vpc = Ref::<Network>::named("main");
+    let app = s.add("app", SecurityGroup::new(&vpc, "app"));
+    let db = Ref::<Database>::named("orders");
+    s.allow(app.can_reach(&db).description("orders from the app"));
+    let l = lowered(&s);
+    let rules = rules(&l);
+    let rule = |name: &str| {
+        rules
+            .iter()
+            .find(|r| r["name"] == Value::str(name))
+            .unwrap_or_else(|| panic!("no rule {name} in {rules:?}"))
+            .clone()
+    };
+    let inbound = rule("app-to-orders-in");
+    assert_eq!(inbound["access"], Value::str("Allow"));
+    assert_eq!(
+        inbound["source_application_security_groups"],
+        Value::List(vec![Value::reference(
+            "azure_application_security_group.app",
+            "id"
+        )])
+    );
+    assert_eq!(
+        inbound["destination_address_prefixes"],
+        Value::List(vec![Value::str("10.1.2.0/24")])
+    );
+    assert_eq!(
+        inbound["destination_port_ranges"],
+        Value::List(vec![Value::str("5432")])
+    );
+    assert_eq!(inbound["description"], Value::str("orders from the app"));
+    assert_eq!(
+        rule("app-to-orders-out")["direction"],
+        Value::str("Outbound")
+    );
+    // The rest of the network is denied the port, after every allow.
+    let deny = rule("orders-deny-network");
+    assert_eq!(deny["access"], Value::str("Deny"));
+    assert_eq!(
+        deny["source_address_prefixes"],
+        Value::List(vec![Value::str("VirtualNetwork")])
+    );
+    assert!(deny["priority"].as_int() > inbound["priority"].as_int());
+}
