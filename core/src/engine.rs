@@ -137,13 +137,14 @@ impl Engine {
             .provider
             .lower(LowerRequest { stack })
             .map_err(|e| EngineError::Invalid(ValidationErrors(e)))?;
-        let graph = ResourceGraph::build(
+        let mut graph = ResourceGraph::build(
             stack,
             self.provider.schema(),
             lowered.resources,
             lowered.exports,
         )
         .map_err(|e| EngineError::Invalid(ValidationErrors(e)))?;
+        graph.notes = lowered.notes;
         let mut errors = Vec::new();
         for o in stack.outputs() {
             if !graph

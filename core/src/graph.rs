@@ -33,6 +33,8 @@ pub struct ResourceGraph {
     pub resources: Vec<Desired>,
     pub index: HashMap<Text, usize>,
     pub exports: Vec<Export>,
+    /// The provider's notes on the lowering (carried into every plan).
+    pub notes: Vec<crate::invalid::Note>,
 }
 
 impl ResourceGraph {
@@ -240,6 +242,7 @@ impl ResourceGraph {
             resources,
             index: new_index,
             exports,
+            notes: Vec::new(),
         })
     }
 

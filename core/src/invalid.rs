@@ -31,6 +31,44 @@ impl Invalid {
     }
 }
 
+/// Something a cloud does differently from what a resource declares, said in the plan
+/// rather than refused: the declaration's intent is met, one detail of it is not (Azure
+/// takes a server's daily backups on its own schedule, so a backup window is not kept).
+/// A provider notes only what a user could not change on that cloud; what it could is an
+/// [`Invalid`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Note {
+    /// Portable address (`database.orders`).
+    pub resource: String,
+    /// The field not kept as declared.
+    pub field: String,
+    pub message: String,
+}
+
+impl Note {
+    pub fn new(
+        resource: impl AsRef<str>,
+        field: impl AsRef<str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Note {
+            resource: resource.as_ref().to_string(),
+            field: field.as_ref().to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: field `{}`: {}",
+            self.resource, self.field, self.message
+        )
+    }
+}
+
 /// Every problem found in a stack.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct ValidationErrors(pub Vec<Invalid>);

@@ -5,7 +5,7 @@
 //! Core never names a cloud: a provider turns portable resources into its own concrete
 //! resources (`lower`), and from then on core only diffs and orders attribute maps.
 
-use crate::invalid::Invalid;
+use crate::invalid::{Invalid, Note};
 use crate::model::{KindName, Stack};
 use crate::value::{Attrs, Text};
 use async_trait::async_trait;
@@ -192,6 +192,9 @@ pub struct LowerRequest<'a> {
 pub struct LowerResponse {
     pub resources: Vec<Concrete>,
     pub exports: Vec<Export>,
+    /// What this cloud does differently from the declaration where nothing the user could
+    /// declare would do better (shown in every plan; see [`Note`]).
+    pub notes: Vec<Note>,
 }
 
 type ProgressFn = dyn Fn(&str) + Send + Sync;

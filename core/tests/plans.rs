@@ -209,3 +209,32 @@ fn the_declaration_digest_changes_with_the_declaration_and_only_then() {
         seen.push(d);
     }
 }
+
+#[test]
+fn a_providers_notes_are_shown_in_the_plan_and_kept_in_its_json() {
+    let (rt, sb, mem) = (rt(), Sandbox::new(), MemoryProvider::new());
+    let engine = sb.engine(&mem);
+    let stack = full_stack();
+    let mut plan = rt.block_on(engine.plan(&stack, &refresh())).unwrap();
+    assert!(plan.notes.is_empty(), "the memory provider notes nothing");
+    assert!(
+        !cairn_core::plan::render::json(&plan).contains("\"notes\""),
+        "no notes, no field: plans without any are unchanged"
+    );
+    plan.notes.push(cairn_core::invalid::Note::new(
+        "database.db",
+        "backup_window",
+        "kept at a time of the cloud's choosing",
+    ));
+    let text = cairn_core::plan::render::text(&plan, Default::default());
+    assert!(
+        text.contains("Notes: what memory does differently from the stack:\n  ! database.db backup_window: kept at a time of the cloud's choosing"),
+        "{text}"
+    );
+    let json = cairn_core::plan::render::json(&plan);
+    let back: cairn_core::plan::Plan = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.notes, plan.notes);
+    // A saved plan carries them under its seal.
+    let saved = engine.save_plan(&mut plan).unwrap();
+    assert_eq!(engine.open_plan(&saved, &stack).unwrap().notes, plan.notes);
+}

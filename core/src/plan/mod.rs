@@ -192,6 +192,11 @@ pub struct Plan {
     /// objects, settled pending operations, protect flags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub state_updates: Vec<Mutation>,
+    /// What the provider does differently from the declaration (see [`Note`]).
+    ///
+    /// [`Note`]: crate::invalid::Note
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<crate::invalid::Note>,
     /// Every concrete resource, in dependency order; deletes last.
     pub changes: Vec<ResourceChange>,
     pub outputs: Vec<PlannedOutput>,

@@ -188,6 +188,11 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
         state_serial: base.map_or(0, |(_, s)| s),
         drift,
         state_updates,
+        notes: if options.mode == PlanMode::Destroy {
+            Vec::new()
+        } else {
+            graph.notes.clone()
+        },
         changes,
         outputs: planned_outputs,
         summary,

@@ -151,6 +151,20 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
         }
         out.push('\n');
     }
+    if !plan.notes.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.bold(&format!(
+                "Notes: what {} does differently from the stack:",
+                plan.provider
+            ))
+        );
+        for n in &plan.notes {
+            let _ = writeln!(out, "  ! {} {}: {}", n.resource, n.field, n.message);
+        }
+        out.push('\n');
+    }
     let visible: Vec<&ResourceChange> = plan
         .changes
         .iter()
