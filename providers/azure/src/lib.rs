@@ -28,6 +28,7 @@ mod arm;
 mod cache;
 mod client;
 mod dns;
+mod endpoint;
 mod error;
 mod eventhub;
 mod group;

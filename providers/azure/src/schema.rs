@@ -4,7 +4,8 @@ use crate::client::dns::{PrivateZone, VirtualNetworkLink};
 use crate::client::eventhub::{AuthorizationRule, EhNamespace, Eventhub};
 use crate::client::keyvault::{Secret, Vault};
 use crate::client::network::{
-    ApplicationSecurityGroup, NatGateway, NetworkSecurityGroup, PublicIpAddress, VirtualNetwork,
+    ApplicationSecurityGroup, NatGateway, NetworkSecurityGroup, PrivateDnsZoneGroup,
+    PrivateEndpoint, PublicIpAddress, VirtualNetwork,
 };
 use crate::client::postgres::{Configuration, Database, Server};
 use crate::client::redis::RedisResource;
@@ -57,13 +58,26 @@ const LOWERS_TO: &[(KindName, &[&str])] = &[
         KindName::Secret,
         &["azure_key_vault", "azure_key_vault_secret"],
     ),
-    (KindName::Cache, &["azure_redis_cache"]),
+    (
+        KindName::Cache,
+        &[
+            "azure_redis_cache",
+            "azure_private_endpoint",
+            "azure_private_dns_zone_group",
+            "azure_private_dns_zone",
+            "azure_private_dns_zone_link",
+        ],
+    ),
     (
         KindName::Broker,
         &[
             "azure_eventhub_namespace",
             "azure_eventhub",
             "azure_eventhub_authorization_rule",
+            "azure_private_endpoint",
+            "azure_private_dns_zone_group",
+            "azure_private_dns_zone",
+            "azure_private_dns_zone_link",
         ],
     ),
 ];
@@ -79,6 +93,9 @@ pub(crate) const NOT_OVERRIDABLE: &[&str] = &[
     "server_id",
     "key_vault_id",
     "namespace_id",
+    "private_endpoint_id",
+    "subnet_id",
+    "target_id",
     "private_dns_zone_id",
     "delegated_subnet_id",
     "administrator_password",
@@ -100,6 +117,7 @@ pub(crate) const TAGGED: &[&str] = &[
     "azure_key_vault_secret",
     "azure_redis_cache",
     "azure_eventhub_namespace",
+    "azure_private_endpoint",
 ];
 
 /// The override keys Azure reads per portable kind: every attribute a user may set on the
@@ -475,6 +493,41 @@ fn registry() -> Registry<Ctx> {
             tagged::create::<AuthorizationRule>,
             tagged::update::<AuthorizationRule>,
             tagged::delete::<AuthorizationRule>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_private_endpoint")
+            .typical_duration(Duration::from_secs(60))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("subnet_id", F)
+            .attr("target_id", F)
+            .attr("group_ids", F.unordered())
+            .attr("tags", U)
+            .attr("id", C)
+            .attr("private_ip", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<PrivateEndpoint>,
+            tagged::create::<PrivateEndpoint>,
+            tagged::update::<PrivateEndpoint>,
+            tagged::delete::<PrivateEndpoint>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_private_dns_zone_group")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("private_endpoint_id", F)
+            .attr("private_dns_zone_ids", US)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<PrivateDnsZoneGroup>,
+            tagged::create::<PrivateDnsZoneGroup>,
+            tagged::update::<PrivateDnsZoneGroup>,
+            tagged::delete::<PrivateDnsZoneGroup>,
         ),
     );
     r

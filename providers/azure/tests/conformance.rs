@@ -17,6 +17,11 @@ fn the_azure_provider_passes_the_provider_conformance_suite() {
         "data",
         Subnet::new(&vpc, "10.90.2.0/24").tier(Tier::Isolated),
     );
+    // The private endpoints' (the first isolated subnet is the database's, delegated).
+    s.add(
+        "endpoints",
+        Subnet::new(&vpc, "10.90.4.0/24").tier(Tier::Isolated),
+    );
     s.add(
         "workers",
         Subnet::new(&vpc, "10.90.3.0/24").tier(Tier::Private),
@@ -60,12 +65,14 @@ fn the_azure_provider_passes_the_provider_conformance_suite() {
         report.adopted_after_lost_answer > 0 && report.rounds > 1,
         "{report:?}"
     );
-    // Rule 4 adopts all twenty-two objects under their names: the resource group, the
-    // network, its security group, the three subnets, the application security group, the
-    // NAT gateway and its public address; the key vault and its three secrets; the private
-    // DNS zone and its link, the flexible server, its database and its parameter; the
-    // Redis cache; the Event Hubs namespace, its event hub and its rule.
-    assert_eq!(report.adopted_by_key, 22, "{report:?}");
+    // Rule 4 adopts all thirty-one objects under their names: the resource group, the
+    // network, its security group, the four subnets, the application security group, the NAT
+    // gateway and its public address; the key vault and its three secrets; the private DNS
+    // zone and its link, the flexible server, its database and its parameter; the Redis
+    // cache; the Event Hubs namespace, its event hub and its rule; and for the cache and
+    // the namespace each a private endpoint, its DNS zone group, and a privatelink zone
+    // linked to the network.
+    assert_eq!(report.adopted_by_key, 31, "{report:?}");
     assert_eq!(az.group_contents("conf-net"), (false, 0));
     assert_eq!(az.deleted_vaults("conf-net"), 0);
 }

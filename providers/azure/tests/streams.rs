@@ -43,6 +43,10 @@ fn redis_caches_through_the_lifecycle_suite() {
             "azure_virtual_network",
             "azure_subnet",
             "azure_redis_cache",
+            "azure_private_endpoint",
+            "azure_private_dns_zone_group",
+            "azure_private_dns_zone",
+            "azure_private_dns_zone_link",
             "azure_key_vault",
             "azure_key_vault_secret",
         ],
@@ -111,6 +115,10 @@ fn event_hubs_through_the_lifecycle_suite() {
             "azure_eventhub_namespace",
             "azure_eventhub",
             "azure_eventhub_authorization_rule",
+            "azure_private_endpoint",
+            "azure_private_dns_zone_group",
+            "azure_private_dns_zone",
+            "azure_private_dns_zone_link",
             "azure_key_vault",
             "azure_key_vault_secret",
         ],
@@ -217,6 +225,42 @@ fn produced_secrets_hold_what_the_services_made() {
     assert_eq!(cache["properties"]["publicNetworkAccess"], "Disabled");
     assert_eq!(cache["properties"]["sku"]["name"], "Basic");
     assert_eq!(cache["properties"]["enableNonSslPort"], false);
+    // Reached through a private endpoint in the isolated subnet, named in the privatelink
+    // zone linked to the network.
+    let (_, body) = az.arm(
+        "GET",
+        &format!("{group}/providers/Microsoft.Network/privateEndpoints"),
+        "2024-03-01",
+        "",
+    );
+    let endpoints: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let endpoints = endpoints["value"].as_array().unwrap();
+    assert_eq!(
+        endpoints.len(),
+        2,
+        "the cache's and the namespace's: {endpoints:?}"
+    );
+    for e in endpoints {
+        let p = &e["properties"];
+        assert!(
+            p["subnet"]["id"]
+                .as_str()
+                .unwrap()
+                .ends_with("/subnets/data"),
+            "{e}"
+        );
+        assert!(p["customDnsConfigs"][0]["ipAddresses"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("10.92.1."));
+    }
+    let (status, _) = az.arm(
+        "GET",
+        &format!("{group}/providers/Microsoft.Network/privateDnsZones/privatelink.redis.cache.windows.net"),
+        "2024-06-01",
+        "",
+    );
+    assert_eq!(status, 200);
     az.apply(
         &engine,
         &s,

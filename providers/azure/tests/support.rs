@@ -124,6 +124,7 @@ impl Azure {
             ("Microsoft.Network/natGateways", "2024-03-01"),
             ("Microsoft.Network/publicIPAddresses", "2024-03-01"),
             ("Microsoft.Network/privateDnsZones", "2024-06-01"),
+            ("Microsoft.Network/privateEndpoints", "2024-03-01"),
             ("Microsoft.DBforPostgreSQL/flexibleServers", "2024-08-01"),
             ("Microsoft.KeyVault/vaults", "2019-09-01"),
             ("Microsoft.Cache/redis", "2024-03-01"),

@@ -102,3 +102,44 @@ def put_eventhub(arm, rid, old, resource):
         raise refuse("Log compaction needs the Premium or Dedicated tier.", "CompactionNotSupportedForSku")
     retention.setdefault("cleanupPolicy", "Delete")
     props.update(partitionCount=partitions, partitionIds=[str(i) for i in range(partitions)], status="Active", messageRetentionInDays=max(1, hours // 24))
+
+
+# --- private endpoints (Microsoft.Network, 2024-03-01) ---------------------------------------
+
+PRIVATE_ENDPOINTS = "microsoft.network/privateendpoints"
+# The Private Link group each target type offers (Azure's documentation).
+LINK_GROUPS = {"microsoft.cache/redis": "redisCache", "microsoft.eventhub/namespaces": "namespace", "microsoft.keyvault/vaults": "vault", "microsoft.dbforpostgresql/flexibleservers": "postgresqlServer"}
+
+
+def put_private_endpoint(arm, old, resource):
+    """An endpoint needs its subnet and its target, with a group the target offers; it
+    gets an address of the subnet and the target's name in `customDnsConfigs`."""
+    props = resource.setdefault("properties", {})
+    subnet_id = (props.get("subnet") or {}).get("id", "")
+    subnet = arm.resources.get(subnet_id.lower())
+    if subnet is None:
+        raise ArmError(400, "InvalidResourceReference", f"Resource {subnet_id} referenced by resource {resource['id']} was not found.")
+    if (subnet.get("properties") or {}).get("delegations"):
+        raise refuse(f"Private endpoint {resource['id']} cannot be created in subnet {subnet_id}: the subnet is delegated.", "PrivateEndpointCreationNotAllowedAsSubnetIsDelegated")
+    connections = props.get("privateLinkServiceConnections") or []
+    if len(connections) != 1:
+        raise refuse("A private endpoint takes exactly one private link service connection.", "InvalidPrivateEndpoint")
+    conn = connections[0].get("properties") or {}
+    target_id = conn.get("privateLinkServiceId", "")
+    target = arm.resources.get(target_id.lower())
+    if target is None:
+        raise ArmError(400, "InvalidResourceReference", f"Resource {target_id} referenced by resource {resource['id']} was not found.")
+    offered = LINK_GROUPS.get(arm.type_of(target_id).lower())
+    if conn.get("groupIds") != [offered]:
+        raise refuse(f"Group ids {conn.get('groupIds')} are not offered by {arm.type_of(target_id)} (it offers [{offered!r}]).", "PrivateEndpointBadRequest")
+    if old is not None and (old["properties"].get("subnet") or {}).get("id", "").lower() != subnet_id.lower():
+        raise refuse("The subnet of a private endpoint cannot change.", "CannotChangeSubnetOfPrivateEndpoint")
+    conn["privateLinkServiceConnectionState"] = {"status": "Approved", "description": "Auto-Approved", "actionsRequired": "None"}
+    prefix = (subnet.get("properties") or {}).get("addressPrefix", "10.0.0.0/24")
+    base = prefix.split("/")[0].rsplit(".", 1)[0]
+    used = {c.get("ipAddresses", [""])[0] for r in arm.resources.values() if arm.type_of(r.get("id", "")).lower() == PRIVATE_ENDPOINTS and r is not old for c in (r.get("properties") or {}).get("customDnsConfigs", [])}
+    ip = (old or {}).get("properties", {}).get("customDnsConfigs", [{}])[0].get("ipAddresses", [None])[0] if old else None
+    if ip is None:
+        ip = next(f"{base}.{n}" for n in range(4, 255) if f"{base}.{n}" not in used)
+    host = {"redisCache": "redis.cache.windows.net", "namespace": "servicebus.windows.net", "vault": "vault.azure.net", "postgresqlServer": "postgres.database.azure.com"}[offered]
+    props["customDnsConfigs"] = [{"fqdn": f"{target['name']}.{host}", "ipAddresses": [ip]}]

@@ -60,6 +60,7 @@ Control plane (under /_emulator/):
                                server answers: {"host", "port", "databases"}
   GET  /_emulator/calls        the call log: operation id, method, path, status, start,
                                end, fault, held
+  POST /_emulator/calls/reset  empty the call log
 The same settings are read at start from CAIRN_AZURE_LATENCY_MS, CAIRN_AZURE_OP_POLLS,
 CAIRN_AZURE_OP_MS and CAIRN_AZURE_RETRY_AFTER_S.
 """
@@ -472,6 +473,8 @@ class Handler(BaseHTTPRequestHandler):
             segments = [s for s in url.path.split("/") if s]
             if segments[:1] == ["keyvault"]:
                 op_id = f"KeyVaultData_{method}"
+                if SETTINGS.latency_ms > 0:
+                    time.sleep(SETTINGS.latency_ms / 1000.0)
                 with LOCK:
                     status, body = SECRETS_DATA.serve(ARM, method, segments[1:], query)
                 headers = {}
@@ -707,6 +710,8 @@ class Handler(BaseHTTPRequestHandler):
             azure_streams.put_namespace(old, resource)
         elif kind == azure_streams.EVENTHUBS:
             azure_streams.put_eventhub(ARM, rid, old, resource)
+        elif kind == azure_streams.PRIVATE_ENDPOINTS:
+            azure_streams.put_private_endpoint(ARM, old, resource)
         elif kind == "microsoft.keyvault/vaults":
             resource.setdefault("properties", {})["vaultUri"] = SECRETS_DATA.vault_uri(self.base(), resource["name"])
         if op.method == "PUT":
@@ -813,6 +818,10 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_emulator/calls" and method == "GET":
                 with LOCK:
                     return self.answer(200, list(CALLS))
+            if path == "/_emulator/calls/reset" and method == "POST":
+                with LOCK:
+                    CALLS.clear()
+                return self.answer(200, {"reset": True})
             if path == "/_emulator/held" and method == "GET":
                 with LOCK:
                     return self.answer(200, list(HELD))

@@ -31,6 +31,7 @@ SPEC_FILES = {
     "network/resource-manager/Microsoft.Network/stable/2024-03-01/natGateway.json": ("NatGateways_",),
     "network/resource-manager/Microsoft.Network/stable/2024-03-01/applicationSecurityGroup.json": ("ApplicationSecurityGroups_",),
     "network/resource-manager/Microsoft.Network/stable/2024-03-01/applicationGateway.json": ("ApplicationGateways_",),
+    "network/resource-manager/Microsoft.Network/stable/2024-03-01/privateEndpoint.json": ("PrivateEndpoints_", "PrivateDnsZoneGroups_"),
     "postgresql/resource-manager/Microsoft.DBforPostgreSQL/stable/2024-08-01/FlexibleServers.json": ("Servers_",),
     "postgresql/resource-manager/Microsoft.DBforPostgreSQL/stable/2024-08-01/Databases.json": ("Databases_",),
     "postgresql/resource-manager/Microsoft.DBforPostgreSQL/stable/2024-08-01/Configuration.json": ("Configurations_",),

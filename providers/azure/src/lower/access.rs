@@ -53,6 +53,43 @@ impl Lowering<'_> {
             })
     }
 
+    /// The subnet a cache's or broker's private endpoint sits in: as `service_subnet`, but
+    /// never one delegated to flexible servers (a delegated subnet holds nothing else).
+    pub(super) fn endpoint_subnet(&self, p: &Placement) -> Option<String> {
+        let free = |name: &str| !self.delegated.contains(name);
+        if !p.subnets.is_empty() {
+            return p
+                .subnets
+                .iter()
+                .map(|s| s.name().to_string())
+                .find(|s| free(s));
+        }
+        let net = self.stack.network_of(p)?;
+        let tier = p.tier.unwrap_or(Tier::Isolated);
+        self.stack
+            .resources()
+            .iter()
+            .find_map(|x| match &x.resource {
+                Resource::Subnet(s)
+                    if s.network.name() == net && s.tier == tier && free(&x.name) =>
+                {
+                    Some(x.name.to_string())
+                }
+                _ => None,
+            })
+    }
+
+    /// The subnet service `r` sits in: a database's delegated one, a cache's or broker's
+    /// endpoint subnet.
+    fn placed_subnet(&self, r: &Resource) -> Option<String> {
+        match r {
+            Resource::Database(x) => self.service_subnet(&x.placement),
+            Resource::Cache(x) => self.endpoint_subnet(&x.placement),
+            Resource::Broker(x) => self.endpoint_subnet(&x.placement),
+            _ => None,
+        }
+    }
+
     /// The declared range of subnet `name`.
     fn cidr_of(&self, name: &str) -> Option<String> {
         match self.stack.get(name).map(|d| &d.resource) {
@@ -77,7 +114,10 @@ impl Lowering<'_> {
             if stack.network_of(p).as_deref() != Some(network) {
                 continue;
             }
-            let Some(cidr) = self.service_subnet(p).and_then(|s| self.cidr_of(&s)) else {
+            let Some(cidr) = self
+                .placed_subnet(&x.resource)
+                .and_then(|s| self.cidr_of(&s))
+            else {
                 continue;
             };
             denies.push(NsgRule {
@@ -126,10 +166,7 @@ impl Lowering<'_> {
         };
         let (destinations, destination_groups) = match &to.resource {
             Resource::SecurityGroup(_) => (vec![], vec![super::network::group_id(&to.name)]),
-            r => match placement_of(r)
-                .and_then(|p| self.service_subnet(p))
-                .and_then(|s| self.cidr_of(&s))
-            {
+            r => match self.placed_subnet(r).and_then(|s| self.cidr_of(&s)) {
                 Some(cidr) => (vec![Value::str(cidr)], vec![]),
                 None => {
                     return self.err(

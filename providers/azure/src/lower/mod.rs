@@ -6,7 +6,7 @@
 //! named after the stack: every other resource names it, so it is made first and deleted
 //! last, and a destroy leaves no group behind.
 
-use cairn_core::invalid::Invalid;
+use cairn_core::invalid::{Invalid, Note};
 use cairn_core::model::{Declared, Resource, Stack};
 use cairn_core::provider::{Concrete, Export, LowerResponse};
 use cairn_core::value::{Attrs, Text, Value};
@@ -113,6 +113,10 @@ fn addr(type_name: &str, name: &str) -> String {
 impl Lowering<'_> {
     fn err(&mut self, d: &Declared, field: &str, message: impl Into<String>) {
         self.errors.push(Invalid::new(d.address(), field, message));
+    }
+
+    fn note(&mut self, d: &Declared, field: &str, message: impl Into<String>) {
+        self.out.notes.push(Note::new(d.address(), field, message));
     }
 
     /// The stack's resource group (made with the stack's first resource).

@@ -27,6 +27,60 @@ pub fn redis_capacity(size: Size, premium: bool) -> i64 {
 }
 
 impl Lowering<'_> {
+    /// A private endpoint for `target` (a cache or a namespace, Private Link group
+    /// `group`) in the placement's subnet, named in the `privatelink` zone `zone_name`
+    /// linked to the network: how the service is reached with its public access off.
+    fn private_endpoint(
+        &mut self,
+        d: &Declared,
+        placement: &cairn_core::model::Placement,
+        target: &str,
+        group: &str,
+        zone_name: &str,
+    ) {
+        let Some(net) = self.stack.network_of(placement) else {
+            return;
+        };
+        let Some(subnet) = self.endpoint_subnet(placement) else {
+            return self.err(
+                d,
+                "placement",
+                "on azure a service placed in a network needs a subnet of its tier there for its private endpoint, other than one delegated to a database's flexible servers",
+            );
+        };
+        let key = zone_name.replace('.', "-");
+        let zone = self.dns_zone(d, &key, zone_name, &net, &format!("{net}-{key}"));
+        let attrs = self.placed(Attrs::from([
+            (
+                "name".into(),
+                Value::str(azure_name(&[self.stack.name(), &d.name], 80)),
+            ),
+            (
+                "subnet_id".into(),
+                Value::reference(addr("azure_subnet", &subnet), "id"),
+            ),
+            ("target_id".into(), Value::reference(target, "id")),
+            ("group_ids".into(), Value::List(vec![Value::str(group)])),
+            ("tags".into(), Value::Map(Default::default())),
+        ]));
+        let endpoint = self.push(d, "azure_private_endpoint", attrs);
+        self.push(
+            d,
+            "azure_private_dns_zone_group",
+            Attrs::from([
+                ("name".into(), Value::str("default")),
+                (
+                    "private_endpoint_id".into(),
+                    Value::reference(&endpoint, "id"),
+                ),
+                (
+                    "private_dns_zone_ids".into(),
+                    Value::List(vec![Value::reference(&zone, "id")]),
+                ),
+            ]),
+        );
+    }
+
     /// The cache or broker whose produced secret `name` is, as (address, attribute).
     pub(super) fn producer_of(&self, name: &str) -> Option<(String, &'static str)> {
         self.stack
@@ -167,6 +221,13 @@ impl Lowering<'_> {
             ("tags".into(), Value::Map(Default::default())),
         ]));
         let cache = self.push(d, "azure_redis_cache", attrs);
+        self.private_endpoint(
+            d,
+            &c.placement,
+            &cache,
+            "redisCache",
+            "privatelink.redis.cache.windows.net",
+        );
         self.export(d, "id", Value::reference(&cache, "id"));
         self.export(d, "endpoint", Value::reference(&cache, "hostname"));
         self.export(
@@ -253,6 +314,13 @@ impl Lowering<'_> {
             ("tags".into(), Value::Map(Default::default())),
         ]));
         let namespace = self.push(d, "azure_eventhub_namespace", attrs);
+        self.private_endpoint(
+            d,
+            &b.placement,
+            &namespace,
+            "namespace",
+            "privatelink.servicebus.windows.net",
+        );
         for t in &b.topics {
             self.push_as(
                 d,

@@ -333,10 +333,6 @@ fn a_database_is_a_private_flexible_server_in_a_delegated_subnet() {
 #[test]
 fn what_a_flexible_server_cannot_honour_is_refused_by_field() {
     for (db, field) in [
-        (
-            database_stack(|d| d.backup_window(Window::daily(3))),
-            "backup_window",
-        ),
         (database_stack(|d| d.admin_user("admin")), "admin_user"),
         (
             database_stack(|d| d.storage_type(StorageType::Standard)),
@@ -496,6 +492,10 @@ fn what_a_cache_or_broker_cannot_honour_is_refused_by_field() {
 fn a_broker_is_an_event_hubs_namespace_sized_in_throughput_units() {
     let mut s = Stack::new("shop");
     let vpc = s.add("main", Network::new("10.1.0.0/16").nat(NatMode::None));
+    s.add(
+        "data",
+        Subnet::new(&vpc, "10.1.2.0/24").tier(Tier::Isolated),
+    );
     let creds = s.add("creds", Secret::produced());
     s.add(
         "events",
@@ -520,6 +520,24 @@ fn a_broker_is_an_event_hubs_namespace_sized_in_throughput_units() {
             "azure_eventhub_authorization_rule.events-clients",
             "primary_connection_string"
         )
+    );
+    // Reached through a private endpoint in the isolated subnet, public access off.
+    assert_eq!(ns["public_network_access"], Value::str("Disabled"));
+    let endpoint = attrs(&l, "azure_private_endpoint.events");
+    assert_eq!(
+        endpoint["subnet_id"],
+        Value::reference("azure_subnet.data", "id")
+    );
+    assert_eq!(
+        endpoint["group_ids"],
+        Value::List(vec![Value::str("namespace")])
+    );
+    assert_eq!(
+        attrs(
+            &l,
+            "azure_private_dns_zone.privatelink-servicebus-windows-net"
+        )["name"],
+        Value::str("privatelink.servicebus.windows.net")
     );
     assert!(l.exports.iter().any(|e| e.attr == "bootstrap_brokers"
         && e.value == Value::reference("azure_eventhub_namespace.events", "bootstrap_brokers")));
@@ -571,4 +589,53 @@ fn access_edges_open_a_services_port_to_its_groups_and_close_it_to_the_rest() {
         Value::List(vec![Value::str("VirtualNetwork")])
     );
     assert!(deny["priority"].as_int() > inbound["priority"].as_int());
+}
+
+#[test]
+fn a_backup_window_azure_cannot_keep_is_noted_not_refused() {
+    let l = lowered(&database_stack(|d| d.backup_window(Window::daily(3))));
+    assert_eq!(l.notes.len(), 1, "{:?}", l.notes);
+    let n = &l.notes[0];
+    assert_eq!(
+        (n.resource.as_str(), n.field.as_str()),
+        ("database.orders", "backup_window")
+    );
+    assert!(n.message.contains("03:00"), "{}", n.message);
+}
+
+#[test]
+fn private_endpoints_stay_out_of_a_databases_delegated_subnet() {
+    let mut s = database_stack(|d| d);
+    let vpc = Ref::<Network>::named("main");
+    s.add(
+        "data-b",
+        Subnet::new(&vpc, "10.1.3.0/24").tier(Tier::Isolated),
+    );
+    let key = s.add("key", Secret::produced());
+    s.add(
+        "cache",
+        Cache::redis("6")
+            .multi_zone(false)
+            .auth_token(&key)
+            .in_network(&vpc),
+    );
+    let l = lowered(&s);
+    assert_eq!(
+        attrs(&l, "azure_private_endpoint.cache")["subnet_id"],
+        Value::reference("azure_subnet.data-b", "id"),
+        "the first isolated subnet is the database's"
+    );
+    // With no other subnet of the tier, said before any call.
+    let mut crowded = database_stack(|d| d);
+    let key = crowded.add("key", Secret::produced());
+    crowded.add(
+        "cache",
+        Cache::redis("6")
+            .multi_zone(false)
+            .auth_token(&key)
+            .in_network(&vpc),
+    );
+    assert!(refused(&crowded)
+        .iter()
+        .any(|(r, f)| r == "cache.cache" && f == "placement"));
 }
