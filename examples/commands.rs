@@ -74,9 +74,10 @@ fn provider(
             let config = cairn_gcp::GcpConfig::from_env(stack.region())?;
             Ok(Arc::new(rt.block_on(cairn_gcp::GcpProvider::new(config))?))
         }
-        Cloud::Azure => Err(
-            "the azure provider is not part of cairn yet; `--cloud aws` and `--cloud gcp` plan and apply today (the seed stacks are portable, so they will plan on azure unchanged once it lands)".to_string(),
-        ),
+        Cloud::Azure => {
+            let config = cairn_azure::AzureConfig::from_env(stack.region())?;
+            Ok(Arc::new(cairn_azure::AzureProvider::new(config)?))
+        }
     }
 }
 
@@ -86,8 +87,9 @@ const CLOUDS: [Cloud; 3] = [Cloud::Aws, Cloud::Gcp, Cloud::Azure];
 /// A provider that can lower for `cloud` without any configuration or call (validation):
 /// in the stack's pinned region, else the configured one, else a default (lowering uses the
 /// region for names and zones only; GCP's project, for existing certificates' paths, is
-/// `GOOGLE_CLOUD_PROJECT` or a placeholder). `None` for a cloud not built in.
-fn lowering_provider(cloud: Cloud, stack: &Stack) -> Option<Arc<dyn Provider>> {
+/// `GOOGLE_CLOUD_PROJECT` or a placeholder, Azure's subscription `AZURE_SUBSCRIPTION_ID` or
+/// a placeholder).
+fn lowering_provider(cloud: Cloud, stack: &Stack) -> Arc<dyn Provider> {
     match cloud {
         Cloud::Aws => {
             let region = stack
@@ -96,7 +98,7 @@ fn lowering_provider(cloud: Cloud, stack: &Stack) -> Option<Arc<dyn Provider>> {
                 .or_else(|| std::env::var("AWS_REGION").ok())
                 .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
                 .unwrap_or_else(|| "us-east-1".into());
-            Some(Arc::new(cairn_aws::AwsProvider::offline(&region)))
+            Arc::new(cairn_aws::AwsProvider::offline(&region))
         }
         Cloud::Gcp => {
             let setting = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -106,9 +108,22 @@ fn lowering_provider(cloud: Cloud, stack: &Stack) -> Option<Arc<dyn Provider>> {
                 .or_else(|| setting("CAIRN_GCP_REGION"))
                 .unwrap_or_else(|| "us-central1".into());
             let project = setting("GOOGLE_CLOUD_PROJECT").unwrap_or_else(|| "project".into());
-            Some(Arc::new(cairn_gcp::GcpProvider::offline(&project, &region)))
+            Arc::new(cairn_gcp::GcpProvider::offline(&project, &region))
         }
-        Cloud::Azure => None,
+        Cloud::Azure => {
+            let setting = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            let location = stack
+                .region()
+                .map(str::to_string)
+                .or_else(|| setting("CAIRN_AZURE_LOCATION"))
+                .unwrap_or_else(|| "eastus".into());
+            let subscription = setting("AZURE_SUBSCRIPTION_ID")
+                .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into());
+            Arc::new(cairn_azure::AzureProvider::offline(
+                &subscription,
+                &location,
+            ))
+        }
     }
 }
 
@@ -176,20 +191,7 @@ impl Ctx<'_> {
         // Every cloud is tried, so one refusal does not hide another's.
         let mut refused = Vec::new();
         for cloud in clouds {
-            let Some(provider) = lowering_provider(cloud, &stack) else {
-                if args.cloud.is_some() {
-                    return Err(format!(
-                        "the {} provider is not part of cairn yet, so the stack cannot be lowered for it",
-                        cloud.name()
-                    ));
-                }
-                let _ = writeln!(
-                    self.out,
-                    "{}: provider not built in yet, not lowered",
-                    cloud.name()
-                );
-                continue;
-            };
+            let provider = lowering_provider(cloud, &stack);
             let engine = Engine::new(
                 provider,
                 Arc::new(LocalStore::new(state_path(args, &stack))),

@@ -1,6 +1,7 @@
 //! cairn-tests: cross-crate integration tests and, as providers arrive, the emulator
 //! harnesses they run against (kept here, never in the providers).
 
+pub mod bench;
 mod emulator;
 
 pub use emulator::{AwsEmulator, Emulator, EmulatorGuard, EmulatorKind, AWS, AZURE, GCP};
@@ -75,7 +76,11 @@ pub fn cairn_with_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]
 pub fn cairn_command(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(cairn_binary());
     for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k.starts_with("CAIRN_") || k.starts_with("GOOGLE_") {
+        if k.starts_with("AWS_")
+            || k.starts_with("CAIRN_")
+            || k.starts_with("GOOGLE_")
+            || k.starts_with("AZURE_")
+        {
             cmd.env_remove(k);
         }
     }

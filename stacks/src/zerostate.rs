@@ -95,6 +95,8 @@ pub fn stack(p: &Params) -> Stack {
     let cache = s.add(
         "redis",
         Cache::redis("7")
+            // Azure Cache for Redis runs Redis 6 at most (7 is Azure Managed Redis).
+            .override_for("azure", "redis_version", "6")
             .size(Size::Small)
             .replicas(1)
             .automatic_failover(true)

@@ -1,4 +1,4 @@
-//! Cross-crate tests: seed stacks (on AWS and GCP), the `cairn` CLI as a process, and the kill campaign.
+//! Cross-crate tests: seed stacks (on AWS, GCP and Azure), the `cairn` CLI as a process, and the kill campaign.
 
 mod cli;
 mod emulator;
@@ -6,5 +6,6 @@ mod emulator_azure;
 mod inventory;
 mod kill_campaign;
 mod seed_stacks;
+mod seed_stacks_azure;
 mod seed_stacks_gcp;
 mod stacks;
