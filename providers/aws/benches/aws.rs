@@ -15,16 +15,13 @@
 //!   most, no schedule beats max(Y, W/P) either.
 
 use cairn_aws::{AwsOptions, AwsProvider};
-use cairn_core::apply::{ApplyOptions, Observer, OpInfo};
-use cairn_core::plan::planner::PlanOptions;
-use cairn_core::plan::{Action, PlanMode};
+use cairn_core::apply::ApplyOptions;
+use cairn_core::plan::Action;
 use cairn_core::prelude::*;
 use cairn_core::state::LocalStore;
 use cairn_core::Engine;
-use cairn_tests::AwsEmulator;
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use cairn_tests::{bench, AwsEmulator};
+use std::sync::Arc;
 
 /// The event-booking shape: 3 zones x (public, app, db) subnets, NAT per zone, S3 endpoint,
 /// four security groups, an ALB with five blue/green services, PostgreSQL and Redis.
@@ -118,24 +115,6 @@ fn event_booking(cert: &str) -> Stack {
     s
 }
 
-/// Records when each operation started and finished.
-#[derive(Default)]
-struct Times(Mutex<HashMap<String, (Instant, Option<Instant>)>>);
-
-impl Observer for Times {
-    fn op_started(&self, op: &OpInfo) {
-        self.0
-            .lock()
-            .unwrap()
-            .insert(op.address.to_string(), (Instant::now(), None));
-    }
-    fn op_finished(&self, op: &OpInfo, _: Duration) {
-        if let Some(t) = self.0.lock().unwrap().get_mut(op.address.as_str()) {
-            t.1 = Some(Instant::now());
-        }
-    }
-}
-
 fn main() {
     let emulator = AwsEmulator::start();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -163,86 +142,32 @@ fn main() {
     );
     let cert = emulator.certificate("events.example.com");
     let stack = event_booking(&cert);
-    let refresh = PlanOptions {
-        refresh: true,
-        ..Default::default()
-    };
-
-    // Refresh cost.
-    let plan = rt.block_on(engine.plan(&stack, &refresh)).expect("plan");
-    let report = rt
-        .block_on(engine.apply(&plan, &ApplyOptions::default()))
-        .expect("apply");
-    assert!(report.is_success(), "{report}");
-    let state = engine.store().read().unwrap().unwrap();
-    let types: BTreeSet<&str> = state.live().map(|r| r.type_name.as_str()).collect();
-    provider.calls().reset();
-    let again = rt
-        .block_on(engine.plan(&stack, &refresh))
-        .expect("refresh plan");
-    assert!(
-        !again.has_changes(),
-        "the refresh found changes:\n{}",
-        cairn_core::plan::render::text(&again, Default::default())
+    bench::refresh_calls(
+        &rt,
+        &engine,
+        &stack,
+        || provider.calls().reset(),
+        || usize::try_from(provider.calls().total()).unwrap_or(usize::MAX),
     );
-    println!(
-        "refresh resources={} types={} api_calls={}",
-        state.live().count(),
-        types.len(),
-        provider.calls().total()
+    let timed = bench::timed_apply(
+        &rt,
+        &engine,
+        &stack,
+        50,
+        |ms| emulator.set_faults(&format!(r#"{{"latency_ms": {ms}}}"#)),
+        ApplyOptions {
+            parallelism: parallelism(),
+            ..Default::default()
+        },
     );
-
-    // Apply with latency vs. the critical path.
-    let destroy = rt
-        .block_on(engine.plan(
-            &stack,
-            &PlanOptions {
-                mode: PlanMode::Destroy,
-                refresh: true,
-                ..Default::default()
-            },
-        ))
-        .unwrap();
-    assert!(rt
-        .block_on(engine.apply(&destroy, &ApplyOptions::default()))
-        .unwrap()
-        .is_success());
-    emulator.set_faults(r#"{"latency_ms": 50}"#);
-    let plan = rt.block_on(engine.plan(&stack, &refresh)).expect("plan");
-    let times = Arc::new(Times::default());
-    let started = Instant::now();
-    let report = rt
-        .block_on(engine.apply(
-            &plan,
-            &ApplyOptions {
-                observer: times.clone(),
-                parallelism: parallelism(),
-                ..Default::default()
-            },
-        ))
-        .expect("apply");
-    let wall = started.elapsed().as_secs_f64();
-    assert!(report.is_success(), "{report}");
-    // Longest path through the plan's creates (changes are in dependency order).
+    let bench::Timed {
+        plan,
+        times,
+        started,
+        wall,
+        critical,
+    } = timed;
     let durations = times.0.lock().unwrap();
-    let mut finish: HashMap<&str, f64> = HashMap::new();
-    for c in plan.changes.iter().filter(|c| c.action == Action::Create) {
-        let own = durations
-            .get(c.address.as_str())
-            .and_then(|(s, e)| e.map(|e| (e - *s).as_secs_f64()))
-            .unwrap_or(0.0);
-        let ready = c
-            .deps
-            .iter()
-            .filter_map(|d| finish.get(d.as_str()))
-            .fold(0.0f64, |a, b| a.max(*b));
-        finish.insert(c.address.as_str(), ready + own);
-    }
-    let critical = finish.values().fold(0.0f64, |a, b| a.max(*b));
-    println!(
-        "apply latency_ms=50 wall_s={wall:.3} critical_path_s={critical:.3} ratio={:.3}",
-        wall / critical
-    );
     // Where the rest goes: before the first call, after the last, and between a step's
     // dependencies finishing and the step starting, along the chain that ended last.
     let first_start = durations.values().map(|(s, _)| *s).min().unwrap();
@@ -282,7 +207,6 @@ fn main() {
         parallelism(),
         wall / bound
     );
-    emulator.set_faults(r#"{"latency_ms": 0}"#);
 }
 
 /// Provider calls in flight (`CAIRN_BENCH_PARALLELISM`, default the engine's 10).

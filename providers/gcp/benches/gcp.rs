@@ -10,17 +10,15 @@
 //!   graph, each step weighted by the time its own calls took (recorded per operation), so
 //!   X/Y is what scheduling costs on top of what the dependencies force (target <= 1.1).
 
-use cairn_core::apply::{ApplyOptions, Observer, OpInfo};
-use cairn_core::plan::planner::PlanOptions;
-use cairn_core::plan::{Action, PlanMode};
+use cairn_core::apply::ApplyOptions;
+use cairn_core::plan::PlanMode;
 use cairn_core::prelude::*;
 use cairn_core::state::LocalStore;
 use cairn_core::Engine;
 use cairn_gcp::{GcpConfig, GcpOptions, GcpProvider};
-use cairn_tests::{Emulator, GCP};
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use cairn_tests::{bench, Emulator, GCP};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A ticketing-and-more shape: two subnets per tier behind a shared NAT, four groups,
 /// access edges to every service, Cloud SQL with two databases, Memorystore, Managed
@@ -108,32 +106,6 @@ fn stack() -> Stack {
     s
 }
 
-/// Records when each operation started and finished.
-#[derive(Default)]
-struct Times(Mutex<HashMap<String, (Instant, Option<Instant>)>>);
-
-impl Observer for Times {
-    fn op_started(&self, op: &OpInfo) {
-        self.0
-            .lock()
-            .unwrap()
-            .insert(op.address.to_string(), (Instant::now(), None));
-    }
-    fn op_finished(&self, op: &OpInfo, _: Duration) {
-        if let Some(t) = self.0.lock().unwrap().get_mut(op.address.as_str()) {
-            t.1 = Some(Instant::now());
-        }
-    }
-}
-
-/// Calls in the emulator's log.
-fn calls(emulator: &Emulator) -> usize {
-    serde_json::from_str::<serde_json::Value>(&emulator.calls())
-        .ok()
-        .and_then(|v| v.as_array().map(Vec::len))
-        .unwrap_or(0)
-}
-
 fn main() {
     let guard = Emulator::shared(GCP);
     let emulator = guard.emulator();
@@ -160,101 +132,20 @@ fn main() {
         Arc::new(LocalStore::new(dir.path().join("state.json"))),
     );
     let stack = stack();
-    let refresh = PlanOptions {
-        refresh: true,
-        ..Default::default()
-    };
-
-    // Refresh cost.
-    let plan = rt.block_on(engine.plan(&stack, &refresh)).expect("plan");
-    let report = rt
-        .block_on(engine.apply(&plan, &ApplyOptions::default()))
-        .expect("apply");
-    assert!(report.is_success(), "{report}");
-    let state = engine.store().read().unwrap().unwrap();
-    let types: BTreeSet<&str> = state.live().map(|r| r.type_name.as_str()).collect();
-    let (status, _) = emulator
-        .request("POST", "/_emulator/calls/reset", "")
-        .expect("reset the call log");
-    assert_eq!(status, 200);
-    let again = rt
-        .block_on(engine.plan(&stack, &refresh))
-        .expect("refresh plan");
-    assert!(
-        !again.has_changes(),
-        "the refresh found changes:\n{}",
-        cairn_core::plan::render::text(&again, Default::default())
+    bench::refresh_calls(
+        &rt,
+        &engine,
+        &stack,
+        || bench::reset_calls(emulator),
+        || bench::logged_calls(emulator),
     );
-    println!(
-        "refresh resources={} types={} api_calls={}",
-        state.live().count(),
-        types.len(),
-        calls(emulator)
+    bench::timed_apply(
+        &rt,
+        &engine,
+        &stack,
+        50,
+        |ms| bench::set_latency(emulator, ms),
+        ApplyOptions::default(),
     );
-
-    // Apply with latency vs. the critical path.
-    let destroy = rt
-        .block_on(engine.plan(
-            &stack,
-            &PlanOptions {
-                mode: PlanMode::Destroy,
-                refresh: true,
-                ..Default::default()
-            },
-        ))
-        .unwrap();
-    assert!(rt
-        .block_on(engine.apply(&destroy, &ApplyOptions::default()))
-        .unwrap()
-        .is_success());
-    emulator.set_faults(r#"{"latency_ms": 50}"#);
-    let plan = rt.block_on(engine.plan(&stack, &refresh)).expect("plan");
-    let times = Arc::new(Times::default());
-    let started = Instant::now();
-    let report = rt
-        .block_on(engine.apply(
-            &plan,
-            &ApplyOptions {
-                observer: times.clone(),
-                ..Default::default()
-            },
-        ))
-        .expect("apply");
-    let wall = started.elapsed().as_secs_f64();
-    assert!(report.is_success(), "{report}");
-    // Longest path through the plan's creates (changes are in dependency order).
-    let durations = times.0.lock().unwrap();
-    let mut finish: HashMap<&str, f64> = HashMap::new();
-    for c in plan.changes.iter().filter(|c| c.action == Action::Create) {
-        let own = durations
-            .get(c.address.as_str())
-            .and_then(|(s, e)| e.map(|e| (e - *s).as_secs_f64()))
-            .unwrap_or(0.0);
-        let ready = c
-            .deps
-            .iter()
-            .filter_map(|d| finish.get(d.as_str()))
-            .fold(0.0f64, |a, b| a.max(*b));
-        finish.insert(c.address.as_str(), ready + own);
-    }
-    let critical = finish.values().fold(0.0f64, |a, b| a.max(*b));
-    println!(
-        "apply latency_ms=50 wall_s={wall:.3} critical_path_s={critical:.3} ratio={:.3}",
-        wall / critical
-    );
-    emulator.set_faults(r#"{"latency_ms": 0}"#);
-    let destroy = rt
-        .block_on(engine.plan(
-            &stack,
-            &PlanOptions {
-                mode: PlanMode::Destroy,
-                refresh: true,
-                ..Default::default()
-            },
-        ))
-        .unwrap();
-    assert!(rt
-        .block_on(engine.apply(&destroy, &ApplyOptions::default()))
-        .unwrap()
-        .is_success());
+    bench::apply(&rt, &engine, &stack, PlanMode::Destroy);
 }
