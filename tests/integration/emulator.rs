@@ -50,32 +50,45 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn an_emulator_killed_with_sigkill_leaves_no_postgresql_behind() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let mut emulator = Command::new(serve_script())
-        .args(["--port", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the emulator");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let postgres = loop {
-        let found = children(emulator.id(), "postgres");
-        if !found.is_empty() {
-            break found;
+    // A free port can be taken by another test's emulator between this test finding it and
+    // the emulator binding it: then the emulator exits at once, and another port is tried.
+    let (mut emulator, postgres) = 'start: {
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap()
+                .port();
+            let log = tempfile::NamedTempFile::new().unwrap();
+            let mut emulator = Command::new(serve_script())
+                .args(["--port", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log.reopen().unwrap())
+                .spawn()
+                .expect("start the emulator");
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                let found = children(emulator.id(), "postgres");
+                if !found.is_empty() {
+                    break 'start (emulator, found);
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the emulator started no PostgreSQL (is the postgresql package installed?)"
+                );
+                if emulator.try_wait().unwrap().is_some() {
+                    last = std::fs::read_to_string(log.path()).unwrap_or_default();
+                    assert!(
+                        last.contains("Address already in use"),
+                        "the emulator exited: {last}"
+                    );
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
-        assert!(
-            Instant::now() < deadline,
-            "the emulator started no PostgreSQL (is the postgresql package installed?)"
-        );
-        assert!(
-            emulator.try_wait().unwrap().is_none(),
-            "the emulator exited"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+        panic!("no free port for the emulator after 5 tries: {last}");
     };
     emulator.kill().unwrap(); // SIGKILL: no atexit, no cleanup of its own
     emulator.wait().unwrap();
