@@ -14,13 +14,6 @@ use cairn_core::provider::ProviderError;
 use cairn_core::value::{Attrs, Sensitive, Value};
 use serde_json::json;
 
-macro_rules! headers {
-    ($call:expr) => {{
-        let rsp = $call.send().await?;
-        Ok(rsp.as_raw_response().headers().clone())
-    }};
-}
-
 impl Tagged for RedisResource {
     const WHAT: &'static str = "Redis cache";
     type Body = RedisCreateParameters;

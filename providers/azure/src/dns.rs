@@ -29,14 +29,6 @@ fn common(x: &crate::client::dns::TrackedResource, group: &str) -> Attrs {
     ])
 }
 
-/// The part of a request every private DNS call takes (`send()`'s raw answer's headers).
-macro_rules! headers {
-    ($call:expr) => {{
-        let rsp = $call.send().await?;
-        Ok(rsp.as_raw_response().headers().clone())
-    }};
-}
-
 impl Tagged for PrivateZone {
     const WHAT: &'static str = "private DNS zone";
     type Body = Self;

@@ -156,14 +156,11 @@ impl Tagged for PrivateDnsZoneGroup {
         name: &str,
         body: Self,
     ) -> azure_core::Result<azure_core::headers::Headers> {
-        let rsp = ctx
+        headers!(ctx
             .c
             .network
             .private_dns_zone_groups_client()
-            .create_or_update(&at.group, &at.parent, name, body, &ctx.subscription)
-            .send()
-            .await?;
-        Ok(rsp.as_raw_response().headers().clone())
+            .create_or_update(&at.group, &at.parent, name, body, &ctx.subscription))
     }
 
     async fn delete(
@@ -171,13 +168,11 @@ impl Tagged for PrivateDnsZoneGroup {
         at: &At,
         name: &str,
     ) -> azure_core::Result<azure_core::headers::Headers> {
-        let rsp = ctx
-            .c
-            .network
-            .private_dns_zone_groups_client()
-            .delete(&at.group, &at.parent, name, &ctx.subscription)
-            .send()
-            .await?;
-        Ok(rsp.as_raw_response().headers().clone())
+        headers!(ctx.c.network.private_dns_zone_groups_client().delete(
+            &at.group,
+            &at.parent,
+            name,
+            &ctx.subscription
+        ))
     }
 }

@@ -15,13 +15,6 @@ use cairn_core::provider::ProviderError;
 use cairn_core::value::{Attrs, Sensitive, Value};
 use serde_json::json;
 
-macro_rules! headers {
-    ($call:expr) => {{
-        let rsp = $call.send().await?;
-        Ok(rsp.as_raw_response().headers().clone())
-    }};
-}
-
 /// The namespace a child's id is inside (`.../namespaces/{n}/eventhubs/{h}`).
 fn namespace_of(id: &str) -> &str {
     id.rsplitn(3, '/').nth(2).unwrap_or_default()

@@ -21,13 +21,6 @@ use cairn_core::value::{Attrs, Value};
 use cairn_provider_kit::adopt::Existing;
 use serde_json::json;
 
-macro_rules! headers {
-    ($call:expr) => {{
-        let rsp = $call.send().await?;
-        Ok(rsp.as_raw_response().headers().clone())
-    }};
-}
-
 /// The server a child's id is inside (`.../flexibleServers/{s}/databases/{d}`).
 fn server_of(id: &str) -> &str {
     id.rsplitn(3, '/').nth(2).unwrap_or_default()

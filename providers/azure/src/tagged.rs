@@ -23,6 +23,15 @@ use cairn_provider_kit::retry::{delete_when_free, ErrorClass};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
+/// Send a management crate's request builder and give back its answer's headers (where
+/// a long-running operation's URLs are): a `Tagged` PUT or DELETE.
+macro_rules! headers {
+    ($call:expr) => {{
+        let rsp = $call.send().await?;
+        Ok(rsp.as_raw_response().headers().clone())
+    }};
+}
+
 /// The parts of a [`Tagged`] impl every Microsoft.Network type shares: its accessors
 /// (`resource`, `properties.provisioningState`) and its four calls through the network
 /// crate's client `$client` (`virtual_networks_client`, ...).

@@ -34,13 +34,6 @@ const DATA_API: &str = "7.4";
 /// The scope of a data-plane token.
 const DATA_SCOPE: &str = "https://vault.azure.net/.default";
 
-macro_rules! headers {
-    ($call:expr) => {{
-        let rsp = $call.send().await?;
-        Ok(rsp.as_raw_response().headers().clone())
-    }};
-}
-
 // ---------------------------------------------------------------------------------------
 // azure_key_vault
 
