@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -53,17 +54,7 @@ class LocalPostgres:
         self.bin = os.path.dirname(found[-1])
         _sweep_stale_dirs()
         self.user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
-        self.dir = tempfile.mkdtemp(prefix="cairn-rds-pg-")
-        if self.user:
-            os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
-        data = os.path.join(self.dir, "data")
-        subprocess.run(
-            [os.path.join(self.bin, "initdb"), "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=self._as_postgres(False),
-        )
+        data = self._initdb()
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -79,6 +70,31 @@ class LocalPostgres:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"local PostgreSQL did not start; see {self.dir}/postgres.log")
+
+    def _initdb(self, attempts=3):
+        """A fresh data directory. initdb has failed now and then in CI with many servers
+        starting at once; its words are kept and it is tried again in a new directory, and
+        after the last attempt they are the error."""
+        said = []
+        for attempt in range(attempts):
+            self.dir = tempfile.mkdtemp(prefix="cairn-rds-pg-")
+            if self.user:
+                os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
+            data = os.path.join(self.dir, "data")
+            done = subprocess.run(
+                [os.path.join(self.bin, "initdb"), "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                preexec_fn=self._as_postgres(False),
+            )
+            if done.returncode == 0:
+                return data
+            said.append(f"attempt {attempt + 1}: exit {done.returncode}: {done.stderr.strip()}")
+            print(f"local PostgreSQL: initdb failed ({said[-1]})", file=sys.stderr, flush=True)
+            shutil.rmtree(self.dir, ignore_errors=True)
+            time.sleep(1 + attempt)
+        raise RuntimeError("initdb failed " + str(attempts) + " times: " + " | ".join(said))
 
     def _as_postgres(self, die_with_parent):
         user = self.user
@@ -256,8 +272,11 @@ def _sweep_stale_dirs():
     for stale in glob.glob(os.path.join(tempfile.gettempdir(), "cairn-rds-pg-*")):
         pid_file = os.path.join(stale, "data", "postmaster.pid")
         try:
+            if time.time() - os.path.getmtime(stale) < 120:
+                continue  # young: possibly another emulator's initdb, which leaves no live pid
             with open(pid_file) as f:
-                pid = int(f.readline().strip())
+                # A single-user backend (initdb's bootstrap) writes its pid negated.
+                pid = abs(int(f.readline().strip()))
             os.kill(pid, 0)
             continue  # a live server of another emulator
         except ProcessLookupError:
@@ -265,9 +284,7 @@ def _sweep_stale_dirs():
         except PermissionError:
             continue  # alive, owned by the postgres user
         except (OSError, ValueError):
-            # No pid file: either dead or still starting; only old ones are certainly dead.
-            if time.time() - os.path.getmtime(stale) < 120:
-                continue
+            pass  # old and without a readable pid file: dead
         shutil.rmtree(stale, ignore_errors=True)
 
 
