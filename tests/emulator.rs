@@ -252,6 +252,85 @@ impl Emulator {
             .map(|(status, _, body)| (status, body))
     }
 
+    /// An ARM call to the Azure emulator as someone outside cairn makes it (a bearer
+    /// token, `api` as the api-version): the status and the body.
+    pub fn arm(&self, method: &str, path: &str, api: &str, body: &str) -> (u16, String) {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let (status, _, body) = self
+            .request_with(
+                method,
+                &format!("{path}{sep}api-version={api}"),
+                body,
+                &[("Authorization", "Bearer out-of-band")],
+            )
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        (status, body)
+    }
+
+    /// A TLS certificate issued into a vault kept outside any stack, as a team keeps them,
+    /// on the Azure emulator: resource group `group` and vault `vault` in `subscription`
+    /// (granting by Azure RBAC when `rbac`, else by access policies), and the certificate's
+    /// PFX as the secret `site-tls` of content type `application/x-pkcs12` (what Key Vault
+    /// keeps of a certificate, and what a gateway reads). The secret's URL.
+    pub fn issue_certificate(
+        &self,
+        at: (&str, &str, &str),
+        group: &str,
+        vault: &str,
+        rbac: bool,
+    ) -> String {
+        let (subscription, tenant, location) = at;
+        let group_path = format!("/subscriptions/{subscription}/resourceGroups/{group}");
+        let (status, body) = self.arm(
+            "PUT",
+            &group_path,
+            "2021-04-01",
+            &format!(r#"{{"location": "{location}"}}"#),
+        );
+        assert!(matches!(status, 200 | 201), "{body}");
+        let vault_path = format!("{group_path}/providers/Microsoft.KeyVault/vaults/{vault}");
+        let (status, body) = self.arm(
+            "PUT",
+            &vault_path,
+            "2019-09-01",
+            &serde_json::json!({
+                "location": location,
+                "properties": {
+                    "tenantId": tenant,
+                    "sku": {"family": "A", "name": "standard"},
+                    "enableRbacAuthorization": rbac,
+                    "accessPolicies": [],
+                },
+            })
+            .to_string(),
+        );
+        assert!(matches!(status, 200 | 201), "{body}");
+        let uri = loop {
+            let (_, body) = self.arm("GET", &vault_path, "2019-09-01", "");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if v["properties"]["provisioningState"] == "Succeeded" {
+                break v["properties"]["vaultUri"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // The start of a real PFX's DER (its content is not read by the emulator).
+        let pfx = "MIIKcAIBAzCCCiwGCSqGSIb3DQEHAaCCCh0EggoZMIIKFTCCBhYGCSqGSIb3DQEHAaCCBgcEggYD";
+        let (status, body) = self.arm(
+            "PUT",
+            &format!("{vault_path}/secrets/site-tls"),
+            "2019-09-01",
+            &serde_json::json!({
+                "properties": {"value": pfx, "contentType": "application/x-pkcs12"},
+            })
+            .to_string(),
+        );
+        assert!(matches!(status, 200 | 201), "{body}");
+        format!("{uri}secrets/site-tls")
+    }
+
     /// A plain HTTP/1.1 request with extra headers; the status, the response's headers
     /// (lowercased names) and its body.
     pub fn request_with(

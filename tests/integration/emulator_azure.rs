@@ -636,3 +636,185 @@ fn the_azure_emulator_runs_flexible_servers_on_real_postgresql() {
         "the server is stopped"
     );
 }
+
+/// Application Gateway v2 as the service refuses it: a subnet whose security group keeps
+/// Azure's infrastructure out, a reference to a part the gateway does not declare, a Key
+/// Vault certificate its identity may not read; and role assignments, one per principal,
+/// role and scope, at a scope that spans segments.
+#[test]
+fn the_azure_emulator_refuses_gateways_the_service_would() {
+    let guard = cairn_tests::Emulator::shared(cairn_tests::AZURE);
+    let e = guard.emulator();
+    let sub = "/subscriptions/s-gw";
+    let group = format!("{sub}/resourceGroups/edge");
+    let put = |path: &str, api: &str, body: serde_json::Value| {
+        let (status, _, text) = arm_call(
+            e,
+            "PUT",
+            &format!("{path}?api-version={api}"),
+            &body.to_string(),
+        );
+        (status, text)
+    };
+    let ok = |(status, text): (u16, String)| {
+        assert!(matches!(status, 200 | 201), "{status} {text}");
+        json(&text)
+    };
+    let wait = |path: &str, api: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, _, text) = arm_call(e, "GET", &format!("{path}?api-version={api}"), "");
+            if json(&text)["properties"]["provisioningState"] == "Succeeded" {
+                return json(&text);
+            }
+            assert!(Instant::now() < deadline, "{path} never settled: {text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    ok(put(
+        &group,
+        "2021-04-01",
+        serde_json::json!({"location": "westeurope"}),
+    ));
+    let net = "2024-03-01";
+    let nsg = format!("{group}/providers/Microsoft.Network/networkSecurityGroups/edge");
+    ok(put(
+        &nsg,
+        net,
+        serde_json::json!({"location": "westeurope", "properties": {"securityRules": []}}),
+    ));
+    wait(&nsg, net);
+    let vnet = format!("{group}/providers/Microsoft.Network/virtualNetworks/edge");
+    ok(put(
+        &vnet,
+        net,
+        serde_json::json!({
+            "location": "westeurope",
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.7.0.0/16"]},
+                "subnets": [{"name": "gw", "properties": {
+                    "addressPrefix": "10.7.1.0/24",
+                    "networkSecurityGroup": {"id": nsg},
+                }}],
+            },
+        }),
+    ));
+    wait(&vnet, net);
+    let ip = format!("{group}/providers/Microsoft.Network/publicIPAddresses/gw");
+    ok(put(
+        &ip,
+        net,
+        serde_json::json!({
+            "location": "westeurope",
+            "sku": {"name": "Standard"},
+            "properties": {"publicIPAllocationMethod": "Static"},
+        }),
+    ));
+    wait(&ip, net);
+    let identity = format!("{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/gw");
+    let principal = ok(put(
+        &identity,
+        "2023-01-31",
+        serde_json::json!({"location": "westeurope"}),
+    ))["properties"]["principalId"]
+        .as_str()
+        .expect("a principal")
+        .to_string();
+    let secret = e.issue_certificate(
+        ("s-gw", "00000000-0000-0000-0000-0000000071e7", "westeurope"),
+        "tls",
+        "edge-tls",
+        true,
+    );
+    let gw = format!("{group}/providers/Microsoft.Network/applicationGateways/gw");
+    let part = |kind: &str, name: &str| serde_json::json!({"id": format!("{gw}/{kind}/{name}")});
+    let gateway = |pool: &str| {
+        serde_json::json!({
+            "location": "westeurope",
+            "identity": {"type": "UserAssigned", "userAssignedIdentities": {identity.clone(): {}}},
+            "properties": {
+                "sku": {"name": "Standard_v2", "tier": "Standard_v2"},
+                "autoscaleConfiguration": {"minCapacity": 1, "maxCapacity": 2},
+                "gatewayIPConfigurations": [{"name": "gw", "properties": {"subnet": {"id": format!("{vnet}/subnets/gw")}}}],
+                "frontendIPConfigurations": [{"name": "public", "properties": {"publicIPAddress": {"id": ip}}}],
+                "frontendPorts": [{"name": "https", "properties": {"port": 443}}],
+                "sslCertificates": [{"name": "tls", "properties": {"keyVaultSecretId": secret}}],
+                "backendAddressPools": [{"name": "api"}],
+                "probes": [{"name": "api", "properties": {"protocol": "Http", "path": "/health", "interval": 30, "timeout": 5, "unhealthyThreshold": 3, "pickHostNameFromBackendHttpSettings": true}}],
+                "backendHttpSettingsCollection": [{"name": "api", "properties": {"port": 8080, "protocol": "Http", "pickHostNameFromBackendAddress": true, "probe": part("probes", "api")}}],
+                "httpListeners": [{"name": "https", "properties": {"frontendIPConfiguration": part("frontendIPConfigurations", "public"), "frontendPort": part("frontendPorts", "https"), "protocol": "Https", "sslCertificate": part("sslCertificates", "tls")}}],
+                "requestRoutingRules": [{"name": "https", "properties": {"ruleType": "Basic", "priority": 100, "httpListener": part("httpListeners", "https"), "backendAddressPool": part("backendAddressPools", pool), "backendHttpSettings": part("backendHttpSettingsCollection", "api")}}],
+            },
+        })
+    };
+    let refused = |body: serde_json::Value| {
+        let (status, text) = put(&gw, net, body);
+        assert_eq!(status, 400, "{text}");
+        arm_error(&text).0
+    };
+    // The subnet's security group keeps GatewayManager out (its default DenyAllInBound).
+    assert_eq!(
+        refused(gateway("api")),
+        "ApplicationGatewaySubnetInboundTrafficBlockedByNetworkSecurityGroup"
+    );
+    ok(put(
+        &format!("{nsg}/securityRules/gateway-manager"),
+        net,
+        serde_json::json!({"properties": {
+            "priority": 100, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
+            "sourceAddressPrefix": "GatewayManager", "sourcePortRange": "*",
+            "destinationAddressPrefix": "*", "destinationPortRange": "65200-65535",
+        }}),
+    ));
+    // A rule naming a pool the gateway does not have.
+    assert_eq!(refused(gateway("nowhere")), "InvalidResourceReference");
+    // The identity may not read the certificate yet.
+    assert_eq!(
+        refused(gateway("api")),
+        "UserAssignedIdentityDoesNotHaveGetPermissionOnKeyVault"
+    );
+    let vault = format!("{sub}/resourceGroups/tls/providers/Microsoft.KeyVault/vaults/edge-tls");
+    let grant = |name: &str| {
+        put(
+            &format!("{vault}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+            "2022-04-01",
+            serde_json::json!({"properties": {
+                "roleDefinitionId": format!("{sub}/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6"),
+                "principalId": principal,
+                "principalType": "ServicePrincipal",
+            }}),
+        )
+    };
+    let made = ok(grant("6f1f1d2e-0000-4000-8000-000000000001"));
+    assert_eq!(made["properties"]["scope"], vault, "{made}");
+    // One assignment per principal, role and scope; a name must be a GUID.
+    let (status, text) = grant("6f1f1d2e-0000-4000-8000-000000000002");
+    assert_eq!(
+        (status, arm_error(&text).0.as_str()),
+        (409, "RoleAssignmentExists"),
+        "{text}"
+    );
+    let (status, text) = grant("not-a-guid");
+    assert_eq!(
+        (status, arm_error(&text).0.as_str()),
+        (400, "InvalidRoleAssignmentId"),
+        "{text}"
+    );
+    // Granted: the gateway is made, running, its parts answered with their ids.
+    ok(put(&gw, net, gateway("api")));
+    let made = wait(&gw, net);
+    assert_eq!(made["properties"]["operationalState"], "Running");
+    assert_eq!(
+        made["properties"]["backendAddressPools"][0]["id"],
+        format!("{gw}/backendAddressPools/api")
+    );
+    // What it uses cannot go while it stands.
+    let (status, _, text) = arm_call(e, "DELETE", &format!("{ip}?api-version={net}"), "");
+    assert_eq!(
+        (status, arm_error(&text).0.as_str()),
+        (400, "PublicIPAddressInUseByAnotherResource"),
+        "{text}"
+    );
+    let (status, _, _) = arm_call(e, "DELETE", &format!("{group}?api-version=2021-04-01"), "");
+    assert_eq!(status, 202);
+}

@@ -37,7 +37,10 @@ def _literal(text):
 
 
 class LocalPostgres:
-    def __init__(self):
+    def __init__(self, superuser="postgres"):
+        # The bootstrap superuser cairn's statements run as; a cloud whose users may take
+        # the name `postgres` (Azure's administrator login) gets its own (`azure_superuser`).
+        self.superuser = superuser
         self.port = None
         self.bin = None
         self.dir = None
@@ -82,7 +85,7 @@ class LocalPostgres:
                 os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
             data = os.path.join(self.dir, "data")
             done = subprocess.run(
-                [os.path.join(self.bin, "initdb"), "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"],
+                [os.path.join(self.bin, "initdb"), "-D", data, "-U", self.superuser, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -127,7 +130,7 @@ class LocalPostgres:
     def error_of(self, statement):
         """Run `statement` as the superuser: None when it worked, else PostgreSQL's words."""
         done = subprocess.run(
-            [os.path.join(self.bin, "psql"), "-h", self.dir, "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", statement],
+            [os.path.join(self.bin, "psql"), "-h", self.dir, "-p", str(self.port), "-U", self.superuser, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", statement],
             capture_output=True,
             text=True,
             preexec_fn=self._as_postgres(False),
@@ -136,7 +139,7 @@ class LocalPostgres:
 
     def rows(self, query):
         done = subprocess.run(
-            [os.path.join(self.bin, "psql"), "-h", self.dir, "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-qAtc", query],
+            [os.path.join(self.bin, "psql"), "-h", self.dir, "-p", str(self.port), "-U", self.superuser, "-d", "postgres", "-qAtc", query],
             capture_output=True,
             text=True,
             preexec_fn=self._as_postgres(False),
@@ -175,7 +178,7 @@ class LocalPostgres:
             return
         for name in self.rows("SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'"):
             self.sql(f"DROP DATABASE IF EXISTS {_ident(name)} WITH (FORCE)")
-        for role in self.rows("SELECT rolname FROM pg_roles WHERE rolname <> 'postgres' AND rolname NOT LIKE 'pg\\_%'"):
+        for role in self.rows(f"SELECT rolname FROM pg_roles WHERE rolname <> {_literal(self.superuser)} AND rolname NOT LIKE 'pg\\_%'"):
             self.sql(f"DROP ROLE IF EXISTS {_ident(role)}", check=False)
 
     def stop(self):
@@ -197,11 +200,12 @@ class ServerPool:
     started it (PR_SET_PDEATHSIG follows the thread), and an HTTP server's request threads
     end after each request."""
 
-    def __init__(self, label, setup, unavailable):
+    def __init__(self, label, setup, unavailable, superuser="postgres"):
         """`label` prefixes what is said; `setup` are the statements every new server runs
         (the cloud's stand-in roles); `unavailable()` is the API's error when no server
-        started in a minute."""
+        started in a minute; `superuser` the server's own (see `LocalPostgres`)."""
         self.label, self.setup, self.unavailable = label, list(setup), unavailable
+        self.superuser = superuser
         self.available = bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
         self.changed = threading.Condition()
         self.spare = None
@@ -219,7 +223,7 @@ class ServerPool:
             with self.changed:
                 while self.spare is not None or self.closed:
                     self.changed.wait()
-            server = LocalPostgres()
+            server = LocalPostgres(self.superuser)
             try:
                 server.start()
                 for statement in self.setup:

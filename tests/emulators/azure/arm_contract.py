@@ -47,12 +47,36 @@ class Operation:
         self.responses = entry["responses"]
         self.segments = [s for s in self.template.split("/") if s]
         self.literals = sum(1 for s in self.segments if not s.startswith("{"))
+        # An ARM scope (`/{scope}/providers/Microsoft.Authorization/...`) is itself a path
+        # of several segments: a subscription, a group, a resource. A template that is
+        # nothing but a parameter (`/{roleAssignmentId}`) would match every path: those
+        # operations (the by-id twins of the scoped ones) are not routed.
+        self.routable = self.literals > 0
 
     def match(self, segments):
+        if not self.routable:
+            return None
+        if "{scope}" in self.segments:
+            at = self.segments.index("{scope}")
+            tail = len(self.segments) - at - 1
+            if len(segments) < len(self.segments):
+                return None
+            span = len(segments) - tail - at
+            head = self.match_fixed(self.segments[:at], segments[:at])
+            rest = self.match_fixed(self.segments[at + 1:], segments[at + span:])
+            if head is None or rest is None or span < 2:
+                return None
+            return {**head, **rest, "scope": "/".join(segments[at:at + span])}
         if len(segments) != len(self.segments):
             return None
+        return self.match_fixed(self.segments, segments)
+
+    @staticmethod
+    def match_fixed(template, segments):
+        if len(template) != len(segments):
+            return None
         params = {}
-        for want, got in zip(self.segments, segments):
+        for want, got in zip(template, segments):
             if want.startswith("{"):
                 if not got:
                     return None

@@ -61,6 +61,8 @@ class FlexibleServers:
             # The service's stand-in for a superuser: the administrator is a member of it.
             ["CREATE ROLE azure_pg_admin NOLOGIN CREATEDB CREATEROLE"],
             lambda: ArmError(503, "ServiceUnavailable", "The service is currently unavailable (no local PostgreSQL server started in a minute)."),
+            # Azure's own superuser: `postgres` is a login the administrator may take.
+            superuser="azure_superuser",
         )
         self.servers = {}  # server id lower -> LocalPostgres (or None without PostgreSQL)
 

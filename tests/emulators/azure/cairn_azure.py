@@ -33,7 +33,13 @@ brings the vault back; a purge-protected vault cannot be purged), secrets whose 
 never answered. `listKeys` of Redis caches and Event Hubs authorization rules (keys made
 once and kept; connection strings with the namespace's host and the hub's `EntityPath`). PostgreSQL flexible servers (azure_postgres.py): each a real local
 PostgreSQL server with the stack's databases in it, the service's own rules checked, the
-password never answered. Secret properties (`x-ms-secret`) are never answered by any type.
+password never answered. Application gateways, their WAF policies, user-assigned
+identities and role assignments (azure_gateway.py): a gateway's subnet, frontend, internal
+references, rules and probes checked as the service does, and its Key Vault certificate
+readable by its identity (a secrets-reading role on an RBAC vault, or a `get` access
+policy) or the PUT is refused; role assignments at any scope (`{scope}` spans segments),
+one per principal, role and scope, never updated. Key Vault's `Vaults_ListBySubscription`.
+Secret properties (`x-ms-secret`) are never answered by any type.
 Updates by PATCH are a JSON merge patch, then the same checks and operation as a PUT.
 Long-running operations as ARM does them: a PUT of a
 long-running operation answers with `provisioningState` "Creating" or "Updating" and an
@@ -83,6 +89,7 @@ from azure_postgres import CONFIGURATIONS, DATABASES, SERVERS, FlexibleServers  
 from keyvault_data import SecretsDataPlane  # noqa: E402
 from arm_store import IN_USE, Arm, merge, now  # noqa: E402
 import azure_streams  # noqa: E402
+import azure_gateway  # noqa: E402
 
 # Types whose names are global (a DNS name is made from them): a name another subscription
 # or group holds is ARM's 409 with the provider's own code.
@@ -298,6 +305,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self, op, params, path, body, api):
         segments = [s for s in path.split("/") if s]
+        if "scope" in params and "subscriptionId" not in params and segments[0].lower() == "subscriptions":
+            params["subscriptionId"] = segments[1]  # an extension resource's scope says it
         subscription = params.get("subscriptionId", "")
         if op.id.startswith("ResourceGroups_"):
             name = params.get("resourceGroupName", "")
@@ -316,6 +325,10 @@ class Handler(BaseHTTPRequestHandler):
                 return 202, None, {**self.retry(), "Location": location}
         if op.id.startswith("Vaults_") and op.id in VAULT_OPERATIONS:
             return self.vaults(op, params, api)
+        if op.id == "Vaults_ListBySubscription":
+            prefix = f"/subscriptions/{subscription}/".lower()
+            vaults = [ARM.view(r) for rid, r in sorted(ARM.resources.items()) if rid.startswith(prefix) and ARM.type_of(rid).lower() == "microsoft.keyvault/vaults"]
+            return 200, {"value": vaults}, {}
         if op.id in NOT_GENERIC:
             raise ArmError(501, "NotImplemented", f"{op.id} is in the contract but not emulated yet.")
         if op.id.endswith("ListKeys") and op.method == "POST":
@@ -337,6 +350,15 @@ class Handler(BaseHTTPRequestHandler):
             if op.method == "DELETE":
                 return self.delete(op, params, path, api)
         raise ArmError(501, "NotImplemented", f"{op.id} is in the contract but not emulated yet.")
+
+    def scope_exists(self, scope):
+        """Whether an ARM scope (a subscription, a group, a resource) exists here."""
+        parts = [p for p in scope.split("/") if p]
+        if len(parts) == 2:
+            return parts[0].lower() == "subscriptions"
+        if len(parts) == 4:
+            return (parts[1], parts[3].lower()) in ARM.groups
+        return scope.lower() in ARM.resources
 
     def list_keys(self, op, params, path):
         """A cache's access keys or an authorization rule's keys and connection strings,
@@ -460,6 +482,14 @@ class Handler(BaseHTTPRequestHandler):
             azure_streams.put_private_endpoint(ARM, old, resource)
         elif kind == "microsoft.keyvault/vaults":
             resource.setdefault("properties", {})["vaultUri"] = SECRETS_DATA.vault_uri(self.base(), resource["name"])
+        elif kind == azure_gateway.GATEWAYS:
+            azure_gateway.put_gateway(ARM, rid, old, resource, lambda v: (v.get("properties") or {}).get("vaultUri"))
+        elif kind == azure_gateway.WAF_POLICIES:
+            azure_gateway.put_waf_policy(old, resource)
+        elif kind == azure_gateway.IDENTITIES:
+            azure_gateway.put_identity(old, resource)
+        elif kind == azure_gateway.ROLE_ASSIGNMENTS:
+            azure_gateway.check_role_assignment(ARM, path, old, resource, self.scope_exists)
         if op.method == "PUT":
             ARM.embed(path, resource)
         props = dict(resource.get("properties") or {})
@@ -504,6 +534,8 @@ class Handler(BaseHTTPRequestHandler):
             if ARM.type_of(path).lower() == "microsoft.keyvault/vaults":
                 self.soft_delete(resource)
             finish()
+            if ARM.type_of(path).lower() == azure_gateway.ROLE_ASSIGNMENTS:
+                return 200, ARM.view(resource), {}  # the assignment that was
             return 200, None, {}
         resource.setdefault("properties", {})["provisioningState"] = "Deleting"
         namespace = path.split("/")[6]

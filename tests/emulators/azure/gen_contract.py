@@ -50,6 +50,13 @@ SPEC_FILES = {
     "keyvault/resource-manager/Microsoft.KeyVault/stable/2019-09-01/keyvault.json": ("Vaults_",),
     "keyvault/resource-manager/Microsoft.KeyVault/stable/2019-09-01/secrets.json": ("Secrets_",),
     "privatedns/resource-manager/Microsoft.Network/stable/2024-06-01/privatedns.json": ("PrivateZones_", "VirtualNetworkLinks_"),
+    # azure_mgmt_network 0.21 (package-2024-03): the application gateway's WAF policy.
+    "network/resource-manager/Microsoft.Network/stable/2024-03-01/webapplicationfirewall.json": ("WebApplicationFirewallPolicies_",),
+    # azure_mgmt_msi 0.21 `package-2023-01-31` (its default): api-version 2023-01-31.
+    "msi/resource-manager/Microsoft.ManagedIdentity/stable/2023-01-31/ManagedIdentity.json": ("UserAssignedIdentities_",),
+    # azure_mgmt_authorization 0.21 `package-2022-04-01` (its default): role assignments
+    # at api-version 2022-04-01, by `/{scope}/...` paths (and by id, `/{roleAssignmentId}`).
+    "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json": ("RoleAssignments_",),
 }
 KEEP = ("format", "pattern", "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "default")
 
@@ -136,6 +143,18 @@ class Generator:
             out["armResource"] = True
         return out
 
+    def parameter(self, p, current):
+        """A parameter as written, or the one its `$ref` names (`#/parameters/X`, or in
+        another file); with the file it sits in. None if that file is on no root."""
+        while isinstance(p, dict) and "$ref" in p:
+            file_part, _, pointer = p["$ref"].partition("#")
+            if file_part:
+                current = self.find(os.path.normpath(os.path.join(os.path.dirname(self.rel(current)), file_part)))
+                if current is None:
+                    return None, None
+            p = self.load(current).get("parameters", {}).get(pointer.split("/")[-1])
+        return p, current
+
     def operations(self):
         ops = []
         for rel, prefixes in SPEC_FILES.items():
@@ -148,7 +167,8 @@ class Generator:
                 for method, op in methods.items():
                     if method == "parameters" or not op.get("operationId", "").startswith(prefixes):
                         continue
-                    body = [p for p in op.get("parameters", []) if isinstance(p, dict) and p.get("in") == "body"]
+                    params = [self.parameter(p, path) for p in op.get("parameters", [])]
+                    body = [(p, at) for p, at in params if isinstance(p, dict) and p.get("in") == "body"]
                     entry = {
                         "source": rel,
                         "id": op["operationId"],
@@ -162,8 +182,8 @@ class Generator:
                     if via:
                         entry["finalStateVia"] = via
                     if body:
-                        entry["body"] = self.schema(body[0]["schema"], path)
-                        entry["bodyRequired"] = bool(body[0].get("required"))
+                        entry["body"] = self.schema(body[0][0]["schema"], body[0][1])
+                        entry["bodyRequired"] = bool(body[0][0].get("required"))
                     ops.append(entry)
         return sorted(ops, key=lambda o: (o["path"].lower(), o["method"]))
 
