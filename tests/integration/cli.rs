@@ -64,8 +64,9 @@ fn validate_a_seed_stack() {
         "{err}"
     );
 
-    // Azure has no HTTPS load balancer lowered yet: refused offline (no subscription, no
-    // credentials, no call), naming the resource and the cloud.
+    // Azure's Application Gateway issues no certificate: without --certificate the seed's
+    // managed one is refused offline (no subscription, no credentials, no call), naming
+    // the resource, the field and the cloud; a Key Vault secret's URL is taken.
     let out = cairn_with_env(
         dir.path(),
         &["validate", "--stack", "zerostate", "--cloud", "azure"],
@@ -74,9 +75,28 @@ fn validate_a_seed_stack() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
-        err.contains("on azure") && err.contains("load_balancer.api-lb"),
+        err.contains("on azure")
+            && err.contains("load_balancer.api-lb")
+            && err.contains("https.certificate"),
         "{err}"
     );
+    let out = cairn_with_env(
+        dir.path(),
+        &[
+            "validate",
+            "--stack",
+            "zerostate",
+            "--cloud",
+            "azure",
+            "--certificate",
+            "https://team-tls.vault.azure.net/secrets/zerostate",
+            // prod asks for deletion protection, which flexible servers lack on azure.
+            "--env",
+            "demo",
+        ],
+        NOWHERE,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!dir.path().join(".cairn").exists(), "nothing written");
 
     // Pinned to a region: lowered there (zone names follow it).

@@ -23,8 +23,9 @@ use std::time::Duration;
 /// A ticketing-and-more shape: three subnets per tier behind a shared NAT, three groups,
 /// access edges to every service, a flexible server with two databases and a parameter,
 /// Redis, Event Hubs with ten topics and produced credentials, their secrets in the stack's
-/// vault: every kind Azure lowers (load balancers are not lowered on Azure yet).
-fn stack() -> Stack {
+/// vault, and an application gateway with blue/green pools and a deny route (its
+/// certificate, `certificate`, in a vault outside the stack): every kind Azure lowers.
+fn stack(certificate: &str) -> Stack {
     let mut s = Stack::new("bench-azure");
     let vpc = s.add("vpc", Network::new("10.0.0.0/16").nat(NatMode::Shared));
     for (i, tier) in [Tier::Public, Tier::Private, Tier::Isolated]
@@ -89,6 +90,19 @@ fn stack() -> Stack {
     s.allow(api.can_reach(&db));
     s.allow(api.can_reach(&cache));
     s.allow(api.can_reach(&bus));
+    let lb = s.add(
+        "lb",
+        LoadBalancer::public()
+            .http_redirect()
+            .https(certificate)
+            .target_group(TargetGroup::new("api", 8080, HealthCheck::http("/health")).blue_green())
+            .route(10, "/api/*", "api")
+            .deny(20, "/internal/*")
+            .default_target("api")
+            .in_network(&vpc)
+            .in_tier(Tier::Public),
+    );
+    s.allow(lb.can_reach(&api).port(8080));
     s
 }
 
@@ -100,11 +114,22 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let (subscription, tenant, location) = (
+        "00000000-0000-0000-0000-00000000be9c",
+        "00000000-0000-0000-0000-0000000071e7",
+        "eastus",
+    );
+    let certificate = emulator.issue_certificate(
+        (subscription, tenant, location),
+        "bench-certs",
+        "bench-tls",
+        true,
+    );
     let provider = Arc::new(
         AzureProvider::new(AzureConfig {
-            subscription: "00000000-0000-0000-0000-00000000be9c".into(),
-            tenant: Some("00000000-0000-0000-0000-0000000071e7".into()),
-            location: "eastus".into(),
+            subscription: subscription.into(),
+            tenant: Some(tenant.into()),
+            location: location.into(),
             endpoint: Some(emulator.endpoint()),
             options: AzureOptions {
                 first_poll: Duration::from_millis(20),
@@ -118,7 +143,7 @@ fn main() {
         provider,
         Arc::new(LocalStore::new(dir.path().join("state.json"))),
     );
-    let stack = stack();
+    let stack = stack(&certificate);
     bench::refresh_calls(
         &rt,
         &engine,

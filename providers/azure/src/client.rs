@@ -13,12 +13,16 @@ use std::time::Duration;
 
 // Each crate's client for the one API version its feature enables (the root re-exports a
 // version only with the crate's default tag, which would enable more).
+pub(crate) use azure_mgmt_authorization::package_2022_04_01::{
+    models as authorization, Client as AuthorizationClient,
+};
 pub(crate) use azure_mgmt_eventhub::package_2024_01::{
     models as eventhub, Client as EventHubClient,
 };
 pub(crate) use azure_mgmt_keyvault::profile_hybrid_2020_09_01::{
     models as keyvault, Client as KeyVaultClient,
 };
+pub(crate) use azure_mgmt_msi::package_2023_01_31::{models as msi, Client as MsiClient};
 pub(crate) use azure_mgmt_network::package_2024_03::{models as network, Client as NetworkClient};
 pub(crate) use azure_mgmt_postgresql::package_flexibleserver_2024_08_01::{
     models as postgres, Client as PostgresClient,
@@ -39,6 +43,8 @@ pub(crate) struct Clients {
     pub keyvault: KeyVaultClient,
     pub redis: RedisClient,
     pub eventhub: EventHubClient,
+    pub msi: MsiClient,
+    pub authorization: AuthorizationClient,
     /// For the polls of long-running operations (`Azure-AsyncOperation`, `Location`).
     poller: Pipeline,
     credential: Arc<dyn TokenCredential>,
@@ -129,6 +135,8 @@ impl Clients {
             keyvault: build!(KeyVaultClient, credential, url, options),
             redis: build!(RedisClient, credential, url, options),
             eventhub: build!(EventHubClient, credential, url, options),
+            msi: build!(MsiClient, credential, url, options),
+            authorization: build!(AuthorizationClient, credential, url, options),
             poller,
             credential,
             scope,

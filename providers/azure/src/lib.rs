@@ -1,14 +1,17 @@
 //! cairn's Azure provider: portable kinds lowered to Azure Resource Manager resources,
 //! driven through the official management crates of the Azure SDK for Rust (0.21).
 //!
-//! Being built (see the portability table in `core/ARCHITECTURE.md`): networks (a
-//! resource group per stack, a virtual network, and one network security group holding
-//! the network's rules, attached to each of its subnets; NAT gateways with static public
-//! addresses for the private tier, per zone or shared), subnets, security groups (an
+//! Every portable kind is lowered (see the portability table in `core/ARCHITECTURE.md`):
+//! networks (a resource group per stack, a virtual network, and one network security group
+//! holding the network's rules, attached to each of its subnets; NAT gateways with static
+//! public addresses for the private tier, per zone or shared), subnets, security groups (an
 //! application security group: what members carry, and what the rules name), secrets (one
-//! key vault per stack, soft-delete aware) and databases (PostgreSQL flexible servers with
-//! private access through a delegated subnet and a private DNS zone). Kinds not lowered yet
-//! are refused at lowering with the field and the cloud named, never dropped.
+//! key vault per stack, soft-delete aware), databases (PostgreSQL flexible servers with
+//! private access through a delegated subnet and a private DNS zone), caches (Azure Cache
+//! for Redis) and brokers (Event Hubs' Kafka endpoint), both behind private endpoints, and
+//! load balancers (Application Gateway v2, reading its certificate from Key Vault, with a
+//! WAF policy for deny routes). What Azure cannot do is refused at lowering with the field
+//! and the cloud named, never dropped.
 //!
 //! Configured as Azure's tools are: the credential chain of `azure_identity` (environment,
 //! workload identity, managed identity, the Azure CLI), the subscription from
@@ -31,7 +34,9 @@ mod dns;
 mod endpoint;
 mod error;
 mod eventhub;
+mod gateway;
 mod group;
+mod identity;
 mod lower;
 mod nat;
 mod network;
@@ -42,6 +47,7 @@ mod vault;
 
 use async_trait::async_trait;
 use cairn_core::invalid::Invalid;
+use cairn_core::model::LbCapability;
 use cairn_core::provider::*;
 use cairn_provider_kit::registry::Registry;
 use client::Clients;
@@ -186,7 +192,20 @@ impl AzureProvider {
             max_tags: 47,
             label_charset: false,
         });
-        schema.lb_product = "Azure (load balancers are not lowered yet)".into();
+        // Application Gateway v2: no managed certificates (give a Key Vault one), no TCP
+        // listeners and no internal-only frontend yet.
+        schema.lb_capabilities = [
+            LbCapability::Https,
+            LbCapability::TlsPolicy,
+            LbCapability::HttpRedirect,
+            LbCapability::PathRoutes,
+            LbCapability::SourceCidrRoutes,
+            LbCapability::DenyRoutes,
+            LbCapability::BlueGreen,
+        ]
+        .into_iter()
+        .collect();
+        schema.lb_product = "Application Gateway v2".into();
         AzureProvider {
             ctx: None,
             subscription: subscription.to_string(),

@@ -3,13 +3,15 @@
 use crate::client::dns::{PrivateZone, VirtualNetworkLink};
 use crate::client::eventhub::{AuthorizationRule, EhNamespace, Eventhub};
 use crate::client::keyvault::{Secret, Vault};
+use crate::client::msi::Identity;
 use crate::client::network::{
-    ApplicationSecurityGroup, NatGateway, NetworkSecurityGroup, PrivateDnsZoneGroup,
-    PrivateEndpoint, PublicIpAddress, VirtualNetwork,
+    ApplicationGateway, ApplicationSecurityGroup, NatGateway, NetworkSecurityGroup,
+    PrivateDnsZoneGroup, PrivateEndpoint, PublicIpAddress, VirtualNetwork,
+    WebApplicationFirewallPolicy,
 };
 use crate::client::postgres::{Configuration, Database, Server};
 use crate::client::redis::RedisResource;
-use crate::{group, network, tagged, vault, Ctx};
+use crate::{group, identity, network, tagged, vault, Ctx};
 use cairn_core::model::KindName;
 use cairn_core::provider::{AttrSchema, ResourceSchema};
 use cairn_provider_kit::ops;
@@ -80,6 +82,16 @@ const LOWERS_TO: &[(KindName, &[&str])] = &[
             "azure_private_dns_zone_link",
         ],
     ),
+    (
+        KindName::LoadBalancer,
+        &[
+            "azure_application_gateway",
+            "azure_public_ip",
+            "azure_user_assigned_identity",
+            "azure_role_assignment",
+            "azure_waf_policy",
+        ],
+    ),
 ];
 
 /// Attributes no override may set: names and groups are cairn's ownership marks and
@@ -100,6 +112,11 @@ pub(crate) const NOT_OVERRIDABLE: &[&str] = &[
     "delegated_subnet_id",
     "administrator_password",
     "value",
+    "public_ip_id",
+    "identity_id",
+    "firewall_policy_id",
+    "principal_id",
+    "certificate_secret_id",
 ];
 
 /// Types that carry tags: the user's tags go beside cairn's marks.
@@ -118,6 +135,9 @@ pub(crate) const TAGGED: &[&str] = &[
     "azure_redis_cache",
     "azure_eventhub_namespace",
     "azure_private_endpoint",
+    "azure_application_gateway",
+    "azure_user_assigned_identity",
+    "azure_waf_policy",
 ];
 
 /// The override keys Azure reads per portable kind: every attribute a user may set on the
@@ -528,6 +548,94 @@ fn registry() -> Registry<Ctx> {
             tagged::create::<PrivateDnsZoneGroup>,
             tagged::update::<PrivateDnsZoneGroup>,
             tagged::delete::<PrivateDnsZoneGroup>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_user_assigned_identity")
+            .typical_duration(Duration::from_secs(5))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("tags", U)
+            .attr("id", C)
+            .attr("principal_id", C)
+            .attr("client_id", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<Identity>,
+            tagged::create::<Identity>,
+            tagged::update::<Identity>,
+            tagged::delete::<Identity>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_role_assignment")
+            .typical_duration(Duration::from_secs(5))
+            .attr("name", F)
+            .attr("certificate_secret_id", F)
+            .attr("role_definition", F)
+            .attr("principal_id", F)
+            .attr("id", C)
+            .attr("scope", C)
+            // No tags: its name is a GUID derived from what it grants; one found under it
+            // granting the same role to the same principal is adopted.
+            .adopts_existing(),
+        ops!(
+            identity::read_assignments,
+            identity::create_assignment,
+            identity::update_assignment,
+            identity::delete_assignment,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_waf_policy")
+            .typical_duration(Duration::from_secs(10))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("mode", U)
+            .attr("custom_rules", U)
+            .attr("tags", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<WebApplicationFirewallPolicy>,
+            tagged::create::<WebApplicationFirewallPolicy>,
+            tagged::update::<WebApplicationFirewallPolicy>,
+            tagged::delete::<WebApplicationFirewallPolicy>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_application_gateway")
+            // Azure's documentation: several minutes for a v2 gateway.
+            .typical_duration(Duration::from_secs(420))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("zones", F.unordered())
+            .attr("sku", U)
+            .attr("min_capacity", U)
+            .attr("max_capacity", U)
+            .attr("subnet_id", F)
+            .attr("public_ip_id", F)
+            .attr("identity_id", U)
+            .attr("certificate_secret_id", U)
+            .attr("ssl_policy", U)
+            .attr("http_redirect", U)
+            .attr("firewall_policy_id", U)
+            .attr("pools", US)
+            .attr("backends", US)
+            .attr("routes", U)
+            .attr("default_pool", U)
+            .attr("default_backend", U)
+            .attr("tags", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<ApplicationGateway>,
+            tagged::create::<ApplicationGateway>,
+            tagged::update::<ApplicationGateway>,
+            tagged::delete::<ApplicationGateway>,
         ),
     );
     r

@@ -56,6 +56,22 @@ fn the_azure_provider_passes_the_provider_conformance_suite() {
             .credentials(&creds)
             .in_network(&vpc),
     );
+    // A gateway in the public subnet, its certificate in a vault of the team's.
+    let cert = az.issue_certificate("conf-net-certs", "conf-net-tls", true);
+    let app = Ref::<SecurityGroup>::named("app");
+    let web = s.add(
+        "web-lb",
+        LoadBalancer::public()
+            .https(&cert)
+            .http_redirect()
+            .target_group(TargetGroup::new("api", 8080, HealthCheck::http("/health")).blue_green())
+            .route_from(10, "/admin/*", "api", &["10.0.0.0/8"])
+            .deny(20, "/admin/*")
+            .default_target("api")
+            .in_network(&vpc)
+            .in_tier(Tier::Public),
+    );
+    s.allow(web.can_reach(&app).port(8080));
     let dir = tempfile::tempdir().unwrap();
     let report = az
         .rt
@@ -65,14 +81,15 @@ fn the_azure_provider_passes_the_provider_conformance_suite() {
         report.adopted_after_lost_answer > 0 && report.rounds > 1,
         "{report:?}"
     );
-    // Rule 4 adopts all thirty-one objects under their names: the resource group, the
+    // Rule 4 adopts all thirty-six objects under their names: the resource group, the
     // network, its security group, the four subnets, the application security group, the NAT
     // gateway and its public address; the key vault and its three secrets; the private DNS
     // zone and its link, the flexible server, its database and its parameter; the Redis
-    // cache; the Event Hubs namespace, its event hub and its rule; and for the cache and
+    // cache; the Event Hubs namespace, its event hub and its rule; for the cache and
     // the namespace each a private endpoint, its DNS zone group, and a privatelink zone
-    // linked to the network.
-    assert_eq!(report.adopted_by_key, 31, "{report:?}");
+    // linked to the network; and the application gateway, its public address, identity,
+    // grant on the certificate's vault and WAF policy.
+    assert_eq!(report.adopted_by_key, 36, "{report:?}");
     assert_eq!(az.group_contents("conf-net"), (false, 0));
     assert_eq!(az.deleted_vaults("conf-net"), 0);
 }

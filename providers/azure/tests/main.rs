@@ -3,6 +3,7 @@
 
 mod conformance;
 mod database;
+mod gateway;
 mod network;
 mod streams;
 mod support;

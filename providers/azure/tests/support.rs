@@ -80,18 +80,7 @@ impl Azure {
     /// An ARM call to the emulator with a bearer token, as a test's out-of-band hand:
     /// `path` is an ARM path and `api` its api-version (status, body).
     pub fn arm(&self, method: &str, path: &str, api: &str, body: &str) -> (u16, String) {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let (status, _, body) = self
-            .guard
-            .emulator()
-            .request_with(
-                method,
-                &format!("{path}{sep}api-version={api}"),
-                body,
-                &[("Authorization", "Bearer out-of-band")],
-            )
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        (status, body)
+        self.guard.emulator().arm(method, path, api, body)
     }
 
     /// Delete the resource `id` through ARM, as someone outside cairn would, and wait until
@@ -129,6 +118,15 @@ impl Azure {
             ("Microsoft.KeyVault/vaults", "2019-09-01"),
             ("Microsoft.Cache/redis", "2024-03-01"),
             ("Microsoft.EventHub/namespaces", "2024-01-01"),
+            ("Microsoft.Network/applicationGateways", "2024-03-01"),
+            (
+                "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies",
+                "2024-03-01",
+            ),
+            (
+                "Microsoft.ManagedIdentity/userAssignedIdentities",
+                "2023-01-31",
+            ),
         ] {
             let (status, body) = self.arm("GET", &format!("{group}/providers/{path}"), api, "");
             assert_eq!(status, 200, "{body}");
@@ -136,6 +134,17 @@ impl Azure {
             n += v["value"].as_array().map_or(0, Vec::len);
         }
         (true, n)
+    }
+
+    /// A certificate issued into vault `vault` of resource group `group`, outside any
+    /// stack (see `Emulator::issue_certificate`): its secret's URL.
+    pub fn issue_certificate(&self, group: &str, vault: &str, rbac: bool) -> String {
+        self.guard.emulator().issue_certificate(
+            (SUBSCRIPTION, TENANT, LOCATION),
+            group,
+            vault,
+            rbac,
+        )
     }
 
     /// The soft-deleted vaults still holding a name of the stack `stack` (by their tags).

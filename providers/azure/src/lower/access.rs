@@ -136,6 +136,7 @@ impl Lowering<'_> {
                 ),
             });
         }
+        self.gateway_rules(network, allows);
         for e in stack.access() {
             self.edge(network, e, allows);
         }
@@ -146,16 +147,38 @@ impl Lowering<'_> {
         let (Some(from), Some(to)) = (stack.get(&e.from.name), stack.get(&e.to.name)) else {
             return; // a dangling edge is core's error, said before lowering
         };
-        let Resource::SecurityGroup(g) = &from.resource else {
-            return self.err(
-                from,
-                "access",
-                format!("on azure access edges start at a group (load balancers are not lowered yet), not {}", from.address()),
-            );
+        // Who the traffic comes from: a group's members, or a gateway's subnet.
+        let (sources, source_groups) = match &from.resource {
+            Resource::SecurityGroup(g) if g.network.name() == network => {
+                (vec![], vec![super::network::group_id(&from.name)])
+            }
+            Resource::SecurityGroup(_) => return,
+            Resource::LoadBalancer(lb) => {
+                if stack.network_of(&lb.placement).as_deref() != Some(network) {
+                    return;
+                }
+                match self
+                    .gateways_in(network)
+                    .into_iter()
+                    .find(|(x, _)| x.name == from.name)
+                    .and_then(|(_, s)| self.cidr_of(&s))
+                {
+                    Some(cidr) => (vec![Value::str(cidr)], vec![]),
+                    None => return, // the balancer's own error says why
+                }
+            }
+            _ => {
+                return self.err(
+                    from,
+                    "access",
+                    format!(
+                        "on azure access edges start at a group or a load balancer, not {}",
+                        from.address()
+                    ),
+                )
+            }
         };
-        if g.network.name() != network {
-            return;
-        }
+        let from_gateway = matches!(from.resource, Resource::LoadBalancer(_));
         let port = e.port.or_else(|| service_port(&to.resource));
         let Some(port) = port else {
             return self.err(
@@ -193,20 +216,77 @@ impl Lowering<'_> {
                 ),
             );
         }
-        let me = super::network::group_id(&from.name);
         let edge = format!("{}-to-{}", from.name, to.name);
-        for (direction, suffix) in [("Inbound", "in"), ("Outbound", "out")] {
+        // A gateway's egress is not restricted (its subnet is no group's): inbound only.
+        let directions: &[(&'static str, &str)] = if from_gateway {
+            &[("Inbound", "in")]
+        } else {
+            &[("Inbound", "in"), ("Outbound", "out")]
+        };
+        for (direction, suffix) in directions {
             allows.push(NsgRule {
                 name: azure_name(&[&edge, suffix], 80),
                 direction,
                 access: "Allow",
                 protocol: "Tcp",
                 ports: vec![Value::str(port.to_string())],
-                sources: vec![],
+                sources: sources.clone(),
                 destinations: destinations.clone(),
-                source_groups: vec![me.clone()],
+                source_groups: source_groups.clone(),
                 destination_groups: destination_groups.clone(),
                 description: description.clone(),
+            });
+        }
+    }
+
+    /// What an application gateway's subnet must let in: Azure's infrastructure on
+    /// 65200-65535 (the gateway is refused without it) and clients on its listeners.
+    fn gateway_rules(&mut self, network: &str, allows: &mut Vec<NsgRule<'static>>) {
+        let mut seen = std::collections::BTreeSet::new();
+        for (d, subnet) in self.gateways_in(network) {
+            let Resource::LoadBalancer(lb) = &d.resource else {
+                continue;
+            };
+            let Some(cidr) = self.cidr_of(&subnet) else {
+                continue;
+            };
+            if seen.insert(subnet.clone()) {
+                allows.push(NsgRule {
+                    name: azure_name(&[&subnet, "gateway-manager"], 80),
+                    direction: "Inbound",
+                    access: "Allow",
+                    protocol: "Tcp",
+                    ports: vec![Value::str("65200-65535")],
+                    sources: vec![Value::str("GatewayManager")],
+                    destinations: vec![Value::str("*")],
+                    source_groups: vec![],
+                    destination_groups: vec![],
+                    description: "cairn: Azure's infrastructure reaches the application gateway"
+                        .into(),
+                });
+            }
+            let mut ports = Vec::new();
+            if lb.https.is_some() {
+                ports.push(Value::str("443"));
+            }
+            if lb.http_redirect || lb.https.is_none() {
+                ports.push(Value::str("80"));
+            }
+            allows.push(NsgRule {
+                name: azure_name(&[&d.name, "clients"], 80),
+                direction: "Inbound",
+                access: "Allow",
+                protocol: "Tcp",
+                ports,
+                sources: vec![Value::str(if lb.internal {
+                    "VirtualNetwork"
+                } else {
+                    "Internet"
+                })],
+                destinations: vec![Value::str(cidr)],
+                source_groups: vec![],
+                destination_groups: vec![],
+                description: format!("cairn: clients reach {}", d.address()),
             });
         }
     }

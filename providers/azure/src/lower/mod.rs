@@ -1,5 +1,5 @@
 //! Portable kinds -> Azure resources (the Azure column of the portability table in
-//! `core/ARCHITECTURE.md`). Kinds not lowered yet are refused here, naming the resource,
+//! `core/ARCHITECTURE.md`). What Azure cannot do is refused here, naming the resource,
 //! the field and the cloud: a stack is never half-deployed by a silent drop.
 //!
 //! Everything a stack makes lives in one resource group, `azure_resource_group.stack`,
@@ -12,6 +12,7 @@ use cairn_core::provider::{Concrete, Export, LowerResponse};
 use cairn_core::value::{Attrs, Text, Value};
 
 mod access;
+mod balancer;
 mod network;
 mod services;
 mod streams;
@@ -53,14 +54,7 @@ pub fn lower_stack(stack: &Stack, location: &str) -> Result<LowerResponse, Vec<I
             Resource::Database(db) => l.database(d, db),
             Resource::Cache(c) => l.cache(d, c),
             Resource::Broker(b) => l.broker(d, b),
-            other => l.err(
-                d,
-                "kind",
-                format!(
-                    "{} is not lowered on azure yet (the Azure provider is being built)",
-                    other.kind().as_str()
-                ),
-            ),
+            Resource::LoadBalancer(lb) => l.load_balancer(d, lb),
         }
     }
     if l.errors.is_empty() {

@@ -1,0 +1,180 @@
+//! Application Gateway v2 through the kit's lifecycle suite: a gateway in its own subnet
+//! presenting a certificate from a vault outside the stack (read as the gateway's
+//! identity, granted on that vault), an HTTP redirect, blue/green pools and a deny route
+//! answered by a WAF policy; and what Azure refuses about certificates, said before the
+//! gateway is sent.
+
+use crate::support::{Azure, SUBSCRIPTION};
+use cairn_core::prelude::*;
+use cairn_provider_kit::lifecycle::Case;
+
+fn gateway_stack(certificate: &str, live: Colour, subnet: &str) -> Stack {
+    named_gateway_stack("acc-gateway", certificate, live, subnet)
+}
+
+fn named_gateway_stack(name: &str, certificate: &str, live: Colour, subnet: &str) -> Stack {
+    let mut s = Stack::new(name);
+    let vpc = s.add("main", Network::new("10.93.0.0/16").nat(NatMode::None));
+    let mut front = Vec::new();
+    for z in 0..2u8 {
+        front.push(
+            s.add(
+                &format!("front-{z}"),
+                Subnet::new(&vpc, &format!("10.93.{}.0/24", z + 1))
+                    .tier(Tier::Public)
+                    .zone(z),
+            ),
+        );
+    }
+    let app = s.add(
+        "app",
+        SecurityGroup::new(&vpc, "application servers").allow_all_egress(),
+    );
+    let chosen = front
+        .iter()
+        .find(|r| r.name() == subnet)
+        .expect("a front subnet")
+        .clone();
+    let web = s.add(
+        "web",
+        LoadBalancer::public()
+            .http_redirect()
+            .https(certificate)
+            .target_group(TargetGroup::new("api", 8080, HealthCheck::http("/health")).live(live))
+            .target_group(TargetGroup::new("admin", 9000, HealthCheck::http("/up")))
+            .route(10, "/api/*", "api")
+            .route_from(20, "/admin/*", "admin", &["10.0.0.0/8"])
+            .deny(30, "/admin/*")
+            .default_target("api")
+            .subnet(&chosen)
+            .tag("team", "web"),
+    );
+    s.allow(web.can_reach(&app).port(8080));
+    s
+}
+
+#[test]
+fn gateways_through_the_lifecycle_suite() {
+    let az = Azure::new();
+    let cert = az.issue_certificate("acc-gateway-certs", "acc-gw-certs", true);
+    let report = az.lifecycle(Case {
+        name: "azure-gateway",
+        stack: gateway_stack(&cert, Colour::Blue, "front-0"),
+        creates: vec![
+            "azure_resource_group",
+            "azure_virtual_network",
+            "azure_network_security_group",
+            "azure_subnet",
+            "azure_application_security_group",
+            "azure_public_ip",
+            "azure_user_assigned_identity",
+            "azure_role_assignment",
+            "azure_waf_policy",
+            "azure_application_gateway",
+        ],
+        write_only: vec![],
+        // A blue/green switch is an update of the gateway's routes.
+        updates: vec![(
+            gateway_stack(&cert, Colour::Green, "front-0"),
+            "azure_application_gateway.web",
+        )],
+        replace: Some((
+            gateway_stack(&cert, Colour::Green, "front-1"),
+            "azure_application_gateway.web",
+            vec!["subnet_id"],
+        )),
+        delete_out_of_band: Some((
+            vec!["azure_application_gateway.web"],
+            Box::new(|id| {
+                az.delete_out_of_band(&id, "2024-03-01");
+                Box::pin(async {})
+            }),
+        )),
+        remaining: Box::new(|stack| {
+            let (group, n) = az.group_contents(&stack);
+            Box::pin(async move { n + usize::from(group) })
+        }),
+    });
+    assert_eq!((report.replaced, report.recreated), (1, 1), "{report:?}");
+    assert!(report.updated >= 1, "{report:?}");
+    // The grant went with the stack; the vault and its certificate are the team's, kept.
+    let vault = format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/acc-gateway-certs/providers/Microsoft.KeyVault/vaults/acc-gw-certs");
+    let (status, body) = az.arm(
+        "GET",
+        &format!("{vault}/providers/Microsoft.Authorization/roleAssignments"),
+        "2022-04-01",
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let grants: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(grants["value"].as_array().map_or(0, Vec::len), 0, "{body}");
+    assert_eq!(
+        az.arm(
+            "GET",
+            &format!("{vault}/secrets/site-tls"),
+            "2019-09-01",
+            ""
+        )
+        .0,
+        200
+    );
+}
+
+#[test]
+fn what_the_gateway_could_not_read_is_refused_naming_the_vault() {
+    let az = Azure::new();
+    // A vault granting by access policies: a role assignment would give nothing.
+    let cert = az.issue_certificate("acc-gateway-policies", "acc-gw-policies", false);
+    let engine = cairn_provider_kit::lifecycle::Harness::engine(&az, "policies.json");
+    let s = named_gateway_stack("acc-gateway-policies-stack", &cert, Colour::Blue, "front-0");
+    let err = az.rt.block_on(async {
+        let plan = engine
+            .plan(&s, &cairn_core::plan::planner::PlanOptions::default())
+            .await
+            .unwrap();
+        engine
+            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
+            .await
+            .unwrap()
+            .to_string()
+    });
+    assert!(
+        err.contains("VaultUsesAccessPolicies") && err.contains("acc-gw-policies"),
+        "{err}"
+    );
+    // Nothing was sent for the gateway.
+    let (_, body) = az.arm(
+        "GET",
+        &format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/acc-gateway-policies-stack/providers/Microsoft.Network/applicationGateways"),
+        "2024-03-01",
+        "",
+    );
+    assert!(
+        body.contains("\"value\": []") || body.contains("\"value\":[]"),
+        "{body}"
+    );
+    // A certificate no vault of the subscription holds.
+    let missing = cert.replace("acc-gw-policies", "acc-gw-nowhere");
+    let s = gateway_stack(&missing, Colour::Blue, "front-0");
+    let engine = cairn_provider_kit::lifecycle::Harness::engine(&az, "missing.json");
+    let err = az.rt.block_on(async {
+        let plan = engine
+            .plan(&s, &cairn_core::plan::planner::PlanOptions::default())
+            .await
+            .unwrap();
+        engine
+            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
+            .await
+            .unwrap()
+            .to_string()
+    });
+    assert!(err.contains("CertificateVaultNotFound"), "{err}");
+    for stack in ["acc-gateway-policies-stack", "acc-gateway"] {
+        let _ = az.arm(
+            "DELETE",
+            &format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{stack}"),
+            "2021-04-01",
+            "",
+        );
+    }
+}
