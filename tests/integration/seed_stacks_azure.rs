@@ -9,7 +9,8 @@
 //! Each story has a subscription of its own, so "nothing left" is "the subscription holds
 //! nothing of the stack". A stack with a load balancer presents a certificate the team
 //! keeps in a vault of its own (issued into the emulator before the story, given with
-//! `--certificate`); the emulator's port in its URL reads `PORT` in the goldens.
+//! `--certificate`); the emulator's port in its URL reads `PORT` in the goldens, and the
+//! stack's digest, which covers it, is left out of them.
 
 use crate::seed_stacks::{check_golden, Run};
 use cairn_tests::{Emulator, EmulatorGuard, AZURE};
@@ -67,7 +68,18 @@ fn seed_stack_story_on_azure(name: &str, subscription: &str) {
     }
     let with: Vec<&str> = with.iter().map(String::as_str).collect();
     let local = emulator.emulator().endpoint();
-    let golden = |text: &str| text.replace(&local, "http://127.0.0.1:PORT");
+    // The certificate's URL names the emulator's port, and the stack's digest covers it.
+    let golden = |text: &str| {
+        let mut out = text.replace(&local, "http://127.0.0.1:PORT");
+        let key = "\"stack_digest\": \"sha256:";
+        if name != "ticketing" {
+            if let Some(at) = out.find(key) {
+                let start = at + key.len();
+                out.replace_range(start..start + 64, "(covers the emulator's port)");
+            }
+        }
+        out
+    };
     let run = Run {
         dir: dir.path(),
         env: vec![

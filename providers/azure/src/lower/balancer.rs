@@ -1,4 +1,5 @@
-//! Load balancers: Application Gateway v2.
+//! Load balancers: Application Gateway v2 for HTTP(S); a Standard Load Balancer for TCP
+//! listeners (`tcp_balancer`).
 //!
 //! A balancer is one gateway in a subnet of its own (the placement's first subnet hint,
 //! else the network's first subnet of the tier, public unless told): Azure refuses any
@@ -58,6 +59,20 @@ fn guid(parts: &[&str]) -> String {
     )
 }
 
+/// `url` without a port in its authority: what names a grant (a local endpoint's port
+/// changes from run to run; Azure's URLs have none).
+fn without_port(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    format!("{scheme}://{host}{path}")
+}
+
 /// Whether `id` has the shape of a Key Vault secret's URL: `https://VAULT.../secrets/NAME`
 /// with an optional version (an `http://` one only on a loopback endpoint, for tests).
 fn secret_url_shape(id: &str) -> bool {
@@ -94,7 +109,169 @@ fn uri_regex(p: &str) -> String {
     }
 }
 
+/// The pool target group `name` sends to: its live side's when it has two.
+fn live_pool(lb: &LoadBalancer, name: &str) -> String {
+    lb.target_groups
+        .iter()
+        .find(|t| t.name == name)
+        .map(|t| {
+            if t.blue_green {
+                format!("{name}-{}", t.live.as_str())
+            } else {
+                name.to_string()
+            }
+        })
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// A target group's pools: one, or one per side.
+fn pools_of(tg: &cairn_core::model::TargetGroup) -> Vec<Value> {
+    if tg.blue_green {
+        vec![
+            Value::str(format!("{}-blue", tg.name)),
+            Value::str(format!("{}-green", tg.name)),
+        ]
+    } else {
+        vec![Value::str(&tg.name)]
+    }
+}
+
 impl Lowering<'_> {
+    /// The zones a balancer's frontend spans: those of its tier's subnets, when several.
+    fn tier_zones(&self, lb: &LoadBalancer) -> Vec<Value> {
+        let tier = lb.placement.tier.unwrap_or(Tier::Public);
+        let network = self.stack.network_of(&lb.placement).unwrap_or_default();
+        let zones: std::collections::BTreeSet<u8> = self
+            .stack
+            .resources()
+            .iter()
+            .filter_map(|x| match &x.resource {
+                Resource::Subnet(s) if s.network.name() == network && s.tier == tier => {
+                    Some(s.zone)
+                }
+                _ => None,
+            })
+            .collect();
+        if zones.len() > 1 {
+            zones
+                .iter()
+                .map(|z| Value::str((z + 1).to_string()))
+                .collect()
+        } else {
+            vec![]
+        }
+    }
+
+    /// The balancer's static public address (its frontend).
+    fn frontend_ip(&mut self, d: &Declared, zones: Vec<Value>) -> String {
+        let ip = self.placed(Attrs::from([
+            (
+                "name".into(),
+                Value::str(azure_name(&[self.stack.name(), &d.name, "ip"], 80)),
+            ),
+            ("zones".into(), Value::List(zones)),
+        ]));
+        self.push_as(d, "azure_public_ip", &d.name, ip)
+    }
+
+    /// TCP listeners: a Standard Load Balancer (see `tcp_balancer.rs`).
+    fn tcp_balancer(&mut self, d: &Declared, lb: &LoadBalancer) {
+        for (field, used) in [
+            ("https", lb.https.is_some()),
+            ("http_redirect", lb.http_redirect),
+            ("routes", !lb.routes.is_empty()),
+            ("default_target", lb.default_target.is_some()),
+        ] {
+            if used {
+                self.err(
+                    d,
+                    field,
+                    "on azure TCP listeners are a Standard Load Balancer and HTTP(S) an application gateway: declare them as two balancers",
+                );
+            }
+        }
+        let mut pools = Vec::new();
+        let mut probes = Vec::new();
+        for (i, tg) in lb.target_groups.iter().enumerate() {
+            let h = &tg.health_check;
+            pools.extend(pools_of(tg));
+            if h.interval_s < 5 {
+                self.err(
+                    d,
+                    &format!("target_groups[{i}].health_check.interval_s"),
+                    format!(
+                        "{} s: azure's load balancer probes at most every 5 s",
+                        h.interval_s
+                    ),
+                );
+            }
+            let http = !h.path.is_empty();
+            if http && h.matcher != "200" {
+                self.err(
+                    d,
+                    &format!("target_groups[{i}].health_check.matcher"),
+                    format!(
+                        "{:?}: azure's load balancer counts only 200 as healthy",
+                        h.matcher
+                    ),
+                );
+            }
+            probes.push(Value::Map(
+                [
+                    ("name", Value::str(&tg.name)),
+                    ("protocol", Value::str(if http { "Http" } else { "Tcp" })),
+                    ("port", Value::Int(i64::from(tg.port))),
+                    ("path", Value::str(if http { h.path.as_str() } else { "" })),
+                    ("interval_s", Value::Int(i64::from(h.interval_s))),
+                    ("threshold", Value::Int(i64::from(h.unhealthy_threshold))),
+                ]
+                .into_iter()
+                .map(|(k, v)| (Text::from(k), v))
+                .collect(),
+            ));
+        }
+        pools.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        let rules = lb
+            .tcp_listeners
+            .iter()
+            .map(|l| {
+                let port = lb
+                    .target_groups
+                    .iter()
+                    .find(|t| t.name == l.target)
+                    .map_or(l.port, |t| t.port);
+                Value::Map(
+                    [
+                        ("name", Value::str(format!("tcp-{}", l.port))),
+                        ("frontend_port", Value::Int(i64::from(l.port))),
+                        ("backend_port", Value::Int(i64::from(port))),
+                        ("pool", Value::str(live_pool(lb, &l.target))),
+                        ("probe", Value::str(&l.target)),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (Text::from(k), v))
+                    .collect(),
+                )
+            })
+            .collect();
+        let zones = self.tier_zones(lb);
+        let ip = self.frontend_ip(d, zones);
+        let attrs = self.placed(Attrs::from([
+            (
+                "name".into(),
+                Value::str(azure_name(&[self.stack.name(), &d.name], 80)),
+            ),
+            ("sku".into(), Value::str("Standard")),
+            ("public_ip_id".into(), Value::reference(&ip, "id")),
+            ("pools".into(), Value::List(pools)),
+            ("probes".into(), Value::List(probes)),
+            ("rules".into(), Value::List(rules)),
+        ]));
+        let balancer = self.push(d, "azure_load_balancer", attrs);
+        self.export(d, "id", Value::reference(&balancer, "id"));
+        self.export(d, "address", Value::reference(&ip, "ip_address"));
+    }
+
     /// The subnet a gateway placed by `p` sits in: the first hint, else the network's
     /// first subnet of the tier (public unless told).
     fn gateway_subnet(&self, p: &Placement) -> Option<String> {
@@ -121,7 +298,8 @@ impl Lowering<'_> {
             .iter()
             .filter_map(|x| match &x.resource {
                 Resource::LoadBalancer(lb)
-                    if self.stack.network_of(&lb.placement).as_deref() == Some(network) =>
+                    if lb.tcp_listeners.is_empty()
+                        && self.stack.network_of(&lb.placement).as_deref() == Some(network) =>
                 {
                     Some((x, self.gateway_subnet(&lb.placement)?))
                 }
@@ -147,6 +325,9 @@ impl Lowering<'_> {
     }
 
     pub(super) fn load_balancer(&mut self, d: &Declared, lb: &LoadBalancer) {
+        if !lb.tcp_listeners.is_empty() {
+            return self.tcp_balancer(d, lb);
+        }
         let Some(subnet) = self.gateway_subnet(&lb.placement) else {
             return self.err(
                 d,
@@ -168,52 +349,15 @@ impl Lowering<'_> {
                 "on azure a gateway sends requests no route matches to a target group: set default_target",
             );
         };
-        let tier = lb.placement.tier.unwrap_or(Tier::Public);
-        let network = self.stack.network_of(&lb.placement).unwrap_or_default();
-        let zones: std::collections::BTreeSet<u8> = self
-            .stack
-            .resources()
-            .iter()
-            .filter_map(|x| match &x.resource {
-                Resource::Subnet(s) if s.network.name() == network && s.tier == tier => {
-                    Some(s.zone)
-                }
-                _ => None,
-            })
-            .collect();
-        let zones: Vec<Value> = if zones.len() > 1 {
-            zones
-                .iter()
-                .map(|z| Value::str((z + 1).to_string()))
-                .collect()
-        } else {
-            vec![]
-        };
+        let zones = self.tier_zones(lb);
 
         // Target groups: one probe and HTTP settings each, one pool per side.
         let mut pools = Vec::new();
         let mut backends = Vec::new();
-        let live = |name: &str| {
-            lb.target_groups
-                .iter()
-                .find(|t| t.name == name)
-                .map(|t| {
-                    if t.blue_green {
-                        format!("{name}-{}", t.live.as_str())
-                    } else {
-                        name.to_string()
-                    }
-                })
-                .unwrap_or_else(|| name.to_string())
-        };
+        let live = |name: &str| live_pool(lb, name);
         for (i, tg) in lb.target_groups.iter().enumerate() {
             let h = &tg.health_check;
-            if tg.blue_green {
-                pools.push(Value::str(format!("{}-blue", tg.name)));
-                pools.push(Value::str(format!("{}-green", tg.name)));
-            } else {
-                pools.push(Value::str(&tg.name));
-            }
+            pools.extend(pools_of(tg));
             for (k, v, range) in [
                 ("interval_s", h.interval_s, &PROBE_SECONDS),
                 ("timeout_s", h.timeout_s, &PROBE_SECONDS),
@@ -396,14 +540,7 @@ impl Lowering<'_> {
         }
 
         let stack = self.stack.name();
-        let ip = self.placed(Attrs::from([
-            (
-                "name".into(),
-                Value::str(azure_name(&[stack, &d.name, "ip"], 80)),
-            ),
-            ("zones".into(), Value::List(zones.clone())),
-        ]));
-        let ip = self.push_as(d, "azure_public_ip", &d.name, ip);
+        let ip = self.frontend_ip(d, zones.clone());
         let mut depends_on = Vec::new();
         let mut identity_id = Value::str("");
         if !certificate.is_empty() {
@@ -420,7 +557,7 @@ impl Lowering<'_> {
                 Attrs::from([
                     (
                         "name".into(),
-                        Value::str(guid(&[stack, &d.address(), &certificate])),
+                        Value::str(guid(&[stack, &d.address(), &without_port(&certificate)])),
                     ),
                     ("certificate_secret_id".into(), Value::str(&certificate)),
                     ("role_definition".into(), Value::str(SECRETS_USER_ROLE)),
