@@ -597,6 +597,22 @@ fn bad_timeout_settings_are_named() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("CAIRN_AWS_CALL_TIMEOUT"), "{err}");
+
+    // Azure's the same way, before any call (there is no subscription to call).
+    let env = [
+        ("AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000"),
+        ("CAIRN_AZURE_LOCATION", "eastus"),
+        ("CAIRN_AZURE_ENDPOINT", "http://127.0.0.1:9"),
+        ("CAIRN_AZURE_READ_AFTER_WRITE", "0s"),
+    ];
+    let out = cairn_with_env(
+        dir.path(),
+        &["plan", "--stack", "ticketing", "--cloud", "azure"],
+        &env,
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("CAIRN_AZURE_READ_AFTER_WRITE"), "{err}");
 }
 
 #[test]

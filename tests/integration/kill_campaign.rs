@@ -16,8 +16,8 @@
 //! runs it with other counts. It prints
 //! `crash points=N duplicates=0 orphans=0 failed=0 not_converged=0 stuck=0 corrupt=0`.
 
-use crate::inventory;
-use cairn_tests::{cairn_command, AwsEmulator};
+use crate::{inventory, inventory_azure};
+use cairn_tests::{cairn_command, AwsEmulator, Emulator, AZURE};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
@@ -77,15 +77,29 @@ impl Counts {
     }
 }
 
+/// Where the campaign runs, and how it reads what the stack owns there.
+enum Cloud {
+    Aws(Box<aws_config::SdkConfig>),
+    /// The subscription, and the vaults outside the stack its certificates are in.
+    Azure {
+        subscription: String,
+        vaults: Vec<String>,
+    },
+}
+
 struct Campaign<'a> {
-    emulator: &'static cairn_tests::Emulator,
+    emulator: &'a cairn_tests::Emulator,
     /// The fault settings cairn runs under (lifted while the test takes its inventory).
     faults: String,
+    /// The same with every fault off.
+    quiet: &'static str,
     dir: &'a Path,
     env: Vec<(&'static str, String)>,
+    /// Arguments every command takes besides the stack (`--cloud azure`).
+    with: Vec<String>,
     stack: String,
     full_name: String,
-    sdk: aws_config::SdkConfig,
+    cloud: Cloud,
     rt: tokio::runtime::Runtime,
     counts: Counts,
     log: Vec<String>,
@@ -97,6 +111,7 @@ impl Campaign<'_> {
     fn command(&self, args: &[&str]) -> std::process::Command {
         let mut all = args.to_vec();
         all.extend(["--stack", &self.stack, "--env", "kill"]);
+        all.extend(self.with.iter().map(String::as_str));
         let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         cairn_command(self.dir, &all, &env)
     }
@@ -179,11 +194,14 @@ impl Campaign<'_> {
 
     /// What the stack owns, read with the faults lifted: they are for cairn, not the check.
     fn owned(&self) -> Vec<inventory::Owned> {
-        self.emulator
-            .set_faults(r#"{"throttle_rate": 0, "error_rate": 0, "delay": {}}"#);
-        let owned = self
-            .rt
-            .block_on(inventory::owned(&self.sdk, &self.full_name));
+        self.emulator.set_faults(self.quiet);
+        let owned = match &self.cloud {
+            Cloud::Aws(sdk) => self.rt.block_on(inventory::owned(sdk, &self.full_name)),
+            Cloud::Azure {
+                subscription,
+                vaults,
+            } => inventory_azure::owned(self.emulator, subscription, &self.full_name, vaults),
+        };
         self.emulator.set_faults(&self.faults);
         owned
     }
@@ -205,8 +223,10 @@ impl Campaign<'_> {
         } else {
             self.counts.failed += 1;
         }
-        self.log
-            .push(format!("{ctx}: re-run {args:?} failed:\n{err}"));
+        self.log.push(format!(
+            "{ctx}: re-run {args:?} failed:\n{}{err}",
+            text(&out.stdout)
+        ));
         false
     }
 
@@ -227,6 +247,13 @@ impl Campaign<'_> {
         };
         let ids: std::collections::BTreeSet<&str> = state.values().map(String::as_str).collect();
         let owned = self.owned();
+        // An inventory that sees nothing would find no orphan either: it must see what
+        // state records.
+        assert!(
+            state.is_empty() || owned.iter().any(|o| ids.contains(o.id.as_str())),
+            "{ctx}: the inventory sees none of the {} objects state records",
+            state.len()
+        );
         let mut per_address: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for o in &owned {
             per_address.entry(&o.address).or_default().push(&o.id);
@@ -308,9 +335,10 @@ fn campaign(points: usize, seed: u64, fault_rate: f64) -> Counts {
             ))
             .load(),
     );
-    let mut c = Campaign {
+    let c = Campaign {
         emulator: emulator.emulator(),
         faults,
+        quiet: r#"{"throttle_rate": 0, "error_rate": 0, "delay": {}}"#,
         dir: dir.path(),
         env: vec![
             ("AWS_ENDPOINT_URL", emulator.endpoint()),
@@ -324,14 +352,84 @@ fn campaign(points: usize, seed: u64, fault_rate: f64) -> Counts {
             ("CAIRN_AWS_CALL_TIMEOUT", "10s".into()),
             ("CAIRN_AWS_READ_AFTER_WRITE", "500ms".into()),
         ],
+        with: Vec::new(),
         full_name: format!("{stack}-kill"),
         stack,
-        sdk,
+        cloud: Cloud::Aws(Box::new(sdk)),
         rt,
         counts: Counts::default(),
         log: Vec::new(),
         last_runs: String::new(),
     };
+    run_campaign(c, points, seed)
+}
+
+/// The campaign on the Azure emulator (one of its own, so the other Azure tests run
+/// beside it): long-running operations take a while to finish, so a run killed meanwhile
+/// leaves resources still being made, which the next run must find, adopt and wait for.
+fn campaign_on_azure(points: usize, seed: u64, fault_rate: f64) -> Counts {
+    let emulator = Emulator::start(AZURE);
+    let stack =
+        std::env::var("CAIRN_CRASH_AZURE_STACK").unwrap_or_else(|_| "flight-booking".into());
+    let faults = format!(
+        r#"{{"latency_ms": 10, "seed": {seed}, "throttle_rate": {t}, "error_rate": {t},
+            "op_ms": 200, "op_polls": 1000}}"#,
+        t = fault_rate / 2.0
+    );
+    let (subscription, tenant, location) = (
+        "00000000-0000-0000-0000-00000000c111",
+        "00000000-0000-0000-0000-0000000071e7",
+        "eastus",
+    );
+    let cert = emulator.issue_certificate(
+        (subscription, tenant, location),
+        "kill-certs",
+        "kill-tls",
+        true,
+    );
+    emulator.set_faults(&faults);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let c = Campaign {
+        emulator: &emulator,
+        faults,
+        quiet: r#"{"throttle_rate": 0, "error_rate": 0}"#,
+        dir: dir.path(),
+        env: vec![
+            ("CAIRN_AZURE_ENDPOINT", emulator.endpoint()),
+            ("AZURE_SUBSCRIPTION_ID", subscription.into()),
+            ("AZURE_TENANT_ID", tenant.into()),
+            ("CAIRN_AZURE_LOCATION", location.into()),
+            // Short call timeouts keep the in-flight window (and so the waits) short.
+            ("CAIRN_AZURE_CALL_TIMEOUT", "3s".into()),
+            ("CAIRN_AZURE_READ_AFTER_WRITE", "500ms".into()),
+        ],
+        with: vec![
+            "--cloud".into(),
+            "azure".into(),
+            "--certificate".into(),
+            cert,
+        ],
+        full_name: format!("{stack}-kill"),
+        stack,
+        cloud: Cloud::Azure {
+            subscription: subscription.into(),
+            vaults: vec![format!(
+                "/subscriptions/{subscription}/resourceGroups/kill-certs/providers/Microsoft.KeyVault/vaults/kill-tls"
+            )],
+        },
+        rt,
+        counts: Counts::default(),
+        log: Vec::new(),
+        last_runs: String::new(),
+    };
+    run_campaign(c, points, seed)
+}
+
+fn run_campaign(mut c: Campaign<'_>, points: usize, seed: u64) -> Counts {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut applied = false;
     // How long a whole run takes, measured on the first one that is not killed.
@@ -400,10 +498,16 @@ fn campaign(points: usize, seed: u64, fault_rate: f64) -> Counts {
     c.counts
 }
 
-fn report(name: &str, points_var: &str, default_points: u64, fault_rate: f64) {
+fn report(
+    name: &str,
+    points_var: &str,
+    default_points: u64,
+    fault_rate: f64,
+    run: fn(usize, u64, f64) -> Counts,
+) {
     let points = env_number(points_var, default_points) as usize;
     let seed = env_number("CAIRN_CRASH_SEED", 20261202);
-    let counts = campaign(points, seed, fault_rate);
+    let counts = run(points, seed, fault_rate);
     // Straight to the process's stderr, past the test harness's capture: CI logs show it.
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{name} (seed {seed}): {}", counts.line());
@@ -416,7 +520,7 @@ fn report(name: &str, points_var: &str, default_points: u64, fault_rate: f64) {
 
 #[test]
 fn kill_campaign() {
-    report("kill campaign", "CAIRN_CRASH_POINTS", 20, 0.0);
+    report("kill campaign", "CAIRN_CRASH_POINTS", 20, 0.0, campaign);
 }
 
 #[test]
@@ -426,5 +530,17 @@ fn kill_campaign_under_throttling_and_5xx() {
         "CAIRN_CRASH_FAULT_POINTS",
         20,
         0.2,
+        campaign,
+    );
+}
+
+#[test]
+fn kill_campaign_on_azure() {
+    report(
+        "kill campaign on azure with 10% throttling and 5xx",
+        "CAIRN_CRASH_AZURE_POINTS",
+        20,
+        0.1,
+        campaign_on_azure,
     );
 }

@@ -4,6 +4,7 @@ mod cli;
 mod emulator;
 mod emulator_azure;
 mod inventory;
+mod inventory_azure;
 mod kill_campaign;
 mod seed_stacks;
 mod seed_stacks_azure;

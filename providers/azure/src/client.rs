@@ -1,13 +1,19 @@
 //! The Azure Resource Manager clients cairn uses, built once per provider, and the one
 //! request the management crates do not make for it: polling a long-running operation.
 //!
-//! Every client shares one credential and one transport. The transport is azure_core's
-//! reqwest client with a per-call timeout (the provider's in-flight window counts on it),
-//! and the clients never retry: a PUT re-sent behind cairn's back could not be told from a
-//! second one, and the engine's retries see every attempt.
+//! Every client shares one credential, one transport and one retry policy. The transport is
+//! azure_core's reqwest client with a per-attempt timeout. Throttling (429, after its
+//! `Retry-After`), server faults (408, 5xx) and lost connections are retried with
+//! exponential backoff for at most the call timeout: every call cairn makes is safe to send
+//! again (ARM's PUT and DELETE are idempotent by name, a re-sent PUT lands on the object
+//! the first made, and the POSTs read keys or purge), and a subscription's throttling is
+//! routine on Azure, never a reason to fail a run. The in-flight window counts the retries
+//! (`AzureOptions::in_flight_window`).
 
 use azure_core::auth::{AccessToken, Secret, TokenCredential};
-use azure_core::{ClientOptions, Pipeline, RetryOptions, TransportOptions, Url};
+use azure_core::{
+    ClientOptions, ExponentialRetryOptions, Pipeline, RetryOptions, TransportOptions, Url,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +65,21 @@ impl std::fmt::Debug for Clients {
     }
 }
 
+/// The longest pause between two attempts of a call (unless ARM's `Retry-After` asks for
+/// more).
+pub(crate) const RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// Retries of throttled and failed calls, for at most `call_timeout` after the first
+/// answer (see the module's doc).
+fn retries(call_timeout: Duration) -> RetryOptions {
+    RetryOptions::exponential(ExponentialRetryOptions {
+        initial_delay: Duration::from_millis(200),
+        max_retries: 8,
+        max_delay: RETRY_MAX_DELAY,
+        max_total_elapsed: call_timeout,
+    })
+}
+
 /// A credential for a local endpoint: a fixed bearer token that never expires (the
 /// emulator only checks that one is sent).
 #[derive(Debug)]
@@ -83,7 +104,7 @@ macro_rules! build {
         <$client>::builder($credential.clone())
             .endpoint($endpoint.clone())
             .scopes(&[$options.0.as_str()])
-            .retry(RetryOptions::none())
+            .retry($options.2.clone())
             .transport($options.1.clone())
             .build()
             .map_err(|e| {
@@ -117,13 +138,12 @@ impl Clients {
             .build()
             .map_err(|e| format!("cannot set up the Azure HTTP client: {e}"))?;
         let transport = TransportOptions::new(Arc::new(http));
-        let options = (scope.clone(), transport.clone());
+        let retry = retries(timeout);
+        let options = (scope.clone(), transport.clone(), retry.clone());
         let poller = Pipeline::new(
             Some("cairn-azure"),
             Some(env!("CARGO_PKG_VERSION")),
-            ClientOptions::default()
-                .retry(RetryOptions::none())
-                .transport(transport),
+            ClientOptions::default().retry(retry).transport(transport),
             Vec::new(),
             Vec::new(),
         );

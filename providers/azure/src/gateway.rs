@@ -27,7 +27,7 @@ const REDIRECT: &str = "http-to-https";
 const PATHS: &str = "routes";
 
 /// The attributes every tagged type records, from a resource's JSON.
-fn common(v: &Json, at: &At) -> Attrs {
+pub(crate) fn common(v: &Json, at: &At) -> Attrs {
     Attrs::from([
         ("id".into(), Value::str(arm::jstr(v, &["id"]))),
         ("name".into(), Value::str(arm::jstr(v, &["name"]))),
@@ -37,7 +37,7 @@ fn common(v: &Json, at: &At) -> Attrs {
     ])
 }
 
-fn map(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
+pub(crate) fn map(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
     Value::Map(
         pairs
             .into_iter()
@@ -47,22 +47,22 @@ fn map(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
 }
 
 /// The maps of list attribute `k`.
-fn maps<'a>(a: &'a Attrs, k: &str) -> Vec<&'a BTreeMap<Text, Value>> {
+pub(crate) fn maps<'a>(a: &'a Attrs, k: &str) -> Vec<&'a BTreeMap<Text, Value>> {
     match a.get(k) {
         Some(Value::List(items)) => items.iter().filter_map(Value::as_map).collect(),
         _ => Vec::new(),
     }
 }
 
-fn field<'a>(m: &'a BTreeMap<Text, Value>, k: &str) -> &'a str {
+pub(crate) fn field<'a>(m: &'a BTreeMap<Text, Value>, k: &str) -> &'a str {
     m.get(k).and_then(Value::as_str).unwrap_or_default()
 }
 
-fn int(m: &BTreeMap<Text, Value>, k: &str) -> i64 {
+pub(crate) fn int(m: &BTreeMap<Text, Value>, k: &str) -> i64 {
     m.get(k).and_then(Value::as_int).unwrap_or_default()
 }
 
-fn texts(m: &BTreeMap<Text, Value>, k: &str) -> Vec<String> {
+pub(crate) fn texts(m: &BTreeMap<Text, Value>, k: &str) -> Vec<String> {
     match m.get(k) {
         Some(Value::List(items)) => items
             .iter()
@@ -73,11 +73,11 @@ fn texts(m: &BTreeMap<Text, Value>, k: &str) -> Vec<String> {
 }
 
 /// The last segment of the id at `v[path]` (a part's name).
-fn part_name(v: &Json, path: &[&str]) -> String {
+pub(crate) fn part_name(v: &Json, path: &[&str]) -> String {
     arm::last(arm::jstr(v, path)).to_string()
 }
 
-fn items<'a>(v: &'a Json, k: &str) -> impl Iterator<Item = &'a Json> {
+pub(crate) fn items<'a>(v: &'a Json, k: &str) -> impl Iterator<Item = &'a Json> {
     v[k].as_array().into_iter().flatten()
 }
 

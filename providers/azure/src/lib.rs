@@ -43,6 +43,7 @@ mod network;
 mod nsg;
 mod postgres;
 mod schema;
+mod tcp_balancer;
 mod vault;
 
 use async_trait::async_trait;
@@ -62,17 +63,39 @@ pub struct AzureOptions {
     pub delete_timeout: Duration,
     /// First pause between polls of an operation (doubling up to 10 s).
     pub first_poll: Duration,
-    /// The longest one call may take (each attempt; the clients do not retry).
+    /// The longest one attempt of a call may take, and how long a throttled or failed call
+    /// is retried.
     pub call_timeout: Duration,
     /// How long after a call's answer what it did may still be invisible to reads.
     pub read_after_write: Duration,
 }
 
 impl AzureOptions {
+    /// The defaults, with `CAIRN_AZURE_CALL_TIMEOUT` and `CAIRN_AZURE_READ_AFTER_WRITE`
+    /// (durations such as `20s`) when set. A value that does not parse is an error naming
+    /// the variable, not silently ignored.
+    pub fn from_env() -> Result<AzureOptions, String> {
+        let mut o = AzureOptions::default();
+        for (var, slot) in [
+            ("CAIRN_AZURE_CALL_TIMEOUT", &mut o.call_timeout),
+            ("CAIRN_AZURE_READ_AFTER_WRITE", &mut o.read_after_write),
+        ] {
+            if let Ok(v) = std::env::var(var) {
+                *slot = humantime::parse_duration(v.trim())
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| format!("{var}={v:?} is not a duration such as 20s or 1m"))?;
+            }
+        }
+        Ok(o)
+    }
+
     /// How long after a call started Azure may still act on it: core keeps a create of a
     /// dead run pending at least this long before reading it as never made.
     pub fn in_flight_window(&self) -> Duration {
-        self.call_timeout + self.read_after_write
+        // Retries go on until `call_timeout` after the first answer; the last attempt may
+        // start just before then, after a pause, and take `call_timeout` itself.
+        2 * self.call_timeout + client::RETRY_MAX_DELAY + self.read_after_write
     }
 }
 
@@ -103,7 +126,8 @@ pub struct AzureConfig {
 
 impl AzureConfig {
     /// From the environment: `AZURE_SUBSCRIPTION_ID`, the location given (the stack's pin)
-    /// or `CAIRN_AZURE_LOCATION`, and `CAIRN_AZURE_ENDPOINT`.
+    /// or `CAIRN_AZURE_LOCATION`, `CAIRN_AZURE_ENDPOINT`, and the call timeouts
+    /// ([`AzureOptions::from_env`]).
     pub fn from_env(location: Option<&str>) -> Result<AzureConfig, String> {
         let subscription = std::env::var("AZURE_SUBSCRIPTION_ID")
             .ok()
@@ -125,7 +149,7 @@ impl AzureConfig {
             endpoint: std::env::var("CAIRN_AZURE_ENDPOINT")
                 .ok()
                 .filter(|e| !e.is_empty()),
-            options: AzureOptions::default(),
+            options: AzureOptions::from_env()?,
         })
     }
 }
@@ -192,9 +216,10 @@ impl AzureProvider {
             max_tags: 47,
             label_charset: false,
         });
-        // Application Gateway v2: no managed certificates (give a Key Vault one), no TCP
-        // listeners and no internal-only frontend yet.
+        // Application Gateway v2 for HTTP(S), a Standard Load Balancer for TCP listeners:
+        // no managed certificates (give a Key Vault one), no internal-only frontend yet.
         schema.lb_capabilities = [
+            LbCapability::TcpListeners,
             LbCapability::Https,
             LbCapability::TlsPolicy,
             LbCapability::HttpRedirect,
@@ -205,7 +230,7 @@ impl AzureProvider {
         ]
         .into_iter()
         .collect();
-        schema.lb_product = "Application Gateway v2".into();
+        schema.lb_product = "Application Gateway v2, or a Standard Load Balancer for TCP".into();
         AzureProvider {
             ctx: None,
             subscription: subscription.to_string(),

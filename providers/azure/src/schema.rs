@@ -5,7 +5,7 @@ use crate::client::eventhub::{AuthorizationRule, EhNamespace, Eventhub};
 use crate::client::keyvault::{Secret, Vault};
 use crate::client::msi::Identity;
 use crate::client::network::{
-    ApplicationGateway, ApplicationSecurityGroup, NatGateway, NetworkSecurityGroup,
+    ApplicationGateway, ApplicationSecurityGroup, LoadBalancer, NatGateway, NetworkSecurityGroup,
     PrivateDnsZoneGroup, PrivateEndpoint, PublicIpAddress, VirtualNetwork,
     WebApplicationFirewallPolicy,
 };
@@ -86,6 +86,7 @@ const LOWERS_TO: &[(KindName, &[&str])] = &[
         KindName::LoadBalancer,
         &[
             "azure_application_gateway",
+            "azure_load_balancer",
             "azure_public_ip",
             "azure_user_assigned_identity",
             "azure_role_assignment",
@@ -136,6 +137,7 @@ pub(crate) const TAGGED: &[&str] = &[
     "azure_eventhub_namespace",
     "azure_private_endpoint",
     "azure_application_gateway",
+    "azure_load_balancer",
     "azure_user_assigned_identity",
     "azure_waf_policy",
 ];
@@ -636,6 +638,27 @@ fn registry() -> Registry<Ctx> {
             tagged::create::<ApplicationGateway>,
             tagged::update::<ApplicationGateway>,
             tagged::delete::<ApplicationGateway>,
+        ),
+    );
+    r.add(
+        ResourceSchema::new("azure_load_balancer")
+            .typical_duration(Duration::from_secs(30))
+            .attr("name", F)
+            .attr("resource_group", F)
+            .attr("location", F)
+            .attr("sku", F)
+            .attr("public_ip_id", F)
+            .attr("pools", US)
+            .attr("probes", US)
+            .attr("rules", US)
+            .attr("tags", U)
+            .attr("id", C)
+            .adopts_existing(),
+        ops!(
+            tagged::read::<LoadBalancer>,
+            tagged::create::<LoadBalancer>,
+            tagged::update::<LoadBalancer>,
+            tagged::delete::<LoadBalancer>,
         ),
     );
     r

@@ -1,8 +1,8 @@
 //! Application Gateway v2 through the kit's lifecycle suite: a gateway in its own subnet
 //! presenting a certificate from a vault outside the stack (read as the gateway's
 //! identity, granted on that vault), an HTTP redirect, blue/green pools and a deny route
-//! answered by a WAF policy; and what Azure refuses about certificates, said before the
-//! gateway is sent.
+//! answered by a WAF policy; what Azure refuses about certificates, said before the
+//! gateway is sent; and TCP listeners as a Standard Load Balancer.
 
 use crate::support::{Azure, SUBSCRIPTION};
 use cairn_core::prelude::*;
@@ -177,4 +177,69 @@ fn what_the_gateway_could_not_read_is_refused_naming_the_vault() {
             "",
         );
     }
+}
+
+fn tcp_stack(live: Colour, port: u32) -> Stack {
+    let mut s = Stack::new("acc-tcp");
+    let vpc = s.add("main", Network::new("10.94.0.0/16").nat(NatMode::None));
+    for z in 0..2u8 {
+        s.add(
+            &format!("front-{z}"),
+            Subnet::new(&vpc, &format!("10.94.{}.0/24", z + 1))
+                .tier(Tier::Public)
+                .zone(z),
+        );
+    }
+    let mq = s.add(
+        "mq",
+        SecurityGroup::new(&vpc, "message brokers").allow_all_egress(),
+    );
+    let wire = s.add(
+        "wire",
+        LoadBalancer::public()
+            .target_group(TargetGroup::new("amqp", 5671, HealthCheck::http("/health")).live(live))
+            .tcp(port, "amqp")
+            .in_network(&vpc)
+            .tag("team", "messaging"),
+    );
+    s.allow(wire.can_reach(&mq).port(5671));
+    s
+}
+
+#[test]
+fn tcp_balancers_through_the_lifecycle_suite() {
+    let az = Azure::new();
+    let report = az.lifecycle(Case {
+        name: "azure-tcp",
+        stack: tcp_stack(Colour::Blue, 5671),
+        creates: vec![
+            "azure_resource_group",
+            "azure_virtual_network",
+            "azure_network_security_group",
+            "azure_subnet",
+            "azure_application_security_group",
+            "azure_public_ip",
+            "azure_load_balancer",
+        ],
+        write_only: vec![],
+        // A blue/green switch, then another listening port: updates of the balancer.
+        updates: vec![
+            (tcp_stack(Colour::Green, 5671), "azure_load_balancer.wire"),
+            (tcp_stack(Colour::Green, 5672), "azure_load_balancer.wire"),
+        ],
+        replace: None,
+        delete_out_of_band: Some((
+            vec!["azure_load_balancer.wire"],
+            Box::new(|id| {
+                az.delete_out_of_band(&id, "2024-03-01");
+                Box::pin(async {})
+            }),
+        )),
+        remaining: Box::new(|stack| {
+            let (group, n) = az.group_contents(&stack);
+            Box::pin(async move { n + usize::from(group) })
+        }),
+    });
+    assert_eq!(report.recreated, 1, "{report:?}");
+    assert!(report.updated >= 2, "{report:?}");
 }

@@ -119,6 +119,7 @@ impl Azure {
             ("Microsoft.Cache/redis", "2024-03-01"),
             ("Microsoft.EventHub/namespaces", "2024-01-01"),
             ("Microsoft.Network/applicationGateways", "2024-03-01"),
+            ("Microsoft.Network/loadBalancers", "2024-03-01"),
             (
                 "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies",
                 "2024-03-01",

@@ -1,5 +1,5 @@
-"""Application Gateway v2, its WAF policies, user-assigned identities and role assignments,
-as the services check them (beyond the contract's shapes, which arm_contract.py checks).
+"""Application Gateway v2, its WAF policies, Standard Load Balancers, user-assigned
+identities and role assignments, as the services check them (beyond the contract's shapes, which arm_contract.py checks).
 
 Application gateways (Azure's documentation on v2 gateways and their subnet):
 * v2 SKUs only here (`Standard_v2`, `WAF_v2`), with a capacity or autoscale bounds;
@@ -24,6 +24,10 @@ Application gateways (Azure's documentation on v2 gateways and their subnet):
   `SecretDeletedOrNotFound`, `ApplicationGatewayIdentityNotFound`), as the gateway would
   otherwise come up with its HTTPS listener disabled.
 
+Load balancers: a public IP of the balancer's SKU, every internal reference resolved, HTTP
+probes with a path, probe intervals of at least 5 s, one rule per frontend, protocol and
+port.
+
 WAF policies: custom rule priorities unique, names unique; a `Block`/`Allow` action; at
 least one managed rule set. User-assigned identities get a `principalId`, `clientId` and
 `tenantId` once and keep them. Role assignments (at any scope, `.../providers/
@@ -39,6 +43,7 @@ import uuid
 from arm_contract import ArmError
 
 GATEWAYS = "microsoft.network/applicationgateways"
+LOAD_BALANCERS = "microsoft.network/loadbalancers"
 WAF_POLICIES = "microsoft.network/applicationgatewaywebapplicationfirewallpolicies"
 IDENTITIES = "microsoft.managedidentity/userassignedidentities"
 ROLE_ASSIGNMENTS = "microsoft.authorization/roleassignments"
@@ -108,9 +113,9 @@ def _gateway_manager_allowed(arm, nsg_id):
     return False  # DenyAllInBound at 65500 (GatewayManager is not VirtualNetwork)
 
 
-def _check_references(gid, props):
+def _check_references(gid, props, parts=PARTS):
     declared = {}
-    for part in PARTS:
+    for part in parts:
         for item in props.get(part) or []:
             declared.setdefault(part.lower(), set()).add((item.get("name") or "").lower())
 
@@ -127,7 +132,7 @@ def _check_references(gid, props):
             for v in value:
                 walk(v, where)
 
-    for part in PARTS:
+    for part in parts:
         for item in props.get(part) or []:
             walk(item.get("properties") or {}, f"{gid}/{part}/{item.get('name')}")
 
@@ -263,6 +268,44 @@ def put_gateway(arm, rid, old, resource, vault_uri_of):
     props["operationalState"] = "Running"
     # ARM answers each part with its id and type.
     for part in PARTS:
+        for item in props.get(part) or []:
+            item["id"] = f"{resource['id']}/{part}/{item.get('name')}"
+            item.setdefault("properties", {})["provisioningState"] = "Succeeded"
+
+
+LB_PARTS = ("frontendIPConfigurations", "backendAddressPools", "probes", "loadBalancingRules", "inboundNatRules", "outboundRules")
+
+
+def put_load_balancer(arm, rid, old, resource):
+    """A Standard Load Balancer: Standard public IPs only, every internal reference
+    resolved, HTTP probes with a path and at least 5 s apart, one rule per frontend port."""
+    props = resource.setdefault("properties", {})
+    sku = ((resource.get("sku") or {}).get("name") or "Basic").lower()
+    gid = rid.lower()
+    _check_references(gid, props, LB_PARTS)
+    for fe in props.get("frontendIPConfigurations") or []:
+        ip_id = _ref(_props(fe).get("publicIPAddress"))
+        if not ip_id:
+            continue
+        ip = arm.resources.get(ip_id)
+        if ip is None:
+            raise ArmError(400, "InvalidResourceReference", f"Resource {ip_id} referenced by resource {resource['id']} was not found.")
+        if ((ip.get("sku") or {}).get("name") or "basic").lower() != sku:
+            raise ArmError(400, "LoadBalancerReferencesPublicIPAddressWithDifferentSku", f"Load balancer {resource['name']} ({sku}) cannot use public IP {ip['name']} of another SKU.")
+    for probe in props.get("probes") or []:
+        pp = _props(probe)
+        if (pp.get("protocol") or "").lower() in ("http", "https") and not pp.get("requestPath"):
+            raise ArmError(400, "LoadBalancerProbeRequestPathRequired", f"Probe {probe.get('name')}: an HTTP probe needs a requestPath.")
+        if int(pp.get("intervalInSeconds") or 15) < 5:
+            raise ArmError(400, "InvalidProbeInterval", f"Probe {probe.get('name')}: intervalInSeconds is at least 5.")
+    seen = {}
+    for rule in props.get("loadBalancingRules") or []:
+        rp = _props(rule)
+        key = (_ref(rp.get("frontendIPConfiguration")), (rp.get("protocol") or "").lower(), rp.get("frontendPort"))
+        if key in seen:
+            raise ArmError(400, "LoadBalancingRulesWithSameFrontendPortAndProtocol", f"Rules {seen[key]} and {rule.get('name')} use the same frontend IP, protocol and port.")
+        seen[key] = rule.get("name")
+    for part in LB_PARTS:
         for item in props.get(part) or []:
             item["id"] = f"{resource['id']}/{part}/{item.get('name')}"
             item.setdefault("properties", {})["provisioningState"] = "Succeeded"

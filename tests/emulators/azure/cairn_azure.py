@@ -38,7 +38,8 @@ identities and role assignments (azure_gateway.py): a gateway's subnet, frontend
 references, rules and probes checked as the service does, and its Key Vault certificate
 readable by its identity (a secrets-reading role on an RBAC vault, or a `get` access
 policy) or the PUT is refused; role assignments at any scope (`{scope}` spans segments),
-one per principal, role and scope, never updated. Key Vault's `Vaults_ListBySubscription`.
+one per principal, role and scope, never updated. Key Vault's `Vaults_ListBySubscription`;
+`Resources_ListByResourceGroup` (a group's top-level resources with their tags).
 Secret properties (`x-ms-secret`) are never answered by any type.
 Updates by PATCH are a JSON merge patch, then the same checks and operation as a PUT.
 Long-running operations as ARM does them: a PUT of a
@@ -325,6 +326,16 @@ class Handler(BaseHTTPRequestHandler):
                 return 202, None, {**self.retry(), "Location": location}
         if op.id.startswith("Vaults_") and op.id in VAULT_OPERATIONS:
             return self.vaults(op, params, api)
+        if op.id == "Resources_ListByResourceGroup":
+            # Every top-level resource of the group, as generic resources (their tags too).
+            ARM.group(subscription, params["resourceGroupName"])
+            prefix = f"/subscriptions/{subscription}/resourcegroups/{params['resourceGroupName']}/providers/".lower()
+            found = [
+                {k: r[k] for k in ("id", "name", "type", "location", "tags", "sku", "zones") if k in r}
+                for rid, r in sorted(ARM.resources.items())
+                if rid.startswith(prefix) and rid.count("/providers/") == 1 and ARM.parent_of(rid) is None
+            ]
+            return 200, {"value": found}, {}
         if op.id == "Vaults_ListBySubscription":
             prefix = f"/subscriptions/{subscription}/".lower()
             vaults = [ARM.view(r) for rid, r in sorted(ARM.resources.items()) if rid.startswith(prefix) and ARM.type_of(rid).lower() == "microsoft.keyvault/vaults"]
@@ -484,6 +495,8 @@ class Handler(BaseHTTPRequestHandler):
             resource.setdefault("properties", {})["vaultUri"] = SECRETS_DATA.vault_uri(self.base(), resource["name"])
         elif kind == azure_gateway.GATEWAYS:
             azure_gateway.put_gateway(ARM, rid, old, resource, lambda v: (v.get("properties") or {}).get("vaultUri"))
+        elif kind == azure_gateway.LOAD_BALANCERS:
+            azure_gateway.put_load_balancer(ARM, rid, old, resource)
         elif kind == azure_gateway.WAF_POLICIES:
             azure_gateway.put_waf_policy(old, resource)
         elif kind == azure_gateway.IDENTITIES:

@@ -46,7 +46,7 @@ SPEC_FILES = {
     # The versions the management crates (0.21) speak where the stored set has newer ones:
     # azure_mgmt_resources `package-resources-2021-04`, azure_mgmt_keyvault's default
     # profile (2019-09-01), azure_mgmt_privatedns `package-2024-06`.
-    "resources/resource-manager/Microsoft.Resources/stable/2021-04-01/resources.json": ("ResourceGroups_",),
+    "resources/resource-manager/Microsoft.Resources/stable/2021-04-01/resources.json": ("ResourceGroups_", "Resources_ListByResourceGroup"),
     "keyvault/resource-manager/Microsoft.KeyVault/stable/2019-09-01/keyvault.json": ("Vaults_",),
     "keyvault/resource-manager/Microsoft.KeyVault/stable/2019-09-01/secrets.json": ("Secrets_",),
     "privatedns/resource-manager/Microsoft.Network/stable/2024-06-01/privatedns.json": ("PrivateZones_", "VirtualNetworkLinks_"),

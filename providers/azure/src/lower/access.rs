@@ -157,14 +157,19 @@ impl Lowering<'_> {
                 if stack.network_of(&lb.placement).as_deref() != Some(network) {
                     return;
                 }
-                match self
-                    .gateways_in(network)
-                    .into_iter()
-                    .find(|(x, _)| x.name == from.name)
-                    .and_then(|(_, s)| self.cidr_of(&s))
-                {
-                    Some(cidr) => (vec![Value::str(cidr)], vec![]),
-                    None => return, // the balancer's own error says why
+                if !lb.tcp_listeners.is_empty() {
+                    // Layer 4: the clients' own addresses reach the targets.
+                    (vec![Value::str("Internet")], vec![])
+                } else {
+                    match self
+                        .gateways_in(network)
+                        .into_iter()
+                        .find(|(x, _)| x.name == from.name)
+                        .and_then(|(_, s)| self.cidr_of(&s))
+                    {
+                        Some(cidr) => (vec![Value::str(cidr)], vec![]),
+                        None => return, // the balancer's own error says why
+                    }
                 }
             }
             _ => {

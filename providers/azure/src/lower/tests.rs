@@ -841,3 +841,100 @@ fn what_a_gateway_cannot_honour_is_refused_by_field() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn tcp_listeners_are_a_standard_load_balancer_admitting_the_clients() {
+    let mut s = Stack::new("shop");
+    let vpc = s.add("main", Network::new("10.1.0.0/16").nat(NatMode::None));
+    s.add(
+        "public",
+        Subnet::new(&vpc, "10.1.1.0/24").tier(Tier::Public),
+    );
+    let mq = s.add("mq", SecurityGroup::new(&vpc, "brokers").allow_all_egress());
+    let mut check = HealthCheck::http("");
+    check.interval_s = 10;
+    let lb = s.add(
+        "wire",
+        LoadBalancer::public()
+            .target_group(TargetGroup::new("amqp", 5671, check).live(Colour::Green))
+            .tcp(5671, "amqp")
+            .in_network(&vpc),
+    );
+    s.allow(lb.can_reach(&mq).port(5671));
+    let l = lowered(&s);
+    let b = attrs(&l, "azure_load_balancer.wire");
+    assert_eq!(b["sku"], Value::str("Standard"));
+    assert_eq!(
+        b["public_ip_id"],
+        Value::reference("azure_public_ip.wire", "id")
+    );
+    assert_eq!(
+        b["pools"],
+        Value::List(vec![Value::str("amqp-blue"), Value::str("amqp-green")])
+    );
+    let rule = &list_maps(b, "rules")[0];
+    assert_eq!(rule["pool"], Value::str("amqp-green"));
+    assert_eq!(rule["frontend_port"], Value::Int(5671));
+    assert_eq!(list_maps(b, "probes")[0]["protocol"], Value::str("Tcp"));
+    // No gateway, so no gateway rules; the clients' own addresses reach the brokers.
+    let rules = rules(&l);
+    assert!(!rules
+        .iter()
+        .any(|r| r["name"].as_str().unwrap_or_default().contains("gateway")));
+    let edge = rules
+        .iter()
+        .find(|r| r["name"] == Value::str("wire-to-mq-in"))
+        .expect("the edge");
+    assert_eq!(
+        edge["source_address_prefixes"],
+        Value::List(vec![Value::str("Internet")])
+    );
+    // HTTP(S) and TCP on one balancer are two products on Azure; probes every 5 s at most.
+    let mut s2 = Stack::new("shop");
+    let vpc = s2.add("main", Network::new("10.1.0.0/16").nat(NatMode::None));
+    s2.add(
+        "public",
+        Subnet::new(&vpc, "10.1.1.0/24").tier(Tier::Public),
+    );
+    let mut fast = HealthCheck::http("/up");
+    fast.interval_s = 2;
+    s2.add(
+        "wire",
+        LoadBalancer::public()
+            .https(CERT)
+            .target_group(TargetGroup::new("amqp", 5671, fast))
+            .tcp(5671, "amqp")
+            .default_target("amqp")
+            .in_network(&vpc),
+    );
+    let errors = refused(&s2);
+    for want in [
+        ("load_balancer.wire", "https"),
+        ("load_balancer.wire", "default_target"),
+        (
+            "load_balancer.wire",
+            "target_groups[0].health_check.interval_s",
+        ),
+    ] {
+        assert!(
+            errors.contains(&(want.0.into(), want.1.into())),
+            "{want:?} not in {errors:?}"
+        );
+    }
+}
+
+#[test]
+fn a_grants_name_is_the_same_whatever_port_a_local_vault_answers_on() {
+    let name = |cert: &str| {
+        let l = lowered(&balancer_stack(|lb| lb.https(cert)));
+        attrs(&l, "azure_role_assignment.web")["name"].clone()
+    };
+    assert_eq!(
+        name("http://127.0.0.1:4100/keyvault/tls/secrets/site"),
+        name("http://127.0.0.1:4200/keyvault/tls/secrets/site")
+    );
+    assert_ne!(
+        name("https://a.vault.azure.net/secrets/site"),
+        name("https://b.vault.azure.net/secrets/site")
+    );
+}
