@@ -600,7 +600,10 @@ fn bad_timeout_settings_are_named() {
 
     // Azure's the same way, before any call (there is no subscription to call).
     let env = [
-        ("AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000"),
+        (
+            "AZURE_SUBSCRIPTION_ID",
+            "00000000-0000-0000-0000-000000000000",
+        ),
         ("CAIRN_AZURE_LOCATION", "eastus"),
         ("CAIRN_AZURE_ENDPOINT", "http://127.0.0.1:9"),
         ("CAIRN_AZURE_READ_AFTER_WRITE", "0s"),

@@ -72,6 +72,15 @@ fn the_azure_provider_passes_the_provider_conformance_suite() {
             .in_tier(Tier::Public),
     );
     s.allow(web.can_reach(&app).port(8080));
+    // And a TCP balancer (a Standard Load Balancer).
+    let wire = s.add(
+        "wire",
+        LoadBalancer::public()
+            .target_group(TargetGroup::new("amqp", 5671, HealthCheck::http("/health")))
+            .tcp(5671, "amqp")
+            .in_network(&vpc),
+    );
+    s.allow(wire.can_reach(&app).port(5671));
     let dir = tempfile::tempdir().unwrap();
     let report = az
         .rt
@@ -81,15 +90,16 @@ fn the_azure_provider_passes_the_provider_conformance_suite() {
         report.adopted_after_lost_answer > 0 && report.rounds > 1,
         "{report:?}"
     );
-    // Rule 4 adopts all thirty-six objects under their names: the resource group, the
+    // Rule 4 adopts all thirty-eight objects under their names: the resource group, the
     // network, its security group, the four subnets, the application security group, the NAT
     // gateway and its public address; the key vault and its three secrets; the private DNS
     // zone and its link, the flexible server, its database and its parameter; the Redis
     // cache; the Event Hubs namespace, its event hub and its rule; for the cache and
     // the namespace each a private endpoint, its DNS zone group, and a privatelink zone
-    // linked to the network; and the application gateway, its public address, identity,
-    // grant on the certificate's vault and WAF policy.
-    assert_eq!(report.adopted_by_key, 36, "{report:?}");
+    // linked to the network; the application gateway, its public address, identity,
+    // grant on the certificate's vault and WAF policy; and the load balancer and its
+    // public address.
+    assert_eq!(report.adopted_by_key, 38, "{report:?}");
     assert_eq!(az.group_contents("conf-net"), (false, 0));
     assert_eq!(az.deleted_vaults("conf-net"), 0);
 }
