@@ -339,11 +339,15 @@ pub(crate) async fn delete_assignment(ctx: &Ctx, req: &DeleteRequest) -> Result<
     else {
         return Ok(());
     };
+    // Sent without reading the answer: ARM says 200 with the assignment that was, or 204
+    // with no body when it is already gone (a re-run after a crash), which the crate's
+    // `.await` would fail to parse.
     match ctx
         .c
         .authorization
         .role_assignments_client()
         .delete(scope_arg(scope), name)
+        .send()
         .await
     {
         Ok(_) => Ok(()),

@@ -243,3 +243,56 @@ fn tcp_balancers_through_the_lifecycle_suite() {
     assert_eq!(report.recreated, 1, "{report:?}");
     assert!(report.updated >= 2, "{report:?}");
 }
+
+/// A destroy killed after a grant's DELETE landed sends it again on the re-run: ARM then
+/// answers 204 with no body, which is done, not an error (found by the Azure kill campaign).
+#[test]
+fn deleting_a_grant_that_is_already_gone_is_done() {
+    let az = Azure::new();
+    az.issue_certificate("acc-grant-certs", "acc-grant-tls", true);
+    let vault = format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/acc-grant-certs/providers/Microsoft.KeyVault/vaults/acc-grant-tls");
+    let identity = format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/acc-grant-certs/providers/Microsoft.ManagedIdentity/userAssignedIdentities/reader");
+    let (status, body) = az.arm(
+        "PUT",
+        &identity,
+        "2023-01-31",
+        r#"{"location": "westeurope"}"#,
+    );
+    assert!(matches!(status, 200 | 201), "{body}");
+    let principal = serde_json::from_str::<serde_json::Value>(&body).unwrap()["properties"]
+        ["principalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let grant = format!(
+        "{vault}/providers/Microsoft.Authorization/roleAssignments/0b5f3c1e-0000-4000-8000-00000000000a"
+    );
+    let (status, body) = az.arm(
+        "PUT",
+        &grant,
+        "2022-04-01",
+        &serde_json::json!({"properties": {
+            "roleDefinitionId": format!("/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6"),
+            "principalId": principal,
+            "principalType": "ServicePrincipal",
+        }})
+        .to_string(),
+    );
+    assert!(matches!(status, 200 | 201), "{body}");
+    let provider = az.provider();
+    for round in ["there", "already gone"] {
+        let done = az.rt.block_on(cairn_core::provider::Provider::delete(
+            &*provider,
+            cairn_core::provider::DeleteRequest {
+                stack: "acc-grant".into(),
+                address: "azure_role_assignment.web".into(),
+                type_name: "azure_role_assignment".into(),
+                id: grant.as_str().into(),
+                prior: Default::default(),
+                progress: Default::default(),
+            },
+        ));
+        assert!(done.is_ok(), "{round}: {done:?}");
+    }
+    assert_eq!(az.arm("GET", &grant, "2022-04-01", "").0, 404);
+}
