@@ -8,24 +8,33 @@ use crate::support::{Azure, SUBSCRIPTION};
 use cairn_core::prelude::*;
 use cairn_provider_kit::lifecycle::Case;
 
+/// A network `10.{octet}.0.0/16` with two public subnets in two zones (`front-0`,
+/// `front-1`).
+fn front_network(s: &mut Stack, octet: u8) -> (Ref<Network>, Vec<Ref<Subnet>>) {
+    let vpc = s.add(
+        "main",
+        Network::new(&format!("10.{octet}.0.0/16")).nat(NatMode::None),
+    );
+    let front = (0..2u8)
+        .map(|z| {
+            s.add(
+                &format!("front-{z}"),
+                Subnet::new(&vpc, &format!("10.{octet}.{}.0/24", z + 1))
+                    .tier(Tier::Public)
+                    .zone(z),
+            )
+        })
+        .collect();
+    (vpc, front)
+}
+
 fn gateway_stack(certificate: &str, live: Colour, subnet: &str) -> Stack {
     named_gateway_stack("acc-gateway", certificate, live, subnet)
 }
 
 fn named_gateway_stack(name: &str, certificate: &str, live: Colour, subnet: &str) -> Stack {
     let mut s = Stack::new(name);
-    let vpc = s.add("main", Network::new("10.93.0.0/16").nat(NatMode::None));
-    let mut front = Vec::new();
-    for z in 0..2u8 {
-        front.push(
-            s.add(
-                &format!("front-{z}"),
-                Subnet::new(&vpc, &format!("10.93.{}.0/24", z + 1))
-                    .tier(Tier::Public)
-                    .zone(z),
-            ),
-        );
-    }
+    let (vpc, front) = front_network(&mut s, 93);
     let app = s.add(
         "app",
         SecurityGroup::new(&vpc, "application servers").allow_all_egress(),
@@ -181,15 +190,7 @@ fn what_the_gateway_could_not_read_is_refused_naming_the_vault() {
 
 fn tcp_stack(live: Colour, port: u32) -> Stack {
     let mut s = Stack::new("acc-tcp");
-    let vpc = s.add("main", Network::new("10.94.0.0/16").nat(NatMode::None));
-    for z in 0..2u8 {
-        s.add(
-            &format!("front-{z}"),
-            Subnet::new(&vpc, &format!("10.94.{}.0/24", z + 1))
-                .tier(Tier::Public)
-                .zone(z),
-        );
-    }
+    let (vpc, _) = front_network(&mut s, 94);
     let mq = s.add(
         "mq",
         SecurityGroup::new(&vpc, "message brokers").allow_all_egress(),
