@@ -60,8 +60,14 @@ fn an_emulator_killed_with_sigkill_leaves_no_postgresql_behind() {
                 .unwrap()
                 .port();
             let log = tempfile::NamedTempFile::new().unwrap();
-            let mut emulator = Command::new(serve_script())
-                .args(["--port", &port.to_string()])
+            // Started as a shell's background job is, with SIGQUIT ignored: an ignored
+            // signal is inherited through fork and exec, and an ignored death signal is
+            // lost (CI run 10 left a server so).
+            let mut emulator = Command::new("bash")
+                .arg("-c")
+                .arg("trap '' QUIT; exec \"$0\" --port \"$1\"")
+                .arg(serve_script())
+                .arg(port.to_string())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(log.reopen().unwrap())
@@ -95,13 +101,85 @@ fn an_emulator_killed_with_sigkill_leaves_no_postgresql_behind() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while postgres.iter().any(|p| alive(*p)) {
         if Instant::now() > deadline {
-            // Leave nothing behind, even when failing.
+            // What the kernel says of each (state, signals pending, blocked, ignored,
+            // caught), then leave nothing behind, even when failing.
+            let said: Vec<String> = postgres
+                .iter()
+                .map(|p| {
+                    let status =
+                        std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+                    let fields: Vec<&str> = status
+                        .lines()
+                        .filter(|l| {
+                            [
+                                "State:", "PPid:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:",
+                                "SigCgt:",
+                            ]
+                            .iter()
+                            .any(|k| l.starts_with(k))
+                        })
+                        .collect();
+                    format!("{p}: {}", fields.join(" "))
+                })
+                .collect();
             for p in &postgres {
                 let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
             }
-            panic!("PostgreSQL {postgres:?} still ran 30 s after its emulator was killed");
+            panic!(
+                "PostgreSQL {postgres:?} still ran 30 s after its emulator was killed: {}",
+                said.join("; ")
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The death signal the emulators arm in their PostgreSQL servers is not lost when the
+/// emulator was started with SIGQUIT ignored (as a shell's background job is): a child
+/// that has not yet set a handler of its own still dies with its parent. `sleep` stands for
+/// a server in the moment before it sets its handlers; the parent is a Python process that
+/// starts it the way the emulators do.
+#[test]
+fn the_death_signal_is_not_lost_when_the_parent_ignores_sigquit() {
+    let emulators = serve_script().parent().unwrap().to_path_buf();
+    let parent_script = "import subprocess, sys, time\n\
+         sys.path.insert(0, sys.argv[1])\n\
+         import local_postgres\n\
+         import os\n\
+         parent = os.getpid()\n\
+         child = subprocess.Popen(['sleep', '120'], preexec_fn=lambda: local_postgres.arm_death_signal(parent))\n\
+         print(child.pid, flush=True)\n\
+         time.sleep(120)\n";
+    let mut parent = Command::new("bash")
+        .arg("-c")
+        .arg("trap '' QUIT; exec python3 -c \"$0\" \"$1\"")
+        .arg(parent_script)
+        .arg(&emulators)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(parent.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let child: u32 = line.trim().parse().unwrap_or_else(|_| {
+        let _ = parent.kill();
+        panic!("the parent printed no pid: {line:?}")
+    });
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(child) {
+        if Instant::now() > deadline {
+            let _ = Command::new("kill")
+                .args(["-9", &child.to_string()])
+                .status();
+            panic!("the child {child} outlived its parent by 10 s: its death signal was lost");
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -2,18 +2,17 @@
 //! request the management crates do not make for it: polling a long-running operation.
 //!
 //! Every client shares one credential, one transport and one retry policy. The transport is
-//! azure_core's reqwest client with a per-attempt timeout. Throttling (429, after its
+//! azure_core's reqwest client bounded by the attempt timeout. Throttling (429, after its
 //! `Retry-After`), server faults (408, 5xx) and lost connections are retried with
-//! exponential backoff for at most the call timeout: every call cairn makes is safe to send
-//! again (ARM's PUT and DELETE are idempotent by name, a re-sent PUT lands on the object
-//! the first made, and the POSTs read keys or purge), and a subscription's throttling is
-//! routine on Azure, never a reason to fail a run. The in-flight window counts the retries
-//! (`AzureOptions::in_flight_window`).
+//! exponential backoff for the call timeout after the first answer: every call cairn makes
+//! is safe to send again (ARM's PUT and DELETE are idempotent by name, a re-sent PUT lands
+//! on the object the first made, and the POSTs read keys or purge), and a subscription's
+//! throttling is routine on Azure, never a reason to fail a run. A pause honours ARM's
+//! `Retry-After` up to [`RETRY_MAX_WAIT`], so that the last attempt a run may send is
+//! bounded and the in-flight window (`AzureOptions::in_flight_window`) can count it.
 
 use azure_core::auth::{AccessToken, Secret, TokenCredential};
-use azure_core::{
-    ClientOptions, ExponentialRetryOptions, Pipeline, RetryOptions, TransportOptions, Url,
-};
+use azure_core::{ClientOptions, Pipeline, RetryOptions, RetryPolicy, TransportOptions, Url};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,19 +64,51 @@ impl std::fmt::Debug for Clients {
     }
 }
 
-/// The longest pause between two attempts of a call (unless ARM's `Retry-After` asks for
-/// more).
-pub(crate) const RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
+/// The longest pause between two attempts of the backoff alone.
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
-/// Retries of throttled and failed calls, for at most `call_timeout` after the first
-/// answer (see the module's doc).
-fn retries(call_timeout: Duration) -> RetryOptions {
-    RetryOptions::exponential(ExponentialRetryOptions {
-        initial_delay: Duration::from_millis(200),
-        max_retries: 8,
-        max_delay: RETRY_MAX_DELAY,
-        max_total_elapsed: call_timeout,
-    })
+/// The longest pause between two attempts, even when ARM's `Retry-After` asks for more:
+/// a later attempt would be one the in-flight window cannot count.
+pub(crate) const RETRY_MAX_WAIT: Duration = Duration::from_secs(5);
+
+/// Retries of throttled and failed calls while less than `budget` has passed since the
+/// first answer (see the module's doc). azure_core's exponential policy also stops after
+/// a count of retries, which a throttled subscription spends in seconds, and waits for any
+/// `Retry-After`, however long.
+#[derive(Debug)]
+struct Backoff {
+    budget: Duration,
+}
+
+#[async_trait::async_trait]
+impl RetryPolicy for Backoff {
+    fn is_expired(&self, since_first_answer: Duration, _retries: u32) -> bool {
+        since_first_answer >= self.budget
+    }
+
+    fn sleep_duration(&self, retry: u32) -> Duration {
+        // 200 ms doubling, plus up to 127 ms of jitter so that parallel calls throttled
+        // together do not come back together.
+        let jitter = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_nanos() % 128));
+        let ms = 200u64.saturating_mul(1 << retry.min(16)) + jitter;
+        Duration::from_millis(ms).min(BACKOFF_MAX)
+    }
+
+    async fn wait(&self, _error: &azure_core::Error, retry: u32, retry_after: Option<Duration>) {
+        tokio::time::sleep(self.pause(retry, retry_after)).await;
+    }
+}
+
+impl Backoff {
+    /// The backoff, or ARM's `Retry-After` when longer, up to [`RETRY_MAX_WAIT`].
+    fn pause(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        let backoff = self.sleep_duration(retry);
+        retry_after
+            .map_or(backoff, |asked| asked.max(backoff))
+            .min(RETRY_MAX_WAIT)
+    }
 }
 
 /// A credential for a local endpoint: a fixed bearer token that never expires (the
@@ -120,7 +151,13 @@ impl Clients {
     /// `endpoint`: a local endpoint, reached with a static token; none is Azure's public
     /// cloud with the credential chain of Azure's tools (environment, workload identity,
     /// managed identity, the Azure CLI; `AZURE_CREDENTIAL_KIND` picks one).
-    pub fn new(endpoint: Option<&str>, timeout: Duration) -> Result<Clients, String> {
+    /// `attempt`: the longest one request may take; `budget`: how long after its first
+    /// answer a call is retried.
+    pub fn new(
+        endpoint: Option<&str>,
+        attempt: Duration,
+        budget: Duration,
+    ) -> Result<Clients, String> {
         let (credential, url): (Arc<dyn TokenCredential>, Url) = match endpoint {
             Some(e) => (
                 Arc::new(StaticToken),
@@ -134,11 +171,11 @@ impl Clients {
         };
         let scope = format!("{}/.default", url.as_str().trim_end_matches('/'));
         let http = reqwest012::Client::builder()
-            .timeout(timeout)
+            .timeout(attempt)
             .build()
             .map_err(|e| format!("cannot set up the Azure HTTP client: {e}"))?;
         let transport = TransportOptions::new(Arc::new(http));
-        let retry = retries(timeout);
+        let retry = RetryOptions::custom(Arc::new(Backoff { budget }));
         let options = (scope.clone(), transport.clone(), retry.clone());
         let poller = Pipeline::new(
             Some("cairn-azure"),
@@ -194,5 +231,51 @@ impl Clients {
         self.poller
             .send(&azure_core::Context::default(), &mut req)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_stop_on_the_budget_alone_and_never_pause_past_the_cap() {
+        let policy = Backoff {
+            budget: Duration::from_secs(8),
+        };
+        // A throttled subscription may answer 429 many times in a row: the count of
+        // retries never ends them, the time since the first answer does.
+        assert!(!policy.is_expired(Duration::from_secs(7), 1_000));
+        assert!(policy.is_expired(Duration::from_secs(8), 1));
+        for retry in 1..40 {
+            let pause = policy.sleep_duration(retry);
+            assert!(
+                pause >= Duration::from_millis(200) && pause <= BACKOFF_MAX,
+                "{pause:?}"
+            );
+        }
+        assert_eq!(
+            policy.pause(1, Some(Duration::from_secs(60))),
+            RETRY_MAX_WAIT,
+            "ARM's 60s is capped"
+        );
+        assert_eq!(
+            policy.pause(1, Some(Duration::from_secs(1))),
+            Duration::from_secs(1),
+            "ARM's 1s is kept"
+        );
+    }
+
+    #[test]
+    fn the_in_flight_window_counts_the_last_retry() {
+        let options = crate::AzureOptions {
+            attempt_timeout: Duration::from_secs(3),
+            call_timeout: Duration::from_secs(8),
+            read_after_write: Duration::from_millis(500),
+            ..crate::AzureOptions::default()
+        };
+        // First attempt 3s, retries until 8s after its answer, a capped pause, the last
+        // attempt's 3s, then the read-after-write delay.
+        assert_eq!(options.in_flight_window(), Duration::from_millis(19_500));
     }
 }

@@ -63,20 +63,22 @@ pub struct AzureOptions {
     pub delete_timeout: Duration,
     /// First pause between polls of an operation (doubling up to 10 s).
     pub first_poll: Duration,
-    /// The longest one attempt of a call may take, and how long a throttled or failed call
-    /// is retried.
+    /// The longest one request may take.
+    pub attempt_timeout: Duration,
+    /// How long after its first answer a throttled or failed call is retried.
     pub call_timeout: Duration,
     /// How long after a call's answer what it did may still be invisible to reads.
     pub read_after_write: Duration,
 }
 
 impl AzureOptions {
-    /// The defaults, with `CAIRN_AZURE_CALL_TIMEOUT` and `CAIRN_AZURE_READ_AFTER_WRITE`
-    /// (durations such as `20s`) when set. A value that does not parse is an error naming
+    /// The defaults, with `CAIRN_AZURE_ATTEMPT_TIMEOUT`, `CAIRN_AZURE_CALL_TIMEOUT` and
+    /// `CAIRN_AZURE_READ_AFTER_WRITE` (durations such as `20s`) when set. A value that does not parse is an error naming
     /// the variable, not silently ignored.
     pub fn from_env() -> Result<AzureOptions, String> {
         let mut o = AzureOptions::default();
         for (var, slot) in [
+            ("CAIRN_AZURE_ATTEMPT_TIMEOUT", &mut o.attempt_timeout),
             ("CAIRN_AZURE_CALL_TIMEOUT", &mut o.call_timeout),
             ("CAIRN_AZURE_READ_AFTER_WRITE", &mut o.read_after_write),
         ] {
@@ -93,9 +95,13 @@ impl AzureOptions {
     /// How long after a call started Azure may still act on it: core keeps a create of a
     /// dead run pending at least this long before reading it as never made.
     pub fn in_flight_window(&self) -> Duration {
-        // Retries go on until `call_timeout` after the first answer; the last attempt may
-        // start just before then, after a pause, and take `call_timeout` itself.
-        2 * self.call_timeout + client::RETRY_MAX_DELAY + self.read_after_write
+        // The first attempt may take `attempt_timeout`; retries go on until `call_timeout`
+        // after its answer; the last may start a pause after that and take
+        // `attempt_timeout` itself.
+        2 * self.attempt_timeout
+            + self.call_timeout
+            + client::RETRY_MAX_WAIT
+            + self.read_after_write
     }
 }
 
@@ -105,6 +111,7 @@ impl Default for AzureOptions {
             create_timeout: Duration::from_secs(3600),
             delete_timeout: Duration::from_secs(3600),
             first_poll: Duration::from_millis(500),
+            attempt_timeout: Duration::from_secs(30),
             call_timeout: Duration::from_secs(60),
             read_after_write: Duration::from_secs(10),
         }
@@ -188,7 +195,11 @@ pub struct AzureProvider {
 
 impl AzureProvider {
     pub fn new(config: AzureConfig) -> Result<AzureProvider, String> {
-        let c = Clients::new(config.endpoint.as_deref(), config.options.call_timeout)?;
+        let c = Clients::new(
+            config.endpoint.as_deref(),
+            config.options.attempt_timeout,
+            config.options.call_timeout,
+        )?;
         let mut provider = AzureProvider::offline(&config.subscription, &config.location);
         provider.schema.in_flight_window = config.options.in_flight_window();
         provider.ctx = Some(Ctx {

@@ -34,7 +34,8 @@ impl Azure {
             options: AzureOptions {
                 first_poll: Duration::from_millis(20),
                 // Short, so the conformance suite's never-made creates settle quickly.
-                call_timeout: Duration::from_secs(5),
+                attempt_timeout: Duration::from_secs(5),
+                call_timeout: Duration::from_secs(3),
                 read_after_write: Duration::from_millis(200),
                 ..AzureOptions::default()
             },

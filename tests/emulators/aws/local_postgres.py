@@ -36,6 +36,23 @@ def _literal(text):
     return "'" + text.replace("'", "''") + "'"
 
 
+def arm_death_signal(parent):
+    """In a child between fork and exec: SIGQUIT (PostgreSQL's immediate shutdown) when
+    the parent dies, or exit now if `parent` (its pid, taken before the fork) is already
+    gone. Call it after any user switch:
+    changing credentials clears the death signal."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    # A shell's background job inherits SIGQUIT ignored, and an ignored death signal is
+    # lost: until the server sets its own handler, the default (terminate) must stand.
+    # signal(2) from C: Python's refuses outside the main thread.
+    libc.signal(signal.SIGQUIT, ctypes.c_void_p(0))  # SIG_DFL
+    libc.prctl(1, signal.SIGQUIT)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        # The parent died before the signal was armed (the orphan went to init or to a
+        # subreaper).
+        os._exit(1)
+
+
 class LocalPostgres:
     def __init__(self, superuser="postgres"):
         # The bootstrap superuser cairn's statements run as; a cloud whose users may take
@@ -100,19 +117,14 @@ class LocalPostgres:
         raise RuntimeError("initdb failed " + str(attempts) + " times: " + " | ".join(said))
 
     def _as_postgres(self, die_with_parent):
-        user = self.user
+        user, parent = self.user, os.getpid()
 
         def prepare():
             if user:
                 os.setgid(user.pw_gid)
                 os.setuid(user.pw_uid)
             if die_with_parent:
-                # PR_SET_PDEATHSIG = 1: SIGQUIT (immediate shutdown) when the emulator dies.
-                # After the user switch: changing credentials clears the death signal.
-                ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGQUIT)
-                if os.getppid() == 1:
-                    # The emulator died before the signal was armed.
-                    os._exit(1)
+                arm_death_signal(parent)
 
         return prepare
 
