@@ -233,7 +233,7 @@ impl Ctx<'_> {
             (false, false) => PlanMode::Normal,
         };
         let mut plan = rt
-            .block_on(engine.plan(&stack, &plan_options(mode, run)))
+            .block_on(engine.plan(&stack, &plan_options(mode, run)?))
             .map_err(|e| e.to_string())?;
         // Sealed before it is shown, so the JSON printed is the plan saved.
         let saved = match &flags.out {
@@ -287,7 +287,7 @@ impl Ctx<'_> {
                     PlanMode::Normal
                 };
                 let plan = rt
-                    .block_on(engine.plan(&stack, &plan_options(mode, run)))
+                    .block_on(engine.plan(&stack, &plan_options(mode, run)?))
                     .map_err(|e| e.to_string())?;
                 let _ = write!(self.out, "{}", self.text(&plan));
                 // Refreshed values still get recorded when the cloud needs no change
@@ -305,7 +305,7 @@ impl Ctx<'_> {
     pub fn destroy(mut self, args: &StackArgs, run: &RunArgs, auto_approve: bool) -> Outcome {
         let (stack, engine, rt) = setup(args)?;
         let plan = rt
-            .block_on(engine.plan(&stack, &plan_options(PlanMode::Destroy, run)))
+            .block_on(engine.plan(&stack, &plan_options(PlanMode::Destroy, run)?))
             .map_err(|e| e.to_string())?;
         let _ = write!(self.out, "{}", self.text(&plan));
         // What refresh found (objects already gone, pending operations settled) is still
@@ -530,10 +530,15 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
-fn plan_options(mode: PlanMode, run: &RunArgs) -> PlanOptions {
-    PlanOptions {
+fn plan_options(mode: PlanMode, run: &RunArgs) -> Result<PlanOptions, String> {
+    if mode == PlanMode::RefreshOnly && !run.refresh {
+        return Err(
+            "--refresh-only with --refresh=false would read nothing and change nothing".into(),
+        );
+    }
+    Ok(PlanOptions {
         mode,
         targets: run.targets.clone(),
-        refresh: true,
-    }
+        refresh: run.refresh,
+    })
 }

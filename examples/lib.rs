@@ -88,6 +88,11 @@ pub struct RunArgs {
     /// Limit to these resources and what they depend on (repeatable).
     #[arg(long = "target")]
     pub targets: Vec<String>,
+    /// Read the cloud before planning (the default). `--refresh=false` trusts state and
+    /// makes no read: drift goes unseen, and objects the stack names without managing them
+    /// (a certificate) are not checked.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -231,6 +231,20 @@ impl Emulator {
             .to_string()
     }
 
+    /// An ACM certificate for `domain` held under the given `arn` (golden plans name a
+    /// fixed one). AWS emulator only.
+    pub fn certificate_at(&self, domain: &str, arn: &str) {
+        assert_eq!(self.kind, AWS, "certificates are an AWS emulator fixture");
+        let (status, body) = self
+            .request(
+                "POST",
+                "/_emulator/certificate",
+                &format!(r#"{{"domain": "{domain}", "arn": "{arn}"}}"#),
+            )
+            .expect("certificate");
+        assert_eq!(status, 200, "{body}");
+    }
+
     fn get(&self, path: &str) -> String {
         let (status, body) = self
             .request("GET", path, "")

@@ -12,6 +12,11 @@ use std::process::{Command, Output};
 /// The `cairn` example binary, built (once per test run, a no-op when fresh) by the cargo
 /// running these tests, so `cargo test -p cairn-tests` never runs a stale one.
 pub fn cairn_binary() -> PathBuf {
+    example_binary("cairn")
+}
+
+/// An example of the `examples/` crate (`cairn`, `embed`), built as [`cairn_binary`] is.
+pub fn example_binary(name: &str) -> PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -41,10 +46,18 @@ pub fn cairn_binary() -> PathBuf {
         let status = cmd
             // `--workspace` keeps feature unification identical to `cargo test --workspace`,
             // so this is a no-op there instead of a rebuild of the dependencies.
-            .args(["build", "--quiet", "--workspace", "--example", "cairn"])
+            .args([
+                "build",
+                "--quiet",
+                "--workspace",
+                "--example",
+                "cairn",
+                "--example",
+                "embed",
+            ])
             .status()
             .expect("run cargo to build the cairn example");
-        assert!(status.success(), "building the cairn example failed");
+        assert!(status.success(), "building the examples failed");
     });
     let exe = std::env::current_exe().expect("test binary path");
     // target/<profile>/deps/<test> -> target/<profile>/examples/cairn
@@ -52,10 +65,10 @@ pub fn cairn_binary() -> PathBuf {
         .parent()
         .and_then(|d| d.parent())
         .expect("target/<profile>");
-    let bin = profile_dir.join("examples").join("cairn");
+    let bin = profile_dir.join("examples").join(name);
     assert!(
         bin.exists(),
-        "{} is missing: build it with `cargo build --example cairn` (cargo test --workspace does)",
+        "{} is missing: build it with `cargo build --example {name}` (cargo test --workspace does)",
         bin.display()
     );
     bin

@@ -99,7 +99,57 @@ impl std::ops::Deref for NoticeSink {
     }
 }
 
+/// Builds an [`Engine`]: see [`Engine::builder`].
+#[derive(Debug)]
+pub struct EngineBuilder {
+    engine: Engine,
+}
+
+impl EngineBuilder {
+    /// Where notices go (see [`Engine::with_notices`]); dropped without one.
+    pub fn notices(mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.engine = self.engine.with_notices(sink);
+        self
+    }
+
+    /// Read requests in flight at once during refresh (10 by default).
+    pub fn read_parallelism(mut self, requests: usize) -> Self {
+        self.engine.read_parallelism = requests.max(1);
+        self
+    }
+
+    /// The engine.
+    pub fn build(self) -> Engine {
+        self.engine
+    }
+}
+
 impl Engine {
+    /// The way in: an engine for `provider` (a cloud's provider crate, such as
+    /// `cairn_aws::AwsProvider::from_env()`) keeping state at `state`: a path (a local
+    /// file, as `cairn` keeps at `.cairn/<stack>.<cloud>.state.json`) or any
+    /// [`StateStore`].
+    ///
+    /// ```
+    /// use cairn_core::prelude::*;
+    /// # let provider = cairn_core::testing::MemoryProvider::new();
+    /// let dir = tempfile::tempdir()?;
+    /// let engine = Engine::builder(provider, dir.path().join("shop.state.json"))
+    ///     .notices(|note| eprintln!("note: {note}"))
+    ///     .build();
+    /// # let _ = engine;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(
+        provider: impl Provider + 'static,
+        state: impl crate::state::IntoStateStore,
+    ) -> EngineBuilder {
+        EngineBuilder {
+            engine: Engine::new(Arc::new(provider), state.into_state_store()),
+        }
+    }
+
+    /// An engine for a shared provider and store (see [`Engine::builder`]).
     pub fn new(provider: Arc<dyn Provider>, store: Arc<dyn StateStore>) -> Self {
         Engine {
             provider,
@@ -145,6 +195,7 @@ impl Engine {
         )
         .map_err(|e| EngineError::Invalid(ValidationErrors(e)))?;
         graph.notes = lowered.notes;
+        graph.existing = lowered.existing;
         let mut errors = Vec::new();
         for o in stack.outputs() {
             if !graph
@@ -195,6 +246,9 @@ impl Engine {
     pub async fn plan(&self, stack: &Stack, options: &PlanOptions) -> Result<Plan, EngineError> {
         let graph = self.lower(stack)?;
         let stored = self.read_state(stack.name())?;
+        if options.refresh && options.mode != PlanMode::Destroy {
+            self.check_existing(stack.name(), &graph.existing).await?;
+        }
         let base = stored.as_ref().map(|s| (s.lineage.clone(), s.serial));
         let mut refreshed = Refreshed::default();
         let state = match stored {
@@ -238,6 +292,64 @@ impl Engine {
             options,
         )?;
         Ok(plan)
+    }
+
+    /// Read the objects the stack names and does not manage, one request per type: one
+    /// that does not exist is an error naming the resource and the field.
+    async fn check_existing(
+        &self,
+        stack: &str,
+        existing: &[ExistingRef],
+    ) -> Result<(), EngineError> {
+        let mut by_type: BTreeMap<&str, Vec<&ExistingRef>> = BTreeMap::new();
+        for e in existing {
+            by_type.entry(&e.type_name).or_default().push(e);
+        }
+        let key = |e: &ExistingRef| Text::from(format!("{}.{}", e.resource, e.field));
+        let (mut missing, mut failures) = (Vec::new(), Vec::new());
+        for (type_name, refs) in by_type {
+            let request = ReadRequest {
+                stack: stack.to_string(),
+                type_name: type_name.into(),
+                items: refs
+                    .iter()
+                    .map(|e| ReadItem {
+                        address: key(e),
+                        id: Some(e.id.clone()),
+                        token: None,
+                        prior: Default::default(),
+                    })
+                    .collect(),
+            };
+            let answer = self.provider.read(request).await;
+            for e in refs {
+                let outcome = match &answer {
+                    Ok(r) => r.results.get(&key(e)).cloned(),
+                    Err(err) => Some(ReadOutcome::Failed(err.clone())),
+                };
+                match outcome {
+                    Some(ReadOutcome::Found { .. }) => {}
+                    Some(ReadOutcome::Gone) | None => missing.push(Invalid::new(
+                        e.resource.clone(),
+                        e.field.clone(),
+                        format!(
+                            "{} {} does not exist, or this {} account cannot see it",
+                            e.what,
+                            e.id,
+                            self.provider.name()
+                        ),
+                    )),
+                    Some(ReadOutcome::Failed(err)) => failures.push((key(e).to_string(), err)),
+                }
+            }
+        }
+        if !failures.is_empty() {
+            return Err(EngineError::Refresh { failures });
+        }
+        if !missing.is_empty() {
+            return Err(EngineError::Invalid(ValidationErrors(missing)));
+        }
+        Ok(())
     }
 
     /// Seal a plan for saving, under the plan key of the state it was made against, and

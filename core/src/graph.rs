@@ -35,6 +35,8 @@ pub struct ResourceGraph {
     pub exports: Vec<Export>,
     /// The provider's notes on the lowering (carried into every plan).
     pub notes: Vec<crate::invalid::Note>,
+    /// Objects the stack names and does not manage (read when a plan reads the cloud).
+    pub existing: Vec<crate::provider::ExistingRef>,
 }
 
 impl ResourceGraph {
@@ -243,6 +245,7 @@ impl ResourceGraph {
             index: new_index,
             exports,
             notes: Vec::new(),
+            existing: Vec::new(),
         })
     }
 

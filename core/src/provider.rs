@@ -188,10 +188,30 @@ pub struct LowerRequest<'a> {
     pub stack: &'a Stack,
 }
 
+/// An object a stack names but does not manage (a certificate the team holds), as the
+/// lowering found it. A plan that reads the cloud reads these too, so one that does not
+/// exist is an error naming the resource and the field before any create, never a failure
+/// halfway through an apply.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExistingRef {
+    /// The portable resource that names it, e.g. `load_balancer.web`.
+    pub resource: String,
+    /// The field that names it, e.g. `listeners.https.certificate`.
+    pub field: String,
+    /// The provider type it is read as: one the provider reads and never creates.
+    pub type_name: Text,
+    /// Its id in the cloud (an ARN, a name, a URL).
+    pub id: Text,
+    /// What it is, for messages (`ACM certificate`).
+    pub what: String,
+}
+
 #[derive(Debug, Default)]
 pub struct LowerResponse {
     pub resources: Vec<Concrete>,
     pub exports: Vec<Export>,
+    /// Objects the stack names and does not manage, checked when a plan reads the cloud.
+    pub existing: Vec<ExistingRef>,
     /// What this cloud does differently from the declaration where nothing the user could
     /// declare would do better (shown in every plan; see [`Note`]).
     pub notes: Vec<Note>,
@@ -419,6 +439,11 @@ impl ProviderError {
         matches!(self, ProviderError::Indeterminate { .. })
     }
 }
+
+/// The names providers answer to ([`Provider::name`]), as `override_for` takes them: the
+/// three clouds, and the in-memory provider of tests and benchmarks. An override for any
+/// other name would be read by none, so validation refuses it.
+pub const PROVIDER_NAMES: &[&str] = &["aws", "azure", "gcp", "memory"];
 
 /// A cloud provider. Implementations live in their own crates (`providers/*`).
 #[async_trait]

@@ -48,8 +48,8 @@ fn refresh_reads_once_per_type() {
         .len();
     assert_eq!(
         mem.read_requests() - before,
-        types,
-        "one batched read per resource type"
+        types + 1,
+        "one batched read per resource type, and one for the certificate it names"
     );
 }
 

@@ -349,7 +349,7 @@ fn a_stack_pinned_to_another_region_is_refused_by_the_engine_for_any_provider() 
     let engine = Sandbox::new().engine(&mem);
     let mut s = Stack::new("pinned");
     s.add("main", Network::new("10.0.0.0/16"));
-    s.set_region(Some("south-2".into()));
+    s.set_region(Some("south-2"));
     let err = engine.lower(&s).unwrap_err().to_string();
     assert!(
         err.contains("stack: field `region`")
@@ -358,7 +358,7 @@ fn a_stack_pinned_to_another_region_is_refused_by_the_engine_for_any_provider() 
             && err.contains("MemoryProvider::region"),
         "{err}"
     );
-    s.set_region(Some("north-1".into()));
+    s.set_region(Some("north-1"));
     engine.lower(&s).expect("pinned where the provider is");
 }
 

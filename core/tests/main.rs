@@ -5,6 +5,7 @@ mod support;
 mod apply;
 mod crash;
 mod drift;
+mod front_door;
 mod golden;
 mod lifecycle;
 mod mutation;

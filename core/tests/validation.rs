@@ -64,6 +64,18 @@ fn cases() -> Vec<Case> {
             "lowercase",
         ),
         (
+            "override for a provider that does not exist",
+            with(|s| {
+                drop(s.add(
+                    "edge",
+                    Network::new("10.2.0.0/16").override_for("asw", "enable_dns_hostnames", true),
+                ))
+            }),
+            "network.edge",
+            "overrides.asw",
+            "no provider is named \"asw\"",
+        ),
+        (
             "resource name trailing hyphen",
             with(|s| drop(s.add("edge-", Network::new("10.2.0.0/16")))),
             "network.edge-",

@@ -188,7 +188,14 @@ fn apply_refuses_without_a_terminal_or_auto_approve() {
     let dir = tempfile::tempdir().unwrap();
     let out = cairn_with_env(
         dir.path(),
-        &["apply", "--stack", "zerostate", "--env", "dev"],
+        &[
+            "apply",
+            "--stack",
+            "zerostate",
+            "--env",
+            "dev",
+            "--refresh=false",
+        ],
         NOWHERE,
     );
     assert_eq!(out.status.code(), Some(1));
@@ -281,6 +288,7 @@ fn a_plan_for_another_stack_is_refused() {
             "dev",
             "--out",
             "p.json",
+            "--refresh=false",
         ],
         NOWHERE,
     );
@@ -328,8 +336,15 @@ fn a_stack_pinned_to_another_region_is_refused_before_any_call() {
         err.contains("\"us-east-1\""),
         "names the configured region: {err}"
     );
-    // Pinned to the region AWS is configured for, it plans.
-    let args = ["plan", "--stack", "zerostate", "--region", "us-east-1"];
+    // Pinned to the region AWS is configured for, it plans (trusting state: no cloud).
+    let args = [
+        "plan",
+        "--stack",
+        "zerostate",
+        "--region",
+        "us-east-1",
+        "--refresh=false",
+    ];
     let out = cairn_with_env(dir.path(), &args, NOWHERE);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!dir.path().join(".cairn").exists(), "nothing written");
@@ -360,7 +375,14 @@ fn without_a_configured_region_the_stacks_pin_is_used_and_with_neither_cairn_ref
         "{err}"
     );
     // The stack's pin is the region: it plans there (zone names follow it).
-    let args = ["plan", "--stack", "zerostate", "--region", "eu-west-1"];
+    let args = [
+        "plan",
+        "--stack",
+        "zerostate",
+        "--region",
+        "eu-west-1",
+        "--refresh=false",
+    ];
     let out = cairn_with_env(dir.path(), &args, &env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("eu-west-1a"));
@@ -391,6 +413,7 @@ fn saved_plans_are_private_and_refused_once_edited() {
         "dev",
         "--out",
         "p.json",
+        "--refresh=false",
     ];
     let out = cairn_with_env(dir.path(), &args, NOWHERE);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -444,13 +467,17 @@ fn state_unlock_releases_a_lock_and_a_dead_runs_lock_is_taken_over() {
     fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
         [args, &["--stack", "zerostate", "--env", "dev"][..]].concat()
     }
+    // Nothing answers at NOWHERE: runs that plan trust state instead of reading it.
+    fn trusting<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        [with(args), vec!["--refresh=false"]].concat()
+    }
     // A state to lock (saving a plan creates it, empty).
-    let out = cairn_with_env(dir.path(), &with(&["plan", "--out", "p.json"]), NOWHERE);
+    let out = cairn_with_env(dir.path(), &trusting(&["plan", "--out", "p.json"]), NOWHERE);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     // A run on another machine: nothing here can prove it dead.
     lock_file(dir.path(), "remote-run", "some-other-host", 4242);
-    let out = cairn_with_env(dir.path(), &with(&["apply", "--auto-approve"]), NOWHERE);
+    let out = cairn_with_env(dir.path(), &trusting(&["apply", "--auto-approve"]), NOWHERE);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("cairn state unlock remote-run"), "{err}");
@@ -469,7 +496,7 @@ fn state_unlock_releases_a_lock_and_a_dead_runs_lock_is_taken_over() {
 
     // An empty lock file says so, and names the command that removes it.
     std::fs::write(dir.path().join(".cairn/zerostate-dev.aws.json.lock"), "").unwrap();
-    let out = cairn_with_env(dir.path(), &with(&["apply", "--auto-approve"]), NOWHERE);
+    let out = cairn_with_env(dir.path(), &trusting(&["apply", "--auto-approve"]), NOWHERE);
     let err = text(&out.stderr);
     assert!(err.contains("lock file that is empty"), "{err}");
     let id = err
@@ -490,7 +517,7 @@ fn state_unlock_releases_a_lock_and_a_dead_runs_lock_is_taken_over() {
     let dead = child.id();
     child.wait().unwrap();
     lock_file(dir.path(), "dead-run", &host, dead);
-    let out = cairn_with_env(dir.path(), &with(&["apply", "--auto-approve"]), NOWHERE);
+    let out = cairn_with_env(dir.path(), &trusting(&["apply", "--auto-approve"]), NOWHERE);
     let err = text(&out.stderr) + &text(&out.stdout);
     assert!(
         err.contains("took over the lock") && err.contains(&format!("pid {dead}")),
@@ -633,6 +660,7 @@ fn a_state_another_user_cannot_write_is_refused_not_replaced() {
             "dev",
             "--out",
             "p.json",
+            "--refresh=false",
         ],
         NOWHERE,
     );
@@ -658,6 +686,7 @@ fn a_state_another_user_cannot_write_is_refused_not_replaced() {
         "zerostate",
         "--env",
         "dev",
+        "--refresh=false",
     ];
     let out = if root {
         // Another user: nobody, through a copy of the binary it can run.
@@ -744,4 +773,88 @@ fn a_destroy_whose_objects_are_already_gone_still_empties_the_state() {
         "{:?}",
         state.resources.keys()
     );
+}
+
+/// The README's library story as a program (`examples/embed.rs`): declared, planned,
+/// applied, planned again empty, drift-checked and destroyed through the engine against the
+/// emulator; then the cloud, read through its own API, holds nothing of it.
+#[test]
+fn the_embedding_example_runs_its_stack_from_plan_to_destroy() {
+    let emulator = cairn_tests::AwsEmulator::shared();
+    let endpoint = emulator.endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(cairn_tests::example_binary("embed"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("CAIRN_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .arg("embed.state.json")
+        .envs([
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        stdout.matches("Apply complete").count(),
+        2,
+        "the apply and the destroy: {stdout}"
+    );
+    assert!(stdout.contains("drift: Clean"), "{stdout}");
+    assert!(dir.path().join("embed.state.json").exists());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sdk = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "cairn-tests",
+            ))
+            .load(),
+    );
+    let left = rt.block_on(crate::inventory::owned(&sdk, "embed"));
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_refresh_only_plan_that_may_not_read_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cairn_with_env(
+        dir.path(),
+        &[
+            "plan",
+            "--stack",
+            "zerostate",
+            "--refresh-only",
+            "--refresh=false",
+        ],
+        NOWHERE,
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--refresh-only") && err.contains("--refresh=false"),
+        "{err}"
+    );
+    assert!(!err.contains("could not reach"), "no cloud call: {err}");
 }

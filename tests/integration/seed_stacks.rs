@@ -10,8 +10,8 @@ use cairn_tests::{cairn_with_env, AwsEmulator};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-/// A certificate ARN for plans from empty (no cloud call needs it to exist), fixed so the
-/// golden files are stable.
+/// The certificate ARN of plans from empty, fixed so the golden files are stable (the
+/// emulator holds one under it).
 const GOLDEN_CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/golden";
 
 fn text(b: &[u8]) -> String {
@@ -241,7 +241,31 @@ fn seed_stack_story(name: &str) {
     };
     run.expect(&["validate", "--cloud", "aws"], 0);
 
-    // Plan from empty: golden text and JSON (no state, so no cloud call and no state file).
+    // A certificate ACM does not hold: the plan reads it and refuses, naming the field,
+    // before anything is made.
+    let missing = format!("arn:aws:acm:us-east-1:123456789012:certificate/missing-{name}");
+    run.env.retain(|(k, _)| *k != "CAIRN_CERTIFICATE");
+    run.env.push(("CAIRN_CERTIFICATE", missing.clone()));
+    let out = run.cairn(&["plan"]);
+    let said = text(&out.stderr);
+    if name == "ticketing" {
+        // No load balancer, so no certificate to read.
+        assert_eq!(out.status.code(), Some(0), "{said}");
+    } else {
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(
+            said.contains("https.certificate")
+                && said.contains(&missing)
+                && said.contains("does not exist"),
+            "{said}"
+        );
+    }
+    run.env.retain(|(k, _)| *k != "CAIRN_CERTIFICATE");
+    run.env.push(("CAIRN_CERTIFICATE", GOLDEN_CERT.into()));
+
+    // Plan from empty: golden text and JSON (no state, so no file written; the one cloud
+    // call reads the certificate, which ACM holds under the golden ARN).
+    emulator.certificate_at(&format!("{name}.example.com"), GOLDEN_CERT);
     let plan = run.expect(&["plan", "--detailed-exitcode"], 2);
     check_golden(&format!("{name}.plan.txt"), &plan);
     let json = run.expect(&["plan", "--json"], 0);

@@ -343,6 +343,7 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// An empty stack. Its name prefixes what it creates and keys its state.
     pub fn new(name: impl Into<String>) -> Self {
         Stack {
             name: name.into(),
@@ -361,8 +362,21 @@ impl Stack {
     /// `europe-west1`, `westeurope`). A provider configured for another region refuses the
     /// stack before any call, so an apply never lands in the wrong place; without one the
     /// provider's configured region is used.
-    pub fn set_region(&mut self, region: Option<String>) -> &mut Self {
-        self.region = region;
+    ///
+    /// ```
+    /// use cairn_core::prelude::*;
+    ///
+    /// let stack = Stack::new("shop").with_region("eu-west-1");
+    /// assert_eq!(stack.region(), Some("eu-west-1"));
+    /// ```
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Pin the stack to a region, or unpin it with `None` (see [`Stack::with_region`]).
+    pub fn set_region(&mut self, region: Option<impl Into<String>>) -> &mut Self {
+        self.region = region.map(Into::into);
         self
     }
 

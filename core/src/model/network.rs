@@ -30,6 +30,8 @@ pub struct Network {
 portable_kind!(Network, Network, KindName::Network, ["id", "cidr"]);
 
 impl Network {
+    /// A network of `cidr` (a private IPv4 range, /16 to /28) with DNS on and, when it has
+    /// private subnets, one NAT per zone ([`Network::nat`]).
     pub fn new(cidr: &str) -> Self {
         Network {
             cidr: cidr.to_string(),
@@ -39,10 +41,17 @@ impl Network {
             common: Common::default(),
         }
     }
+    /// Name resolution inside the network (on by default).
     pub fn dns(mut self, on: bool) -> Self {
         self.dns = on;
         self
     }
+    /// How [`Tier::Private`] subnets reach the internet. The default, [`NatMode::PerZone`],
+    /// survives a zone's outage and costs the most: on AWS a NAT gateway and an Elastic IP
+    /// in each zone with private subnets (each in that zone's public subnet, which AWS then
+    /// requires), on Azure a NAT gateway and a public IP; GCP's Cloud NAT is regional
+    /// either way. Every plan lists them. [`NatMode::Shared`] keeps one; [`NatMode::None`]
+    /// none.
     pub fn nat(mut self, mode: NatMode) -> Self {
         self.nat = mode;
         self
@@ -61,7 +70,8 @@ impl Network {
 pub enum Tier {
     /// Routed to the internet gateway.
     Public,
-    /// Outbound through NAT only.
+    /// Outbound through NAT only: the network's [`NatMode`] decides how many NATs that
+    /// brings (one per zone by default).
     Private,
     /// No route out at all (databases, caches).
     Isolated,

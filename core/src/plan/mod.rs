@@ -213,8 +213,16 @@ pub struct Plan {
     pub seal: Option<String>,
 }
 
+/// The plan as `cairn plan` prints it, without colours ([`render::text`]).
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&render::text(self, render::TextOptions { color: false }))
+    }
+}
+
 impl Plan {
-    /// True when apply would change nothing in the cloud.
+    /// True when applying the plan would create, update, replace or delete something in
+    /// the cloud; false for a plan that only reads (or records what it read).
     pub fn has_changes(&self) -> bool {
         self.changes
             .iter()

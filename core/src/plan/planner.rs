@@ -14,15 +14,68 @@ use crate::value::{AttrRef, Text};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::BTreeMap;
 
-/// What to plan.
-#[derive(Clone, Debug, Default)]
+/// What to plan. The default is what `cairn plan` does: a normal plan of the whole stack,
+/// after reading every resource from the cloud.
+///
+/// ```
+/// use cairn_core::prelude::*;
+///
+/// assert!(PlanOptions::default().refresh);
+/// let destroy = PlanOptions::destroy().target("database.orders");
+/// assert_eq!(destroy.mode, PlanMode::Destroy);
+/// assert_eq!(destroy.targets, ["database.orders"]);
+/// ```
+#[derive(Clone, Debug)]
 pub struct PlanOptions {
+    /// A normal plan, a destroy, or a refresh-only plan (state brought up to the cloud).
     pub mode: PlanMode,
     /// Limit the plan to these resources (concrete or portable addresses, or portable names)
     /// and what they depend on (what depends on them, when destroying).
     pub targets: Vec<String>,
-    /// Re-read every resource from the cloud first (the default for `cairn plan`).
+    /// Re-read every resource from the cloud first (on by default). Off, the plan trusts
+    /// state: it cannot see drift, and is for callers that have just refreshed.
     pub refresh: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            mode: PlanMode::Normal,
+            targets: Vec::new(),
+            refresh: true,
+        }
+    }
+}
+
+impl PlanOptions {
+    /// A plan that destroys everything the stack holds (or the targets and what depends
+    /// on them).
+    pub fn destroy() -> Self {
+        PlanOptions {
+            mode: PlanMode::Destroy,
+            ..PlanOptions::default()
+        }
+    }
+
+    /// A plan that changes nothing in the cloud and brings state up to it.
+    pub fn refresh_only() -> Self {
+        PlanOptions {
+            mode: PlanMode::RefreshOnly,
+            ..PlanOptions::default()
+        }
+    }
+
+    /// Limit the plan to `address` too (see [`PlanOptions::targets`]).
+    pub fn target(mut self, address: impl Into<String>) -> Self {
+        self.targets.push(address.into());
+        self
+    }
+
+    /// Whether to read the cloud first (see [`PlanOptions::refresh`]).
+    pub fn refresh(mut self, refresh: bool) -> Self {
+        self.refresh = refresh;
+        self
+    }
 }
 
 /// Inputs the planner needs besides options.

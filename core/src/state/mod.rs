@@ -388,6 +388,49 @@ pub trait StateSession: Send + std::fmt::Debug {
     fn unlock(self: Box<Self>) -> Result<(), StateError>;
 }
 
+/// Where an engine keeps a stack's state, as [`Engine::builder`](crate::Engine::builder)
+/// takes it: a path is a local file ([`LocalStore`]); a store is used as it is.
+pub trait IntoStateStore {
+    /// The store this names.
+    fn into_state_store(self) -> std::sync::Arc<dyn StateStore>;
+}
+
+impl<S: StateStore + 'static> IntoStateStore for S {
+    fn into_state_store(self) -> std::sync::Arc<dyn StateStore> {
+        std::sync::Arc::new(self)
+    }
+}
+
+impl IntoStateStore for std::sync::Arc<dyn StateStore> {
+    fn into_state_store(self) -> std::sync::Arc<dyn StateStore> {
+        self
+    }
+}
+
+impl IntoStateStore for &str {
+    fn into_state_store(self) -> std::sync::Arc<dyn StateStore> {
+        LocalStore::new(self).into_state_store()
+    }
+}
+
+impl IntoStateStore for String {
+    fn into_state_store(self) -> std::sync::Arc<dyn StateStore> {
+        LocalStore::new(self).into_state_store()
+    }
+}
+
+impl IntoStateStore for PathBuf {
+    fn into_state_store(self) -> std::sync::Arc<dyn StateStore> {
+        LocalStore::new(self).into_state_store()
+    }
+}
+
+impl IntoStateStore for &std::path::Path {
+    fn into_state_store(self) -> std::sync::Arc<dyn StateStore> {
+        LocalStore::new(self).into_state_store()
+    }
+}
+
 /// Where `cairn` keeps a stack's state by default: `.cairn/<stack>.<provider>.state.json`.
 pub fn default_state_path(stack: &str, provider: &str) -> PathBuf {
     PathBuf::from(".cairn").join(format!("{stack}.{provider}.state.json"))

@@ -11,7 +11,7 @@
 mod lowering;
 
 use crate::invalid::Invalid;
-use crate::model::LbCapability;
+use crate::model::{Certificate, LbCapability, Resource};
 use crate::provider::*;
 use crate::value::{Attrs, Text, Value};
 use async_trait::async_trait;
@@ -78,6 +78,9 @@ struct Faults {
     land_late: Option<(usize, Duration)>,
 }
 
+/// The type existing certificates are read as (never created).
+const CERTIFICATE: &str = "mem_certificate";
+
 /// The in-memory provider. Cheap to clone; clones share the same cloud.
 #[derive(Clone, Debug)]
 pub struct MemoryProvider {
@@ -97,6 +100,8 @@ struct Inner {
     rate: Mutex<Option<RateLimit>>,
     /// Reads of unknown ids answer with the prior attributes (see `echo_reads`).
     echo: std::sync::atomic::AtomicBool,
+    /// Certificates a stack names that this cloud does not hold (see `lacks_certificate`).
+    lacking: Mutex<std::collections::BTreeSet<String>>,
     throttled: AtomicUsize,
     hung: tokio::sync::Notify,
     /// How long a created object takes to become ready (waited out parked, see `settle`).
@@ -133,6 +138,7 @@ impl MemoryProvider {
                 read_requests: AtomicUsize::new(0),
                 rate: Mutex::new(None),
                 echo: std::sync::atomic::AtomicBool::new(false),
+                lacking: Mutex::default(),
                 throttled: AtomicUsize::new(0),
                 hung: tokio::sync::Notify::new(),
                 settle: Mutex::new(Duration::ZERO),
@@ -246,6 +252,16 @@ impl MemoryProvider {
     pub fn echo_reads(self) -> Self {
         self.inner.echo.store(true, Ordering::SeqCst);
         self
+    }
+
+    /// The memory cloud holds every existing certificate a stack names
+    /// (`Certificate::existing`), except the ones named here.
+    pub fn lacks_certificate(&self, reference: &str) {
+        self.inner
+            .lacking
+            .lock()
+            .unwrap()
+            .insert(reference.to_string());
     }
 
     /// Put objects into the cloud directly (a benchmark rebuilding, in a new process, the
@@ -380,6 +396,17 @@ impl Provider for MemoryProvider {
                     value: Value::reference(&address, *e),
                 });
             }
+            if let Resource::LoadBalancer(l) = &d.resource {
+                if let Some(Certificate::Existing(c)) = l.https.as_ref().map(|h| &h.certificate) {
+                    resp.existing.push(ExistingRef {
+                        resource: d.address(),
+                        field: "https.certificate".into(),
+                        type_name: CERTIFICATE.into(),
+                        id: c.as_str().into(),
+                        what: "certificate".into(),
+                    });
+                }
+            }
             resp.resources.push(Concrete {
                 address: address.into(),
                 type_name: type_name.into(),
@@ -397,6 +424,24 @@ impl Provider for MemoryProvider {
         let latency = *self.inner.latency.lock().unwrap();
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
+        }
+        if req.type_name == CERTIFICATE {
+            let lacking = self.inner.lacking.lock().unwrap();
+            let results = req.items.into_iter().map(|item| {
+                let id = item.id.unwrap_or_default();
+                let outcome = if lacking.contains(id.as_str()) {
+                    ReadOutcome::Gone
+                } else {
+                    ReadOutcome::Found {
+                        id,
+                        attrs: Attrs::default(),
+                    }
+                };
+                (item.address, outcome)
+            });
+            return Ok(ReadResponse {
+                results: results.collect(),
+            });
         }
         let objects = self.inner.objects.lock().unwrap();
         let faults = self.inner.faults.lock().unwrap();

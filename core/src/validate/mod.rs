@@ -367,6 +367,18 @@ impl<'a> Validator<'a> {
                 );
             }
         }
+        for provider in d.resource.common().overrides.keys() {
+            if !crate::provider::PROVIDER_NAMES.contains(&provider.as_str()) {
+                self.err(
+                    &a,
+                    &format!("overrides.{provider}"),
+                    format!(
+                        "no provider is named {provider:?}, so no cloud would read these; \
+                         cairn's are aws, gcp and azure"
+                    ),
+                );
+            }
+        }
         for k in d.resource.common().tags.keys() {
             if k.is_empty() || crate::ownership::is_reserved_key(k) {
                 self.err(

@@ -89,6 +89,7 @@ impl ClassifyRetry for NoBlindResend {
 /// One client per service, sharing the counter and retry policy.
 #[derive(Clone, Debug)]
 pub struct Clients {
+    pub acm: aws_sdk_acm::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub rds: aws_sdk_rds::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
@@ -139,6 +140,7 @@ impl Clients {
             }};
         }
         Clients {
+            acm: client!(aws_sdk_acm, "acm"),
             ec2: client!(aws_sdk_ec2, "ec2"),
             rds: client!(aws_sdk_rds, "rds"),
             elbv2: client!(aws_sdk_elasticloadbalancingv2, "elasticloadbalancing"),

@@ -5,6 +5,7 @@
 //! SDK clients configured the standard way (credential chain, `AWS_REGION`,
 //! `AWS_ENDPOINT_URL`), so the same code runs against AWS and the local emulator.
 
+mod acm;
 mod budget;
 mod client;
 mod ec2;
@@ -265,7 +266,11 @@ impl Provider for AwsProvider {
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        let results = self.types.read(&self.ctx, &req).await?;
+        let results = if req.type_name == acm::CERTIFICATE {
+            acm::read(&self.ctx, &req).await?
+        } else {
+            self.types.read(&self.ctx, &req).await?
+        };
         Ok(ReadResponse { results })
     }
 
@@ -284,9 +289,13 @@ impl Provider for AwsProvider {
 
     /// Import reads the object by id, like a refresh of one.
     async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError> {
-        // Only a database inside an instance needs context to be found: where to connect
-        // and with which secret. Elsewhere the id says it all.
-        let prior = if req.type_name == "aws_postgres_database" {
+        // A database inside an instance needs context to be found: where to connect and
+        // with which secret. An instance reads its version against the declared one (a
+        // major is met by the minor RDS picked). Elsewhere the id says it all.
+        let prior = if matches!(
+            req.type_name.as_str(),
+            "aws_postgres_database" | "aws_db_instance"
+        ) {
             req.known.clone()
         } else {
             Default::default()

@@ -49,7 +49,7 @@ Control (all on the emulator's port, under /_emulator/ as every emulator of the 
   GET  /_emulator/held      the calls whose answers are held now
   POST /_emulator/held/release  answer every held call (same as "hold": [])
   GET  /_emulator/calls     the call log;  POST /_emulator/calls/reset  clears it
-  POST /_emulator/certificate {"domain": "example.com"} -> {"arn": ...}, an ACM certificate
+  POST /_emulator/certificate {"domain": "example.com"[, "arn": ARN]} -> {"arn": ...}, an ACM certificate
 The same settings are read at start from CAIRN_MOTO_LATENCY_MS, CAIRN_MOTO_THROTTLE_RATE,
 CAIRN_MOTO_ERROR_RATE, CAIRN_MOTO_TRANSITION_MS and CAIRN_MOTO_SEED.
 """
@@ -184,6 +184,17 @@ def advance():
 # Patches of moto backends.
 
 
+# The minor RDS picks when a PostgreSQL version is asked for as a major (its default minor
+# for new instances); moto echoes the major, which hid reads that AWS answers with a minor.
+POSTGRES_DEFAULT_MINOR = {"12": "12.22", "13": "13.20", "14": "14.17", "15": "15.12", "16": "16.8", "17": "17.4"}
+
+
+def full_engine_version(engine, version):
+    if engine == "postgres" and version and "." not in version:
+        return POSTGRES_DEFAULT_MINOR.get(version, version + ".1")
+    return version
+
+
 def patch_rds():
     from moto.rds import models as rds
     from moto.rds.exceptions import RDSClientError
@@ -194,6 +205,7 @@ def patch_rds():
 
     def create_db_instance(self, db_kwargs):
         db = original_create(self, db_kwargs)
+        db.engine_version = full_engine_version(db.engine, db.engine_version)
         if local_postgres.SERVER.running:
             db.port = local_postgres.SERVER.port
             local_postgres.SERVER.instance_created(
@@ -216,6 +228,7 @@ def patch_rds():
 
     def modify_db_instance(self, db_instance_identifier, db_kwargs):
         db = original_modify(self, db_instance_identifier, db_kwargs)
+        db.engine_version = full_engine_version(db.engine, db.engine_version)
         local_postgres.SERVER.password_changed(db.master_username, db_kwargs.get("master_user_password"))
         settle_later(db, "status", "modifying", "available")
         return db
@@ -1178,6 +1191,11 @@ class Middleware:
             req = json.loads(body or b"{}")
             backend = acm_backends[req.get("account", DEFAULT_ACCOUNT_ID)][req.get("region", "us-east-1")]
             arn = backend.request_certificate(req.get("domain", "example.com"), None, [], [])
+            if req.get("arn"):
+                # Held under a given ARN (golden plans name a fixed one).
+                cert = backend._certificates.pop(arn)
+                cert.arn = arn = req["arn"]
+                backend._certificates[arn] = cert
             return reply(start_response, 200, headers, json.dumps({"arn": arn}))
         return reply(start_response, 404, headers, json.dumps({"message": f"no control endpoint {method} {path}"}))
 

@@ -14,7 +14,7 @@ mod services;
 mod tests;
 
 use cairn_core::model::*;
-use cairn_core::provider::{Concrete, Export, LowerResponse};
+use cairn_core::provider::{Concrete, ExistingRef, Export, LowerResponse};
 use cairn_core::validate::Invalid;
 use cairn_core::value::{Attrs, GeneratedSpec, Text, Value};
 use std::collections::{BTreeMap, BTreeSet};

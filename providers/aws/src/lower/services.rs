@@ -322,6 +322,16 @@ impl Lowering<'_> {
                          certificate is given as its ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"
                     ),
                 );
+            } else {
+                // Read when the plan reads the cloud: one ACM does not hold is refused there,
+                // not by the listener's create after everything before it was made.
+                self.out.existing.push(ExistingRef {
+                    resource: d.address(),
+                    field: "https.certificate".into(),
+                    type_name: crate::acm::CERTIFICATE.into(),
+                    id: certificate.as_str().into(),
+                    what: "ACM certificate".into(),
+                });
             }
             let default = lb
                 .default_target

@@ -102,6 +102,44 @@ fn zone_rules_are_aws_checks_naming_the_field_and_the_cloud() {
 }
 
 #[test]
+fn a_private_subnet_whose_zone_has_no_public_subnet_is_refused_naming_the_network() {
+    let mut s = Stack::new("nat");
+    let net = s.add("main", Network::new("10.0.0.0/16"));
+    s.add(
+        "public-a",
+        Subnet::new(&net, "10.0.0.0/24").tier(Tier::Public).zone(0),
+    );
+    s.add(
+        "app-b",
+        Subnet::new(&net, "10.0.11.0/24")
+            .tier(Tier::Private)
+            .zone(1),
+    );
+    let err = crate::lower_stack(&s, "us-east-1").unwrap_err();
+    assert!(
+        err.iter().any(|e| e.resource == "network.main"
+            && e.field == "nat"
+            && e.message.contains("us-east-1b")
+            && e.message.contains("public subnet")),
+        "{err:?}"
+    );
+    // With one shared NAT, zone a's public subnet holds it for both.
+    let mut shared = Stack::new("nat");
+    let net = shared.add("main", Network::new("10.0.0.0/16").nat(NatMode::Shared));
+    shared.add(
+        "public-a",
+        Subnet::new(&net, "10.0.0.0/24").tier(Tier::Public).zone(0),
+    );
+    shared.add(
+        "app-b",
+        Subnet::new(&net, "10.0.11.0/24")
+            .tier(Tier::Private)
+            .zone(1),
+    );
+    crate::lower_stack(&shared, "us-east-1").unwrap();
+}
+
+#[test]
 fn a_broker_is_sized_from_its_throughput_storage_and_copies() {
     use super::msk_shape;
     // The ticketing guide's cluster: 3 zones, 3 copies, 2 MB/s, 100 GB.
