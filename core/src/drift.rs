@@ -20,8 +20,11 @@ pub const FORMAT_VERSION: u32 = 1;
 /// What a drift check found.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DriftReport {
+    /// [`FORMAT_VERSION`] of the report.
     pub format_version: u32,
+    /// Name of the stack checked.
     pub stack: String,
+    /// Name of the provider that read the cloud.
     pub provider: String,
     /// Resources state recorded, all of them read.
     pub checked: usize,
@@ -34,47 +37,67 @@ pub struct DriftReport {
     pub failed_reads: Vec<FailedRead>,
 }
 
+/// One resource changed, deleted or recreated out of band.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DriftedResource {
+    /// Concrete address, e.g. `aws_vpc.main`.
     pub address: String,
     /// The portable resource it belongs to.
     pub origin: String,
+    /// Changed, deleted or recreated.
     pub kind: DriftKind,
     /// For `changed`: each field, as state recorded it and as the cloud has it (masked
     /// when sensitive).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<FieldDrift>,
+    /// For `deleted` and `recreated`: the cloud id state recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old_id: Option<String>,
+    /// For `recreated`: the cloud id found now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_id: Option<String>,
 }
 
+/// How a resource drifted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftKind {
+    /// Attributes differ from what state recorded.
     Changed,
+    /// The object is gone from the cloud.
     Deleted,
+    /// The object was deleted and made again: same resource, another id.
     Recreated,
 }
 
+/// One attribute that changed out of band.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FieldDrift {
+    /// Concrete attribute name.
     pub field: String,
+    /// The value state recorded (secrets as digests).
     pub expected: Value,
+    /// The value the cloud has (secrets as digests).
     pub actual: Value,
 }
 
+/// A resource the stack still wants changed: its declaration differs from what was applied.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Unapplied {
+    /// Concrete address.
     pub address: String,
+    /// Portable address of the resource it belongs to.
     pub origin: String,
+    /// What an apply would do to it.
     pub action: Action,
 }
 
+/// A resource whose read failed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FailedRead {
+    /// Concrete address.
     pub address: String,
+    /// The provider's error, as text.
     pub error: String,
 }
 
@@ -82,14 +105,18 @@ pub struct FailedRead {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftStatus {
+    /// Every read worked; nothing drifted and nothing is unapplied (exit code 0).
     Clean,
+    /// Every read worked, and something drifted or is unapplied (exit code 2).
     Drift,
+    /// Some reads failed: whatever else was found, the check is incomplete (exit code 3).
     Partial,
     /// Not one recorded resource could be read.
     Failed,
 }
 
 impl DriftStatus {
+    /// The process exit code for CI: 0 clean, 2 drift, 3 partial, 1 failed.
     pub fn exit_code(self) -> u8 {
         match self {
             DriftStatus::Clean => 0,
@@ -203,6 +230,8 @@ impl DriftReport {
         }
     }
 
+    /// The verdict: `Failed` when no recorded resource could be read, `Partial` when some
+    /// could not, else `Drift` or `Clean`.
     pub fn status(&self) -> DriftStatus {
         if self.checked > 0 && self.failed_reads.len() >= self.checked {
             DriftStatus::Failed

@@ -37,6 +37,7 @@ pub enum EngineError {
     /// Some resources could not be read; the plan would be built on guesses.
     #[error("refresh failed for {} resource(s):\n{}", failures.len(), failures.iter().map(|(a, e)| format!("  - {a}: {e}")).collect::<Vec<_>>().join("\n"))]
     Refresh {
+        /// Each unreadable resource's address and the error its read returned.
         failures: Vec<(String, ProviderError)>,
     },
     /// A provider call outside apply failed (import).
@@ -47,7 +48,12 @@ pub enum EngineError {
     Apply(ApplyError),
     /// `import` was asked for an address the stack does not declare, or one already managed.
     #[error("cannot import {address}: {reason}")]
-    Import { address: String, reason: String },
+    Import {
+        /// The address asked for.
+        address: String,
+        /// Why it cannot be imported.
+        reason: String,
+    },
 }
 
 impl From<ApplyError> for EngineError {
@@ -64,6 +70,7 @@ impl From<ApplyError> for EngineError {
 pub struct Refreshed {
     /// State with every correction applied.
     pub state: Option<State>,
+    /// What the cloud changed behind state's back, and interrupted creates adopted.
     pub drift: Vec<Drift>,
     /// The corrections, to be recorded by apply.
     pub updates: Vec<Mutation>,
@@ -167,10 +174,12 @@ impl Engine {
         self
     }
 
+    /// The provider this engine lowers with and calls.
     pub fn provider(&self) -> &Arc<dyn Provider> {
         &self.provider
     }
 
+    /// Where this engine keeps state.
     pub fn store(&self) -> &Arc<dyn StateStore> {
         &self.store
     }

@@ -17,7 +17,10 @@ use std::fmt::Write as _;
 /// the full dependency list.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
+    /// The resource as the provider lowered it.
     pub concrete: Concrete,
+    /// Its portable origin's lifecycle, with `create_before_destroy` also set where the
+    /// provider's schema sets it for the type.
     pub lifecycle: Lifecycle,
     /// Addresses this resource depends on (references and explicit), sorted, unique.
     pub deps: Vec<Text>,
@@ -28,10 +31,13 @@ pub struct Desired {
 /// The desired concrete graph of a stack, in a topological order (dependencies first).
 #[derive(Debug)]
 pub struct ResourceGraph {
+    /// Edges run from a dependency to its dependent; node `i` is `resources[i]`.
     pub graph: DiGraph<(), ()>,
     /// `resources[i]` is node `i`; the vector is in topological order.
     pub resources: Vec<Desired>,
+    /// Position in `resources` of each concrete address.
     pub index: HashMap<Text, usize>,
+    /// Every exported portable attribute and the concrete value that carries it.
     pub exports: Vec<Export>,
     /// The provider's notes on the lowering (carried into every plan).
     pub notes: Vec<crate::invalid::Note>,
@@ -44,8 +50,9 @@ impl ResourceGraph {
     /// (address, type, origin, attributes, dependencies, lifecycle), sorted by address, the
     /// exports and the stack's outputs. Equal digests plan alike; a saved plan records it, so
     /// applying it to another declaration of the stack is refused. Secrets enter as their
-    /// digests, like everywhere outside memory. The bytes hashed are [`canonical`]'s, not
-    /// JSON: on a large plan, formatting JSON only to hash it was a sixth of the plan's time.
+    /// digests, like everywhere outside memory. The bytes hashed are a canonical encoding
+    /// (module `canonical`), not JSON: on a large plan, formatting JSON only to hash it was
+    /// a sixth of the plan's time.
     pub fn digest(&self, stack: &Stack) -> String {
         let mut out = canonical::Writer::default();
         let mut order: Vec<&Desired> = self.resources.iter().collect();
@@ -249,6 +256,7 @@ impl ResourceGraph {
         })
     }
 
+    /// The desired resource at a concrete address, if the stack lowers to one.
     pub fn get(&self, address: &str) -> Option<&Desired> {
         self.index.get(address).map(|i| &self.resources[*i])
     }
@@ -320,27 +328,34 @@ mod canonical {
     pub struct Writer(Vec<u8>, Sha256);
 
     impl Writer {
+        /// Hash what the buffer holds and empty it.
         pub fn flush(&mut self) {
             self.1.update(&self.0);
             self.0.clear();
         }
+        /// The SHA-256 of everything written.
         pub fn finish(mut self) -> Vec<u8> {
             self.flush();
             self.1.finalize().to_vec()
         }
+        /// A one-byte kind marker.
         pub fn tag(&mut self, t: u8) {
             self.0.push(t);
         }
+        /// A length or count, as 8 little-endian bytes.
         pub fn len(&mut self, n: usize) {
             self.0.extend_from_slice(&(n as u64).to_le_bytes());
         }
+        /// A string, prefixed by its length in bytes.
         pub fn str(&mut self, s: &str) {
             self.len(s.len());
             self.0.extend_from_slice(s.as_bytes());
         }
+        /// A boolean, as one byte.
         pub fn bool(&mut self, b: bool) {
             self.0.push(u8::from(b));
         }
+        /// An attribute map, in its sorted order.
         pub fn map(&mut self, m: &Attrs) {
             self.tag(b'm');
             self.len(m.len());
@@ -349,6 +364,7 @@ mod canonical {
                 self.value(v);
             }
         }
+        /// A value, tagged with its kind; a secret as its digest.
         pub fn value(&mut self, v: &Value) {
             match v {
                 Value::Null => self.tag(b'n'),

@@ -14,10 +14,12 @@ pub struct Invalid {
     pub resource: String,
     /// Field path inside the resource, e.g. `ingress[0].to_port`.
     pub field: String,
+    /// What is wrong, in words for the user.
     pub message: String,
 }
 
 impl Invalid {
+    /// A problem with `field` of `resource`, described by `message`.
     pub fn new(
         resource: impl AsRef<str>,
         field: impl AsRef<str>,
@@ -42,10 +44,12 @@ pub struct Note {
     pub resource: String,
     /// The field not kept as declared.
     pub field: String,
+    /// What the cloud does instead.
     pub message: String,
 }
 
 impl Note {
+    /// A note that `field` of `resource` is not kept as declared, and why.
     pub fn new(
         resource: impl AsRef<str>,
         field: impl AsRef<str>,

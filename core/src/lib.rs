@@ -57,6 +57,9 @@
 //! # }
 //! ```
 
+// Every public item is documented: these crates are used by programs, not only by cairn.
+#![warn(missing_docs)]
+
 pub mod apply;
 mod cycles;
 pub mod drift;

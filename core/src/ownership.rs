@@ -10,8 +10,11 @@
 /// cloud keeps one, the idempotency token of the create.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ownership<'a> {
+    /// Name of the stack that made the object.
     pub stack: &'a str,
+    /// Concrete address it was made for, e.g. `aws_vpc.main`.
     pub address: &'a str,
+    /// Idempotency token of the create, on clouds that keep one.
     pub token: Option<&'a str>,
 }
 
@@ -28,7 +31,9 @@ pub fn is_reserved_key(key: &str) -> bool {
 /// lowering so a tag the cloud would refuse is an error naming the resource and the key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TagRules {
+    /// Longest key, in characters.
     pub max_key: usize,
+    /// Longest value, in characters.
     pub max_value: usize,
     /// User tags per object (the cloud's limit minus the ownership marks).
     pub max_tags: usize,

@@ -35,24 +35,28 @@ impl AttrSchema {
             ..self
         }
     }
+    /// Changed in place, given by the user, not secret: how an undeclared attribute behaves.
     pub const UPDATABLE: AttrSchema = AttrSchema {
         force_new: false,
         computed: false,
         sensitive: false,
         unordered: false,
     };
+    /// Changing it replaces the resource.
     pub const FORCE_NEW: AttrSchema = AttrSchema {
         force_new: true,
         computed: false,
         sensitive: false,
         unordered: false,
     };
+    /// Set by the cloud, known only after apply.
     pub const COMPUTED: AttrSchema = AttrSchema {
         force_new: false,
         computed: true,
         sensitive: false,
         unordered: false,
     };
+    /// Changed in place, masked in every output and stored as a digest.
     pub const SENSITIVE: AttrSchema = AttrSchema {
         force_new: false,
         computed: false,
@@ -64,7 +68,9 @@ impl AttrSchema {
 /// The schema of one concrete resource type.
 #[derive(Clone, Debug, Default)]
 pub struct ResourceSchema {
+    /// The type's name, e.g. `aws_subnet`, as [`Concrete::type_name`] carries it.
     pub type_name: String,
+    /// How each attribute behaves, by name; one not listed is updatable in place.
     pub attributes: BTreeMap<String, AttrSchema>,
     /// Replace by creating the new object first, whatever the stack says: for types that
     /// cannot be deleted while others still point at them (a load balancer's target group).
@@ -87,6 +93,7 @@ pub struct ResourceSchema {
 }
 
 impl ResourceSchema {
+    /// A type with no attributes declared, no flag set and a typical duration of 1 s.
     pub fn new(type_name: &str) -> Self {
         ResourceSchema {
             type_name: type_name.to_string(),
@@ -102,6 +109,7 @@ impl ResourceSchema {
         self.typical_duration = d;
         self
     }
+    /// See [`ResourceSchema::create_before_destroy`].
     pub fn create_before_destroy(mut self) -> Self {
         self.create_before_destroy = true;
         self
@@ -116,10 +124,12 @@ impl ResourceSchema {
         self.create_follow_ups = true;
         self
     }
+    /// Declare how attribute `name` behaves (replacing an earlier declaration).
     pub fn attr(mut self, name: &str, schema: AttrSchema) -> Self {
         self.attributes.insert(name.to_string(), schema);
         self
     }
+    /// How attribute `attr` behaves; one not declared is updatable in place (no flag set).
     pub fn get(&self, attr: &str) -> AttrSchema {
         self.attributes.get(attr).copied().unwrap_or_default()
     }
@@ -128,6 +138,7 @@ impl ResourceSchema {
 /// Every resource type a provider offers.
 #[derive(Clone, Debug, Default)]
 pub struct ProviderSchema {
+    /// Every resource type, keyed by its type name.
     pub resources: BTreeMap<String, ResourceSchema>,
     /// How long after a call started the cloud may still act on it: every request's
     /// deadline (connect and response timeouts, retries included) plus the cloud's
@@ -156,6 +167,7 @@ pub struct ProviderSchema {
 }
 
 impl ProviderSchema {
+    /// Add a resource type under its name, replacing one of the same name.
     pub fn add(&mut self, schema: ResourceSchema) {
         self.resources.insert(schema.type_name.clone(), schema);
     }
@@ -166,6 +178,8 @@ impl ProviderSchema {
 pub struct Concrete {
     /// Unique address, `TYPE.NAME[.SUFFIX]`, e.g. `aws_subnet.public-a`.
     pub address: Text,
+    /// The provider's resource type, e.g. `aws_subnet`: a key of
+    /// [`ProviderSchema::resources`].
     pub type_name: Text,
     /// Name of the portable resource it came from.
     pub origin: Text,
@@ -178,13 +192,18 @@ pub struct Concrete {
 /// An exported portable attribute and the concrete value that carries it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Export {
+    /// Name of the portable resource that exports it (`orders`, not `database.orders`).
     pub resource: String,
+    /// The portable attribute, e.g. `endpoint`.
     pub attr: String,
+    /// The value that carries it, usually a `Value::Ref` to a concrete resource's attribute.
     pub value: crate::value::Value,
 }
 
+/// What [`Provider::lower`] is given.
 #[derive(Debug)]
 pub struct LowerRequest<'a> {
+    /// The stack to lower, already validated and checked against the provider's schema.
     pub stack: &'a Stack,
 }
 
@@ -206,9 +225,12 @@ pub struct ExistingRef {
     pub what: String,
 }
 
+/// What [`Provider::lower`] produced.
 #[derive(Debug, Default)]
 pub struct LowerResponse {
+    /// The concrete resources, each naming its portable origin.
     pub resources: Vec<Concrete>,
+    /// Every exported portable attribute and the concrete value that carries it.
     pub exports: Vec<Export>,
     /// Objects the stack names and does not manage, checked when a plan reads the cloud.
     pub existing: Vec<ExistingRef>,
@@ -247,6 +269,7 @@ impl Slots {
 }
 
 impl Progress {
+    /// Progress whose messages go to `f` (apply passes them to its observer).
     pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Self {
         Progress {
             report: Some(Arc::new(f)),
@@ -258,6 +281,7 @@ impl Progress {
         self.slots = Some(slots);
         self
     }
+    /// Pass a progress message on; dropped when nobody listens (`Progress::default()`).
     pub fn report(&self, message: &str) {
         if let Some(f) = &self.report {
             f(message);
@@ -303,8 +327,11 @@ impl fmt::Debug for Progress {
 /// found and adopted instead of duplicated.
 #[derive(Clone, Debug)]
 pub struct ReadItem {
+    /// The key its outcome is answered under: the resource's address.
     pub address: Text,
+    /// Its id in the cloud; `None` when looking up an interrupted create by `token`.
     pub id: Option<Text>,
+    /// The idempotency token of a create a crash left pending, to find what it made.
     pub token: Option<Text>,
     /// Last known attributes (from state), for providers that need them to read.
     pub prior: Attrs,
@@ -314,84 +341,123 @@ pub struct ReadItem {
 /// calls as the API allows.
 #[derive(Clone, Debug)]
 pub struct ReadRequest {
+    /// Name of the stack, for lookups by ownership marks.
     pub stack: String,
+    /// The provider type of every item.
     pub type_name: Text,
+    /// The resources to read.
     pub items: Vec<ReadItem>,
 }
 
+/// What a read found for one item.
 #[derive(Clone, Debug)]
 pub enum ReadOutcome {
+    /// The object exists.
     Found {
+        /// Its id in the cloud.
         id: Text,
+        /// Every attribute as the cloud holds it now, computed ones included.
         attrs: Attrs,
     },
     /// Gone from the cloud (deleted out of band, or never created).
     Gone,
+    /// This item could not be read; the other items of the request may have been.
     Failed(ProviderError),
 }
 
+/// The answer to a [`ReadRequest`].
 #[derive(Clone, Debug)]
 pub struct ReadResponse {
     /// One outcome per requested item, keyed by address.
     pub results: BTreeMap<Text, ReadOutcome>,
 }
 
+/// Create one object.
 #[derive(Clone, Debug)]
 pub struct CreateRequest {
+    /// Name of the stack, for the object's ownership marks.
     pub stack: String,
+    /// The resource's concrete address, e.g. `aws_subnet.public-a`.
     pub address: Text,
+    /// The provider type to create.
     pub type_name: Text,
     /// Fully resolved attributes (no references, no unknowns); secrets carry plaintext.
     pub attrs: Attrs,
     /// Idempotency token, recorded in state before the call: the same token on a retry
     /// after a crash lets the cloud (or the provider's tag lookup) dedupe.
     pub token: String,
+    /// Where progress goes, and how the call gives its slot back while it waits.
     pub progress: Progress,
 }
 
+/// What a create made.
 #[derive(Clone, Debug)]
 pub struct CreateResponse {
+    /// The new object's id in the cloud.
     pub id: Text,
     /// Every attribute, computed ones included.
     pub attrs: Attrs,
 }
 
+/// Change an existing object in place.
 #[derive(Clone, Debug)]
 pub struct UpdateRequest {
+    /// Name of the stack, for ownership marks.
     pub stack: String,
+    /// The resource's concrete address.
     pub address: Text,
+    /// The provider type of the object.
     pub type_name: Text,
+    /// The object's id in the cloud.
     pub id: Text,
+    /// Its attributes as state last recorded them.
     pub prior: Attrs,
+    /// The desired attributes, resolved; an unchanged secret may carry only its digest.
     pub attrs: Attrs,
     /// Attributes whose value changes.
     pub changed: Vec<String>,
+    /// Where progress goes, and how the call gives its slot back while it waits.
     pub progress: Progress,
 }
 
+/// What an update left.
 #[derive(Clone, Debug)]
 pub struct UpdateResponse {
+    /// Every attribute after the update, computed ones included.
     pub attrs: Attrs,
 }
 
+/// Delete one object.
 #[derive(Clone, Debug)]
 pub struct DeleteRequest {
+    /// Name of the stack, for ownership marks.
     pub stack: String,
+    /// The resource's concrete address.
     pub address: Text,
+    /// The provider type of the object.
     pub type_name: Text,
+    /// The object's id in the cloud.
     pub id: Text,
+    /// Its last known attributes, as the plan recorded them.
     pub prior: Attrs,
+    /// Where progress goes, and how the call gives its slot back while it waits.
     pub progress: Progress,
 }
 
+/// A delete's answer: empty, a struct so fields can be added without changing the trait.
 #[derive(Clone, Debug, Default)]
 pub struct DeleteResponse {}
 
+/// Read an existing object by its id, to bring it under management.
 #[derive(Clone, Debug)]
 pub struct ImportRequest {
+    /// Name of the stack.
     pub stack: String,
+    /// The concrete address it is to be managed at.
     pub address: Text,
+    /// The provider type it is read as.
     pub type_name: Text,
+    /// Its id in the cloud, as the user gave it.
     pub id: Text,
     /// The declared attributes whose values are already known: literals, and references
     /// to what state records. An id alone cannot always locate an object (a database
@@ -400,8 +466,10 @@ pub struct ImportRequest {
     pub known: Attrs,
 }
 
+/// What an import read.
 #[derive(Clone, Debug)]
 pub struct ImportResponse {
+    /// Every attribute of the object, recorded in state as read.
     pub attrs: Attrs,
 }
 
@@ -413,24 +481,45 @@ pub enum ProviderError {
     Invalid(Invalid),
     /// The object does not exist.
     #[error("{address}: not found in the cloud")]
-    NotFound { address: String },
+    NotFound {
+        /// Concrete address of the resource.
+        address: String,
+    },
     /// The cloud refused the call; `code` is the cloud's own error code.
     #[error("{address}: {code}: {message}")]
     Api {
+        /// Concrete address of the resource.
         address: String,
+        /// The cloud's error code, e.g. `DependencyViolation`.
         code: String,
+        /// The cloud's message.
         message: String,
     },
     /// The call may or may not have taken effect (timeout, connection lost mid-call).
     /// The engine keeps the pending-operation record so the next run reconciles it.
     #[error("{address}: outcome unknown: {message}")]
-    Indeterminate { address: String, message: String },
+    Indeterminate {
+        /// Concrete address of the resource.
+        address: String,
+        /// What cut the call short.
+        message: String,
+    },
     /// Throttling or a transient server fault that outlasted the provider's retries.
     #[error("{address}: transient failure after retries: {message}")]
-    Transient { address: String, message: String },
+    Transient {
+        /// Concrete address of the resource.
+        address: String,
+        /// The last failure's message.
+        message: String,
+    },
     /// The provider has no such type or operation.
     #[error("{type_name}: {message}")]
-    Unsupported { type_name: String, message: String },
+    Unsupported {
+        /// The resource type asked for.
+        type_name: String,
+        /// What the provider lacks.
+        message: String,
+    },
 }
 
 impl ProviderError {
@@ -450,12 +539,20 @@ pub const PROVIDER_NAMES: &[&str] = &["aws", "azure", "gcp", "memory"];
 pub trait Provider: Send + Sync + fmt::Debug {
     /// Short name used for overrides and in state (`aws`, `gcp`, `azure`, `memory`).
     fn name(&self) -> &str;
+    /// The resource types this provider offers and what its cloud accepts.
     fn schema(&self) -> &ProviderSchema;
     /// Portable resources -> concrete resources, each tagged with its origin.
     fn lower(&self, req: LowerRequest<'_>) -> Result<LowerResponse, Vec<Invalid>>;
+    /// Read items of one type in as few cloud calls as the API allows. An `Err` fails
+    /// every item; [`ReadOutcome::Failed`] fails one.
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError>;
+    /// Create one object; a retry with the same `req.token` must not make a second.
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError>;
+    /// Change an object in place (the planner replaces it instead when a `force_new`
+    /// attribute changes).
     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError>;
+    /// Delete one object; apply counts [`ProviderError::NotFound`] as deleted.
     async fn delete(&self, req: DeleteRequest) -> Result<DeleteResponse, ProviderError>;
+    /// Read an existing object by id so state can take it over; the cloud is not changed.
     async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError>;
 }

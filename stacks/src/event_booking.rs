@@ -24,6 +24,7 @@ const SERVICES: [(&str, &str); 5] = [
     ("notifications", "/api/notifications/*"),
 ];
 
+/// The event booking stack (`event-booking-ENV`) for `p`.
 pub fn stack(p: &Params) -> Stack {
     let mut s = p.stack("event-booking");
     let vpc = s.add(

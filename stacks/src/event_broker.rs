@@ -10,6 +10,7 @@
 use crate::Params;
 use cairn_core::prelude::*;
 
+/// The event broker stack (`event-broker-ENV`) for `p`.
 pub fn stack(p: &Params) -> Stack {
     let mut s = p.stack("event-broker");
     let vpc = s.add("vpc", Network::new("10.30.0.0/16").nat(NatMode::Shared));

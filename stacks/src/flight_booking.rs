@@ -15,6 +15,7 @@ use cairn_core::prelude::*;
 /// The private ranges the guide lets reach `/admin/`.
 const ADMIN_SOURCES: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 
+/// The flight booking stack (`flight-booking-ENV`) for `p`.
 pub fn stack(p: &Params) -> Stack {
     let mut s = p.stack("flight-booking");
     let vpc = s.add("vpc", Network::new("10.40.0.0/16").nat(NatMode::Shared));

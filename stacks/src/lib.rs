@@ -5,6 +5,9 @@
 //! types; per-cloud choices a guide insists on (an AWS instance class, say) are overrides
 //! only that cloud's provider reads.
 
+// Every public item is documented: these crates are used by programs, not only by cairn.
+#![warn(missing_docs)]
+
 pub mod event_booking;
 pub mod event_broker;
 pub mod flight_booking;
@@ -35,6 +38,8 @@ pub struct Params {
 }
 
 impl Params {
+    /// Defaults for environment `env`: the guides' sizes, a managed certificate, no region
+    /// pin, and data protected when `env` is `prod`.
     pub fn new(env: &str) -> Self {
         Params {
             env: env.to_string(),
@@ -46,6 +51,7 @@ impl Params {
         }
     }
 
+    /// Pin the stack to `region`, in the target cloud's spelling.
     pub fn region(mut self, region: &str) -> Self {
         self.region = Some(region.to_string());
         self
@@ -59,16 +65,19 @@ impl Params {
         s
     }
 
+    /// Turn the databases' deletion protection on or off, whatever the environment.
     pub fn protect_data(mut self, on: bool) -> Self {
         self.protect_data = on;
         self
     }
 
+    /// The main database's size, where the guide leaves a choice.
     pub fn database_size(mut self, size: Size) -> Self {
         self.database_size = Some(size);
         self
     }
 
+    /// The cache's size, where the guide leaves a choice.
     pub fn cache_size(mut self, size: Size) -> Self {
         self.cache_size = Some(size);
         self

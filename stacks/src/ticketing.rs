@@ -14,6 +14,8 @@
 use crate::Params;
 use cairn_core::prelude::*;
 
+/// The ticketing stack (`ticketing-ENV`) for `p`. It has no load balancer and no cache, so
+/// `p`'s certificate and cache size are not read.
 pub fn stack(p: &Params) -> Stack {
     let mut s = p.stack("ticketing");
     let vpc = s.add("vpc", Network::new("10.10.0.0/16").nat(NatMode::None));

@@ -14,6 +14,8 @@
 use crate::Params;
 use cairn_core::prelude::*;
 
+/// The ZeroState stack (`zerostate-ENV`) for `p`. The guide fixes its database and cache
+/// sizes, so `p`'s are not read.
 pub fn stack(p: &Params) -> Stack {
     let mut s = p.stack("zerostate");
     let vpc = s.add("vpc", Network::new("10.0.0.0/16").nat(NatMode::None));

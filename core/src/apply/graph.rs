@@ -13,15 +13,20 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 /// What one node does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OpKind {
+    /// Create a new object.
     Create,
+    /// Update the object in place.
     Update,
     /// First or second half of a replacement, depending on create_before_destroy.
     CreateReplacement,
+    /// Delete the replaced object: the other half of a replacement.
     DeleteReplaced,
+    /// Delete an object: no longer declared, destroyed, or deposed.
     Delete,
 }
 
 impl OpKind {
+    /// The step's name in messages and JSON events, e.g. `create replacement`.
     pub fn as_str(self) -> &'static str {
         match self {
             OpKind::Create => "create",
@@ -45,17 +50,22 @@ impl OpKind {
 /// A step of the apply: change `change` of the plan, doing `kind`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Op {
+    /// Index of the change in [`Plan::changes`].
     pub change: usize,
+    /// What the step does.
     pub kind: OpKind,
 }
 
 /// Steps and "must finish before" edges.
 #[derive(Debug)]
 pub struct ApplyGraph {
+    /// One node per step; an edge `a -> b` means `a` must succeed before `b` starts.
     pub graph: DiGraph<Op, ()>,
 }
 
 impl ApplyGraph {
+    /// Build the graph from `plan` alone; [`PlanError::Unorderable`] when its steps form a
+    /// cycle.
     pub fn build(plan: &Plan) -> Result<ApplyGraph, PlanError> {
         let mut b = Builder {
             plan,
@@ -73,10 +83,12 @@ impl ApplyGraph {
         Ok(ApplyGraph { graph: b.graph })
     }
 
+    /// Number of steps.
     pub fn len(&self) -> usize {
         self.graph.node_count()
     }
 
+    /// True when there is no step: the plan changes nothing in the cloud.
     pub fn is_empty(&self) -> bool {
         self.graph.node_count() == 0
     }

@@ -33,6 +33,7 @@ use tokio::task::JoinSet;
 pub struct ApplyOptions {
     /// Provider calls in flight at once (default 10).
     pub parallelism: usize,
+    /// Told of every step's start, progress and end (default [`NoopObserver`]).
     pub observer: Arc<dyn Observer>,
     /// Plaintexts for secrets a saved plan holds only as digests.
     pub secrets: SecretBook,
@@ -60,38 +61,58 @@ impl fmt::Debug for ApplyOptions {
 /// How one step ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpStatus {
-    Succeeded { elapsed: Duration },
-    Failed { error: String },
-    Skipped { because: String },
+    /// The provider call succeeded.
+    Succeeded {
+        /// From the call's start to its end, parked waits included.
+        elapsed: Duration,
+    },
+    /// The step failed: its provider call failed, or its request could not be made (an
+    /// attribute still unknown, a secret not given).
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+    /// The step never started: a step it depends on failed, or it was never reached.
+    Skipped {
+        /// The failed step (`create aws_vpc.main failed`), or `not reached`.
+        because: String,
+    },
 }
 
 /// Everything an apply did.
 #[derive(Clone, Debug, Default)]
 pub struct ApplyReport {
+    /// Every step of the apply graph and how it ended, in graph order.
     pub ops: Vec<(OpInfo, OpStatus)>,
+    /// The stack's output values after apply (secrets as digests).
     pub outputs: BTreeMap<String, Value>,
+    /// Wall-clock time of the whole apply.
     pub wall: Duration,
 }
 
 impl ApplyReport {
+    /// The steps that succeeded.
     pub fn succeeded(&self) -> impl Iterator<Item = &OpInfo> {
         self.ops
             .iter()
             .filter(|(_, s)| matches!(s, OpStatus::Succeeded { .. }))
             .map(|(o, _)| o)
     }
+    /// The steps that failed, each with its error.
     pub fn failed(&self) -> impl Iterator<Item = (&OpInfo, &str)> {
         self.ops.iter().filter_map(|(o, s)| match s {
             OpStatus::Failed { error } => Some((o, error.as_str())),
             _ => None,
         })
     }
+    /// The steps skipped, each with the reason.
     pub fn skipped(&self) -> impl Iterator<Item = (&OpInfo, &str)> {
         self.ops.iter().filter_map(|(o, s)| match s {
             OpStatus::Skipped { because } => Some((o, because.as_str())),
             _ => None,
         })
     }
+    /// True when every step succeeded (so also when there was nothing to do).
     pub fn is_success(&self) -> bool {
         self.ops
             .iter()

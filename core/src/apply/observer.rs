@@ -10,20 +10,27 @@ use std::time::Duration;
 /// Identifies one step of an apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpInfo {
+    /// Concrete address of the resource.
     pub address: crate::value::Text,
     /// Portable address the resource came from.
     pub origin: crate::value::Text,
+    /// What the step does.
     pub kind: OpKind,
 }
 
 /// Receives apply progress. Called from the scheduler and from provider tasks: keep it quick.
 pub trait Observer: Send + Sync {
+    /// The step's provider call starts (its pending record is already durable).
     fn op_started(&self, _op: &OpInfo) {}
     /// A message from a long provider call (a waiter polling a database to become available).
     fn op_progress(&self, _op: &OpInfo, _message: &str) {}
+    /// The step succeeded, `elapsed` after its call started.
     fn op_finished(&self, _op: &OpInfo, _elapsed: Duration) {}
+    /// The step failed with `error` (its call failed, or could not be made).
     fn op_failed(&self, _op: &OpInfo, _error: &str) {}
+    /// The step will not run: `because` names the failed step it depends on.
     fn op_skipped(&self, _op: &OpInfo, _because: &str) {}
+    /// The apply ended; `report` is what it returns.
     fn apply_finished(&self, _report: &ApplyReport) {}
 }
 
@@ -40,12 +47,14 @@ pub struct JsonEvents<W: Write + Send> {
 }
 
 impl<W: Write + Send> JsonEvents<W> {
+    /// Write events to `out`, flushing after each.
     pub fn new(out: W) -> Self {
         JsonEvents {
             out: Mutex::new(out),
         }
     }
 
+    /// The writer back.
     pub fn into_inner(self) -> W {
         self.out.into_inner().unwrap_or_else(|e| e.into_inner())
     }

@@ -34,17 +34,26 @@ pub(super) use portable_kind;
 /// Any portable resource.
 #[derive(Clone, Debug)]
 pub enum Resource {
+    /// A private network ([`Network`]).
     Network(Network),
+    /// A subnet of a network ([`Subnet`]).
     Subnet(Subnet),
+    /// A firewall group and its rules ([`SecurityGroup`]).
     SecurityGroup(SecurityGroup),
+    /// A managed PostgreSQL server ([`Database`]).
     Database(Database),
+    /// A Kafka-compatible broker cluster ([`Broker`]).
     Broker(Broker),
+    /// A load balancer ([`LoadBalancer`]).
     LoadBalancer(LoadBalancer),
+    /// A managed Redis cache ([`Cache`]).
     Cache(Cache),
+    /// A secret in the cloud's secret store ([`Secret`]).
     Secret(Secret),
 }
 
 impl Resource {
+    /// The kind of the resource held, e.g. [`KindName::Database`].
     pub fn kind(&self) -> KindName {
         match self {
             Resource::Network(_) => KindName::Network,
@@ -58,6 +67,7 @@ impl Resource {
         }
     }
 
+    /// What every kind carries: lifecycle, per-cloud overrides, `depends_on`, tags.
     pub fn common(&self) -> &Common {
         match self {
             Resource::Network(r) => &r.common,
@@ -71,6 +81,7 @@ impl Resource {
         }
     }
 
+    /// The attributes the resource's kind exports after apply ([`Kind::EXPORTS`]).
     pub fn exports(&self) -> &'static [&'static str] {
         match self {
             Resource::Network(_) => Network::EXPORTS,
@@ -178,14 +189,18 @@ macro_rules! placement_builders {
                 self.placement.tier = Some(tier);
                 self
             }
+            /// Also use subnet `s` (a hint for clouds that place services in subnets).
             pub fn subnet(mut self, s: &Ref<Subnet>) -> Self {
                 self.placement.subnets.push(s.clone());
                 self
             }
+            /// Also use each subnet of `s` (hints, as with `subnet`).
             pub fn subnets<'a>(mut self, s: impl IntoIterator<Item = &'a Ref<Subnet>>) -> Self {
                 self.placement.subnets.extend(s.into_iter().cloned());
                 self
             }
+            /// Attach group `g` to the service itself, on clouds whose services take groups (AWS);
+            /// prefer access edges (`Stack::allow`), which every cloud lowers.
             pub fn security_group(mut self, g: &Ref<SecurityGroup>) -> Self {
                 self.placement.security_groups.push(g.clone());
                 self
@@ -214,6 +229,7 @@ pub enum Size {
 }
 
 impl Size {
+    /// The size's name: `micro`, `small`, `medium`, `large`, `xlarge` or `2xlarge`.
     pub fn as_str(self) -> &'static str {
         match self {
             Size::Micro => "micro",
@@ -224,6 +240,7 @@ impl Size {
             Size::XXLarge => "2xlarge",
         }
     }
+    /// The memory the size is meant to give, in GB: 1 (`Micro`) to 32 (`XXLarge`).
     pub fn memory_gb(self) -> u32 {
         match self {
             Size::Micro => 1,

@@ -5,18 +5,26 @@
 use super::kinds::{placement_builders, portable_kind, Placement};
 use super::{Common, Declare, Kind, KindName, Ref, Resource, SecurityGroup, Subnet};
 
+/// An HTTP health check of a target group's backends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HealthCheck {
+    /// Path requested on each backend; starts with `/`.
     pub path: String,
+    /// Seconds between checks, in 5..=300.
     pub interval_s: u32,
+    /// Seconds to wait for an answer; at least 1 and shorter than `interval_s`.
     pub timeout_s: u32,
+    /// Consecutive passes before a backend counts healthy, in 2..=10.
     pub healthy_threshold: u32,
+    /// Consecutive failures before a backend counts unhealthy, in 2..=10.
     pub unhealthy_threshold: u32,
     /// HTTP codes counted healthy, e.g. `200` or `200-299`.
     pub matcher: String,
 }
 
 impl HealthCheck {
+    /// A check of `path` every 30 s with a 5 s timeout, 3 passes or failures to change
+    /// state, and `200` counted healthy.
     pub fn http(path: &str) -> Self {
         HealthCheck {
             path: path.to_string(),
@@ -32,12 +40,15 @@ impl HealthCheck {
 /// The two sides of a blue/green target group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Colour {
+    /// The blue side; live by default.
     #[default]
     Blue,
+    /// The green side.
     Green,
 }
 
 impl Colour {
+    /// The lowercase name (`blue`, `green`), also the suffix of that side's group name.
     pub fn as_str(self) -> &'static str {
         match self {
             Colour::Blue => "blue",
@@ -51,15 +62,20 @@ impl Colour {
 /// switch is a one-line change, planned like any other).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetGroup {
+    /// Name that routes and listeners use for it; unique within the balancer.
     pub name: String,
+    /// Port the backends listen on, in 1..=65535.
     pub port: u32,
+    /// How backends are checked; only healthy ones get traffic.
     pub health_check: HealthCheck,
+    /// Two sides (`-blue`, `-green`) instead of one group; see `live`.
     pub blue_green: bool,
     /// With `blue_green`: the side that takes traffic.
     pub live: Colour,
 }
 
 impl TargetGroup {
+    /// A single-sided group named `name`, sending to backends on `port`.
     pub fn new(name: &str, port: u32, health_check: HealthCheck) -> Self {
         TargetGroup {
             name: name.to_string(),
@@ -85,7 +101,9 @@ impl TargetGroup {
 /// A TCP listener: connections on `port` go to a target group as they are (layer 4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TcpListener {
+    /// Port the balancer listens on, in 1..=65535.
     pub port: u32,
+    /// Name of the target group the connections go to.
     pub target: String,
 }
 
@@ -117,6 +135,7 @@ pub enum LbCapability {
 }
 
 impl LbCapability {
+    /// Every capability, for providers whose product has them all.
     pub const ALL: [LbCapability; 10] = [
         LbCapability::Https,
         LbCapability::ManagedCertificates,
@@ -151,8 +170,12 @@ impl LbCapability {
 /// A path-based route on the HTTPS listener.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
+    /// Evaluation order, lowest first; in 1..=50000 and unique within the balancer.
     pub priority: u32,
+    /// Paths it matches, e.g. `/api/*`; each starts with `/` and is at most
+    /// 128 characters.
     pub path_patterns: Vec<String>,
+    /// Where matching requests go.
     pub target: RouteTarget,
     /// Only clients from these CIDRs match (empty: everyone).
     pub source_cidrs: Vec<String>,
@@ -180,9 +203,13 @@ pub enum Certificate {
 }
 
 impl Certificate {
+    /// A certificate the cloud already holds, by the cloud's reference
+    /// (see [`Certificate::Existing`]).
     pub fn existing(reference: &str) -> Self {
         Certificate::Existing(reference.to_string())
     }
+    /// A certificate the cloud issues and renews for `domains`
+    /// (see [`Certificate::Managed`]).
     pub fn managed<S: AsRef<str>>(domains: impl IntoIterator<Item = S>) -> Self {
         Certificate::Managed(
             domains
@@ -217,8 +244,10 @@ impl From<&Certificate> for Certificate {
     }
 }
 
+/// The HTTPS listener (port 443): its certificate and TLS policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Https {
+    /// The certificate it presents.
     pub certificate: Certificate,
     /// TLS policy; `None` lets the provider choose a modern default.
     pub ssl_policy: Option<String>,
@@ -227,16 +256,23 @@ pub struct Https {
 /// An HTTP(S) load balancer (ALB, GCP external HTTPS LB, Azure Application Gateway/LB).
 #[derive(Clone, Debug)]
 pub struct LoadBalancer {
+    /// Reachable inside the network only, rather than from the internet.
     pub internal: bool,
     /// HTTP on port 80 answers with a 301 redirect to HTTPS.
     pub http_redirect: bool,
+    /// The HTTPS listener, if any; routes and the HTTP redirect need one.
     pub https: Option<Https>,
+    /// The groups of backends; at least one.
     pub target_groups: Vec<TargetGroup>,
+    /// Path routes on the HTTPS listener.
     pub routes: Vec<Route>,
     /// Target group for requests no route matches.
     pub default_target: Option<String>,
+    /// Layer-4 listeners, each forwarding one port to a target group.
     pub tcp_listeners: Vec<TcpListener>,
+    /// Where it sits: network, tier, subnet hints and groups.
     pub placement: Placement,
+    /// Lifecycle, per-cloud overrides, tags and `depends_on`.
     pub common: Common,
 }
 portable_kind!(
@@ -248,6 +284,7 @@ portable_kind!(
 placement_builders!(LoadBalancer);
 
 impl LoadBalancer {
+    /// An internet-facing balancer with no listeners or target groups yet.
     pub fn public() -> Self {
         LoadBalancer {
             internal: false,
@@ -261,12 +298,16 @@ impl LoadBalancer {
             common: Common::default(),
         }
     }
+    /// A balancer reachable inside the network only, with no listeners or target
+    /// groups yet.
     pub fn internal() -> Self {
         LoadBalancer {
             internal: true,
             ..LoadBalancer::public()
         }
     }
+    /// Answer HTTP on port 80 with a 301 redirect to HTTPS (needs an HTTPS
+    /// listener).
     pub fn http_redirect(mut self) -> Self {
         self.http_redirect = true;
         self
@@ -280,16 +321,21 @@ impl LoadBalancer {
         });
         self
     }
+    /// Set the HTTPS listener's TLS policy, by the cloud's own name for it. Does
+    /// nothing unless [`LoadBalancer::https`] was called first.
     pub fn ssl_policy(mut self, policy: &str) -> Self {
         if let Some(h) = &mut self.https {
             h.ssl_policy = Some(policy.to_string());
         }
         self
     }
+    /// Add a target group.
     pub fn target_group(mut self, tg: TargetGroup) -> Self {
         self.target_groups.push(tg);
         self
     }
+    /// Forward requests matching `path_pattern` to `target_group`, at `priority`
+    /// (lowest is tried first).
     pub fn route(mut self, priority: u32, path_pattern: &str, target_group: &str) -> Self {
         self.routes.push(Route {
             priority,
@@ -326,6 +372,7 @@ impl LoadBalancer {
         });
         self
     }
+    /// Send requests no route matches to `target_group`.
     pub fn default_target(mut self, target_group: &str) -> Self {
         self.default_target = Some(target_group.to_string());
         self

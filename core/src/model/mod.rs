@@ -28,17 +28,27 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KindName {
+    /// A private network ([`Network`]).
     Network,
+    /// A subnet of a network ([`Subnet`]).
     Subnet,
+    /// A security group ([`SecurityGroup`]).
     SecurityGroup,
+    /// A managed database ([`Database`]).
     Database,
+    /// A managed message broker ([`Broker`]).
     Broker,
+    /// A load balancer ([`LoadBalancer`]).
     LoadBalancer,
+    /// A managed cache ([`Cache`]).
     Cache,
+    /// A secret in the cloud's secret store ([`Secret`]).
     Secret,
 }
 
 impl KindName {
+    /// The snake_case name used in portable addresses and in serialised form,
+    /// e.g. `security_group`.
     pub fn as_str(self) -> &'static str {
         match self {
             KindName::Network => "network",
@@ -62,6 +72,7 @@ impl fmt::Display for KindName {
 /// Implemented by every portable kind; ties the Rust type to its [`KindName`] and to the
 /// attributes it exports (what outputs and other stacks may read after apply).
 pub trait Kind: Clone + Into<Resource> {
+    /// The kind name of this type, the first part of its portable address.
     const KIND: KindName;
     /// Attributes known after apply, readable through [`Ref::attr`].
     const EXPORTS: &'static [&'static str];
@@ -78,6 +89,8 @@ pub struct Ref<T> {
 }
 
 impl<T: Kind> Ref<T> {
+    /// A reference to the resource declared as `name`; whether it exists and has
+    /// kind `T` is checked by validation.
     pub fn named(name: &str) -> Self {
         Ref {
             name: name.into(),
@@ -85,10 +98,12 @@ impl<T: Kind> Ref<T> {
         }
     }
 
+    /// The referenced resource's name within the stack.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The kind of the referenced resource (`T`'s).
     pub fn kind(&self) -> KindName {
         T::KIND
     }
@@ -107,6 +122,7 @@ impl<T: Kind> Ref<T> {
         }
     }
 
+    /// The same reference without its static kind.
     pub fn erase(&self) -> AnyRef {
         AnyRef {
             kind: T::KIND,
@@ -139,7 +155,9 @@ impl<T> PartialEq for Ref<T> {
 /// A reference of any kind; used by `depends_on` and in validation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AnyRef {
+    /// Kind of the referenced resource.
     pub kind: KindName,
+    /// Its name within the stack.
     pub name: String,
 }
 
@@ -158,8 +176,11 @@ impl<T: Kind> From<&Ref<T>> for AnyRef {
 /// An attribute of a portable resource, e.g. `database.main.endpoint`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortableAttr {
+    /// Kind of the resource.
     pub kind: KindName,
+    /// Name of the resource within the stack.
     pub resource: String,
+    /// Name of the attribute, one of the kind's [`Kind::EXPORTS`].
     pub attr: String,
 }
 
@@ -184,6 +205,7 @@ pub struct Lifecycle {
 /// What every kind carries besides its own fields.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Common {
+    /// Protection, ignored drift and replacement order.
     pub lifecycle: Lifecycle,
     /// Per-cloud settings only the named provider reads: `overrides["aws"]["instance_class"]`.
     pub overrides: BTreeMap<String, Attrs>,
@@ -202,17 +224,24 @@ impl Common {
 
 /// Fluent options shared by every kind: lifecycle, per-cloud overrides, tags, depends_on.
 pub trait Declare: Sized {
+    /// The shared options, for the builders below to change.
     fn common_mut(&mut self) -> &mut Common;
+    /// The shared options.
     fn common(&self) -> &Common;
 
+    /// Refuse delete and replace (see [`Lifecycle::protect`]).
     fn protect(mut self) -> Self {
         self.common_mut().lifecycle.protect = true;
         self
     }
+    /// Set or clear protection; applying with it cleared is how a protected resource
+    /// is released for deletion.
     fn set_protect(mut self, protect: bool) -> Self {
         self.common_mut().lifecycle.protect = protect;
         self
     }
+    /// Ignore drift in these attributes (see [`Lifecycle::ignore_changes`]); adds to those
+    /// already given.
     fn ignore_changes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, fields: I) -> Self {
         self.common_mut()
             .lifecycle
@@ -220,6 +249,7 @@ pub trait Declare: Sized {
             .extend(fields.into_iter().map(Into::into));
         self
     }
+    /// On replacement, create the new object before deleting the old one.
     fn create_before_destroy(mut self) -> Self {
         self.common_mut().lifecycle.create_before_destroy = true;
         self
@@ -233,12 +263,15 @@ pub trait Declare: Sized {
             .insert(attr.into(), value.into());
         self
     }
+    /// Add the user tag `key = value` to every taggable concrete resource. Keys in the
+    /// `cairn` namespace are reserved for ownership marks and refused by validation.
     fn tag(mut self, key: &str, value: &str) -> Self {
         self.common_mut()
             .tags
             .insert(key.to_string(), value.to_string());
         self
     }
+    /// Order this resource after `other`, beyond what its references already imply.
     fn depends_on(mut self, other: impl Into<AnyRef>) -> Self {
         self.common_mut().depends_on.push(other.into());
         self
@@ -248,8 +281,11 @@ pub trait Declare: Sized {
 /// A declared output: a name and the portable attribute it exports.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output {
+    /// The output's name, unique within the stack.
     pub name: String,
+    /// The attribute whose value after apply it exports.
     pub value: PortableAttr,
+    /// Masked wherever shown (see [`Stack::sensitive_output`]).
     pub sensitive: bool,
 }
 
@@ -266,19 +302,24 @@ impl Reachable for SecurityGroup {}
 /// group rules on both ends; GCP: firewall rules; Azure: NSG rules).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Access {
+    /// What opens connections: a security group or a load balancer.
     pub from: AnyRef,
+    /// What it may connect to: a data service or a security group.
     pub to: AnyRef,
     /// The port; `None` means the service's own (PostgreSQL's, Redis's, the broker's
     /// client port on that cloud). Required when `to` is a group.
     pub port: Option<u32>,
+    /// Description of the rules it lowers to; empty lets the provider write one.
     pub description: String,
 }
 
 impl Access {
+    /// Allow `port` instead of the service's own; required when `to` is a group.
     pub fn port(mut self, port: u32) -> Self {
         self.port = Some(port);
         self
     }
+    /// Set the description of the rules it lowers to.
     pub fn description(mut self, d: &str) -> Self {
         self.description = d.to_string();
         self
@@ -313,11 +354,14 @@ impl Ref<LoadBalancer> {
 /// One declared resource of a stack.
 #[derive(Clone, Debug)]
 pub struct Declared {
+    /// The resource's name within the stack.
     pub name: String,
+    /// What is declared.
     pub resource: Resource,
 }
 
 impl Declared {
+    /// The kind of the declared resource.
     pub fn kind(&self) -> KindName {
         self.resource.kind()
     }
@@ -354,6 +398,7 @@ impl Stack {
         }
     }
 
+    /// The stack's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -380,6 +425,7 @@ impl Stack {
         self
     }
 
+    /// The region the stack is pinned to, if any (see [`Stack::with_region`]).
     pub fn region(&self) -> Option<&str> {
         self.region.as_deref()
     }
@@ -414,6 +460,7 @@ impl Stack {
         self
     }
 
+    /// The declared resources, in declaration order (duplicate names included).
     pub fn resources(&self) -> &[Declared] {
         &self.resources
     }
@@ -443,10 +490,12 @@ impl Stack {
             })
     }
 
+    /// The declared outputs, in declaration order.
     pub fn outputs(&self) -> &[Output] {
         &self.outputs
     }
 
+    /// The first resource declared as `name`, of any kind.
     pub fn get(&self, name: &str) -> Option<&Declared> {
         self.resources.iter().find(|d| d.name == name)
     }

@@ -20,11 +20,16 @@ pub enum NatMode {
 /// A private network (AWS VPC, GCP VPC network, Azure virtual network).
 #[derive(Clone, Debug)]
 pub struct Network {
+    /// The network's IPv4 range: /16 to /28, inside 10.0.0.0/8, 172.16.0.0/12 or
+    /// 192.168.0.0/16.
     pub cidr: String,
+    /// Name resolution inside the network (default on); GCP and Azure refuse `false`.
     pub dns: bool,
+    /// How private subnets reach the internet (default [`NatMode::PerZone`]).
     pub nat: NatMode,
     /// A private endpoint to object storage (AWS S3 gateway endpoint).
     pub storage_endpoint: bool,
+    /// What every kind carries: lifecycle, per-cloud overrides, `depends_on`, tags.
     pub common: Common,
 }
 portable_kind!(Network, Network, KindName::Network, ["id", "cidr"]);
@@ -56,6 +61,8 @@ impl Network {
         self.nat = mode;
         self
     }
+    /// Add a private endpoint to object storage (default off), so traffic to it stays off
+    /// NAT and the internet.
     pub fn storage_endpoint(mut self, on: bool) -> Self {
         self.storage_endpoint = on;
         self
@@ -78,6 +85,7 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// `public`, `private` or `isolated`.
     pub fn as_str(self) -> &'static str {
         match self {
             Tier::Public => "public",
@@ -87,18 +95,25 @@ impl Tier {
     }
 }
 
+/// A part of a network's range, with a tier that decides its routing and a zone.
 #[derive(Clone, Debug)]
 pub struct Subnet {
+    /// The network the subnet belongs to.
     pub network: Ref<Network>,
+    /// The subnet's IPv4 range, /16 to /28, inside the network's and overlapping no other
+    /// subnet of it.
     pub cidr: String,
+    /// What the subnet is for (default [`Tier::Private`]).
     pub tier: Tier,
     /// Zone index: 0 = the region's first zone (`a`), 1 = `b`, ...
     pub zone: u8,
+    /// What every kind carries: lifecycle, per-cloud overrides, `depends_on`, tags.
     pub common: Common,
 }
 portable_kind!(Subnet, Subnet, KindName::Subnet, ["id", "cidr", "zone"]);
 
 impl Subnet {
+    /// A private subnet of `network` with range `cidr`, in zone 0.
     pub fn new(network: &Ref<Network>, cidr: &str) -> Self {
         Subnet {
             network: network.clone(),
@@ -108,10 +123,12 @@ impl Subnet {
             common: Common::default(),
         }
     }
+    /// Set the subnet's tier (default [`Tier::Private`]).
     pub fn tier(mut self, tier: Tier) -> Self {
         self.tier = tier;
         self
     }
+    /// Set the zone index, 0 to 5 (default 0, the region's first zone).
     pub fn zone(mut self, zone: u8) -> Self {
         self.zone = zone;
         self
@@ -121,16 +138,21 @@ impl Subnet {
 // ---------------------------------------------------------------------------------------------
 // Security group
 
+/// The IP protocol a firewall rule matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
+    /// TCP, on the rule's ports.
     Tcp,
+    /// UDP, on the rule's ports.
     Udp,
+    /// ICMP (the rule's ports are not checked).
     Icmp,
     /// Every protocol and port.
     All,
 }
 
 impl Protocol {
+    /// `tcp`, `udp`, `icmp` or `all`.
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Tcp => "tcp",
@@ -144,7 +166,9 @@ impl Protocol {
 /// Where traffic of a rule comes from (ingress) or goes to (egress).
 #[derive(Clone, Debug, PartialEq)]
 pub enum RuleSource {
+    /// An IPv4 CIDR block, e.g. `10.0.0.0/16` or `0.0.0.0/0`.
     Cidr(String),
+    /// The members of a security group.
     Group(Ref<SecurityGroup>),
 }
 
@@ -152,17 +176,25 @@ pub enum RuleSource {
 /// out-of-range port instead of the type silently truncating it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
+    /// The protocol the rule matches.
     pub protocol: Protocol,
+    /// First port of the range, 1 to 65535 (not checked for ICMP and `All`).
     pub from_port: u32,
+    /// Last port of the range, inclusive; not below `from_port`.
     pub to_port: u32,
+    /// Where traffic comes from (ingress) or goes to (egress); validation refuses a rule
+    /// without one.
     pub source: Option<RuleSource>,
+    /// What the rule is for; at most 255 characters (140 on Azure).
     pub description: String,
 }
 
 impl Rule {
+    /// TCP on one `port`; give it a source with `from_cidr` or `from_group`.
     pub fn tcp(port: u32) -> Self {
         Rule::tcp_range(port, port)
     }
+    /// TCP on ports `from` to `to`, inclusive.
     pub fn tcp_range(from: u32, to: u32) -> Self {
         Rule {
             protocol: Protocol::Tcp,
@@ -172,12 +204,14 @@ impl Rule {
             description: String::new(),
         }
     }
+    /// UDP on one `port`.
     pub fn udp(port: u32) -> Self {
         Rule {
             protocol: Protocol::Udp,
             ..Rule::tcp(port)
         }
     }
+    /// Every protocol and port (0 to 65535).
     pub fn all_traffic() -> Self {
         Rule {
             protocol: Protocol::All,
@@ -187,10 +221,12 @@ impl Rule {
             description: String::new(),
         }
     }
+    /// Traffic from (for egress: to) the CIDR block `cidr`.
     pub fn from_cidr(mut self, cidr: &str) -> Self {
         self.source = Some(RuleSource::Cidr(cidr.to_string()));
         self
     }
+    /// Traffic from (for egress: to) the members of `group`.
     pub fn from_group(mut self, group: &Ref<SecurityGroup>) -> Self {
         self.source = Some(RuleSource::Group(group.clone()));
         self
@@ -199,9 +235,11 @@ impl Rule {
     pub fn to_cidr(self, cidr: &str) -> Self {
         self.from_cidr(cidr)
     }
+    /// For egress rules: same as `from_group`, reads better.
     pub fn to_group(self, group: &Ref<SecurityGroup>) -> Self {
         self.from_group(group)
     }
+    /// Say what the rule is for.
     pub fn description(mut self, d: &str) -> Self {
         self.description = d.to_string();
         self
@@ -212,10 +250,15 @@ impl Rule {
 /// target tag, Azure NSG). Egress is explicit: an empty `egress` means no outbound traffic.
 #[derive(Clone, Debug)]
 pub struct SecurityGroup {
+    /// The network the group belongs to.
     pub network: Ref<Network>,
+    /// What the group is for; required by clouds, at most 255 characters.
     pub description: String,
+    /// Rules for incoming traffic.
     pub ingress: Vec<Rule>,
+    /// Rules for outgoing traffic; empty means none is allowed.
     pub egress: Vec<Rule>,
+    /// What every kind carries: lifecycle, per-cloud overrides, `depends_on`, tags.
     pub common: Common,
 }
 portable_kind!(
@@ -226,6 +269,8 @@ portable_kind!(
 );
 
 impl SecurityGroup {
+    /// A group in `network` with no rules, so no traffic in or out (see
+    /// [`SecurityGroup::allow_all_egress`]).
     pub fn new(network: &Ref<Network>, description: &str) -> Self {
         SecurityGroup {
             network: network.clone(),
@@ -235,10 +280,12 @@ impl SecurityGroup {
             common: Common::default(),
         }
     }
+    /// Add a rule for incoming traffic.
     pub fn ingress(mut self, rule: Rule) -> Self {
         self.ingress.push(rule);
         self
     }
+    /// Add a rule for outgoing traffic.
     pub fn egress(mut self, rule: Rule) -> Self {
         self.egress.push(rule);
         self

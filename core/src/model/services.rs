@@ -9,9 +9,12 @@ use std::collections::BTreeMap;
 // ---------------------------------------------------------------------------------------------
 // Secret
 
+/// Where a secret's value comes from.
 #[derive(Clone, Debug)]
 pub enum SecretSource {
+    /// Generated at apply time to the spec (length and allowed symbols).
     Generated(GeneratedSpec),
+    /// Provided by the user; validation requires a strong password.
     Given(Sensitive),
     /// Made for the one service that uses it (a cache's AUTH key, a database's admin
     /// password, a broker's credentials): where that cloud's service makes its own
@@ -25,8 +28,11 @@ pub enum SecretSource {
 /// JSON, logs, errors or state (state keeps a salted digest).
 #[derive(Clone, Debug)]
 pub struct Secret {
+    /// Where the value comes from.
     pub source: SecretSource,
+    /// What the secret is for.
     pub description: String,
+    /// What every kind carries: lifecycle, per-cloud overrides, `depends_on`, tags.
     pub common: Common,
 }
 portable_kind!(Secret, Secret, KindName::Secret, ["id", "value"]);
@@ -64,18 +70,23 @@ impl Secret {
             common: Common::default(),
         }
     }
+    /// Length of a generated value, 16 to 128 characters (default 32); other sources
+    /// ignore it.
     pub fn length(mut self, length: u32) -> Self {
         if let SecretSource::Generated(g) = &mut self.source {
             g.length = length;
         }
         self
     }
+    /// Symbols a generated value may hold (default [`PASSWORD_SYMBOLS`]); other
+    /// sources ignore it.
     pub fn symbols(mut self, symbols: &str) -> Self {
         if let SecretSource::Generated(g) = &mut self.source {
             g.symbols = symbols.to_string();
         }
         self
     }
+    /// Say what the secret is for.
     pub fn description(mut self, d: &str) -> Self {
         self.description = d.to_string();
         self
@@ -85,6 +96,7 @@ impl Secret {
 // ---------------------------------------------------------------------------------------------
 // Database
 
+/// The kind of disk behind a database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StorageType {
     /// General-purpose SSD (AWS gp3, GCP PD-SSD, Azure Premium SSD).
@@ -96,6 +108,7 @@ pub enum StorageType {
 }
 
 impl StorageType {
+    /// `ssd`, `provisioned_iops` or `standard`.
     pub fn as_str(self) -> &'static str {
         match self {
             StorageType::Ssd => "ssd",
@@ -108,16 +121,24 @@ impl StorageType {
 /// A day of the week (UTC), for weekly windows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Weekday {
+    /// Monday.
     Mon,
+    /// Tuesday.
     Tue,
+    /// Wednesday.
     Wed,
+    /// Thursday.
     Thu,
+    /// Friday.
     Fri,
+    /// Saturday.
     Sat,
+    /// Sunday.
     Sun,
 }
 
 impl Weekday {
+    /// The seven days in order, Monday first (the order of [`Weekday::index`]).
     pub const ALL: [Weekday; 7] = [
         Weekday::Mon,
         Weekday::Tue,
@@ -208,27 +229,42 @@ pub struct Database {
     /// Major version, e.g. `15`: each cloud picks (and patches) the minor. A minor is pinned
     /// per cloud with an override (`override_for("aws", "engine_version", "15.4")`).
     pub version: String,
+    /// Instance size (default [`Size::Small`]); each cloud maps it to its own class.
     pub size: Size,
+    /// Allocated storage in GB, 20 to 65536 (default 20).
     pub storage_gb: u32,
+    /// The disk type (default [`StorageType::Ssd`]).
     pub storage_type: StorageType,
+    /// A standby in another zone that takes over on failure (default off); needs backups
+    /// (`backup_retention_days` of at least 1).
     pub high_availability: bool,
+    /// Days automated backups are kept, 0 to 35 (default 7); 0 turns automated backups off.
     pub backup_retention_days: u32,
     /// Daily backup window ([`Window::daily`]).
     pub backup_window: Option<Window>,
     /// Weekly maintenance window ([`Window::weekly`]).
     pub maintenance_window: Option<Window>,
+    /// Encrypt storage at rest (default on); GCP and Azure always do and refuse `false`.
     pub encrypted: bool,
+    /// Ask the cloud to refuse deletion (default off); Azure has no such setting (use
+    /// `protect()`, which cairn enforces).
     pub deletion_protection: bool,
     /// Logical databases to create on the server.
     pub databases: Vec<String>,
+    /// The admin login: 1 to 16 letters, digits or `_`, starting with a letter (default
+    /// `cairn_admin`); names a cloud reserves (`admin`, `root`, ...) are refused.
     pub admin_user: String,
+    /// The secret holding the admin password; required unless `cloud_managed_password` is set
+    /// (never both).
     pub admin_password: Option<Ref<Secret>>,
     /// The cloud generates, stores and rotates the admin password in its own secret store
     /// (RDS `ManageMasterUserPassword`); instead of `admin_password`.
     pub cloud_managed_password: bool,
     /// Server parameters (a parameter group on AWS).
     pub parameters: BTreeMap<String, String>,
+    /// Where the server sits (default tier: isolated).
     pub placement: Placement,
+    /// What every kind carries: lifecycle, per-cloud overrides, `depends_on`, tags.
     pub common: Common,
 }
 portable_kind!(
@@ -240,6 +276,9 @@ portable_kind!(
 placement_builders!(Database);
 
 impl Database {
+    /// A PostgreSQL server of major `version` (11 or newer): small, 20 GB of SSD, encrypted,
+    /// backups kept seven days, no standby. Give it an admin password (or
+    /// `cloud_managed_password()`) before it validates.
     pub fn postgres(version: &str) -> Self {
         Database {
             version: version.to_string(),
@@ -261,58 +300,72 @@ impl Database {
             common: Common::default(),
         }
     }
+    /// Set the instance size (default [`Size::Small`]).
     pub fn size(mut self, s: Size) -> Self {
         self.size = s;
         self
     }
+    /// Set the allocated storage in GB, 20 to 65536 (default 20).
     pub fn storage_gb(mut self, gb: u32) -> Self {
         self.storage_gb = gb;
         self
     }
+    /// Set the disk type (default [`StorageType::Ssd`]).
     pub fn storage_type(mut self, t: StorageType) -> Self {
         self.storage_type = t;
         self
     }
+    /// Keep a standby in another zone (default off).
     pub fn high_availability(mut self, on: bool) -> Self {
         self.high_availability = on;
         self
     }
+    /// Keep automated backups `days` days, 0 to 35 (default 7; 0: none).
     pub fn backup_retention_days(mut self, days: u32) -> Self {
         self.backup_retention_days = days;
         self
     }
+    /// Take daily backups in `w`, a [`Window::daily`].
     pub fn backup_window(mut self, w: Window) -> Self {
         self.backup_window = Some(w);
         self
     }
+    /// Set or clear the daily backup window.
     pub fn set_backup_window(mut self, w: Option<Window>) -> Self {
         self.backup_window = w;
         self
     }
+    /// Do the cloud's maintenance in `w`, a [`Window::weekly`].
     pub fn maintenance_window(mut self, w: Window) -> Self {
         self.maintenance_window = Some(w);
         self
     }
+    /// Set or clear the weekly maintenance window.
     pub fn set_maintenance_window(mut self, w: Option<Window>) -> Self {
         self.maintenance_window = w;
         self
     }
+    /// Encrypt storage at rest (default on).
     pub fn encrypted(mut self, on: bool) -> Self {
         self.encrypted = on;
         self
     }
+    /// Ask the cloud to refuse deletion (default off).
     pub fn deletion_protection(mut self, on: bool) -> Self {
         self.deletion_protection = on;
         self
     }
+    /// Create the logical database `name` on the server (1 to 63 letters, digits or `_`).
     pub fn database(mut self, name: &str) -> Self {
         self.databases.push(name.to_string());
         self
     }
+    /// Set the admin login (default `cairn_admin`).
     pub fn admin_user(mut self, user: &str) -> Self {
         self.admin_user = user.to_string();
         self
     }
+    /// Use `secret` as the admin password.
     pub fn admin_password(mut self, secret: &Ref<Secret>) -> Self {
         self.admin_password = Some(secret.clone());
         self
@@ -322,6 +375,7 @@ impl Database {
         self.cloud_managed_password = true;
         self
     }
+    /// Set the server parameter `key` to `value` (a parameter group on AWS).
     pub fn parameter(mut self, key: &str, value: &str) -> Self {
         self.parameters.insert(key.to_string(), value.to_string());
         self
@@ -335,6 +389,7 @@ impl Database {
 /// topic API, Managed Kafka topics, Event Hubs event hubs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topic {
+    /// The topic name: 1 to 249 letters, digits, `.`, `_` or `-`, unique in the broker.
     pub name: String,
     /// Partitions (only ever grown: Kafka cannot shrink a topic).
     pub partitions: u32,
@@ -358,14 +413,17 @@ impl Topic {
             compacted: false,
         }
     }
+    /// Keep `copies` copies of each partition, 1 to 5 (default 3).
     pub fn replication(mut self, copies: u32) -> Self {
         self.replication = copies;
         self
     }
+    /// Keep records `hours` hours, 1 to 87600 (default 168).
     pub fn retention_hours(mut self, hours: u32) -> Self {
         self.retention_hours = hours;
         self
     }
+    /// Keep the newest record per key instead of deleting by age (default off).
     pub fn compacted(mut self, on: bool) -> Self {
         self.compacted = on;
         self
@@ -392,10 +450,17 @@ pub struct Broker {
     pub throughput_mb_s: u32,
     /// Data kept at once over all topics, one copy, in GB (replication is added by cairn).
     pub storage_gb: u32,
+    /// TLS between clients and brokers (default on); GCP and Azure always use it and refuse
+    /// `false`.
     pub tls: bool,
+    /// Topics to create on the cluster.
     pub topics: Vec<Topic>,
+    /// The secret clients authenticate with, where a cloud keeps one (Azure: a produced
+    /// connection string); AWS and GCP refuse it.
     pub credentials: Option<Ref<Secret>>,
+    /// Where the cluster sits.
     pub placement: Placement,
+    /// What every kind carries: lifecycle, per-cloud overrides, `depends_on`, tags.
     pub common: Common,
 }
 portable_kind!(
@@ -420,14 +485,17 @@ impl Broker {
             common: Common::default(),
         }
     }
+    /// Set the peak produce rate over all topics, in MB/s (1 to 10000).
     pub fn throughput_mb_s(mut self, mb_s: u32) -> Self {
         self.throughput_mb_s = mb_s;
         self
     }
+    /// Set the data kept over all topics, one copy, in GB (1 to 1000000).
     pub fn storage_gb(mut self, gb: u32) -> Self {
         self.storage_gb = gb;
         self
     }
+    /// Turn TLS on or off (default on).
     pub fn tls(mut self, on: bool) -> Self {
         self.tls = on;
         self
@@ -437,10 +505,12 @@ impl Broker {
         self.topics.push(Topic::new(name, partitions));
         self
     }
+    /// A topic with settings of its own.
     pub fn topic_with(mut self, topic: Topic) -> Self {
         self.topics.push(topic);
         self
     }
+    /// Use `secret` for client credentials (see the `credentials` field).
     pub fn credentials(mut self, secret: &Ref<Secret>) -> Self {
         self.credentials = Some(secret.clone());
         self
@@ -465,24 +535,34 @@ impl Broker {
 pub struct Cache {
     /// Major version, e.g. `7`; each cloud maps it to what it offers (or refuses it).
     pub version: String,
+    /// Node size (default [`Size::Small`]); each cloud maps it to its own node type or tier.
     pub size: Size,
     /// Read replicas besides the primary.
     pub replicas: u32,
+    /// Promote a replica when the primary fails (default on); needs a replica.
     pub automatic_failover: bool,
+    /// Spread the primary and replicas over zones (default on); needs automatic failover.
     pub multi_zone: bool,
+    /// TLS between clients and the cache (default on); an auth token needs it.
     pub transit_encryption: bool,
+    /// Encrypt stored data (default on); GCP and Azure always do and refuse `false`.
     pub at_rest_encryption: bool,
+    /// The secret clients authenticate with (Redis AUTH), usually a [`Secret::produced`].
     pub auth_token: Option<Ref<Secret>>,
     /// The port, where a cloud lets it be chosen (ElastiCache does; Memorystore and Azure
     /// Cache for Redis do not, and refuse a port set here); `None`: the cloud's own.
     pub port: Option<u32>,
+    /// Where the cache sits.
     pub placement: Placement,
+    /// What every kind carries: lifecycle, per-cloud overrides, `depends_on`, tags.
     pub common: Common,
 }
 portable_kind!(Cache, Cache, KindName::Cache, ["id", "endpoint", "port"]);
 placement_builders!(Cache);
 
 impl Cache {
+    /// A Redis cache of major `version`: small, one replica, automatic failover across zones,
+    /// encrypted in transit and at rest, on the cloud's own port.
     pub fn redis(version: &str) -> Self {
         Cache {
             version: version.to_string(),
@@ -498,34 +578,42 @@ impl Cache {
             common: Common::default(),
         }
     }
+    /// Set the node size (default [`Size::Small`]).
     pub fn size(mut self, s: Size) -> Self {
         self.size = s;
         self
     }
+    /// Set the number of read replicas besides the primary, 0 to 5 (default 1).
     pub fn replicas(mut self, n: u32) -> Self {
         self.replicas = n;
         self
     }
+    /// Promote a replica when the primary fails (default on).
     pub fn automatic_failover(mut self, on: bool) -> Self {
         self.automatic_failover = on;
         self
     }
+    /// Spread the primary and replicas over zones (default on).
     pub fn multi_zone(mut self, on: bool) -> Self {
         self.multi_zone = on;
         self
     }
+    /// Require TLS between clients and the cache (default on).
     pub fn transit_encryption(mut self, on: bool) -> Self {
         self.transit_encryption = on;
         self
     }
+    /// Encrypt stored data (default on).
     pub fn at_rest_encryption(mut self, on: bool) -> Self {
         self.at_rest_encryption = on;
         self
     }
+    /// Use `secret` for Redis AUTH (needs transit encryption).
     pub fn auth_token(mut self, secret: &Ref<Secret>) -> Self {
         self.auth_token = Some(secret.clone());
         self
     }
+    /// Serve on `port`, where the cloud lets it be chosen (ElastiCache); others refuse it.
     pub fn port(mut self, port: u32) -> Self {
         self.port = Some(port);
         self

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// Version of the plan JSON (and saved plan) format.
 pub const PLAN_FORMAT_VERSION: &str = "1.0";
 
+/// What kind of plan it is (see [`planner::PlanOptions::mode`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlanMode {
@@ -31,16 +32,23 @@ pub enum PlanMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// Nothing to do: the object matches the stack, or lies outside the targets.
     NoOp,
+    /// Create a new object.
     Create,
+    /// Change the existing object in place.
     Update,
+    /// Delete the object and create a new one, in the order of [`ResourceChange::steps`]:
+    /// an attribute the provider cannot change in place differs.
     Replace,
+    /// Delete the object: no longer declared, destroyed, or deposed.
     Delete,
     /// Refresh only: the resource was re-read and state takes what was found.
     Read,
 }
 
 impl Action {
+    /// The mark shown before an address: `+`, `~`, `-/+`, `-`, `<=`, or a space for `NoOp`.
     pub fn symbol(self) -> &'static str {
         match self {
             Action::NoOp => " ",
@@ -57,17 +65,22 @@ impl Action {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
+    /// Create the new object.
     CreateReplacement,
+    /// Delete the old object.
     DeleteReplaced,
 }
 
 /// One attribute's change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttrChange {
+    /// Attribute name.
     pub name: String,
+    /// The value before: as state recorded it (`Value::Null` when it had none).
     pub before: Value,
     /// `Value::Ref` / `Value::Unknown` when known only after apply.
     pub after: Value,
+    /// The provider cannot change this attribute in place (`force_new` in its schema).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forces_replacement: bool,
 }
@@ -75,11 +88,14 @@ pub struct AttrChange {
 /// The planned change of one concrete resource.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResourceChange {
+    /// Concrete address, e.g. `aws_vpc.main`.
     pub address: Text,
+    /// Concrete resource type, e.g. `aws_vpc` (`type` in JSON).
     #[serde(rename = "type")]
     pub type_name: Text,
     /// Portable address of the origin, e.g. `database.main`.
     pub origin: Text,
+    /// What apply does to it.
     pub action: Action,
     /// For `Replace`: the two steps in the order they run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -90,6 +106,8 @@ pub struct ResourceChange {
     /// This change deletes a deposed object (left by an interrupted replacement).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deposed_id: Option<Text>,
+    /// Attributes of the existing object as state recorded them; set for updates,
+    /// replacements and deletes, `None` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Attrs>,
     /// What apply sends: known values, `Ref`s filled in at apply time.
@@ -107,8 +125,11 @@ pub struct ResourceChange {
     /// Dependencies recorded in state (destroy order).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prior_deps: Vec<Text>,
+    /// Whether the resource is protected (`Lifecycle::protect`); apply records it in state.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
+    /// A replacement creates the new object before deleting the old one, which is deposed
+    /// meanwhile (`Lifecycle::create_before_destroy`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub create_before_destroy: bool,
 }
@@ -119,32 +140,47 @@ pub struct ResourceChange {
 pub enum Drift {
     /// Attributes changed out of band.
     Changed {
+        /// Concrete address.
         address: Text,
+        /// Portable address of the origin.
         origin: Text,
+        /// Each attribute that differs: `before` as state recorded it, `after` as the
+        /// cloud has it.
         changes: Vec<AttrChange>,
     },
     /// Deleted out of band.
     Deleted {
+        /// Concrete address.
         address: Text,
+        /// Portable address of the origin.
         origin: Text,
+        /// Cloud id state recorded.
         id: Text,
     },
     /// Deleted and recreated out of band: same resource, another id.
     Recreated {
+        /// Concrete address.
         address: Text,
+        /// Portable address of the origin.
         origin: Text,
+        /// Cloud id state recorded.
         old_id: Text,
+        /// Cloud id found now.
         new_id: Text,
     },
     /// A create interrupted by a crash was found in the cloud and adopted.
     Adopted {
+        /// Concrete address.
         address: Text,
+        /// Portable address of the origin.
         origin: Text,
+        /// Cloud id of the adopted object.
         id: Text,
     },
 }
 
 impl Drift {
+    /// Concrete address of the resource that drifted.
     pub fn address(&self) -> &str {
         match self {
             Drift::Changed { address, .. }
@@ -158,9 +194,11 @@ impl Drift {
 /// A planned output.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedOutput {
+    /// Output name, as declared.
     pub name: String,
     /// Known value, or a `Ref` resolved after apply.
     pub value: Value,
+    /// Declared sensitive: its value is shown masked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
 }
@@ -168,22 +206,34 @@ pub struct PlannedOutput {
 /// Counts by action.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
+    /// Resources to create.
     pub add: usize,
+    /// Resources to update in place.
     pub change: usize,
+    /// Resources to replace.
     pub replace: usize,
+    /// Objects to delete, deposed ones included.
     pub destroy: usize,
+    /// Resources left as they are (no-ops, and reads of a refresh-only plan).
     pub unchanged: usize,
 }
 
 /// A complete plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
+    /// [`PLAN_FORMAT_VERSION`] of the cairn that made it; another major version is refused.
     pub format_version: String,
+    /// Name of the stack planned.
     pub stack: String,
+    /// Name of the provider the plan is for ([`Provider::name`]).
+    ///
+    /// [`Provider::name`]: crate::provider::Provider::name
     pub provider: String,
+    /// Normal, destroy or refresh-only.
     pub mode: PlanMode,
     /// State the plan was made against; `None` when there was none.
     pub state_lineage: Option<String>,
+    /// Serial of that state (0 when there was none).
     pub state_serial: u64,
     /// Drift found by refresh (for people).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -199,7 +249,9 @@ pub struct Plan {
     pub notes: Vec<crate::invalid::Note>,
     /// Every concrete resource, in dependency order; deletes last.
     pub changes: Vec<ResourceChange>,
+    /// The stack's outputs as they will be after apply (none when destroying).
     pub outputs: Vec<PlannedOutput>,
+    /// Counts of `changes` by action.
     pub summary: Summary,
     /// Digest of the declaration the plan was made from ([`ResourceGraph::digest`]): a
     /// saved plan is only applied to the same declaration.
@@ -234,6 +286,7 @@ impl Plan {
         self.has_changes() || !self.state_updates.is_empty()
     }
 
+    /// The plan as pretty-printed JSON: its saved form (see [`render::json`]).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("plans always serialise")
     }
@@ -300,27 +353,44 @@ pub enum PlanError {
     /// A protected resource would be deleted or replaced.
     #[error("{address}: refusing to {action} a protected resource ({reason}); turn `protect` off and apply that first")]
     Protected {
+        /// Concrete address of the protected resource.
         address: String,
+        /// `delete` or `replace`.
         action: String,
+        /// Why the plan would do it: destroy requested, no longer declared, or the
+        /// attributes that force replacement.
         reason: String,
     },
     /// The saved plan was made against another state.
     #[error("the saved plan is stale: it was made against state {planned}, but the state is now {current}; plan again")]
-    Stale { planned: String, current: String },
+    Stale {
+        /// The state the plan was made against (`<lineage> serial <n>`, or `(none)`).
+        planned: String,
+        /// The state now, in the same form.
+        current: String,
+    },
     /// The saved plan cannot be read.
     #[error("the saved plan cannot be read: {0}")]
     Unreadable(String),
     /// The saved plan is for another stack or provider.
     #[error("the saved plan is for {planned}, not {current}")]
-    WrongStack { planned: String, current: String },
+    WrongStack {
+        /// The stack and provider (or the provider) the plan is for.
+        planned: String,
+        /// Those of the engine given the plan.
+        current: String,
+    },
     /// The saved plan is not exactly what `cairn plan --out` made against this state.
     #[error("the saved plan cannot be trusted: {0}. It was changed after it was saved, or saved against another state; plan again")]
     Tampered(String),
     /// The saved plan was made from another declaration of the stack than the one loaded.
     #[error("the saved plan was made from another declaration of stack {stack} than the one loaded now (digest {planned}, now {current}); plan again")]
     StackChanged {
+        /// Name of the stack.
         stack: String,
+        /// Digest of the declaration the plan was made from.
         planned: String,
+        /// Digest of the declaration loaded now.
         current: String,
     },
     /// A `--target` matches nothing.

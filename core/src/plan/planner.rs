@@ -81,15 +81,23 @@ impl PlanOptions {
 /// Inputs the planner needs besides options.
 #[derive(Debug)]
 pub struct PlanInput<'a> {
+    /// Name of the stack.
     pub stack: &'a str,
+    /// Name of the provider ([`Provider::name`](crate::provider::Provider::name)).
     pub provider: &'a str,
+    /// The desired concrete resources, lowered and checked.
     pub graph: &'a ResourceGraph,
+    /// The provider's schema: which attributes are computed, force replacement, or are
+    /// compared as unordered sets.
     pub schema: &'a ProviderSchema,
     /// State after refresh (refresh's `state_updates` already applied).
     pub state: &'a State,
     /// Lineage and serial of the stored state (before refresh), `None` if nothing stored.
     pub base: Option<(&'a str, u64)>,
+    /// Drift refresh found, carried into the plan for people.
     pub drift: Vec<Drift>,
+    /// Refresh's state corrections (already applied to `state`), which apply records
+    /// before any change; the planner adds its own (protect flags, deps, origins).
     pub state_updates: Vec<Mutation>,
     /// Declared outputs: name, export value, sensitive.
     pub outputs: Vec<(String, Value, bool)>,

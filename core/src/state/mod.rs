@@ -27,20 +27,25 @@ pub const STATE_FORMAT_VERSION: u32 = 2;
 /// (create-before-destroy replacement in progress).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Deposed {
+    /// Cloud id of the old object.
     pub id: Text,
+    /// Its attributes as last recorded.
     pub attrs: Attrs,
 }
 
 /// One concrete resource as last seen.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResourceState {
+    /// Concrete address, e.g. `aws_vpc.main`.
     pub address: Text,
+    /// Concrete resource type, e.g. `aws_vpc` (`type` in JSON).
     #[serde(rename = "type")]
     pub type_name: Text,
     /// Portable address it was lowered from (`database.main`).
     pub origin: Text,
     /// Cloud identifier; empty when only deposed objects remain.
     pub id: Text,
+    /// Attributes as last read or applied; secrets as digests.
     #[serde(deserialize_with = "crate::value::deserialize_attrs")]
     pub attrs: Attrs,
     /// Addresses it depended on when last applied: destroy order for resources no longer
@@ -50,6 +55,7 @@ pub struct ResourceState {
     /// Recorded protection: survives the declaration being deleted from code.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
+    /// Old objects of an unfinished create-before-destroy replacement, still to delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<Deposed>,
 }
@@ -58,8 +64,11 @@ pub struct ResourceState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OperationKind {
+    /// Create a new object (found again by its `token`).
     Create,
+    /// Update the object `id` in place.
     Update,
+    /// Delete the object `id`.
     Delete,
     /// Delete of a deposed object (second step of create-before-destroy).
     DeleteDeposed,
@@ -69,11 +78,16 @@ pub enum OperationKind {
 /// crash, it tells the next run exactly what to reconcile.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PendingOperation {
+    /// Random id of this operation, which [`Mutation::Settle`] names.
     pub op_id: Text,
+    /// Concrete address of the resource.
     pub address: Text,
+    /// Concrete resource type (`type` in JSON).
     #[serde(rename = "type")]
     pub type_name: Text,
+    /// Portable address the resource was lowered from.
     pub origin: Text,
+    /// What the call was about to do.
     pub kind: OperationKind,
     /// Object id the call acts on (update/delete); none for create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,12 +113,18 @@ pub struct State {
     pub lineage: String,
     /// Bumped by every session that writes.
     pub serial: u64,
+    /// Name of the stack this state belongs to.
     pub stack: String,
+    /// Name of the provider it is applied with.
     pub provider: String,
+    /// Every concrete resource, by address (a list in JSON).
     #[serde(with = "resources_as_list")]
     pub resources: BTreeMap<Text, ResourceState>,
+    /// The stack's output values after the last apply; secrets as digests.
     #[serde(default)]
     pub outputs: BTreeMap<String, crate::value::Value>,
+    /// Operations begun and not settled, by `op_id` (a list in JSON): what a crash may have
+    /// left half-done, for the next run to reconcile.
     #[serde(default, with = "pending_as_list")]
     pub pending: BTreeMap<Text, PendingOperation>,
     /// Key of the MAC that seals plans saved against this state (hex). Made with the
@@ -115,6 +135,7 @@ pub struct State {
 }
 
 impl State {
+    /// An empty state of `stack` on `provider`: serial 0, a fresh lineage and plan key.
     pub fn new(stack: &str, provider: &str) -> Self {
         State {
             cairn_state: STATE_FORMAT_VERSION,
@@ -209,26 +230,35 @@ pub enum Mutation {
     Put(ResourceState),
     /// Forget a resource's current object (and the resource, when nothing is deposed).
     Remove {
+        /// Concrete address of the resource.
         address: Text,
     },
     /// Move the current object to the deposed list (create-before-destroy).
     Depose {
+        /// Concrete address of the resource.
         address: Text,
     },
     /// Forget one deposed object.
     RemoveDeposed {
+        /// Concrete address of the resource.
         address: Text,
+        /// Cloud id of the deposed object.
         id: Text,
     },
+    /// Record whether a resource is protected.
     SetProtect {
+        /// Concrete address of the resource.
         address: Text,
+        /// The protection to record.
         protect: bool,
     },
+    /// Replace the stack's outputs (secrets kept as digests).
     Outputs(BTreeMap<String, crate::value::Value>),
     /// A provider call is about to start.
     Begin(PendingOperation),
     /// The pending operation ended (its result, if any, is in the same batch).
     Settle {
+        /// [`PendingOperation::op_id`] of the operation.
         op_id: Text,
     },
 }
@@ -237,13 +267,18 @@ pub enum Mutation {
 /// process that died can be told from one held by a live run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
+    /// Random id of this lock: what `cairn state unlock` ([`StateStore::force_unlock`])
+    /// takes.
     pub id: String,
     /// `user@host`.
     pub who: String,
+    /// Process id of the holder.
     pub pid: u32,
+    /// What the holder is doing (`apply`, `destroy`, `plan`, `import`).
     pub operation: String,
     /// RFC 3339, UTC.
     pub created: String,
+    /// Version of the cairn that took it.
     pub version: String,
     /// Host name of the holder (empty in locks written before it was recorded).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -262,6 +297,8 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl LockInfo {
+    /// A new lock for `operation`, held by this process: user, host, PID, boot id, process
+    /// start time and a fresh id.
     pub fn for_operation(operation: &str) -> Self {
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("USERNAME"))
@@ -305,27 +342,44 @@ pub enum StateError {
     /// Another run holds the lock.
     #[error("state {location} is locked by {holder}. If that run is gone, release it with `cairn state unlock {}`", holder.id)]
     Locked {
+        /// The store, as [`StateStore::location`] describes it.
         location: String,
+        /// Who holds the lock.
         holder: Box<LockInfo>,
     },
     /// The stored state cannot be read as cairn state; it is left untouched.
     #[error("state {location} is corrupt and was left untouched: {reason}")]
-    Corrupt { location: String, reason: String },
+    Corrupt {
+        /// The store, as [`StateStore::location`] describes it.
+        location: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The stored data is not cairn state (or belongs to another stack); left untouched.
     #[error("state {location} is not this stack's cairn state and was left untouched: {reason}")]
-    Foreign { location: String, reason: String },
+    Foreign {
+        /// The store, as [`StateStore::location`] describes it.
+        location: String,
+        /// Why it is not this stack's.
+        reason: String,
+    },
     /// Written by a newer cairn.
     #[error("state {location} has format version {found}; this cairn reads up to {supported}. It was left untouched; upgrade cairn")]
     TooNew {
+        /// The store, as [`StateStore::location`] describes it.
         location: String,
+        /// The format version found.
         found: u32,
+        /// The newest format version this cairn reads.
         supported: u32,
     },
     /// The lock file exists but says nothing usable (empty, or not a lock). It is left
     /// alone: only `force_unlock` with the `id` given here removes it.
     #[error("state {location} is locked by a lock file that is {detail}; nothing can tell whether a run still holds it. If no cairn run is using this state, release it with `cairn state unlock {id}`")]
     LockUnreadable {
+        /// The store, as [`StateStore::location`] describes it.
         location: String,
+        /// How the lock file looks: `empty`, or `not a cairn lock (N bytes)`.
         detail: String,
         /// A name for exactly this lock file's content (`unreadable-<crc32>`).
         id: String,
@@ -333,24 +387,40 @@ pub enum StateError {
     /// The state cannot be written by this user; it is refused before any cloud call and
     /// never replaced behind its owner's back.
     #[error("state {location} is read-only here ({reason}); it was left untouched. Run as its owner, or make it writable")]
-    ReadOnly { location: String, reason: String },
+    ReadOnly {
+        /// The store, as [`StateStore::location`] describes it.
+        location: String,
+        /// Which file cannot be written, and why.
+        reason: String,
+    },
     /// `unlock` was given a lock id that is not the one held.
     #[error("state {location}: lock id {given} does not match the held lock ({held})")]
     WrongLock {
+        /// The store, as [`StateStore::location`] describes it.
         location: String,
+        /// The lock id given.
         given: String,
+        /// The id of the lock held.
         held: String,
     },
     /// Reading or writing the store failed.
     #[error("state {location}: {context}: {source}")]
     Io {
+        /// The store, as [`StateStore::location`] describes it.
         location: String,
+        /// What the store was doing, e.g. `reading the journal`.
         context: String,
+        /// The I/O error.
         source: std::io::Error,
     },
     /// Backend-specific failure (database or object store).
     #[error("state {location}: {message}")]
-    Backend { location: String, message: String },
+    Backend {
+        /// The store, as [`StateStore::location`] describes it.
+        location: String,
+        /// The backend's message.
+        message: String,
+    },
 }
 
 /// A place where one stack's state lives.
@@ -373,7 +443,9 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 /// Exclusive, locked access to a store. Dropping it without `unlock` behaves like a crash:
 /// everything appended is durable and the lock stays (to be force-unlocked).
 pub trait StateSession: Send + std::fmt::Debug {
+    /// The state as loaded under the lock, with every append applied.
     fn state(&self) -> &State;
+    /// The lock this session holds.
     fn lock_info(&self) -> &LockInfo;
     /// Start from scratch when nothing is stored yet (first apply); refuse a state of
     /// another stack or provider. A state written before plans were sealed gets its plan
@@ -464,12 +536,14 @@ mod resources_as_list {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::collections::BTreeMap;
 
+    /// Write the resources as a list, in address order.
     pub fn serialize<S: Serializer>(
         m: &BTreeMap<Text, ResourceState>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.values())
     }
+    /// Read a list of resources, refusing an address that appears twice.
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeMap<Text, ResourceState>, D::Error> {
@@ -492,12 +566,14 @@ mod pending_as_list {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::collections::BTreeMap;
 
+    /// Write the pending operations as a list, in `op_id` order.
     pub fn serialize<S: Serializer>(
         m: &BTreeMap<crate::value::Text, PendingOperation>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.values())
     }
+    /// Read a list of pending operations, keyed by `op_id`.
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeMap<crate::value::Text, PendingOperation>, D::Error> {

@@ -24,9 +24,13 @@ use std::time::{Duration, Instant};
 /// One object in the memory cloud.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemObject {
+    /// Concrete type, e.g. `mem_database`.
     pub type_name: Text,
+    /// Concrete address of the resource it was created for.
     pub address: Text,
+    /// Idempotency token of the create that made it (empty for seeded objects).
     pub token: Text,
+    /// Attributes, computed ones (`id`, `arn`, endpoints) included.
     pub attrs: Attrs,
 }
 
@@ -59,10 +63,15 @@ impl Cloud {
 /// Which calls an injected failure hits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CallKind {
+    /// `Provider::read`: the error is that item's outcome; the rest of the batch is read.
     Read,
+    /// `Provider::create`.
     Create,
+    /// `Provider::update`.
     Update,
+    /// `Provider::delete`.
     Delete,
+    /// `Provider::import`.
     Import,
 }
 
@@ -126,6 +135,8 @@ impl Default for MemoryProvider {
 }
 
 impl MemoryProvider {
+    /// An empty cloud: no latency, faults or rate limit, no region, every load balancer
+    /// capability.
     pub fn new() -> Self {
         MemoryProvider {
             inner: Arc::new(Inner {
@@ -187,6 +198,7 @@ impl MemoryProvider {
             .insert((address.into(), call), error);
     }
 
+    /// Forget every failure set with [`MemoryProvider::fail`].
     pub fn clear_failures(&self) {
         self.inner.faults.lock().unwrap().fail.clear();
     }
@@ -238,10 +250,13 @@ impl MemoryProvider {
         self
     }
 
+    /// Resolves once a call chosen by [`MemoryProvider::hang_at`] or
+    /// [`MemoryProvider::land_late`] hangs.
     pub async fn wait_hung(&self) {
         self.inner.hung.notified().await;
     }
 
+    /// A copy of every object in the cloud, by id.
     pub fn objects(&self) -> BTreeMap<Text, MemObject> {
         self.inner.objects.lock().unwrap().by_id.clone()
     }
@@ -293,14 +308,19 @@ impl MemoryProvider {
         self.inner.objects.lock().unwrap().remove(id)
     }
 
+    /// Read requests received so far (one per batch), to check that refresh batches.
     pub fn read_requests(&self) -> usize {
         self.inner.read_requests.load(Ordering::SeqCst)
     }
 
+    /// Creates, updates and deletes counted since the provider was made, or since the last
+    /// [`MemoryProvider::hang_at`] or [`MemoryProvider::land_late`].
     pub fn mutating_calls(&self) -> usize {
         self.inner.mutating_calls.load(Ordering::SeqCst)
     }
 
+    /// How many times a call had to wait for the rate limit (see
+    /// [`MemoryProvider::rate_limit`]).
     pub fn throttled(&self) -> usize {
         self.inner.throttled.load(Ordering::SeqCst)
     }

@@ -65,7 +65,10 @@ pub fn check_name(name: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Longest portable resource name accepted, in characters; a cloud's own limits on the
+/// names made from it are checked by its provider's `lower`.
 pub const MAX_RESOURCE_NAME: usize = 48;
+/// Longest stack name accepted, in characters.
 pub const MAX_STACK_NAME: usize = 32;
 
 fn parse_cidr(text: &str) -> Result<Ipv4Net, String> {

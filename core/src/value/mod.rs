@@ -34,6 +34,7 @@ pub struct AttrRef {
 }
 
 impl AttrRef {
+    /// A reference to attribute `attr` of the concrete resource at `address`.
     pub fn new(address: impl AsRef<str>, attr: impl AsRef<str>) -> Self {
         AttrRef {
             address: Text::new(address.as_ref()),
@@ -51,12 +52,18 @@ impl fmt::Display for AttrRef {
 /// A dynamic attribute value.
 #[derive(Clone, PartialEq, Default)]
 pub enum Value {
+    /// No value (JSON `null`); the default.
     #[default]
     Null,
+    /// A boolean.
     Bool(bool),
+    /// An integer; the only number type (a fractional number is refused when deserialising).
     Int(i64),
+    /// A string.
     Str(Text),
+    /// A list; see [`Value::same_set_as`] for lists whose order means nothing.
     List(Vec<Value>),
+    /// A map, ordered by key.
     Map(BTreeMap<Text, Value>),
     /// A secret: plaintext in memory, digest everywhere else.
     Sensitive(Sensitive),
@@ -76,10 +83,12 @@ impl Value {
         Value::Ref(Box::new(AttrRef::new(address, attr)))
     }
 
+    /// A string value.
     pub fn str(s: impl AsRef<str>) -> Value {
         Value::Str(Text::new(s.as_ref()))
     }
 
+    /// The string, if this is a [`Value::Str`].
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
@@ -87,6 +96,7 @@ impl Value {
         }
     }
 
+    /// The integer, if this is a [`Value::Int`].
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
@@ -94,6 +104,7 @@ impl Value {
         }
     }
 
+    /// The boolean, if this is a [`Value::Bool`].
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
@@ -101,6 +112,7 @@ impl Value {
         }
     }
 
+    /// The members, if this is a [`Value::List`].
     pub fn as_list(&self) -> Option<&[Value]> {
         match self {
             Value::List(l) => Some(l),
@@ -108,6 +120,7 @@ impl Value {
         }
     }
 
+    /// The entries, if this is a [`Value::Map`].
     pub fn as_map(&self) -> Option<&BTreeMap<Text, Value>> {
         match self {
             Value::Map(m) => Some(m),
@@ -115,6 +128,8 @@ impl Value {
         }
     }
 
+    /// True for [`Value::Unknown`] itself; see [`Value::has_unresolved`] for values
+    /// that hold one.
     pub fn is_unknown(&self) -> bool {
         matches!(self, Value::Unknown)
     }
@@ -477,7 +492,8 @@ fn sorted_map(mut pairs: Vec<(Text, Value)>) -> BTreeMap<Text, Value> {
     pairs.into_iter().collect()
 }
 
-/// Serde helper for `Attrs` fields: see [`sorted_map`].
+/// Serde helper for `Attrs` fields: reads a map whose keys arrive sorted (cairn writes them
+/// so) and builds the tree in one pass.
 pub fn deserialize_attrs<'de, D: Deserializer<'de>>(d: D) -> Result<Attrs, D::Error> {
     struct V;
     impl<'de> serde::de::Visitor<'de> for V {

@@ -11,6 +11,8 @@ use std::sync::Arc;
 /// How a generated secret is made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GeneratedSpec {
+    /// Length in characters; never fewer than one per character class (3, or 4 with
+    /// symbols).
     pub length: u32,
     /// Punctuation allowed in the value; clouds differ in what a password may hold.
     pub symbols: String,
@@ -59,6 +61,7 @@ impl Sensitive {
     /// Domain separation for the digest, so a digest is useless as a plain SHA-256 lookup.
     const SALT: &'static [u8] = b"cairn.sensitive.v1\0";
 
+    /// Wrap a plaintext and compute its salted digest.
     pub fn new(plain: impl Into<String>) -> Self {
         let plain: String = plain.into();
         let mut h = Sha256::new();
@@ -71,6 +74,8 @@ impl Sensitive {
         }))
     }
 
+    /// A secret known only by its digest (as read back from a plan or state);
+    /// [`Sensitive::expose`] gives `None`.
     pub fn from_digest(digest: &str) -> Self {
         Sensitive(Arc::new(SensitiveInner {
             plain: None,
@@ -84,10 +89,12 @@ impl Sensitive {
         self.0.plain.as_deref()
     }
 
+    /// The salted digest, `sha256:` and 64 hex digits: what plans and state record.
     pub fn digest(&self) -> &str {
         &self.0.digest
     }
 
+    /// The same secret without its plaintext, safe to store.
     pub fn redacted(&self) -> Sensitive {
         if self.0.plain.is_none() {
             return self.clone();
@@ -116,6 +123,7 @@ pub struct SecretBook {
 }
 
 impl SecretBook {
+    /// Keep `secret`'s plaintext under its digest; a digest-only secret is ignored.
     pub fn insert(&mut self, secret: Sensitive) {
         if secret.expose().is_some() {
             self.by_digest.insert(secret.digest().to_string(), secret);
@@ -137,10 +145,12 @@ impl SecretBook {
         }
     }
 
+    /// How many plaintexts the book holds.
     pub fn len(&self) -> usize {
         self.by_digest.len()
     }
 
+    /// True when the book holds no plaintext.
     pub fn is_empty(&self) -> bool {
         self.by_digest.is_empty()
     }

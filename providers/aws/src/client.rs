@@ -21,12 +21,15 @@ use std::time::Duration;
 pub struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
 
 impl CallCounter {
+    /// Calls made, every operation together.
     pub fn total(&self) -> u64 {
         self.0.lock().map(|m| m.values().sum()).unwrap_or(0)
     }
+    /// Calls made, by `service:Operation`.
     pub fn by_operation(&self) -> BTreeMap<String, u64> {
         self.0.lock().map(|m| m.clone()).unwrap_or_default()
     }
+    /// Forget the calls counted so far.
     pub fn reset(&self) {
         if let Ok(mut m) = self.0.lock() {
             m.clear();
@@ -89,19 +92,31 @@ impl ClassifyRetry for NoBlindResend {
 /// One client per service, sharing the counter and retry policy.
 #[derive(Clone, Debug)]
 pub struct Clients {
+    /// Certificate Manager.
     pub acm: aws_sdk_acm::Client,
+    /// EC2 (VPCs, subnets, security groups, gateways, routes).
     pub ec2: aws_sdk_ec2::Client,
+    /// RDS.
     pub rds: aws_sdk_rds::Client,
+    /// Elastic Load Balancing v2 (Application Load Balancers).
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    /// MSK (Managed Streaming for Apache Kafka).
     pub kafka: aws_sdk_kafka::Client,
+    /// ElastiCache.
     pub elasticache: aws_sdk_elasticache::Client,
+    /// Secrets Manager.
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// Counts every client's calls.
     pub counter: CallCounter,
+    /// Each client's concurrency budget, one per service.
     pub budgets: Vec<Arc<Budget>>,
+    /// The configuration's region, or `us-east-1` when it names none.
     pub region: String,
 }
 
 impl Clients {
+    /// One client per service from `sdk`, with cairn's retry policy, the timeouts of `t`,
+    /// the call counter and a concurrency budget for each.
     pub fn new(sdk: &aws_config::SdkConfig, t: &crate::CallTimeouts) -> Clients {
         let counter = CallCounter::default();
         // Throttling and transient 5xx: the SDK's standard strategy retries them with

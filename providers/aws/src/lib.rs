@@ -5,6 +5,9 @@
 //! SDK clients configured the standard way (credential chain, `AWS_REGION`,
 //! `AWS_ENDPOINT_URL`), so the same code runs against AWS and the local emulator.
 
+// Every public item is documented: these crates are used by programs, not only by cairn.
+#![warn(missing_docs)]
+
 mod acm;
 mod budget;
 mod client;
@@ -197,6 +200,7 @@ impl AwsProvider {
         AwsProvider::new(&sdk, AwsOptions::default())
     }
 
+    /// A provider from an SDK configuration (region, credentials, endpoint) and `options`.
     pub fn new(sdk: &aws_config::SdkConfig, options: AwsOptions) -> AwsProvider {
         let types = &*schema::TYPES;
         let mut schema = types.schema();
@@ -246,6 +250,7 @@ impl AwsProvider {
         self.ctx.c.budgets.iter().map(|b| b.snapshot()).collect()
     }
 
+    /// The region the provider lowers for: the SDK configuration's, else `us-east-1`.
     pub fn region(&self) -> &str {
         &self.ctx.c.region
     }

@@ -25,6 +25,9 @@
 //! PUT creates or replaces, so a create looks for its name first and adopts only what its
 //! tags say is this stack's (see `tagged.rs`).
 
+// Every public item is documented: these crates are used by programs, not only by cairn.
+#![warn(missing_docs)]
+
 #[macro_use]
 mod tagged;
 mod arm;
@@ -59,7 +62,9 @@ pub use lower::lower_stack;
 /// Timeouts for the waits on long-running operations.
 #[derive(Clone, Debug)]
 pub struct AzureOptions {
+    /// How long a wait for a create or an update to finish may take (default 1 h).
     pub create_timeout: Duration,
+    /// How long a wait for a delete to finish may take (default 1 h).
     pub delete_timeout: Duration,
     /// First pause between polls of an operation (doubling up to 10 s).
     pub first_poll: Duration,
@@ -121,13 +126,16 @@ impl Default for AzureOptions {
 /// Where and how to reach Azure.
 #[derive(Clone, Debug)]
 pub struct AzureConfig {
+    /// The subscription every resource goes in (its id, `AZURE_SUBSCRIPTION_ID`).
     pub subscription: String,
     /// The Microsoft Entra tenant (`AZURE_TENANT_ID`): a key vault names the tenant whose
     /// identities it trusts.
     pub tenant: Option<String>,
+    /// The location resources go in (`westeurope`).
     pub location: String,
     /// A local endpoint for every client, with a static token (tests).
     pub endpoint: Option<String>,
+    /// Timeouts of calls and waits.
     pub options: AzureOptions,
 }
 
@@ -194,6 +202,8 @@ pub struct AzureProvider {
 }
 
 impl AzureProvider {
+    /// A provider that calls Azure as `config` says; an error when a client cannot be set up
+    /// (no Azure credential, or an endpoint that is not a URL).
     pub fn new(config: AzureConfig) -> Result<AzureProvider, String> {
         let c = Clients::new(
             config.endpoint.as_deref(),
@@ -251,6 +261,7 @@ impl AzureProvider {
         }
     }
 
+    /// The subscription the provider manages resources in.
     pub fn subscription(&self) -> &str {
         &self.subscription
     }

@@ -26,6 +26,9 @@
 //! whose answer was lost is found again by that name; its `requestId` is the create's
 //! token as a UUID, so a re-sent insert is recognised by Compute itself.
 
+// Every public item is documented: these crates are used by programs, not only by cairn.
+#![warn(missing_docs)]
+
 mod client;
 mod compute;
 mod error;
@@ -57,7 +60,9 @@ pub use lower::lower_stack;
 /// Timeouts for the waits on Compute operations.
 #[derive(Clone, Debug)]
 pub struct GcpOptions {
+    /// How long a wait for a create or an update to finish may take (default 30 min).
     pub create_timeout: Duration,
+    /// How long a wait for a delete to finish may take (default 30 min).
     pub delete_timeout: Duration,
     /// First pause between polls of an operation (doubling up to 10 s).
     pub first_poll: Duration,
@@ -90,10 +95,13 @@ impl Default for GcpOptions {
 /// Where and how to reach GCP.
 #[derive(Clone, Debug)]
 pub struct GcpConfig {
+    /// The project every resource goes in (its id, as `GOOGLE_CLOUD_PROJECT` names it).
     pub project: String,
+    /// The region regional resources go in (`europe-west1`).
     pub region: String,
     /// A local endpoint for every client, with anonymous credentials (tests).
     pub endpoint: Option<String>,
+    /// Timeouts of calls and waits.
     pub options: GcpOptions,
 }
 
@@ -174,6 +182,7 @@ pub struct GcpProvider {
 }
 
 impl GcpProvider {
+    /// A provider that calls GCP as `config` says; an error when a client cannot be set up.
     pub async fn new(config: GcpConfig) -> Result<GcpProvider, String> {
         let c = Clients::new(config.endpoint.as_deref(), config.options.call_timeout).await?;
         let mut provider = GcpProvider::offline(&config.project, &config.region);
@@ -227,6 +236,7 @@ impl GcpProvider {
         }
     }
 
+    /// The project the provider manages resources in.
     pub fn project(&self) -> &str {
         &self.project
     }

@@ -39,9 +39,11 @@ struct State {
 /// A budget's figures at one moment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BudgetSnapshot {
+    /// The service the budget is for (`ec2`, `rds`, ...).
     pub service: &'static str,
     /// Attempts allowed in flight now.
     pub limit: usize,
+    /// Attempts in flight now.
     pub in_use: usize,
     /// The most attempts seen in flight at once.
     pub peak_in_use: usize,
@@ -49,10 +51,12 @@ pub struct BudgetSnapshot {
     pub lowest_limit: usize,
     /// Throttling answers seen.
     pub throttled: u64,
+    /// Attempts started (each took a slot), retries included.
     pub attempts: u64,
 }
 
 impl Budget {
+    /// A budget for `service`, starting at 16 slots (it moves between 1 and 64).
     pub fn new(service: &'static str) -> Arc<Budget> {
         Arc::new(Budget {
             service,
@@ -74,6 +78,7 @@ impl Budget {
         self.service
     }
 
+    /// The budget's figures now, for reports and tests.
     pub fn snapshot(&self) -> BudgetSnapshot {
         let s = self.lock();
         BudgetSnapshot {

@@ -21,6 +21,9 @@
 //! previous holder still being deleted keeps taken), and [`registry`] (each concrete type
 //! declared once: its schema and its operations).
 
+// Every public item is documented: these crates are used by programs, not only by cairn.
+#![warn(missing_docs)]
+
 pub mod adopt;
 pub mod budget;
 pub mod conformance;

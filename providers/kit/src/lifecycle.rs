@@ -31,6 +31,7 @@ pub type Callback<'a, T> = Box<dyn Fn(String) -> Pin<Box<dyn Future<Output = T> 
 
 /// One resource type's (or one service's) acceptance case.
 pub struct Case<'a> {
+    /// The case's name, in panic messages and its state file's name (`NAME.json`).
     pub name: &'a str,
     /// The stack to create.
     pub stack: Stack,
@@ -69,10 +70,15 @@ pub trait Harness {
 /// What a run did, for the caller to print.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
+    /// Resources the first plan created.
     pub created: usize,
+    /// Resources imported by id and found the same.
     pub imported: usize,
+    /// In-place update steps passed.
     pub updated: usize,
+    /// Forced replacement steps passed (0 or 1).
     pub replaced: usize,
+    /// Resources created again after the out-of-band deletion.
     pub recreated: usize,
 }
 

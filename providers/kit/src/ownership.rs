@@ -93,7 +93,9 @@ pub fn request_id(token: &str) -> String {
 /// stable digest of it, so it still compares equal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
+    /// Tags: the `cairn:` keys, values unchanged (AWS, Azure).
     Tags,
+    /// Labels: `cairn-` keys, values fitted to GCP's label rules by [`label_value`].
     Labels,
 }
 

@@ -29,18 +29,25 @@ pub type ReadFn<C> =
         &'a C,
         &'a ReadRequest,
     ) -> BoxFuture<'a, Result<BTreeMap<Text, ReadOutcome>, ProviderError>>;
+/// Create one object from its request's attributes.
 pub type CreateFn<C> =
     for<'a> fn(&'a C, &'a CreateRequest) -> BoxFuture<'a, Result<CreateResponse, ProviderError>>;
+/// Update one object in place.
 pub type UpdateFn<C> =
     for<'a> fn(&'a C, &'a UpdateRequest) -> BoxFuture<'a, Result<UpdateResponse, ProviderError>>;
+/// Delete one object.
 pub type DeleteFn<C> =
     for<'a> fn(&'a C, &'a DeleteRequest) -> BoxFuture<'a, Result<(), ProviderError>>;
 
 /// The four operations of one type.
 pub struct Ops<C> {
+    /// Reads a batch of objects of the type.
     pub read: ReadFn<C>,
+    /// Creates one object.
     pub create: CreateFn<C>,
+    /// Updates one object in place.
     pub update: UpdateFn<C>,
+    /// Deletes one object.
     pub delete: DeleteFn<C>,
 }
 
@@ -60,7 +67,9 @@ macro_rules! ops {
 
 /// One concrete type: what core needs to know of it, and how the provider manages it.
 pub struct TypeDef<C> {
+    /// The type's schema, as core sees it.
     pub schema: ResourceSchema,
+    /// How the provider reads, creates, updates and deletes objects of the type.
     pub ops: Ops<C>,
 }
 
@@ -129,6 +138,7 @@ impl<C> Registry<C> {
         self.types.keys().map(String::as_str)
     }
 
+    /// Read a batch of `req.type_name` objects; an unknown type is refused.
     pub async fn read(
         &self,
         ctx: &C,
@@ -165,6 +175,7 @@ impl<C> Registry<C> {
         }
     }
 
+    /// Create an object of `req.type_name`; an unknown type is refused.
     pub async fn create(
         &self,
         ctx: &C,
@@ -173,6 +184,7 @@ impl<C> Registry<C> {
         (self.get(&req.type_name)?.ops.create)(ctx, req).await
     }
 
+    /// Update an object of `req.type_name` in place; an unknown type is refused.
     pub async fn update(
         &self,
         ctx: &C,
@@ -181,6 +193,7 @@ impl<C> Registry<C> {
         (self.get(&req.type_name)?.ops.update)(ctx, req).await
     }
 
+    /// Delete an object of `req.type_name`; an unknown type is refused.
     pub async fn delete(&self, ctx: &C, req: &DeleteRequest) -> Result<(), ProviderError> {
         (self.get(&req.type_name)?.ops.delete)(ctx, req).await
     }

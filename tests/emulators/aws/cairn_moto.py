@@ -966,7 +966,9 @@ def patch_kafka_topics(kr):
 # ---------------------------------------------------------------------------------------
 # The WSGI middleware: control endpoints, latency, faults, call log.
 
-PROTOCOL = {  # service signing name -> protocol family
+PROTOCOL = {  # service signing name -> protocol family (a fault answered in another's
+    # shape is one the SDK cannot parse, so never retries)
+    "acm": "json",
     "ec2": "ec2",
     "rds": "query",
     "elasticloadbalancing": "query",

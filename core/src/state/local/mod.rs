@@ -63,6 +63,8 @@ struct JournalScan {
 }
 
 impl LocalStore {
+    /// A store for the state file at `path`, with `<path>.journal` and `<path>.lock`
+    /// beside it. Nothing is read or created until the store is used.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         LocalStore {
             path: path.into(),
@@ -70,6 +72,7 @@ impl LocalStore {
         }
     }
 
+    /// Path of the snapshot file.
     pub fn path(&self) -> &Path {
         &self.path
     }
