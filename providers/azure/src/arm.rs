@@ -128,7 +128,7 @@ pub(crate) fn tags(
     serde_json::Value::Object(out)
 }
 
-fn tag_pairs(tags: Option<&serde_json::Value>) -> Vec<(&str, &str)> {
+pub(crate) fn tag_pairs(tags: Option<&serde_json::Value>) -> Vec<(&str, &str)> {
     match tags {
         Some(serde_json::Value::Object(m)) => m
             .iter()

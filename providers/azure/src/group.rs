@@ -151,6 +151,14 @@ pub(crate) async fn update(
 /// A group's delete takes everything in it: it is the stack's last step, after each of
 /// its resources was deleted on its own (so a failure names the resource, not the group).
 pub(crate) async fn delete(ctx: &Ctx, req: &DeleteRequest) -> Result<(), ProviderError> {
+    crate::vault::purge_left_in_group(
+        ctx,
+        &req.address,
+        &req.progress,
+        &req.stack,
+        arm::last(&req.id),
+    )
+    .await?;
     let sent = ctx
         .c
         .resources
@@ -170,6 +178,15 @@ pub(crate) async fn delete(ctx: &Ctx, req: &DeleteRequest) -> Result<(), Provide
         &req.progress,
         rsp.as_raw_response().headers(),
         ctx.options.delete_timeout,
+    )
+    .await?;
+    // And any vault the group's delete soft-deleted with it.
+    crate::vault::purge_left_in_group(
+        ctx,
+        &req.address,
+        &req.progress,
+        &req.stack,
+        arm::last(&req.id),
     )
     .await
 }

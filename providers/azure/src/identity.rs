@@ -355,3 +355,56 @@ pub(crate) async fn delete_assignment(ctx: &Ctx, req: &DeleteRequest) -> Result<
         Err(e) => Err(convert(&req.address, e)),
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The certificate a gateway names (read, never managed)
+
+/// The type a gateway's certificate is read as when a plan reads the cloud: a Key Vault
+/// secret of a vault in the subscription. One that is not there is refused naming the
+/// field before any create; found here, the grant's create finds its vault the same way.
+pub(crate) const CERTIFICATE: &str = "azure_key_vault_certificate";
+
+/// For each certificate URL, its vault (one list of the subscription's vaults for all)
+/// and then the secret in it, by name, through ARM (no value is read).
+pub(crate) async fn read_certificates(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let mut out = BTreeMap::new();
+    for item in &req.items {
+        let url = item.id.clone().unwrap_or_default();
+        let outcome = match vault_of(ctx, &item.address, &url).await {
+            Err(ProviderError::Api { code, .. }) if code == "CertificateVaultNotFound" => {
+                ReadOutcome::Gone
+            }
+            Err(e) => ReadOutcome::Failed(e),
+            Ok((vault_id, _)) => {
+                // /subscriptions/S/resourceGroups/G/providers/Microsoft.KeyVault/vaults/V
+                let parts: Vec<&str> = vault_id.split('/').collect();
+                let group = parts.get(4).copied().unwrap_or_default();
+                let vault = parts.last().copied().unwrap_or_default();
+                let secret = url
+                    .split("/secrets/")
+                    .nth(1)
+                    .and_then(|rest| rest.split('/').next())
+                    .unwrap_or_default();
+                let got = ctx
+                    .c
+                    .keyvault
+                    .secrets_client()
+                    .get(group, vault, secret, &ctx.subscription)
+                    .await;
+                match got {
+                    Ok(_) => ReadOutcome::Found {
+                        id: url.clone(),
+                        attrs: Attrs::from([("vault".into(), Value::str(&vault_id))]),
+                    },
+                    Err(e) if is_not_found(&e) => ReadOutcome::Gone,
+                    Err(e) => ReadOutcome::Failed(convert(&item.address, e)),
+                }
+            }
+        };
+        out.insert(item.address.clone(), outcome);
+    }
+    Ok(out)
+}

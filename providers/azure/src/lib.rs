@@ -290,7 +290,11 @@ impl Provider for AzureProvider {
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        let results = self.types.read(self.ctx()?, &req).await?;
+        let results = if req.type_name == identity::CERTIFICATE {
+            identity::read_certificates(self.ctx()?, &req).await?
+        } else {
+            self.types.read(self.ctx()?, &req).await?
+        };
         Ok(ReadResponse { results })
     }
 

@@ -108,6 +108,12 @@ impl Tagged for Vault {
         if a.get("purge_protection").and_then(Value::as_bool) == Some(true) {
             props["enablePurgeProtection"] = json!(true);
         }
+        // Marked so that the group's delete, which purges what a destroy interrupted
+        // between a vault's delete and its purge, leaves this one held as asked.
+        let mut tags = tags;
+        if a.get("purge_on_destroy").and_then(Value::as_bool) == Some(false) {
+            tags[KEEP_WHEN_DELETED] = json!("true");
+        }
         arm::model(
             address,
             json!({"location": s(a, "location"), "tags": tags, "properties": props}),
@@ -221,6 +227,59 @@ pub(crate) async fn create(
         }
     }
     tagged::create::<Vault>(ctx, req).await
+}
+
+/// The mark of a vault whose stack keeps it soft-deleted on destroy (`purge_on_destroy`
+/// off); a `cairn:` key, so never read as a user's tag.
+const KEEP_WHEN_DELETED: &str = "cairn:keep-when-deleted";
+
+/// Purge the soft-deleted vaults that were in the resource group `group` and are the stack
+/// `stack`'s, unless marked to be kept: a destroy killed between a vault's delete and its
+/// purge left one, and the re-run read it as gone. Called by the group's delete, which
+/// every destroy ends with.
+pub(crate) async fn purge_left_in_group(
+    ctx: &Ctx,
+    address: &str,
+    progress: &Progress,
+    stack: &str,
+    group: &str,
+) -> Result<(), ProviderError> {
+    let pages = ctx
+        .c
+        .keyvault
+        .vaults_client()
+        .list_deleted(&ctx.subscription)
+        .into_stream();
+    let deleted = crate::tagged::all(pages, |p| p.value)
+        .await
+        .map_err(|e| convert(address, e))?;
+    let in_group = format!("/resourcegroups/{}/", group.to_ascii_lowercase());
+    for v in deleted {
+        let props = v.properties.unwrap_or_default();
+        let marks = arm::tag_pairs(props.tags.as_ref());
+        let ours = marks
+            .iter()
+            .any(|(k, val)| *k == cairn_provider_kit::ownership::STACK && *val == stack);
+        let kept = marks.iter().any(|(k, _)| *k == KEEP_WHEN_DELETED);
+        let was_here = props
+            .vault_id
+            .as_deref()
+            .is_some_and(|id| id.to_ascii_lowercase().contains(&in_group));
+        if !ours || kept || !was_here || props.purge_protection_enabled == Some(true) {
+            continue;
+        }
+        let (Some(name), Some(location)) = (v.name.as_deref(), props.location.as_deref()) else {
+            continue;
+        };
+        progress.report(&format!(
+            "purging the soft-deleted key vault {name}, which an interrupted destroy left"
+        ));
+        match purge(ctx, address, progress, name, location).await {
+            Err(ProviderError::NotFound { .. }) => {}
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// Delete a vault, then purge it when `purge_on_destroy` (so its name is free again).

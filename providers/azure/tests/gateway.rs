@@ -162,22 +162,27 @@ fn what_the_gateway_could_not_read_is_refused_naming_the_vault() {
         body.contains("\"value\": []") || body.contains("\"value\":[]"),
         "{body}"
     );
-    // A certificate no vault of the subscription holds.
-    let missing = cert.replace("acc-gw-policies", "acc-gw-nowhere");
-    let s = gateway_stack(&missing, Colour::Blue, "front-0");
-    let engine = cairn_provider_kit::lifecycle::Harness::engine(&az, "missing.json");
-    let err = az.rt.block_on(async {
-        let plan = engine
-            .plan(&s, &cairn_core::plan::planner::PlanOptions::default())
-            .await
-            .unwrap();
-        engine
-            .apply(&plan, &cairn_core::apply::ApplyOptions::default())
-            .await
-            .unwrap()
-            .to_string()
-    });
-    assert!(err.contains("CertificateVaultNotFound"), "{err}");
+    // A certificate no vault of the subscription holds, and one its vault lacks: the
+    // plan reads them and refuses, naming the field, before anything is made.
+    let secret = cert.rsplit("/secrets/").next().unwrap().to_string();
+    for missing in [
+        cert.replace("acc-gw-policies", "acc-gw-nowhere"),
+        cert.replace(&format!("/secrets/{secret}"), "/secrets/absent"),
+    ] {
+        let s = gateway_stack(&missing, Colour::Blue, "front-0");
+        let engine = cairn_provider_kit::lifecycle::Harness::engine(&az, "missing.json");
+        let err = az
+            .rt
+            .block_on(engine.plan(&s, &cairn_core::plan::planner::PlanOptions::default()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("https.certificate")
+                && err.contains(&missing)
+                && err.contains("does not exist"),
+            "{err}"
+        );
+    }
     for stack in ["acc-gateway-policies-stack", "acc-gateway"] {
         let _ = az.arm(
             "DELETE",

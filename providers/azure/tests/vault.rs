@@ -121,3 +121,26 @@ fn a_deleted_vault_of_another_owner_is_refused_by_name_and_left_alone() {
         "another owner's deleted vault is never purged"
     );
 }
+
+/// A destroy killed between a vault's delete and its purge leaves a soft-deleted vault the
+/// re-run reads as gone. The group's delete, which ends every destroy, purges it (and only
+/// it: a vault the stack keeps on destroy stays held, as the test above shows).
+#[test]
+fn a_vault_a_killed_destroy_left_soft_deleted_is_purged_with_its_group() {
+    let az = Azure::new();
+    let engine = cairn_provider_kit::lifecycle::Harness::engine(&az, "left.json");
+    let s = stack("acc-kvl", true, "purge");
+    az.apply(&engine, &s, PlanOptions::default());
+    // What the killed run did: the vault's delete, and no purge.
+    let (status, body) = az.arm(
+        "DELETE",
+        &format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/acc-kvl/providers/Microsoft.KeyVault/vaults/kv-acc-kvl"),
+        "2019-09-01",
+        "",
+    );
+    assert!(status == 200 || status == 202, "{status} {body}");
+    assert_eq!(az.deleted_vaults("acc-kvl"), 1);
+    az.apply(&engine, &s, destroy());
+    assert_eq!(az.deleted_vaults("acc-kvl"), 0, "purged with the group");
+    assert_eq!(az.group_contents("acc-kvl"), (false, 0));
+}

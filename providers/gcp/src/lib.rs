@@ -265,7 +265,11 @@ impl Provider for GcpProvider {
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        let results = self.types.read(self.ctx()?, &req).await?;
+        let results = if req.type_name == lb::frontend::existing::CERTIFICATE {
+            lb::frontend::existing::read(self.ctx()?, &req).await?
+        } else {
+            self.types.read(self.ctx()?, &req).await?
+        };
         Ok(ReadResponse { results })
     }
 

@@ -254,3 +254,55 @@ fn the_chain_is_what_compute_holds() {
         assert_eq!(listed(&gcp, c), Vec::<Json>::new(), "{c}");
     }
 }
+
+/// A certificate named as existing is read when the plan reads the cloud: one Compute does
+/// not hold is refused naming the field before any insert; once it is there, the plan goes.
+#[test]
+fn an_existing_certificate_compute_does_not_hold_is_refused_at_plan() {
+    let gcp = Gcp::new();
+    let mut s = Stack::new("acc-lbx");
+    let vpc = s.add("main", Network::new("10.87.0.0/16").nat(NatMode::None));
+    s.add(
+        "web",
+        LoadBalancer::public()
+            .in_network(&vpc)
+            .https(Certificate::existing("team-cert"))
+            .target_group(TargetGroup::new("api", 8080, HealthCheck::http("/health"))),
+    );
+    let engine = cairn_provider_kit::lifecycle::Harness::engine(&gcp, "x.json");
+    let err = gcp
+        .rt
+        .block_on(engine.plan(&s, &PlanOptions::default()))
+        .unwrap_err();
+    let EngineError::Invalid(errors) = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        errors.0.iter().any(|e| e.resource == "load_balancer.web"
+            && e.field == "https.certificate"
+            && e.message.contains("sslCertificates/team-cert")
+            && e.message.contains("does not exist")),
+        "{err}"
+    );
+    assert!(listed(&gcp, "addresses").is_empty(), "nothing made");
+
+    let (status, body) = gcp.rest(
+        "POST",
+        &format!("/compute/v1/projects/{PROJECT}/global/sslCertificates"),
+        r#"{"name": "team-cert", "type": "MANAGED", "managed": {"domains": ["team.example.com"]}}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let op: Json = serde_json::from_str(&body).unwrap();
+    let link = op["selfLink"].as_str().unwrap();
+    let wait = format!(
+        "/compute/v1/{}/wait",
+        link.split("/compute/v1/").nth(1).unwrap()
+    );
+    let (status, body) = gcp.rest("POST", &wait, "");
+    assert_eq!(status, 200, "{body}");
+    let plan = gcp
+        .rt
+        .block_on(engine.plan(&s, &PlanOptions::default()))
+        .unwrap();
+    assert!(plan.has_changes());
+}

@@ -513,6 +513,16 @@ impl Lowering<'_> {
                         "https.certificate",
                         format!("{c:?}: on azure a certificate is the URL of its Key Vault secret, https://VAULT.vault.azure.net/secrets/NAME (no version: the gateway then follows renewals)"),
                     );
+                } else {
+                    // Read when the plan reads the cloud: a secret no vault of the
+                    // subscription holds is refused there, not by the gateway's PUT.
+                    self.out.existing.push(ExistingRef {
+                        resource: d.address(),
+                        field: "https.certificate".into(),
+                        type_name: crate::identity::CERTIFICATE.into(),
+                        id: c.as_str().into(),
+                        what: "Key Vault certificate".into(),
+                    });
                 }
                 certificate = c.clone();
             }

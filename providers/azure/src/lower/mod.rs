@@ -8,7 +8,7 @@
 
 use cairn_core::invalid::{Invalid, Note};
 use cairn_core::model::{Declared, Resource, Stack};
-use cairn_core::provider::{Concrete, Export, LowerResponse};
+use cairn_core::provider::{Concrete, ExistingRef, Export, LowerResponse};
 use cairn_core::value::{Attrs, Text, Value};
 
 mod access;

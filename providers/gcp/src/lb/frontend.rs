@@ -314,3 +314,53 @@ pub(crate) mod forwarding_rule {
         })
     }
 }
+
+/// Certificates a stack names without managing them (`Certificate::existing`): read when a
+/// plan reads the cloud, so a name Compute does not hold is refused naming the field
+/// before any create, never created or deleted.
+pub(crate) mod existing {
+    use crate::Ctx;
+    use cairn_core::provider::{ProviderError, ReadOutcome, ReadRequest};
+    use cairn_core::value::{Attrs, Text};
+    use std::collections::BTreeMap;
+
+    /// The type such a certificate is read as.
+    pub(crate) const CERTIFICATE: &str = "gcp_compute_existing_ssl_certificate";
+
+    /// One `sslCertificates.get` per certificate (each may be in another project).
+    pub(crate) async fn read(
+        ctx: &Ctx,
+        req: &ReadRequest,
+    ) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+        let mut out = BTreeMap::new();
+        for item in &req.items {
+            let link = item.id.clone().unwrap_or_default();
+            // `…/projects/PROJECT/global/sslCertificates/NAME`, as the lowering wrote it.
+            let tail = link.rsplit("/projects/").next().unwrap_or_default();
+            let (project, name) = match tail.split('/').collect::<Vec<_>>()[..] {
+                [p, "global", "sslCertificates", n] => (p.to_string(), n.to_string()),
+                _ => (ctx.project.clone(), tail.to_string()),
+            };
+            let answer = ctx
+                .c
+                .ssl_certificates
+                .get()
+                .set_project(&project)
+                .set_ssl_certificate(&name)
+                .send()
+                .await;
+            let outcome = match answer {
+                Ok(_) => ReadOutcome::Found {
+                    id: link,
+                    attrs: Attrs::new(),
+                },
+                Err(e) => match crate::error::convert(&item.address, e) {
+                    ProviderError::NotFound { .. } => ReadOutcome::Gone,
+                    other => ReadOutcome::Failed(other),
+                },
+            };
+            out.insert(item.address.clone(), outcome);
+        }
+        Ok(out)
+    }
+}

@@ -310,7 +310,18 @@ impl Lowering<'_> {
                 Value::reference(c, "self_link")
             }
             Certificate::Existing(r) => match self.certificate_link(r) {
-                Some(link) => Value::str(link),
+                Some(link) => {
+                    // Read when the plan reads the cloud: a certificate Compute does not
+                    // hold is refused there, not by the proxy's insert.
+                    self.out.existing.push(ExistingRef {
+                        resource: d.address(),
+                        field: "https.certificate".into(),
+                        type_name: crate::lb::frontend::existing::CERTIFICATE.into(),
+                        id: link.as_str().into(),
+                        what: "Compute SSL certificate".into(),
+                    });
+                    Value::str(link)
+                }
                 None => {
                     return self.err(
                         d,

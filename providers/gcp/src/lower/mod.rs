@@ -7,7 +7,7 @@ use cairn_core::model::{
     Access, Broker, Cache, Database, Declared, NatMode, Network, Protocol, Resource, Rule,
     RuleSource, Secret, SecretSource, SecurityGroup, Size, Stack, StorageType, Subnet, Tier,
 };
-use cairn_core::provider::{Concrete, Export, LowerResponse};
+use cairn_core::provider::{Concrete, ExistingRef, Export, LowerResponse};
 use cairn_core::value::{Attrs, Text, Value};
 
 mod firewall;
