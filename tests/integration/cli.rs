@@ -819,19 +819,7 @@ fn the_embedding_example_runs_its_stack_from_plan_to_destroy() {
         .enable_all()
         .build()
         .unwrap();
-    let sdk = rt.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "cairn-tests",
-            ))
-            .load(),
-    );
+    let sdk = crate::seed_stacks::sdk(&endpoint, &rt);
     let left = rt.block_on(crate::inventory::owned(&sdk, "embed"));
     assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -75,7 +75,7 @@ impl Run<'_> {
     }
 }
 
-fn sdk(endpoint: &str, rt: &tokio::runtime::Runtime) -> aws_config::SdkConfig {
+pub(crate) fn sdk(endpoint: &str, rt: &tokio::runtime::Runtime) -> aws_config::SdkConfig {
     rt.block_on(
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(endpoint)
