@@ -349,6 +349,20 @@ impl Ctx<'_> {
         Ok(report.status().exit_code())
     }
 
+    pub fn inventory(self, args: &StackArgs, json: bool) -> Outcome {
+        let (stack, engine, rt) = setup(args)?;
+        let report = rt
+            .block_on(engine.inventory(&stack))
+            .map_err(|e| e.to_string())?;
+        let text = if json {
+            report.json() + "\n"
+        } else {
+            report.text()
+        };
+        let _ = write!(self.out, "{text}");
+        Ok(report.status().exit_code())
+    }
+
     pub fn import(self, args: &StackArgs, address: &str, id: &str) -> Outcome {
         let (stack, engine, rt) = setup(args)?;
         let r = rt

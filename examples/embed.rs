@@ -1,8 +1,8 @@
 //! cairn embedded in a program: a small stack declared in Rust, then planned, applied,
-//! planned again (empty), checked for drift and destroyed through the engine, the way the
-//! README shows. The provider is configured as the AWS CLI is (`AWS_REGION`, the
-//! credential chain, `AWS_ENDPOINT_URL` for a local emulator); the first argument is where
-//! state goes (default `.cairn/embed.aws.state.json`).
+//! planned again (empty), checked for drift, destroyed, and the cloud's inventory checked
+//! empty, through the engine, the way the README shows. The provider is configured as the
+//! AWS CLI is (`AWS_REGION`, the credential chain, `AWS_ENDPOINT_URL` for a local
+//! emulator); the first argument is where state goes (default `.cairn/embed.aws.state.json`).
 //!
 //! ```text
 //! tests/emulators/aws/serve --port 5555 &
@@ -89,6 +89,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{destroyed}");
     if !destroyed.is_success() {
         return Err("destroy did not complete".into());
+    }
+    // What the cloud still holds marked as this stack's: nothing, or the destroy missed it.
+    let left = engine.inventory(&stack).await?;
+    print!("{}", left.text());
+    if !left.is_empty() {
+        return Err("the cloud still holds objects of the stack".into());
     }
     Ok(())
 }

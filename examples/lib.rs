@@ -4,7 +4,8 @@
 //! cairn-core's engine: parse arguments, pick a seed stack and a provider, print, and map
 //! outcomes to exit codes. Exit codes are a contract scripts rely on: 0 success, 1 error
 //! (usage errors included, so they are never mistaken for 2), 2 "changes" for
-//! `plan --detailed-exitcode` and "drift" for `drift`, 3 a partial drift check.
+//! `plan --detailed-exitcode`, "drift" for `drift` and "orphans or gone objects" for
+//! `inventory`, 3 a partial drift check or inventory.
 
 mod commands;
 mod progress;
@@ -153,6 +154,16 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// List what the cloud holds marked as the stack's and compare it with state: orphans
+    /// (recorded nowhere) and recorded objects gone; changes nothing.
+    /// Exit 0 clean, 2 orphans or gone objects, 3 partial (some reads failed), 1 error.
+    Inventory {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Print the versioned JSON report.
+        #[arg(long)]
+        json: bool,
+    },
     /// Destroy everything the state holds, after confirmation.
     Destroy {
         #[command(flatten)]
@@ -295,6 +306,7 @@ pub fn run(
             json,
             markdown,
         } => c.drift(&stack, json, markdown),
+        Command::Inventory { stack, json } => c.inventory(&stack, json),
         Command::Import { stack, address, id } => c.import(&stack, &address, &id),
         Command::State {
             command: StateCommand::List { stack },

@@ -46,6 +46,19 @@ pub enum EngineError {
     /// Apply stopped as a whole (state could not be recorded).
     #[error(transparent)]
     Apply(ApplyError),
+    /// The provider could not list what the cloud holds for the stack (`inventory`): the
+    /// inventory proves nothing.
+    #[error(
+        "listing what the cloud holds for stack {stack} failed: {}",
+        listing_failure(error)
+    )]
+    Inventory {
+        /// The stack whose objects were being listed.
+        stack: String,
+        /// What the provider's listing met; a call that "may have happened" changed
+        /// nothing here, since a listing only reads.
+        error: ProviderError,
+    },
     /// `import` was asked for an address the stack does not declare, or one already managed.
     #[error("cannot import {address}: {reason}")]
     Import {
@@ -54,6 +67,15 @@ pub enum EngineError {
         /// Why it cannot be imported.
         reason: String,
     },
+}
+
+/// A listing's failure as a person should read it: a call cut short "may have happened"
+/// only where it could change something, and a listing changes nothing.
+fn listing_failure(e: &ProviderError) -> String {
+    match e {
+        ProviderError::Indeterminate { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
 }
 
 impl From<ApplyError> for EngineError {
@@ -592,7 +614,7 @@ impl Engine {
     }
 
     /// Run read requests (`(adopt, type, items)`), at most `read_parallelism` at once.
-    async fn read_all(
+    pub(crate) async fn read_all(
         &self,
         stack: &str,
         requests: Vec<(bool, String, Vec<ReadItem>)>,
@@ -913,7 +935,7 @@ fn adopt_requests<'a>(
         .collect()
 }
 
-type ReadResult = (bool, Vec<Text>, Result<ReadResponse, ProviderError>);
+pub(crate) type ReadResult = (bool, Vec<Text>, Result<ReadResponse, ProviderError>);
 
 /// Compare a live read with state; record drift and the correction.
 fn diff_live(

@@ -46,13 +46,16 @@
 //! let report = engine.apply(&plan, &ApplyOptions::default()).await?;
 //! assert!(report.is_success(), "{report}");
 //!
-//! // Applied: the next plan is empty, and the cloud matches state.
+//! // Applied: the next plan is empty, the cloud matches state, and holds nothing else
+//! // marked as the stack's.
 //! assert!(!engine.plan(&stack, &PlanOptions::default()).await?.has_changes());
 //! assert_eq!(engine.drift(&stack).await?.status(), DriftStatus::Clean);
+//! assert_eq!(engine.inventory(&stack).await?.status(), InventoryStatus::Clean);
 //!
-//! // And gone again.
+//! // And gone again, leaving nothing behind.
 //! let destroy = engine.plan(&stack, &PlanOptions::destroy()).await?;
 //! assert!(engine.apply(&destroy, &ApplyOptions::default()).await?.is_success());
+//! assert!(engine.inventory(&stack).await?.is_empty());
 //! # Ok(())
 //! # }
 //! ```
@@ -67,6 +70,7 @@ pub mod engine;
 mod fit;
 pub mod graph;
 pub mod invalid;
+pub mod inventory;
 pub mod model;
 pub mod ownership;
 pub mod plan;
@@ -89,6 +93,7 @@ pub mod prelude {
     pub use crate::apply::{ApplyOptions, ApplyReport};
     pub use crate::drift::{DriftReport, DriftStatus};
     pub use crate::engine::{Engine, EngineError};
+    pub use crate::inventory::{InventoryReport, InventoryStatus, Standing};
     pub use crate::model::{
         Access, Broker, Cache, Certificate, Colour, Database, Declare, HealthCheck, LbCapability,
         LoadBalancer, NatMode, Network, Protocol, Ref, RouteTarget, Rule, Secret, SecurityGroup,

@@ -473,6 +473,46 @@ pub struct ImportResponse {
     pub attrs: Attrs,
 }
 
+/// List what the cloud holds for a stack, whatever state says: how `inventory` finds
+/// objects no state records (a create whose answer a crash lost, an object left by a
+/// destroy that was cut short).
+#[derive(Clone, Debug)]
+pub struct InventoryRequest {
+    /// Name of the stack whose ownership marks to look for.
+    pub stack: String,
+    /// The addresses state records (resources and pending creates): for a cloud whose
+    /// marks hold a digest of the address (GCP's labels) to name what it finds.
+    pub addresses: Vec<Text>,
+}
+
+/// One object of the cloud that carries a stack's ownership marks.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct OwnedObject {
+    /// The provider type it would be managed as, e.g. `aws_subnet`.
+    #[serde(rename = "type")]
+    pub type_name: Text,
+    /// Its id in the cloud, in the form state records for its type.
+    pub id: Text,
+    /// The address its marks name; empty for the few objects the cloud lets carry no
+    /// marks, found as this stack's by another relation (a role assignment to one of
+    /// its identities).
+    pub address: Text,
+    /// The idempotency token of the create that made it, when the cloud holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Text>,
+    /// Why the stack keeps it outside state on purpose, when it does (a deleted key
+    /// vault kept recoverable, as the stack asked): listed, never an orphan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
+}
+
+/// The answer to an [`InventoryRequest`].
+#[derive(Clone, Debug, Default)]
+pub struct InventoryResponse {
+    /// Every object found, objects the cloud is deleting left out (they are going).
+    pub objects: Vec<OwnedObject>,
+}
+
 /// What can go wrong in a provider call.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ProviderError {
@@ -555,4 +595,7 @@ pub trait Provider: Send + Sync + fmt::Debug {
     async fn delete(&self, req: DeleteRequest) -> Result<DeleteResponse, ProviderError>;
     /// Read an existing object by id so state can take it over; the cloud is not changed.
     async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError>;
+    /// Every object of the cloud carrying `req.stack`'s ownership marks, in as few list
+    /// calls as the cloud allows (one per service or per group, not per object).
+    async fn inventory(&self, req: InventoryRequest) -> Result<InventoryResponse, ProviderError>;
 }

@@ -7,6 +7,7 @@ mod crash;
 mod drift;
 mod front_door;
 mod golden;
+mod inventory;
 mod lifecycle;
 mod mutation;
 mod plans;

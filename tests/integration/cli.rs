@@ -561,6 +561,65 @@ fn drift_that_can_read_nothing_is_an_error_not_partial() {
     assert!(stdout.contains("could not reach ec2"), "{stdout}");
 }
 
+/// `cairn inventory`'s exit codes as CI meets them: 1 when nothing can be listed (it
+/// proves nothing), 2 when state records an object the cloud no longer holds.
+#[test]
+fn inventory_names_what_is_gone_and_fails_when_it_can_list_nothing() {
+    use cairn_core::state::{LocalStore, Mutation, ResourceState, StateStore};
+    let emulator = cairn_tests::AwsEmulator::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path().join("s.json"));
+    let mut s = store.lock("test").unwrap();
+    s.init("zerostate-prod", "aws").unwrap();
+    s.append(&[Mutation::Put(ResourceState {
+        address: "aws_vpc.vpc".into(),
+        type_name: "aws_vpc".into(),
+        origin: "network.vpc".into(),
+        id: "vpc-0123456789abcdef0".into(),
+        attrs: Default::default(),
+        deps: vec![],
+        protect: false,
+        deposed: vec![],
+    })])
+    .unwrap();
+    s.unlock().unwrap();
+    let args = ["inventory", "--stack", "zerostate", "--state", "s.json"];
+
+    let out = cairn_with_env(dir.path(), &args, NOWHERE);
+    let (stdout, err) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{err}");
+    assert!(
+        err.contains("listing what the cloud holds for stack zerostate-prod failed")
+            && err.contains("could not reach"),
+        "{err}"
+    );
+
+    let endpoint = emulator.endpoint();
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let out = cairn_with_env(dir.path(), &args, &env);
+    let (stdout, err) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{stdout}{err}");
+    assert!(
+        stdout.contains("- gone aws_vpc.vpc vpc-0123456789abcdef0"),
+        "{stdout}"
+    );
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let out = cairn_with_env(dir.path(), &json_args, &env);
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["format_version"], 1);
+    assert_eq!(report["status"], "found");
+    assert_eq!(report["gone"][0]["id"], "vpc-0123456789abcdef0");
+    // Read-only: state is as it was.
+    assert_eq!(store.read().unwrap().unwrap().resources.len(), 1);
+}
+
 #[test]
 fn a_frozen_endpoint_fails_the_run_instead_of_hanging_it() {
     // Accepts connections and never answers.
@@ -776,8 +835,9 @@ fn a_destroy_whose_objects_are_already_gone_still_empties_the_state() {
 }
 
 /// The README's library story as a program (`examples/embed.rs`): declared, planned,
-/// applied, planned again empty, drift-checked and destroyed through the engine against the
-/// emulator; then the cloud, read through its own API, holds nothing of it.
+/// applied, planned again empty, drift-checked, destroyed and its inventory found empty
+/// through the engine against the emulator; then the cloud, read through its own API,
+/// holds nothing of it either.
 #[test]
 fn the_embedding_example_runs_its_stack_from_plan_to_destroy() {
     let emulator = cairn_tests::AwsEmulator::shared();
@@ -814,6 +874,7 @@ fn the_embedding_example_runs_its_stack_from_plan_to_destroy() {
         "the apply and the destroy: {stdout}"
     );
     assert!(stdout.contains("drift: Clean"), "{stdout}");
+    assert!(stdout.contains("Inventory clean"), "{stdout}");
     assert!(dir.path().join("embed.state.json").exists());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

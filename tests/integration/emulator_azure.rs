@@ -5,6 +5,18 @@
 
 use std::time::{Duration, Instant};
 
+/// `text` as a query parameter's value.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
@@ -787,6 +799,33 @@ fn the_azure_emulator_refuses_gateways_the_service_would() {
     };
     let made = ok(grant("6f1f1d2e-0000-4000-8000-000000000001"));
     assert_eq!(made["properties"]["scope"], vault, "{made}");
+    // Listed for the subscription, all of them or one principal's, as ARM filters them.
+    let listed = |filter: &str| {
+        let (status, _, text) = arm_call(
+            e,
+            "GET",
+            &format!(
+                "{sub}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01\
+                 &$filter={}",
+                urlencode(filter)
+            ),
+            "",
+        );
+        (status, text)
+    };
+    let (status, text) = listed(&format!("principalId eq '{principal}'"));
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(json(&text)["value"][0]["id"], made["id"], "{text}");
+    let (_, text) = listed(&format!("assignedTo('{principal}')"));
+    assert_eq!(json(&text)["value"].as_array().map(Vec::len), Some(1));
+    let (_, text) = listed("principalId eq '00000000-0000-4000-8000-00000000dead'");
+    assert_eq!(json(&text)["value"], serde_json::json!([]), "{text}");
+    let (status, text) = listed("roleDefinitionId eq 'x'");
+    assert_eq!(
+        (status, arm_error(&text).0.as_str()),
+        (400, "InvalidFilter"),
+        "{text}"
+    );
     // One assignment per principal, role and scope; a name must be a GUID.
     let (status, text) = grant("6f1f1d2e-0000-4000-8000-000000000002");
     assert_eq!(

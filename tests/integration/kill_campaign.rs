@@ -18,7 +18,7 @@
 
 use crate::{inventory, inventory_azure};
 use cairn_tests::{cairn_command, AwsEmulator, Emulator, AZURE};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -51,19 +51,23 @@ struct Counts {
     not_converged: usize,
     stuck: usize,
     corrupt: usize,
+    /// Objects the test's own inventory found that `cairn inventory` did not list, or
+    /// listed otherwise (orphan vs managed).
+    blind: usize,
 }
 
 impl Counts {
     fn line(&self) -> String {
         format!(
-            "crash points={} duplicates={} orphans={} failed={} not_converged={} stuck={} corrupt={}",
+            "crash points={} duplicates={} orphans={} failed={} not_converged={} stuck={} corrupt={} blind={}",
             self.points,
             self.duplicates,
             self.orphans,
             self.failed,
             self.not_converged,
             self.stuck,
-            self.corrupt
+            self.corrupt,
+            self.blind
         )
     }
     fn clean(&self) -> bool {
@@ -73,6 +77,7 @@ impl Counts {
             + self.not_converged
             + self.stuck
             + self.corrupt
+            + self.blind
             == 0
     }
 }
@@ -206,6 +211,76 @@ impl Campaign<'_> {
         owned
     }
 
+    /// `cairn inventory --json` (faults lifted, like the test's own inventory): the
+    /// standings of the objects listed under each id (two types may share one), or None
+    /// when it failed.
+    fn cairn_inventory(&mut self, ctx: &str) -> Option<BTreeMap<String, Vec<String>>> {
+        self.emulator.set_faults(self.quiet);
+        let out = self.run(&["inventory", "--json"]);
+        self.emulator.set_faults(&self.faults);
+        let parsed: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
+        match (out.status.code(), parsed) {
+            (Some(0 | 2), Some(report)) => {
+                let mut listed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for o in report["objects"].as_array().into_iter().flatten() {
+                    listed
+                        .entry(o["id"].as_str().unwrap_or_default().to_string())
+                        .or_default()
+                        .push(o["standing"].as_str().unwrap_or_default().to_string());
+                }
+                Some(listed)
+            }
+            (code, _) => {
+                self.counts.blind += 1;
+                self.log.push(format!(
+                    "{ctx}: cairn inventory failed (exit {code:?}):\n{}{}",
+                    text(&out.stdout),
+                    text(&out.stderr)
+                ));
+                None
+            }
+        }
+    }
+
+    /// Compare `cairn inventory` with the test's own: every object the test found must be
+    /// listed, as an orphan exactly when state does not record it; an orphan only cairn
+    /// sees (a type the test does not list) is an orphan all the same.
+    fn cross_check(&mut self, ctx: &str, owned: &[inventory::Owned], ids: &BTreeSet<&str>) {
+        let Some(listed) = self.cairn_inventory(ctx) else {
+            return;
+        };
+        for o in owned {
+            let want = if ids.contains(o.id.as_str()) {
+                "managed"
+            } else {
+                "orphan"
+            };
+            let got = listed.get(&o.id);
+            match got {
+                Some(standings)
+                    if standings
+                        .iter()
+                        .any(|s| s == want || (want == "orphan" && s == "pending")) => {}
+                got => {
+                    self.counts.blind += 1;
+                    self.log.push(format!(
+                        "{ctx}: cairn inventory lists {} {} (tagged {}) as {got:?}, the test \
+                         sees it {want}",
+                        o.kind, o.id, o.address
+                    ));
+                }
+            }
+        }
+        let seen: BTreeSet<&str> = owned.iter().map(|o| o.id.as_str()).collect();
+        for (id, standings) in &listed {
+            if standings.iter().any(|s| s == "orphan") && !seen.contains(id.as_str()) {
+                self.counts.orphans += 1;
+                self.log
+                    .push(format!("{ctx}: orphan {id} only cairn inventory sees"));
+            }
+        }
+    }
+
     /// A re-run after a kill: must succeed, and a dead run's lock must not stop it.
     fn rerun(&mut self, args: &[&str], ctx: &str) -> bool {
         let out = self.run(args);
@@ -277,6 +352,7 @@ impl Campaign<'_> {
                 ));
             }
         }
+        self.cross_check(ctx, &owned, &ids);
     }
 
     fn check_destroyed(&mut self, ctx: &str) {
@@ -285,6 +361,20 @@ impl Campaign<'_> {
             self.counts.orphans += left.len();
             self.log
                 .push(format!("{ctx}: left after destroy: {left:?}"));
+        }
+        if let Some(listed) = self.cairn_inventory(ctx) {
+            if !listed.is_empty() && left.is_empty() {
+                self.counts.orphans += listed.len();
+                self.log.push(format!(
+                    "{ctx}: cairn inventory lists after destroy what the test does not see: \
+                     {listed:?}"
+                ));
+            } else if listed.len() < left.len() {
+                self.counts.blind += left.len() - listed.len();
+                self.log.push(format!(
+                    "{ctx}: cairn inventory lists {listed:?} after destroy; the test sees {left:?}"
+                ));
+            }
         }
         match self.state() {
             Some(s) if !s.is_empty() => {

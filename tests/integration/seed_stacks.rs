@@ -279,6 +279,9 @@ fn seed_stack_story(name: &str) {
     let applied = run.expect(&["apply", "--auto-approve"], 0);
     assert!(applied.contains("Apply complete"), "{applied}");
     run.expect(&["plan", "--detailed-exitcode"], 0);
+    // The cloud holds what state records, and nothing else of the stack's.
+    let listed = run.expect(&["inventory"], 0);
+    assert!(listed.contains("Inventory clean"), "{listed}");
     assert_eq!(run.expect(&["drift"], 0).lines().count(), 1);
 
     // Out of band: a database's backups shortened by hand.
@@ -382,6 +385,9 @@ fn seed_stack_story(name: &str) {
     }
 
     run.expect(&["destroy", "--auto-approve"], 0);
+    let listed = run.expect(&["inventory", "--json"], 0);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["objects"], serde_json::json!([]), "{listed}");
     let left = leftovers(&sdk, &rt, &format!("{name}-demo"));
     assert!(left.is_empty(), "destroy left {left:?}");
 }

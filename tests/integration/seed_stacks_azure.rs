@@ -104,6 +104,9 @@ fn seed_stack_story_on_azure(name: &str, subscription: &str) {
     let applied = run.expect(&["apply", "--auto-approve"], 0);
     assert!(applied.contains("Apply complete"), "{applied}");
     run.expect(&["plan", "--detailed-exitcode"], 0);
+    // The cloud holds what state records, and nothing else of the stack's.
+    let listed = run.expect(&["inventory"], 0);
+    assert!(listed.contains("Inventory clean"), "{listed}");
     assert_eq!(run.expect(&["drift"], 0).lines().count(), 1);
 
     // Out of band: the database's backups kept longer, through ARM.
@@ -224,6 +227,9 @@ fn seed_stack_story_on_azure(name: &str, subscription: &str) {
     }
 
     run.expect(&["destroy", "--auto-approve"], 0);
+    let listed = run.expect(&["inventory", "--json"], 0);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["objects"], serde_json::json!([]), "{listed}");
     let mut left = leftovers(&emulator, subscription, &stack);
     if name != "ticketing" {
         // The team's vault and certificate stay; the stack's grant on it does not.

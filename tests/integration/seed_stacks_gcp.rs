@@ -133,6 +133,9 @@ fn seed_stack_story_on_gcp(name: &str) {
     let applied = run.expect(&["apply", "--auto-approve"], 0);
     assert!(applied.contains("Apply complete"), "{applied}");
     run.expect(&["plan", "--detailed-exitcode"], 0);
+    // The cloud holds what state records, and nothing else of the stack's.
+    let listed = run.expect(&["inventory"], 0);
+    assert!(listed.contains("Inventory clean"), "{listed}");
     assert_eq!(run.expect(&["drift"], 0).lines().count(), 1);
 
     // Out of band: the database's backups shortened through Cloud SQL's REST API.
@@ -236,6 +239,9 @@ fn seed_stack_story_on_gcp(name: &str) {
     }
 
     run.expect(&["destroy", "--auto-approve"], 0);
+    let listed = run.expect(&["inventory", "--json"], 0);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["objects"], serde_json::json!([]), "{listed}");
     let left = leftovers(&emulator, &project);
     assert!(left.is_empty(), "destroy left {left:?}");
 }

@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 /// One object in the memory cloud.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemObject {
+    /// The stack whose create made it (its ownership mark; empty for seeded objects).
+    pub stack: Text,
     /// Concrete type, e.g. `mem_database`.
     pub type_name: Text,
     /// Concrete address of the resource it was created for.
@@ -73,6 +75,8 @@ pub enum CallKind {
     Delete,
     /// `Provider::import`.
     Import,
+    /// `Provider::inventory`: failed by the stack's name in place of an address.
+    Inventory,
 }
 
 #[derive(Debug, Default)]
@@ -287,6 +291,7 @@ impl MemoryProvider {
             cloud.insert(
                 id,
                 MemObject {
+                    stack: Text::default(),
                     type_name,
                     address,
                     token: Text::default(),
@@ -588,6 +593,26 @@ impl Provider for MemoryProvider {
             }),
         }
     }
+
+    async fn inventory(&self, req: InventoryRequest) -> Result<InventoryResponse, ProviderError> {
+        self.enter(&req.stack, CallKind::Inventory).await?;
+        self.inner.read_requests.fetch_add(1, Ordering::SeqCst);
+        let objects = self.inner.objects.lock().unwrap();
+        Ok(InventoryResponse {
+            objects: objects
+                .by_id
+                .iter()
+                .filter(|(_, o)| o.stack == req.stack.as_str())
+                .map(|(id, o)| OwnedObject {
+                    type_name: o.type_name.clone(),
+                    id: id.clone(),
+                    address: o.address.clone(),
+                    token: (!o.token.is_empty()).then(|| o.token.clone()),
+                    kept: None,
+                })
+                .collect(),
+        })
+    }
 }
 
 /// Make the object a create asks for (or find the one its token made already).
@@ -613,6 +638,7 @@ fn materialize(inner: &Inner, req: &CreateRequest) -> Text {
     objects.insert(
         id.clone(),
         MemObject {
+            stack: req.stack.as_str().into(),
             type_name: req.type_name.clone(),
             address: req.address.clone(),
             token: req.token.as_str().into(),

@@ -15,6 +15,7 @@ mod ec2;
 mod elasticache;
 mod elb;
 mod error;
+mod inventory;
 mod lower;
 mod msk;
 mod rds;
@@ -306,5 +307,11 @@ impl Provider for AwsProvider {
             Default::default()
         };
         self.types.import(&self.ctx, &req, prior).await
+    }
+
+    async fn inventory(&self, req: InventoryRequest) -> Result<InventoryResponse, ProviderError> {
+        Ok(InventoryResponse {
+            objects: inventory::list(&self.ctx, &req.stack).await?,
+        })
     }
 }

@@ -1,7 +1,8 @@
 //! The provider conformance suite (cairn-provider-kit) on the AWS provider, against the
 //! emulator: lost create answers adopted without a second create, adopt-reads of creates
 //! that never happened answering "gone", natural-key types adopting their own objects on
-//! "already exists", and everything reading as gone after destroy. Two seed stacks cover
+//! "already exists", the inventory listing every tagged object as state records it, and
+//! everything reading as gone (the inventory empty) after destroy. Two seed stacks cover
 //! every AWS type cairn lowers to.
 
 use crate::support::Aws;
@@ -20,6 +21,19 @@ fn check(stack_name: &str) {
     eprintln!("{stack_name}: {report:?}");
     assert!(report.adopted_after_lost_answer > 0 && report.rounds > 1);
     assert!(report.adopted_by_key > 0 && report.types_checked > 5);
+    // Every type but those AWS gives no tags lists in the inventory.
+    let untagged = [
+        "aws_msk_topic",
+        "aws_postgres_database",
+        "aws_route",
+        "aws_route_table_association",
+    ];
+    let unlisted: Vec<&str> = report.unlisted_types.iter().map(String::as_str).collect();
+    assert!(
+        unlisted.iter().all(|t| untagged.contains(t)),
+        "{stack_name}: tagged types the inventory misses: {unlisted:?}"
+    );
+    assert!(report.inventoried > 30, "{report:?}");
 }
 
 #[test]

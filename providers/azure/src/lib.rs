@@ -40,6 +40,7 @@ mod eventhub;
 mod gateway;
 mod group;
 mod identity;
+mod inventory;
 mod lower;
 mod nat;
 mod network;
@@ -316,5 +317,10 @@ impl Provider for AzureProvider {
         self.types
             .import(self.ctx()?, &req, Default::default())
             .await
+    }
+    async fn inventory(&self, req: InventoryRequest) -> Result<InventoryResponse, ProviderError> {
+        Ok(InventoryResponse {
+            objects: inventory::list(self.ctx()?, &req.stack).await?,
+        })
     }
 }

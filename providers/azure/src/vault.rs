@@ -231,7 +231,7 @@ pub(crate) async fn create(
 
 /// The mark of a vault whose stack keeps it soft-deleted on destroy (`purge_on_destroy`
 /// off); a `cairn:` key, so never read as a user's tag.
-const KEEP_WHEN_DELETED: &str = "cairn:keep-when-deleted";
+pub(crate) const KEEP_WHEN_DELETED: &str = "cairn:keep-when-deleted";
 
 /// Purge the soft-deleted vaults that were in the resource group `group` and are the stack
 /// `stack`'s, unless marked to be kept: a destroy killed between a vault's delete and its

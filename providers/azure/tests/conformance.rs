@@ -1,7 +1,8 @@
 //! The provider conformance suite (cairn-provider-kit) on the Azure provider, against the
 //! Azure emulator: lost create answers adopted without a second create, adopt-reads of
 //! creates that never happened answering "gone", types named by the stack adopting their
-//! own objects on "already exists", and everything reading as gone after destroy.
+//! own objects on "already exists", the inventory listing what the stack made, and
+//! everything reading as gone (the inventory empty) after destroy.
 
 use crate::support::Azure;
 use cairn_core::prelude::*;
@@ -100,6 +101,23 @@ fn the_azure_provider_passes_the_provider_conformance_suite() {
     // grant on the certificate's vault and WAF policy; and the load balancer and its
     // public address.
     assert_eq!(report.adopted_by_key, 38, "{report:?}");
+    // The inventory lists every tagged object, and the grant by its
+    // identity's principal; the types without tags live inside a listed parent.
+    assert_eq!(
+        report.unlisted_types,
+        [
+            "azure_eventhub",
+            "azure_eventhub_authorization_rule",
+            "azure_postgresql_configuration",
+            "azure_postgresql_database",
+            "azure_private_dns_zone_group",
+            "azure_subnet"
+        ]
+        .map(String::from)
+        .into(),
+        "{report:?}"
+    );
+    assert_eq!(report.inventoried, 28, "{report:?}");
     assert_eq!(az.group_contents("conf-net"), (false, 0));
     assert_eq!(az.deleted_vaults("conf-net"), 0);
 }

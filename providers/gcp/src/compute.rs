@@ -100,7 +100,7 @@ where
 // ---------------------------------------------------------------------------------------
 // gcp_compute_network
 
-fn network_attrs(project: &str, n: &Network) -> Attrs {
+pub(crate) fn network_attrs(project: &str, n: &Network) -> Attrs {
     let name = n.name.clone().unwrap_or_default();
     Attrs::from([
         (
@@ -237,7 +237,7 @@ pub(crate) async fn delete_network(ctx: &Ctx, req: &DeleteRequest) -> Result<(),
 // ---------------------------------------------------------------------------------------
 // gcp_compute_subnetwork
 
-fn subnetwork_attrs(project: &str, n: &Subnetwork) -> Attrs {
+pub(crate) fn subnetwork_attrs(project: &str, n: &Subnetwork) -> Attrs {
     let name = n.name.clone().unwrap_or_default();
     let region = last(n.region.as_deref().unwrap_or_default()).to_string();
     Attrs::from([

@@ -72,7 +72,7 @@ fn pairs(a: &Attrs, k: &str) -> Vec<(String, Vec<String>)> {
     }
 }
 
-fn firewall_attrs(project: &str, f: &Firewall) -> Attrs {
+pub(crate) fn firewall_attrs(project: &str, f: &Firewall) -> Attrs {
     let name = f.name.clone().unwrap_or_default();
     Attrs::from([
         (

@@ -158,11 +158,14 @@ async fn get_cluster(
     }
 }
 
-pub(crate) async fn read_clusters(
+/// The stack's clusters in the provider's region, by label: one list call a page (those
+/// being deleted included).
+pub(crate) async fn listed_clusters(
     ctx: &Ctx,
-    req: &ReadRequest,
-) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
-    let stack = label_value(&req.stack);
+    stack: &str,
+    what: &str,
+) -> Result<Vec<Cluster>, ProviderError> {
+    let stack = label_value(stack);
     let mut listed: Vec<Cluster> = Vec::new();
     let mut token = String::new();
     loop {
@@ -174,7 +177,7 @@ pub(crate) async fn read_clusters(
             .set_page_token(&token)
             .send()
             .await
-            .map_err(|e| convert(&req.type_name, e))?;
+            .map_err(|e| convert(what, e))?;
         let stuck = page.clusters.is_empty() && page.next_page_token == token;
         listed.extend(
             page.clusters
@@ -186,6 +189,14 @@ pub(crate) async fn read_clusters(
         }
         token = page.next_page_token;
     }
+    Ok(listed)
+}
+
+pub(crate) async fn read_clusters(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let listed = listed_clusters(ctx, &req.stack, &req.type_name).await?;
     let mut out = BTreeMap::new();
     for item in &req.items {
         let found = match &item.id {

@@ -33,6 +33,7 @@ mod client;
 mod compute;
 mod error;
 mod firewall;
+mod inventory;
 mod kafka;
 mod labels;
 mod lb;
@@ -291,5 +292,10 @@ impl Provider for GcpProvider {
         self.types
             .import(self.ctx()?, &req, Default::default())
             .await
+    }
+    async fn inventory(&self, req: InventoryRequest) -> Result<InventoryResponse, ProviderError> {
+        Ok(InventoryResponse {
+            objects: inventory::list(self.ctx()?, &req.stack, &req.addresses).await?,
+        })
     }
 }

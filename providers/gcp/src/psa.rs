@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 // ---------------------------------------------------------------------------------------
 // gcp_compute_global_address
 
-fn address_attrs(project: &str, a: &Address) -> Attrs {
+pub(crate) fn address_attrs(project: &str, a: &Address) -> Attrs {
     let name = a.name.clone().unwrap_or_default();
     Attrs::from([
         (

@@ -211,15 +211,16 @@ async fn range_holding(
     }))
 }
 
-/// One list of the region's instances, kept by the stack's label; imported ones not
-/// listed are got by id.
-pub(crate) async fn read(
+/// The stack's instances in the provider's region, by label: one list call a page (the
+/// API filters on nothing, so the labels are checked here; those being deleted included).
+pub(crate) async fn listed(
     ctx: &Ctx,
-    req: &ReadRequest,
-) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    stack: &str,
+    what: &str,
+) -> Result<Vec<Instance>, ProviderError> {
     let mut listed: Vec<Instance> = Vec::new();
     let mut token = String::new();
-    let stack = label_value(&req.stack);
+    let stack = label_value(stack);
     loop {
         let page = ctx
             .c
@@ -229,7 +230,7 @@ pub(crate) async fn read(
             .set_page_token(&token)
             .send()
             .await
-            .map_err(|e| convert(&req.type_name, e))?;
+            .map_err(|e| convert(what, e))?;
         let stuck = page.instances.is_empty() && page.next_page_token == token;
         listed.extend(
             page.instances
@@ -241,6 +242,16 @@ pub(crate) async fn read(
         }
         token = page.next_page_token;
     }
+    Ok(listed)
+}
+
+/// One list of the region's instances, kept by the stack's label; imported ones not
+/// listed are got by id.
+pub(crate) async fn read(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let listed = listed(ctx, &req.stack, &req.type_name).await?;
     let mut out = BTreeMap::new();
     for item in &req.items {
         let found = match &item.id {

@@ -16,7 +16,7 @@ use google_cloud_compute_v1::model::{
 };
 use std::collections::BTreeMap;
 
-fn router_attrs(project: &str, r: &Router) -> Attrs {
+pub(crate) fn router_attrs(project: &str, r: &Router) -> Attrs {
     let name = r.name.clone().unwrap_or_default();
     let region = last(r.region.as_deref().unwrap_or_default()).to_string();
     let nat = r.nats.first();

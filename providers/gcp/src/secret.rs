@@ -106,13 +106,13 @@ async fn add_version(ctx: &Ctx, address: &str, name: &str, a: &Attrs) -> Result<
     Ok(())
 }
 
-/// Batched: one list of the stack's secrets by label (which also finds a create a crash
-/// interrupted), a get for each imported secret the list did not hold, then each value.
-pub(crate) async fn read(
+/// The stack's secrets, by label: one list call a page.
+pub(crate) async fn listed(
     ctx: &Ctx,
-    req: &ReadRequest,
-) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
-    let filter = format!("labels.cairn-stack={}", label_value(&req.stack));
+    stack: &str,
+    what: &str,
+) -> Result<Vec<Secret>, ProviderError> {
+    let filter = format!("labels.cairn-stack={}", label_value(stack));
     let mut listed: Vec<Secret> = Vec::new();
     let mut token = String::new();
     loop {
@@ -126,13 +126,23 @@ pub(crate) async fn read(
             .set_page_token(token)
             .send()
             .await
-            .map_err(|e| convert(&req.type_name, e))?;
+            .map_err(|e| convert(what, e))?;
         listed.extend(page.secrets);
         if page.next_page_token.is_empty() {
             break;
         }
         token = page.next_page_token;
     }
+    Ok(listed)
+}
+
+/// Batched: one list of the stack's secrets by label (which also finds a create a crash
+/// interrupted), a get for each imported secret the list did not hold, then each value.
+pub(crate) async fn read(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let listed = listed(ctx, &req.stack, &req.type_name).await?;
     let mut results = BTreeMap::new();
     for item in &req.items {
         let found = match &item.id {

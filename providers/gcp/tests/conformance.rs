@@ -3,7 +3,8 @@
 //! services access, the load-balancing chain): lost
 //! create answers adopted without a second create, adopt-reads of
 //! creates that never happened answering "gone", types named by the stack adopting their
-//! own objects on "already exists", and everything reading as gone after destroy.
+//! own objects on "already exists", the inventory listing what the stack made, and
+//! everything reading as gone (the inventory empty) after destroy.
 
 use crate::support::Gcp;
 use cairn_core::prelude::*;
@@ -79,4 +80,20 @@ fn the_gcp_provider_passes_the_provider_conformance_suite() {
         (33, 1),
         "{report:?}"
     );
+    // The inventory lists every object of a labelled or Compute type; what carries no mark
+    // lives inside one that does (an instance's databases and users, a cluster's topics,
+    // the network's Service Networking connection).
+    assert_eq!(
+        report.unlisted_types,
+        [
+            "gcp_managed_kafka_topic",
+            "gcp_service_networking_connection",
+            "gcp_sql_database",
+            "gcp_sql_user"
+        ]
+        .map(String::from)
+        .into(),
+        "{report:?}"
+    );
+    assert_eq!(report.inventoried, 30, "{report:?}");
 }

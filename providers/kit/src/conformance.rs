@@ -17,6 +17,10 @@
 //! 4. A create that meets an object of this stack under the same natural key (types whose
 //!    schema says `adopts_existing`) adopts that object instead of failing.
 //! 5. After destroy, every object reads as gone.
+//! 6. The inventory (every object the cloud holds marked as the stack's) sees what the
+//!    stack made, in the form state records it (type and id), and nothing else: clean after
+//!    the stack converged, an object state forgot is an orphan, and after destroy it is
+//!    empty.
 
 use cairn_core::apply::ApplyOptions;
 use cairn_core::plan::planner::PlanOptions;
@@ -42,6 +46,11 @@ pub struct Report {
     pub adopted_by_key: usize,
     /// Resource types whose adopt-read of a never-made create answered "gone".
     pub types_checked: usize,
+    /// Objects the inventory listed as the stack's once it converged.
+    pub inventoried: usize,
+    /// Types state records that the inventory listed none of: those that carry no marks
+    /// (they live inside a listed parent), for the caller to check against its cloud's.
+    pub unlisted_types: std::collections::BTreeSet<String>,
 }
 
 /// Run every check. `dir` must be empty; the state file goes there.
@@ -60,6 +69,8 @@ pub async fn run(provider: Arc<dyn Provider>, stack: &Stack, dir: &Path) -> Repo
     report.types_checked = never_made_creates_read_as_gone(provider.as_ref(), stack, &store).await;
     report.adopted_by_key =
         natural_keys_are_adopted(&plain, provider.as_ref(), stack, &store).await;
+    (report.inventoried, report.unlisted_types) =
+        inventory_matches_state(&plain, provider.clone(), stack, dir).await;
     destroyed_objects_read_as_gone(&plain, provider.as_ref(), stack, &store, &opts).await;
     report
 }
@@ -282,6 +293,110 @@ async fn natural_keys_are_adopted(
     adopted
 }
 
+async fn inventory_matches_state(
+    engine: &Engine,
+    provider: Arc<dyn Provider>,
+    stack: &Stack,
+    dir: &Path,
+) -> (usize, std::collections::BTreeSet<String>) {
+    use cairn_core::inventory::{InventoryStatus, Standing};
+    let state = engine
+        .read_state(stack.name())
+        .ok()
+        .flatten()
+        .expect("state after apply");
+    let report = engine
+        .inventory(stack)
+        .await
+        .unwrap_or_else(|e| panic!("provider conformance: inventory: {e}"));
+    assert_eq!(
+        report.status(),
+        InventoryStatus::Clean,
+        "provider conformance: the inventory of a converged stack must be clean:\n{}",
+        report.text()
+    );
+    // An inventory that sees nothing would find no orphan either.
+    assert!(
+        !report.objects.is_empty(),
+        "provider conformance: the inventory lists none of the {} objects state records",
+        state.live().count()
+    );
+    for o in &report.objects {
+        assert!(
+            state
+                .live()
+                .any(|r| r.id == o.object.id && r.type_name == o.object.type_name),
+            "provider conformance: the inventory lists {} {} ({}), which state does not record \
+             as that type (it records that id as {:?})",
+            o.object.type_name,
+            o.object.id,
+            o.object.address,
+            state
+                .live()
+                .filter(|r| r.id == o.object.id)
+                .map(|r| (&r.address, &r.type_name))
+                .collect::<Vec<_>>()
+        );
+    }
+    // A type is marked or it is not: a marked type's objects are all listed.
+    let mut unlisted = std::collections::BTreeSet::new();
+    for r in state.live() {
+        let of_type = report
+            .objects
+            .iter()
+            .filter(|e| e.object.type_name == r.type_name)
+            .count();
+        if of_type == 0 {
+            unlisted.insert(r.type_name.to_string());
+        } else {
+            assert!(
+                report
+                    .objects
+                    .iter()
+                    .any(|e| e.object.type_name == r.type_name && e.object.id == r.id),
+                "provider conformance: the inventory lists {of_type} {} object(s) but not {} \
+                 ({})",
+                r.type_name,
+                r.address,
+                r.id
+            );
+        }
+    }
+    // State forgets what was listed: every one of them is an orphan now.
+    let listed: Vec<(&Text, &Text)> = report
+        .objects
+        .iter()
+        .map(|e| (&e.object.type_name, &e.object.id))
+        .collect();
+    let kept: Vec<cairn_core::state::Mutation> = state
+        .resources
+        .values()
+        .filter(|r| !listed.contains(&(&r.type_name, &r.id)))
+        .map(|r| cairn_core::state::Mutation::Put(r.clone()))
+        .collect();
+    let copy = dir.join("conformance-forgetful.json");
+    let store = LocalStore::new(&copy);
+    let copied = (|| {
+        let mut session = store.lock("provider conformance")?;
+        session.init(&state.stack, &state.provider)?;
+        session.append(&kept)?;
+        session.unlock()
+    })();
+    copied.unwrap_or_else(|e| panic!("provider conformance: a state copy: {e}"));
+    let orphans = Engine::new(provider, Arc::new(store))
+        .inventory(stack)
+        .await
+        .unwrap_or_else(|e| panic!("provider conformance: inventory: {e}"));
+    assert_eq!(
+        orphans.entries(Standing::Orphan).count(),
+        report.objects.len(),
+        "provider conformance: objects state does not record must be orphans:\n{}",
+        orphans.text()
+    );
+    assert_eq!(orphans.status(), InventoryStatus::Found);
+    (report.objects.len(), unlisted)
+}
+
 async fn destroyed_objects_read_as_gone(
     engine: &Engine,
     provider: &dyn Provider,
@@ -316,6 +431,15 @@ async fn destroyed_objects_read_as_gone(
             "provider conformance: {address} must read as gone after destroy, got {outcome:?}"
         );
     }
+    let left = engine
+        .inventory(stack)
+        .await
+        .unwrap_or_else(|e| panic!("provider conformance: inventory after destroy: {e}"));
+    assert!(
+        left.is_empty(),
+        "provider conformance: the cloud holds objects of the stack after destroy:\n{}",
+        left.text()
+    );
 }
 
 /// A read of `r` by its recorded id.
@@ -412,5 +536,8 @@ impl Provider for LoseAnswers {
     }
     async fn import(&self, req: ImportRequest) -> Result<ImportResponse, ProviderError> {
         self.inner.import(req).await
+    }
+    async fn inventory(&self, req: InventoryRequest) -> Result<InventoryResponse, ProviderError> {
+        self.inner.inventory(req).await
     }
 }

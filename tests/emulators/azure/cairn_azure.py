@@ -77,6 +77,7 @@ import atexit
 import json
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -259,6 +260,7 @@ class Handler(BaseHTTPRequestHandler):
                     self.reserved = POSTGRES.pool.take()
                 with LOCK:
                     ARM.settle()
+                    self.query = query
                     status, body, headers = self.dispatch(op, params, url.path, body, query["api-version"])
                     held = SETTINGS.holds(op.id)
                     if held:
@@ -340,6 +342,8 @@ class Handler(BaseHTTPRequestHandler):
             prefix = f"/subscriptions/{subscription}/".lower()
             vaults = [ARM.view(r) for rid, r in sorted(ARM.resources.items()) if rid.startswith(prefix) and ARM.type_of(rid).lower() == "microsoft.keyvault/vaults"]
             return 200, {"value": vaults}, {}
+        if op.id == "RoleAssignments_ListForSubscription":
+            return 200, {"value": self.assignments_in(subscription, self.query.get("$filter"))}, {}
         if op.id in NOT_GENERIC:
             raise ArmError(501, "NotImplemented", f"{op.id} is in the contract but not emulated yet.")
         if op.id.endswith("ListKeys") and op.method == "POST":
@@ -361,6 +365,25 @@ class Handler(BaseHTTPRequestHandler):
             if op.method == "DELETE":
                 return self.delete(op, params, path, api)
         raise ArmError(501, "NotImplemented", f"{op.id} is in the contract but not emulated yet.")
+
+    def assignments_in(self, subscription, condition):
+        """RoleAssignments_ListForSubscription: the assignments at any scope of the
+        subscription, all of them or (`principalId eq '<id>'`, `assignedTo('<id>')`) one
+        principal's. ARM refuses a filter it does not know with 400 InvalidFilter."""
+        principal = None
+        if condition:
+            m = re.fullmatch(r"\s*(?:principalId\s+eq\s+'([^']*)'|assignedTo\('([^']*)'\))\s*", condition)
+            if m is None:
+                raise ArmError(400, "InvalidFilter", f"The filter '{condition}' is not supported. Supported filters: principalId eq '<id>', assignedTo('<id>'), atScope().")
+            principal = m.group(1) if m.group(1) is not None else m.group(2)
+        prefix = f"/subscriptions/{subscription}/".lower()
+        return [
+            ARM.view(r)
+            for rid, r in sorted(ARM.resources.items())
+            if rid.startswith(prefix)
+            and ARM.type_of(rid).lower() == "microsoft.authorization/roleassignments"
+            and (principal is None or (r.get("properties") or {}).get("principalId") == principal)
+        ]
 
     def scope_exists(self, scope):
         """Whether an ARM scope (a subscription, a group, a resource) exists here."""

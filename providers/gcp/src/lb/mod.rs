@@ -80,6 +80,34 @@ macro_rules! global_collection {
             Ok(crate::compute::answer(wanted, found))
         }
 
+        /// `(name, id)` of every object whose name `filter` matches (an inventory's list).
+        pub(crate) async fn listed(
+            ctx: &crate::Ctx,
+            filter: &str,
+        ) -> Result<Vec<(String, String)>, cairn_core::provider::ProviderError> {
+            let items = crate::compute::all_pages(filter, |token| {
+                let list = ctx
+                    .c
+                    .$client
+                    .list()
+                    .set_project(&ctx.project)
+                    .set_filter(filter)
+                    .set_page_token(token);
+                async move { list.send().await.map(|p| (p.items, p.next_page_token)) }
+            })
+            .await?;
+            Ok(items
+                .iter()
+                .map(|o| {
+                    let a = $attrs(&ctx.project, o);
+                    (
+                        crate::compute::s(&a, "name").to_string(),
+                        crate::compute::s(&a, "id").to_string(),
+                    )
+                })
+                .collect())
+        }
+
         /// Insert `body` under the create's token (a re-sent insert is known to Compute)
         /// and wait for it; one already there under its name is this stack's, adopted.
         pub(crate) async fn insert(

@@ -50,7 +50,7 @@ pub(super) fn settings(stack: &str, address: &str, token: Option<&str>, a: &Attr
     out
 }
 
-pub(super) fn instance_attrs(ctx: &Ctx, x: &DatabaseInstance) -> Attrs {
+pub(crate) fn instance_attrs(ctx: &Ctx, x: &DatabaseInstance) -> Attrs {
     let v = to_json(x);
     let st = &v["settings"];
     let name = v["name"].as_str().unwrap_or_default();
@@ -183,16 +183,13 @@ pub(super) async fn get_instance(
     }
 }
 
-/// Batched: one list of the stack's instances (by label); an item without an id (a create
-/// a crash interrupted) is the instance its token names; imported ones are got by name.
-pub(crate) async fn read_instances(
+/// The stack's instances, by label: one list call a page (those being deleted included).
+pub(crate) async fn listed(
     ctx: &Ctx,
-    req: &ReadRequest,
-) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
-    let filter = format!(
-        "settings.userLabels.cairn-stack:{}",
-        label_value(&req.stack)
-    );
+    stack: &str,
+    what: &str,
+) -> Result<Vec<DatabaseInstance>, ProviderError> {
+    let filter = format!("settings.userLabels.cairn-stack:{}", label_value(stack));
     let mut listed: Vec<DatabaseInstance> = Vec::new();
     let mut token = String::new();
     loop {
@@ -205,7 +202,7 @@ pub(crate) async fn read_instances(
             .set_page_token(&token)
             .send()
             .await
-            .map_err(|e| convert(&req.type_name, e))?;
+            .map_err(|e| convert(what, e))?;
         // A server that hands back the token it was given would page forever.
         let stuck = page.items.is_empty() && page.next_page_token == token;
         listed.extend(page.items);
@@ -214,6 +211,16 @@ pub(crate) async fn read_instances(
         }
         token = page.next_page_token;
     }
+    Ok(listed)
+}
+
+/// Batched: one list of the stack's instances (by label); an item without an id (a create
+/// a crash interrupted) is the instance its token names; imported ones are got by name.
+pub(crate) async fn read_instances(
+    ctx: &Ctx,
+    req: &ReadRequest,
+) -> Result<BTreeMap<Text, ReadOutcome>, ProviderError> {
+    let listed = listed(ctx, &req.stack, &req.type_name).await?;
     let mut out = BTreeMap::new();
     for item in &req.items {
         let name = match (&item.id, &item.token) {

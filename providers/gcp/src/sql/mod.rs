@@ -45,7 +45,7 @@ pub(super) fn to_json<T: serde::Serialize>(x: &T) -> Json {
     serde_json::to_value(x).unwrap_or(Json::Null)
 }
 
-pub(super) fn state(x: &DatabaseInstance) -> String {
+pub(crate) fn state(x: &DatabaseInstance) -> String {
     x.state.name().unwrap_or_default().to_string()
 }
 
