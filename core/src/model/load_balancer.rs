@@ -254,6 +254,29 @@ pub struct Https {
 }
 
 /// An HTTP(S) load balancer (ALB, GCP external HTTPS LB, Azure Application Gateway/LB).
+///
+/// ```
+/// use cairn_core::prelude::*;
+/// let mut stack = Stack::new("shop");
+/// let net = stack.add("main", Network::new("10.0.0.0/16"));
+/// let app = stack.add("app", SecurityGroup::new(&net, "the servers"));
+/// let lb = stack.add(
+///     "front",
+///     LoadBalancer::public()
+///         .in_network(&net)
+///         .https(Certificate::managed(["shop.example.com"]))
+///         .http_redirect()
+///         .target_group(TargetGroup::new("api", 8080, HealthCheck::http("/health")).blue_green())
+///         .target_group(TargetGroup::new("web", 3000, HealthCheck::http("/")))
+///         .route(10, "/api/*", "api")
+///         .deny(20, "/internal/*")
+///         .default_target("web"),
+/// );
+/// // The balancer reaches the servers on their ports: the firewall rules follow.
+/// stack.allow(lb.can_reach(&app).port(8080));
+/// stack.allow(lb.can_reach(&app).port(3000));
+/// assert!(cairn_core::validate::validate(&stack).is_ok());
+/// ```
 #[derive(Clone, Debug)]
 pub struct LoadBalancer {
     /// Reachable inside the network only, rather than from the internet.

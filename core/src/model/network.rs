@@ -18,6 +18,20 @@ pub enum NatMode {
 }
 
 /// A private network (AWS VPC, GCP VPC network, Azure virtual network).
+///
+/// ```
+/// use cairn_core::prelude::*;
+/// let mut stack = Stack::new("shop");
+/// // Private subnets of every zone share one NAT (the default is one per zone).
+/// stack.add("main", Network::new("10.0.0.0/16").nat(NatMode::Shared));
+/// assert!(cairn_core::validate::validate(&stack).is_ok());
+///
+/// // A range outside the private blocks is refused before any cloud call, by name and field.
+/// let mut bad = Stack::new("shop");
+/// bad.add("main", Network::new("8.8.0.0/16"));
+/// let err = cairn_core::validate::validate(&bad).unwrap_err().to_string();
+/// assert!(err.contains("network.main: field `cidr`") && err.contains("not a private range"));
+/// ```
 #[derive(Clone, Debug)]
 pub struct Network {
     /// The network's IPv4 range: /16 to /28, inside 10.0.0.0/8, 172.16.0.0/12 or
@@ -96,6 +110,20 @@ impl Tier {
 }
 
 /// A part of a network's range, with a tier that decides its routing and a zone.
+///
+/// ```
+/// use cairn_core::prelude::*;
+/// let mut stack = Stack::new("shop");
+/// let net = stack.add("main", Network::new("10.0.0.0/16"));
+/// stack.add("web-a", Subnet::new(&net, "10.0.0.0/24").tier(Tier::Public).zone(0));
+/// stack.add("db-a", Subnet::new(&net, "10.0.10.0/24").tier(Tier::Isolated).zone(0));
+/// assert!(cairn_core::validate::validate(&stack).is_ok());
+///
+/// // Two subnets of one network may not overlap.
+/// stack.add("db-b", Subnet::new(&net, "10.0.10.128/25").tier(Tier::Isolated).zone(1));
+/// let err = cairn_core::validate::validate(&stack).unwrap_err().to_string();
+/// assert!(err.contains("subnet.db-b: field `cidr`") && err.contains("overlaps"), "{err}");
+/// ```
 #[derive(Clone, Debug)]
 pub struct Subnet {
     /// The network the subnet belongs to.
@@ -248,6 +276,29 @@ impl Rule {
 
 /// A stateful firewall attached to services (AWS security group, GCP firewall rules with a
 /// target tag, Azure NSG). Egress is explicit: an empty `egress` means no outbound traffic.
+///
+/// ```
+/// use cairn_core::prelude::*;
+/// let mut stack = Stack::new("shop");
+/// let net = stack.add("main", Network::new("10.0.0.0/16"));
+/// let web = stack.add(
+///     "web",
+///     SecurityGroup::new(&net, "the web tier")
+///         .ingress(Rule::tcp(443).from_cidr("0.0.0.0/0").description("https"))
+///         .allow_all_egress(),
+/// );
+/// stack.add(
+///     "app",
+///     SecurityGroup::new(&net, "the servers")
+///         .ingress(Rule::tcp(8080).from_group(&web).description("from the web tier")),
+/// );
+/// assert!(cairn_core::validate::validate(&stack).is_ok());
+///
+/// // A port out of range is named, not truncated.
+/// stack.add("bad", SecurityGroup::new(&net, "typo").ingress(Rule::tcp(80800)));
+/// let err = cairn_core::validate::validate(&stack).unwrap_err().to_string();
+/// assert!(err.contains("security_group.bad: field `ingress[0]"), "{err}");
+/// ```
 #[derive(Clone, Debug)]
 pub struct SecurityGroup {
     /// The network the group belongs to.

@@ -26,6 +26,18 @@ pub enum SecretSource {
 
 /// A secret value stored in the cloud's secret store. Its value never appears in plans,
 /// JSON, logs, errors or state (state keeps a salted digest).
+///
+/// ```
+/// use cairn_core::prelude::*;
+/// let mut stack = Stack::new("shop");
+/// stack.add("api-key", Secret::generated().length(32).description("the API's key"));
+/// assert!(cairn_core::validate::validate(&stack).is_ok());
+///
+/// // A given value must be strong enough for the services that use it.
+/// stack.add("weak", Secret::given("password"));
+/// let err = cairn_core::validate::validate(&stack).unwrap_err().to_string();
+/// assert!(err.contains("secret.weak: field `value`"), "{err}");
+/// ```
 #[derive(Clone, Debug)]
 pub struct Secret {
     /// Where the value comes from.
@@ -224,6 +236,31 @@ impl std::fmt::Display for Window {
 }
 
 /// A managed PostgreSQL server (RDS, Cloud SQL, Azure Database for PostgreSQL flexible).
+///
+/// ```
+/// use cairn_core::prelude::*;
+/// let mut stack = Stack::new("shop");
+/// let net = stack.add("main", Network::new("10.0.0.0/16"));
+/// let a = stack.add("db-a", Subnet::new(&net, "10.0.1.0/24").tier(Tier::Isolated).zone(0));
+/// let b = stack.add("db-b", Subnet::new(&net, "10.0.2.0/24").tier(Tier::Isolated).zone(1));
+/// let password = stack.add("db-password", Secret::generated());
+/// stack.add(
+///     "orders",
+///     Database::postgres("16")
+///         .subnets([&a, &b])
+///         .high_availability(true)
+///         .backup_retention_days(14)
+///         .admin_password(&password)
+///         .database("orders")
+///         .database("billing"),
+/// );
+/// assert!(cairn_core::validate::validate(&stack).is_ok());
+///
+/// // A database needs its administrator's password from a secret of the stack.
+/// stack.add("reports", Database::postgres("16").subnets([&a, &b]));
+/// let err = cairn_core::validate::validate(&stack).unwrap_err().to_string();
+/// assert!(err.contains("database.reports: field `admin_password`"), "{err}");
+/// ```
 #[derive(Clone, Debug)]
 pub struct Database {
     /// Major version, e.g. `15`: each cloud picks (and patches) the minor. A minor is pinned
@@ -442,6 +479,26 @@ pub const PRODUCE_MB_S_PER_VCPU: u32 = 5;
 /// units for [`Broker::throughput_mb_s`] and [`Broker::storage_gb`] (MSK brokers × instance
 /// type × disk, Managed Kafka vCPUs and memory, Event Hubs throughput units), and the plan
 /// shows what it chose. `override_for` pins a cloud's own figure.
+///
+/// ```
+/// use cairn_core::prelude::*;
+/// let mut stack = Stack::new("shop");
+/// let net = stack.add("main", Network::new("10.0.0.0/16"));
+/// stack.add(
+///     "events",
+///     Broker::kafka("3")
+///         .in_network(&net)
+///         .throughput_mb_s(20)
+///         .topic("orders", 6)
+///         .topic_with(Topic::new("audit", 3).retention_hours(24 * 30)),
+/// );
+/// assert!(cairn_core::validate::validate(&stack).is_ok());
+///
+/// // Settings are checked together at validation, in whatever order they were given.
+/// stack.add("spare", Broker::kafka("3").in_network(&net).topic("orders", 0));
+/// let err = cairn_core::validate::validate(&stack).unwrap_err().to_string();
+/// assert!(err.contains("broker.spare: field `topics[0].partitions`"), "{err}");
+/// ```
 #[derive(Clone, Debug)]
 pub struct Broker {
     /// Kafka major version, e.g. `3`; each cloud maps it to what it offers (or refuses it).
@@ -531,6 +588,26 @@ impl Broker {
 // Cache
 
 /// A managed Redis (ElastiCache replication group, Memorystore, Azure Cache for Redis).
+///
+/// ```
+/// use cairn_core::prelude::*;
+/// let mut stack = Stack::new("shop");
+/// let net = stack.add("main", Network::new("10.0.0.0/16"));
+/// let token = stack.add("cache-token", Secret::produced());
+/// stack.add(
+///     "sessions",
+///     Cache::redis("7").in_network(&net).replicas(1).auth_token(&token),
+/// );
+/// assert!(cairn_core::validate::validate(&stack).is_ok());
+///
+/// // Failover needs a replica to fail over to.
+/// stack.add(
+///     "lonely",
+///     Cache::redis("7").in_network(&net).replicas(0).automatic_failover(true),
+/// );
+/// let err = cairn_core::validate::validate(&stack).unwrap_err().to_string();
+/// assert!(err.contains("cache.lonely: field `automatic_failover`"), "{err}");
+/// ```
 #[derive(Clone, Debug)]
 pub struct Cache {
     /// Major version, e.g. `7`; each cloud maps it to what it offers (or refuses it).
