@@ -137,9 +137,10 @@ fn setup(args: &StackArgs) -> Result<(Stack, Engine, tokio::runtime::Runtime), S
     validate(&stack).map_err(|e| e.to_string())?;
     let path = state_path(args, &stack);
     let rt = runtime()?;
+    let lease = cairn_core::state::lease_from_env()?;
     let engine = Engine::new(
         provider(&rt, args.cloud(), &stack)?,
-        Arc::new(LocalStore::new(path)),
+        Arc::new(LocalStore::new(path).with_lease(lease)),
     )
     .with_notices(|m| eprintln!("note: {m}"));
     Ok((stack, engine, rt))

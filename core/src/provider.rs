@@ -247,6 +247,7 @@ type ProgressFn = dyn Fn(&str) + Send + Sync;
 pub struct Progress {
     report: Option<Arc<ProgressFn>>,
     slots: Option<Arc<Slots>>,
+    lease: Option<Arc<dyn crate::state::Lease>>,
 }
 
 /// Shared between the scheduler and its running calls: how many are parked in a waiter, and
@@ -274,6 +275,29 @@ impl Progress {
         Progress {
             report: Some(Arc::new(f)),
             slots: None,
+            lease: None,
+        }
+    }
+    /// Tie the call to the run's lease on state (see [`Progress::may_call`]).
+    pub fn with_lease(mut self, lease: Arc<dyn crate::state::Lease>) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+    /// Whether the call may send another request to the cloud: not once the run's lease
+    /// on state has run out (the run was paused, or could not renew), since another run
+    /// may be taking the state over. A waiter asks before every poll. The refusal is an
+    /// outcome-unknown error, so the call's pending record stays for whoever reconciles.
+    pub fn may_call(&self, address: &str) -> Result<(), ProviderError> {
+        match &self.lease {
+            Some(lease) if crate::state::now_ms() >= lease.expires_ms() => {
+                Err(ProviderError::Indeterminate {
+                    address: address.to_string(),
+                    message: "this run's lease on the state ran out (the run was paused, or \
+                              could not renew it): it sends the cloud nothing more"
+                        .into(),
+                })
+            }
+            _ => Ok(()),
         }
     }
     /// Let this call give its scheduler slot back while it waits (see [`Progress::waiting`]).

@@ -8,6 +8,7 @@ mod drift;
 mod front_door;
 mod golden;
 mod inventory;
+mod lease;
 mod lifecycle;
 mod mutation;
 mod plans;

@@ -28,14 +28,12 @@ fn res(i: usize) -> ResourceState {
 fn local_backend_passes_the_conformance_suite() {
     let root = tempfile::tempdir().unwrap();
     let counter = std::sync::atomic::AtomicUsize::new(0);
-    let factory = || -> Box<dyn StateStore> {
+    let factory = |lease| -> Box<dyn StateStore> {
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Box::new(LocalStore::new(
-            root.path().join(format!("s{n}/state.json")),
-        ))
+        Box::new(LocalStore::new(root.path().join(format!("s{n}/state.json"))).with_lease(lease))
     };
     let ran = conformance::run(&factory);
-    assert!(ran.len() >= 12);
+    assert!(ran.len() >= 16);
 }
 
 fn populated(dir: &Path, n: usize) -> LocalStore {

@@ -6,6 +6,7 @@ mod emulator_azure;
 mod inventory;
 mod inventory_azure;
 mod kill_campaign;
+mod lease;
 mod seed_stacks;
 mod seed_stacks_azure;
 mod seed_stacks_gcp;

@@ -166,6 +166,11 @@ pub enum ApplyError {
     /// The plan's changes cannot be ordered.
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
+    /// The run's lease on state ran out before it could be renewed (the run was paused, or
+    /// the store could not be reached): apply stopped at once, its calls in flight dropped
+    /// and their pending records kept, since another run may take the state over.
+    #[error("this run's lease on the state ran out before it could be renewed (the run was paused, or the store could not be reached); apply stopped before any further cloud call, and its pending operations are left for the next run to reconcile")]
+    LeaseExpired,
 }
 
 enum Outcome {
@@ -222,15 +227,29 @@ pub async fn apply(
         in_flight: JoinSet::new(),
         slots: Arc::new(Slots::default()),
     };
+    let lease = walk.session.lease();
     loop {
+        // Nothing more is started, or waited for, once the lease has run out.
+        if crate::state::now_ms() >= lease.expires_ms() {
+            return Err(ApplyError::LeaseExpired);
+        }
         walk.start_ready()?;
         if walk.in_flight.is_empty() {
             break;
         }
+        // A lease that runs out (the run was paused, or could not renew) ends the walk at
+        // once: its calls in flight are dropped, their pending records stay.
+        let left = lease.expires_ms().saturating_sub(crate::state::now_ms());
         // A call parking in a waiter frees its slot: wake up and fill it.
         let first = tokio::select! {
             joined = walk.in_flight.join_next() => joined,
             _ = walk.slots.parked_changed() => continue,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(left)) => {
+                if crate::state::now_ms() < lease.expires_ms() {
+                    continue; // renewed meanwhile
+                }
+                return Err(ApplyError::LeaseExpired);
+            }
         };
         let mut done = vec![first];
         while let Some(r) = walk.in_flight.try_join_next() {
@@ -332,8 +351,15 @@ impl Walk<'_> {
         let provider = self.provider.clone();
         let (node, call, info) = (p.node, p.call, p.info);
         let slots = self.slots.clone();
+        let lease = self.session.lease();
         self.in_flight.spawn(async move {
-            let progress = Progress::new(move |m| observer.op_progress(&info, m)).with_slots(slots);
+            let address = info.address.clone();
+            let progress = Progress::new(move |m| observer.op_progress(&info, m))
+                .with_slots(slots)
+                .with_lease(lease);
+            if let Err(e) = progress.may_call(&address) {
+                return (node, Err(e));
+            }
             let result = match call {
                 Call::Create(mut r) => {
                     r.progress = progress;

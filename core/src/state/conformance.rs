@@ -7,8 +7,8 @@
 use super::*;
 use crate::value::{Sensitive, Value};
 
-/// Makes a fresh, empty store.
-pub type StoreFactory<'a> = &'a dyn Fn() -> Box<dyn StateStore>;
+/// Makes a fresh, empty store whose locks are taken with the given lease.
+pub type StoreFactory<'a> = &'a dyn Fn(std::time::Duration) -> Box<dyn StateStore>;
 
 /// Every check, in order. Returns the names of the checks that ran.
 pub fn run(factory: StoreFactory<'_>) -> Vec<&'static str> {
@@ -41,6 +41,22 @@ pub fn run(factory: StoreFactory<'_>) -> Vec<&'static str> {
         ("a state of another stack is refused", other_stack_refused),
         ("secrets are stored as digests only", secrets_as_digests),
         ("reads need no lock", reads_without_lock),
+        (
+            "a lapsed lease is taken over, naming its holder, with a greater generation",
+            lapsed_lease_taken_over,
+        ),
+        (
+            "a writer whose lock was taken over is refused every write",
+            stale_writer_fenced,
+        ),
+        (
+            "a lease kept by its heartbeat stands",
+            heartbeat_keeps_lease,
+        ),
+        (
+            "100 racing lock attempts: exactly one holder each time",
+            racing_lockers,
+        ),
     ];
     for (name, check) in checks {
         eprintln!("state conformance: {name}");
@@ -71,7 +87,7 @@ fn session(store: &dyn StateStore) -> Box<dyn StateSession> {
 }
 
 fn empty_reads_none(f: StoreFactory<'_>) {
-    let store = f();
+    let store = f(DEFAULT_LEASE);
     assert!(
         store.read().expect("read empty").is_none(),
         "an empty store must read as None"
@@ -79,7 +95,7 @@ fn empty_reads_none(f: StoreFactory<'_>) {
 }
 
 fn appends_survive_reload(f: StoreFactory<'_>) {
-    let store = f();
+    let store = f(DEFAULT_LEASE);
     let mut s = session(&*store);
     s.append(&[
         Mutation::Put(resource("t.a", "id-a")),
@@ -102,7 +118,7 @@ fn appends_survive_reload(f: StoreFactory<'_>) {
 }
 
 fn second_writer_refused(f: StoreFactory<'_>) {
-    let store = f();
+    let store = f(DEFAULT_LEASE);
     let s = session(&*store);
     match store.lock("second") {
         Err(StateError::Locked { holder, .. }) => {
@@ -119,7 +135,7 @@ fn second_writer_refused(f: StoreFactory<'_>) {
 }
 
 fn unlock_releases(f: StoreFactory<'_>) {
-    let store = f();
+    let store = f(DEFAULT_LEASE);
     session(&*store).unlock().unwrap();
     store
         .lock("again")
@@ -129,7 +145,7 @@ fn unlock_releases(f: StoreFactory<'_>) {
 }
 
 fn crash_keeps_writes_and_lock(f: StoreFactory<'_>) {
-    let store = f();
+    let store = f(DEFAULT_LEASE);
     let mut s = session(&*store);
     let id = s.lock_info().id.clone();
     s.append(&[Mutation::Put(resource("t.a", "id-a"))]).unwrap();
@@ -150,7 +166,7 @@ fn crash_keeps_writes_and_lock(f: StoreFactory<'_>) {
 }
 
 fn force_unlock_checks_id(f: StoreFactory<'_>) {
-    let store = f();
+    let store = f(DEFAULT_LEASE);
     let s = session(&*store);
     assert!(matches!(
         store.force_unlock("not-the-id"),
@@ -162,7 +178,7 @@ fn force_unlock_checks_id(f: StoreFactory<'_>) {
 }
 
 fn serial_and_lineage(f: StoreFactory<'_>) {
-    let store = f();
+    let store = f(DEFAULT_LEASE);
     let mut s = session(&*store);
     s.append(&[Mutation::Put(resource("t.a", "1"))]).unwrap();
     let (lineage, serial1) = (s.state().lineage.clone(), s.state().serial);
@@ -190,7 +206,7 @@ fn serial_and_lineage(f: StoreFactory<'_>) {
 }
 
 fn compaction_is_invisible(f: StoreFactory<'_>) {
-    let store = f();
+    let store = f(DEFAULT_LEASE);
     let mut s = session(&*store);
     for i in 0..50 {
         s.append(&[Mutation::Put(resource(&format!("t.r{i}"), &i.to_string()))])
@@ -209,7 +225,7 @@ fn compaction_is_invisible(f: StoreFactory<'_>) {
 }
 
 fn pending_survive(f: StoreFactory<'_>) {
-    let store = f();
+    let store = f(DEFAULT_LEASE);
     let mut s = session(&*store);
     let op = PendingOperation {
         op_id: "op1".into(),
@@ -233,7 +249,7 @@ fn pending_survive(f: StoreFactory<'_>) {
 }
 
 fn other_stack_refused(f: StoreFactory<'_>) {
-    let store = f();
+    let store = f(DEFAULT_LEASE);
     session(&*store).unlock().unwrap();
     let mut s = store.lock("other").unwrap();
     assert!(matches!(
@@ -244,7 +260,7 @@ fn other_stack_refused(f: StoreFactory<'_>) {
 }
 
 fn secrets_as_digests(f: StoreFactory<'_>) {
-    let store = f();
+    let store = f(DEFAULT_LEASE);
     let mut s = session(&*store);
     let mut r = resource("t.secret", "sid");
     r.attrs.insert(
@@ -267,7 +283,7 @@ fn secrets_as_digests(f: StoreFactory<'_>) {
 }
 
 fn reads_without_lock(f: StoreFactory<'_>) {
-    let store = f();
+    let store = f(DEFAULT_LEASE);
     let mut s = session(&*store);
     s.append(&[Mutation::Put(resource("t.a", "1"))]).unwrap();
     let seen = store.read().expect("read while locked").expect("state");
@@ -276,4 +292,147 @@ fn reads_without_lock(f: StoreFactory<'_>) {
         "a lock-free read sees acknowledged appends"
     );
     s.unlock().unwrap();
+}
+
+/// The lease the lease checks take: short, so a lapse is quick to wait for.
+const SHORT_LEASE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Wait until a lock taken with [`SHORT_LEASE`] may be taken over.
+fn outwait_lease() {
+    std::thread::sleep(SHORT_LEASE + LEASE_GRACE + std::time::Duration::from_millis(200));
+}
+
+fn lapsed_lease_taken_over(f: StoreFactory<'_>) {
+    let store = f(SHORT_LEASE);
+    let mut first = session(&*store);
+    first
+        .append(&[Mutation::Put(resource("t.a", "1"))])
+        .unwrap();
+    let held = first.lock_info().clone();
+    assert!(
+        held.lease_ms > 0 && held.generation > 0,
+        "a lock must carry its lease and generation: {held:?}"
+    );
+    assert!(
+        matches!(store.lock("early"), Err(StateError::Locked { .. })),
+        "a lease that has not lapsed stands"
+    );
+    outwait_lease();
+    let second = store
+        .lock("takeover")
+        .expect("a lapsed lease must be taken over");
+    assert!(
+        second.lock_info().generation > held.generation,
+        "the generation must grow: {} after {}",
+        second.lock_info().generation,
+        held.generation
+    );
+    let notices = store.take_notices().join("\n");
+    assert!(
+        notices.contains(&held.id) && notices.contains("conformance"),
+        "taking over must name the previous holder and what it did: {notices:?}"
+    );
+    assert!(
+        second.state().resources.contains_key("t.a"),
+        "the new holder sees every acknowledged write of the old"
+    );
+    second.unlock().unwrap();
+    drop(first);
+}
+
+fn stale_writer_fenced(f: StoreFactory<'_>) {
+    let store = f(SHORT_LEASE);
+    let mut stale = session(&*store);
+    stale
+        .append(&[Mutation::Put(resource("t.before", "1"))])
+        .unwrap();
+    outwait_lease();
+    let mut current = store.lock("takeover").expect("takeover");
+    current.init("conf", "test").unwrap();
+    current
+        .append(&[Mutation::Put(resource("t.current", "2"))])
+        .unwrap();
+    let refused = |what: &str, r: Result<(), StateError>| match r {
+        Err(StateError::LeaseLost { reason, .. }) => assert!(
+            reason.contains(&current.lock_info().id),
+            "{what}: the refusal must name the lock that holds the state now: {reason}"
+        ),
+        other => {
+            panic!("{what} by a writer whose lock was taken over must be refused, got {other:?}")
+        }
+    };
+    refused(
+        "an append",
+        stale.append(&[Mutation::Put(resource("t.stale", "3"))]),
+    );
+    refused("a renewal", stale.lease().renew());
+    refused("a compaction", stale.compact());
+    refused("an unlock", stale.unlock());
+    current.unlock().unwrap();
+    let st = store.read().unwrap().unwrap();
+    let mut kept: Vec<&str> = st.resources.keys().map(|k| k.as_str()).collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        ["t.before", "t.current"],
+        "the state is the new holder's, with the old holder's acknowledged writes"
+    );
+    store
+        .lock("free again")
+        .expect("the new holder's unlock freed it")
+        .unlock()
+        .unwrap();
+}
+
+fn heartbeat_keeps_lease(f: StoreFactory<'_>) {
+    let store = f(SHORT_LEASE);
+    let mut s = session(&*store);
+    let beat = Heartbeat::start(s.lease());
+    let until = std::time::Instant::now() + (SHORT_LEASE + LEASE_GRACE) * 2;
+    while std::time::Instant::now() < until {
+        assert!(
+            matches!(store.lock("intruder"), Err(StateError::Locked { .. })),
+            "a lease its heartbeat renews must never be taken over"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    s.append(&[Mutation::Put(resource("t.late", "1"))])
+        .expect("the holder still writes");
+    assert_eq!(beat.lost(), None, "a kept lease is never lost");
+    drop(beat);
+    s.unlock().unwrap();
+}
+
+fn racing_lockers(f: StoreFactory<'_>) {
+    let store = f(DEFAULT_LEASE);
+    session(&*store).unlock().unwrap();
+    for round in 0..5 {
+        let barrier = std::sync::Barrier::new(100);
+        let won: Vec<Box<dyn StateSession>> = std::thread::scope(|scope| {
+            let racers: Vec<_> = (0..100)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        store.lock("race")
+                    })
+                })
+                .collect();
+            racers
+                .into_iter()
+                .filter_map(|r| match r.join().expect("a racer panicked") {
+                    Ok(s) => Some(s),
+                    Err(StateError::Locked { .. }) => None,
+                    Err(e) => panic!("a racing lock attempt failed otherwise: {e}"),
+                })
+                .collect()
+        });
+        assert_eq!(
+            won.len(),
+            1,
+            "round {round}: exactly one of 100 racing attempts must hold the lock"
+        );
+        for s in won {
+            s.unlock().unwrap();
+        }
+    }
 }

@@ -9,15 +9,18 @@
 //! not a rewrite of a 100,000-resource file.
 
 pub mod conformance;
+mod heartbeat;
 mod local;
 mod process;
 
+pub use heartbeat::Heartbeat;
 pub use local::LocalStore;
 
 use crate::value::{Attrs, Text};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Version of the state format this build writes. Version 1 (no checksum, no plan key) is
 /// still read; the next write upgrades it.
@@ -290,7 +293,27 @@ pub struct LockInfo {
     /// process is not the holder.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub process_start: u64,
+    /// How long the lock stands without renewal, in milliseconds: the lease. Zero in locks
+    /// written before leases, which stand until their holder provably died.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lease_ms: u64,
+    /// When the holder last renewed its lease (Unix milliseconds).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub renewed_ms: u64,
+    /// The fencing token: one more than the lock it replaced, so it only grows while a
+    /// lock passes from run to run. A write carries it, and a store refuses a write of
+    /// any other lock than the one it holds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u64,
 }
+
+/// How long a lease outlives its last renewal before another run may take it over, beyond
+/// its term: room for clocks that disagree a little between machines.
+pub const LEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The lease a lock is taken with unless the store is told otherwise (60 s): renewed a
+/// third of the way through, so a run survives two missed beats.
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -315,6 +338,9 @@ impl LockInfo {
             boot_id: process::boot_id().unwrap_or_default(),
             process_start: process::start_ticks(pid).unwrap_or(0),
             host,
+            lease_ms: 0,
+            renewed_ms: 0,
+            generation: 0,
         }
     }
 
@@ -323,6 +349,35 @@ impl LockInfo {
     /// rebooted since). `None` when it may be alive, or runs elsewhere.
     pub fn holder_is_gone(&self) -> Option<String> {
         process::gone(self)
+    }
+
+    /// Taken with a lease of `lease` (renewed now) and the fencing token that follows
+    /// `previous`'s.
+    pub fn leased(mut self, lease: std::time::Duration, previous: Option<&LockInfo>) -> Self {
+        self.lease_ms = lease.as_millis().max(1) as u64;
+        self.renewed_ms = now_ms();
+        self.generation = previous.map_or(0, |p| p.generation) + 1;
+        self
+    }
+
+    /// Why another run may take this lock over now, when it may: its lease ran out
+    /// (beyond [`LEASE_GRACE`]) without a renewal, or its holder provably died.
+    pub fn may_be_taken_over(&self) -> Option<String> {
+        if let Some(why) = self.holder_is_gone() {
+            return Some(why);
+        }
+        if self.lease_ms == 0 {
+            return None;
+        }
+        let deadline = self.renewed_ms + self.lease_ms + LEASE_GRACE.as_millis() as u64;
+        let now = now_ms();
+        (now > deadline).then(|| {
+            format!(
+                "its lease of {:.0}s was last renewed {:.1}s ago",
+                self.lease_ms as f64 / 1000.0,
+                (now - self.renewed_ms) as f64 / 1000.0
+            )
+        })
     }
 }
 
@@ -393,6 +448,17 @@ pub enum StateError {
         /// Which file cannot be written, and why.
         reason: String,
     },
+    /// This run's lock is no longer the one the store holds: its lease ran out (the run was
+    /// paused, or could not renew) and another run took the state over, or someone
+    /// released it by hand. The write was refused; nothing this run recorded before is
+    /// lost, and its pending operations are the new holder's to reconcile.
+    #[error("state {location}: this run no longer holds the lock ({reason}); it stopped before its next cloud call, and its pending operations are left for the run that holds the state now")]
+    LeaseLost {
+        /// The store, as [`StateStore::location`] describes it.
+        location: String,
+        /// What the store holds instead.
+        reason: String,
+    },
     /// `unlock` was given a lock id that is not the one held.
     #[error("state {location}: lock id {given} does not match the held lock ({held})")]
     WrongLock {
@@ -440,8 +506,26 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// A session's lease, shared with the heartbeat that keeps it: renewed from another
+/// thread while the session writes.
+pub trait Lease: Send + Sync + std::fmt::Debug {
+    /// Extend the lease by its term from now. An error when the store no longer holds this
+    /// lock ([`StateError::LeaseLost`]): every later write of the session is refused too.
+    fn renew(&self) -> Result<(), StateError>;
+    /// The lease's term.
+    fn term(&self) -> std::time::Duration;
+    /// When the lease lapses unless renewed (Unix milliseconds): the holder makes no cloud
+    /// call from then on, since another run may take the state over soon after.
+    fn expires_ms(&self) -> u64;
+}
+
 /// Exclusive, locked access to a store. Dropping it without `unlock` behaves like a crash:
-/// everything appended is durable and the lock stays (to be force-unlocked).
+/// everything appended is durable and the lock stays (to be force-unlocked, or taken over
+/// once its lease lapses).
+///
+/// Every write is fenced: a store refuses `init`, `append`, `compact` and `unlock` of a
+/// session whose lock it no longer holds ([`StateError::LeaseLost`]), so a run paused past
+/// its lease cannot overwrite the state of the run that took over.
 pub trait StateSession: Send + std::fmt::Debug {
     /// The state as loaded under the lock, with every append applied.
     fn state(&self) -> &State;
@@ -458,6 +542,8 @@ pub trait StateSession: Send + std::fmt::Debug {
     fn compact(&mut self) -> Result<(), StateError>;
     /// Compact and release the lock.
     fn unlock(self: Box<Self>) -> Result<(), StateError>;
+    /// The session's lease, for a heartbeat to renew while the session works.
+    fn lease(&self) -> Arc<dyn Lease>;
 }
 
 /// Where an engine keeps a stack's state, as [`Engine::builder`](crate::Engine::builder)
@@ -500,6 +586,23 @@ impl IntoStateStore for PathBuf {
 impl IntoStateStore for &std::path::Path {
     fn into_state_store(self) -> std::sync::Arc<dyn StateStore> {
         LocalStore::new(self).into_state_store()
+    }
+}
+
+/// The lease locks are taken with, as the environment sets it: `CAIRN_STATE_LEASE` (a
+/// duration such as `60s` or `2m`, at least 100 ms), else [`DEFAULT_LEASE`].
+pub fn lease_from_env() -> Result<std::time::Duration, String> {
+    match std::env::var("CAIRN_STATE_LEASE") {
+        Err(_) => Ok(DEFAULT_LEASE),
+        Ok(v) => match humantime::parse_duration(v.trim()) {
+            Ok(d) if d >= std::time::Duration::from_millis(100) => Ok(d),
+            Ok(_) => Err(format!(
+                "CAIRN_STATE_LEASE={v:?} is too short: a lease of at least 100ms, such as 60s"
+            )),
+            Err(e) => Err(format!(
+                "CAIRN_STATE_LEASE={v:?} is not a duration ({e}); give one such as 60s or 2m"
+            )),
+        },
     }
 }
 

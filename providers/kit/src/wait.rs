@@ -38,6 +38,8 @@ where
     let mut wait = first;
     let mut last = String::new();
     loop {
+        // A run whose lease on state ran out sends nothing more (see `Progress::may_call`).
+        progress.may_call(address)?;
         match check().await? {
             Poll::Ready(v) => return Ok(v),
             Poll::Failed(state) => {

@@ -6,7 +6,8 @@
 //! half-written by cairn's own doing. A lock whose holder provably died (same host, its
 //! process gone, its PID reused, or the host rebooted) is taken over with a notice naming
 //! it; a lock whose holder may be alive stands until `cairn state unlock ID`; a lock file
-//! that is empty or not a lock is reported as such, never silently removed.
+//! that is empty or not a lock is reported as such, never silently removed. A lock whose
+//! lease ran out without a renewal is taken over too, wherever its holder ran.
 
 use crate::state::LockInfo;
 use std::fs::{self, File};
@@ -31,6 +32,39 @@ pub(super) fn guard(dir: &Path) -> std::io::Result<DirGuard> {
     let f = File::open(dir)?;
     f.lock()?;
     Ok(DirGuard(f))
+}
+
+/// Shared access: writes of the lock's holder (many may run at once, none while a lock
+/// is decided on), so a check that the lock is still the writer's holds until it wrote.
+pub(super) fn guard_shared(dir: &Path) -> std::io::Result<DirGuard> {
+    let f = File::open(dir)?;
+    f.lock_shared()?;
+    Ok(DirGuard(f))
+}
+
+/// What identifies the lock file's current content without reading it: a rename puts a
+/// new inode in place, and every write of cairn's is a rename.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+}
+
+/// The lock file's stamp, or None when there is none.
+pub(super) fn stamp(path: &Path) -> std::io::Result<Option<Stamp>> {
+    use std::os::unix::fs::MetadataExt;
+    match fs::metadata(path) {
+        Ok(m) => Ok(Some(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        })),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 pub(super) fn read(path: &Path) -> std::io::Result<Holder> {

@@ -11,7 +11,11 @@
 //!   damaged one. A torn last line (no newline: a crash mid-write, never acknowledged) is
 //!   dropped with a notice; a complete line that fails its checksum was damaged after it was
 //!   written, and refuses the file with its offset.
-//! - `P.lock`: the [`LockInfo`] of the run holding it (`lock.rs`: recoverable locks).
+//! - `P.lock`: the [`LockInfo`] of the run holding it (`lock.rs`: recoverable locks), with
+//!   its lease, renewed by the run's heartbeat. Every write of a session is fenced: under a
+//!   shared lock of the directory (lock decisions take it exclusively), it first checks
+//!   that the lock file is still the session's (its inode, size and time, else its id), so
+//!   a run paused past its lease and taken over can never write again.
 //!
 //! New files are created 0600: state holds resource ids and configuration of a whole stack.
 //! Nothing here ever overwrites a file it could not parse, and a state its user made
@@ -36,6 +40,7 @@ const JOURNAL_FORMAT: u32 = 2;
 pub struct LocalStore {
     path: PathBuf,
     notices: Arc<Mutex<Vec<String>>>,
+    lease: std::time::Duration,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -69,7 +74,15 @@ impl LocalStore {
         LocalStore {
             path: path.into(),
             notices: Arc::default(),
+            lease: DEFAULT_LEASE,
         }
+    }
+
+    /// Take locks with a lease of `lease` ([`DEFAULT_LEASE`] unless told): a lock not
+    /// renewed for that long (and [`LEASE_GRACE`]) is another run's to take over.
+    pub fn with_lease(mut self, lease: std::time::Duration) -> Self {
+        self.lease = lease.max(std::time::Duration::from_millis(1));
+        self
     }
 
     /// Path of the snapshot file.
@@ -394,36 +407,50 @@ impl StateStore for LocalStore {
     fn lock(&self, operation: &str) -> Result<Box<dyn StateSession>, StateError> {
         let dir = self.dir().to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| self.io("creating the state directory", e))?;
-        let info = LockInfo::for_operation(operation);
         let lock_path = self.lock_path();
+        let info;
+        let lease;
         {
             let _guard =
                 lock::guard(&dir).map_err(|e| self.io("locking the state directory", e))?;
             self.check_writable()?;
-            match lock::read(&lock_path).map_err(|e| self.io("reading the lock", e))? {
-                lock::Holder::Free => {}
-                lock::Holder::Held(holder) => match holder.holder_is_gone() {
-                    Some(why) => self.notice(format!(
-                        "{}: took over the lock of {holder}: {why}. Its pending operations are \
-                         reconciled like after any crash",
-                        self.location()
-                    )),
-                    None => {
-                        return Err(StateError::Locked {
+            let previous =
+                match lock::read(&lock_path).map_err(|e| self.io("reading the lock", e))? {
+                    lock::Holder::Free => None,
+                    lock::Holder::Held(holder) => match holder.may_be_taken_over() {
+                        Some(why) => {
+                            self.notice(format!(
+                            "{}: took over the lock of {holder}: {why}. Its pending operations \
+                             are reconciled like after any crash",
+                            self.location()
+                        ));
+                            Some(holder)
+                        }
+                        None => {
+                            return Err(StateError::Locked {
+                                location: self.location(),
+                                holder,
+                            })
+                        }
+                    },
+                    lock::Holder::Unreadable { detail, id } => {
+                        return Err(StateError::LockUnreadable {
                             location: self.location(),
-                            holder,
+                            detail,
+                            id,
                         })
                     }
-                },
-                lock::Holder::Unreadable { detail, id } => {
-                    return Err(StateError::LockUnreadable {
-                        location: self.location(),
-                        detail,
-                        id,
-                    })
-                }
-            }
+                };
+            info = LockInfo::for_operation(operation).leased(self.lease, previous.as_deref());
             lock::write(&lock_path, &dir, &info).map_err(|e| self.io("writing the lock", e))?;
+            let stamp = lock::stamp(&lock_path).map_err(|e| self.io("reading the lock back", e))?;
+            lease = Arc::new(LocalLease {
+                store: self.clone(),
+                expires_ms: std::sync::atomic::AtomicU64::new(info.renewed_ms + info.lease_ms),
+                info: Mutex::new(info.clone()),
+                seen: Mutex::new(stamp),
+                lost: Mutex::new(None),
+            });
         }
         let loaded = match self.load() {
             Ok(l) => l,
@@ -446,6 +473,7 @@ impl StateStore for LocalStore {
         Ok(Box::new(LocalSession {
             store: self.clone(),
             info,
+            lease,
             state,
             scan,
             exists,
@@ -496,10 +524,102 @@ impl LocalStore {
     }
 }
 
+/// A session's lease on the lock file, shared with its heartbeat.
+#[derive(Debug)]
+struct LocalLease {
+    store: LocalStore,
+    /// The lock as last written (renewals move `renewed_ms`).
+    info: Mutex<LockInfo>,
+    /// When the lease lapses unless renewed (Unix ms).
+    expires_ms: std::sync::atomic::AtomicU64,
+    /// The lock file's stamp when it was last known to be this lease's.
+    seen: Mutex<Option<lock::Stamp>>,
+    /// Why the lock is no longer this session's, once that was found.
+    lost: Mutex<Option<String>>,
+}
+
+impl LocalLease {
+    fn lost_error(&self, reason: String) -> StateError {
+        if let Ok(mut l) = self.lost.lock() {
+            l.get_or_insert_with(|| reason.clone());
+        }
+        StateError::LeaseLost {
+            location: self.store.location(),
+            reason,
+        }
+    }
+
+    /// Whether the lock file is still this lease's: by its stamp when unchanged since it
+    /// was last known to be, else by the id it holds. Called with the directory locked.
+    fn verify(&self) -> Result<(), StateError> {
+        if let Some(reason) = self.lost.lock().ok().and_then(|l| l.clone()) {
+            return Err(self.lost_error(reason));
+        }
+        let path = self.store.lock_path();
+        let now = lock::stamp(&path).map_err(|e| self.store.io("checking the lock", e))?;
+        if now.is_some() && *self.seen.lock().unwrap() == now {
+            return Ok(());
+        }
+        let id = self.info.lock().unwrap().id.clone();
+        match lock::read(&path).map_err(|e| self.store.io("reading the lock", e))? {
+            lock::Holder::Held(h) if h.id == id => {
+                *self.seen.lock().unwrap() = now;
+                Ok(())
+            }
+            lock::Holder::Held(h) => Err(self.lost_error(format!("the lock is now {h}"))),
+            lock::Holder::Free => {
+                Err(self
+                    .lost_error("the lock was released by hand (`cairn state unlock`)".to_string()))
+            }
+            lock::Holder::Unreadable { detail, .. } => {
+                Err(self.lost_error(format!("the lock file is now {detail}")))
+            }
+        }
+    }
+
+    /// Run `write` as the lock's holder: with the directory locked shared (no lock decision
+    /// can happen meanwhile) and the lock checked to be this lease's first.
+    fn fenced<T>(&self, write: impl FnOnce() -> Result<T, StateError>) -> Result<T, StateError> {
+        let _guard = lock::guard_shared(self.store.dir())
+            .map_err(|e| self.store.io("locking the state directory", e))?;
+        self.verify()?;
+        write()
+    }
+}
+
+impl Lease for LocalLease {
+    fn renew(&self) -> Result<(), StateError> {
+        let dir = self.store.dir();
+        let _guard =
+            lock::guard(dir).map_err(|e| self.store.io("locking the state directory", e))?;
+        self.verify()?;
+        let mut info = self.info.lock().unwrap();
+        info.renewed_ms = now_ms();
+        let path = self.store.lock_path();
+        lock::write(&path, dir, &info).map_err(|e| self.store.io("renewing the lock", e))?;
+        self.expires_ms.store(
+            info.renewed_ms + info.lease_ms,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        *self.seen.lock().unwrap() =
+            lock::stamp(&path).map_err(|e| self.store.io("reading the lock back", e))?;
+        Ok(())
+    }
+
+    fn term(&self) -> std::time::Duration {
+        self.store.lease
+    }
+
+    fn expires_ms(&self) -> u64 {
+        self.expires_ms.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 #[derive(Debug)]
 struct LocalSession {
     store: LocalStore,
     info: LockInfo,
+    lease: Arc<LocalLease>,
     state: State,
     scan: JournalScan,
     /// A snapshot exists on disk.
@@ -520,7 +640,7 @@ impl LocalSession {
             let path = self.store.journal_path();
             if self.scan.live && !self.scan.stale && self.scan.format < JOURNAL_FORMAT {
                 // Written by an older cairn: fold it in, then journal in today's format.
-                self.compact()?;
+                self.compact_unfenced()?;
             }
             if self.scan.live && !self.scan.stale {
                 // Keep the journal, cutting off a torn tail first.
@@ -584,6 +704,35 @@ impl StateSession for LocalSession {
     }
 
     fn init(&mut self, stack: &str, provider: &str) -> Result<(), StateError> {
+        let lease = self.lease.clone();
+        lease.fenced(|| self.init_unfenced(stack, provider))
+    }
+
+    fn append(&mut self, batch: &[Mutation]) -> Result<(), StateError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let lease = self.lease.clone();
+        lease.fenced(|| self.append_unfenced(batch))
+    }
+
+    fn compact(&mut self) -> Result<(), StateError> {
+        let lease = self.lease.clone();
+        lease.fenced(|| self.compact_unfenced())
+    }
+
+    fn unlock(mut self: Box<Self>) -> Result<(), StateError> {
+        self.compact()?;
+        self.store.release(&self.info.id)
+    }
+
+    fn lease(&self) -> Arc<dyn Lease> {
+        self.lease.clone()
+    }
+}
+
+impl LocalSession {
+    fn init_unfenced(&mut self, stack: &str, provider: &str) -> Result<(), StateError> {
         if self.exists {
             if self.state.stack != stack || self.state.provider != provider {
                 return Err(StateError::Foreign {
@@ -598,7 +747,7 @@ impl StateSession for LocalSession {
                 // Written before plans were sealed: give it its key now, durably.
                 self.state.plan_key = new_plan_key();
                 self.rewrite = true;
-                self.compact()?;
+                self.compact_unfenced()?;
             }
             return Ok(());
         }
@@ -608,10 +757,7 @@ impl StateSession for LocalSession {
         Ok(())
     }
 
-    fn append(&mut self, batch: &[Mutation]) -> Result<(), StateError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
+    fn append_unfenced(&mut self, batch: &[Mutation]) -> Result<(), StateError> {
         if !self.exists {
             return Err(StateError::Backend {
                 location: self.store.location(),
@@ -633,12 +779,12 @@ impl StateSession for LocalSession {
             self.state.apply(m);
         }
         if self.scan.good_len > self.snapshot_len.max(1 << 20) + COMPACT_SLACK {
-            self.compact()?;
+            self.compact_unfenced()?;
         }
         Ok(())
     }
 
-    fn compact(&mut self) -> Result<(), StateError> {
+    fn compact_unfenced(&mut self) -> Result<(), StateError> {
         if !self.exists || (!self.scan.live && !self.scan.stale && !self.rewrite) {
             return Ok(());
         }
@@ -652,10 +798,5 @@ impl StateSession for LocalSession {
         }
         self.scan = JournalScan::default();
         Ok(())
-    }
-
-    fn unlock(mut self: Box<Self>) -> Result<(), StateError> {
-        self.compact()?;
-        self.store.release(&self.info.id)
     }
 }
