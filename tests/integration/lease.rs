@@ -113,6 +113,26 @@ fn finish(mut child: Child, log: &std::path::Path, what: &str) -> (Option<i32>, 
     (status.code(), said)
 }
 
+/// The stack converged (an empty plan), nothing of it orphaned or gone (a clean
+/// inventory); then destroyed.
+fn converged_then_destroyed(dir: &std::path::Path, env: &[(&str, &str)]) {
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--stack", "ticketing", "--env", "lease"]);
+        let out = cairn_with_env(dir, &all, env);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    };
+    run(&["plan", "--detailed-exitcode"]);
+    run(&["inventory"]);
+    run(&["destroy", "--auto-approve"]);
+}
+
 #[test]
 fn a_run_stopped_past_its_lease_is_taken_over_and_refused_when_it_resumes() {
     let guard = AwsEmulator::shared();
@@ -163,44 +183,7 @@ fn a_run_stopped_past_its_lease_is_taken_over_and_refused_when_it_resumes() {
     );
 
     // The state is the second run's, whole: nothing left to do, nothing orphaned.
-    let plan = cairn_with_env(
-        dir.path(),
-        &[
-            "plan",
-            "--detailed-exitcode",
-            "--stack",
-            "ticketing",
-            "--env",
-            "lease",
-        ],
-        &env,
-    );
-    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
-    let inventory = cairn_with_env(
-        dir.path(),
-        &["inventory", "--stack", "ticketing", "--env", "lease"],
-        &env,
-    );
-    assert_eq!(
-        inventory.status.code(),
-        Some(0),
-        "{}{}",
-        text(&inventory.stdout),
-        text(&inventory.stderr)
-    );
-    let destroy = cairn_with_env(
-        dir.path(),
-        &[
-            "destroy",
-            "--auto-approve",
-            "--stack",
-            "ticketing",
-            "--env",
-            "lease",
-        ],
-        &env,
-    );
-    assert_eq!(destroy.status.code(), Some(0), "{}", text(&destroy.stderr));
+    converged_then_destroyed(dir.path(), &env);
 }
 
 #[test]
@@ -267,41 +250,6 @@ fn a_run_killed_on_another_machine_is_taken_over_within_its_lease_and_five_secon
         "took over {took:?} after the kill, with a lease of 1 s: {said}"
     );
 
-    let plan = cairn_with_env(
-        dir.path(),
-        &[
-            "plan",
-            "--detailed-exitcode",
-            "--stack",
-            "ticketing",
-            "--env",
-            "lease",
-        ],
-        &env,
-    );
-    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
-    let inventory = cairn_with_env(
-        dir.path(),
-        &["inventory", "--stack", "ticketing", "--env", "lease"],
-        &env,
-    );
-    assert_eq!(
-        inventory.status.code(),
-        Some(0),
-        "nothing duplicated or orphaned: {}",
-        text(&inventory.stdout)
-    );
-    let destroy = cairn_with_env(
-        dir.path(),
-        &[
-            "destroy",
-            "--auto-approve",
-            "--stack",
-            "ticketing",
-            "--env",
-            "lease",
-        ],
-        &env,
-    );
-    assert_eq!(destroy.status.code(), Some(0), "{}", text(&destroy.stderr));
+    // Nothing duplicated or orphaned, nothing left to do.
+    converged_then_destroyed(dir.path(), &env);
 }

@@ -24,6 +24,19 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Tags of one object as (key, value) pairs.
 type Pairs = Vec<(String, String)>;
 
+/// Any service's tags as [`Pairs`] (each SDK has its own tag type, all with optional key
+/// and value).
+fn pairs<'a>(tags: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>) -> Pairs {
+    tags.into_iter()
+        .map(|(k, v)| {
+            (
+                k.unwrap_or_default().to_string(),
+                v.unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// An object of `stack` when `pairs` mark it so; its type from the address it names
 /// (`fallback` when a tag names none).
 fn owned(stack: &str, id: &str, pairs: &Pairs, fallback: &str) -> Option<OwnedObject> {
@@ -201,22 +214,14 @@ async fn ec2_going(
 /// one ListTagsForResource each.
 async fn rds(ctx: &Ctx, stack: &str) -> Result<Vec<OwnedObject>, ProviderError> {
     let rds = &ctx.c.rds;
-    let pairs = |tags: &[aws_sdk_rds::types::Tag]| -> Pairs {
-        tags.iter()
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    };
+    let rds_pairs =
+        |tags: &[aws_sdk_rds::types::Tag]| pairs(tags.iter().map(|t| (t.key(), t.value())));
     let tags_of = |arn: String| async move {
         rds.list_tags_for_resource()
             .resource_name(arn)
             .send()
             .await
-            .map(|t| pairs(t.tag_list()))
+            .map(|t| rds_pairs(t.tag_list()))
             .map_err(|e| convert(stack, e))
     };
     let mut out = Vec::new();
@@ -227,7 +232,12 @@ async fn rds(ctx: &Ctx, stack: &str) -> Result<Vec<OwnedObject>, ProviderError> 
                 continue;
             }
             let id = d.db_instance_identifier().unwrap_or_default();
-            out.extend(owned(stack, id, &pairs(d.tag_list()), "aws_db_instance"));
+            out.extend(owned(
+                stack,
+                id,
+                &rds_pairs(d.tag_list()),
+                "aws_db_instance",
+            ));
         }
     }
     let mut pages = rds.describe_db_subnet_groups().into_paginator().send();
@@ -263,17 +273,7 @@ async fn elasticache(ctx: &Ctx, stack: &str) -> Result<Vec<OwnedObject>, Provide
             .resource_name(arn)
             .send()
             .await
-            .map(|t| {
-                t.tag_list()
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.key().unwrap_or_default().to_string(),
-                            t.value().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect::<Pairs>()
-            })
+            .map(|t| pairs(t.tag_list().iter().map(|t| (t.key(), t.value()))))
             .map_err(|e| convert(stack, e))
     };
     let mut out = Vec::new();
@@ -374,18 +374,9 @@ async fn elb(ctx: &Ctx, stack: &str) -> Result<Vec<OwnedObject>, ProviderError> 
             .map_err(|e| convert(stack, e))?;
         for d in t.tag_descriptions() {
             let arn = d.resource_arn().unwrap_or_default();
-            let pairs: Pairs = d
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
+            let tags = pairs(d.tags().iter().map(|t| (t.key(), t.value())));
             let kind = fallback.get(arn).copied().unwrap_or("aws_lb");
-            out.extend(owned(stack, arn, &pairs, kind));
+            out.extend(owned(stack, arn, &tags, kind));
         }
     }
     Ok(out)
@@ -410,18 +401,9 @@ async fn secrets(ctx: &Ctx, stack: &str) -> Result<Vec<OwnedObject>, ProviderErr
             if s.deleted_date().is_some() {
                 continue;
             }
-            let pairs: Pairs = s
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
+            let tags = pairs(s.tags().iter().map(|t| (t.key(), t.value())));
             let arn = s.arn().unwrap_or_default();
-            out.extend(owned(stack, arn, &pairs, "aws_secretsmanager_secret"));
+            out.extend(owned(stack, arn, &tags, "aws_secretsmanager_secret"));
         }
     }
     Ok(out)
@@ -436,12 +418,12 @@ async fn msk(ctx: &Ctx, stack: &str) -> Result<Vec<OwnedObject>, ProviderError> 
             if c.state().map(|s| s.as_str()) == Some("DELETING") {
                 continue;
             }
-            let pairs: Pairs = c
+            let tags: Pairs = c
                 .tags()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default();
             let arn = c.cluster_arn().unwrap_or_default();
-            out.extend(owned(stack, arn, &pairs, "aws_msk_cluster"));
+            out.extend(owned(stack, arn, &tags, "aws_msk_cluster"));
         }
     }
     Ok(out)
