@@ -52,11 +52,32 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
-/// The default state file: `.cairn/STACK.CLOUD.json` under the working directory.
-fn state_path(args: &StackArgs, stack: &Stack) -> PathBuf {
+/// Where the stack's state is: `--state` (a path or a URL), else the default file
+/// `.cairn/STACK.CLOUD.json` under the working directory.
+fn state_location(args: &StackArgs, stack: &Stack) -> String {
     args.state.clone().unwrap_or_else(|| {
-        PathBuf::from(".cairn").join(format!("{}.{}.json", stack.name(), args.cloud().name()))
+        PathBuf::from(".cairn")
+            .join(format!("{}.{}.json", stack.name(), args.cloud().name()))
+            .display()
+            .to_string()
     })
+}
+
+/// The store `--state` names, its locks leased for `CAIRN_STATE_LEASE`.
+fn state_store(
+    rt: &tokio::runtime::Runtime,
+    args: &StackArgs,
+    stack: &Stack,
+) -> Result<Arc<dyn cairn_core::state::StateStore>, String> {
+    let lease = cairn_core::state::lease_from_env()?;
+    let key = format!("{}.{}", stack.name(), args.cloud().name());
+    rt.block_on(cairn_core::state::url::open(
+        &state_location(args, stack),
+        &key,
+        lease,
+        &[&cairn_aws::state::S3],
+    ))
+    .map_err(|e| e.to_string())
 }
 
 /// The provider for `cloud`, configured from the environment (in the stack's pinned
@@ -135,14 +156,10 @@ fn lowering_provider(cloud: Cloud, stack: &Stack) -> Arc<dyn Provider> {
 fn setup(args: &StackArgs) -> Result<(Stack, Engine, tokio::runtime::Runtime), String> {
     let stack = load(args)?;
     validate(&stack).map_err(|e| e.to_string())?;
-    let path = state_path(args, &stack);
     let rt = runtime()?;
-    let lease = cairn_core::state::lease_from_env()?;
-    let engine = Engine::new(
-        provider(&rt, args.cloud(), &stack)?,
-        Arc::new(LocalStore::new(path).with_lease(lease)),
-    )
-    .with_notices(|m| eprintln!("note: {m}"));
+    let store = state_store(&rt, args, &stack)?;
+    let engine = Engine::new(provider(&rt, args.cloud(), &stack)?, store)
+        .with_notices(|m| eprintln!("note: {m}"));
     Ok((stack, engine, rt))
 }
 
@@ -195,7 +212,7 @@ impl Ctx<'_> {
             let provider = lowering_provider(cloud, &stack);
             let engine = Engine::new(
                 provider,
-                Arc::new(LocalStore::new(state_path(args, &stack))),
+                Arc::new(LocalStore::new(state_location(args, &stack))),
             );
             match engine.lower(&stack) {
                 Ok(graph) => {
@@ -333,7 +350,7 @@ impl Ctx<'_> {
             return Err(format!(
                 "no state for stack {} at {}: drift compares the cloud with what was applied (pass --state, or apply first)",
                 stack.name(),
-                state_path(args, &stack).display()
+                cairn_core::state::url::redacted(&state_location(args, &stack))
             ));
         }
         let report = rt

@@ -43,9 +43,13 @@ pub struct StackArgs {
     /// built in.
     #[arg(long, value_enum)]
     pub cloud: Option<Cloud>,
-    /// State file (default: .cairn/STACK-ENV.CLOUD.json in the working directory).
-    #[arg(long)]
-    pub state: Option<PathBuf>,
+    /// Where the stack's state lives: a file (default: .cairn/STACK-ENV.CLOUD.json in the
+    /// working directory) or a shared store, `postgres://user@host/db[?schema=S&key=K]`,
+    /// `s3://bucket/key`; also CAIRN_STATE. A URL without a key keeps the stack's state
+    /// under `STACK-ENV.CLOUD`. Credentials come the standard way for each (PGPASSWORD,
+    /// the AWS chain).
+    #[arg(long, env = "CAIRN_STATE")]
+    pub state: Option<String>,
     /// TLS certificate for HTTPS listeners (an ACM ARN on AWS, a Compute SSL certificate's
     /// name on GCP); none asks the cloud for a managed one; also CAIRN_CERTIFICATE.
     #[arg(long, env = "CAIRN_CERTIFICATE")]

@@ -42,6 +42,13 @@ pub const AZURE: EmulatorKind = EmulatorKind {
     serve: "azure/serve",
 };
 
+/// A real PostgreSQL server (Debian's package) behind the same control API
+/// (`tests/emulators/postgres/state_postgres.py`): the state backend's database.
+pub const POSTGRES: EmulatorKind = EmulatorKind {
+    name: "postgres",
+    serve: "postgres/serve",
+};
+
 /// A running emulator.
 #[derive(Debug)]
 pub struct Emulator {
@@ -200,6 +207,21 @@ impl Emulator {
     /// The call log: a JSON list of `{service, operation, start, end, fault}`.
     pub fn calls(&self) -> String {
         self.get("/_emulator/calls")
+    }
+
+    /// The PostgreSQL server's connection URL for its state role (password included).
+    /// PostgreSQL emulator only.
+    pub fn postgres_url(&self) -> String {
+        assert_eq!(
+            self.kind, POSTGRES,
+            "a connection URL is the PostgreSQL server's"
+        );
+        let body = self.get("/_emulator/connection");
+        body.split("\"url\": \"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("a connection URL")
+            .to_string()
     }
 
     /// The calls whose answers are held right now (JSON list).

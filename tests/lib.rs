@@ -4,7 +4,7 @@
 pub mod bench;
 mod emulator;
 
-pub use emulator::{AwsEmulator, Emulator, EmulatorGuard, EmulatorKind, AWS, AZURE, GCP};
+pub use emulator::{AwsEmulator, Emulator, EmulatorGuard, EmulatorKind, AWS, AZURE, GCP, POSTGRES};
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -139,6 +139,12 @@ impl StateStore for Unrenewable {
     fn force_unlock(&self, lock_id: &str) -> Result<(), StateError> {
         self.0.force_unlock(lock_id)
     }
+    fn history(&self) -> Result<Vec<cairn_core::state::HistoryEntry>, StateError> {
+        self.0.history()
+    }
+    fn state_at(&self, serial: u64) -> Result<Option<State>, StateError> {
+        self.0.state_at(serial)
+    }
 }
 
 impl StateSession for Stuck {
@@ -162,6 +168,12 @@ impl StateSession for Stuck {
     }
     fn lease(&self) -> Arc<dyn Lease> {
         self.1.clone()
+    }
+    fn adopt(&mut self, state: &State) -> Result<(), StateError> {
+        self.0.adopt(state)
+    }
+    fn erase(self: Box<Self>) -> Result<(), StateError> {
+        self.0.erase()
     }
 }
 

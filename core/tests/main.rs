@@ -12,5 +12,6 @@ mod lease;
 mod lifecycle;
 mod mutation;
 mod plans;
+mod remote_state;
 mod state;
 mod validation;

@@ -2,9 +2,11 @@
 //! (`SIGSTOP`) past its lease is taken over by the next, and when it resumes (`SIGCONT`)
 //! its next write is refused, it sends the cloud nothing more and exits non-zero, leaving
 //! the state the second run's; a run killed (`SIGKILL`) on "another machine" is waited
-//! for and taken over once its lease lapses, within lease + 5 s.
+//! for and taken over once its lease lapses, within lease + 5 s. Each with the state in a
+//! local file, in PostgreSQL and in S3.
 
-use cairn_tests::{cairn_command, cairn_with_env, AwsEmulator};
+use cairn_core::state::remote::{Blobs, Condition};
+use cairn_tests::{cairn_command, cairn_with_env, AwsEmulator, Emulator, EmulatorGuard, POSTGRES};
 use std::process::Child;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -21,9 +23,107 @@ fn signal(child: &Child, sig: &str) {
     assert!(ok, "kill {sig} {}", child.id());
 }
 
-/// The AWS settings for the emulator at `endpoint`, with a lease of one second.
-fn env(endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
+/// Where the runs of a test keep their state.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Backend {
+    Local,
+    Postgres,
+    S3,
+}
+
+/// The state store a test's runs share: its `CAIRN_STATE` (none for the default file) and,
+/// for a shared store, the backend itself, to play another machine's part.
+struct State {
+    url: Option<String>,
+    blobs: Option<Box<dyn Blobs>>,
+    rt: tokio::runtime::Runtime,
+    _postgres: Option<EmulatorGuard>,
+}
+
+/// The key the CLI keeps the test stack's state under in a shared store.
+const KEY: &str = "ticketing-lease.aws";
+
+fn state(backend: Backend, aws: &Emulator) -> State {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match backend {
+        Backend::Local => State {
+            url: None,
+            blobs: None,
+            rt,
+            _postgres: None,
+        },
+        Backend::Postgres => {
+            let pg = Emulator::shared(POSTGRES);
+            let url = pg.postgres_url();
+            let blobs = cairn_core::state::remote::PostgresBlobs::from_url(&url, KEY).unwrap();
+            State {
+                url: Some(url),
+                blobs: Some(Box::new(blobs)),
+                rt,
+                _postgres: Some(pg),
+            }
+        }
+        Backend::S3 => {
+            let (config, _) = crate::state_backends::s3_setup(aws);
+            let blobs = cairn_aws::state::S3Blobs::new(&config, "cairn-state", KEY).unwrap();
+            State {
+                url: Some("s3://cairn-state".into()),
+                blobs: Some(Box::new(blobs)),
+                rt,
+                _postgres: None,
+            }
+        }
+    }
+}
+
+impl State {
+    /// Rewrite the lock's holder as if it ran on another machine: nothing here can tell
+    /// it died then, only its lease running out can.
+    fn move_holder_elsewhere(&self, dir: &std::path::Path) {
+        let edit = |holder: &mut serde_json::Value| {
+            holder["host"] = "build-agent-7".into();
+            holder["boot_id"] = "another-boot".into();
+        };
+        let Some(blobs) = &self.blobs else {
+            let lock_path = dir.join(".cairn/ticketing-lease.aws.json.lock");
+            let mut lock: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&lock_path).expect("the killed run's lock"))
+                    .unwrap();
+            edit(&mut lock);
+            std::fs::write(&lock_path, serde_json::to_vec(&lock).unwrap()).unwrap();
+            return;
+        };
+        self.rt.block_on(async {
+            let held = blobs
+                .get("lock")
+                .await
+                .unwrap()
+                .expect("the killed run's lock");
+            let mut lock: serde_json::Value = serde_json::from_slice(&held.body).unwrap();
+            edit(&mut lock["holder"]);
+            blobs
+                .put(
+                    "lock",
+                    serde_json::to_vec(&lock).unwrap(),
+                    Condition::Matches(held.version),
+                )
+                .await
+                .unwrap();
+        });
+    }
+}
+
+/// The AWS settings for the emulator at `endpoint`, with a lease of one second, and the
+/// state store.
+fn env(endpoint: &str, state: &State) -> Vec<(&'static str, String)> {
+    let mut env = vec![("CAIRN_STATE", state.url.clone().unwrap_or_default())];
+    if state.url.is_none() {
+        env.clear();
+    }
+    env.extend([
         ("AWS_ENDPOINT_URL", endpoint.to_string()),
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID", "test".into()),
@@ -35,7 +135,8 @@ fn env(endpoint: &str) -> Vec<(&'static str, String)> {
         ("CAIRN_AWS_ATTEMPT_TIMEOUT", "2s".into()),
         ("CAIRN_AWS_CALL_TIMEOUT", "3s".into()),
         ("CAIRN_AWS_READ_AFTER_WRITE", "500ms".into()),
-    ]
+    ]);
+    env
 }
 
 const ARGS: [&str; 6] = [
@@ -53,7 +154,7 @@ fn calls_since(emulator: &cairn_tests::Emulator, since: f64) -> Vec<String> {
     log.as_array()
         .into_iter()
         .flatten()
-        .filter(|c| c["start"].as_f64().unwrap_or(0.0) > since)
+        .filter(|c| c["start"].as_f64().unwrap_or(0.0) > since && c["service"] != "s3")
         .map(|c| format!("{} {}", c["service"], c["operation"]))
         .collect()
 }
@@ -63,6 +164,7 @@ fn mutating_calls(emulator: &cairn_tests::Emulator) -> usize {
     log.as_array()
         .into_iter()
         .flatten()
+        .filter(|c| c["service"] != "s3")
         .filter(|c| {
             let op = c["operation"].as_str().unwrap_or_default();
             !["Describe", "List", "Get"]
@@ -133,15 +235,15 @@ fn converged_then_destroyed(dir: &std::path::Path, env: &[(&str, &str)]) {
     run(&["destroy", "--auto-approve"]);
 }
 
-#[test]
-fn a_run_stopped_past_its_lease_is_taken_over_and_refused_when_it_resumes() {
+fn stopped_run_taken_over(backend: Backend) {
     let guard = AwsEmulator::shared();
     let emulator = guard.emulator();
+    let store = state(backend, emulator);
     // Creates land slowly, so the first run is still busy when it is stopped.
     emulator.set_faults(r#"{"delay": {"Create*": 300}}"#);
     let dir = tempfile::tempdir().unwrap();
     let endpoint = emulator.endpoint();
-    let env = env(&endpoint);
+    let env = env(&endpoint, &store);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
     let log = dir.path().join("first.log");
@@ -186,14 +288,14 @@ fn a_run_stopped_past_its_lease_is_taken_over_and_refused_when_it_resumes() {
     converged_then_destroyed(dir.path(), &env);
 }
 
-#[test]
-fn a_run_killed_on_another_machine_is_taken_over_within_its_lease_and_five_seconds() {
+fn killed_run_taken_over(backend: Backend) {
     let guard = AwsEmulator::shared();
     let emulator = guard.emulator();
+    let store = state(backend, emulator);
     emulator.set_faults(r#"{"delay": {"Create*": 300}}"#);
     let dir = tempfile::tempdir().unwrap();
     let endpoint = emulator.endpoint();
-    let env = env(&endpoint);
+    let env = env(&endpoint, &store);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
     let mut first = cairn_command(dir.path(), &ARGS, &env)
@@ -206,15 +308,8 @@ fn a_run_killed_on_another_machine_is_taken_over_within_its_lease_and_five_secon
     });
     first.kill().unwrap();
     first.wait().unwrap();
-    // As if it had run on another machine: nothing here can tell it died, only its
-    // lease running out can.
-    let lock_path = dir.path().join(".cairn/ticketing-lease.aws.json.lock");
     let killed_at = Instant::now();
-    let mut lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&lock_path).expect("the killed run's lock")).unwrap();
-    lock["host"] = "build-agent-7".into();
-    lock["boot_id"] = "another-boot".into();
-    std::fs::write(&lock_path, serde_json::to_vec(&lock).unwrap()).unwrap();
+    store.move_holder_elsewhere(dir.path());
 
     // Started at once: it waits for the lease to lapse, and takes over no later than
     // lease + 5 s after the kill (the apply itself comes on top). Its notes are read as
@@ -252,4 +347,34 @@ fn a_run_killed_on_another_machine_is_taken_over_within_its_lease_and_five_secon
 
     // Nothing duplicated or orphaned, nothing left to do.
     converged_then_destroyed(dir.path(), &env);
+}
+
+#[test]
+fn a_run_stopped_past_its_lease_is_taken_over_and_refused_when_it_resumes() {
+    stopped_run_taken_over(Backend::Local);
+}
+
+#[test]
+fn a_run_stopped_past_its_postgresql_lease_is_taken_over_and_refused_when_it_resumes() {
+    stopped_run_taken_over(Backend::Postgres);
+}
+
+#[test]
+fn a_run_stopped_past_its_s3_lease_is_taken_over_and_refused_when_it_resumes() {
+    stopped_run_taken_over(Backend::S3);
+}
+
+#[test]
+fn a_run_killed_on_another_machine_is_taken_over_within_its_lease_and_five_seconds() {
+    killed_run_taken_over(Backend::Local);
+}
+
+#[test]
+fn a_run_killed_holding_a_postgresql_lease_is_taken_over_within_its_lease_and_five_seconds() {
+    killed_run_taken_over(Backend::Postgres);
+}
+
+#[test]
+fn a_run_killed_holding_an_s3_lease_is_taken_over_within_its_lease_and_five_seconds() {
+    killed_run_taken_over(Backend::S3);
 }

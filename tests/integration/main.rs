@@ -11,3 +11,4 @@ mod seed_stacks;
 mod seed_stacks_azure;
 mod seed_stacks_gcp;
 mod stacks;
+mod state_backends;

@@ -57,6 +57,22 @@ pub fn run(factory: StoreFactory<'_>) -> Vec<&'static str> {
             "100 racing lock attempts: exactly one holder each time",
             racing_lockers,
         ),
+        (
+            "history keeps each written serial, newest first",
+            history_keeps_serials,
+        ),
+        (
+            "a state is adopted whole only where none is",
+            adopt_only_into_empty,
+        ),
+        (
+            "erase leaves nothing, not even the lock",
+            erase_leaves_nothing,
+        ),
+        (
+            "a migration copies exactly and erases the source",
+            migration_between_stores,
+        ),
     ];
     for (name, check) in checks {
         eprintln!("state conformance: {name}");
@@ -435,4 +451,120 @@ fn racing_lockers(f: StoreFactory<'_>) {
             s.unlock().unwrap();
         }
     }
+}
+
+fn history_keeps_serials(f: StoreFactory<'_>) {
+    let store = f(DEFAULT_LEASE);
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let mut s = session(&*store);
+        s.append(&[Mutation::Put(resource(&format!("t.h{i}"), "1"))])
+            .unwrap();
+        seen.push(s.state().clone());
+        s.unlock().unwrap();
+    }
+    let history = store.history().expect("history");
+    let serials: Vec<u64> = history.iter().map(|h| h.serial).collect();
+    let wanted: Vec<u64> = seen.iter().rev().map(|s| s.serial).collect();
+    assert!(
+        serials.starts_with(&wanted),
+        "history must list the serials written, newest first: {serials:?}, wanted {wanted:?} first"
+    );
+    assert_eq!(history[0].resources, 3);
+    for st in &seen {
+        assert_eq!(
+            store.state_at(st.serial).unwrap().as_ref(),
+            Some(st),
+            "the kept state of serial {} must be the state as written",
+            st.serial
+        );
+    }
+    assert!(store.state_at(9_999).unwrap().is_none());
+}
+
+fn adopt_only_into_empty(f: StoreFactory<'_>) {
+    let from = f(DEFAULT_LEASE);
+    let mut s = session(&*from);
+    s.append(&[Mutation::Put(resource("t.a", "1"))]).unwrap();
+    let state = s.state().clone();
+    s.unlock().unwrap();
+    let to = f(DEFAULT_LEASE);
+    let mut s = to.lock("migrate").unwrap();
+    s.adopt(&state).expect("adopt into an empty store");
+    s.unlock().unwrap();
+    assert_eq!(
+        to.read().unwrap().as_ref(),
+        Some(&state),
+        "an adopted state reads back whole: lineage, serial and all"
+    );
+    let mut s = to.lock("again").unwrap();
+    assert!(
+        matches!(s.adopt(&state), Err(StateError::Foreign { .. })),
+        "adopting over a state must be refused"
+    );
+    s.unlock().unwrap();
+    assert_eq!(to.read().unwrap().as_ref(), Some(&state));
+}
+
+fn erase_leaves_nothing(f: StoreFactory<'_>) {
+    let store = f(DEFAULT_LEASE);
+    let mut s = session(&*store);
+    s.append(&[Mutation::Put(resource("t.a", "1"))]).unwrap();
+    s.unlock().unwrap();
+    let mut s = session(&*store);
+    s.append(&[Mutation::Put(resource("t.b", "2"))]).unwrap();
+    s.erase().expect("erase");
+    assert!(
+        store.read().unwrap().is_none(),
+        "an erased store reads as nothing"
+    );
+    assert!(
+        store.history().unwrap().is_empty(),
+        "erase removes the history"
+    );
+    store
+        .lock("after")
+        .expect("erase frees the lock")
+        .unlock()
+        .unwrap();
+}
+
+fn migration_between_stores(f: StoreFactory<'_>) {
+    let from = f(DEFAULT_LEASE);
+    let mut s = session(&*from);
+    s.append(&[
+        Mutation::Put(resource("t.a", "1")),
+        Mutation::Put(resource("t.b", "2")),
+    ])
+    .unwrap();
+    let state = s.state().clone();
+    s.unlock().unwrap();
+    let to = f(DEFAULT_LEASE);
+    let moved = migrate(&*from, &*to).expect("migrate");
+    assert_eq!(
+        (moved.lineage.as_str(), moved.serial, moved.checksum),
+        (state.lineage.as_str(), state.serial, checksum(&state))
+    );
+    assert!(from.read().unwrap().is_none(), "the source is erased");
+    assert_eq!(to.read().unwrap().as_ref(), Some(&state));
+    // Into a store that holds a state: refused, and both are left as they were.
+    let other = f(DEFAULT_LEASE);
+    session(&*other).unlock().unwrap();
+    let before = other.read().unwrap();
+    assert!(migrate(&*to, &*other).is_err());
+    assert_eq!(
+        to.read().unwrap().as_ref(),
+        Some(&state),
+        "the source is kept"
+    );
+    assert_eq!(other.read().unwrap(), before);
+    to.lock("free")
+        .expect("the source's lock is released")
+        .unlock()
+        .unwrap();
+    other
+        .lock("free")
+        .expect("the destination's lock is released")
+        .unlock()
+        .unwrap();
 }

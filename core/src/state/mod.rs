@@ -12,9 +12,15 @@ pub mod conformance;
 mod heartbeat;
 mod local;
 mod process;
+pub mod remote;
+mod snapshot;
+mod transfer;
+pub mod url;
 
 pub use heartbeat::Heartbeat;
 pub use local::LocalStore;
+pub use remote::RemoteStore;
+pub use transfer::{checksum, migrate, rollback, Migrated};
 
 use crate::value::{Attrs, Text};
 use serde::{Deserialize, Serialize};
@@ -504,6 +510,36 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn take_notices(&self) -> Vec<String> {
         Vec::new()
     }
+    /// The past states the store keeps (the newest [`KEEP_HISTORY`], the current one
+    /// included once a session that wrote it ended), newest first.
+    fn history(&self) -> Result<Vec<HistoryEntry>, StateError>;
+    /// The kept state of `serial`; `None` when it is not kept.
+    fn state_at(&self, serial: u64) -> Result<Option<State>, StateError>;
+}
+
+/// How many past states a store keeps.
+pub const KEEP_HISTORY: usize = 30;
+
+/// A past state a store keeps: what `cairn state history` lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The serial of the state kept.
+    pub serial: u64,
+    /// How many resources it holds.
+    pub resources: usize,
+    /// How many operations it names as pending (begun, never settled).
+    pub pending: usize,
+}
+
+impl HistoryEntry {
+    /// The entry for `state`.
+    pub fn of(state: &State) -> Self {
+        HistoryEntry {
+            serial: state.serial,
+            resources: state.live().count(),
+            pending: state.pending.len(),
+        }
+    }
 }
 
 /// A session's lease, shared with the heartbeat that keeps it: renewed from another
@@ -544,6 +580,13 @@ pub trait StateSession: Send + std::fmt::Debug {
     fn unlock(self: Box<Self>) -> Result<(), StateError>;
     /// The session's lease, for a heartbeat to renew while the session works.
     fn lease(&self) -> Arc<dyn Lease>;
+    /// Take `state` whole, lineage and serial included, into a store that holds no state
+    /// yet (the copy of a migration). Refused with [`StateError::Foreign`] when it holds
+    /// one.
+    fn adopt(&mut self, state: &State) -> Result<(), StateError>;
+    /// Remove the stored state, its journal and its history, then the lock: the last step
+    /// of a migration, once the copy was verified elsewhere.
+    fn erase(self: Box<Self>) -> Result<(), StateError>;
 }
 
 /// Where an engine keeps a stack's state, as [`Engine::builder`](crate::Engine::builder)

@@ -21,6 +21,7 @@ mod msk;
 mod rds;
 mod schema;
 mod secrets;
+pub mod state;
 mod util;
 
 pub(crate) use cairn_provider_kit::wait;

@@ -1,7 +1,7 @@
 //! The embedded default backend: a state file on local disk.
 //!
 //! Files, for a state at `P`:
-//! - `P`: the snapshot, JSON with a checksum over its content (`snapshot.rs`), replaced
+//! - `P`: the snapshot, JSON with a checksum over its content (`state/snapshot.rs`), replaced
 //!   atomically (temp file, fsync, rename, fsync dir) with the mode and owner it had.
 //! - `P.journal`: mutations appended since the snapshot. The first line names the snapshot
 //!   it extends (lineage, base serial); every further line is one batch:
@@ -23,14 +23,13 @@
 
 mod lease;
 mod lock;
-mod snapshot;
 
+use super::snapshot;
 use super::*;
 use lease::LocalLease;
-use snapshot::SnapshotError;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -135,18 +134,7 @@ impl LocalStore {
     }
 
     fn parse_snapshot(&self, bytes: &[u8]) -> Result<State, StateError> {
-        snapshot::parse(bytes).map_err(|e| match e {
-            SnapshotError::Corrupt(reason) => self.corrupt(reason),
-            SnapshotError::Foreign(reason) => StateError::Foreign {
-                location: self.location(),
-                reason,
-            },
-            SnapshotError::TooNew(found) => StateError::TooNew {
-                location: self.location(),
-                found,
-                supported: STATE_FORMAT_VERSION,
-            },
-        })
+        snapshot::parse(bytes).map_err(|e| e.at(self.location()))
     }
 
     /// Load snapshot + journal. `Ok(None)` when nothing exists.
@@ -510,9 +498,99 @@ impl StateStore for LocalStore {
             .map(|mut n| std::mem::take(&mut *n))
             .unwrap_or_default()
     }
+
+    fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
+        let mut serials = self
+            .history_serials()
+            .map_err(|e| self.io("listing the history", e))?;
+        serials.sort_unstable_by(|a, b| b.cmp(a));
+        let mut out = Vec::new();
+        for serial in serials {
+            if let Some(state) = self.state_at(serial)? {
+                out.push(HistoryEntry::of(&state));
+            }
+        }
+        Ok(out)
+    }
+
+    fn state_at(&self, serial: u64) -> Result<Option<State>, StateError> {
+        let path = self.history_file(serial);
+        match fs::read(&path) {
+            Ok(bytes) => snapshot::parse(&bytes)
+                .map(Some)
+                .map_err(|e| e.at(format!("local file {}", path.display()))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io("reading the history", e)),
+        }
+    }
 }
 
 impl LocalStore {
+    fn history_dir(&self) -> PathBuf {
+        self.sibling(".history")
+    }
+
+    fn history_file(&self, serial: u64) -> PathBuf {
+        self.history_dir().join(format!("{serial:020}.json"))
+    }
+
+    /// Keep the snapshot just written as the history copy of `serial`: a hard link (a new
+    /// snapshot replaces the file by rename, so the link keeps this one's bytes), or a copy
+    /// where links cannot be made; then only the newest [`KEEP_HISTORY`] stay. History is
+    /// a convenience: failing to keep it is said, never a failed run.
+    fn keep_history(&self, serial: u64) {
+        let kept = (|| -> std::io::Result<()> {
+            let dir = self.history_dir();
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)?;
+            let tmp = dir.join(format!(".tmp-{}", std::process::id()));
+            let _ = fs::remove_file(&tmp);
+            if fs::hard_link(&self.path, &tmp).is_err() {
+                fs::copy(&self.path, &tmp)?;
+            }
+            fs::rename(&tmp, self.history_file(serial))?;
+            let mut serials = self.history_serials()?;
+            serials.sort_unstable();
+            for old in serials
+                .iter()
+                .take(serials.len().saturating_sub(KEEP_HISTORY))
+            {
+                fs::remove_file(self.history_file(*old))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = kept {
+            self.notice(format!(
+                "{}: could not keep serial {serial} in the history ({}): {e}",
+                self.location(),
+                self.history_dir().display()
+            ));
+        }
+    }
+
+    fn history_serials(&self) -> std::io::Result<Vec<u64>> {
+        let entries = match fs::read_dir(self.history_dir()) {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut serials = Vec::new();
+        for entry in entries {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(serial) = name
+                .strip_suffix(".json")
+                .filter(|n| n.len() == 20)
+                .and_then(|n| n.parse().ok())
+            {
+                serials.push(serial);
+            }
+        }
+        Ok(serials)
+    }
+
     /// Remove the lock if it is still `id`'s (never someone else's).
     fn release(&self, id: &str) -> Result<(), StateError> {
         let _guard =
@@ -640,6 +718,46 @@ impl StateSession for LocalSession {
     fn lease(&self) -> Arc<dyn Lease> {
         self.lease.clone()
     }
+
+    fn adopt(&mut self, state: &State) -> Result<(), StateError> {
+        let lease = self.lease.clone();
+        lease.fenced(|| {
+            if self.exists {
+                return Err(StateError::Foreign {
+                    location: self.store.location(),
+                    reason: format!(
+                        "it holds stack {:?}'s state already (lineage {}, serial {}): a \
+                         migration only copies into a place that holds none",
+                        self.state.stack, self.state.lineage, self.state.serial
+                    ),
+                });
+            }
+            self.store.check_writable()?;
+            self.state = state.clone();
+            self.snapshot_len = self.store.write_snapshot(&self.state)?;
+            self.exists = true;
+            self.store.keep_history(self.state.serial);
+            Ok(())
+        })
+    }
+
+    fn erase(self: Box<Self>) -> Result<(), StateError> {
+        let lease = self.lease.clone();
+        lease.fenced(|| {
+            let gone = |r: std::io::Result<()>| match r {
+                Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+            gone(fs::remove_dir_all(self.store.history_dir()))
+                .map_err(|e| self.store.io("removing the history", e))?;
+            gone(fs::remove_file(self.store.journal_path()))
+                .map_err(|e| self.store.io("removing the journal", e))?;
+            gone(fs::remove_file(&self.store.path))
+                .map_err(|e| self.store.io("removing the snapshot", e))?;
+            sync_dir(self.store.dir()).map_err(|e| self.store.io("syncing the state directory", e))
+        })?;
+        self.store.release(&self.info.id)
+    }
 }
 
 impl LocalSession {
@@ -701,6 +819,7 @@ impl LocalSession {
         }
         self.journal = None;
         self.snapshot_len = self.store.write_snapshot(&self.state)?;
+        self.store.keep_history(self.state.serial);
         self.rewrite = false;
         match fs::remove_file(self.store.journal_path()) {
             Ok(()) => {}

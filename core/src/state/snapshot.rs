@@ -31,6 +31,35 @@ pub(super) enum SnapshotError {
     TooNew(u32),
 }
 
+impl SnapshotError {
+    /// The store's error for this, at `location`.
+    pub(super) fn at(self, location: String) -> super::StateError {
+        use super::StateError;
+        match self {
+            SnapshotError::Corrupt(reason) => StateError::Corrupt { location, reason },
+            SnapshotError::Foreign(reason) => StateError::Foreign { location, reason },
+            SnapshotError::TooNew(found) => StateError::TooNew {
+                location,
+                found,
+                supported: STATE_FORMAT_VERSION,
+            },
+        }
+    }
+}
+
+/// `state` in the current format, in memory (for stores that write whole objects).
+pub(super) fn to_bytes(state: &State) -> Vec<u8> {
+    let body = serde_json::to_vec(state).unwrap_or_else(|_| b"null".to_vec());
+    let crc = crc32fast::hash(&body);
+    let mut out = Vec::with_capacity(body.len() + PREFIX.len() + AFTER_CRC.len() + CRC_LEN + 2);
+    out.extend_from_slice(PREFIX);
+    out.extend_from_slice(format!("{crc:08x}").as_bytes());
+    out.extend_from_slice(AFTER_CRC);
+    out.extend_from_slice(&body);
+    out.extend_from_slice(b"}\n");
+    out
+}
+
 /// Write `state` to `file` in the current format; returns the bytes written.
 pub(super) fn write(file: File, state: &State) -> std::io::Result<(File, u64)> {
     struct Crc<W> {

@@ -1,0 +1,186 @@
+//! The objects a remote store keeps, and their encodings.
+//!
+//! ```text
+//! lock                      {"cairn_lock":1,"generation":G,"holder":{LockInfo}|null}
+//! state                     {"cairn_remote":1,"generation":G,"seq":N}\n<snapshot>
+//! journal/<G:020>.<N:020>   {"cairn_journal":3,"lineage":…,"serial":S,"crc":"…"}\n<batch JSON>
+//! history/<S:020>           <snapshot>  (the state as it was at serial S)
+//! ```
+//!
+//! `<snapshot>` is the local snapshot format (`state/snapshot.rs`), checksummed. The
+//! snapshot's header says which journal entries it already holds: every entry up to
+//! `(G, N)`. Entries after it, of the same generation and numbered on from `N`, extend it;
+//! entries of an older generation are left over from a run whose lock was taken over (or
+//! from a compaction that stopped before removing them) and are never read. Zero-padded
+//! numbers make the names sort as the entries were written.
+
+use super::super::snapshot;
+use super::super::{LockInfo, Mutation, State, StateError};
+use serde::{Deserialize, Serialize};
+
+/// The lock object: who holds the state, and the fencing generation, which outlives every
+/// lock (a released slot keeps it, so the next lock's is greater still).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct Slot {
+    pub cairn_lock: u32,
+    pub generation: u64,
+    pub holder: Option<LockInfo>,
+}
+
+impl Slot {
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// What the lock object holds, as read.
+pub(super) enum SlotRead {
+    /// It parses.
+    Slot(Slot),
+    /// It does not: never overwritten but by a force-unlock naming `id`.
+    Unreadable { detail: String, id: String },
+}
+
+pub(super) fn decode_slot(bytes: &[u8]) -> SlotRead {
+    match serde_json::from_slice::<Slot>(bytes) {
+        Ok(s) if s.cairn_lock == 1 => SlotRead::Slot(s),
+        _ => SlotRead::Unreadable {
+            detail: if bytes.is_empty() {
+                "empty".to_string()
+            } else {
+                format!("not a cairn lock ({} bytes)", bytes.len())
+            },
+            id: format!("unreadable-{:08x}", crc32fast::hash(bytes)),
+        },
+    }
+}
+
+/// Where a snapshot stands in the journal: it holds every entry up to here.
+pub(super) type Position = (u64, u64);
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotHeader {
+    cairn_remote: u32,
+    generation: u64,
+    seq: u64,
+}
+
+pub(super) fn encode_state(position: Position, state: &State) -> Vec<u8> {
+    let header = SnapshotHeader {
+        cairn_remote: 1,
+        generation: position.0,
+        seq: position.1,
+    };
+    let mut out = serde_json::to_vec(&header).unwrap_or_default();
+    out.push(b'\n');
+    out.extend_from_slice(&snapshot::to_bytes(state));
+    out
+}
+
+/// A stored snapshot and its position. Anything else is corrupt or foreign, said at
+/// `location`.
+pub(super) fn decode_state(bytes: &[u8], location: &str) -> Result<(Position, State), StateError> {
+    let split = bytes.iter().position(|b| *b == b'\n');
+    let header = split.and_then(|n| serde_json::from_slice::<SnapshotHeader>(&bytes[..n]).ok());
+    match (header, split) {
+        (Some(h), Some(n)) if h.cairn_remote == 1 => {
+            let state = snapshot::parse(&bytes[n + 1..]).map_err(|e| e.at(location.into()))?;
+            Ok(((h.generation, h.seq), state))
+        }
+        (Some(h), _) => Err(StateError::TooNew {
+            location: location.into(),
+            found: h.cairn_remote,
+            supported: 1,
+        }),
+        // Not our layout: say what it is (another tool's state, damaged JSON) the way the
+        // local store does.
+        _ => match snapshot::parse(bytes) {
+            Err(e) => Err(e.at(location.into())),
+            Ok(_) => Err(StateError::Corrupt {
+                location: location.into(),
+                reason: "a bare cairn snapshot without the remote store's header: it was put \
+                         there by hand. Import it with `cairn state migrate` from a local file"
+                    .into(),
+            }),
+        },
+    }
+}
+
+/// A history copy: the snapshot alone.
+pub(super) fn encode_history(state: &State) -> Vec<u8> {
+    snapshot::to_bytes(state)
+}
+
+pub(super) fn decode_history(bytes: &[u8], location: &str) -> Result<State, StateError> {
+    snapshot::parse(bytes).map_err(|e| e.at(location.into()))
+}
+
+#[derive(Serialize, Deserialize)]
+struct EntryHeader {
+    cairn_journal: u32,
+    lineage: String,
+    serial: u64,
+    crc: String,
+}
+
+pub(super) fn encode_entry(lineage: &str, serial: u64, batch: &[Mutation]) -> Vec<u8> {
+    let body = serde_json::to_vec(batch).unwrap_or_else(|_| b"[]".to_vec());
+    let header = EntryHeader {
+        cairn_journal: 3,
+        lineage: lineage.to_string(),
+        serial,
+        crc: format!("{:08x}", crc32fast::hash(&body)),
+    };
+    let mut out = serde_json::to_vec(&header).unwrap_or_default();
+    out.push(b'\n');
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A journal entry: its lineage, the serial it brings the state to, and its batch. `Err`
+/// says what is wrong with it.
+pub(super) fn decode_entry(bytes: &[u8]) -> Result<(String, u64, Vec<Mutation>), String> {
+    let n = bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or("no header line")?;
+    let header: EntryHeader =
+        serde_json::from_slice(&bytes[..n]).map_err(|e| format!("header unreadable: {e}"))?;
+    if header.cairn_journal != 3 {
+        return Err(format!("unknown journal format {}", header.cairn_journal));
+    }
+    let body = &bytes[n + 1..];
+    let crc = format!("{:08x}", crc32fast::hash(body));
+    if crc != header.crc {
+        return Err(format!(
+            "it fails its checksum (crc32 {crc}, recorded {}): changed or damaged after it \
+             was written",
+            header.crc
+        ));
+    }
+    let batch = serde_json::from_slice(body).map_err(|e| format!("batch unreadable: {e}"))?;
+    Ok((header.lineage, header.serial, batch))
+}
+
+pub(super) const JOURNAL: &str = "journal/";
+pub(super) const HISTORY: &str = "history/";
+pub(super) const LOCK: &str = "lock";
+pub(super) const STATE: &str = "state";
+
+pub(super) fn entry_name((generation, seq): Position) -> String {
+    format!("{JOURNAL}{generation:020}.{seq:020}")
+}
+
+/// The position an entry's name gives; `None` for a name no cairn wrote.
+pub(super) fn entry_position(name: &str) -> Option<Position> {
+    let (g, s) = name.strip_prefix(JOURNAL)?.split_once('.')?;
+    Some((g.parse().ok()?, s.parse().ok()?))
+}
+
+pub(super) fn history_name(serial: u64) -> String {
+    format!("{HISTORY}{serial:020}")
+}
+
+pub(super) fn history_serial(name: &str) -> Option<u64> {
+    name.strip_prefix(HISTORY)?.parse().ok()
+}

@@ -1,0 +1,586 @@
+//! Shared state: one store for every backend that keeps named objects with conditional
+//! writes (an object store, a database table).
+//!
+//! A team's backends differ in their SDKs, not in what cairn needs from them: read an
+//! object with its version, write one only if it is absent or still at a version, delete,
+//! list by prefix ([`Blobs`]). Everything that makes state safe is written once, here, on
+//! top of those five calls, and proved once by the conformance suite for each backend:
+//!
+//! - **The lock is a lease in one object** (`lock`), taken and renewed by conditional
+//!   writes, so of any number of racing runs exactly one wins. It carries the fencing
+//!   generation, which only grows (a released lock keeps it).
+//! - **Appends are small objects** (`journal/<generation>.<seq>`), written only if absent;
+//!   the snapshot (`state`) is rewritten at compaction and says which entries it holds.
+//! - **Fencing.** Taking a lock seals the snapshot at the new generation, so entries of any
+//!   older generation are never read again; every write is followed by a read of the lock,
+//!   so a write that returns `Ok` was made while the lock was the writer's, and is seen by
+//!   whoever takes the lock next. A writer that finds the lock taken over gets
+//!   [`StateError::LeaseLost`], and a compaction of a stale writer fails its condition on
+//!   the sealed snapshot.
+//! - **History.** Every compaction that moved the serial keeps a copy of the state under
+//!   `history/<serial>` (the newest [`KEEP_HISTORY`](super::KEEP_HISTORY)), for `cairn state history` and
+//!   `rollback`.
+//!
+//! Requests run on a thread of the store's own ([`runner`]), each bounded by a timeout, so a
+//! frozen endpoint becomes an error naming the store, never a hang.
+
+mod layout;
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod runner;
+mod session;
+
+pub use memory::MemoryBlobs;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresBlobs;
+
+use super::*;
+use layout::{Position, Slot, SlotRead};
+use runner::Runner;
+use session::{RemoteLease, RemoteSession};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long one request to a backend may take before the store gives up on it.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An object as read: its bytes and the version a conditional write names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blob {
+    /// The object's content.
+    pub body: Vec<u8>,
+    /// Opaque version (an ETag, a generation, a row version).
+    pub version: String,
+}
+
+/// When a write may happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// Only if no object has this name.
+    Absent,
+    /// Only if the object is still at this version.
+    Matches(String),
+    /// Whatever is there.
+    Always,
+}
+
+/// Why a backend call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The write's [`Condition`] did not hold: another writer was first.
+    #[error("the condition of the write did not hold")]
+    Conflict,
+    /// Anything else: the backend's own words (never credentials).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The calls a shared backend makes available. Names are relative to the store (a key
+/// prefix, a row key) and use `/` between parts.
+#[async_trait::async_trait]
+pub trait Blobs: Send + Sync + std::fmt::Debug + 'static {
+    /// Where the objects are, for messages: never a password or token.
+    fn describe(&self) -> String;
+    /// The object `name` and its version; `None` when there is none.
+    async fn get(&self, name: &str) -> Result<Option<Blob>, BlobError>;
+    /// Write `body` as `name` if `condition` holds; returns the new version.
+    async fn put(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        condition: Condition,
+    ) -> Result<String, BlobError>;
+    /// Remove `name`; removing what is not there succeeds.
+    async fn delete(&self, name: &str) -> Result<(), BlobError>;
+    /// Names that start with `prefix`, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
+}
+
+/// A state store on a [`Blobs`] backend: PostgreSQL, S3, GCS or Azure Blob through their
+/// adapters, or [`MemoryBlobs`].
+#[derive(Clone, Debug)]
+pub struct RemoteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    blobs: Arc<dyn Blobs>,
+    runner: Runner,
+    lease: Duration,
+    timeout: Duration,
+    notices: Mutex<Vec<String>>,
+}
+
+/// The stored state as a session or a reader loads it.
+#[derive(Debug)]
+struct Loaded {
+    state: State,
+    /// The snapshot's version, for a conditional rewrite.
+    version: String,
+    /// The snapshot's own position.
+    base: Position,
+    /// The last entry read on top of it (the base when none).
+    end: Position,
+}
+
+impl RemoteStore {
+    /// A store on `blobs`, with locks leased for [`DEFAULT_LEASE`]. Starts the thread its
+    /// requests run on.
+    pub fn new(blobs: impl Blobs) -> Result<Self, StateError> {
+        Self::from_arc(Arc::new(blobs))
+    }
+
+    /// [`RemoteStore::new`] for a backend already shared.
+    pub fn from_arc(blobs: Arc<dyn Blobs>) -> Result<Self, StateError> {
+        let runner = Runner::start("cairn-state").map_err(|source| StateError::Io {
+            location: blobs.describe(),
+            context: "starting the state store's thread".into(),
+            source,
+        })?;
+        Ok(RemoteStore {
+            inner: Arc::new(Inner {
+                blobs,
+                runner,
+                lease: DEFAULT_LEASE,
+                timeout: DEFAULT_REQUEST_TIMEOUT,
+                notices: Mutex::default(),
+            }),
+        })
+    }
+
+    fn with_inner(self, edit: impl FnOnce(&mut Inner)) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                edit(&mut inner);
+                RemoteStore {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(shared) => RemoteStore { inner: shared },
+        }
+    }
+
+    /// Take locks with a lease of `lease` (a lock not renewed for that long, and
+    /// [`LEASE_GRACE`], is another run's to take over). Set before the store is shared.
+    pub fn with_lease(self, lease: Duration) -> Self {
+        self.with_inner(|i| i.lease = lease.max(Duration::from_millis(1)))
+    }
+
+    /// Give up on a request after `timeout` ([`DEFAULT_REQUEST_TIMEOUT`] unless told). Set
+    /// before the store is shared.
+    pub fn with_request_timeout(self, timeout: Duration) -> Self {
+        self.with_inner(|i| i.timeout = timeout)
+    }
+
+    fn run<T: Send + 'static, F>(&self, work: impl FnOnce(Arc<Inner>) -> F) -> Result<T, StateError>
+    where
+        F: std::future::Future<Output = Result<T, StateError>> + Send + 'static,
+    {
+        self.inner.block(work(self.inner.clone()))
+    }
+}
+
+impl StateStore for RemoteStore {
+    fn location(&self) -> String {
+        self.inner.blobs.describe()
+    }
+
+    fn read(&self) -> Result<Option<State>, StateError> {
+        self.run(|inner| async move { Ok(inner.load().await?.map(|l| l.state)) })
+    }
+
+    fn lock(&self, operation: &str) -> Result<Box<dyn StateSession>, StateError> {
+        let operation = operation.to_string();
+        let session = self.run(|inner| async move { inner.lock(operation).await })?;
+        Ok(Box::new(session))
+    }
+
+    fn force_unlock(&self, lock_id: &str) -> Result<(), StateError> {
+        let id = lock_id.to_string();
+        self.run(|inner| async move { inner.force_unlock(id).await })
+    }
+
+    fn take_notices(&self) -> Vec<String> {
+        self.inner
+            .notices
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
+    }
+
+    fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
+        self.run(|inner| async move { inner.history().await })
+    }
+
+    fn state_at(&self, serial: u64) -> Result<Option<State>, StateError> {
+        self.run(|inner| async move { inner.state_at(serial).await })
+    }
+}
+
+impl Inner {
+    fn location(&self) -> String {
+        self.blobs.describe()
+    }
+
+    /// Run `work` on the store's thread and wait for it.
+    fn block<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StateError>> + Send + 'static,
+    ) -> Result<T, StateError> {
+        self.runner.run(work).unwrap_or_else(|| {
+            Err(StateError::Backend {
+                location: self.location(),
+                message: "the state store's request thread stopped".into(),
+            })
+        })
+    }
+
+    fn failed(&self, doing: &str, e: BlobError) -> StateError {
+        StateError::Backend {
+            location: self.location(),
+            message: format!("{doing}: {e}"),
+        }
+    }
+
+    fn corrupt(&self, reason: String) -> StateError {
+        StateError::Corrupt {
+            location: self.location(),
+            reason,
+        }
+    }
+
+    /// One backend call, bounded by the request timeout.
+    async fn call<T>(
+        &self,
+        doing: &str,
+        call: impl std::future::Future<Output = Result<T, BlobError>>,
+    ) -> Result<Result<T, BlobError>, StateError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Err(BlobError::Conflict)) => Ok(Err(BlobError::Conflict)),
+            Ok(Err(e)) => Err(self.failed(doing, e)),
+            Ok(Ok(v)) => Ok(Ok(v)),
+            Err(_) => Err(self.failed(
+                doing,
+                BlobError::Failed(format!(
+                    "no answer within {}s (the endpoint may be down or frozen)",
+                    self.timeout.as_secs_f64()
+                )),
+            )),
+        }
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<Blob>, StateError> {
+        let doing = format!("reading {name}");
+        self.call(&doing, self.blobs.get(name))
+            .await?
+            .map_err(|e| self.failed(&doing, e))
+    }
+
+    /// A conditional write: `Ok(None)` when its condition did not hold. A write whose
+    /// answer was lost lands anyway, and the SDK's retry of it then fails its condition:
+    /// when the object holds exactly what was written, the write is taken as done.
+    async fn put(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        condition: Condition,
+    ) -> Result<Option<String>, StateError> {
+        let doing = format!("writing {name}");
+        match self
+            .call(&doing, self.blobs.put(name, body.clone(), condition))
+            .await?
+        {
+            Ok(v) => Ok(Some(v)),
+            Err(_) => Ok(self
+                .get(name)
+                .await?
+                .filter(|now| now.body == body)
+                .map(|now| now.version)),
+        }
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), StateError> {
+        let doing = format!("removing {name}");
+        self.call(&doing, self.blobs.delete(name))
+            .await?
+            .map_err(|e| self.failed(&doing, e))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StateError> {
+        let doing = format!("listing {prefix}");
+        self.call(&doing, self.blobs.list(prefix))
+            .await?
+            .map_err(|e| self.failed(&doing, e))
+    }
+
+    /// The lock object and its version; `None` when no lock was ever taken.
+    async fn slot(&self) -> Result<Option<(SlotRead, String)>, StateError> {
+        Ok(self
+            .get(layout::LOCK)
+            .await?
+            .map(|b| (layout::decode_slot(&b.body), b.version)))
+    }
+
+    /// Snapshot and journal, read without the lock. The journal is listed before the
+    /// snapshot is read: a compaction in between folds into the snapshot what the listing
+    /// names, so nothing acknowledged is missed; an entry removed meanwhile starts it over.
+    async fn load(&self) -> Result<Option<Loaded>, StateError> {
+        'again: for _ in 0..8 {
+            let names = self.list(layout::JOURNAL).await?;
+            let Some(snapshot) = self.get(layout::STATE).await? else {
+                if names.iter().any(|n| layout::entry_position(n).is_some()) {
+                    return Err(self.corrupt(
+                        "journal entries exist but the snapshot they extend is missing".into(),
+                    ));
+                }
+                return Ok(None);
+            };
+            let (base, mut state) = layout::decode_state(&snapshot.body, &self.location())?;
+            let mut end = base;
+            for name in names {
+                let Some(at) = layout::entry_position(&name) else {
+                    continue;
+                };
+                if at <= base {
+                    // Of an older generation, or already in the snapshot: never read.
+                    continue;
+                }
+                if at.0 > base.0 || at.1 != end.1 + 1 {
+                    return Err(self.corrupt(format!(
+                        "journal entry {name} does not follow {}: an entry is missing or was \
+                         put there by hand",
+                        layout::entry_name(end)
+                    )));
+                }
+                let Some(entry) = self.get(&name).await? else {
+                    continue 'again;
+                };
+                let (lineage, serial, batch) = layout::decode_entry(&entry.body)
+                    .map_err(|why| self.corrupt(format!("journal entry {name}: {why}")))?;
+                if lineage != state.lineage {
+                    return Err(StateError::Foreign {
+                        location: self.location(),
+                        reason: format!(
+                            "journal entry {name} has lineage {lineage}, the snapshot {}",
+                            state.lineage
+                        ),
+                    });
+                }
+                for m in &batch {
+                    state.apply(m);
+                }
+                state.serial = serial;
+                end = at;
+            }
+            return Ok(Some(Loaded {
+                state,
+                version: snapshot.version,
+                base,
+                end,
+            }));
+        }
+        Err(self.corrupt(
+            "the journal kept changing while it was read (a compaction each time); try again"
+                .into(),
+        ))
+    }
+
+    async fn lock(self: Arc<Self>, operation: String) -> Result<RemoteSession, StateError> {
+        let mut info = LockInfo::for_operation(&operation);
+        // A conditional write lost to another writer means the slot changed: read it again
+        // and decide again (usually: it is held now).
+        for _ in 0..16 {
+            let (previous, condition, generation) = match self.slot().await? {
+                None => (None, Condition::Absent, 0),
+                Some((SlotRead::Unreadable { detail, id }, _)) => {
+                    return Err(StateError::LockUnreadable {
+                        location: self.location(),
+                        detail,
+                        id,
+                    })
+                }
+                Some((SlotRead::Slot(slot), version)) => match slot.holder {
+                    None => (None, Condition::Matches(version), slot.generation),
+                    Some(holder) => match holder.may_be_taken_over() {
+                        Some(why) => (
+                            Some((holder, why)),
+                            Condition::Matches(version),
+                            slot.generation,
+                        ),
+                        None => {
+                            return Err(StateError::Locked {
+                                location: self.location(),
+                                holder: Box::new(holder),
+                            })
+                        }
+                    },
+                },
+            };
+            info = info.leased(self.lease, None);
+            info.generation = generation + 1;
+            let slot = Slot {
+                cairn_lock: 1,
+                generation: info.generation,
+                holder: Some(info.clone()),
+            };
+            let Some(version) = self.put(layout::LOCK, slot.encode(), condition).await? else {
+                continue;
+            };
+            if let Some((holder, why)) = previous {
+                if let Ok(mut n) = self.notices.lock() {
+                    n.push(format!(
+                        "{}: took over the lock of {holder}: {why}. Its pending operations are \
+                         reconciled like after any crash",
+                        self.location()
+                    ));
+                }
+            }
+            let lease = Arc::new(RemoteLease::new(self.clone(), info.clone(), version));
+            return match self.clone().seal(&info).await {
+                Ok(loaded) => Ok(RemoteSession::new(self.clone(), info, lease, loaded)),
+                Err(e) => {
+                    let _ = lease.release().await;
+                    Err(e)
+                }
+            };
+        }
+        Err(StateError::Backend {
+            location: self.location(),
+            message: "the lock kept changing under 16 attempts to take it".into(),
+        })
+    }
+
+    /// Load the state under a new lock and rewrite the snapshot at the lock's generation:
+    /// from then on no entry of an older generation is ever read, so a run that lost the
+    /// lock and writes late changes nothing.
+    async fn seal(self: Arc<Self>, info: &LockInfo) -> Result<Option<Loaded>, StateError> {
+        for _ in 0..8 {
+            let Some(mut loaded) = self.load().await? else {
+                return Ok(None);
+            };
+            let position = (info.generation, 0);
+            let body = layout::encode_state(position, &loaded.state);
+            let condition = Condition::Matches(loaded.version.clone());
+            let Some(version) = self.put(layout::STATE, body, condition).await? else {
+                // A writer that lost its lock compacted meanwhile: read what it left.
+                continue;
+            };
+            // Entries folded in just now, and any older leftovers, are never read again.
+            for name in self.list(layout::JOURNAL).await? {
+                if layout::entry_position(&name).is_some_and(|at| at.0 < info.generation) {
+                    self.delete(&name).await?;
+                }
+            }
+            loaded.version = version;
+            loaded.base = position;
+            loaded.end = position;
+            return Ok(Some(loaded));
+        }
+        Err(StateError::Backend {
+            location: self.location(),
+            message: "the snapshot kept changing under 8 attempts to seal it".into(),
+        })
+    }
+
+    async fn force_unlock(&self, id: String) -> Result<(), StateError> {
+        let Some((read, version)) = self.slot().await? else {
+            return Ok(());
+        };
+        let generation = match read {
+            SlotRead::Slot(Slot { holder: None, .. }) => return Ok(()),
+            SlotRead::Slot(Slot {
+                holder: Some(h),
+                generation,
+                ..
+            }) => {
+                if h.id != id {
+                    return Err(StateError::WrongLock {
+                        location: self.location(),
+                        given: id,
+                        held: h.id,
+                    });
+                }
+                generation
+            }
+            SlotRead::Unreadable { id: held, .. } => {
+                if held != id {
+                    return Err(StateError::WrongLock {
+                        location: self.location(),
+                        given: id,
+                        held,
+                    });
+                }
+                // The generation it held is unknown: continue from the highest one written.
+                self.highest_generation().await?
+            }
+        };
+        let free = Slot {
+            cairn_lock: 1,
+            generation,
+            holder: None,
+        };
+        match self
+            .put(layout::LOCK, free.encode(), Condition::Matches(version))
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(StateError::Backend {
+                location: self.location(),
+                message: "the lock changed while it was being released; look again".into(),
+            }),
+        }
+    }
+
+    async fn highest_generation(&self) -> Result<u64, StateError> {
+        let mut highest = 0;
+        for name in self.list(layout::JOURNAL).await? {
+            if let Some((g, _)) = layout::entry_position(&name) {
+                highest = highest.max(g);
+            }
+        }
+        if let Some(b) = self.get(layout::STATE).await? {
+            if let Ok(((g, _), _)) = layout::decode_state(&b.body, "") {
+                highest = highest.max(g);
+            }
+        }
+        Ok(highest)
+    }
+
+    async fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
+        let mut out = Vec::new();
+        for name in self.list(layout::HISTORY).await?.into_iter().rev() {
+            let Some(serial) = layout::history_serial(&name) else {
+                continue;
+            };
+            if let Some(state) = self.state_at(serial).await? {
+                out.push(HistoryEntry::of(&state));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn state_at(&self, serial: u64) -> Result<Option<State>, StateError> {
+        let name = layout::history_name(serial);
+        match self.get(&name).await? {
+            None => Ok(None),
+            Some(b) => {
+                layout::decode_history(&b.body, &format!("{} ({name})", self.location())).map(Some)
+            }
+        }
+    }
+
+    /// Keep the newest [`KEEP_HISTORY`] copies.
+    async fn prune_history(&self) -> Result<(), StateError> {
+        let names = self.list(layout::HISTORY).await?;
+        let kept: Vec<_> = names
+            .into_iter()
+            .filter(|n| layout::history_serial(n).is_some())
+            .collect();
+        for name in kept.iter().take(kept.len().saturating_sub(KEEP_HISTORY)) {
+            self.delete(name).await?;
+        }
+        Ok(())
+    }
+}

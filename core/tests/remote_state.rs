@@ -1,0 +1,208 @@
+//! The shared-state store on its in-memory backend: the conformance suite, and what a
+//! remote backend does to a client (frozen endpoints, failing requests, damaged or foreign
+//! objects, a run that lost its lock writing late), plus the kept history.
+
+use cairn_core::state::remote::MemoryBlobs;
+use cairn_core::state::{
+    conformance, Mutation, RemoteStore, ResourceState, StateError, StateStore, KEEP_HISTORY,
+};
+use cairn_core::value::{Attrs, Value};
+use std::time::{Duration, Instant};
+
+fn res(i: usize) -> ResourceState {
+    let mut attrs = Attrs::new();
+    attrs.insert("n".into(), Value::str(i.to_string()));
+    ResourceState {
+        address: format!("mem_thing.r{i}").into(),
+        type_name: "mem_thing".into(),
+        origin: format!("thing.r{i}").into(),
+        id: format!("id-{i}").into(),
+        attrs,
+        deps: vec![],
+        protect: false,
+        deposed: vec![],
+    }
+}
+
+fn store(blobs: &MemoryBlobs) -> RemoteStore {
+    RemoteStore::new(blobs.clone()).unwrap()
+}
+
+/// A store holding `n` resources, written by one session.
+fn populated(n: usize) -> (MemoryBlobs, RemoteStore) {
+    let blobs = MemoryBlobs::new();
+    let st = store(&blobs);
+    let mut s = st.lock("test").unwrap();
+    s.init("st", "memory").unwrap();
+    for i in 0..n {
+        s.append(&[Mutation::Put(res(i))]).unwrap();
+    }
+    s.unlock().unwrap();
+    (blobs, st)
+}
+
+#[test]
+fn the_memory_backend_passes_the_conformance_suite() {
+    let factory = |lease| -> Box<dyn StateStore> {
+        Box::new(
+            RemoteStore::new(MemoryBlobs::new())
+                .unwrap()
+                .with_lease(lease),
+        )
+    };
+    assert!(conformance::run(&factory).len() >= 16);
+}
+
+#[test]
+fn a_frozen_endpoint_is_an_error_naming_the_store_not_a_hang() {
+    let (blobs, _) = populated(2);
+    let st = RemoteStore::new(blobs.clone())
+        .unwrap()
+        .with_request_timeout(Duration::from_millis(300));
+    blobs.freeze(true);
+    let started = Instant::now();
+    let read = st.read();
+    let lock = st.lock("frozen").map(|_| ());
+    blobs.freeze(false);
+    for r in [read.map(|_| ()), lock] {
+        match r {
+            Err(StateError::Backend { location, message }) => {
+                assert_eq!(location, "memory store");
+                assert!(message.contains("no answer within"), "{message}");
+            }
+            other => panic!("a frozen endpoint must fail with a backend error, got {other:?}"),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Nothing was changed: the state is whole and unlocked.
+    assert_eq!(st.read().unwrap().unwrap().resources.len(), 2);
+    st.lock("after").unwrap().unlock().unwrap();
+}
+
+#[test]
+fn a_failed_append_records_nothing_and_the_session_goes_on() {
+    let (blobs, st) = populated(1);
+    let mut s = st.lock("flaky").unwrap();
+    s.init("st", "memory").unwrap();
+    blobs.fail_next(1);
+    let err = s.append(&[Mutation::Put(res(7))]).unwrap_err();
+    assert!(matches!(err, StateError::Backend { .. }), "{err:?}");
+    s.append(&[Mutation::Put(res(8))]).unwrap();
+    s.unlock().unwrap();
+    let state = st.read().unwrap().unwrap();
+    assert!(state.resources.contains_key("mem_thing.r8"));
+    assert!(!state.resources.contains_key("mem_thing.r7"));
+}
+
+#[test]
+fn a_damaged_or_foreign_state_is_refused_and_never_overwritten() {
+    let (blobs, st) = populated(3);
+    let good = blobs.peek("state").unwrap();
+    let mut damaged = good.clone();
+    let at = damaged.len() - 20;
+    damaged[at] ^= 0x01;
+    for (bytes, want) in [
+        (damaged, "checksum"),
+        (
+            br#"{"version":4,"terraform_version":"1.9.0"}"#.to_vec(),
+            "Terraform",
+        ),
+    ] {
+        blobs.overwrite("state", &bytes);
+        let read = st.read().unwrap_err().to_string();
+        assert!(read.contains(want), "{read}");
+        let lock = st.lock("apply").map(|_| ()).unwrap_err().to_string();
+        assert!(lock.contains(want), "{lock}");
+        assert_eq!(
+            blobs.peek("state").unwrap(),
+            bytes,
+            "a refused state is never rewritten"
+        );
+        // The refused run left no lock behind.
+        blobs.overwrite("state", &good);
+        st.lock("check").unwrap().unlock().unwrap();
+    }
+}
+
+#[test]
+fn a_damaged_journal_entry_is_refused_by_name() {
+    let blobs = MemoryBlobs::new();
+    let st = store(&blobs);
+    let mut s = st.lock("crash").unwrap();
+    s.init("st", "memory").unwrap();
+    s.append(&[Mutation::Put(res(1))]).unwrap();
+    drop(s); // a crash: the entry stays in the journal
+    let name = blobs
+        .names()
+        .into_iter()
+        .find(|n| n.starts_with("journal/"))
+        .expect("an entry");
+    let mut bytes = blobs.peek(&name).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x02;
+    blobs.overwrite(&name, &bytes);
+    let err = st.read().unwrap_err().to_string();
+    assert!(err.contains(&name) && err.contains("checksum"), "{err}");
+}
+
+#[test]
+fn a_late_write_of_a_run_that_lost_its_lock_is_never_read() {
+    let blobs = MemoryBlobs::new();
+    let st = RemoteStore::new(blobs.clone())
+        .unwrap()
+        .with_lease(Duration::from_millis(200));
+    let mut stale = st.lock("apply").unwrap();
+    stale.init("st", "memory").unwrap();
+    stale.append(&[Mutation::Put(res(1))]).unwrap();
+    std::thread::sleep(Duration::from_millis(2600));
+    let mut current = st.lock("takeover").unwrap();
+    current.append(&[Mutation::Put(res(2))]).unwrap();
+    // The old run writes an entry of its own generation behind the store's back, as a
+    // write in flight during the takeover would land.
+    let entry = blobs
+        .names()
+        .into_iter()
+        .find(|n| n.starts_with("journal/"))
+        .unwrap();
+    let old_generation = stale.lock_info().generation;
+    let late = format!("journal/{old_generation:020}.{:020}", 2);
+    blobs.overwrite(&late, &blobs.peek(&entry).unwrap());
+    let seen = st.read().unwrap().unwrap();
+    assert!(seen.resources.contains_key("mem_thing.r1"));
+    assert!(seen.resources.contains_key("mem_thing.r2"));
+    assert_eq!(seen.resources.len(), 2);
+    // And its own writes are refused.
+    assert!(matches!(
+        stale.append(&[Mutation::Put(res(3))]),
+        Err(StateError::LeaseLost { .. })
+    ));
+    current.unlock().unwrap();
+    assert!(!st
+        .read()
+        .unwrap()
+        .unwrap()
+        .resources
+        .contains_key("mem_thing.r3"));
+}
+
+#[test]
+fn history_keeps_the_newest_states_by_serial() {
+    let (_, st) = populated(1);
+    for i in 0..(KEEP_HISTORY + 5) {
+        let mut s = st.lock("apply").unwrap();
+        s.init("st", "memory").unwrap();
+        s.append(&[Mutation::Put(res(100 + i))]).unwrap();
+        s.unlock().unwrap();
+    }
+    let history = st.history().unwrap();
+    let now = st.read().unwrap().unwrap();
+    assert_eq!(history.len(), KEEP_HISTORY);
+    assert_eq!(history[0].serial, now.serial, "newest first");
+    assert_eq!(history[0].resources, now.resources.len());
+    let older = st.state_at(history[5].serial).unwrap().unwrap();
+    assert_eq!(older.resources.len(), now.resources.len() - 5);
+    assert!(
+        st.state_at(1).unwrap().is_none(),
+        "pruned beyond the newest {KEEP_HISTORY}"
+    );
+}

@@ -1,0 +1,194 @@
+//! The shared state backends against real servers: PostgreSQL (Debian's server, started by
+//! `tests/emulators/postgres/serve`) and S3 (moto through the AWS emulator). Each passes the
+//! whole state conformance suite (leases, takeover, fencing, 100 racing lockers), and
+//! meets what a real service does to a client: a frozen server, many stacks side by side,
+//! objects stored encrypted, credentials kept out of every message.
+
+use cairn_aws::state::S3Blobs;
+use cairn_core::state::remote::PostgresBlobs;
+use cairn_core::state::{conformance, Mutation, RemoteStore, StateError, StateStore};
+use cairn_tests::{AwsEmulator, Emulator, POSTGRES};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+fn thing(i: usize) -> cairn_core::state::ResourceState {
+    cairn_core::state::ResourceState {
+        address: format!("mem_thing.r{i}").into(),
+        type_name: "mem_thing".into(),
+        origin: format!("thing.r{i}").into(),
+        id: format!("id-{i}").into(),
+        attrs: Default::default(),
+        deps: vec![],
+        protect: false,
+        deposed: vec![],
+    }
+}
+
+/// Write `n` resources to `store` as stack `stack`.
+fn write(store: &dyn StateStore, stack: &str, n: usize) {
+    let mut s = store.lock("apply").unwrap();
+    s.init(stack, "memory").unwrap();
+    s.append(&(0..n).map(|i| Mutation::Put(thing(i))).collect::<Vec<_>>())
+        .unwrap();
+    s.unlock().unwrap();
+}
+
+fn postgres(url: &str, key: &str) -> RemoteStore {
+    RemoteStore::new(PostgresBlobs::from_url(url, key).unwrap()).unwrap()
+}
+
+#[test]
+fn postgresql_passes_the_state_conformance_suite() {
+    let pg = Emulator::shared(POSTGRES);
+    let url = pg.postgres_url();
+    let n = AtomicUsize::new(0);
+    let factory = |lease| -> Box<dyn StateStore> {
+        let key = format!("conformance-{}", n.fetch_add(1, Ordering::SeqCst));
+        Box::new(postgres(&url, &key).with_lease(lease))
+    };
+    assert!(conformance::run(&factory).len() >= 16);
+    // Every store of the suite is a key in one table of one schema, created on first use.
+    let calls = pg.calls();
+    assert!(
+        calls.contains("CREATE SCHEMA IF NOT EXISTS \\\"cairn\\\""),
+        "the schema is created on first use: {}",
+        &calls[..calls.len().min(400)]
+    );
+}
+
+#[test]
+fn postgresql_keeps_many_stacks_apart_and_never_shows_its_password() {
+    let pg = Emulator::shared(POSTGRES);
+    let url = pg.postgres_url();
+    let password = url
+        .split(':')
+        .nth(2)
+        .and_then(|p| p.split('@').next())
+        .unwrap()
+        .to_string();
+    let web = postgres(&url, "web.aws");
+    let shop = postgres(&url, "shop.aws");
+    let elsewhere = postgres(&format!("{url}&schema=team_b"), "web.aws");
+    write(&web, "web", 3);
+    write(&shop, "shop", 5);
+    write(&elsewhere, "web", 1);
+    assert_eq!(web.read().unwrap().unwrap().resources.len(), 3);
+    assert_eq!(shop.read().unwrap().unwrap().resources.len(), 5);
+    assert_eq!(elsewhere.read().unwrap().unwrap().resources.len(), 1);
+    // The same stack's lock in another schema is another lock.
+    let held = web.lock("apply").unwrap();
+    elsewhere.lock("apply").unwrap().unlock().unwrap();
+    held.unlock().unwrap();
+    for store in [&web, &shop, &elsewhere] {
+        assert!(
+            !store.location().contains(&password),
+            "{}",
+            store.location()
+        );
+    }
+    let wrong = url.replace(&password, "not-the-password");
+    let err = postgres(&wrong, "web.aws").read().unwrap_err().to_string();
+    assert!(err.contains("password authentication failed"), "{err}");
+    assert!(
+        !err.contains(&password) && !err.contains("not-the-password"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_frozen_postgresql_fails_the_run_within_its_timeout_and_loses_nothing() {
+    let pg = Emulator::shared(POSTGRES);
+    let url = pg.postgres_url();
+    let store = postgres(&url, "frozen.aws").with_request_timeout(Duration::from_secs(2));
+    write(&store, "frozen", 2);
+    let mut session = store.lock("apply").unwrap();
+    session.init("frozen", "memory").unwrap();
+    pg.set_faults(r#"{"freeze": true}"#);
+    let started = Instant::now();
+    let append = session.append(&[Mutation::Put(thing(9))]);
+    let read = store.read();
+    pg.set_faults(r#"{"freeze": false}"#);
+    for r in [append, read.map(|_| ())] {
+        match r {
+            Err(StateError::Backend { message, .. }) => {
+                assert!(message.contains("no answer within 2s"), "{message}")
+            }
+            other => panic!("a frozen server must fail the call, got {other:?}"),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+    // Thawed, the session goes on and everything acknowledged is there.
+    session.append(&[Mutation::Put(thing(10))]).unwrap();
+    session.unlock().unwrap();
+    let state = store.read().unwrap().unwrap();
+    assert!(state.resources.contains_key("mem_thing.r10"));
+    assert!(state.resources.contains_key("mem_thing.r1"));
+}
+
+/// The AWS emulator's S3 with a bucket for state, and an SDK configuration for it.
+pub(crate) fn s3_setup(emulator: &Emulator) -> (aws_config::SdkConfig, tokio::runtime::Runtime) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(emulator.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "cairn-tests",
+            ))
+            .load(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    rt.block_on(s3.create_bucket().bucket("cairn-state").send())
+        .expect("create the state bucket");
+    (config, rt)
+}
+
+#[test]
+fn s3_passes_the_state_conformance_suite() {
+    let aws = AwsEmulator::shared();
+    let (config, _rt) = s3_setup(&aws);
+    let n = AtomicUsize::new(0);
+    let factory = |lease| -> Box<dyn StateStore> {
+        let key = format!("teams/conformance-{}", n.fetch_add(1, Ordering::SeqCst));
+        let blobs = S3Blobs::new(&config, "cairn-state", &key).unwrap();
+        Box::new(RemoteStore::new(blobs).unwrap().with_lease(lease))
+    };
+    assert!(conformance::run(&factory).len() >= 16);
+}
+
+#[test]
+fn s3_state_is_stored_encrypted() {
+    let aws = AwsEmulator::shared();
+    let (config, rt) = s3_setup(&aws);
+    let store = RemoteStore::new(S3Blobs::new(&config, "cairn-state", "web.aws").unwrap()).unwrap();
+    assert_eq!(store.location(), "s3://cairn-state/web.aws");
+    write(&store, "web", 4);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    for key in ["web.aws/state", "web.aws/lock"] {
+        let head = rt
+            .block_on(s3.head_object().bucket("cairn-state").key(key).send())
+            .unwrap();
+        assert_eq!(
+            head.server_side_encryption().map(|s| s.as_str()),
+            Some("AES256"),
+            "{key} is written with server-side encryption"
+        );
+    }
+    assert_eq!(store.read().unwrap().unwrap().resources.len(), 4);
+}
