@@ -54,7 +54,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// Where the stack's state is: `--state` (a path or a URL), else the default file
 /// `.cairn/STACK.CLOUD.json` under the working directory.
-fn state_location(args: &StackArgs, stack: &Stack) -> String {
+pub(crate) fn state_location(args: &StackArgs, stack: &Stack) -> String {
     args.state.clone().unwrap_or_else(|| {
         PathBuf::from(".cairn")
             .join(format!("{}.{}.json", stack.name(), args.cloud().name()))
@@ -69,10 +69,21 @@ fn state_store(
     args: &StackArgs,
     stack: &Stack,
 ) -> Result<Arc<dyn cairn_core::state::StateStore>, String> {
+    open_state(rt, &state_location(args, stack), args, stack)
+}
+
+/// The store at `url` (a path or a URL), holding `stack`'s state under its default key
+/// when the URL names none.
+pub(crate) fn open_state(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    args: &StackArgs,
+    stack: &Stack,
+) -> Result<Arc<dyn cairn_core::state::StateStore>, String> {
     let lease = cairn_core::state::lease_from_env()?;
     let key = format!("{}.{}", stack.name(), args.cloud().name());
     rt.block_on(cairn_core::state::url::open(
-        &state_location(args, stack),
+        url,
         &key,
         lease,
         &[&cairn_aws::state::S3],
@@ -153,7 +164,7 @@ fn lowering_provider(cloud: Cloud, stack: &Stack) -> Arc<dyn Provider> {
 /// The stack, validated, and an engine over its state. Nothing is written here: the state
 /// store creates its directory when a command first takes the lock, so a refused or failed
 /// command leaves no trace.
-fn setup(args: &StackArgs) -> Result<(Stack, Engine, tokio::runtime::Runtime), String> {
+pub(crate) fn setup(args: &StackArgs) -> Result<(Stack, Engine, tokio::runtime::Runtime), String> {
     let stack = load(args)?;
     validate(&stack).map_err(|e| e.to_string())?;
     let rt = runtime()?;
@@ -473,7 +484,7 @@ impl Ctx<'_> {
         Ok(0)
     }
 
-    fn text(&self, plan: &Plan) -> String {
+    pub(crate) fn text(&self, plan: &Plan) -> String {
         render::text(
             plan,
             TextOptions {
@@ -483,7 +494,7 @@ impl Ctx<'_> {
     }
 
     /// Ask before changing the cloud; refuse when nobody can be asked.
-    fn confirm(&mut self, auto_approve: bool, what: &str) -> Result<(), String> {
+    pub(crate) fn confirm(&mut self, auto_approve: bool, what: &str) -> Result<(), String> {
         if auto_approve {
             return Ok(());
         }

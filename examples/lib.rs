@@ -9,6 +9,7 @@
 
 mod commands;
 mod progress;
+mod state_commands;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -222,6 +223,31 @@ enum StateCommand {
         /// The lock id (`cairn` names it when it refuses to run).
         id: String,
     },
+    /// List the kept past states (the newest 30), newest first.
+    History {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Restore a kept state's resources and outputs as a new serial, after showing the
+    /// plan it would cause.
+    Rollback {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The serial to go back to (see `cairn state history`).
+        serial: u64,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Move the stack's state to another backend (a path or a URL) under both locks,
+    /// checking the copy before the source is removed.
+    Migrate {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Where the state goes: a path, postgres://…, s3://bucket/key.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 /// What the terminal can do: ask questions, redraw progress, show colour.
@@ -321,6 +347,20 @@ pub fn run(
         Command::State {
             command: StateCommand::Unlock { stack, id },
         } => c.state_unlock(&stack, &id),
+        Command::State {
+            command: StateCommand::History { stack },
+        } => c.state_history(&stack),
+        Command::State {
+            command:
+                StateCommand::Rollback {
+                    stack,
+                    serial,
+                    auto_approve,
+                },
+        } => c.state_rollback(&stack, serial, auto_approve),
+        Command::State {
+            command: StateCommand::Migrate { stack, to },
+        } => c.state_migrate(&stack, &to),
         Command::Output { stack, name, json } => c.output(&stack, name.as_deref(), json),
     };
     match result {

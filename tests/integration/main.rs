@@ -12,3 +12,4 @@ mod seed_stacks_azure;
 mod seed_stacks_gcp;
 mod stacks;
 mod state_backends;
+mod state_cli;
