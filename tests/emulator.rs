@@ -49,6 +49,13 @@ pub const POSTGRES: EmulatorKind = EmulatorKind {
     serve: "postgres/serve",
 };
 
+/// Azurite, Microsoft's Azure Storage emulator (from npm), behind the same control API
+/// (`tests/emulators/azurite/azurite_control.py`): the Azure Blob state backend's service.
+pub const AZURITE: EmulatorKind = EmulatorKind {
+    name: "azurite",
+    serve: "azurite/serve",
+};
+
 /// A running emulator.
 #[derive(Debug)]
 pub struct Emulator {
@@ -221,6 +228,18 @@ impl Emulator {
             .nth(1)
             .and_then(|r| r.split('"').next())
             .expect("a connection URL")
+            .to_string()
+    }
+
+    /// Azurite's storage connection string (its well-known development account). Azurite
+    /// only.
+    pub fn azurite_connection_string(&self) -> String {
+        assert_eq!(self.kind, AZURITE, "a connection string is Azurite's");
+        let body = self.get("/_emulator/connection");
+        body.split("\"connection_string\": \"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("a connection string")
             .to_string()
     }
 

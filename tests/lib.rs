@@ -4,7 +4,9 @@
 pub mod bench;
 mod emulator;
 
-pub use emulator::{AwsEmulator, Emulator, EmulatorGuard, EmulatorKind, AWS, AZURE, GCP, POSTGRES};
+pub use emulator::{
+    AwsEmulator, Emulator, EmulatorGuard, EmulatorKind, AWS, AZURE, AZURITE, GCP, POSTGRES,
+};
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -1,5 +1,6 @@
 //! The shared state backends against real servers: PostgreSQL (Debian's server, started by
-//! `tests/emulators/postgres/serve`) and S3 (moto through the AWS emulator). Each passes the
+//! `tests/emulators/postgres/serve`), S3 (moto through the AWS emulator) and Azure Blob
+//! (Azurite, `tests/emulators/azurite/serve`). Each passes the
 //! whole state conformance suite (leases, takeover, fencing, 100 racing lockers), and
 //! meets what a real service does to a client: a frozen server, many stacks side by side,
 //! objects stored encrypted, credentials kept out of every message.
@@ -7,7 +8,7 @@
 use cairn_aws::state::S3Blobs;
 use cairn_core::state::remote::PostgresBlobs;
 use cairn_core::state::{conformance, Mutation, RemoteStore, StateError, StateStore};
-use cairn_tests::{AwsEmulator, Emulator, POSTGRES};
+use cairn_tests::{AwsEmulator, Emulator, AZURITE, POSTGRES};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -191,4 +192,57 @@ fn s3_state_is_stored_encrypted() {
         );
     }
     assert_eq!(store.read().unwrap().unwrap().resources.len(), 4);
+}
+
+fn azure_blob(connection_string: &str, key: &str) -> RemoteStore {
+    let blobs = cairn_azure::state::AzureBlobs::from_connection_string(
+        connection_string,
+        "devstoreaccount1",
+        "cairn-state",
+        key,
+    )
+    .unwrap();
+    RemoteStore::new(blobs).unwrap()
+}
+
+#[test]
+fn azure_blob_passes_the_state_conformance_suite() {
+    let azurite = Emulator::shared(AZURITE);
+    let cs = azurite.azurite_connection_string();
+    let n = AtomicUsize::new(0);
+    let factory = |lease| -> Box<dyn StateStore> {
+        let key = format!("teams/conformance-{}", n.fetch_add(1, Ordering::SeqCst));
+        Box::new(azure_blob(&cs, &key).with_lease(lease))
+    };
+    assert!(conformance::run(&factory).len() >= 16);
+    let calls = azurite.calls();
+    assert!(
+        calls.contains("Blob_Upload") && calls.contains("Container_ListBlobFlatSegment"),
+        "the suite went through Azurite's blob API: {}",
+        &calls[..calls.len().min(300)]
+    );
+}
+
+#[test]
+fn a_frozen_blob_endpoint_fails_the_run_within_its_timeout_and_loses_nothing() {
+    let azurite = Emulator::shared(AZURITE);
+    let cs = azurite.azurite_connection_string();
+    let store = azure_blob(&cs, "frozen.azure").with_request_timeout(Duration::from_secs(2));
+    write(&store, "frozen", 2);
+    azurite.set_faults(r#"{"freeze": true}"#);
+    let started = Instant::now();
+    let read = store.read();
+    azurite.set_faults(r#"{"freeze": false}"#);
+    match read {
+        Err(StateError::Backend { message, location }) => {
+            assert!(message.contains("no answer within 2s"), "{message}");
+            assert_eq!(
+                location,
+                "azblob://devstoreaccount1/cairn-state/frozen.azure"
+            );
+        }
+        other => panic!("a frozen endpoint must fail the read, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(store.read().unwrap().unwrap().resources.len(), 2);
 }

@@ -1,17 +1,20 @@
 //! `cairn state` across backends, as a team meets it: a stack applied with local state is
-//! moved to PostgreSQL, then to S3, each move verified and leaving nothing behind; its
-//! history lists what each run wrote, and a rollback shows its plan before it writes.
+//! moved to PostgreSQL, then to S3, then to Azure Blob, each move verified and leaving
+//! nothing behind; its history lists what each run wrote, and a rollback shows its plan
+//! before it writes.
 
-use cairn_tests::{cairn_with_env, AwsEmulator, Emulator, POSTGRES};
+use cairn_tests::{cairn_with_env, AwsEmulator, Emulator, AZURITE, POSTGRES};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
-fn state_moves_from_a_file_to_postgresql_to_s3_and_goes_back_in_time() {
+fn state_moves_from_a_file_to_postgresql_s3_and_azure_blob_and_goes_back_in_time() {
     let aws = AwsEmulator::shared();
     let pg = Emulator::shared(POSTGRES);
+    let azurite = Emulator::shared(AZURITE);
+    let connection_string = azurite.azurite_connection_string();
     let (_config, _rt) = crate::state_backends::s3_setup(&aws);
     let pg_url = pg.postgres_url();
     let dir = tempfile::tempdir().unwrap();
@@ -21,6 +24,10 @@ fn state_moves_from_a_file_to_postgresql_to_s3_and_goes_back_in_time() {
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
+        (
+            "AZURE_STORAGE_CONNECTION_STRING",
+            connection_string.as_str(),
+        ),
     ];
     let run = |state: Option<&str>, args: &[&str]| {
         let mut env = base.to_vec();
@@ -75,6 +82,21 @@ fn state_moves_from_a_file_to_postgresql_to_s3_and_goes_back_in_time() {
     let (code, _, err) = run(Some(s3), &["state", "migrate", "--to", s3]);
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(ok(Some(s3), &["state", "list"]), applied);
+
+    // S3 -> Azure Blob; the rest of the story happens there.
+    ok(
+        Some(s3),
+        &[
+            "state",
+            "migrate",
+            "--to",
+            "azblob://devstoreaccount1/cairn-state",
+        ],
+    );
+    let (code, _, _) = run(Some(s3), &["state", "list"]);
+    assert_eq!(code, Some(1), "S3 holds nothing after the move");
+    let s3 = "azblob://devstoreaccount1/cairn-state";
+    ok(Some(s3), &["plan", "--detailed-exitcode"]);
 
     // History: the destroy writes a new serial; the applied one is kept.
     let before = ok(Some(s3), &["state", "history"]);

@@ -47,6 +47,7 @@ mod network;
 mod nsg;
 mod postgres;
 mod schema;
+pub mod state;
 mod tcp_balancer;
 mod vault;
 

@@ -18,10 +18,10 @@
 //!   [`StateError::LeaseLost`], and a compaction of a stale writer fails its condition on
 //!   the sealed snapshot.
 //! - **History.** Every compaction that moved the serial keeps a copy of the state under
-//!   `history/<serial>` (the newest [`KEEP_HISTORY`](super::KEEP_HISTORY)), for `cairn state history` and
+//!   `history/<serial>` (the newest [`KEEP_HISTORY`]), for `cairn state history` and
 //!   `rollback`.
 //!
-//! Requests run on a thread of the store's own ([`runner`]), each bounded by a timeout, so a
+//! Requests run on a thread of the store's own (`runner.rs`), each bounded by a timeout, so a
 //! frozen endpoint becomes an error naming the store, never a hang.
 
 mod layout;
@@ -232,7 +232,7 @@ impl Inner {
         self.runner.run(work).unwrap_or_else(|| {
             Err(StateError::Backend {
                 location: self.location(),
-                message: "the state store's request thread stopped".into(),
+                message: "a request to the state store ended without an answer (its client panicked, or the store's thread is gone)".into(),
             })
         })
     }

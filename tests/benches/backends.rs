@@ -1,0 +1,177 @@
+//! What shared state costs an apply: the fan-out of 1,000 applied from empty with each
+//! state backend against its real server, next to the local file measured in the same run.
+//!
+//! `cargo bench -p cairn-tests --bench backends` prints, per backend,
+//! `backend name=… n=1000 apply_s=… local_apply_s=… ratio=…` (the worst of three runs each;
+//! targets: ratio <= 2 for PostgreSQL, <= 3 for the object stores). The provider is the
+//! in-memory one with no latency, so the figure is the state store's cost alone: every
+//! pending record durable before its call, results of finished calls committed together
+//! (group commit).
+
+use cairn_core::apply::ApplyOptions;
+use cairn_core::plan::planner::PlanOptions;
+use cairn_core::prelude::*;
+use cairn_core::state::remote::PostgresBlobs;
+use cairn_core::state::{RemoteStore, StateStore};
+use cairn_core::testing::MemoryProvider;
+use cairn_tests::{Emulator, AWS, AZURITE, POSTGRES};
+use std::sync::Arc;
+use std::time::Instant;
+
+const N: usize = 1000;
+const RUNS: usize = 3;
+
+fn fanout() -> Stack {
+    let mut s = Stack::new("bench-fanout");
+    let net = s.add("root", Network::new("10.0.0.0/16"));
+    for i in 0..N {
+        s.add(
+            &format!("c{i}"),
+            SecurityGroup::new(&net, "fanout child")
+                .ingress(Rule::tcp(443).from_cidr("10.0.0.0/16")),
+        );
+    }
+    s
+}
+
+/// Seconds an apply of the fan-out from empty takes with `store`.
+fn apply_s(rt: &tokio::runtime::Runtime, store: Arc<dyn StateStore>) -> f64 {
+    let engine = Engine::new(Arc::new(MemoryProvider::new()), store);
+    let plan = rt
+        .block_on(engine.plan(&fanout(), &PlanOptions::default()))
+        .expect("plan");
+    let started = Instant::now();
+    let report = rt
+        .block_on(engine.apply(&plan, &ApplyOptions::default()))
+        .expect("apply");
+    let took = started.elapsed().as_secs_f64();
+    assert!(report.is_success(), "{report}");
+    took
+}
+
+fn worst(mut run: impl FnMut(usize) -> f64) -> f64 {
+    (0..RUNS).map(&mut run).fold(0.0, f64::max)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("# fan-out of {N} applied from empty, memory provider with no latency; worst of {RUNS} runs per backend; servers on loopback");
+    let dir = tempfile::tempdir().unwrap();
+    let local = worst(|i| {
+        let path = dir.path().join(format!("local-{i}/state.json"));
+        apply_s(&rt, Arc::new(LocalStore::new(path)))
+    });
+    println!("backend name=local n={N} apply_s={local:.3} local_apply_s={local:.3} ratio=1.00");
+
+    // The shared store's own cost, with no server: the same contract in memory.
+    let mut requests = 0;
+    let memory = worst(|_| {
+        let blobs = cairn_core::state::remote::MemoryBlobs::new();
+        let took = apply_s(&rt, Arc::new(RemoteStore::new(blobs.clone()).unwrap()));
+        requests = blobs.calls();
+        took
+    });
+    println!(
+        "backend name=memory n={N} apply_s={memory:.3} local_apply_s={local:.3} ratio={:.2} requests_per_apply={requests}",
+        memory / local
+    );
+
+    let pg = Emulator::start(POSTGRES);
+    let url = pg.postgres_url();
+    let s3 = Emulator::start(AWS);
+    let (config, _s3rt) = s3_bucket(&s3);
+    let azurite = Emulator::start(AZURITE);
+    azurite.reset();
+    let connection_string = azurite.azurite_connection_string();
+
+    type Open<'a> = Box<dyn Fn(usize) -> Arc<dyn StateStore> + 'a>;
+    let backends: Vec<(&str, f64, Open)> = vec![
+        (
+            "postgres",
+            2.0,
+            Box::new(|i| {
+                let blobs = PostgresBlobs::from_url(&url, &format!("bench-{i}")).unwrap();
+                Arc::new(RemoteStore::new(blobs).unwrap())
+            }),
+        ),
+        (
+            "s3",
+            3.0,
+            Box::new(|i| {
+                let blobs =
+                    cairn_aws::state::S3Blobs::new(&config, "cairn-bench", &format!("bench-{i}"))
+                        .unwrap();
+                Arc::new(RemoteStore::new(blobs).unwrap())
+            }),
+        ),
+        (
+            "azblob",
+            3.0,
+            Box::new(|i| {
+                let blobs = cairn_azure::state::AzureBlobs::from_connection_string(
+                    &connection_string,
+                    "devstoreaccount1",
+                    "cairn-state",
+                    &format!("bench-{i}"),
+                )
+                .unwrap();
+                Arc::new(RemoteStore::new(blobs).unwrap())
+            }),
+        ),
+    ];
+    let mut missed = Vec::new();
+    for (name, target, open) in backends {
+        let took = worst(|i| apply_s(&rt, open(i)));
+        let ratio = took / local;
+        println!(
+            "backend name={name} n={N} apply_s={took:.3} local_apply_s={local:.3} ratio={ratio:.2} target<={target}"
+        );
+        if ratio > target {
+            missed.push(name);
+        }
+    }
+    println!(
+        "summary backends_over_target={}",
+        if missed.is_empty() {
+            "none".to_string()
+        } else {
+            missed.join(",")
+        }
+    );
+}
+
+/// A bucket for state in the AWS emulator, and an SDK configuration for it.
+fn s3_bucket(emulator: &Emulator) -> (aws_config::SdkConfig, tokio::runtime::Runtime) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(emulator.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "cairn-bench",
+            ))
+            .load(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    rt.block_on(s3.create_bucket().bucket("cairn-bench").send())
+        .expect("create the bench bucket");
+    (config, rt)
+}
