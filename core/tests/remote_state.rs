@@ -206,3 +206,36 @@ fn history_keeps_the_newest_states_by_serial() {
         "pruned beyond the newest {KEEP_HISTORY}"
     );
 }
+
+#[test]
+fn the_memory_backend_with_fenced_writes_passes_the_conformance_suite() {
+    let factory = |lease| -> Box<dyn StateStore> {
+        let blobs = MemoryBlobs::new().with_fenced_writes();
+        Box::new(RemoteStore::new(blobs).unwrap().with_lease(lease))
+    };
+    assert!(conformance::run(&factory).len() >= 16);
+}
+
+#[test]
+fn a_write_checked_with_the_lock_costs_one_request() {
+    for (fenced, per_append) in [(false, 2), (true, 1)] {
+        let blobs = if fenced {
+            MemoryBlobs::new().with_fenced_writes()
+        } else {
+            MemoryBlobs::new()
+        };
+        let st = store(&blobs);
+        let mut s = st.lock("apply").unwrap();
+        s.init("st", "memory").unwrap();
+        let before = blobs.calls();
+        for i in 0..10 {
+            s.append(&[Mutation::Put(res(i))]).unwrap();
+        }
+        assert_eq!(
+            blobs.calls() - before,
+            10 * per_append,
+            "fenced writes: {fenced}"
+        );
+        s.unlock().unwrap();
+    }
+}

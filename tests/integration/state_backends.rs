@@ -50,6 +50,11 @@ fn postgresql_passes_the_state_conformance_suite() {
     assert!(conformance::run(&factory).len() >= 16);
     // Every store of the suite is a key in one table of one schema, created on first use.
     let calls = pg.calls();
+    // Appends check the lock in the statement that writes them.
+    assert!(
+        calls.contains("FOR SHARE"),
+        "writes are fenced by the lock row in one statement"
+    );
     assert!(
         calls.contains("CREATE SCHEMA IF NOT EXISTS \\\"cairn\\\""),
         "the schema is created on first use: {}",

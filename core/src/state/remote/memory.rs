@@ -21,12 +21,21 @@ pub struct MemoryBlobs {
     frozen: Arc<AtomicBool>,
     failing: Arc<AtomicUsize>,
     calls: Arc<AtomicUsize>,
+    fenced_writes: bool,
 }
 
 impl MemoryBlobs {
     /// No objects.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Like a database: writes checked against the lock in the same step
+    /// ([`Blobs::put_fenced`]), as the PostgreSQL backend does. Without, like an object
+    /// store, the store reads the lock back after each write.
+    pub fn with_fenced_writes(mut self) -> Self {
+        self.fenced_writes = true;
+        self
     }
 
     /// While `frozen`, every request waits forever (an endpoint that accepts and never
@@ -106,19 +115,35 @@ impl Blobs for MemoryBlobs {
     ) -> Result<String, BlobError> {
         self.gate().await?;
         let mut objects = self.objects.lock().unwrap();
-        let current = objects.get(name).map(|o| o.1.to_string());
-        let holds = match (&condition, &current) {
-            (Condition::Always, _) => true,
-            (Condition::Absent, None) => true,
-            (Condition::Matches(v), Some(c)) => v == c,
-            _ => false,
-        };
-        if !holds {
-            return Err(BlobError::Conflict);
+        self.write(&mut objects, name, body, condition)
+    }
+
+    async fn put_fenced(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        condition: Condition,
+        holder: &str,
+    ) -> Option<Result<Option<String>, BlobError>> {
+        if !self.fenced_writes {
+            return None;
         }
-        let version = self.next_version.fetch_add(1, Ordering::SeqCst) + 1;
-        objects.insert(name.to_string(), (body, version));
-        Ok(version.to_string())
+        if let Err(e) = self.gate().await {
+            return Some(Err(e));
+        }
+        let mut objects = self.objects.lock().unwrap();
+        let held = objects
+            .get("lock")
+            .and_then(|(b, _)| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .is_some_and(|l| l["holder"]["id"] == holder);
+        if !held {
+            return Some(Ok(None));
+        }
+        Some(match self.write(&mut objects, name, body, condition) {
+            Ok(v) => Ok(Some(v)),
+            Err(BlobError::Conflict) => Ok(None),
+            Err(e) => Err(e),
+        })
     }
 
     async fn delete(&self, name: &str) -> Result<(), BlobError> {
@@ -137,5 +162,29 @@ impl Blobs for MemoryBlobs {
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, _)| k.clone())
             .collect())
+    }
+}
+
+impl MemoryBlobs {
+    fn write(
+        &self,
+        objects: &mut Objects,
+        name: &str,
+        body: Vec<u8>,
+        condition: Condition,
+    ) -> Result<String, BlobError> {
+        let current = objects.get(name).map(|o| o.1.to_string());
+        let holds = match (&condition, &current) {
+            (Condition::Always, _) => true,
+            (Condition::Absent, None) => true,
+            (Condition::Matches(v), Some(c)) => v == c,
+            _ => false,
+        };
+        if !holds {
+            return Err(BlobError::Conflict);
+        }
+        let version = self.next_version.fetch_add(1, Ordering::SeqCst) + 1;
+        objects.insert(name.to_string(), (body, version));
+        Ok(version.to_string())
     }
 }

@@ -12,9 +12,10 @@
 //! - **Appends are small objects** (`journal/<generation>.<seq>`), written only if absent;
 //!   the snapshot (`state`) is rewritten at compaction and says which entries it holds.
 //! - **Fencing.** Taking a lock seals the snapshot at the new generation, so entries of any
-//!   older generation are never read again; every write is followed by a read of the lock,
-//!   so a write that returns `Ok` was made while the lock was the writer's, and is seen by
-//!   whoever takes the lock next. A writer that finds the lock taken over gets
+//!   older generation are never read again; every write is checked against the lock (in
+//!   the same statement where the backend can, [`Blobs::put_fenced`]; by a read of the lock
+//!   after it on object stores), so a write that returns `Ok` was made while the lock was
+//!   the writer's, and is seen by whoever takes the lock next. A writer that finds the lock taken over gets
 //!   [`StateError::LeaseLost`], and a compaction of a stale writer fails its condition on
 //!   the sealed snapshot.
 //! - **History.** Every compaction that moved the serial keeps a copy of the state under
@@ -95,6 +96,21 @@ pub trait Blobs: Send + Sync + std::fmt::Debug + 'static {
     async fn delete(&self, name: &str) -> Result<(), BlobError>;
     /// Names that start with `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
+    /// [`Blobs::put`], made only while the lock object (`lock`) names `holder` (a lock id)
+    /// as its holder, checked in the same atomic step as the write: the new version, or
+    /// `Ok(None)` when nothing was written (the condition failed, or the lock moved).
+    /// Backends that cannot (object stores) answer `None` at once; the store then reads the
+    /// lock back after the write instead, one request more.
+    async fn put_fenced(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        condition: Condition,
+        holder: &str,
+    ) -> Option<Result<Option<String>, BlobError>> {
+        let _ = (name, body, condition, holder);
+        None
+    }
 }
 
 /// A state store on a [`Blobs`] backend: PostgreSQL, S3, GCS or Azure Blob through their
@@ -293,11 +309,44 @@ impl Inner {
             .await?
         {
             Ok(v) => Ok(Some(v)),
-            Err(_) => Ok(self
-                .get(name)
-                .await?
-                .filter(|now| now.body == body)
-                .map(|now| now.version)),
+            Err(_) => self.put_landed(name, &body).await,
+        }
+    }
+
+    /// After a conditional write failed: its version when the object holds exactly `body`
+    /// (the write landed, its answer was lost and the retry failed the condition).
+    async fn put_landed(&self, name: &str, body: &[u8]) -> Result<Option<String>, StateError> {
+        Ok(self
+            .get(name)
+            .await?
+            .filter(|now| now.body == body)
+            .map(|now| now.version))
+    }
+
+    /// A write checked against the lock in the same step, where the backend can:
+    /// `Some(Some(version))` written, `Some(None)` not written (see why with a read),
+    /// `None` when the backend cannot check the lock with a write.
+    async fn put_fenced(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        condition: Condition,
+        holder: &str,
+    ) -> Result<Option<Option<String>>, StateError> {
+        let doing = format!("writing {name}");
+        let Some(call) = self
+            .call(&doing, async {
+                Ok::<_, BlobError>(self.blobs.put_fenced(name, body, condition, holder).await)
+            })
+            .await?
+            .ok()
+        else {
+            return Ok(None);
+        };
+        match call {
+            None => Ok(None),
+            Some(Ok(written)) => Ok(Some(written)),
+            Some(Err(e)) => Err(self.failed(&doing, e)),
         }
     }
 

@@ -194,6 +194,62 @@ impl PostgresBlobs {
     }
 }
 
+impl PostgresBlobs {
+    async fn fenced(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        condition: Condition,
+        holder: &str,
+    ) -> Result<Option<String>, BlobError> {
+        let client = self.client().await?;
+        let (table, seq) = (self.table(), self.sequence());
+        let held = format!(
+            "WITH held AS (SELECT 1 FROM {table} WHERE store = $1 AND name = 'lock' \
+             AND convert_from(body, 'UTF8')::jsonb -> 'holder' ->> 'id' = $4 FOR SHARE)"
+        );
+        let row = match condition {
+            Condition::Absent => {
+                let sql = format!(
+                    "{held} INSERT INTO {table} (store, name, body, version) \
+                     SELECT $1, $2, $3, nextval('{seq}') FROM held \
+                     ON CONFLICT DO NOTHING RETURNING version"
+                );
+                client
+                    .query_opt(&sql, &[&self.key, &name, &body, &holder])
+                    .await
+            }
+            Condition::Matches(v) => {
+                let Ok(v) = v.parse::<i64>() else {
+                    return Ok(None);
+                };
+                let sql = format!(
+                    "{held} UPDATE {table} SET body = $3, version = nextval('{seq}'), \
+                     written = now() WHERE store = $1 AND name = $2 AND version = $5 \
+                     AND EXISTS (SELECT 1 FROM held) RETURNING version"
+                );
+                client
+                    .query_opt(&sql, &[&self.key, &name, &body, &holder, &v])
+                    .await
+            }
+            Condition::Always => {
+                let sql = format!(
+                    "{held} INSERT INTO {table} (store, name, body, version) \
+                     SELECT $1, $2, $3, nextval('{seq}') FROM held \
+                     ON CONFLICT (store, name) DO UPDATE \
+                     SET body = excluded.body, version = excluded.version, written = now() \
+                     RETURNING version"
+                );
+                client
+                    .query_opt(&sql, &[&self.key, &name, &body, &holder])
+                    .await
+            }
+        }
+        .map_err(failed)?;
+        Ok(row.map(|r| r.get::<_, i64>(0).to_string()))
+    }
+}
+
 fn failed(e: tokio_postgres::Error) -> BlobError {
     match e.as_db_error() {
         Some(db) => BlobError::Failed(format!(
@@ -268,6 +324,19 @@ impl Blobs for PostgresBlobs {
             Some(r) => Ok(r.get::<_, i64>(0).to_string()),
             None => Err(BlobError::Conflict),
         }
+    }
+
+    /// One statement: the lock row is read `FOR SHARE` and must name `holder`, so a
+    /// takeover committed first makes the write a no-op, and one that comes after waits
+    /// for the write to commit (and then sees it when it seals the snapshot).
+    async fn put_fenced(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        condition: Condition,
+        holder: &str,
+    ) -> Option<Result<Option<String>, BlobError>> {
+        Some(self.fenced(name, body, condition, holder).await)
     }
 
     async fn delete(&self, name: &str) -> Result<(), BlobError> {

@@ -249,7 +249,20 @@ impl RemoteSession {
         let inner = self.inner.clone();
         let id = self.info.id.clone();
         let (written, verdict) = self.inner.block(async move {
-            let written = inner.put(&name, body, condition).await?;
+            // Where the backend checks the lock with the write itself, a write that
+            // happened was the lock holder's: nothing to read back.
+            let fenced = inner
+                .put_fenced(&name, body.clone(), condition.clone(), &id)
+                .await?;
+            if let Some(Some(version)) = fenced {
+                return Ok((Ok(version), Ok(())));
+            }
+            let written = match fenced {
+                // Not written: the lock moved, or the condition failed (perhaps on a retry
+                // of a write that landed): the read of the lock below tells which.
+                Some(None) => inner.put_landed(&name, &body).await?,
+                _ => inner.put(&name, body, condition).await?,
+            };
             let verdict = RemoteLease::verify(&inner, &id).await?;
             Ok((written.ok_or(name), verdict))
         })?;
