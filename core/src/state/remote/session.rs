@@ -387,14 +387,10 @@ impl StateSession for RemoteSession {
     fn adopt(&mut self, state: &State) -> Result<(), StateError> {
         self.lease.check()?;
         if self.exists {
-            return Err(StateError::Foreign {
-                location: self.inner.location(),
-                reason: format!(
-                    "it holds stack {:?}'s state already (lineage {}, serial {}): a migration \
-                     only copies into a place that holds none",
-                    self.state.stack, self.state.lineage, self.state.serial
-                ),
-            });
+            return Err(StateError::holds_a_state(
+                self.inner.location(),
+                &self.state,
+            ));
         }
         let body = layout::encode_state(self.base, state);
         self.version = self.fenced_put(layout::STATE.into(), body, Condition::Absent)?;
