@@ -463,3 +463,121 @@ impl cairn_core::apply::Observer for Recorder {
             .push((op.address.to_string(), op.kind));
     }
 }
+
+/// The memory provider, checking at every create, as another process reading the store
+/// would, that the call's pending record and its dependency's result are durable already.
+#[derive(Debug)]
+struct Witness {
+    inner: MemoryProvider,
+    store: Arc<dyn cairn_core::state::StateStore>,
+    checked: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl cairn_core::provider::Provider for Witness {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn schema(&self) -> &cairn_core::provider::ProviderSchema {
+        self.inner.schema()
+    }
+    fn lower(
+        &self,
+        req: cairn_core::provider::LowerRequest<'_>,
+    ) -> Result<cairn_core::provider::LowerResponse, Vec<cairn_core::invalid::Invalid>> {
+        self.inner.lower(req)
+    }
+    async fn read(
+        &self,
+        req: cairn_core::provider::ReadRequest,
+    ) -> Result<cairn_core::provider::ReadResponse, ProviderError> {
+        self.inner.read(req).await
+    }
+    async fn create(
+        &self,
+        req: cairn_core::provider::CreateRequest,
+    ) -> Result<cairn_core::provider::CreateResponse, ProviderError> {
+        let state = self.store.read().unwrap().expect("a state exists");
+        assert!(
+            state.pending.values().any(|p| p.address == req.address),
+            "{} is created before its pending record is durable",
+            req.address
+        );
+        if req.type_name.as_str() != "mem_network" {
+            assert!(
+                state
+                    .resources
+                    .values()
+                    .any(|r| r.type_name.as_str() == "mem_network"),
+                "{} is created before the network it names is recorded",
+                req.address
+            );
+        }
+        self.checked
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.create(req).await
+    }
+    async fn update(
+        &self,
+        req: cairn_core::provider::UpdateRequest,
+    ) -> Result<cairn_core::provider::UpdateResponse, ProviderError> {
+        self.inner.update(req).await
+    }
+    async fn delete(
+        &self,
+        req: cairn_core::provider::DeleteRequest,
+    ) -> Result<cairn_core::provider::DeleteResponse, ProviderError> {
+        self.inner.delete(req).await
+    }
+    async fn import(
+        &self,
+        req: cairn_core::provider::ImportRequest,
+    ) -> Result<cairn_core::provider::ImportResponse, ProviderError> {
+        self.inner.import(req).await
+    }
+    async fn inventory(
+        &self,
+        req: cairn_core::provider::InventoryRequest,
+    ) -> Result<cairn_core::provider::InventoryResponse, ProviderError> {
+        self.inner.inventory(req).await
+    }
+}
+
+#[test]
+fn every_call_starts_after_its_pending_record_and_its_inputs_are_durable() {
+    use cairn_core::state::remote::MemoryBlobs;
+    use cairn_core::state::RemoteStore;
+    let n = 200;
+    let mut stack = Stack::new("wide");
+    let net = stack.add("root", Network::new("10.0.0.0/16"));
+    for i in 0..n {
+        stack.add(
+            &format!("c{i}"),
+            SecurityGroup::new(&net, "child").ingress(Rule::tcp(443).from_cidr("10.0.0.0/16")),
+        );
+    }
+    let store: Arc<dyn cairn_core::state::StateStore> =
+        Arc::new(RemoteStore::new(MemoryBlobs::new()).unwrap());
+    let witness = Arc::new(Witness {
+        inner: MemoryProvider::new(),
+        store: store.clone(),
+        checked: Default::default(),
+    });
+    let engine = cairn_core::Engine::new(witness.clone(), store.clone());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let plan = rt
+        .block_on(engine.plan(&stack, &cairn_core::plan::planner::PlanOptions::default()))
+        .unwrap();
+    let report = rt
+        .block_on(engine.apply(&plan, &ApplyOptions::default()))
+        .unwrap();
+    assert!(report.is_success(), "{report}");
+    assert_eq!(
+        witness.checked.load(std::sync::atomic::Ordering::SeqCst),
+        n + 1,
+        "every create was checked"
+    );
+    let state = store.read().unwrap().unwrap();
+    assert!(state.pending.is_empty(), "every record settled");
+    assert_eq!(state.resources.len(), n + 1);
+}
