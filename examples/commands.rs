@@ -86,7 +86,11 @@ pub(crate) fn open_state(
         url,
         &key,
         lease,
-        &[&cairn_aws::state::S3, &cairn_azure::state::AZBLOB],
+        &[
+            &cairn_aws::state::S3,
+            &cairn_gcp::state::GS,
+            &cairn_azure::state::AZBLOB,
+        ],
     ))
     .map_err(|e| e.to_string())
 }

@@ -46,10 +46,10 @@ pub struct StackArgs {
     pub cloud: Option<Cloud>,
     /// Where the stack's state lives: a file (default: .cairn/STACK-ENV.CLOUD.json in the
     /// working directory) or a shared store, `postgres://user@host/db[?schema=S&key=K]`,
-    /// `s3://bucket/key`, `azblob://account/container/key`; also CAIRN_STATE. A URL
-    /// without a key keeps the stack's state under `STACK-ENV.CLOUD`. Credentials come the
-    /// standard way for each (PGPASSWORD, the AWS chain, AZURE_STORAGE_CONNECTION_STRING or
-    /// the Azure identity chain).
+    /// `s3://bucket/key`, `gs://bucket/key`, `azblob://account/container/key`; also
+    /// CAIRN_STATE. A URL without a key keeps the stack's state under `STACK-ENV.CLOUD`.
+    /// Credentials come the standard way for each (PGPASSWORD, the AWS chain, Application
+    /// Default Credentials, AZURE_STORAGE_CONNECTION_STRING or the Azure identity chain).
     #[arg(long, env = "CAIRN_STATE")]
     pub state: Option<String>,
     /// TLS certificate for HTTPS listeners (an ACM ARN on AWS, a Compute SSL certificate's

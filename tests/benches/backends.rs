@@ -14,7 +14,7 @@ use cairn_core::prelude::*;
 use cairn_core::state::remote::PostgresBlobs;
 use cairn_core::state::{RemoteStore, StateStore};
 use cairn_core::testing::MemoryProvider;
-use cairn_tests::{Emulator, AWS, AZURITE, POSTGRES};
+use cairn_tests::{Emulator, AWS, AZURITE, GCP, POSTGRES};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -87,6 +87,16 @@ fn main() {
     let url = pg.postgres_url();
     let s3 = Emulator::start(AWS);
     let (config, _s3rt) = s3_bucket(&s3);
+    let gcp = Emulator::start(GCP);
+    let (status, body) = gcp
+        .request(
+            "POST",
+            "/storage/v1/b?project=cairn-bench",
+            r#"{"name": "cairn-bench"}"#,
+        )
+        .unwrap();
+    assert_eq!(status, 200, "the bench bucket: {body}");
+    let gcp_endpoint = gcp.endpoint();
     let azurite = Emulator::start(AZURITE);
     azurite.reset();
     let connection_string = azurite.azurite_connection_string();
@@ -108,6 +118,19 @@ fn main() {
                 let blobs =
                     cairn_aws::state::S3Blobs::new(&config, "cairn-bench", &format!("bench-{i}"))
                         .unwrap();
+                Arc::new(RemoteStore::new(blobs).unwrap())
+            }),
+        ),
+        (
+            "gcs",
+            3.0,
+            Box::new(|i| {
+                let blobs = cairn_gcp::state::GcsBlobs::new(
+                    Some(&gcp_endpoint),
+                    "cairn-bench",
+                    &format!("bench-{i}"),
+                )
+                .unwrap();
                 Arc::new(RemoteStore::new(blobs).unwrap())
             }),
         ),

@@ -1,6 +1,7 @@
 //! The shared state backends against real servers: PostgreSQL (Debian's server, started by
-//! `tests/emulators/postgres/serve`), S3 (moto through the AWS emulator) and Azure Blob
-//! (Azurite, `tests/emulators/azurite/serve`). Each passes the
+//! `tests/emulators/postgres/serve`), S3 (moto through the AWS emulator), Cloud Storage
+//! (the GCP emulator's, JSON and gRPC on one port) and Azure Blob (Azurite,
+//! `tests/emulators/azurite/serve`). Each passes the
 //! whole state conformance suite (leases, takeover, fencing, 100 racing lockers), and
 //! meets what a real service does to a client: a frozen server, many stacks side by side,
 //! objects stored encrypted, credentials kept out of every message.
@@ -8,7 +9,8 @@
 use cairn_aws::state::S3Blobs;
 use cairn_core::state::remote::PostgresBlobs;
 use cairn_core::state::{conformance, Mutation, RemoteStore, StateError, StateStore};
-use cairn_tests::{AwsEmulator, Emulator, AZURITE, POSTGRES};
+use cairn_gcp::state::GcsBlobs;
+use cairn_tests::{AwsEmulator, Emulator, AZURITE, GCP, POSTGRES};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -250,4 +252,124 @@ fn a_frozen_blob_endpoint_fails_the_run_within_its_timeout_and_loses_nothing() {
     }
     assert!(started.elapsed() < Duration::from_secs(15));
     assert_eq!(store.read().unwrap().unwrap().resources.len(), 2);
+}
+
+/// The GCP emulator's bucket `cairn-state`, made through Cloud Storage's JSON API if the
+/// emulator has none (it may have been reset since).
+pub(crate) fn gcs_bucket(gcp: &Emulator) {
+    let (status, body) = gcp
+        .request(
+            "POST",
+            "/storage/v1/b?project=cairn-test",
+            r#"{"name": "cairn-state", "location": "EU"}"#,
+        )
+        .unwrap();
+    assert!(status == 200 || status == 409, "{status} {body}");
+}
+
+fn gcs(gcp: &Emulator, key: &str) -> GcsBlobs {
+    GcsBlobs::new(Some(&gcp.endpoint()), "cairn-state", key).unwrap()
+}
+
+#[test]
+fn gcs_passes_the_state_conformance_suite() {
+    let gcp = Emulator::shared(GCP);
+    gcs_bucket(&gcp);
+    let n = AtomicUsize::new(0);
+    let factory = |lease| -> Box<dyn StateStore> {
+        let key = format!("teams/conformance-{}", n.fetch_add(1, Ordering::SeqCst));
+        Box::new(RemoteStore::new(gcs(&gcp, &key)).unwrap().with_lease(lease))
+    };
+    assert!(conformance::run(&factory).len() >= 16);
+    let calls = gcp.calls();
+    for operation in [
+        "storage.objects.insert",
+        "storage.objects.get",
+        "storage.objects.list",
+        "storage.objects.delete",
+    ] {
+        assert!(
+            calls.contains(&format!("\"operation\": \"{operation}\"")),
+            "the suite called {operation}"
+        );
+    }
+}
+
+#[test]
+fn gcs_writes_a_large_state_by_resumable_upload() {
+    let gcp = Emulator::shared(GCP);
+    gcs_bucket(&gcp);
+    let store =
+        RemoteStore::new(gcs(&gcp, "large.gcp").with_resumable_threshold(64 * 1024)).unwrap();
+    // Enough resources that the snapshot crosses the threshold several times over.
+    write(&store, "large", 3000);
+    let mut s = store.lock("compact").unwrap();
+    s.compact().unwrap();
+    s.unlock().unwrap();
+    assert_eq!(store.read().unwrap().unwrap().resources.len(), 3000);
+    let (_, objects) = gcp
+        .request(
+            "GET",
+            "/storage/v1/b/cairn-state/o?prefix=large.gcp/state",
+            "",
+        )
+        .unwrap();
+    let size: u64 = serde_json::from_str::<serde_json::Value>(&objects).unwrap()["items"][0]
+        ["size"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(size > 4 * 64 * 1024, "the snapshot is {size} bytes");
+    assert!(
+        gcp.calls().contains("uploadType=resumable"),
+        "written by resumable upload"
+    );
+}
+
+#[test]
+fn a_frozen_gcs_endpoint_fails_the_run_within_its_timeout_and_loses_nothing() {
+    let gcp = Emulator::shared(GCP);
+    gcs_bucket(&gcp);
+    let store = RemoteStore::new(gcs(&gcp, "frozen.gcp"))
+        .unwrap()
+        .with_request_timeout(Duration::from_secs(2));
+    write(&store, "frozen", 2);
+    gcp.set_faults(r#"{"hold": ["storage.*"]}"#);
+    let started = Instant::now();
+    let read = store.read();
+    gcp.release_held();
+    match read {
+        Err(StateError::Backend { message, location }) => {
+            assert!(message.contains("no answer within 2s"), "{message}");
+            assert_eq!(location, "gs://cairn-state/frozen.gcp");
+        }
+        other => panic!("a frozen endpoint must fail the read, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(store.read().unwrap().unwrap().resources.len(), 2);
+}
+
+#[test]
+fn gcs_refuses_what_cloud_storage_would_and_names_the_store() {
+    let gcp = Emulator::shared(GCP);
+    for (url, wanted) in [
+        ("gs://Cairn-State/k", "not a bucket name"),
+        ("gs://goog-state/k", "not a bucket name"),
+        ("gs://ab/k", "not a bucket name"),
+    ] {
+        let e = GcsBlobs::from_url(url, "default").unwrap_err();
+        assert!(e.contains(wanted), "{url}: {e}");
+    }
+    // A bucket that does not exist: the first write fails, naming the store.
+    let store =
+        RemoteStore::new(GcsBlobs::new(Some(&gcp.endpoint()), "no-such-bucket", "k").unwrap())
+            .unwrap();
+    match store.lock("apply") {
+        Err(StateError::Backend { message, location }) => {
+            assert_eq!(location, "gs://no-such-bucket/k");
+            assert!(message.contains("bucket does not exist"), "{message}");
+        }
+        other => panic!("a missing bucket must fail the lock, got {:?}", other.err()),
+    }
 }

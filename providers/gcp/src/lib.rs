@@ -47,6 +47,7 @@ mod schema;
 mod secret;
 mod servicenetworking;
 mod sql;
+pub mod state;
 
 use async_trait::async_trait;
 use cairn_core::invalid::Invalid;

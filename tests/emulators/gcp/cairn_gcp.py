@@ -28,7 +28,15 @@ load-balancing collections' rules), `gcp_secrets.py` (Secret
 Manager), `gcp_servicenetworking.py` (private services access), `gcp_sql.py` (Cloud SQL)
 with `gcp_sql_postgres.py` (a real PostgreSQL server per instance, through
 `../aws/local_postgres.py`), `gcp_redis.py` (Memorystore for Redis), `gcp_kafka.py`
-(Managed Kafka), this one (HTTP, settings, the call log, holds, controls).
+(Managed Kafka), `gcp_storage.py` (Cloud Storage, JSON and gRPC), this one (HTTP, the
+gRPC splice, settings, the call log, holds, controls).
+
+Cloud Storage (emulated for the `gs://` state backend; see gcp_storage.py): buckets,
+objects with generations and preconditions, uploads (media, multipart, resumable),
+downloads, listing, over the JSON API and over gRPC (`google.storage.v2.Storage`) on the
+same port: a connection that opens with HTTP/2's preface is spliced to a grpcio server.
+gRPC calls go through the same faults, holds and call log, named by the JSON API's method
+ids (`storage.objects.list`).
 
 Compute (emulated): networks, subnetworks, firewalls, routers, global addresses, with
   server-set fields (`id` uint64 as a string, `selfLink`, `creationTimestamp`, `kind`),
@@ -161,7 +169,7 @@ Control (all on the emulator's port, under /_emulator/ as every emulator of the 
   GET  /_emulator/held       the calls whose answers are held now
   POST /_emulator/held/release  answer every held call
   GET  /_emulator/calls      the call log: service (the API), operation (the discovery
-                             method id), start, end, fault, held
+                             method id), start, end, fault, held, detail (an upload's type)
   POST /_emulator/calls/reset  clears it
 The same settings are read at start from CAIRN_GCP_LATENCY_MS, CAIRN_GCP_THROTTLE_RATE,
 CAIRN_GCP_ERROR_RATE, CAIRN_GCP_OP_POLLS, CAIRN_GCP_OP_MS, CAIRN_GCP_SEED and
@@ -173,6 +181,7 @@ import atexit
 import json
 import os
 import random
+import socket
 import threading
 import time
 import urllib.parse
@@ -186,6 +195,7 @@ from gcp_secrets import Secrets
 from gcp_servicenetworking import ServiceNetworking
 from gcp_sql import CloudSql
 from gcp_sql_postgres import Servers
+from gcp_storage import Media, Storage
 
 LOCK = threading.RLock()
 RELEASED = threading.Condition(LOCK)
@@ -260,6 +270,7 @@ SERVERS = Servers()
 SQL = CloudSql(SETTINGS, COMPUTE, NETWORKING, SERVERS)
 REDIS = Redis(SETTINGS, COMPUTE, NETWORKING)
 KAFKA = Kafka(SETTINGS, COMPUTE)
+STORAGE = Storage(SETTINGS)
 EMULATED = {
     "compute": COMPUTE,
     "managedkafka": KAFKA,
@@ -267,11 +278,55 @@ EMULATED = {
     "secretmanager": SECRETS,
     "servicenetworking": NETWORKING,
     "sqladmin": SQL,
+    "storage": STORAGE,
 }
 
 
+def log_call(api, operation, started, fault, held=False, detail=None):
+    entry = {"service": api, "operation": operation, "start": started, "end": time.time(), "fault": fault}
+    if held:
+        entry["held"] = True
+    if detail:
+        entry["detail"] = detail
+    with LOCK:
+        CALLS.append(entry)
+    return entry
+
+
+def call(api, mid, work, detail=None):
+    """`work()` run as every call of either transport is: the latency, a throttle or 5xx
+    rolled, then `work` under the lock, an answer held while a hold names the method, and
+    the call logged. Answers what `work` answers; raises ApiError."""
+    started, fault, held = time.time(), None, False
+    try:
+        if SETTINGS.latency_ms > 0:
+            time.sleep(SETTINGS.latency_ms / 1000.0)
+        with LOCK:
+            roll = SETTINGS.rng.random()
+        if roll < SETTINGS.throttle_rate:
+            fault = "throttle"
+            raise ApiError(429, "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute'.")
+        if roll < SETTINGS.throttle_rate + SETTINGS.error_rate:
+            fault = "5xx"
+            raise ApiError(503, "The service is currently unavailable.")
+        with LOCK:
+            answer = work()
+            held = SETTINGS.holds(mid)
+            if held:
+                entry = log_call(api, mid, started, None, held=True, detail=detail)
+                HELD.append(entry)
+                deadline = time.time() + 60
+                while SETTINGS.holds(mid) and time.time() < deadline:
+                    RELEASED.wait(timeout=max(0.0, deadline - time.time()))
+                HELD.remove(entry)
+        return answer
+    finally:
+        if not held:
+            log_call(api, mid, started, fault, detail=detail)
+
+
 # ---------------------------------------------------------------------------------------
-# HTTP.
+# HTTP, and gRPC on the same port.
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -304,70 +359,83 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.serve("DELETE")
 
-    def serve(self, http):
+    def send_media(self, media):
+        self.send_response(media.status)
+        for k, v in media.headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(media.body)))
+        self.end_headers()
+        self.wfile.write(media.body)
+
+    def read_body(self):
+        """The request body, sent with a length or in chunks (streamed uploads are)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            raw = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return bytes(raw)
+                raw += self.rfile.read(size)
+                self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def serve(self, http):
+        raw = self.read_body()
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query)
         if url.path.startswith("/_emulator/"):
             return self.control(http, url.path, raw)
-        started, fault, held, method = time.time(), None, False, None
         style = "aip"
         try:
-            method, params = self.contract.route(http, url.path)
-            style = method.style
-            if SETTINGS.latency_ms > 0:
-                time.sleep(SETTINGS.latency_ms / 1000.0)
-            with LOCK:
-                roll = SETTINGS.rng.random()
-            if roll < SETTINGS.throttle_rate:
-                fault = "throttle"
-                raise ApiError(429, "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute'.")
-            if roll < SETTINGS.throttle_rate + SETTINGS.error_rate:
-                fault = "5xx"
-                raise ApiError(503, "The service is currently unavailable.")
+            # A resumable upload's chunks are PUT to the session's URL, the upload path.
+            routed_as = "POST" if http == "PUT" and "upload_id" in query else http
             try:
-                body = json.loads(raw) if raw.strip() else None
-            except ValueError as e:
-                raise ApiError(400, f"Invalid JSON payload received. {e}.")
-            body = normalize_enums(method, body)
-            check_body(method, body if body is not None else ({} if method.request else None))
-            with LOCK:
-                answer = self.dispatch(method, params, query, body or {})
-                held = SETTINGS.holds(method.id)
-                if held:
-                    entry = {"service": method.api, "operation": method.id, "start": started, "end": time.time(), "fault": None, "held": True}
-                    CALLS.append(entry)
-                    HELD.append(entry)
-                    deadline = time.time() + 60
-                    while SETTINGS.holds(method.id) and time.time() < deadline:
-                        RELEASED.wait(timeout=max(0.0, deadline - time.time()))
-                    HELD.remove(entry)
+                method, params = self.contract.route(routed_as, url.path)
+            except ApiError as e:
+                log_call(None, f"{http} {url.path}", time.time(), None)
+                raise
+            style = method.style
+            # Where this emulator answers, for the URLs it hands out (a resumable upload's
+            # session): the official client sends `Host` without the port.
+            host, port = self.server.server_address[:2]
+            request = {"headers": self.headers, "raw": raw, "host": f"http://{host}:{port}"}
+            # An upload's kind is worth seeing in the log (`uploadType=resumable`).
+            detail = f"uploadType={query['uploadType'][-1]}" if method.upload and "uploadType" in query else None
+            answer = call(method.api, method.id, lambda: self.work(method, params, query, raw, request), detail)
+            if isinstance(answer, Media):
+                return self.send_media(answer)
             self.send_json(200, answer)
         except ApiError as e:
+            if e.code == 304:
+                return self.send_media(Media(304, b"", {}))
             self.send_json(e.code, error_body(style, e.code, e.message, e.reason, e.status))
         except Exception as e:  # an emulator bug: said loudly, in Google's shape
             import traceback
 
             traceback.print_exc()
             self.send_json(500, error_body(style, 500, f"emulator error: {e!r}", "backendError"))
-        finally:
-            if not held:
-                with LOCK:
-                    CALLS.append(
-                        {
-                            "service": method.api if method else None,
-                            "operation": method.id if method else f"{http} {url.path}",
-                            "start": started,
-                            "end": time.time(),
-                            "fault": fault,
-                        }
-                    )
 
-    def dispatch(self, method, params, query, body):
+    def work(self, method, params, query, raw, request):
+        """A routed call's body checked and its API's behaviour run (under the lock)."""
+        if method.upload:  # the body is media: Cloud Storage checks its metadata part
+            return self.dispatch(method, params, query, {}, request)
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except ValueError as e:
+            raise ApiError(400, f"Invalid JSON payload received. {e}.")
+        body = normalize_enums(method, body)
+        check_body(method, body if body is not None else ({} if method.request else None))
+        return self.dispatch(method, params, query, body or {}, request)
+
+    def dispatch(self, method, params, query, body, request):
         # Every API's operations settle first: one API's rules read another's resources.
         for api in (COMPUTE, NETWORKING, SQL, REDIS, KAFKA):
             api.settle()
+        if method.api == "storage":
+            return STORAGE.handle(method, params, query, body, request)
         if method.api in EMULATED:
             return EMULATED[method.api].handle(method, params, query, body)
         raise ApiError(501, f"{method.id} is routed but not emulated yet.")
@@ -375,7 +443,7 @@ class Handler(BaseHTTPRequestHandler):
     def control(self, http, path, raw):
         try:
             if path == "/_emulator/ready" and http == "GET":
-                return self.send_json(200, {"ready": True, "emulator": "gcp", "apis": sorted(a for a, _ in APIS.values())})
+                return self.send_json(200, {"ready": True, "emulator": "gcp", "apis": sorted(a for a, _ in APIS.values()), "grpc": GRPC_PORT is not None})
             if path == "/_emulator/reset" and http == "POST":
                 with LOCK:
                     for api in EMULATED.values():
@@ -414,6 +482,72 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(400, {"message": str(e)})
 
 
+GRPC_PORT = None
+GRPC_SERVER = None  # held: a grpc.server that is collected stops serving
+GRPC_READY = threading.Event()
+
+
+def start_grpc():
+    """Cloud Storage's gRPC API (google.storage.v2) on an inner port: a connection to the
+    emulator's port that opens with HTTP/2's preface is spliced to it, so one endpoint
+    serves both transports, as storage.googleapis.com does. Its packages take a second to
+    import, so it starts beside the HTTP server; a gRPC call that comes first waits."""
+    global GRPC_PORT, GRPC_SERVER
+    try:
+        import grpc
+        from concurrent import futures
+
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        server.add_generic_rpc_handlers((STORAGE.grpc_handler(lambda mid, work: call("storage", mid, work)),))
+        GRPC_PORT = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        GRPC_SERVER = server
+    finally:
+        GRPC_READY.set()
+
+
+def splice(conn):
+    """Copy bytes both ways between `conn` and the gRPC server until both sides close."""
+    GRPC_READY.wait(60)
+    if GRPC_PORT is None:
+        return
+    upstream = socket.create_connection(("127.0.0.1", GRPC_PORT))
+
+    def pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    back = threading.Thread(target=pump, args=(upstream, conn), daemon=True)
+    back.start()
+    pump(conn, upstream)
+    back.join()
+    upstream.close()
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def finish_request(self, request, client_address):
+        try:
+            head = request.recv(4, socket.MSG_PEEK | socket.MSG_WAITALL)
+        except OSError:
+            return
+        if head == b"PRI ":  # HTTP/2 with prior knowledge: gRPC
+            return splice(request)
+        super().finish_request(request, client_address)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, required=True)
@@ -432,9 +566,9 @@ def main():
     Handler.contract = Contract(documents_dir())
     SERVERS.start()
     atexit.register(SERVERS.stop_all)
+    threading.Thread(target=start_grpc, daemon=True).start()
     # Loopback only: the emulator is for this machine's tests.
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), Handler)
     server.serve_forever()
 
 

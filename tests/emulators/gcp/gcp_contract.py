@@ -13,6 +13,7 @@ APIS = {
     "managedkafka.v1": ("managedkafka", "aip"),
     "secretmanager.v1": ("secretmanager", "aip"),
     "servicenetworking.v1": ("servicenetworking", "aip"),
+    "storage.v1": ("storage", "legacy"),
 }
 
 STATUS = {
@@ -64,10 +65,13 @@ def documents_dir():
 
 
 class Method:
-    def __init__(self, api, style, doc, mid, spec, service_path):
+    def __init__(self, api, style, doc, mid, spec, service_path, upload_path=None):
         self.api, self.style, self.doc, self.id, self.spec = api, style, doc, mid, spec
         self.http = spec["httpMethod"]
-        template = service_path + spec.get("flatPath", spec["path"])
+        # A media upload (Cloud Storage's objects.insert) has a path of its own, from the
+        # root, and a body that is the media, not JSON.
+        self.upload = upload_path is not None
+        template = upload_path.lstrip("/") if self.upload else service_path + spec.get("flatPath", spec["path"])
         self.literal = len(re.sub(r"\{[^}]*\}", "", template))
         pattern = ""
         for part in re.split(r"(\{[^}]*\})", template):
@@ -99,6 +103,8 @@ class Contract:
         for resource in resources.values():
             for spec in resource.get("methods", {}).values():
                 self.methods.append(Method(api, style, doc, spec["id"], spec, service_path))
+                for protocol in spec.get("mediaUpload", {}).get("protocols", {}).values():
+                    self.methods.append(Method(api, style, doc, spec["id"], spec, service_path, protocol["path"]))
             self.walk(api, style, doc, resource.get("resources", {}), service_path)
 
     def route(self, http, path):
