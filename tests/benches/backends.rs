@@ -3,7 +3,8 @@
 //!
 //! `cargo bench -p cairn-tests --bench backends` prints, per backend,
 //! `backend name=… n=1000 apply_s=… local_apply_s=… ratio=…` (the worst of three runs each;
-//! targets: ratio <= 2 for PostgreSQL, <= 3 for the object stores). The provider is the
+//! targets: ratio <= 2 for PostgreSQL, <= 3 for the object stores), with the requests one
+//! apply made to the backend and the time per request they come to. The provider is the
 //! in-memory one with no latency, so the figure is the state store's cost alone: every
 //! pending record durable before its call, results of finished calls committed together
 //! (group commit).
@@ -12,11 +13,65 @@ use cairn_core::apply::ApplyOptions;
 use cairn_core::plan::planner::PlanOptions;
 use cairn_core::prelude::*;
 use cairn_core::state::remote::PostgresBlobs;
+use cairn_core::state::remote::{Blob, BlobError, Blobs, Condition};
 use cairn_core::state::{RemoteStore, StateStore};
 use cairn_core::testing::MemoryProvider;
 use cairn_tests::{Emulator, AWS, AZURITE, GCP, POSTGRES};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Requests made to every backend's server, counted at the `Blobs` calls.
+static REQUESTS: AtomicUsize = AtomicUsize::new(0);
+
+/// A backend whose requests are counted in [`REQUESTS`].
+#[derive(Debug)]
+struct Counted<B>(B);
+
+#[async_trait::async_trait]
+impl<B: Blobs> Blobs for Counted<B> {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    async fn get(&self, name: &str) -> Result<Option<Blob>, BlobError> {
+        REQUESTS.fetch_add(1, Ordering::SeqCst);
+        self.0.get(name).await
+    }
+    async fn put(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        condition: Condition,
+    ) -> Result<String, BlobError> {
+        REQUESTS.fetch_add(1, Ordering::SeqCst);
+        self.0.put(name, body, condition).await
+    }
+    async fn delete(&self, name: &str) -> Result<(), BlobError> {
+        REQUESTS.fetch_add(1, Ordering::SeqCst);
+        self.0.delete(name).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        REQUESTS.fetch_add(1, Ordering::SeqCst);
+        self.0.list(prefix).await
+    }
+    async fn put_fenced(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        condition: Condition,
+        holder: &str,
+    ) -> Option<Result<Option<String>, BlobError>> {
+        let answer = self.0.put_fenced(name, body, condition, holder).await;
+        if answer.is_some() {
+            REQUESTS.fetch_add(1, Ordering::SeqCst);
+        }
+        answer
+    }
+}
+
+fn counted(blobs: impl Blobs) -> Arc<dyn StateStore> {
+    Arc::new(RemoteStore::new(Counted(blobs)).unwrap())
+}
 
 const N: usize = 1000;
 const RUNS: usize = 3;
@@ -108,7 +163,7 @@ fn main() {
             2.0,
             Box::new(|i| {
                 let blobs = PostgresBlobs::from_url(&url, &format!("bench-{i}")).unwrap();
-                Arc::new(RemoteStore::new(blobs).unwrap())
+                counted(blobs)
             }),
         ),
         (
@@ -118,7 +173,7 @@ fn main() {
                 let blobs =
                     cairn_aws::state::S3Blobs::new(&config, "cairn-bench", &format!("bench-{i}"))
                         .unwrap();
-                Arc::new(RemoteStore::new(blobs).unwrap())
+                counted(blobs)
             }),
         ),
         (
@@ -131,7 +186,7 @@ fn main() {
                     &format!("bench-{i}"),
                 )
                 .unwrap();
-                Arc::new(RemoteStore::new(blobs).unwrap())
+                counted(blobs)
             }),
         ),
         (
@@ -145,16 +200,19 @@ fn main() {
                     &format!("bench-{i}"),
                 )
                 .unwrap();
-                Arc::new(RemoteStore::new(blobs).unwrap())
+                counted(blobs)
             }),
         ),
     ];
     let mut missed = Vec::new();
     for (name, target, open) in backends {
+        let before = REQUESTS.load(Ordering::SeqCst);
         let took = worst(|i| apply_s(&rt, open(i)));
+        let requests = (REQUESTS.load(Ordering::SeqCst) - before) / RUNS;
         let ratio = took / local;
         println!(
-            "backend name={name} n={N} apply_s={took:.3} local_apply_s={local:.3} ratio={ratio:.2} target<={target}"
+            "backend name={name} n={N} apply_s={took:.3} local_apply_s={local:.3} ratio={ratio:.2} target<={target} requests_per_apply={requests} ms_per_request={:.2}",
+            took * 1000.0 / requests.max(1) as f64
         );
         if ratio > target {
             missed.push(name);

@@ -3,10 +3,12 @@
 //! its next write is refused, it sends the cloud nothing more and exits non-zero, leaving
 //! the state the second run's; a run killed (`SIGKILL`) on "another machine" is waited
 //! for and taken over once its lease lapses, within lease + 5 s. Each with the state in a
-//! local file, in PostgreSQL and in S3.
+//! local file, in PostgreSQL, in S3 and in Cloud Storage; stopped with it in Azure Blob.
 
 use cairn_core::state::remote::{Blobs, Condition};
-use cairn_tests::{cairn_command, cairn_with_env, AwsEmulator, Emulator, EmulatorGuard, POSTGRES};
+use cairn_tests::{
+    cairn_command, cairn_with_env, AwsEmulator, Emulator, EmulatorGuard, AZURITE, GCP, POSTGRES,
+};
 use std::process::Child;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,15 +31,19 @@ enum Backend {
     Local,
     Postgres,
     S3,
+    Gcs,
+    AzureBlob,
 }
 
 /// The state store a test's runs share: its `CAIRN_STATE` (none for the default file) and,
 /// for a shared store, the backend itself, to play another machine's part.
 struct State {
     url: Option<String>,
+    /// What the CLI needs besides `CAIRN_STATE` to reach the store.
+    settings: Vec<(&'static str, String)>,
     blobs: Option<Box<dyn Blobs>>,
     rt: tokio::runtime::Runtime,
-    _postgres: Option<EmulatorGuard>,
+    _server: Option<EmulatorGuard>,
 }
 
 /// The key the CLI keeps the test stack's state under in a shared store.
@@ -51,9 +57,10 @@ fn state(backend: Backend, aws: &Emulator) -> State {
     match backend {
         Backend::Local => State {
             url: None,
+            settings: vec![],
             blobs: None,
             rt,
-            _postgres: None,
+            _server: None,
         },
         Backend::Postgres => {
             let pg = Emulator::shared(POSTGRES);
@@ -61,9 +68,10 @@ fn state(backend: Backend, aws: &Emulator) -> State {
             let blobs = cairn_core::state::remote::PostgresBlobs::from_url(&url, KEY).unwrap();
             State {
                 url: Some(url),
+                settings: vec![],
                 blobs: Some(Box::new(blobs)),
                 rt,
-                _postgres: Some(pg),
+                _server: Some(pg),
             }
         }
         Backend::S3 => {
@@ -71,9 +79,42 @@ fn state(backend: Backend, aws: &Emulator) -> State {
             let blobs = cairn_aws::state::S3Blobs::new(&config, "cairn-state", KEY).unwrap();
             State {
                 url: Some("s3://cairn-state".into()),
+                settings: vec![],
                 blobs: Some(Box::new(blobs)),
                 rt,
-                _postgres: None,
+                _server: None,
+            }
+        }
+        Backend::Gcs => {
+            let gcp = Emulator::shared(GCP);
+            crate::state_backends::gcs_bucket(&gcp);
+            let endpoint = gcp.endpoint();
+            let blobs =
+                cairn_gcp::state::GcsBlobs::new(Some(&endpoint), "cairn-state", KEY).unwrap();
+            State {
+                url: Some("gs://cairn-state".into()),
+                settings: vec![("CAIRN_GCP_ENDPOINT", endpoint)],
+                blobs: Some(Box::new(blobs)),
+                rt,
+                _server: Some(gcp),
+            }
+        }
+        Backend::AzureBlob => {
+            let azurite = Emulator::shared(AZURITE);
+            let cs = azurite.azurite_connection_string();
+            let blobs = cairn_azure::state::AzureBlobs::from_connection_string(
+                &cs,
+                "devstoreaccount1",
+                "cairn-state",
+                KEY,
+            )
+            .unwrap();
+            State {
+                url: Some("azblob://devstoreaccount1/cairn-state".into()),
+                settings: vec![("AZURE_STORAGE_CONNECTION_STRING", cs)],
+                blobs: Some(Box::new(blobs)),
+                rt,
+                _server: Some(azurite),
             }
         }
     }
@@ -123,6 +164,7 @@ fn env(endpoint: &str, state: &State) -> Vec<(&'static str, String)> {
     if state.url.is_none() {
         env.clear();
     }
+    env.extend(state.settings.iter().cloned());
     env.extend([
         ("AWS_ENDPOINT_URL", endpoint.to_string()),
         ("AWS_REGION", "us-east-1".into()),
@@ -377,4 +419,19 @@ fn a_run_killed_holding_a_postgresql_lease_is_taken_over_within_its_lease_and_fi
 #[test]
 fn a_run_killed_holding_an_s3_lease_is_taken_over_within_its_lease_and_five_seconds() {
     killed_run_taken_over(Backend::S3);
+}
+
+#[test]
+fn a_run_stopped_past_its_gcs_lease_is_taken_over_and_refused_when_it_resumes() {
+    stopped_run_taken_over(Backend::Gcs);
+}
+
+#[test]
+fn a_run_killed_holding_a_gcs_lease_is_taken_over_within_its_lease_and_five_seconds() {
+    killed_run_taken_over(Backend::Gcs);
+}
+
+#[test]
+fn a_run_stopped_past_its_azure_blob_lease_is_taken_over_and_refused_when_it_resumes() {
+    stopped_run_taken_over(Backend::AzureBlob);
 }

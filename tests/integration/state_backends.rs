@@ -373,3 +373,62 @@ fn gcs_refuses_what_cloud_storage_would_and_names_the_store() {
         other => panic!("a missing bucket must fail the lock, got {:?}", other.err()),
     }
 }
+
+/// A run of many appends leaves one journal entry each; its unlock's compaction folds them
+/// into the snapshot and removes every one, through the backend's batch call (PostgreSQL's
+/// one statement, S3's DeleteObjects) or many removals at once (GCS, Azure Blob).
+fn compaction_removes_the_journal(
+    store: RemoteStore,
+    inspect: &dyn cairn_core::state::remote::Blobs,
+    rt: &tokio::runtime::Runtime,
+) {
+    let journal = |rt: &tokio::runtime::Runtime| rt.block_on(inspect.list("journal/")).unwrap();
+    let mut s = store.lock("apply").unwrap();
+    s.init("leftovers", "memory").unwrap();
+    for i in 0..40 {
+        s.append(&[Mutation::Put(thing(i))]).unwrap();
+    }
+    assert_eq!(journal(rt).len(), 40, "{}", inspect.describe());
+    s.unlock().unwrap();
+    assert_eq!(journal(rt), Vec::<String>::new(), "{}", inspect.describe());
+    assert_eq!(store.read().unwrap().unwrap().resources.len(), 40);
+}
+
+#[test]
+fn a_compaction_removes_every_journal_entry_on_every_backend() {
+    let aws = AwsEmulator::shared();
+    let pg = Emulator::shared(POSTGRES);
+    let azurite = Emulator::shared(AZURITE);
+    let gcp = Emulator::shared(GCP);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let url = pg.postgres_url();
+    let inspect = PostgresBlobs::from_url(&url, "leftovers.pg").unwrap();
+    compaction_removes_the_journal(postgres(&url, "leftovers.pg"), &inspect, &rt);
+
+    let (config, _s3rt) = s3_setup(&aws);
+    let s3 = || S3Blobs::new(&config, "cairn-state", "leftovers.s3").unwrap();
+    compaction_removes_the_journal(RemoteStore::new(s3()).unwrap(), &s3(), &rt);
+
+    gcs_bucket(&gcp);
+    compaction_removes_the_journal(
+        RemoteStore::new(gcs(&gcp, "leftovers.gcs")).unwrap(),
+        &gcs(&gcp, "leftovers.gcs"),
+        &rt,
+    );
+
+    let cs = azurite.azurite_connection_string();
+    let azure = || {
+        cairn_azure::state::AzureBlobs::from_connection_string(
+            &cs,
+            "devstoreaccount1",
+            "cairn-state",
+            "leftovers.azure",
+        )
+        .unwrap()
+    };
+    compaction_removes_the_journal(RemoteStore::new(azure()).unwrap(), &azure(), &rt);
+}

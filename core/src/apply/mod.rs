@@ -4,7 +4,11 @@
 //! provider call that finished and the pending-operation records of every call about to
 //! start, appends them to state as one batch (one fsync), and only then starts the calls. So
 //! a record is durable before its call begins, and a chain of N resources costs N fsyncs,
-//! not 2N. A failure marks the node's dependents skipped; independent branches go on.
+//! not 2N. When a call finishes while others run, the scheduler waits for them up to as
+//! long as the last append took (20 ms at most) before it appends: where appends are round
+//! trips to a shared store, a wide stack then costs one append per wave of calls rather
+//! than one per call, and where they are cheap it barely waits. A failure marks the
+//! node's dependents skipped; independent branches go on.
 //!
 //! `step.rs` holds what one step sends and what its answer records; this file only decides
 //! when steps start and when their records are appended.
@@ -30,6 +34,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use step::{lookup, prepare, prune_fresh, record, reveal_secrets, Call, Outcome, Prepared};
 use tokio::task::JoinSet;
+
+/// The longest a finished call's record waits for other calls to finish, to share their
+/// append (see [`apply`]): at most as long as the last append took.
+const GATHER_AT_MOST: Duration = Duration::from_millis(20);
 
 /// How to apply.
 #[derive(Clone)]
@@ -207,6 +215,7 @@ pub async fn apply(
         fresh,
         batch: Vec::new(),
         recorded: Vec::new(),
+        last_commit: Duration::ZERO,
         calls: HashMap::default(),
         in_flight: JoinSet::new(),
         slots: Arc::new(Slots::default()),
@@ -239,6 +248,17 @@ pub async fn apply(
         while let Some(r) = walk.in_flight.try_join_next() {
             done.push(Some(r));
         }
+        // Group commit: calls still running that finish within about one append's time
+        // are recorded by the same append as this one, instead of one append each.
+        // (Not below the timer's millisecond: an append that quick is not worth a wait.)
+        let gather = walk.last_commit.min(GATHER_AT_MOST);
+        let until = tokio::time::Instant::now() + gather;
+        while gather >= Duration::from_millis(1) && walk.in_flight.len() > walk.slots.parked() {
+            match tokio::time::timeout_at(until, walk.in_flight.join_next()).await {
+                Ok(Some(r)) => done.push(Some(r)),
+                _ => break,
+            }
+        }
         for joined in done.into_iter().flatten() {
             match joined {
                 Ok((n, result)) => walk.finished(n, result),
@@ -264,6 +284,8 @@ struct Walk<'a> {
     batch: Vec<Mutation>,
     /// Addresses recorded by the last commit, to prune from `fresh`.
     recorded: Vec<Text>,
+    /// How long the last append took.
+    last_commit: Duration,
     /// Calls in flight: their pending record and when they started.
     calls: HashMap<NodeIndex, (PendingOperation, Instant)>,
     in_flight: JoinSet<(NodeIndex, Result<Outcome, ProviderError>)>,
@@ -321,7 +343,9 @@ impl Walk<'_> {
     /// Append the batch (if any) to state.
     fn commit(&mut self) -> Result<(), ApplyError> {
         if !self.batch.is_empty() {
+            let started = Instant::now();
             self.session.append(&self.batch)?;
+            self.last_commit = started.elapsed();
             self.batch.clear();
             prune_fresh(&mut self.fresh, &mut self.recorded);
         }

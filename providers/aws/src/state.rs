@@ -215,6 +215,41 @@ impl Blobs for S3Blobs {
         Ok(())
     }
 
+    /// DeleteObjects, a thousand keys a request (S3's limit), quietly: only failures are
+    /// answered, and any one of them fails the call.
+    async fn delete_many(&self, names: &[String]) -> Result<(), BlobError> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        for chunk in names.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|name| ObjectIdentifier::builder().key(self.key(name)).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| BlobError::Failed(format!("S3: {e}")))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| BlobError::Failed(format!("S3: {e}")))?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(failed)?;
+            if let Some(e) = out.errors().first() {
+                return Err(BlobError::Failed(format!(
+                    "S3 DeleteObjects: {} {}: {}",
+                    e.key().unwrap_or_default(),
+                    e.code().unwrap_or_default(),
+                    e.message().unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         let root = format!("{}/", self.prefix);
         let mut names = Vec::new();

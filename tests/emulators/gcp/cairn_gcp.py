@@ -336,6 +336,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # the call log is the record; keep stderr quiet
         pass
 
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's algorithm
+        # holds the body until the client's delayed ACK, some 40 ms a request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def send_json(self, code, obj):
         data = json.dumps(obj).encode("utf-8")
         self.send_response(code)
@@ -512,6 +518,8 @@ def splice(conn):
     if GRPC_PORT is None:
         return
     upstream = socket.create_connection(("127.0.0.1", GRPC_PORT))
+    for end in (conn, upstream):
+        end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def pump(src, dst):
         try:

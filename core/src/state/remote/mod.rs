@@ -77,6 +77,9 @@ pub enum BlobError {
     Failed(String),
 }
 
+/// Removals [`Blobs::delete_many`] keeps in flight at once by default.
+pub const DELETES_AT_ONCE: usize = 16;
+
 /// The calls a shared backend makes available. Names are relative to the store (a key
 /// prefix, a row key) and use `/` between parts.
 #[async_trait::async_trait]
@@ -96,6 +99,21 @@ pub trait Blobs: Send + Sync + std::fmt::Debug + 'static {
     async fn delete(&self, name: &str) -> Result<(), BlobError>;
     /// Names that start with `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
+    /// Remove every one of `names` (removing what is not there succeeds). Backends with a
+    /// batch call (one statement, S3's DeleteObjects) override it; by default up to
+    /// [`DELETES_AT_ONCE`] removals are in flight together, since a compaction removes
+    /// hundreds of journal entries and one round trip after another is what a shared
+    /// store is slow at.
+    async fn delete_many(&self, names: &[String]) -> Result<(), BlobError> {
+        use futures_util::{StreamExt, TryStreamExt};
+        // Made lazily (they run only when polled), collected first so that each is a
+        // plain boxed future rather than a closure's.
+        let removals: Vec<_> = names.iter().map(|name| self.delete(name)).collect();
+        futures_util::stream::iter(removals)
+            .buffer_unordered(DELETES_AT_ONCE)
+            .try_collect::<()>()
+            .await
+    }
     /// [`Blobs::put`], made only while the lock object (`lock`) names `holder` (a lock id)
     /// as its holder, checked in the same atomic step as the write: the new version, or
     /// `Ok(None)` when nothing was written (the condition failed, or the lock moved).
@@ -357,6 +375,16 @@ impl Inner {
             .map_err(|e| self.failed(&doing, e))
     }
 
+    async fn delete_many(&self, names: &[String]) -> Result<(), StateError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let doing = format!("removing {} objects ({}, ...)", names.len(), names[0]);
+        self.call(&doing, self.blobs.delete_many(names))
+            .await?
+            .map_err(|e| self.failed(&doing, e))
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StateError> {
         let doing = format!("listing {prefix}");
         self.call(&doing, self.blobs.list(prefix))
@@ -517,11 +545,15 @@ impl Inner {
                 continue;
             };
             // Entries folded in just now, and any older leftovers, are never read again.
-            for name in self.list(layout::JOURNAL).await? {
-                if layout::entry_position(&name).is_some_and(|at| at.0 < info.generation) {
-                    self.delete(&name).await?;
-                }
-            }
+            let stale: Vec<String> = self
+                .list(layout::JOURNAL)
+                .await?
+                .into_iter()
+                .filter(|name| {
+                    layout::entry_position(name).is_some_and(|at| at.0 < info.generation)
+                })
+                .collect();
+            self.delete_many(&stale).await?;
             loaded.version = version;
             loaded.base = position;
             loaded.end = position;
@@ -627,9 +659,7 @@ impl Inner {
             .into_iter()
             .filter(|n| layout::history_serial(n).is_some())
             .collect();
-        for name in kept.iter().take(kept.len().saturating_sub(KEEP_HISTORY)) {
-            self.delete(name).await?;
-        }
-        Ok(())
+        let old = kept.len().saturating_sub(KEEP_HISTORY);
+        self.delete_many(&kept[..old]).await
     }
 }

@@ -352,6 +352,20 @@ impl Blobs for PostgresBlobs {
         Ok(())
     }
 
+    /// One statement for all of them.
+    async fn delete_many(&self, names: &[String]) -> Result<(), BlobError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "DELETE FROM {} WHERE store = $1 AND name = ANY($2)",
+            self.table()
+        );
+        client
+            .execute(&sql, &[&self.key, &names])
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         let client = self.client().await?;
         let sql = format!(

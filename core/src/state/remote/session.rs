@@ -295,9 +295,7 @@ impl RemoteSession {
             inner.put(&history.0, history.1, Condition::Always).await?;
             // Leftovers are harmless (never read); a failed removal is retried by the next
             // lock's sweep.
-            for name in written {
-                let _ = inner.delete(&name).await;
-            }
+            let _ = inner.delete_many(&written).await;
             Ok(())
         })
     }
@@ -409,9 +407,8 @@ impl StateSession for RemoteSession {
                 return Ok(Err(reason));
             }
             for prefix in [layout::JOURNAL, layout::HISTORY] {
-                for name in inner.list(prefix).await? {
-                    inner.delete(&name).await?;
-                }
+                let names = inner.list(prefix).await?;
+                inner.delete_many(&names).await?;
             }
             inner.delete(layout::STATE).await?;
             // The lock goes last, and only while it is still this session's.
