@@ -197,6 +197,11 @@ from gcp_sql import CloudSql
 from gcp_sql_postgres import Servers
 from gcp_storage import Media, Storage
 
+# grpcio (Cloud Storage's gRPC API) registers fork handlers that run in every child the
+# emulator forks (the Cloud SQL servers' psql, with a preexec_fn) and can fail it there
+# ("epoll_wait error: Bad file descriptor"). The children only exec: no handlers needed.
+os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
+
 LOCK = threading.RLock()
 RELEASED = threading.Condition(LOCK)
 
