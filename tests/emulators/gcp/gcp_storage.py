@@ -60,8 +60,8 @@ def rfc3339(t):
 
 
 class Storage:
-    def __init__(self, settings):
-        self.settings = settings
+    def __init__(self):
+        # Faults, holds and the call log reach it through cairn_gcp.call(), as for JSON.
         self.reset()
 
     def reset(self):
