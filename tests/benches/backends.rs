@@ -23,19 +23,34 @@ use std::time::Instant;
 
 /// Requests made to every backend's server, counted at the `Blobs` calls.
 static REQUESTS: AtomicUsize = AtomicUsize::new(0);
+/// Microseconds spent waiting for those requests.
+static WAITED_US: AtomicUsize = AtomicUsize::new(0);
 
-/// A backend whose requests are counted in [`REQUESTS`].
+/// `call`, its time added to [`WAITED_US`].
+async fn timed<T>(call: impl std::future::Future<Output = T>) -> T {
+    let started = Instant::now();
+    let out = call.await;
+    WAITED_US.fetch_add(started.elapsed().as_micros() as usize, Ordering::SeqCst);
+    out
+}
+
+/// A backend whose requests are counted in [`REQUESTS`]. `batch_removals`: the backend
+/// removes many objects in one request (PostgreSQL, S3's DeleteObjects); otherwise each
+/// removal is one request, however many are in flight together.
 #[derive(Debug)]
-struct Counted<B>(B);
+struct Counted<B> {
+    blobs: B,
+    batch_removals: bool,
+}
 
 #[async_trait::async_trait]
 impl<B: Blobs> Blobs for Counted<B> {
     fn describe(&self) -> String {
-        self.0.describe()
+        self.blobs.describe()
     }
     async fn get(&self, name: &str) -> Result<Option<Blob>, BlobError> {
         REQUESTS.fetch_add(1, Ordering::SeqCst);
-        self.0.get(name).await
+        timed(self.blobs.get(name)).await
     }
     async fn put(
         &self,
@@ -44,15 +59,15 @@ impl<B: Blobs> Blobs for Counted<B> {
         condition: Condition,
     ) -> Result<String, BlobError> {
         REQUESTS.fetch_add(1, Ordering::SeqCst);
-        self.0.put(name, body, condition).await
+        timed(self.blobs.put(name, body, condition)).await
     }
     async fn delete(&self, name: &str) -> Result<(), BlobError> {
         REQUESTS.fetch_add(1, Ordering::SeqCst);
-        self.0.delete(name).await
+        timed(self.blobs.delete(name)).await
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         REQUESTS.fetch_add(1, Ordering::SeqCst);
-        self.0.list(prefix).await
+        timed(self.blobs.list(prefix)).await
     }
     async fn put_fenced(
         &self,
@@ -61,16 +76,30 @@ impl<B: Blobs> Blobs for Counted<B> {
         condition: Condition,
         holder: &str,
     ) -> Option<Result<Option<String>, BlobError>> {
-        let answer = self.0.put_fenced(name, body, condition, holder).await;
+        let answer = timed(self.blobs.put_fenced(name, body, condition, holder)).await;
         if answer.is_some() {
             REQUESTS.fetch_add(1, Ordering::SeqCst);
         }
         answer
     }
+    fn fences_writes(&self) -> bool {
+        self.blobs.fences_writes()
+    }
+    async fn delete_many(&self, names: &[String]) -> Result<(), BlobError> {
+        let requests = if self.batch_removals { 1 } else { names.len() };
+        REQUESTS.fetch_add(requests, Ordering::SeqCst);
+        timed(self.blobs.delete_many(names)).await
+    }
 }
 
-fn counted(blobs: impl Blobs) -> Arc<dyn StateStore> {
-    Arc::new(RemoteStore::new(Counted(blobs)).unwrap())
+fn counted(blobs: impl Blobs, batch_removals: bool) -> Arc<dyn StateStore> {
+    Arc::new(
+        RemoteStore::new(Counted {
+            blobs,
+            batch_removals,
+        })
+        .unwrap(),
+    )
 }
 
 const N: usize = 1000;
@@ -163,7 +192,7 @@ fn main() {
             2.0,
             Box::new(|i| {
                 let blobs = PostgresBlobs::from_url(&url, &format!("bench-{i}")).unwrap();
-                counted(blobs)
+                counted(blobs, true)
             }),
         ),
         (
@@ -173,7 +202,7 @@ fn main() {
                 let blobs =
                     cairn_aws::state::S3Blobs::new(&config, "cairn-bench", &format!("bench-{i}"))
                         .unwrap();
-                counted(blobs)
+                counted(blobs, true)
             }),
         ),
         (
@@ -186,7 +215,7 @@ fn main() {
                     &format!("bench-{i}"),
                 )
                 .unwrap();
-                counted(blobs)
+                counted(blobs, false)
             }),
         ),
         (
@@ -200,18 +229,20 @@ fn main() {
                     &format!("bench-{i}"),
                 )
                 .unwrap();
-                counted(blobs)
+                counted(blobs, false)
             }),
         ),
     ];
     let mut missed = Vec::new();
     for (name, target, open) in backends {
         let before = REQUESTS.load(Ordering::SeqCst);
+        let waited_before = WAITED_US.load(Ordering::SeqCst);
         let took = worst(|i| apply_s(&rt, open(i)));
         let requests = (REQUESTS.load(Ordering::SeqCst) - before) / RUNS;
+        let waited = (WAITED_US.load(Ordering::SeqCst) - waited_before) as f64 / 1e6 / RUNS as f64;
         let ratio = took / local;
         println!(
-            "backend name={name} n={N} apply_s={took:.3} local_apply_s={local:.3} ratio={ratio:.2} target<={target} requests_per_apply={requests} ms_per_request={:.2}",
+            "backend name={name} n={N} apply_s={took:.3} local_apply_s={local:.3} ratio={ratio:.2} target<={target} requests_per_apply={requests} ms_per_request={:.2} waiting_s={waited:.3}",
             took * 1000.0 / requests.max(1) as f64
         );
         if ratio > target {

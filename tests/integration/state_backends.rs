@@ -374,23 +374,37 @@ fn gcs_refuses_what_cloud_storage_would_and_names_the_store() {
     }
 }
 
-/// A run of many appends leaves one journal entry each; its unlock's compaction folds them
-/// into the snapshot and removes every one, through the backend's batch call (PostgreSQL's
-/// one statement, S3's DeleteObjects) or many removals at once (GCS, Azure Blob).
+/// A run of many appends leaves one journal entry each: an object of its own where the
+/// backend checks the lock with a write (PostgreSQL), an entry of the lock object's tail on
+/// an object store. Its unlock's compaction folds them into the snapshot and removes every
+/// one: the objects through the backend's batch call (PostgreSQL's one statement), the tail
+/// by the release's write of the lock.
 fn compaction_removes_the_journal(
     store: RemoteStore,
     inspect: &dyn cairn_core::state::remote::Blobs,
     rt: &tokio::runtime::Runtime,
 ) {
     let journal = |rt: &tokio::runtime::Runtime| rt.block_on(inspect.list("journal/")).unwrap();
+    let lock = |rt: &tokio::runtime::Runtime| {
+        let body = rt.block_on(inspect.get("lock")).unwrap().unwrap().body;
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+    };
     let mut s = store.lock("apply").unwrap();
     s.init("leftovers", "memory").unwrap();
     for i in 0..40 {
         s.append(&[Mutation::Put(thing(i))]).unwrap();
     }
-    assert_eq!(journal(rt).len(), 40, "{}", inspect.describe());
+    let (objects, in_lock) = if inspect.fences_writes() {
+        (40, 0)
+    } else {
+        (0, 40)
+    };
+    assert_eq!(journal(rt).len(), objects, "{}", inspect.describe());
+    let tail = lock(rt)["tail"].as_array().map_or(0, Vec::len);
+    assert_eq!(tail, in_lock, "{}", inspect.describe());
     s.unlock().unwrap();
     assert_eq!(journal(rt), Vec::<String>::new(), "{}", inspect.describe());
+    assert_eq!(lock(rt).get("tail"), None, "{}", inspect.describe());
     assert_eq!(store.read().unwrap().unwrap().resources.len(), 40);
 }
 

@@ -176,6 +176,11 @@ fn crash_keeps_writes_and_lock(f: StoreFactory<'_>) {
         "the lock must survive a crash"
     );
     store.force_unlock(&id).unwrap();
+    let st = store.read().unwrap().expect("state after a forced unlock");
+    assert!(
+        st.resources.contains_key("t.a"),
+        "breaking a crashed run's lock must keep its acknowledged appends"
+    );
     let s = store.lock("recovered").unwrap();
     assert!(s.state().resources.contains_key("t.a"));
     s.unlock().unwrap();

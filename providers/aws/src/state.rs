@@ -1,8 +1,8 @@
 //! Shared state in S3: [`S3Blobs`], the backend of cairn-core's
 //! [`RemoteStore`](cairn_core::state::RemoteStore) for `s3://bucket/key`.
 //!
-//! Every object of one stack's state lives under `key/` in the bucket (`key/lock`,
-//! `key/state`, `key/journal/…`, `key/history/…`). Conditional writes are S3's own:
+//! Every object of one stack's state lives under `key/` in the bucket (`key/lock`, whose
+//! tail carries the journal's newest entries, `key/state`, `key/history/…`). Conditional writes are S3's own:
 //! `If-None-Match: *` for an object that must not exist yet, `If-Match: <ETag>` for one
 //! that must still be the version read, both answered `412 Precondition Failed` (or
 //! `409 ConditionalRequestConflict` while another conditional write of the key is in

@@ -1,7 +1,8 @@
 //! The objects a remote store keeps, and their encodings.
 //!
 //! ```text
-//! lock                      {"cairn_lock":1,"generation":G,"holder":{LockInfo}|null}
+//! lock                      {"cairn_lock":1,"generation":G,"holder":{LockInfo}|null,
+//!                            "tail":[{"at":[G,N],"lineage":…,"serial":S,"crc":"…","batch":"<batch JSON>"}…]}
 //! state                     {"cairn_remote":1,"generation":G,"seq":N}\n<snapshot>
 //! journal/<G:020>.<N:020>   {"cairn_journal":3,"lineage":…,"serial":S,"crc":"…"}\n<batch JSON>
 //! history/<S:020>           <snapshot>  (the state as it was at serial S)
@@ -13,6 +14,14 @@
 //! entries of an older generation are left over from a run whose lock was taken over (or
 //! from a compaction that stopped before removing them) and are never read. Zero-padded
 //! numbers make the names sort as the entries were written.
+//!
+//! Where entries are kept depends on the backend. One that checks the lock in the same
+//! step as a write (PostgreSQL) keeps each as an object of its own under `journal/`. An
+//! object store cannot, so there entries ride in the lock object's `tail`: an append is one
+//! conditional write of the lock, which both fences it (a run whose lock was taken over
+//! fails the condition) and renews the lease, instead of a write and a read of the lock.
+//! The tail holds the entries after the snapshot's position (and, until the next write of
+//! the lock, some the snapshot already holds, which readers skip); a compaction empties it.
 
 use super::super::snapshot;
 use super::super::{LockInfo, Mutation, State, StateError};
@@ -25,6 +34,70 @@ pub(super) struct Slot {
     pub cairn_lock: u32,
     pub generation: u64,
     pub holder: Option<LockInfo>,
+    /// Journal entries kept in the lock object (object stores), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tail: Vec<TailEntry>,
+}
+
+/// A journal entry kept in the lock object. The batch is its JSON text as a string, so a
+/// tool that rewrites the lock object in another layout (a hand edit of the holder, `jq`)
+/// keeps it exactly and its checksum holds; the string stays as written (`RawValue`), so a
+/// rewrite of the lock object by cairn never encodes it again.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct TailEntry {
+    pub at: Position,
+    pub lineage: String,
+    pub serial: u64,
+    pub crc: String,
+    pub batch: Box<serde_json::value::RawValue>,
+}
+
+impl TailEntry {
+    pub fn new(at: Position, lineage: &str, serial: u64, batch: &[Mutation]) -> Self {
+        let text = serde_json::to_string(batch).unwrap_or_else(|_| "[]".into());
+        let crc = format!("{:08x}", crc32fast::hash(text.as_bytes()));
+        // A string's JSON is always valid JSON.
+        let literal = serde_json::to_string(&text).unwrap_or_else(|_| "\"[]\"".into());
+        let batch = serde_json::value::RawValue::from_string(literal)
+            .expect("a JSON string literal is a JSON value");
+        TailEntry {
+            at,
+            lineage: lineage.to_string(),
+            serial,
+            crc,
+            batch,
+        }
+    }
+
+    /// Its batch, once its checksum holds; `Err` says what is wrong.
+    pub fn decode(&self) -> Result<Vec<Mutation>, String> {
+        let text: String = serde_json::from_str(self.batch.get())
+            .map_err(|e| format!("its batch is not the JSON string cairn writes: {e}"))?;
+        let crc = format!("{:08x}", crc32fast::hash(text.as_bytes()));
+        if crc != self.crc {
+            return Err(format!(
+                "it fails its checksum (crc32 {crc}, recorded {}): changed or damaged after it \
+                 was written",
+                self.crc
+            ));
+        }
+        serde_json::from_str(&text).map_err(|e| format!("batch unreadable: {e}"))
+    }
+
+    /// About how many bytes it adds to the lock object.
+    pub fn size(&self) -> usize {
+        self.batch.get().len() + self.lineage.len() + 64
+    }
+
+    /// The same entry (a write of it that landed though its answer was lost).
+    pub fn same_as(&self, other: &TailEntry) -> bool {
+        self.at == other.at && self.crc == other.crc && self.serial == other.serial
+    }
+
+    /// How it is named in messages, like the entry objects are.
+    pub fn name(&self) -> String {
+        format!("{LOCK} (entry {})", entry_name(self.at))
+    }
 }
 
 impl Slot {

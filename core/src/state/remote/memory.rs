@@ -20,6 +20,8 @@ pub struct MemoryBlobs {
     next_version: Arc<AtomicU64>,
     frozen: Arc<AtomicBool>,
     failing: Arc<AtomicUsize>,
+    sparing: Arc<AtomicUsize>,
+    losing: Arc<AtomicUsize>,
     calls: Arc<AtomicUsize>,
     fenced_writes: bool,
 }
@@ -46,7 +48,20 @@ impl MemoryBlobs {
 
     /// The next `n` requests fail with a backend error.
     pub fn fail_next(&self, n: usize) {
+        self.fail_after(0, n);
+    }
+
+    /// After `spared` more requests are answered, the next `n` fail with a backend error
+    /// (to fail one step of a longer operation).
+    pub fn fail_after(&self, spared: usize, n: usize) {
+        self.sparing.store(spared, Ordering::SeqCst);
         self.failing.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` writes are made, but answer with a backend error (an answer lost on
+    /// the way back).
+    pub fn lose_next_answers(&self, n: usize) {
+        self.losing.store(n, Ordering::SeqCst);
     }
 
     /// Requests answered so far.
@@ -78,6 +93,12 @@ impl MemoryBlobs {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         self.calls.fetch_add(1, Ordering::SeqCst);
+        let spared = self
+            .sparing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if spared.is_ok() {
+            return Ok(());
+        }
         let failing = self
             .failing
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
@@ -115,7 +136,14 @@ impl Blobs for MemoryBlobs {
     ) -> Result<String, BlobError> {
         self.gate().await?;
         let mut objects = self.objects.lock().unwrap();
-        self.write(&mut objects, name, body, condition)
+        let written = self.write(&mut objects, name, body, condition);
+        let lost = self
+            .losing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        match (written, lost) {
+            (Ok(_), Ok(_)) => Err(BlobError::Failed("answer lost".into())),
+            (written, _) => written,
+        }
     }
 
     async fn put_fenced(
@@ -144,6 +172,10 @@ impl Blobs for MemoryBlobs {
             Err(BlobError::Conflict) => Ok(None),
             Err(e) => Err(e),
         })
+    }
+
+    fn fences_writes(&self) -> bool {
+        self.fenced_writes
     }
 
     async fn delete(&self, name: &str) -> Result<(), BlobError> {

@@ -9,12 +9,17 @@
 //! - **The lock is a lease in one object** (`lock`), taken and renewed by conditional
 //!   writes, so of any number of racing runs exactly one wins. It carries the fencing
 //!   generation, which only grows (a released lock keeps it).
-//! - **Appends are small objects** (`journal/<generation>.<seq>`), written only if absent;
-//!   the snapshot (`state`) is rewritten at compaction and says which entries it holds.
+//! - **Appends are one conditional write each.** On an object store an entry rides in the
+//!   lock object's tail, written only if the lock is still at the version this run last
+//!   wrote: the write that records it is the one that proves the lock still this run's,
+//!   and renews the lease too. Where the backend checks the lock in the same step as a
+//!   write ([`Blobs::put_fenced`]: PostgreSQL), entries are small objects of their own
+//!   (`journal/<generation>.<seq>`). The snapshot (`state`) is rewritten at compaction
+//!   and says which entries it holds.
 //! - **Fencing.** Taking a lock seals the snapshot at the new generation, so entries of any
 //!   older generation are never read again; every write is checked against the lock (in
-//!   the same statement where the backend can, [`Blobs::put_fenced`]; by a read of the lock
-//!   after it on object stores), so a write that returns `Ok` was made while the lock was
+//!   same write where it is the lock object, in the same statement where the backend can;
+//!   by a read of the lock after it otherwise), so a write that returns `Ok` was made while the lock was
 //!   the writer's, and is seen by whoever takes the lock next. A writer that finds the lock taken over gets
 //!   [`StateError::LeaseLost`], and a compaction of a stale writer fails its condition on
 //!   the sealed snapshot.
@@ -29,6 +34,7 @@ mod layout;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod requests;
 mod runner;
 mod session;
 
@@ -37,7 +43,7 @@ pub use memory::MemoryBlobs;
 pub use postgres::PostgresBlobs;
 
 use super::*;
-use layout::{Position, Slot, SlotRead};
+use layout::{Position, Slot, SlotRead, TailEntry};
 use runner::Runner;
 use session::{RemoteLease, RemoteSession};
 use std::sync::Mutex;
@@ -129,6 +135,11 @@ pub trait Blobs: Send + Sync + std::fmt::Debug + 'static {
         let _ = (name, body, condition, holder);
         None
     }
+    /// Whether [`Blobs::put_fenced`] checks the lock (then journal entries are objects of
+    /// their own, each one write); when not, they ride in the lock object.
+    fn fences_writes(&self) -> bool {
+        false
+    }
 }
 
 /// A state store on a [`Blobs`] backend: PostgreSQL, S3, GCS or Azure Blob through their
@@ -153,6 +164,10 @@ struct Loaded {
     state: State,
     /// The snapshot's version, for a conditional rewrite.
     version: String,
+    /// The snapshot's size in bytes.
+    size: usize,
+    /// The entry objects listed when it was read.
+    listed: Vec<String>,
     /// The snapshot's own position.
     base: Position,
     /// The last entry read on top of it (the base when none).
@@ -222,7 +237,7 @@ impl StateStore for RemoteStore {
     }
 
     fn read(&self) -> Result<Option<State>, StateError> {
-        self.run(|inner| async move { Ok(inner.load().await?.map(|l| l.state)) })
+        self.run(|inner| async move { Ok(inner.load(None).await?.map(|l| l.state)) })
     }
 
     fn lock(&self, operation: &str) -> Result<Box<dyn StateSession>, StateError> {
@@ -254,160 +269,35 @@ impl StateStore for RemoteStore {
 }
 
 impl Inner {
-    fn location(&self) -> String {
-        self.blobs.describe()
-    }
-
-    /// Run `work` on the store's thread and wait for it.
-    fn block<T: Send + 'static>(
-        &self,
-        work: impl std::future::Future<Output = Result<T, StateError>> + Send + 'static,
-    ) -> Result<T, StateError> {
-        self.runner.run(work).unwrap_or_else(|| {
-            Err(StateError::Backend {
-                location: self.location(),
-                message: "a request to the state store ended without an answer (its client panicked, or the store's thread is gone)".into(),
-            })
-        })
-    }
-
-    fn failed(&self, doing: &str, e: BlobError) -> StateError {
-        StateError::Backend {
-            location: self.location(),
-            message: format!("{doing}: {e}"),
+    /// The entries the lock object carries (object stores), read before anything else: the
+    /// snapshot read after them is as new or newer, and every entry after it is among them
+    /// (a compaction drops entries from the lock only once the snapshot holds them).
+    async fn tail(&self) -> Result<Vec<TailEntry>, StateError> {
+        match self.slot().await? {
+            None => Ok(Vec::new()),
+            Some((SlotRead::Slot(slot), _)) => Ok(slot.tail),
+            Some((SlotRead::Unreadable { detail, id }, _)) => Err(self.corrupt(format!(
+                "the lock object is {detail}; the newest journal entries are kept in it, so the \
+                 state cannot be read whole. If it was written by hand, `cairn state unlock \
+                 {id}` replaces it with an empty lock"
+            ))),
         }
     }
 
-    fn corrupt(&self, reason: String) -> StateError {
-        StateError::Corrupt {
-            location: self.location(),
-            reason,
-        }
-    }
-
-    /// One backend call, bounded by the request timeout.
-    async fn call<T>(
-        &self,
-        doing: &str,
-        call: impl std::future::Future<Output = Result<T, BlobError>>,
-    ) -> Result<Result<T, BlobError>, StateError> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(Err(BlobError::Conflict)) => Ok(Err(BlobError::Conflict)),
-            Ok(Err(e)) => Err(self.failed(doing, e)),
-            Ok(Ok(v)) => Ok(Ok(v)),
-            Err(_) => Err(self.failed(
-                doing,
-                BlobError::Failed(format!(
-                    "no answer within {}s (the endpoint may be down or frozen)",
-                    self.timeout.as_secs_f64()
-                )),
-            )),
-        }
-    }
-
-    async fn get(&self, name: &str) -> Result<Option<Blob>, StateError> {
-        let doing = format!("reading {name}");
-        self.call(&doing, self.blobs.get(name))
-            .await?
-            .map_err(|e| self.failed(&doing, e))
-    }
-
-    /// A conditional write: `Ok(None)` when its condition did not hold. A write whose
-    /// answer was lost lands anyway, and the SDK's retry of it then fails its condition:
-    /// when the object holds exactly what was written, the write is taken as done.
-    async fn put(
-        &self,
-        name: &str,
-        body: Vec<u8>,
-        condition: Condition,
-    ) -> Result<Option<String>, StateError> {
-        let doing = format!("writing {name}");
-        match self
-            .call(&doing, self.blobs.put(name, body.clone(), condition))
-            .await?
-        {
-            Ok(v) => Ok(Some(v)),
-            Err(_) => self.put_landed(name, &body).await,
-        }
-    }
-
-    /// After a conditional write failed: its version when the object holds exactly `body`
-    /// (the write landed, its answer was lost and the retry failed the condition).
-    async fn put_landed(&self, name: &str, body: &[u8]) -> Result<Option<String>, StateError> {
-        Ok(self
-            .get(name)
-            .await?
-            .filter(|now| now.body == body)
-            .map(|now| now.version))
-    }
-
-    /// A write checked against the lock in the same step, where the backend can:
-    /// `Some(Some(version))` written, `Some(None)` not written (see why with a read),
-    /// `None` when the backend cannot check the lock with a write.
-    async fn put_fenced(
-        &self,
-        name: &str,
-        body: Vec<u8>,
-        condition: Condition,
-        holder: &str,
-    ) -> Result<Option<Option<String>>, StateError> {
-        let doing = format!("writing {name}");
-        let Some(call) = self
-            .call(&doing, async {
-                Ok::<_, BlobError>(self.blobs.put_fenced(name, body, condition, holder).await)
-            })
-            .await?
-            .ok()
-        else {
-            return Ok(None);
-        };
-        match call {
-            None => Ok(None),
-            Some(Ok(written)) => Ok(Some(written)),
-            Some(Err(e)) => Err(self.failed(&doing, e)),
-        }
-    }
-
-    async fn delete(&self, name: &str) -> Result<(), StateError> {
-        let doing = format!("removing {name}");
-        self.call(&doing, self.blobs.delete(name))
-            .await?
-            .map_err(|e| self.failed(&doing, e))
-    }
-
-    async fn delete_many(&self, names: &[String]) -> Result<(), StateError> {
-        if names.is_empty() {
-            return Ok(());
-        }
-        let doing = format!("removing {} objects ({}, ...)", names.len(), names[0]);
-        self.call(&doing, self.blobs.delete_many(names))
-            .await?
-            .map_err(|e| self.failed(&doing, e))
-    }
-
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StateError> {
-        let doing = format!("listing {prefix}");
-        self.call(&doing, self.blobs.list(prefix))
-            .await?
-            .map_err(|e| self.failed(&doing, e))
-    }
-
-    /// The lock object and its version; `None` when no lock was ever taken.
-    async fn slot(&self) -> Result<Option<(SlotRead, String)>, StateError> {
-        Ok(self
-            .get(layout::LOCK)
-            .await?
-            .map(|b| (layout::decode_slot(&b.body), b.version)))
-    }
-
-    /// Snapshot and journal, read without the lock. The journal is listed before the
-    /// snapshot is read: a compaction in between folds into the snapshot what the listing
-    /// names, so nothing acknowledged is missed; an entry removed meanwhile starts it over.
-    async fn load(&self) -> Result<Option<Loaded>, StateError> {
+    /// Snapshot and journal, read without the lock (or with the lock's entries as `tail`
+    /// when the caller holds it). The journal is listed before the snapshot is read: a
+    /// compaction in between folds into the snapshot what the listing names, so nothing
+    /// acknowledged is missed; an entry removed meanwhile starts it over.
+    async fn load(&self, tail: Option<Vec<TailEntry>>) -> Result<Option<Loaded>, StateError> {
+        let known = tail;
         'again: for _ in 0..8 {
+            let tail = match &known {
+                Some(t) => t.clone(),
+                None => self.tail().await?,
+            };
             let names = self.list(layout::JOURNAL).await?;
             let Some(snapshot) = self.get(layout::STATE).await? else {
-                if names.iter().any(|n| layout::entry_position(n).is_some()) {
+                if names.iter().any(|n| layout::entry_position(n).is_some()) || !tail.is_empty() {
                     return Err(self.corrupt(
                         "journal entries exist but the snapshot they extend is missing".into(),
                     ));
@@ -416,34 +306,40 @@ impl Inner {
             };
             let (base, mut state) = layout::decode_state(&snapshot.body, &self.location())?;
             let mut end = base;
-            for name in names {
-                let Some(at) = layout::entry_position(&name) else {
+            let follows = |at: Position, end: Position, what: &str| {
+                if at.0 > end.0 || at.1 != end.1 + 1 {
+                    Err(self.corrupt(format!(
+                        "journal entry {what} does not follow {}: an entry is missing or was \
+                         put there by hand",
+                        layout::entry_name(end)
+                    )))
+                } else {
+                    Ok(())
+                }
+            };
+            let foreign = |lineage: &str, what: &str, state: &State| StateError::Foreign {
+                location: self.location(),
+                reason: format!(
+                    "journal entry {what} has lineage {lineage}, the snapshot {}",
+                    state.lineage
+                ),
+            };
+            for name in &names {
+                let Some(at) = layout::entry_position(name) else {
                     continue;
                 };
                 if at <= base {
                     // Of an older generation, or already in the snapshot: never read.
                     continue;
                 }
-                if at.0 > base.0 || at.1 != end.1 + 1 {
-                    return Err(self.corrupt(format!(
-                        "journal entry {name} does not follow {}: an entry is missing or was \
-                         put there by hand",
-                        layout::entry_name(end)
-                    )));
-                }
-                let Some(entry) = self.get(&name).await? else {
+                follows(at, end, name)?;
+                let Some(entry) = self.get(name).await? else {
                     continue 'again;
                 };
                 let (lineage, serial, batch) = layout::decode_entry(&entry.body)
                     .map_err(|why| self.corrupt(format!("journal entry {name}: {why}")))?;
                 if lineage != state.lineage {
-                    return Err(StateError::Foreign {
-                        location: self.location(),
-                        reason: format!(
-                            "journal entry {name} has lineage {lineage}, the snapshot {}",
-                            state.lineage
-                        ),
-                    });
+                    return Err(foreign(&lineage, name, &state));
                 }
                 for m in &batch {
                     state.apply(m);
@@ -451,9 +347,31 @@ impl Inner {
                 state.serial = serial;
                 end = at;
             }
+            let after = end;
+            for entry in tail.iter().filter(|e| e.at > after) {
+                if known.is_none() && entry.at.0 == end.0 && entry.at.1 > end.1 + 1 {
+                    // Read before a takeover's carried tail was written and after its
+                    // snapshot moved on: read again.
+                    continue 'again;
+                }
+                follows(entry.at, end, &entry.name())?;
+                let batch = entry.decode().map_err(|why| {
+                    self.corrupt(format!("journal entry {}: {why}", entry.name()))
+                })?;
+                if entry.lineage != state.lineage {
+                    return Err(foreign(&entry.lineage, &entry.name(), &state));
+                }
+                for m in &batch {
+                    state.apply(m);
+                }
+                state.serial = entry.serial;
+                end = entry.at;
+            }
             return Ok(Some(Loaded {
                 state,
                 version: snapshot.version,
+                size: snapshot.body.len(),
+                listed: names,
                 base,
                 end,
             }));
@@ -469,6 +387,9 @@ impl Inner {
         // A conditional write lost to another writer means the slot changed: read it again
         // and decide again (usually: it is held now).
         for _ in 0..16 {
+            // A previous holder's entries stay in the lock until the seal's snapshot holds
+            // them.
+            let mut tail = Vec::new();
             let (previous, condition, generation) = match self.slot().await? {
                 None => (None, Condition::Absent, 0),
                 Some((SlotRead::Unreadable { detail, id }, _)) => {
@@ -479,13 +400,19 @@ impl Inner {
                     })
                 }
                 Some((SlotRead::Slot(slot), version)) => match slot.holder {
-                    None => (None, Condition::Matches(version), slot.generation),
+                    None => {
+                        tail = slot.tail;
+                        (None, Condition::Matches(version), slot.generation)
+                    }
                     Some(holder) => match holder.may_be_taken_over() {
-                        Some(why) => (
-                            Some((holder, why)),
-                            Condition::Matches(version),
-                            slot.generation,
-                        ),
+                        Some(why) => {
+                            tail = slot.tail;
+                            (
+                                Some((holder, why)),
+                                Condition::Matches(version),
+                                slot.generation,
+                            )
+                        }
                         None => {
                             return Err(StateError::Locked {
                                 location: self.location(),
@@ -501,6 +428,7 @@ impl Inner {
                 cairn_lock: 1,
                 generation: info.generation,
                 holder: Some(info.clone()),
+                tail,
             };
             let Some(version) = self.put(layout::LOCK, slot.encode(), condition).await? else {
                 continue;
@@ -514,9 +442,18 @@ impl Inner {
                     ));
                 }
             }
-            let lease = Arc::new(RemoteLease::new(self.clone(), info.clone(), version));
-            return match self.clone().seal(&info).await {
-                Ok(loaded) => Ok(RemoteSession::new(self.clone(), info, lease, loaded)),
+            let lease = Arc::new(RemoteLease::new(
+                self.clone(),
+                info.clone(),
+                version,
+                slot.tail.clone(),
+            ));
+            return match self.clone().seal(&info, slot.tail).await {
+                Ok(loaded) => {
+                    // The sealed snapshot holds the previous holder's entries.
+                    lease.folded((info.generation, 0));
+                    Ok(RemoteSession::new(self.clone(), info, lease, loaded))
+                }
                 Err(e) => {
                     let _ = lease.release().await;
                     Err(e)
@@ -532,9 +469,13 @@ impl Inner {
     /// Load the state under a new lock and rewrite the snapshot at the lock's generation:
     /// from then on no entry of an older generation is ever read, so a run that lost the
     /// lock and writes late changes nothing.
-    async fn seal(self: Arc<Self>, info: &LockInfo) -> Result<Option<Loaded>, StateError> {
+    async fn seal(
+        self: Arc<Self>,
+        info: &LockInfo,
+        tail: Vec<TailEntry>,
+    ) -> Result<Option<Loaded>, StateError> {
         for _ in 0..8 {
-            let Some(mut loaded) = self.load().await? else {
+            let Some(mut loaded) = self.load(Some(tail.clone())).await? else {
                 return Ok(None);
             };
             let position = (info.generation, 0);
@@ -545,9 +486,8 @@ impl Inner {
                 continue;
             };
             // Entries folded in just now, and any older leftovers, are never read again.
-            let stale: Vec<String> = self
-                .list(layout::JOURNAL)
-                .await?
+            // (None of this generation can exist yet: the lock was taken just now.)
+            let stale: Vec<String> = std::mem::take(&mut loaded.listed)
                 .into_iter()
                 .filter(|name| {
                     layout::entry_position(name).is_some_and(|at| at.0 < info.generation)
@@ -569,11 +509,13 @@ impl Inner {
         let Some((read, version)) = self.slot().await? else {
             return Ok(());
         };
-        let generation = match read {
+        // The holder's journal entries stay: the next lock's seal folds them in.
+        let (generation, tail) = match read {
             SlotRead::Slot(Slot { holder: None, .. }) => return Ok(()),
             SlotRead::Slot(Slot {
                 holder: Some(h),
                 generation,
+                tail,
                 ..
             }) => {
                 if h.id != id {
@@ -583,7 +525,7 @@ impl Inner {
                         held: h.id,
                     });
                 }
-                generation
+                (generation, tail)
             }
             SlotRead::Unreadable { id: held, .. } => {
                 if held != id {
@@ -594,13 +536,14 @@ impl Inner {
                     });
                 }
                 // The generation it held is unknown: continue from the highest one written.
-                self.highest_generation().await?
+                (self.highest_generation().await?, Vec::new())
             }
         };
         let free = Slot {
             cairn_lock: 1,
             generation,
             holder: None,
+            tail,
         };
         match self
             .put(layout::LOCK, free.encode(), Condition::Matches(version))

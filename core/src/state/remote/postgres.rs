@@ -339,6 +339,10 @@ impl Blobs for PostgresBlobs {
         Some(self.fenced(name, body, condition, holder).await)
     }
 
+    fn fences_writes(&self) -> bool {
+        true
+    }
+
     async fn delete(&self, name: &str) -> Result<(), BlobError> {
         let client = self.client().await?;
         let sql = format!(
