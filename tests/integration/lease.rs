@@ -435,3 +435,8 @@ fn a_run_killed_holding_a_gcs_lease_is_taken_over_within_its_lease_and_five_seco
 fn a_run_stopped_past_its_azure_blob_lease_is_taken_over_and_refused_when_it_resumes() {
     stopped_run_taken_over(Backend::AzureBlob);
 }
+
+#[test]
+fn a_run_killed_holding_an_azure_blob_lease_is_taken_over_within_its_lease_and_five_seconds() {
+    killed_run_taken_over(Backend::AzureBlob);
+}

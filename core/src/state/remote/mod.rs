@@ -293,6 +293,8 @@ impl Inner {
         'again: for _ in 0..8 {
             let tail = match &known {
                 Some(t) => t.clone(),
+                // Where entries are objects of their own, the lock never holds any.
+                None if self.blobs.fences_writes() => Vec::new(),
                 None => self.tail().await?,
             };
             let names = self.list(layout::JOURNAL).await?;
