@@ -31,6 +31,17 @@ fn named(name: &str) -> ResourceState {
     }
 }
 
+/// A store on `blobs` and a session on it, locked for `operation` and initialised.
+fn locked(
+    blobs: &MemoryBlobs,
+    operation: &str,
+) -> (RemoteStore, Box<dyn cairn_core::state::StateSession>) {
+    let st = store(blobs);
+    let mut s = st.lock(operation).unwrap();
+    s.init("st", "memory").unwrap();
+    (st, s)
+}
+
 fn store(blobs: &MemoryBlobs) -> RemoteStore {
     RemoteStore::new(blobs.clone()).unwrap()
 }
@@ -136,9 +147,7 @@ fn a_damaged_journal_entry_is_refused_by_name() {
     // Entries as objects of their own (a backend that fences writes), and in the lock
     // object (an object store).
     for blobs in [MemoryBlobs::new().with_fenced_writes(), MemoryBlobs::new()] {
-        let st = store(&blobs);
-        let mut s = st.lock("crash").unwrap();
-        s.init("st", "memory").unwrap();
+        let (st, mut s) = locked(&blobs, "crash");
         s.append(&[Mutation::Put(res(1))]).unwrap();
         drop(s); // a crash: the entry stays in the journal
         let (name, mentioned) = match blobs
@@ -239,9 +248,7 @@ fn an_append_costs_one_request_on_either_kind_of_backend() {
     // A backend that checks the lock with a write writes the entry so; an object store
     // writes it into the lock object, whose condition is the check.
     for blobs in [MemoryBlobs::new().with_fenced_writes(), MemoryBlobs::new()] {
-        let st = store(&blobs);
-        let mut s = st.lock("apply").unwrap();
-        s.init("st", "memory").unwrap();
+        let (_st, mut s) = locked(&blobs, "apply");
         let before = blobs.calls();
         for i in 0..10 {
             s.append(&[Mutation::Put(res(i))]).unwrap();
@@ -299,9 +306,7 @@ fn an_append_whose_answer_was_lost_is_kept_once() {
 #[test]
 fn a_long_run_folds_the_lock_objects_entries_into_the_snapshot() {
     let blobs = MemoryBlobs::new();
-    let st = store(&blobs);
-    let mut s = st.lock("apply").unwrap();
-    s.init("st", "memory").unwrap();
+    let (st, mut s) = locked(&blobs, "apply");
     let mut largest = 0;
     for i in 0..2000 {
         s.append(&[Mutation::Put(res(i))]).unwrap();
@@ -349,9 +354,7 @@ fn a_takeover_that_fails_keeps_the_previous_holders_entries() {
 #[test]
 fn a_lock_object_rewritten_by_a_json_tool_keeps_its_entries() {
     let blobs = MemoryBlobs::new();
-    let st = store(&blobs);
-    let mut s = st.lock("crash").unwrap();
-    s.init("st", "memory").unwrap();
+    let (st, mut s) = locked(&blobs, "crash");
     s.append(&[Mutation::Put(res(1))]).unwrap();
     s.append(&[Mutation::Put(res(2))]).unwrap();
     drop(s); // a crash: the entries are in the lock object
