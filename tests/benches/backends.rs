@@ -3,6 +3,7 @@
 //!
 //! `cargo bench -p cairn-tests --bench backends` prints, per backend,
 //! `backend name=… n=1000 apply_s=… local_apply_s=… ratio=…` (the worst of three runs each;
+//! `-- s3 azblob` measures only the backends named, beside the local file;
 //! targets: ratio <= 2 for PostgreSQL, <= 3 for the object stores), with the requests one
 //! apply made to the backend and the time per request they come to. The provider is the
 //! in-memory one with no latency, so the figure is the state store's cost alone: every
@@ -234,7 +235,15 @@ fn main() {
         ),
     ];
     let mut missed = Vec::new();
+    // `cargo bench … -- s3 azblob`: only the backends named (the local file always runs).
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     for (name, target, open) in backends {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
         let before = REQUESTS.load(Ordering::SeqCst);
         let waited_before = WAITED_US.load(Ordering::SeqCst);
         let took = worst(|i| apply_s(&rt, open(i)));

@@ -16,11 +16,13 @@
 
 use azure_core::error::ErrorKind;
 use azure_core::request_options::IfMatchCondition;
+use azure_core::TransportOptions;
 use azure_storage::{CloudLocation, ConnectionString, StorageCredentials};
 use azure_storage_blobs::prelude::{BlobServiceClient, ClientBuilder, ContainerClient};
 use cairn_core::state::remote::{Blob, BlobError, Blobs, Condition};
 use futures::StreamExt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Opens `azblob://` state for [`cairn_core::state::url::open`].
 #[derive(Debug)]
@@ -73,7 +75,9 @@ impl AzureBlobs {
             ),
         };
         Self::new(
-            BlobServiceClient::new(account.to_string(), credentials),
+            ClientBuilder::new(account.to_string(), credentials)
+                .transport(pooled_transport()?)
+                .blob_service_client(),
             account,
             container,
             key,
@@ -109,7 +113,9 @@ impl AzureBlobs {
             },
         };
         Self::new(
-            ClientBuilder::with_location(location, credentials).blob_service_client(),
+            ClientBuilder::with_location(location, credentials)
+                .transport(pooled_transport()?)
+                .blob_service_client(),
             account,
             container,
             key,
@@ -161,6 +167,19 @@ impl AzureBlobs {
     fn key(&self, name: &str) -> String {
         format!("{}/{name}", self.prefix)
     }
+}
+
+/// An HTTP client that keeps its connections. azure_core's own turns pooling off (a
+/// workaround for hyper#2312, a pooled connection the server had closed), so every request
+/// would open a connection: a third of an append's time against Azurite. Idle connections
+/// are dropped well before a server's keep-alive ends (Node's, Azurite's, is 5 s), which
+/// is what that workaround guards against.
+fn pooled_transport() -> Result<TransportOptions, String> {
+    let http = reqwest012::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| format!("cannot set up the Azure Blob Storage HTTP client: {e}"))?;
+    Ok(TransportOptions::new(Arc::new(http)))
 }
 
 fn status(e: &azure_core::Error) -> Option<u16> {
