@@ -1,9 +1,11 @@
 //! Leases as an apply meets them: a heartbeat keeps the lock of a run that outlives its
-//! lease; a run whose lock was taken over stops at its next write, with no call after it;
-//! a run whose lease ran out without renewal sends nothing more and stops.
+//! lease; a run whose lock was taken over stops at its next write, having started only calls
+//! it had recorded before, and the run that took over finds them all; a run whose lease ran
+//! out without renewal sends nothing more and stops.
 
 use crate::support::*;
 use cairn_core::apply::{ApplyError, ApplyOptions};
+use cairn_core::plan::Drift;
 use cairn_core::prelude::*;
 use cairn_core::state::{Lease, LockInfo, State, StateError, StateSession, StateStore};
 use cairn_core::testing::MemoryProvider;
@@ -45,7 +47,8 @@ fn an_apply_longer_than_its_lease_keeps_its_lock_by_heartbeat() {
 }
 
 #[test]
-fn a_run_whose_lock_was_taken_over_stops_at_its_next_write_and_calls_nothing_more() {
+fn a_run_whose_lock_was_taken_over_stops_at_its_next_write_having_started_only_calls_it_recorded_before(
+) {
     let rt = rt();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
@@ -59,7 +62,7 @@ fn a_run_whose_lock_was_taken_over_stops_at_its_next_write_and_calls_nothing_mor
         parallelism: 1,
         ..ApplyOptions::default()
     };
-    let (calls_at_takeover, result) = rt.block_on(async {
+    let (calls_at_takeover, took_over, result) = rt.block_on(async {
         let apply = engine.apply(&plan, &opts);
         tokio::pin!(apply);
         // Let it make a few calls, then take the state over as an operator would after
@@ -72,15 +75,14 @@ fn a_run_whose_lock_was_taken_over_stops_at_its_next_write_and_calls_nothing_mor
             other.force_unlock(&lock_id(dir.path())).unwrap();
             let mut s = other.lock("takeover").unwrap();
             s.init("shop", "memory").unwrap();
-            let calls = cloud.mutating_calls();
-            (calls, s)
+            (cloud.mutating_calls(), Instant::now(), s)
         };
         tokio::select! {
             r = &mut apply => panic!("the apply ended before the takeover: {r:?}"),
-            (calls, s) = takeover => {
+            (calls, at, s) = takeover => {
                 let result = apply.await;
                 s.unlock().unwrap();
-                (calls, result)
+                (calls, at, result)
             }
         }
     });
@@ -90,12 +92,97 @@ fn a_run_whose_lock_was_taken_over_stops_at_its_next_write_and_calls_nothing_mor
         }
         other => panic!("the apply must stop on its lost lock, got {other:?}"),
     }
-    // At most the call in flight at the takeover finished; none started after it.
+    // It wrote again (and stopped) within the life of a record written ahead, plus the
+    // call that was running then.
+    let stopped_after = took_over.elapsed();
     assert!(
-        cloud.mutating_calls() <= calls_at_takeover + 1,
+        stopped_after < cairn_core::apply::WRITTEN_AHEAD_FOR + Duration::from_millis(300),
+        "the run stopped {stopped_after:?} after the takeover"
+    );
+    // The call in flight at the takeover, and at most the calls recorded before it.
+    let ahead = opts.parallelism * cairn_core::apply::AHEAD_WAVES_AT_MOST;
+    assert!(
+        cloud.mutating_calls() <= calls_at_takeover + 1 + ahead,
         "{} calls after the takeover at {calls_at_takeover}",
         cloud.mutating_calls()
     );
+}
+
+/// An operator unlocks a live run by force and applies at once: the old run's calls
+/// started after the takeover (from records it had written ahead) land while the new run
+/// reconciles, and are adopted, not made twice.
+#[test]
+fn a_live_run_unlocked_by_force_leaves_the_run_that_takes_over_nothing_to_make_twice() {
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let cloud = MemoryProvider::new().latency(Duration::from_millis(20));
+    let engine = Engine::builder(cloud.clone(), path.clone()).build();
+    // A fan-out of quick calls: the old run records several waves ahead.
+    let mut stack = Stack::new("wide");
+    let net = stack.add("main", Network::new("10.0.0.0/16"));
+    for i in 0..40 {
+        stack.add(
+            &format!("sub-{i}"),
+            Subnet::new(&net, &format!("10.0.{i}.0/24")),
+        );
+    }
+    let plan = rt
+        .block_on(engine.plan(&stack, &PlanOptions::default()))
+        .unwrap();
+    let opts = ApplyOptions {
+        parallelism: 2,
+        ..ApplyOptions::default()
+    };
+    let (old, adopted) = rt.block_on(async {
+        let apply = engine.apply(&plan, &opts);
+        tokio::pin!(apply);
+        let unlocked = async {
+            while cloud.mutating_calls() < 6 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            LocalStore::new(&path)
+                .force_unlock(&lock_id(dir.path()))
+                .unwrap();
+        };
+        tokio::select! {
+            r = &mut apply => panic!("the apply ended before the unlock: {r:?}"),
+            () = unlocked => {}
+        }
+        // The new run starts at once, while the old one still runs.
+        let new = async {
+            let plan = engine.plan(&stack, &refresh()).await.unwrap();
+            let adopted = plan
+                .drift
+                .iter()
+                .filter(|d| matches!(d, Drift::Adopted { .. }))
+                .count();
+            (
+                adopted,
+                engine.apply(&plan, &ApplyOptions::default()).await.unwrap(),
+            )
+        };
+        let (old, (adopted, new)) = tokio::join!(apply, new);
+        assert!(new.is_success(), "{new}");
+        (old, adopted)
+    });
+    assert!(old.is_err(), "the unlocked run must stop: {old:?}");
+    assert!(
+        adopted > 0,
+        "the new run found what the old one made after its last write"
+    );
+    assert_converged(&rt, &engine, &stack);
+    let mut per_address = std::collections::BTreeMap::new();
+    for o in cloud.objects().values() {
+        *per_address.entry(o.address.clone()).or_insert(0) += 1;
+    }
+    assert!(
+        per_address.values().all(|n| *n == 1),
+        "made twice: {per_address:?}"
+    );
+    let state = LocalStore::new(&path).read().unwrap().unwrap();
+    assert!(state.pending.is_empty(), "{:?}", state.pending);
+    assert_eq!(state.live().count(), per_address.len());
 }
 
 /// A store whose leases can never be renewed: what a run meets when the store cannot be

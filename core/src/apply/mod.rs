@@ -10,6 +10,15 @@
 //! than one per call, and where they are cheap it barely waits. A failure marks the
 //! node's dependents skipped; independent branches go on.
 //!
+//! Where calls finish faster than [`WRITTEN_AHEAD_FOR`], one append also records the next
+//! waves' calls (up to [`AHEAD_WAVES_AT_MOST`] times `parallelism`), which then start as
+//! slots free up without an append of their own: a wide stack of quick calls costs one
+//! round trip to a shared store per several waves instead of one per wave. A record
+//! written ahead is used only while it is younger than [`WRITTEN_AHEAD_FOR`] (older ones
+//! are stamped again by the next append), and a run reading another's pending creates
+//! waits that much longer than the provider's in-flight window before it settles one as
+//! never made, so a call started from a record written ahead is always found.
+//!
 //! `step.rs` holds what one step sends and what its answer records; this file only decides
 //! when steps start and when their records are appended.
 
@@ -28,7 +37,7 @@ use crate::value::{Attrs, SecretBook, Text, Value};
 use petgraph::graph::NodeIndex;
 use rustc_hash::FxHashMap as HashMap;
 use schedule::Schedule;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +47,16 @@ use tokio::task::JoinSet;
 /// The longest a finished call's record waits for other calls to finish, to share their
 /// append (see [`apply`]): at most as long as the last append took.
 const GATHER_AT_MOST: Duration = Duration::from_millis(20);
+
+/// How long a pending record written ahead of its call may wait for it: a call starts at
+/// most this long after its record's `started_at_ms`. A run reading pending creates left by
+/// another (after a crash, or a lock taken over) adds this to the provider's in-flight
+/// window before it settles one as never made.
+pub const WRITTEN_AHEAD_FOR: Duration = Duration::from_millis(500);
+
+/// At most this many waves of calls (`parallelism` each) are recorded by one append: what
+/// the next run may find pending, and must look up, after a crash.
+pub const AHEAD_WAVES_AT_MOST: usize = 8;
 
 /// How to apply.
 #[derive(Clone)]
@@ -219,6 +238,9 @@ pub async fn apply(
         calls: HashMap::default(),
         in_flight: JoinSet::new(),
         slots: Arc::new(Slots::default()),
+        ahead: VecDeque::new(),
+        call_time: None,
+        last_append: Instant::now(),
     };
     let lease = walk.session.lease();
     loop {
@@ -251,7 +273,12 @@ pub async fn apply(
         // Group commit: calls still running that finish within about one append's time
         // are recorded by the same append as this one, instead of one append each.
         // (Not below the timer's millisecond: an append that quick is not worth a wait.)
-        let gather = walk.last_commit.min(GATHER_AT_MOST);
+        // (None when the next calls were recorded ahead: they start without an append.)
+        let gather = if walk.ahead.is_empty() {
+            walk.last_commit.min(GATHER_AT_MOST)
+        } else {
+            Duration::ZERO
+        };
         let until = tokio::time::Instant::now() + gather;
         while gather >= Duration::from_millis(1) && walk.in_flight.len() > walk.slots.parked() {
             match tokio::time::timeout_at(until, walk.in_flight.join_next()).await {
@@ -291,6 +318,13 @@ struct Walk<'a> {
     in_flight: JoinSet<(NodeIndex, Result<Outcome, ProviderError>)>,
     /// Calls parked in a waiter do not count against `parallelism`.
     slots: Arc<Slots>,
+    /// Steps whose pending record is durable and whose call has not started: recorded
+    /// ahead by an earlier append, oldest first.
+    ahead: VecDeque<Prepared>,
+    /// How long calls take (a moving average of the last ones): how far ahead to record.
+    call_time: Option<Duration>,
+    /// When the last append (with anything in it) was made.
+    last_append: Instant,
 }
 
 impl Walk<'_> {
@@ -300,44 +334,85 @@ impl Walk<'_> {
 
     /// Start ready steps while slots are free.
     ///
-    /// Invariant: a call starts only after its pending record (and the results of every
-    /// call that finished before it) are durable in state, one fsync for all of them, so a
-    /// crash at any moment leaves a record of every call that may have reached the cloud.
+    /// Invariant: a call starts only after its pending record and the results it takes as
+    /// inputs are durable in state, and less than [`WRITTEN_AHEAD_FOR`] after that record
+    /// was stamped, so a crash at any moment leaves a record of every call that may have
+    /// reached the cloud, and whoever reads that record knows how long its call may still
+    /// start. Calls recorded ahead start first, before this turn's append, so they run
+    /// while it is written.
     fn start_ready(&mut self) -> Result<(), ApplyError> {
         let parallelism = self.opts.parallelism.max(1);
-        let mut to_start = Vec::new();
-        while self.in_flight.len().saturating_sub(self.slots.parked()) + to_start.len()
-            < parallelism
-        {
-            let Some(n) = self.schedule.next_ready() else {
-                break;
-            };
-            let (plan, graph) = (self.plan, self.graph);
-            match prepare(
-                plan,
-                graph[n],
-                n,
-                self.info(n),
-                &*self.session,
-                &self.fresh,
-                self.opts,
-            ) {
-                Ok(p) => {
-                    self.batch.push(Mutation::Begin(p.pending.clone()));
-                    to_start.push(p);
-                }
-                Err(error) => {
-                    let info = |m| op_info(plan, graph, m);
-                    self.schedule
-                        .failed(n, error, &info, self.opts.observer.as_ref());
+        let busy = |w: &Self| w.in_flight.len().saturating_sub(w.slots.parked());
+        let now = crate::state::now_ms();
+        let fresh_for = WRITTEN_AHEAD_FOR.as_millis() as u64;
+        let mut i = 0;
+        while busy(self) < parallelism && i < self.ahead.len() {
+            if now < self.ahead[i].pending.started_at_ms + fresh_for {
+                let p = self.ahead.remove(i).expect("in range");
+                self.spawn(p);
+            } else {
+                i += 1;
+            }
+        }
+        let free = parallelism.saturating_sub(busy(self));
+        if free > 0 {
+            // With a slot free, whatever is still ahead is too old to start from: this
+            // append stamps it again.
+            for p in self.ahead.iter_mut() {
+                p.pending.started_at_ms = crate::state::now_ms();
+                self.batch.push(Mutation::Begin(p.pending.clone()));
+            }
+            let want = free + parallelism * (self.waves_ahead() - 1);
+            while self.ahead.len() < want {
+                let Some(n) = self.schedule.next_ready() else {
+                    break;
+                };
+                let (plan, graph) = (self.plan, self.graph);
+                match prepare(
+                    plan,
+                    graph[n],
+                    n,
+                    self.info(n),
+                    &*self.session,
+                    &self.fresh,
+                    self.opts,
+                ) {
+                    Ok(p) => {
+                        self.batch.push(Mutation::Begin(p.pending.clone()));
+                        self.ahead.push_back(p);
+                    }
+                    Err(error) => {
+                        let info = |m| op_info(plan, graph, m);
+                        self.schedule
+                            .failed(n, error, &info, self.opts.observer.as_ref());
+                    }
                 }
             }
         }
-        self.commit()?;
-        for p in to_start {
+        // Results wait for the next records while calls run from records written ahead,
+        // but never longer than a record written ahead may wait.
+        if free > 0 || self.ahead.is_empty() || self.last_append.elapsed() >= WRITTEN_AHEAD_FOR {
+            self.commit()?;
+        }
+        while busy(self) < parallelism {
+            let Some(p) = self.ahead.pop_front() else {
+                break;
+            };
             self.spawn(p);
         }
         Ok(())
+    }
+
+    /// How many waves of calls one append records: as many as start within
+    /// [`WRITTEN_AHEAD_FOR`] at the pace calls finish, one until that pace is known.
+    fn waves_ahead(&self) -> usize {
+        match self.call_time {
+            Some(t) if t < WRITTEN_AHEAD_FOR => {
+                let waves = WRITTEN_AHEAD_FOR.as_micros() / t.as_micros().max(1);
+                (waves as usize).clamp(1, AHEAD_WAVES_AT_MOST)
+            }
+            _ => 1,
+        }
     }
 
     /// Append the batch (if any) to state.
@@ -346,6 +421,7 @@ impl Walk<'_> {
             let started = Instant::now();
             self.session.append(&self.batch)?;
             self.last_commit = started.elapsed();
+            self.last_append = started;
             self.batch.clear();
             prune_fresh(&mut self.fresh, &mut self.recorded);
         }
@@ -402,6 +478,10 @@ impl Walk<'_> {
             .remove(&n)
             .expect("started ops have a pending record");
         let elapsed = started.elapsed();
+        self.call_time = Some(match self.call_time {
+            Some(t) => (t * 3 + elapsed) / 4,
+            None => elapsed,
+        });
         let observer = self.opts.observer.clone();
         match result {
             Ok(outcome) => {
@@ -438,6 +518,13 @@ impl Walk<'_> {
     ///
     /// Outputs resolve what is known now and keep earlier values for what is not.
     fn finish(mut self, started: Instant) -> Result<ApplyReport, ApplyError> {
+        // Recorded ahead but never started (nothing is left so unless the walk stopped
+        // early): their records are settled, not left for the next run to look up.
+        for p in std::mem::take(&mut self.ahead) {
+            self.batch.push(Mutation::Settle {
+                op_id: p.pending.op_id,
+            });
+        }
         let mut outputs = self.session.state().outputs.clone();
         for o in &self.plan.outputs {
             let v = o.value.resolve(&|r| lookup(r, &self.fresh, &*self.session));

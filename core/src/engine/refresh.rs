@@ -6,6 +6,14 @@ use super::*;
 use tokio::task::JoinSet;
 
 impl Engine {
+    /// How long after its record's `started_at_ms` a pending call may still reach the
+    /// cloud: the provider's in-flight window, plus the time a record written ahead of its
+    /// call may wait for it ([`crate::apply::WRITTEN_AHEAD_FOR`]).
+    fn in_flight_window_ms(&self) -> u64 {
+        (self.provider.schema().in_flight_window + crate::apply::WRITTEN_AHEAD_FOR).as_millis()
+            as u64
+    }
+
     /// Re-read what `state` holds, in one provider request per resource type (plus one per
     /// type for pending creates to reconcile). With `full` off, only pending operations are
     /// reconciled.
@@ -54,7 +62,7 @@ impl Engine {
         let mut unsure: Vec<&PendingOperation> = Vec::new();
         self.merge(&state, graph, results, &mut updates, &mut unsure, &mut out);
         if !unsure.is_empty() {
-            let window = self.provider.schema().in_flight_window.as_millis() as u64;
+            let window = self.in_flight_window_ms();
             let last = unsure.iter().map(|p| p.started_at_ms).max().unwrap_or(0);
             let wait = (last + window)
                 .saturating_sub(crate::state::now_ms())
@@ -152,7 +160,7 @@ impl Engine {
         unsure: &mut Vec<&'s PendingOperation>,
         out: &mut Refreshed,
     ) {
-        let window = self.provider.schema().in_flight_window.as_millis() as u64;
+        let window = self.in_flight_window_ms();
         let now = crate::state::now_ms();
         for (adopt, addrs, result) in results {
             let resp = match result {
