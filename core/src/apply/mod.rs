@@ -355,12 +355,14 @@ impl Walk<'_> {
             }
         }
         let free = parallelism.saturating_sub(busy(self));
+        let mut recorded = false;
         if free > 0 {
             // With a slot free, whatever is still ahead is too old to start from: this
             // append stamps it again.
             for p in self.ahead.iter_mut() {
                 p.pending.started_at_ms = crate::state::now_ms();
                 self.batch.push(Mutation::Begin(p.pending.clone()));
+                recorded = true;
             }
             let want = free + parallelism * (self.waves_ahead() - 1);
             while self.ahead.len() < want {
@@ -380,6 +382,7 @@ impl Walk<'_> {
                     Ok(p) => {
                         self.batch.push(Mutation::Begin(p.pending.clone()));
                         self.ahead.push_back(p);
+                        recorded = true;
                     }
                     Err(error) => {
                         let info = |m| op_info(plan, graph, m);
@@ -389,9 +392,10 @@ impl Walk<'_> {
                 }
             }
         }
-        // Results wait for the next records while calls run from records written ahead,
-        // but never longer than a record written ahead may wait.
-        if free > 0 || self.ahead.is_empty() || self.last_append.elapsed() >= WRITTEN_AHEAD_FOR {
+        // Results alone wait for the next records (nothing starts on them: a dependent's
+        // record goes with them), but never longer than a record written ahead may wait,
+        // so quick calls share appends and slow ones are recorded as they end.
+        if recorded || self.last_append.elapsed() >= WRITTEN_AHEAD_FOR {
             self.commit()?;
         }
         while busy(self) < parallelism {
