@@ -4,7 +4,6 @@
 use crate::model::*;
 use crate::provider::{AttrSchema, ProviderSchema, ResourceSchema};
 use crate::value::{Attrs, GeneratedSpec, Value};
-use std::collections::BTreeMap;
 
 pub(super) fn computed(type_name: &str, name: &str, id: &str) -> Attrs {
     let mut a = Attrs::new();
@@ -70,7 +69,7 @@ fn rules(rules: &[Rule]) -> Value {
         rules
             .iter()
             .map(|r| {
-                let mut m = BTreeMap::new();
+                let mut m = Attrs::new();
                 m.insert("protocol".into(), Value::str(r.protocol.as_str()));
                 m.insert("from_port".into(), Value::Int(i64::from(r.from_port)));
                 m.insert("to_port".into(), Value::Int(i64::from(r.to_port)));

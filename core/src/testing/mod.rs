@@ -404,7 +404,7 @@ impl Provider for MemoryProvider {
             if let Some(o) = d.resource.common().overrides_for("memory") {
                 attrs.extend(o.clone());
             }
-            let tags: BTreeMap<crate::value::Text, Value> = d
+            let tags: Attrs = d
                 .resource
                 .common()
                 .tags

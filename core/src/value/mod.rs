@@ -9,7 +9,6 @@
 //! cannot reach plan text, plan JSON, state, logs or error messages by accident.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::BTreeMap;
 use std::fmt;
 
 mod secret;
@@ -20,8 +19,8 @@ pub use secret::{GeneratedSpec, SecretBook, Sensitive};
 /// (ids, CIDRs, versions) never touch the heap, which matters at 100,000 resources.
 pub type Text = compact_str::CompactString;
 
-/// Attribute map of one concrete resource, ordered so plans and state are deterministic.
-pub type Attrs = BTreeMap<Text, Value>;
+mod attrs;
+pub use attrs::{Attrs, Entry as AttrsEntry};
 
 /// A reference to an attribute of another concrete resource, resolved during plan (when known)
 /// or apply (when the referenced resource has just been created).
@@ -64,7 +63,7 @@ pub enum Value {
     /// A list; see [`Value::same_set_as`] for lists whose order means nothing.
     List(Vec<Value>),
     /// A map, ordered by key.
-    Map(BTreeMap<Text, Value>),
+    Map(Attrs),
     /// A secret: plaintext in memory, digest everywhere else.
     Sensitive(Sensitive),
     /// A value that will be generated at apply time (a generated password). Never diffed
@@ -121,7 +120,7 @@ impl Value {
     }
 
     /// The entries, if this is a [`Value::Map`].
-    pub fn as_map(&self) -> Option<&BTreeMap<Text, Value>> {
+    pub fn as_map(&self) -> Option<&Attrs> {
         match self {
             Value::Map(m) => Some(m),
             _ => None,
@@ -442,7 +441,7 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         use serde::de::Error;
         let Some(first) = map.next_key::<Text>()? else {
-            return Ok(Value::Map(BTreeMap::new()));
+            return Ok(Value::Map(Attrs::new()));
         };
         let tagged = match first.as_str() {
             "$sensitive" => Some(Value::Sensitive(Sensitive::from_digest(
@@ -480,15 +479,9 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
     }
 }
 
-/// Build a map from pairs that usually arrive sorted (we write them sorted): `from_iter`
-/// bulk-builds the tree after a linear pass, where `insert` would compare each key against
-/// its neighbours from the root down. Later duplicates win, as with `insert`.
-fn sorted_map(mut pairs: Vec<(Text, Value)>) -> BTreeMap<Text, Value> {
-    if !pairs.windows(2).all(|w| w[0].0 < w[1].0) {
-        pairs.reverse();
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        pairs.dedup_by(|a, b| a.0 == b.0);
-    }
+/// A map from pairs that usually arrive sorted (cairn writes them so); later duplicates
+/// win, as with `insert`.
+fn sorted_map(pairs: Vec<(Text, Value)>) -> Attrs {
     pairs.into_iter().collect()
 }
 
@@ -537,7 +530,7 @@ mod tests {
 
     #[test]
     fn tagged_forms_round_trip() {
-        let mut m = BTreeMap::new();
+        let mut m = Attrs::new();
         m.insert("$x".into(), Value::Int(1));
         for v in [
             Value::reference("a_b.c", "id"),

@@ -3,7 +3,6 @@
 
 use cairn_core::provider::CreateResponse;
 use cairn_core::value::{Attrs, Text, Value};
-use std::collections::BTreeMap;
 
 pub(crate) use cairn_provider_kit::ownership::{
     RESOURCE as TAG_RESOURCE, STACK as TAG_STACK, TOKEN as TAG_TOKEN,
@@ -61,7 +60,7 @@ pub(crate) fn set_user_tags<'a>(
     attrs: &mut Attrs,
     pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) {
-    let m: BTreeMap<Text, Value> = pairs
+    let m: Attrs = pairs
         .into_iter()
         .filter(|(k, _)| !k.starts_with("cairn:"))
         .map(|(k, v)| (Text::from(k), Value::str(v)))

@@ -17,7 +17,6 @@ use cairn_core::provider::{Progress, ProviderError};
 use cairn_core::value::{Attrs, Text, Value};
 use cairn_provider_kit::ownership::{Encoding, Owner};
 use cairn_provider_kit::wait::{self, Poll};
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 const ASYNC_OPERATION: HeaderName = HeaderName::from_static("azure-asyncoperation");
@@ -145,7 +144,7 @@ pub(crate) fn user_tags(tags: Option<&serde_json::Value>) -> Value {
             .into_iter()
             .filter(|(k, _)| !is_reserved_key(k))
             .map(|(k, v)| (Text::from(k), Value::str(v)))
-            .collect::<BTreeMap<_, _>>(),
+            .collect::<Attrs>(),
     )
 }
 

@@ -42,27 +42,27 @@ pub(crate) fn map(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> Val
         pairs
             .into_iter()
             .map(|(k, v)| (Text::from(k), v))
-            .collect::<BTreeMap<_, _>>(),
+            .collect::<Attrs>(),
     )
 }
 
 /// The maps of list attribute `k`.
-pub(crate) fn maps<'a>(a: &'a Attrs, k: &str) -> Vec<&'a BTreeMap<Text, Value>> {
+pub(crate) fn maps<'a>(a: &'a Attrs, k: &str) -> Vec<&'a Attrs> {
     match a.get(k) {
         Some(Value::List(items)) => items.iter().filter_map(Value::as_map).collect(),
         _ => Vec::new(),
     }
 }
 
-pub(crate) fn field<'a>(m: &'a BTreeMap<Text, Value>, k: &str) -> &'a str {
+pub(crate) fn field<'a>(m: &'a Attrs, k: &str) -> &'a str {
     m.get(k).and_then(Value::as_str).unwrap_or_default()
 }
 
-pub(crate) fn int(m: &BTreeMap<Text, Value>, k: &str) -> i64 {
+pub(crate) fn int(m: &Attrs, k: &str) -> i64 {
     m.get(k).and_then(Value::as_int).unwrap_or_default()
 }
 
-pub(crate) fn texts(m: &BTreeMap<Text, Value>, k: &str) -> Vec<String> {
+pub(crate) fn texts(m: &Attrs, k: &str) -> Vec<String> {
     match m.get(k) {
         Some(Value::List(items)) => items
             .iter()

@@ -16,7 +16,6 @@ use crate::tagged::{At, Tagged};
 use crate::Ctx;
 use cairn_core::provider::*;
 use cairn_core::value::{Attrs, Text, Value};
-use std::collections::BTreeMap;
 
 fn enum_name<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -69,7 +68,7 @@ fn rule_value(r: &SecurityRule) -> Option<Value> {
     let p = r.properties.as_ref()?;
     let mut ports = prefixes(&p.destination_port_range, &p.destination_port_ranges);
     ports.sort();
-    Some(Value::Map(BTreeMap::from([
+    Some(Value::Map(Attrs::from([
         (
             Text::from("name"),
             Value::str(r.name.clone().unwrap_or_default()),

@@ -34,7 +34,7 @@ fn rules(pairs: impl Iterator<Item = (Option<String>, Vec<String>)>) -> Value {
     Value::List(
         pairs
             .map(|(protocol, ports)| {
-                Value::Map(BTreeMap::from([
+                Value::Map(Attrs::from([
                     (
                         Text::from("protocol"),
                         Value::str(protocol.unwrap_or_default()),

@@ -5,7 +5,7 @@
 use cairn_core::ownership::{is_reserved_key, Ownership};
 use cairn_core::value::{Attrs, Text, Value};
 use cairn_provider_kit::ownership::{Encoding, Owner};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// The marks of `stack`/`address` (and the create's `token`, when given) and the user's
 /// `labels` attribute, as the object carries them.
@@ -36,7 +36,7 @@ pub(crate) fn user(labels: &HashMap<String, String>) -> Value {
             .iter()
             .filter(|(k, _)| !is_reserved_key(k))
             .map(|(k, v)| (Text::from(k.as_str()), Value::str(v)))
-            .collect::<BTreeMap<_, _>>(),
+            .collect::<Attrs>(),
     )
 }
 

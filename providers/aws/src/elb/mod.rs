@@ -24,7 +24,7 @@ use std::time::Duration;
 /// stack owns, by address (from the ownership tags).
 #[derive(Default)]
 struct Tagged {
-    user: BTreeMap<String, BTreeMap<Text, Value>>,
+    user: BTreeMap<String, Attrs>,
     owned: BTreeMap<String, String>,
 }
 
@@ -65,7 +65,7 @@ async fn tags_of(
             );
             let m = match m.remove("tags") {
                 Some(Value::Map(m)) => m,
-                _ => BTreeMap::new(),
+                _ => Attrs::new(),
             };
             out.user.insert(arn, m);
         }

@@ -411,7 +411,7 @@ pub(crate) async fn read_parameter_groups(
         let Some(a) = i.id.as_deref().and_then(|id| by_id.get_mut(id)) else {
             continue;
         };
-        let mut params = BTreeMap::new();
+        let mut params = Attrs::new();
         let mut pages = ctx
             .c
             .rds

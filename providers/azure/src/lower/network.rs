@@ -39,7 +39,7 @@ pub(super) struct NsgRule<'a> {
 
 impl NsgRule<'_> {
     fn value(self, priority: i64) -> Value {
-        Value::Map(BTreeMap::from([
+        Value::Map(Attrs::from([
             (Text::from("name"), Value::str(self.name)),
             (Text::from("priority"), Value::Int(priority)),
             (Text::from("direction"), Value::str(self.direction)),

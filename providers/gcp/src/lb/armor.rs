@@ -32,7 +32,7 @@ fn rule_value(r: &SecurityPolicyRule) -> Value {
         .and_then(|m| m.config.as_ref())
         .map(|c| c.src_ip_ranges.clone())
         .unwrap_or_default();
-    Value::Map(BTreeMap::from([
+    Value::Map(Attrs::from([
         (
             Text::from("priority"),
             Value::Int(r.priority.unwrap_or_default().into()),

@@ -15,7 +15,6 @@ use google_cloud_compute_v1::model::{
     http_redirect_action::RedirectResponseCode, HostRule, HttpRedirectAction, HttpRouteRule,
     HttpRouteRuleMatch, PathMatcher, UrlMap,
 };
-use std::collections::BTreeMap;
 
 global_collection!(url_maps, set_url_map, UrlMap, "URL map", attrs);
 
@@ -37,7 +36,7 @@ fn attrs(project: &str, m: &UrlMap) -> Attrs {
         .filter(|p| p.name.as_deref() == Some(MATCHER))
         .flat_map(|p| p.route_rules.iter())
         .map(|r| {
-            Value::Map(BTreeMap::from([
+            Value::Map(Attrs::from([
                 (
                     Text::from("priority"),
                     Value::Int(r.priority.unwrap_or_default().into()),
@@ -82,7 +81,7 @@ fn attrs(project: &str, m: &UrlMap) -> Attrs {
     a
 }
 
-fn route_rule(route: &BTreeMap<Text, Value>) -> HttpRouteRule {
+fn route_rule(route: &Attrs) -> HttpRouteRule {
     let priority = route.get("priority").and_then(Value::as_int).unwrap_or(1);
     let matches = route
         .get("paths")

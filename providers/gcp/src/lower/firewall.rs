@@ -143,7 +143,7 @@ pub(super) fn allowed(r: &Rule) -> Value {
         }
         Protocol::Icmp | Protocol::All => Vec::new(),
     };
-    Value::Map(std::collections::BTreeMap::from([
+    Value::Map(Attrs::from([
         (Text::from("protocol"), Value::str(r.protocol.as_str())),
         (Text::from("ports"), Value::List(ports)),
     ]))

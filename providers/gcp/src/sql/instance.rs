@@ -55,7 +55,7 @@ pub(crate) fn instance_attrs(ctx: &Ctx, x: &DatabaseInstance) -> Attrs {
     let st = &v["settings"];
     let name = v["name"].as_str().unwrap_or_default();
     let labels = crate::labels::user(&x.settings.clone().unwrap_or_default().user_labels);
-    let flags: BTreeMap<Text, Value> = st["databaseFlags"]
+    let flags: Attrs = st["databaseFlags"]
         .as_array()
         .into_iter()
         .flatten()

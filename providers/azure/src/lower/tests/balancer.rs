@@ -32,7 +32,7 @@ fn balancer_stack(lb: impl FnOnce(LoadBalancer) -> LoadBalancer) -> Stack {
     s
 }
 
-fn list_maps(a: &Attrs, k: &str) -> Vec<BTreeMap<Text, Value>> {
+fn list_maps(a: &Attrs, k: &str) -> Vec<Attrs> {
     a[k].as_list()
         .unwrap()
         .iter()

@@ -22,7 +22,7 @@ fn attrs<'a>(l: &'a LowerResponse, address: &str) -> &'a Attrs {
         .attrs
 }
 
-fn rules(l: &LowerResponse) -> Vec<BTreeMap<Text, Value>> {
+fn rules(l: &LowerResponse) -> Vec<Attrs> {
     attrs(l, "azure_network_security_group.main")["security_rules"]
         .as_list()
         .unwrap()
@@ -30,8 +30,6 @@ fn rules(l: &LowerResponse) -> Vec<BTreeMap<Text, Value>> {
         .map(|v| v.as_map().unwrap().clone())
         .collect()
 }
-
-use std::collections::BTreeMap;
 
 fn web_stack() -> Stack {
     let mut s = Stack::new("shop");
