@@ -116,7 +116,10 @@ fn a_live_run_unlocked_by_force_leaves_the_run_that_takes_over_nothing_to_make_t
     let rt = rt();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
-    let cloud = MemoryProvider::new().latency(Duration::from_millis(20));
+    // Calls take 20 ms; the provider says a call may land up to 100 ms after it started.
+    let cloud = MemoryProvider::new()
+        .latency(Duration::from_millis(20))
+        .in_flight_window(Duration::from_millis(100));
     let engine = Engine::builder(cloud.clone(), path.clone()).build();
     // A fan-out of quick calls: the old run records several waves ahead.
     let mut stack = Stack::new("wide");
