@@ -57,7 +57,6 @@ pub struct ResourceState {
     /// Cloud identifier; empty when only deposed objects remain.
     pub id: Text,
     /// Attributes as last read or applied; secrets as digests.
-    #[serde(deserialize_with = "crate::value::deserialize_attrs")]
     pub attrs: Attrs,
     /// Addresses it depended on when last applied: destroy order for resources no longer
     /// declared comes from here, never from config.

@@ -475,34 +475,8 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         while let Some(kv) = map.next_entry()? {
             pairs.push(kv);
         }
-        Ok(Value::Map(sorted_map(pairs)))
+        Ok(Value::Map(pairs.into_iter().collect()))
     }
-}
-
-/// A map from pairs that usually arrive sorted (cairn writes them so); later duplicates
-/// win, as with `insert`.
-fn sorted_map(pairs: Vec<(Text, Value)>) -> Attrs {
-    pairs.into_iter().collect()
-}
-
-/// Serde helper for `Attrs` fields: reads a map whose keys arrive sorted (cairn writes them
-/// so) and builds the tree in one pass.
-pub fn deserialize_attrs<'de, D: Deserializer<'de>>(d: D) -> Result<Attrs, D::Error> {
-    struct V;
-    impl<'de> serde::de::Visitor<'de> for V {
-        type Value = Attrs;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an attribute map")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Attrs, A::Error> {
-            let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(8));
-            while let Some(kv) = map.next_entry()? {
-                pairs.push(kv);
-            }
-            Ok(sorted_map(pairs))
-        }
-    }
-    d.deserialize_map(V)
 }
 
 #[cfg(test)]

@@ -22,11 +22,13 @@
 //! read-only is refused, not replaced.
 
 mod history;
+mod journal;
 mod lease;
 mod lock;
 
 use super::snapshot;
 use super::*;
+use journal::{decode_batch, encode_batch, JournalHeader, JournalScan, JOURNAL_FORMAT};
 use lease::LocalLease;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -34,39 +36,12 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// Journal format written: 2 chains the line checksums; 1 (unchained) is still read.
-const JOURNAL_FORMAT: u32 = 2;
-
 /// Local-file state store.
 #[derive(Clone, Debug)]
 pub struct LocalStore {
     path: PathBuf,
     notices: Arc<Mutex<Vec<String>>>,
     lease: std::time::Duration,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct JournalHeader {
-    cairn_journal: u32,
-    lineage: String,
-    base_serial: u64,
-    serial: u64,
-}
-
-/// What loading found in the journal, so a session can repair it before appending.
-#[derive(Debug, Default)]
-struct JournalScan {
-    /// Journal exists and extends the snapshot.
-    live: bool,
-    /// Journal exists but an already-compacted snapshot superseded it.
-    stale: bool,
-    /// Byte length of the well-formed prefix (a torn tail beyond it is cut off).
-    good_len: u64,
-    len: u64,
-    /// Format of the journal found (appends go only to the current format).
-    format: u32,
-    /// Checksum of the last line: the next line's chains from it.
-    chain: u32,
 }
 
 impl LocalStore {
@@ -342,48 +317,6 @@ fn create_private(
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
-}
-
-/// A line's checksum: over the previous line's checksum and this line's JSON.
-fn chained_crc(prev: u32, json: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&prev.to_be_bytes());
-    h.update(json);
-    h.finalize()
-}
-
-/// One journal line for `batch`, chained from `prev`; returns it and its checksum.
-fn encode_batch(prev: u32, batch: &[Mutation]) -> (Vec<u8>, u32) {
-    let json = serde_json::to_vec(batch).unwrap_or_else(|_| b"[]".to_vec());
-    let crc = chained_crc(prev, &json);
-    let mut line = format!("{crc:08x} ").into_bytes();
-    line.extend_from_slice(&json);
-    line.push(b'\n');
-    (line, crc)
-}
-
-/// Decode a line, checking its checksum chained from `prev` (format 2) or alone (format 1).
-fn decode_batch(line: &[u8], prev: Option<u32>) -> Option<(Vec<Mutation>, u32)> {
-    if line.len() < 10 || line[8] != b' ' {
-        return None;
-    }
-    let hex = std::str::from_utf8(&line[..8]).ok()?;
-    if !hex
-        .bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return None;
-    }
-    let crc = u32::from_str_radix(hex, 16).ok()?;
-    let json = &line[9..];
-    let expected = match prev {
-        Some(p) => chained_crc(p, json),
-        None => crc32fast::hash(json),
-    };
-    if expected != crc {
-        return None;
-    }
-    Some((serde_json::from_slice(json).ok()?, crc))
 }
 
 impl StateStore for LocalStore {

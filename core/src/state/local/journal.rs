@@ -1,0 +1,75 @@
+//! The journal's lines and header: `<crc32 hex> <json array>\n`, each checksum chained from
+//! the previous line's (see the module docs of `local`), and what a scan of the file found.
+//! Kept apart from the store so the format is read in one place.
+
+use crate::state::Mutation;
+use serde::{Deserialize, Serialize};
+
+/// Journal format written: 2 chains the line checksums; 1 (unchained) is still read.
+pub(super) const JOURNAL_FORMAT: u32 = 2;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct JournalHeader {
+    pub cairn_journal: u32,
+    pub lineage: String,
+    pub base_serial: u64,
+    pub serial: u64,
+}
+
+/// What loading found in the journal, so a session can repair it before appending.
+#[derive(Debug, Default)]
+pub(super) struct JournalScan {
+    /// Journal exists and extends the snapshot.
+    pub live: bool,
+    /// Journal exists but an already-compacted snapshot superseded it.
+    pub stale: bool,
+    /// Byte length of the well-formed prefix (a torn tail beyond it is cut off).
+    pub good_len: u64,
+    pub len: u64,
+    /// Format of the journal found (appends go only to the current format).
+    pub format: u32,
+    /// Checksum of the last line: the next line's chains from it.
+    pub chain: u32,
+}
+
+/// A line's checksum: over the previous line's checksum and this line's JSON.
+pub(super) fn chained_crc(prev: u32, json: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&prev.to_be_bytes());
+    h.update(json);
+    h.finalize()
+}
+
+/// One journal line for `batch`, chained from `prev`; returns it and its checksum.
+pub(super) fn encode_batch(prev: u32, batch: &[Mutation]) -> (Vec<u8>, u32) {
+    let json = serde_json::to_vec(batch).unwrap_or_else(|_| b"[]".to_vec());
+    let crc = chained_crc(prev, &json);
+    let mut line = format!("{crc:08x} ").into_bytes();
+    line.extend_from_slice(&json);
+    line.push(b'\n');
+    (line, crc)
+}
+
+/// Decode a line, checking its checksum chained from `prev` (format 2) or alone (format 1).
+pub(super) fn decode_batch(line: &[u8], prev: Option<u32>) -> Option<(Vec<Mutation>, u32)> {
+    if line.len() < 10 || line[8] != b' ' {
+        return None;
+    }
+    let hex = std::str::from_utf8(&line[..8]).ok()?;
+    if !hex
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    let crc = u32::from_str_radix(hex, 16).ok()?;
+    let json = &line[9..];
+    let expected = match prev {
+        Some(p) => chained_crc(p, json),
+        None => crc32fast::hash(json),
+    };
+    if expected != crc {
+        return None;
+    }
+    Some((serde_json::from_slice(json).ok()?, crc))
+}
