@@ -145,6 +145,12 @@ impl Emulator {
 
     /// Start a new emulator and wait until it answers.
     pub fn start(kind: EmulatorKind) -> Emulator {
+        Emulator::start_with(kind, &[])
+    }
+
+    /// [`Emulator::start`] with options of that emulator's `serve` script
+    /// (`--no-call-log` for Azurite, which benches pass).
+    pub fn start_with(kind: EmulatorKind, options: &[&str]) -> Emulator {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -155,6 +161,7 @@ impl Emulator {
         let serve = serve_script(kind);
         let child = Command::new(&serve)
             .args(["--port", &port.to_string(), "--exit-with-parent"])
+            .args(options)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

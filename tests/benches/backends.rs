@@ -8,7 +8,9 @@
 //! apply made to the backend and the time per request they come to. The provider is the
 //! in-memory one with no latency, so the figure is the state store's cost alone: every
 //! pending record durable before its call, results of finished calls committed together
-//! (group commit).
+//! (group commit). `CAIRN_BENCH_TRACE=1` prints every request to stderr with its size and
+//! time. Azurite runs without its debug log (the tests' call log), PostgreSQL logs
+//! statements without their values: the harness's instruments, not the backends' costs.
 
 use cairn_core::apply::ApplyOptions;
 use cairn_core::plan::planner::PlanOptions;
@@ -27,11 +29,25 @@ static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 /// Microseconds spent waiting for those requests.
 static WAITED_US: AtomicUsize = AtomicUsize::new(0);
 
-/// `call`, its time added to [`WAITED_US`].
-async fn timed<T>(call: impl std::future::Future<Output = T>) -> T {
+/// `call`, its time added to [`WAITED_US`]; with `CAIRN_BENCH_TRACE` set, each request is
+/// printed to stderr (what, which object, bytes sent, milliseconds), to see where an apply's
+/// time at the backend goes.
+async fn timed<T>(
+    what: &str,
+    name: &str,
+    bytes: usize,
+    call: impl std::future::Future<Output = T>,
+) -> T {
     let started = Instant::now();
     let out = call.await;
-    WAITED_US.fetch_add(started.elapsed().as_micros() as usize, Ordering::SeqCst);
+    let took = started.elapsed();
+    WAITED_US.fetch_add(took.as_micros() as usize, Ordering::SeqCst);
+    if std::env::var_os("CAIRN_BENCH_TRACE").is_some() {
+        eprintln!(
+            "request {what} {name} bytes={bytes} ms={:.2}",
+            took.as_secs_f64() * 1000.0
+        );
+    }
     out
 }
 
@@ -51,7 +67,7 @@ impl<B: Blobs> Blobs for Counted<B> {
     }
     async fn get(&self, name: &str) -> Result<Option<Blob>, BlobError> {
         REQUESTS.fetch_add(1, Ordering::SeqCst);
-        timed(self.blobs.get(name)).await
+        timed("get", name, 0, self.blobs.get(name)).await
     }
     async fn put(
         &self,
@@ -60,15 +76,21 @@ impl<B: Blobs> Blobs for Counted<B> {
         condition: Condition,
     ) -> Result<String, BlobError> {
         REQUESTS.fetch_add(1, Ordering::SeqCst);
-        timed(self.blobs.put(name, body, condition)).await
+        timed(
+            "put",
+            name,
+            body.len(),
+            self.blobs.put(name, body, condition),
+        )
+        .await
     }
     async fn delete(&self, name: &str) -> Result<(), BlobError> {
         REQUESTS.fetch_add(1, Ordering::SeqCst);
-        timed(self.blobs.delete(name)).await
+        timed("delete", name, 0, self.blobs.delete(name)).await
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         REQUESTS.fetch_add(1, Ordering::SeqCst);
-        timed(self.blobs.list(prefix)).await
+        timed("list", prefix, 0, self.blobs.list(prefix)).await
     }
     async fn put_fenced(
         &self,
@@ -77,7 +99,14 @@ impl<B: Blobs> Blobs for Counted<B> {
         condition: Condition,
         holder: &str,
     ) -> Option<Result<Option<String>, BlobError>> {
-        let answer = timed(self.blobs.put_fenced(name, body, condition, holder)).await;
+        let bytes = body.len();
+        let answer = timed(
+            "put_fenced",
+            name,
+            bytes,
+            self.blobs.put_fenced(name, body, condition, holder),
+        )
+        .await;
         if answer.is_some() {
             REQUESTS.fetch_add(1, Ordering::SeqCst);
         }
@@ -89,7 +118,13 @@ impl<B: Blobs> Blobs for Counted<B> {
     async fn delete_many(&self, names: &[String]) -> Result<(), BlobError> {
         let requests = if self.batch_removals { 1 } else { names.len() };
         REQUESTS.fetch_add(requests, Ordering::SeqCst);
-        timed(self.blobs.delete_many(names)).await
+        timed(
+            "delete_many",
+            &names.join(","),
+            0,
+            self.blobs.delete_many(names),
+        )
+        .await
     }
 }
 
@@ -125,6 +160,9 @@ fn apply_s(rt: &tokio::runtime::Runtime, store: Arc<dyn StateStore>) -> f64 {
     let plan = rt
         .block_on(engine.plan(&fanout(), &PlanOptions::default()))
         .expect("plan");
+    if std::env::var_os("CAIRN_BENCH_TRACE").is_some() {
+        eprintln!("apply starts");
+    }
     let started = Instant::now();
     let report = rt
         .block_on(engine.apply(&plan, &ApplyOptions::default()))
@@ -182,7 +220,8 @@ fn main() {
         .unwrap();
     assert_eq!(status, 200, "the bench bucket: {body}");
     let gcp_endpoint = gcp.endpoint();
-    let azurite = Emulator::start(AZURITE);
+    // Without Azurite's debug log, which only the tests' call log reads.
+    let azurite = Emulator::start_with(AZURITE, &["--no-call-log"]);
     azurite.reset();
     let connection_string = azurite.azurite_connection_string();
 

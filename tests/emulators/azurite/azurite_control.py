@@ -9,7 +9,8 @@ contract, so tests start, reset and disturb it like any other emulator:
   GET  /_emulator/connection  {"connection_string": "...;BlobEndpoint=http://127.0.0.1:PORT/devstoreaccount1;"}
   GET/POST /_emulator/faults  {"freeze": true}: Azurite stopped (SIGSTOP), so requests hang
                               as at a frozen endpoint; {"freeze": false} resumes it
-  GET  /_emulator/calls       the requests Azurite logged since the last reset (its debug log)
+  GET  /_emulator/calls       the requests Azurite logged since the last reset (its debug log;
+                              409 when started with --no-call-log)
 
 Azurite dies with this process (PR_SET_PDEATHSIG), and this process with its parent when
 started with --exit-with-parent.
@@ -43,7 +44,7 @@ ACCOUNT = "devstoreaccount1"
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 CONTAINER = "cairn-state"
 LOCK = threading.Lock()
-STATE = {"process": None, "port": None, "dir": None, "frozen": False, "log_from": 0}
+STATE = {"process": None, "port": None, "dir": None, "frozen": False, "log_from": 0, "call_log": True}
 
 
 def free_port():
@@ -75,14 +76,14 @@ def signed(method, path, body=b""):
     return urllib.request.urlopen(req, timeout=10)
 
 
-def start(azurite):
+def start(azurite, call_log):
     STATE["port"] = free_port()
     STATE["dir"] = tempfile.mkdtemp(prefix="cairn-azurite-")
     parent = os.getpid()
     STATE["process"] = subprocess.Popen(
         [azurite, "--blobHost", "127.0.0.1", "--blobPort", str(STATE["port"]),
-         "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry",
-         "--debug", os.path.join(STATE["dir"], "debug.log")],
+         "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"]
+        + (["--debug", os.path.join(STATE["dir"], "debug.log")] if call_log else []),
         stdout=subprocess.DEVNULL,
         stderr=open(os.path.join(STATE["dir"], "azurite.log"), "w"),
         preexec_fn=lambda: local_postgres.arm_death_signal(parent),
@@ -168,6 +169,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_emulator/faults":
             return self.answer(200, {"freeze": STATE["frozen"]})
         if self.path == "/_emulator/calls":
+            if not STATE["call_log"]:
+                return self.answer(409, {"error": "started with --no-call-log: Azurite keeps no debug log"})
             return self.answer(200, {"calls": calls()})
         self.answer(404, {"error": f"no control endpoint GET {self.path}"})
 
@@ -186,7 +189,8 @@ class Handler(BaseHTTPRequestHandler):
                     if e.code != 404:
                         raise
                 make_container()
-                STATE["log_from"] = os.path.getsize(os.path.join(STATE["dir"], "debug.log"))
+                if STATE["call_log"]:
+                    STATE["log_from"] = os.path.getsize(os.path.join(STATE["dir"], "debug.log"))
                 return self.answer(200, {"reset": True})
             if self.path == "/_emulator/faults":
                 if "freeze" in body and STATE["process"] is not None:
@@ -202,6 +206,11 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--azurite", required=True)
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started us ends")
+    parser.add_argument(
+        "--no-call-log",
+        action="store_true",
+        help="no Azurite debug log, so no /_emulator/calls: it costs every request a few log writes (benches)",
+    )
     args = parser.parse_args()
     if args.exit_with_parent:
         parent = os.getppid()
@@ -214,7 +223,8 @@ def main():
 
         threading.Thread(target=watch, daemon=True).start()
     Handler.azurite = args.azurite
-    start(args.azurite)
+    STATE["call_log"] = not args.no_call_log
+    start(args.azurite, STATE["call_log"])
     atexit.register(stop)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
