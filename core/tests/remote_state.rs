@@ -159,15 +159,86 @@ fn a_damaged_journal_entry_is_refused_by_name() {
             None => ("lock".to_string(), "lock (entry journal/".to_string()),
         };
         let bytes = String::from_utf8(blobs.peek(&name).unwrap()).unwrap();
-        assert!(bytes.contains("id-1"), "{bytes}");
-        // Still well-formed JSON: only the checksum can tell.
-        blobs.overwrite(&name, bytes.replace("id-1", "id-9").as_bytes());
+        // Still well-formed, and unpacks: only the checksum can tell.
+        let changed = if name == "lock" {
+            let original = bytes.clone();
+            let repacked = repack_first_tail_entry(&bytes, |batch| batch.replace("id-1", "id-9"));
+            // And a packed entry damaged in transit: it names the entry too.
+            let mut lock: serde_json::Value = serde_json::from_str(&original).unwrap();
+            let packed = lock["tail"][0]["lz4"].as_str().unwrap().to_string();
+            let flipped = if packed.starts_with('A') { "B" } else { "A" };
+            lock["tail"][0]["lz4"] = format!("{flipped}{}", &packed[1..]).into();
+            blobs.overwrite(&name, &serde_json::to_vec(&lock).unwrap());
+            let err = st.read().unwrap_err().to_string();
+            assert!(err.contains(&mentioned) && err.contains("damaged"), "{err}");
+            repacked
+        } else {
+            assert!(bytes.contains("id-1"), "{bytes}");
+            bytes.replace("id-1", "id-9")
+        };
+        blobs.overwrite(&name, changed.as_bytes());
         let err = st.read().unwrap_err().to_string();
         assert!(
             err.contains(&mentioned) && err.contains("checksum"),
             "{err}"
         );
     }
+}
+
+#[test]
+fn a_lock_objects_entries_written_unpacked_are_read() {
+    // Entries written before they were packed carry the batch's JSON text as a string.
+    let blobs = MemoryBlobs::new();
+    let (st, mut s) = locked(&blobs, "crash");
+    s.append(&[Mutation::Put(res(1))]).unwrap();
+    s.append(&[Mutation::Put(res(2))]).unwrap();
+    let id = s.lock_info().id.clone();
+    drop(s); // a crash: the entries are in the lock object
+    let mut lock: serde_json::Value = serde_json::from_slice(&blobs.peek("lock").unwrap()).unwrap();
+    for entry in lock["tail"].as_array_mut().unwrap() {
+        use base64::Engine as _;
+        let packed = base64::engine::general_purpose::STANDARD
+            .decode(entry["lz4"].as_str().unwrap())
+            .unwrap();
+        let text = lz4_flex::block::decompress_size_prepended(&packed).unwrap();
+        let entry = entry.as_object_mut().unwrap();
+        entry.remove("lz4");
+        entry.insert("batch".into(), String::from_utf8(text).unwrap().into());
+    }
+    blobs.overwrite("lock", &serde_json::to_vec(&lock).unwrap());
+    assert_eq!(st.read().unwrap().unwrap().resources.len(), 2);
+    // The next run (the dead one's lock released by hand) folds them in; its own entries
+    // are packed.
+    st.force_unlock(&id).unwrap();
+    let mut s = st.lock("next").unwrap();
+    assert_eq!(s.state().resources.len(), 2);
+    s.append(&[Mutation::Put(res(3))]).unwrap();
+    drop(s);
+    let lock = String::from_utf8(blobs.peek("lock").unwrap()).unwrap();
+    assert!(
+        lock.contains("\"lz4\"") && !lock.contains("\"batch\""),
+        "{lock}"
+    );
+    assert_eq!(st.read().unwrap().unwrap().resources.len(), 3);
+}
+
+/// The lock object `lock` with its first tail entry's batch text changed by `edit`, and
+/// packed again as cairn packs it (LZ4 block, size first, base64), its checksum kept.
+fn repack_first_tail_entry(lock: &str, edit: impl Fn(&str) -> String) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut lock: serde_json::Value = serde_json::from_str(lock).unwrap();
+    let packed = b64
+        .decode(lock["tail"][0]["lz4"].as_str().expect("a packed entry"))
+        .unwrap();
+    let text =
+        String::from_utf8(lz4_flex::block::decompress_size_prepended(&packed).unwrap()).unwrap();
+    assert!(text.contains("id-1"), "{text}");
+    let edited = edit(&text);
+    lock["tail"][0]["lz4"] = b64
+        .encode(lz4_flex::block::compress_prepend_size(edited.as_bytes()))
+        .into();
+    serde_json::to_string(&lock).unwrap()
 }
 
 #[test]
@@ -259,6 +330,45 @@ fn an_append_costs_one_request_on_either_kind_of_backend() {
 }
 
 #[test]
+fn a_lock_taken_after_a_read_writes_on_the_lock_it_read_unless_it_changed() {
+    // An object store's read reads the lock object (it carries the newest entries); where
+    // the backend checks the lock with each write, a read leaves the lock alone and the
+    // lock's read stays.
+    for (blobs, saved) in [
+        (MemoryBlobs::new(), 1),
+        (MemoryBlobs::new().with_fenced_writes(), 0),
+    ] {
+        let (st, s) = locked(&blobs, "apply");
+        s.unlock().unwrap();
+        // A plan's read, then its apply's lock: no second read of the lock object.
+        let locks_with_a_read = {
+            let before = blobs.calls();
+            st.lock("apply").unwrap().unlock().unwrap();
+            blobs.calls() - before
+        };
+        st.read().unwrap();
+        let before = blobs.calls();
+        st.lock("apply").unwrap().unlock().unwrap();
+        assert_eq!(blobs.calls() - before, locks_with_a_read - saved);
+        // Changed since the read (another machine's run): its write's condition fails, the
+        // lock is read again, and taken with the generation after the other run's.
+        st.read().unwrap();
+        let other = RemoteStore::new(blobs.clone()).unwrap();
+        let taken = other.lock("elsewhere").unwrap();
+        let generation = taken.lock_info().generation;
+        taken.unlock().unwrap();
+        let s = st.lock("apply").unwrap();
+        assert_eq!(s.lock_info().generation, generation + 1);
+        // And held: nobody else takes it.
+        assert!(matches!(
+            other.lock("elsewhere"),
+            Err(StateError::Locked { .. })
+        ));
+        s.unlock().unwrap();
+    }
+}
+
+#[test]
 fn an_append_whose_answer_was_lost_is_kept_once() {
     let (blobs, st) = populated(1);
     // The next append goes after it; a renewal or the release keeps it.
@@ -336,13 +446,15 @@ fn a_takeover_that_fails_keeps_the_previous_holders_entries() {
     std::thread::sleep(Duration::from_millis(2600));
     // Every step of a takeover after the lock's own write fails in turn (the listing, the
     // snapshot's read, its sealed rewrite): the new lock is released, and the entries it
-    // carried stay in it.
+    // carried stay in it. Another store reads between the attempts: one that read the
+    // released lock would take the next lock without reading it again.
+    let reader = RemoteStore::new(blobs.clone()).unwrap();
     for step in 2..5 {
         blobs.fail_after(step, 1);
         let err = st.lock("takeover").map(|_| ()).unwrap_err();
         assert!(matches!(err, StateError::Backend { .. }), "{step}: {err:?}");
         blobs.fail_next(0);
-        let seen = st.read().unwrap().unwrap();
+        let seen = reader.read().unwrap().unwrap();
         assert_eq!(seen.resources.len(), 2, "after failing step {step}");
     }
     let s = st.lock("takeover").unwrap();

@@ -55,8 +55,10 @@ const GATHER_AT_MOST: Duration = Duration::from_millis(20);
 pub const WRITTEN_AHEAD_FOR: Duration = Duration::from_millis(500);
 
 /// At most this many waves of calls (`parallelism` each) are recorded by one append: what
-/// the next run may find pending, and must look up, after a crash.
-pub const AHEAD_WAVES_AT_MOST: usize = 8;
+/// the next run may find pending, and must look up, after a crash. Only calls quicker than
+/// 500 ms / 32 (16 ms) get that many; with a shared state store, where each append is a
+/// request, it is what keeps a fan-out of 1,000 quick calls to a few appends.
+pub const AHEAD_WAVES_AT_MOST: usize = 32;
 
 /// How to apply.
 #[derive(Clone)]

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! lock                      {"cairn_lock":1,"generation":G,"holder":{LockInfo}|null,
-//!                            "tail":[{"at":[G,N],"lineage":…,"serial":S,"crc":"…","batch":"<batch JSON>"}…]}
+//!                            "tail":[{"at":[G,N],"lineage":…,"serial":S,"crc":"…","lz4":"<base64 of LZ4(batch JSON)>"}…]}
 //! state                     {"cairn_remote":1,"generation":G,"seq":N}\n<snapshot>
 //! journal/<G:020>.<N:020>   {"cairn_journal":3,"lineage":…,"serial":S,"crc":"…"}\n<batch JSON>
 //! history/<S:020>           <snapshot>  (the state as it was at serial S)
@@ -39,40 +39,89 @@ pub(super) struct Slot {
     pub tail: Vec<TailEntry>,
 }
 
-/// A journal entry kept in the lock object. The batch is its JSON text as a string, so a
-/// tool that rewrites the lock object in another layout (a hand edit of the holder, `jq`)
-/// keeps it exactly and its checksum holds; the string stays as written (`RawValue`), so a
-/// rewrite of the lock object by cairn never encodes it again.
+/// A journal entry kept in the lock object. The batch is its JSON text, LZ4-compressed
+/// (block format, its size first) and in base64 (`lz4`): every append rewrites the whole
+/// tail, so the tail's bytes are most of what an append costs, and a batch's JSON (keys
+/// and values repeated resource after resource) packs about seven to one. Entries written
+/// before that carry the text itself as a JSON string (`batch`), and are read as ever.
+/// Either way the entry is a string, so a tool that rewrites the lock object in another
+/// layout (a hand edit of the holder, `jq`) keeps it exactly and its checksum (of the
+/// batch's JSON text) holds; the string stays as written (`RawValue`), so a rewrite of the
+/// lock object by cairn never encodes it again.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct TailEntry {
     pub at: Position,
     pub lineage: String,
     pub serial: u64,
     pub crc: String,
-    pub batch: Box<serde_json::value::RawValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lz4: Option<Box<serde_json::value::RawValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Box<serde_json::value::RawValue>>,
 }
+
+/// The most a compressed batch may claim to unpack to, per byte packed: LZ4 cannot do
+/// better than about 255 to one, so a larger claim is damage, refused before it is
+/// allocated.
+const LZ4_MOST_PER_BYTE: usize = 256;
 
 impl TailEntry {
     pub fn new(at: Position, lineage: &str, serial: u64, batch: &[Mutation]) -> Self {
+        use base64::Engine as _;
         let text = serde_json::to_string(batch).unwrap_or_else(|_| "[]".into());
         let crc = format!("{:08x}", crc32fast::hash(text.as_bytes()));
-        // A string's JSON is always valid JSON.
-        let literal = serde_json::to_string(&text).unwrap_or_else(|_| "\"[]\"".into());
-        let batch = serde_json::value::RawValue::from_string(literal)
-            .expect("a JSON string literal is a JSON value");
+        let packed = lz4_flex::block::compress_prepend_size(text.as_bytes());
+        // Base64 needs no escaping: the quoted text is a JSON string as it stands.
+        let literal = format!(
+            "\"{}\"",
+            base64::engine::general_purpose::STANDARD.encode(packed)
+        );
+        let lz4 = serde_json::value::RawValue::from_string(literal)
+            .expect("a quoted base64 text is a JSON string");
         TailEntry {
             at,
             lineage: lineage.to_string(),
             serial,
             crc,
-            batch,
+            lz4: Some(lz4),
+            batch: None,
+        }
+    }
+
+    /// The batch's JSON text, as written.
+    fn text(&self) -> Result<String, String> {
+        use base64::Engine as _;
+        match (&self.lz4, &self.batch) {
+            (Some(lz4), _) => {
+                let encoded: String = serde_json::from_str(lz4.get())
+                    .map_err(|e| format!("its batch is not the base64 string cairn writes: {e}"))?;
+                let packed = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .map_err(|e| format!("its batch is not base64 (damaged): {e}"))?;
+                let claimed = packed
+                    .get(..4)
+                    .map(|n| u32::from_le_bytes([n[0], n[1], n[2], n[3]]) as usize)
+                    .ok_or("its batch is cut short (damaged)")?;
+                if claimed > packed.len() * LZ4_MOST_PER_BYTE {
+                    return Err(format!(
+                        "its batch claims {claimed} bytes from {} packed: damaged",
+                        packed.len()
+                    ));
+                }
+                let bytes = lz4_flex::block::decompress_size_prepended(&packed)
+                    .map_err(|e| format!("its batch does not unpack (damaged): {e}"))?;
+                String::from_utf8(bytes)
+                    .map_err(|_| "its batch unpacks to no text (damaged)".to_string())
+            }
+            (None, Some(batch)) => serde_json::from_str(batch.get())
+                .map_err(|e| format!("its batch is not the JSON string cairn writes: {e}")),
+            (None, None) => Err("it has no batch".into()),
         }
     }
 
     /// Its batch, once its checksum holds; `Err` says what is wrong.
     pub fn decode(&self) -> Result<Vec<Mutation>, String> {
-        let text: String = serde_json::from_str(self.batch.get())
-            .map_err(|e| format!("its batch is not the JSON string cairn writes: {e}"))?;
+        let text = self.text()?;
         let crc = format!("{:08x}", crc32fast::hash(text.as_bytes()));
         if crc != self.crc {
             return Err(format!(
@@ -86,7 +135,8 @@ impl TailEntry {
 
     /// About how many bytes it adds to the lock object.
     pub fn size(&self) -> usize {
-        self.batch.get().len() + self.lineage.len() + 64
+        let stored = self.lz4.as_ref().or(self.batch.as_ref());
+        stored.map_or(0, |b| b.get().len()) + self.lineage.len() + 64
     }
 
     /// The same entry (a write of it that landed though its answer was lost).
@@ -180,8 +230,14 @@ pub(super) fn decode_state(bytes: &[u8], location: &str) -> Result<(Position, St
 }
 
 /// A history copy: the snapshot alone.
-pub(super) fn encode_history(state: &State) -> Vec<u8> {
-    snapshot::to_bytes(state)
+/// The history copy of a snapshot [`encode_state`] wrote: the same snapshot without the
+/// position header (a copy is read whole, with no journal after it).
+pub(super) fn history_of(encoded_state: &[u8]) -> Vec<u8> {
+    let after_header = encoded_state
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(0, |at| at + 1);
+    encoded_state[after_header..].to_vec()
 }
 
 pub(super) fn decode_history(bytes: &[u8], location: &str) -> Result<State, StateError> {

@@ -156,6 +156,10 @@ struct Inner {
     lease: Duration,
     timeout: Duration,
     notices: Mutex<Vec<String>>,
+    /// The lock object as the last read without the lock found it, released, and its
+    /// version: a lock taken right after (a plan, then its apply) is written on it without
+    /// reading it again, and the write's condition says whether it is still so.
+    released_slot: Mutex<Option<(String, Slot)>>,
 }
 
 /// The stored state as a session or a reader loads it.
@@ -195,6 +199,7 @@ impl RemoteStore {
                 lease: DEFAULT_LEASE,
                 timeout: DEFAULT_REQUEST_TIMEOUT,
                 notices: Mutex::default(),
+                released_slot: Mutex::default(),
             }),
         })
     }
@@ -275,7 +280,14 @@ impl Inner {
     async fn tail(&self) -> Result<Vec<TailEntry>, StateError> {
         match self.slot().await? {
             None => Ok(Vec::new()),
-            Some((SlotRead::Slot(slot), _)) => Ok(slot.tail),
+            Some((SlotRead::Slot(slot), version)) => {
+                if slot.holder.is_none() {
+                    if let Ok(mut kept) = self.released_slot.lock() {
+                        *kept = Some((version, slot.clone()));
+                    }
+                }
+                Ok(slot.tail)
+            }
             Some((SlotRead::Unreadable { detail, id }, _)) => Err(self.corrupt(format!(
                 "the lock object is {detail}; the newest journal entries are kept in it, so the \
                  state cannot be read whole. If it was written by hand, `cairn state unlock \
@@ -297,8 +309,20 @@ impl Inner {
                 None if self.blobs.fences_writes() => Vec::new(),
                 None => self.tail().await?,
             };
-            let names = self.list(layout::JOURNAL).await?;
-            let Some(snapshot) = self.get(layout::STATE).await? else {
+            let (names, snapshot) = if self.blobs.fences_writes() {
+                // Entry objects are listed before the snapshot is read: a compaction
+                // removes them only once the snapshot holds them, so every entry after the
+                // snapshot read is among those listed.
+                let names = self.list(layout::JOURNAL).await?;
+                (names, self.get(layout::STATE).await?)
+            } else {
+                // Object stores keep entries in the lock object (read above) and write no
+                // entry objects: the two reads need no order, so they go together.
+                let (names, snapshot) =
+                    tokio::join!(self.list(layout::JOURNAL), self.get(layout::STATE));
+                (names?, snapshot?)
+            };
+            let Some(snapshot) = snapshot else {
                 if names.iter().any(|n| layout::entry_position(n).is_some()) || !tail.is_empty() {
                     return Err(self.corrupt(
                         "journal entries exist but the snapshot they extend is missing".into(),
@@ -388,11 +412,19 @@ impl Inner {
         let mut info = LockInfo::for_operation(&operation);
         // A conditional write lost to another writer means the slot changed: read it again
         // and decide again (usually: it is held now).
-        for _ in 0..16 {
+        for attempt in 0..16 {
             // A previous holder's entries stay in the lock until the seal's snapshot holds
             // them.
             let mut tail = Vec::new();
-            let (previous, condition, generation) = match self.slot().await? {
+            let known = match attempt {
+                0 => self.released_slot.lock().ok().and_then(|mut k| k.take()),
+                _ => None,
+            };
+            let read = match known {
+                Some((version, slot)) => Some((SlotRead::Slot(slot), version)),
+                None => self.slot().await?,
+            };
+            let (previous, condition, generation) = match read {
                 None => (None, Condition::Absent, 0),
                 Some((SlotRead::Unreadable { detail, id }, _)) => {
                     return Err(StateError::LockUnreadable {

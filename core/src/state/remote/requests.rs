@@ -16,7 +16,23 @@ impl Inner {
         &self,
         work: impl std::future::Future<Output = Result<T, StateError>> + Send + 'static,
     ) -> Result<T, StateError> {
-        self.runner.run(work).unwrap_or_else(|| {
+        self.finish(self.begin(work))
+    }
+
+    /// Start `work` on the store's thread, to wait for later with [`Inner::finish`].
+    pub(super) fn begin<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StateError>> + Send + 'static,
+    ) -> Option<super::runner::Running<Result<T, StateError>>> {
+        self.runner.begin(work)
+    }
+
+    /// Wait for work started with [`Inner::begin`].
+    pub(super) fn finish<T>(
+        &self,
+        running: Option<super::runner::Running<Result<T, StateError>>>,
+    ) -> Result<T, StateError> {
+        running.and_then(|r| r.wait()).unwrap_or_else(|| {
             Err(StateError::Backend {
                 location: self.location(),
                 message: "a request to the state store ended without an answer (its client panicked, or the store's thread is gone)".into(),

@@ -38,17 +38,28 @@ impl Runner {
         Ok(Runner { jobs })
     }
 
-    /// Run `work` there and wait for its result. `None` when the runner's thread is gone
-    /// or the work panicked.
-    pub(super) fn run<T: Send + 'static>(
+    /// Start `work` there, to be waited for later (the caller does something else
+    /// meanwhile). `None` when the runner's thread is gone.
+    pub(super) fn begin<T: Send + 'static>(
         &self,
         work: impl Future<Output = T> + Send + 'static,
-    ) -> Option<T> {
+    ) -> Option<Running<T>> {
         let (done, answer) = std::sync::mpsc::sync_channel(1);
         let job = Box::pin(async move {
             let _ = done.send(work.await);
         });
         self.jobs.send(job).ok()?;
-        answer.recv().ok()
+        Some(Running(answer))
+    }
+}
+
+/// Work started on the runner's thread.
+#[derive(Debug)]
+pub(super) struct Running<T>(std::sync::mpsc::Receiver<T>);
+
+impl<T> Running<T> {
+    /// Its result, once it ends. `None` when the work panicked or the thread is gone.
+    pub(super) fn wait(self) -> Option<T> {
+        self.0.recv().ok()
     }
 }

@@ -41,6 +41,9 @@ async fn lost_because(inner: &Inner, id: &str) -> Result<Option<String>, StateEr
     })
 }
 
+/// What is left to do once a snapshot is written ([`RemoteSession::seal`]).
+type Tidy = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StateError>> + Send>>;
+
 /// What the lock object holds after a write of this session's.
 #[derive(Debug)]
 pub(super) struct SlotWritten {
@@ -492,12 +495,28 @@ impl RemoteSession {
     /// Rewrite the snapshot with everything appended, and keep a copy in the history when
     /// `history` (a run's end: folds during a run would only overwrite it).
     fn compact_now(&mut self, history: bool) -> Result<(), StateError> {
+        match self.seal(history)? {
+            Some(tidy) => self.inner.block(tidy),
+            None => Ok(()),
+        }
+    }
+
+    /// Rewrite the snapshot with everything appended; what is left to do once it is
+    /// written (its copy in the history when `history`, removal of the entry objects it now
+    /// holds) is returned, not done, so the caller may do it beside its next request.
+    fn seal(&mut self, history: bool) -> Result<Option<Tidy>, StateError> {
         self.catch_up()?;
         if !self.exists || (self.end == self.base && !self.rewrite) {
-            return Ok(());
+            return Ok(None);
         }
         let body = layout::encode_state(self.end, &self.state);
         self.snapshot_size = body.len();
+        let history = history.then(|| {
+            (
+                layout::history_name(self.state.serial),
+                layout::history_of(&body),
+            )
+        });
         let condition = Condition::Matches(self.version.clone());
         self.version = if self.entry_objects || self.rewrite {
             self.fenced_put(layout::STATE.into(), body, condition)?
@@ -509,17 +528,11 @@ impl RemoteSession {
         // The next write of the lock leaves out what the snapshot now holds.
         self.lease.folded(self.base);
         let written = std::mem::take(&mut self.written);
-        let history = history.then(|| {
-            (
-                layout::history_name(self.state.serial),
-                layout::encode_history(&self.state),
-            )
-        });
         if history.is_none() && written.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let inner = self.inner.clone();
-        self.inner.block(async move {
+        Ok(Some(Box::pin(async move {
             if let Some((name, body)) = history {
                 inner.put(&name, body, Condition::Always).await?;
             }
@@ -527,7 +540,7 @@ impl RemoteSession {
             // lock's sweep.
             let _ = inner.delete_many(&written).await;
             Ok(())
-        })
+        })))
     }
 
     /// An append on a backend that checks the lock with each write: the entry as an object
@@ -633,11 +646,21 @@ impl StateSession for RemoteSession {
     }
 
     fn unlock(mut self: Box<Self>) -> Result<(), StateError> {
-        self.compact()?;
+        self.lease.check()?;
+        let tidy = self.seal(true)?;
+        // Once the snapshot holds everything, the lock is released while its history copy
+        // is written and old copies removed: neither is read as the state, and a run that
+        // takes the lock meanwhile writes only a newer copy.
         let inner = self.inner.clone();
-        self.inner
-            .block(async move { inner.prune_history().await })?;
-        self.lease.write(None, true).map(|_| ())
+        let tidying = self.inner.begin(async move {
+            if let Some(tidy) = tidy {
+                tidy.await?;
+            }
+            inner.prune_history().await
+        });
+        let released = self.lease.write(None, true).map(|_| ());
+        let tidied = self.inner.finish(tidying);
+        released.and(tidied)
     }
 
     fn lease(&self) -> Arc<dyn Lease> {
