@@ -59,6 +59,7 @@ import atexit
 import base64
 import io
 import json
+import socket
 import os
 import random
 import threading
@@ -66,7 +67,7 @@ import time
 import urllib.parse
 import uuid
 
-import waitress
+from werkzeug.serving import WSGIRequestHandler, run_simple
 
 import local_postgres
 
@@ -1237,16 +1238,18 @@ def main():
     patch_kafka()
     app = Middleware(DomainDispatcherApplication(create_backend_app))
     # Loopback only: the emulator is for this machine's tests.
-    #
-    # Served by waitress, not moto's own server (Werkzeug's development server), which
-    # answers every request with `Connection: close`: each SDK request then paid a new
-    # connection and a new thread, a third of a small request's time, where AWS keeps
-    # connections open. waitress keeps them, sets TCP_NODELAY (no Nagle delay between a
-    # response's headers and body), and reads every request body in full, chunked ones
-    # included. Its threads are many: each held answer (faults "hold") keeps one busy.
-    waitress.serve(
-        app, host="127.0.0.1", port=args.port, threads=64, connection_limit=1000, ident="cairn-moto", _quiet=True
+    run_simple(
+        "127.0.0.1", args.port, app, threaded=True, use_reloader=False, use_debugger=False, request_handler=NoDelayHandler
     )
+
+
+class NoDelayHandler(WSGIRequestHandler):
+    """Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm
+    holds the body until the client's delayed ACK, up to 40 ms a request."""
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 if __name__ == "__main__":
