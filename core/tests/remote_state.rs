@@ -369,6 +369,66 @@ fn a_lock_taken_after_a_read_writes_on_the_lock_it_read_unless_it_changed() {
 }
 
 #[test]
+fn a_runs_last_batch_goes_with_its_final_snapshot_on_an_object_store() {
+    // An end with the last batch appended on its own, and one with it left to the seal.
+    let end_requests = |last: bool, blobs: &MemoryBlobs| {
+        let (st, mut s) = locked(blobs, "apply");
+        s.append(&[Mutation::Put(res(1))]).unwrap();
+        let before = blobs.calls();
+        if last {
+            s.append_last(&[Mutation::Put(res(2))]).unwrap();
+        } else {
+            s.append(&[Mutation::Put(res(2))]).unwrap();
+        }
+        assert_eq!(s.state().resources.len(), 2);
+        s.unlock().unwrap();
+        let requests = blobs.calls() - before;
+        let read = st.read().unwrap().unwrap();
+        assert_eq!(read.resources.len(), 2);
+        (requests, read.serial)
+    };
+    let (alone, serial_alone) = end_requests(false, &MemoryBlobs::new());
+    let (together, serial_together) = end_requests(true, &MemoryBlobs::new());
+    assert_eq!(together + 1, alone, "one write fewer");
+    assert_eq!(
+        serial_together, serial_alone,
+        "one serial per session either way"
+    );
+    // Where entries are objects of their own, the last batch is one as ever.
+    let (alone, _) = end_requests(false, &MemoryBlobs::new().with_fenced_writes());
+    let (together, _) = end_requests(true, &MemoryBlobs::new().with_fenced_writes());
+    assert_eq!(together, alone);
+}
+
+#[test]
+fn a_crash_before_the_final_snapshot_loses_only_the_last_batch_and_an_append_after_it_keeps_it() {
+    let blobs = MemoryBlobs::new();
+    let (st, mut s) = locked(&blobs, "apply");
+    s.append(&[Mutation::Put(res(1))]).unwrap();
+    s.append_last(&[Mutation::Put(res(2))]).unwrap();
+    let id = s.lock_info().id.clone();
+    drop(s); // a crash before unlock: what was appended is durable, the last batch is not
+    let read = st.read().unwrap().unwrap();
+    assert!(read.resources.contains_key("mem_thing.r1"));
+    assert!(!read.resources.contains_key("mem_thing.r2"));
+    st.force_unlock(&id).unwrap();
+    // An append after the last batch (not what an apply does) writes the snapshot that
+    // holds it first, so it is never lost behind an entry.
+    let mut s = st.lock("apply").unwrap();
+    s.append_last(&[Mutation::Put(res(3))]).unwrap();
+    s.append(&[Mutation::Put(res(4))]).unwrap();
+    drop(s);
+    let read = st.read().unwrap().unwrap();
+    for i in [1, 3, 4] {
+        assert!(
+            read.resources
+                .contains_key(format!("mem_thing.r{i}").as_str()),
+            "r{i}"
+        );
+    }
+}
+
+#[test]
 fn an_append_whose_answer_was_lost_is_kept_once() {
     let (blobs, st) = populated(1);
     // The next append goes after it; a renewal or the release keeps it.

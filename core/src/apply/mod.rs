@@ -542,7 +542,8 @@ impl Walk<'_> {
         if outputs != self.session.state().outputs {
             self.batch.push(Mutation::Outputs(outputs.clone()));
         }
-        self.session.append(&self.batch)?;
+        // Nothing starts after it: the store may write it with the final snapshot.
+        self.session.append_last(&self.batch)?;
         let (plan, graph) = (self.plan, self.graph);
         let report = ApplyReport {
             ops: self

@@ -464,6 +464,15 @@ pub trait StateSession: Send + std::fmt::Debug {
     /// Durably record a batch of mutations, then apply them to `state()`. On error nothing
     /// of the batch may be considered recorded.
     fn append(&mut self, batch: &[Mutation]) -> Result<(), StateError>;
+    /// Record a batch after which the session only ends (`unlock`): an apply's last
+    /// results. Like `append`, except that a store may write it with the final snapshot
+    /// instead of on its own, one write fewer; it is then durable once `unlock` returns,
+    /// and a crash before that leaves the operations it settles pending, to be reconciled
+    /// by the next run like any other. Nothing may start on it: it holds no pending record
+    /// a call waits for.
+    fn append_last(&mut self, batch: &[Mutation]) -> Result<(), StateError> {
+        self.append(batch)
+    }
     /// Fold everything appended into a fresh snapshot (cheap to reload).
     fn compact(&mut self) -> Result<(), StateError>;
     /// Compact and release the lock.

@@ -333,6 +333,9 @@ pub(super) struct RemoteSession {
     raised: bool,
     /// Rewrite the snapshot at the next compaction even without entries.
     rewrite: bool,
+    /// `state` holds a last batch (`append_last`) that no entry does: the next snapshot
+    /// written is what records it.
+    unsealed: bool,
 }
 
 /// The fewest and most bytes of entries the lock object carries before they are folded
@@ -378,6 +381,7 @@ impl RemoteSession {
             appended: (0, 0),
             raised: false,
             rewrite: false,
+            unsealed: false,
         }
     }
 
@@ -417,11 +421,13 @@ impl RemoteSession {
         })
     }
 
-    /// Write a snapshot that only folds in the lock object's entries, without reading the
-    /// lock back: it holds nothing the lock's tail does not, so one landing after a takeover
-    /// changes nothing anyone reads (before the new holder's seal, the seal reads it with
-    /// the tail it carried; after, the condition fails). A lost lock is found by the next
-    /// write of the lock, or here when the condition fails.
+    /// Write a snapshot that folds in the lock object's entries (and, at a run's end, its
+    /// last batch: results of calls this run made), without reading the lock back. A
+    /// takeover rewrites the snapshot first, conditionally, so one landing after a takeover
+    /// is either read by that rewrite (it holds nothing untrue: the tail it carried, and
+    /// results that settle the tail's own pending records) or fails its condition. A lost
+    /// lock is found by the next write of the lock (the release, at the end), or here when
+    /// the condition fails.
     fn fold_put(&self, body: Vec<u8>, condition: Condition) -> Result<String, StateError> {
         self.lease.check()?;
         let (inner, id) = (self.inner.clone(), self.info.id.clone());
@@ -506,7 +512,7 @@ impl RemoteSession {
     /// holds) is returned, not done, so the caller may do it beside its next request.
     fn seal(&mut self, history: bool) -> Result<Option<Tidy>, StateError> {
         self.catch_up()?;
-        if !self.exists || (self.end == self.base && !self.rewrite) {
+        if !self.exists || (self.end == self.base && !self.rewrite && !self.unsealed) {
             return Ok(None);
         }
         let body = layout::encode_state(self.end, &self.state);
@@ -525,6 +531,7 @@ impl RemoteSession {
         };
         self.base = self.end;
         self.rewrite = false;
+        self.unsealed = false;
         // The next write of the lock leaves out what the snapshot now holds.
         self.lease.folded(self.base);
         let written = std::mem::take(&mut self.written);
@@ -632,12 +639,40 @@ impl StateSession for RemoteSession {
                 message: "append before init".into(),
             });
         }
+        if self.unsealed {
+            // An entry goes after the last batch only once a snapshot holds that batch.
+            self.compact_now(false)?;
+        }
         if self.entry_objects {
             let serial = self.state.serial + u64::from(!self.raised);
             self.append_object(batch, serial)
         } else {
             self.append_to_lock(batch)
         }
+    }
+
+    /// On an object store the last batch goes with the final snapshot, not into the lock
+    /// object first: one request fewer. The snapshot's write is conditional like every
+    /// fold, and any takeover seals the snapshot first, so it lands only where the next
+    /// holder reads it; the release that follows is a conditional write of the lock, which
+    /// says whether the lock was still this session's.
+    fn append_last(&mut self, batch: &[Mutation]) -> Result<(), StateError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if self.entry_objects || !self.exists {
+            return self.append(batch);
+        }
+        self.lease.check()?;
+        // Entries of this session's whose answers were lost go first, in their order.
+        self.catch_up()?;
+        for m in batch {
+            self.state.apply(m);
+        }
+        self.state.serial += u64::from(!self.raised);
+        self.raised = true;
+        self.unsealed = true;
+        Ok(())
     }
 
     fn compact(&mut self) -> Result<(), StateError> {
