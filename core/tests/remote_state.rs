@@ -196,14 +196,10 @@ fn a_lock_objects_entries_written_unpacked_are_read() {
     drop(s); // a crash: the entries are in the lock object
     let mut lock: serde_json::Value = serde_json::from_slice(&blobs.peek("lock").unwrap()).unwrap();
     for entry in lock["tail"].as_array_mut().unwrap() {
-        use base64::Engine as _;
-        let packed = base64::engine::general_purpose::STANDARD
-            .decode(entry["lz4"].as_str().unwrap())
-            .unwrap();
-        let text = lz4_flex::block::decompress_size_prepended(&packed).unwrap();
+        let text = unpack(entry["lz4"].as_str().unwrap());
         let entry = entry.as_object_mut().unwrap();
         entry.remove("lz4");
-        entry.insert("batch".into(), String::from_utf8(text).unwrap().into());
+        entry.insert("batch".into(), text.into());
     }
     blobs.overwrite("lock", &serde_json::to_vec(&lock).unwrap());
     assert_eq!(st.read().unwrap().unwrap().resources.len(), 2);
@@ -225,20 +221,27 @@ fn a_lock_objects_entries_written_unpacked_are_read() {
 /// The lock object `lock` with its first tail entry's batch text changed by `edit`, and
 /// packed again as cairn packs it (LZ4 block, size first, base64), its checksum kept.
 fn repack_first_tail_entry(lock: &str, edit: impl Fn(&str) -> String) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
     let mut lock: serde_json::Value = serde_json::from_str(lock).unwrap();
-    let packed = b64
-        .decode(lock["tail"][0]["lz4"].as_str().expect("a packed entry"))
-        .unwrap();
-    let text =
-        String::from_utf8(lz4_flex::block::decompress_size_prepended(&packed).unwrap()).unwrap();
+    let text = unpack(lock["tail"][0]["lz4"].as_str().expect("a packed entry"));
     assert!(text.contains("id-1"), "{text}");
-    let edited = edit(&text);
-    lock["tail"][0]["lz4"] = b64
-        .encode(lz4_flex::block::compress_prepend_size(edited.as_bytes()))
-        .into();
+    lock["tail"][0]["lz4"] = pack(&edit(&text)).into();
     serde_json::to_string(&lock).unwrap()
+}
+
+/// A packed tail entry's batch text (base64 of an LZ4 block, its size first).
+fn unpack(packed: &str) -> String {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(packed)
+        .unwrap();
+    String::from_utf8(lz4_flex::block::decompress_size_prepended(&bytes).unwrap()).unwrap()
+}
+
+/// `text` packed as cairn packs a tail entry's batch.
+fn pack(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .encode(lz4_flex::block::compress_prepend_size(text.as_bytes()))
 }
 
 #[test]

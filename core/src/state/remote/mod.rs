@@ -31,6 +31,7 @@
 //! frozen endpoint becomes an error naming the store, never a hang.
 
 mod layout;
+mod lease;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -44,8 +45,9 @@ pub use postgres::PostgresBlobs;
 
 use super::*;
 use layout::{Position, Slot, SlotRead, TailEntry};
+use lease::RemoteLease;
 use runner::Runner;
-use session::{RemoteLease, RemoteSession};
+use session::RemoteSession;
 use std::sync::Mutex;
 use std::time::Duration;
 
