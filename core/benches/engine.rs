@@ -10,7 +10,8 @@
 //! `--vs-terraform`, `../shared/bench/terraform-peer/run` runs Terraform core on the same
 //! shapes in the same run, and each line carries the ratio. Each line also carries the
 //! step's minor page faults (`faults=`). `--million` adds the plan of a fan-out of
-//! 1,000,000; `--quick` leaves out the 100,000 and 10,000 rows.
+//! 1,000,000; `--quick` leaves out the 100,000 and 10,000 rows. `--phases SHAPE N DIR`
+//! times one plan phase by phase (with the state in `DIR`, a no-op after an apply).
 
 use cairn_core::apply::ApplyOptions;
 use cairn_core::plan::planner::PlanOptions;
@@ -129,6 +130,59 @@ fn child(step: &str, shape: &str, n: usize, dir: &Path) {
     println!("{} {changes} {}", peak_rss_kb(), minor_faults());
 }
 
+/// `--phases`: one no-op plan (or a plan from empty, when `dir` holds no state) timed
+/// phase by phase, with each phase's minor page faults; where the fixed cost goes. The
+/// engine's own plan lowers and reads state again, so its line less the `lower` and
+/// `read_state` lines is the refresh, the diff and the digest.
+fn phases(shape: &str, n: usize, dir: &Path) {
+    let mut last = (Instant::now(), minor_faults());
+    let mut phase = |name: &str| {
+        let now = (Instant::now(), minor_faults());
+        println!(
+            "phase {name:<10} {:>8.3} ms {:>6} faults",
+            (now.0 - last.0).as_secs_f64() * 1e3,
+            now.1 - last.1
+        );
+        last = (Instant::now(), minor_faults());
+    };
+    phase("start");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    phase("runtime");
+    let s = stack(shape, n);
+    phase("stack");
+    let engine = Engine::new(
+        Arc::new(MemoryProvider::new().echo_reads()),
+        Arc::new(LocalStore::new(dir.join("state.json"))),
+    );
+    let graph = engine.lower(&s).expect("lower");
+    phase("lower");
+    std::hint::black_box(graph.digest(&s));
+    phase("digest");
+    drop(graph);
+    phase("drop-graph");
+    let state = engine.read_state(s.name()).expect("state");
+    phase("read_state");
+    drop(state);
+    phase("drop-state");
+    let plan = rt
+        .block_on(engine.plan(&s, &PlanOptions::default().refresh(false)))
+        .expect("plan");
+    phase("plan-read");
+    drop(plan);
+    let plan = rt
+        .block_on(engine.plan(&s, &PlanOptions::default()))
+        .expect("plan");
+    phase("plan");
+    std::hint::black_box(render::text(&plan, Default::default()));
+    phase("render");
+    drop(plan);
+    drop(s);
+    phase("drop");
+}
+
 struct Measured {
     wall_s: f64,
     rss_mb: f64,
@@ -228,6 +282,11 @@ fn terraform(shape: &str, n: usize) -> HashMap<String, (f64, f64)> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--phases") {
+        let n: usize = args[i + 2].parse().unwrap();
+        phases(&args[i + 1], n, Path::new(&args[i + 3]));
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let n: usize = args[i + 3].parse().unwrap();
         child(&args[i + 1], &args[i + 2], n, Path::new(&args[i + 4]));

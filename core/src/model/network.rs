@@ -333,11 +333,15 @@ impl SecurityGroup {
     }
     /// Add a rule for incoming traffic.
     pub fn ingress(mut self, rule: Rule) -> Self {
+        // Room for this rule alone: most groups hold one or two, and a first push would
+        // reserve four.
+        self.ingress.reserve_exact(1);
         self.ingress.push(rule);
         self
     }
     /// Add a rule for outgoing traffic.
     pub fn egress(mut self, rule: Rule) -> Self {
+        self.egress.reserve_exact(1);
         self.egress.push(rule);
         self
     }

@@ -316,8 +316,7 @@ fn unchanged(
     const NULL: Value = Value::Null;
     let rs = schema.resources.get(d.concrete.type_name.as_str());
     let unordered = |k: &str| rs.is_some_and(|s| s.get(k).unordered);
-    d.concrete.attrs.iter().all(|(k, v)| {
-        let have = p.attrs.get(k).unwrap_or(&NULL);
+    let matches = |k: &str, v: &Value, have: &Value| {
         ignored(k)
             || match (v, have) {
                 (Value::List(a), Value::List(b)) if unordered(k) => {
@@ -325,12 +324,55 @@ fn unchanged(
                 }
                 _ => matches_resolved(v, have, known),
             }
-    }) && p.attrs.iter().all(|(k, v)| {
-        d.concrete.attrs.contains_key(k)
-            || *v == Value::Null
-            || ignored(k)
-            || rs.is_some_and(|s| s.get(k).computed)
-    })
+    };
+    // Only recorded: fine when null, ignored or the cloud's to compute.
+    let spare = |k: &str, have: &Value| {
+        *have == Value::Null || ignored(k) || rs.is_some_and(|s| s.get(k).computed)
+    };
+    // Both maps are sorted by name: one walk over the two, no lookups (this runs for every
+    // resource of every plan).
+    let (mut want, mut have) = (
+        d.concrete.attrs.iter().peekable(),
+        p.attrs.iter().peekable(),
+    );
+    loop {
+        match (want.peek(), have.peek()) {
+            (None, None) => return true,
+            (Some((k, v)), None) => {
+                if !matches(k, v, &NULL) {
+                    return false;
+                }
+                want.next();
+            }
+            (None, Some((k, h))) => {
+                if !spare(k, h) {
+                    return false;
+                }
+                have.next();
+            }
+            (Some((kw, v)), Some((kh, h))) => match kw.cmp(kh) {
+                std::cmp::Ordering::Less => {
+                    if !matches(kw, v, &NULL) {
+                        return false;
+                    }
+                    want.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    if !spare(kh, h) {
+                        return false;
+                    }
+                    have.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if !matches(kw, v, h) {
+                        return false;
+                    }
+                    want.next();
+                    have.next();
+                }
+            },
+        }
+    }
 }
 
 /// A change of a declared resource, before the diff fills in what differs.

@@ -82,6 +82,7 @@ fn rules(rules: &[Rule]) -> Value {
                     },
                 );
                 m.insert("description".into(), Value::str(&r.description));
+                m.shrink_to_fit();
                 Value::Map(m)
             })
             .collect(),

@@ -414,6 +414,7 @@ impl Provider for MemoryProvider {
             if !tags.is_empty() {
                 attrs.insert("tags".into(), Value::Map(tags));
             }
+            attrs.shrink_to_fit();
             for e in d.resource.exports() {
                 resp.exports.push(Export {
                     resource: d.name.clone(),

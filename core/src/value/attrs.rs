@@ -387,14 +387,114 @@ impl<'de> Deserialize<'de> for Attrs {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a map of attributes")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attrs, A::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-                while let Some(entry) = map.next_entry::<Text, Value>()? {
-                    entries.push(entry);
-                }
-                Ok(entries.into_iter().collect())
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Attrs, A::Error> {
+                read_map(None, map)
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+// Parsing fills a buffer kept for the purpose, then moves the entries into a vector of
+// exactly their number: a format that does not say how many entries follow (JSON does
+// not) would otherwise grow each map to the next power of two, and a state of 100,000
+// resources holds several maps per resource. One buffer per nesting depth, reused.
+thread_local! {
+    static MAP_BUFFERS: std::cell::RefCell<Vec<Vec<(Text, Value)>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+    static LIST_BUFFERS: std::cell::RefCell<Vec<Vec<Value>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Read a map's entries (after `first`, already read) into an exact-size [`Attrs`].
+pub(super) fn read_map<'de, A: MapAccess<'de>>(
+    first: Option<(Text, Value)>,
+    mut map: A,
+) -> Result<Attrs, A::Error> {
+    let mut buf = MAP_BUFFERS
+        .with(|b| b.borrow_mut().pop())
+        .unwrap_or_default();
+    buf.extend(first);
+    let read = loop {
+        match map.next_entry::<Text, Value>() {
+            Ok(Some(entry)) => buf.push(entry),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    // `drain` knows its length: the vector collected from it is allocated once, exactly.
+    let attrs = read.map(|()| buf.drain(..).collect::<Attrs>());
+    buf.clear();
+    MAP_BUFFERS.with(|b| b.borrow_mut().push(buf));
+    attrs
+}
+
+/// Read a sequence into an exact-size vector (see [`read_map`]).
+pub(super) fn read_list<'de, A: serde::de::SeqAccess<'de>>(
+    mut seq: A,
+) -> Result<Vec<Value>, A::Error> {
+    let mut buf = LIST_BUFFERS
+        .with(|b| b.borrow_mut().pop())
+        .unwrap_or_default();
+    let read = loop {
+        match seq.next_element::<Value>() {
+            Ok(Some(v)) => buf.push(v),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    let list = read.map(|()| {
+        let mut list = Vec::with_capacity(buf.len());
+        // Moves the members and leaves the buffer its room.
+        list.append(&mut buf);
+        list
+    });
+    buf.clear();
+    LIST_BUFFERS.with(|b| b.borrow_mut().push(buf));
+    list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsed_maps_and_lists_hold_exactly_their_entries() {
+        let json = r#"{"b": 1, "a": [{"z": 1, "y": [1, 2, 3], "x": null}, 2], "c": {"k": "v"}}"#;
+        let attrs: Attrs = serde_json::from_str(json).unwrap();
+        assert_eq!(attrs.0.capacity(), 3);
+        assert_eq!(
+            attrs.keys().map(Text::as_str).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        let Some(Value::List(list)) = attrs.get("a") else {
+            panic!("a list: {attrs:?}")
+        };
+        assert_eq!(list.capacity(), 2);
+        let Value::Map(inner) = &list[0] else {
+            panic!("a map: {list:?}")
+        };
+        assert_eq!(inner.0.capacity(), 3);
+        assert_eq!(
+            inner.get("y").and_then(Value::as_list).map(<[Value]>::len),
+            Some(3)
+        );
+        let Some(Value::Map(c)) = attrs.get("c") else {
+            panic!("a map: {attrs:?}")
+        };
+        assert_eq!(c.0.capacity(), 1);
+    }
+
+    #[test]
+    fn a_parse_that_fails_midway_leaves_the_next_one_whole() {
+        let bad = r#"{"a": [1, 2, {"b": [3, 4, oops]}], "c": 1}"#;
+        assert!(serde_json::from_str::<Attrs>(bad).is_err());
+        let good: Attrs = serde_json::from_str(r#"{"d": [5], "e": {"f": 6}}"#).unwrap();
+        assert_eq!(good.len(), 2);
+        assert_eq!(good.get("d"), Some(&Value::List(vec![Value::Int(5)])));
+        let Some(Value::Map(e)) = good.get("e") else {
+            panic!("a map: {good:?}")
+        };
+        assert_eq!(e.len(), 1);
     }
 }

@@ -431,12 +431,8 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
     fn visit_string<E>(self, s: String) -> Result<Value, E> {
         Ok(Value::Str(Text::from(s)))
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(v) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::List(out))
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+        attrs::read_list(seq).map(Value::List)
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         use serde::de::Error;
@@ -470,12 +466,8 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
             }
             return Ok(v);
         }
-        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(8) + 1);
-        pairs.push((first, map.next_value()?));
-        while let Some(kv) = map.next_entry()? {
-            pairs.push(kv);
-        }
-        Ok(Value::Map(pairs.into_iter().collect()))
+        let value = map.next_value()?;
+        attrs::read_map(Some((first, value)), map).map(Value::Map)
     }
 }
 
