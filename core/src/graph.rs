@@ -108,6 +108,12 @@ impl ResourceGraph {
             .iter()
             .map(|d| (d.name.as_str(), d))
             .collect();
+        // The concrete addresses of each portable resource, for `depends_on` alone: built
+        // only when some resource orders itself after another.
+        let ordered = stack
+            .resources()
+            .iter()
+            .any(|d| !d.resource.common().depends_on.is_empty());
         let mut by_origin: HashMap<&str, Vec<&str>> = HashMap::default();
         let mut index: HashMap<Text, usize> =
             HashMap::with_capacity_and_hasher(lowered.len(), Default::default());
@@ -119,10 +125,12 @@ impl ResourceGraph {
                     "lowering produced this address twice",
                 ));
             }
-            by_origin
-                .entry(c.origin.as_str())
-                .or_default()
-                .push(c.address.as_str());
+            if ordered {
+                by_origin
+                    .entry(c.origin.as_str())
+                    .or_default()
+                    .push(c.address.as_str());
+            }
             if !schema.resources.contains_key(c.type_name.as_str()) {
                 errors.push(Invalid::new(
                     &c.address,
@@ -133,8 +141,10 @@ impl ResourceGraph {
         }
         let mut deps_of: Vec<Vec<Text>> = Vec::with_capacity(lowered.len());
         let mut refs = Vec::new();
+        let mut deps: Vec<Text> = Vec::new();
         for c in &lowered {
-            let mut deps: Vec<Text> = c.depends_on.clone();
+            deps.clear();
+            deps.extend(c.depends_on.iter().cloned());
             for (attr, v) in &c.attrs {
                 refs.clear();
                 v.refs(&mut refs);
@@ -170,8 +180,10 @@ impl ResourceGraph {
             deps.retain(|d| d != c.address && index.contains_key(d));
             deps.sort_unstable();
             deps.dedup();
-            deps_of.push(deps);
+            // Built in a buffer and kept at its exact size: one list per resource.
+            deps_of.push(deps.as_slice().to_vec());
         }
+        drop(by_origin);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -216,15 +228,22 @@ impl ResourceGraph {
                 return Err(errors);
             }
         };
+        drop(graph);
 
-        // Re-number in topological order so every later walk can go front to back.
+        // Re-number in topological order so every later walk can go front to back: the
+        // index map keeps its entries and takes the new positions.
+        let mut position = vec![0usize; order.len()];
+        for (new, n) in order.iter().enumerate() {
+            position[n.index()] = new;
+        }
+        for i in index.values_mut() {
+            *i = position[*i];
+        }
         let mut slots: Vec<Option<Concrete>> = lowered.into_iter().map(Some).collect();
         let mut resources = Vec::with_capacity(slots.len());
-        let mut new_index = HashMap::with_capacity_and_hasher(slots.len(), Default::default());
         for n in &order {
             let c = slots[n.index()].take().expect("each node once");
             let origin = origins[c.origin.as_str()];
-            new_index.insert(c.address.clone(), resources.len());
             let mut lifecycle = origin.resource.common().lifecycle.clone();
             lifecycle.create_before_destroy |= schema
                 .resources
@@ -233,23 +252,24 @@ impl ResourceGraph {
             resources.push(Desired {
                 lifecycle,
                 deps: std::mem::take(&mut deps_of[n.index()]),
-                origin_address: origin.address().into(),
+                origin_address: portable_address(origin),
                 concrete: c,
             });
         }
+        drop(slots);
         let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(resources.len(), resources.len());
         for _ in &resources {
             graph.add_node(());
         }
         for (i, r) in resources.iter().enumerate() {
             for d in &r.deps {
-                graph.add_edge(NodeIndex::new(new_index[d]), NodeIndex::new(i), ());
+                graph.add_edge(NodeIndex::new(index[d]), NodeIndex::new(i), ());
             }
         }
         Ok(ResourceGraph {
             graph,
             resources,
-            index: new_index,
+            index,
             exports,
             notes: Vec::new(),
             existing: Vec::new(),
@@ -289,6 +309,16 @@ impl ResourceGraph {
         out.push_str("}\n");
         out
     }
+}
+
+/// `kind.name`, built in place (most fit inline: no allocation).
+fn portable_address(d: &crate::model::Declared) -> Text {
+    let kind = d.kind().as_str();
+    let mut a = Text::with_capacity(kind.len() + 1 + d.name.len());
+    a.push_str(kind);
+    a.push('.');
+    a.push_str(&d.name);
+    a
 }
 
 /// DOT of the portable stack alone (no provider needed): resources and their references.

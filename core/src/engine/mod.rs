@@ -282,7 +282,7 @@ impl Engine {
 
     /// Compute a plan. Reads state without locking; nothing is written.
     pub async fn plan(&self, stack: &Stack, options: &PlanOptions) -> Result<Plan, EngineError> {
-        let graph = self.lower(stack)?;
+        let mut graph = self.lower(stack)?;
         let stored = self.read_state(stack.name())?;
         if options.refresh && options.mode != PlanMode::Destroy {
             self.check_existing(stack.name(), &graph.existing).await?;
@@ -314,18 +314,19 @@ impl Engine {
                 (o.name.clone(), v.unwrap_or(Value::Unknown), o.sensitive)
             })
             .collect();
+        let stack_digest = graph.digest(stack);
         let plan = planner::plan(
             PlanInput {
                 stack: stack.name(),
                 provider: self.provider.name(),
-                graph: &graph,
+                graph: &mut graph,
                 schema: self.provider.schema(),
                 state: &state,
                 base: base.as_ref().map(|(l, s)| (l.as_str(), *s)),
                 drift: refreshed.drift,
                 state_updates: refreshed.updates,
                 outputs,
-                stack_digest: graph.digest(stack),
+                stack_digest,
             },
             options,
         )?;
@@ -417,7 +418,7 @@ impl Engine {
     /// Check for drift without changing anything: no lock, no state write, reads only.
     /// See [`crate::drift`]. A stack never applied reports every resource as unapplied.
     pub async fn drift(&self, stack: &Stack) -> Result<DriftReport, EngineError> {
-        let graph = self.lower(stack)?;
+        let mut graph = self.lower(stack)?;
         let stored = self.read_state(stack.name())?;
         let base = stored.as_ref().map(|s| (s.lineage.clone(), s.serial));
         let state = stored.unwrap_or_else(|| State::new(stack.name(), self.provider.name()));
@@ -428,14 +429,6 @@ impl Engine {
             .iter()
             .map(|(a, e)| (a.clone(), e.to_string()))
             .collect();
-        let ignored = |address: &str, field: &str| {
-            graph.get(address).is_some_and(|d| {
-                d.lifecycle
-                    .ignore_changes
-                    .iter()
-                    .any(|f| f == "*" || f == field)
-            })
-        };
         // What the stack still wants changed, on the refreshed state (only when every read
         // worked: a plan on guesses would report phantom differences).
         let plan = match &refreshed.state {
@@ -443,7 +436,7 @@ impl Engine {
                 PlanInput {
                     stack: stack.name(),
                     provider: self.provider.name(),
-                    graph: &graph,
+                    graph: &mut graph,
                     schema: self.provider.schema(),
                     state,
                     base: base.as_ref().map(|(l, s)| (l.as_str(), *s)),
@@ -455,6 +448,14 @@ impl Engine {
                 &PlanOptions::default(),
             )?),
             _ => None,
+        };
+        let ignored = |address: &str, field: &str| {
+            graph.get(address).is_some_and(|d| {
+                d.lifecycle
+                    .ignore_changes
+                    .iter()
+                    .any(|f| f == "*" || f == field)
+            })
         };
         Ok(DriftReport::new(
             stack.name(),

@@ -85,8 +85,11 @@ pub struct PlanInput<'a> {
     pub stack: &'a str,
     /// Name of the provider ([`Provider::name`](crate::provider::Provider::name)).
     pub provider: &'a str,
-    /// The desired concrete resources, lowered and checked.
-    pub graph: &'a ResourceGraph,
+    /// The desired concrete resources, lowered and checked. The planner moves the
+    /// attributes of each resource it creates into its change (`after`) rather than copy
+    /// them: afterwards those resources have none left in the graph (addresses, lifecycles
+    /// and dependencies stay).
+    pub graph: &'a mut ResourceGraph,
     /// The provider's schema: which attributes are computed, force replacement, or are
     /// compared as unordered sets.
     pub schema: &'a ProviderSchema,
@@ -120,9 +123,12 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
         stack_digest,
     } = input;
     let targets = resolve_targets(graph, state, &options.targets, options.mode)?;
+    // Creates whose `after` is filled once the walk is done: (change, resource).
+    let mut creates: Vec<(usize, usize)> = Vec::new();
     let in_target = |a: &str| targets.as_ref().is_none_or(|t| t.contains(a));
     let mut changes = Vec::with_capacity(graph.resources.len());
-    // Values of already-planned resources that are known now (for reference resolution).
+    // Values of already-planned resources that are known now (for reference resolution),
+    // under the addresses state holds (the graph's attributes are moved out below).
     let mut known: HashMap<&str, KnownAttrs<'_>> =
         HashMap::with_capacity_and_hasher(graph.resources.len(), Default::default());
 
@@ -133,7 +139,7 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
         .map(|(k, v)| (k.as_str(), v))
         .collect();
     if options.mode != PlanMode::Destroy {
-        for d in &graph.resources {
+        for (at, d) in graph.resources.iter().enumerate() {
             let address = d.concrete.address.as_str();
             let prior = by_address
                 .get(address)
@@ -146,7 +152,7 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
                     Action::NoOp
                 };
                 if let Some(p) = prior {
-                    known.insert(address, KnownAttrs::Prior(&p.attrs));
+                    known.insert(p.address.as_str(), KnownAttrs::Prior(&p.attrs));
                     changes.push(noop(d, p, action));
                 }
                 continue;
@@ -164,21 +170,34 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
                         updated.origin = d.origin_address.clone();
                         state_updates.push(Mutation::Put(updated));
                     }
-                    known.insert(address, KnownAttrs::Prior(&p.attrs));
+                    known.insert(p.address.as_str(), KnownAttrs::Prior(&p.attrs));
                 }
                 (Action::Update, Some(p)) => {
                     known.insert(
-                        address,
+                        p.address.as_str(),
                         KnownAttrs::Updated {
                             prior: &p.attrs,
                             changed: change.after.clone().unwrap_or_default(),
                         },
                     );
                 }
+                (Action::Create, _) => creates.push((changes.len(), at)),
                 _ => {}
             }
             changes.push(change);
         }
+    }
+    // A create's values are the lowered ones with what is known resolved: moved, not
+    // copied (a plan from nothing would otherwise hold every attribute twice). Its
+    // references point at resources planned before it, so `known` is all it needs.
+    for (change, at) in creates {
+        let mut after = std::mem::take(&mut graph.resources[at].concrete.attrs);
+        for (_, v) in after.iter_mut() {
+            if v.has_refs() {
+                *v = v.resolve_known(&|r| lookup(&known, r).filter(|v| !v.is_sensitive()));
+            }
+        }
+        changes[change].after = Some(after);
     }
 
     // Deletes: what state has and the stack does not declare (everything, when destroying),
@@ -423,10 +442,9 @@ fn plan_one(
             .collect()
     };
     let mut change = change_for(d, None, Action::Create);
-    // A create's attributes are all in `after`; listing them again as changes would double
-    // the plan's size for nothing.
+    // A create's attributes are all in `after` (filled by the caller, which moves them);
+    // listing them again as changes would double the plan's size for nothing.
     let Some(p) = prior else {
-        change.after = Some(resolve_after());
         return Ok(change);
     };
     change.id = Some(p.id.clone());

@@ -69,21 +69,21 @@ fn rules(rules: &[Rule]) -> Value {
         rules
             .iter()
             .map(|r| {
-                let mut m = Attrs::new();
-                m.insert("protocol".into(), Value::str(r.protocol.as_str()));
-                m.insert("from_port".into(), Value::Int(i64::from(r.from_port)));
-                m.insert("to_port".into(), Value::Int(i64::from(r.to_port)));
-                m.insert(
-                    "source".into(),
-                    match &r.source {
-                        Some(RuleSource::Cidr(c)) => Value::str(c),
-                        Some(RuleSource::Group(g)) => id_ref(KindName::SecurityGroup, g.name()),
-                        None => Value::Null,
-                    },
-                );
-                m.insert("description".into(), Value::str(&r.description));
-                m.shrink_to_fit();
-                Value::Map(m)
+                // In name order: collected at their exact number, with no sort.
+                Value::Map(Attrs::from_iter([
+                    ("description".into(), Value::str(&r.description)),
+                    ("from_port".into(), Value::Int(i64::from(r.from_port))),
+                    ("protocol".into(), Value::str(r.protocol.as_str())),
+                    (
+                        "source".into(),
+                        match &r.source {
+                            Some(RuleSource::Cidr(c)) => Value::str(c),
+                            Some(RuleSource::Group(g)) => id_ref(KindName::SecurityGroup, g.name()),
+                            None => Value::Null,
+                        },
+                    ),
+                    ("to_port".into(), Value::Int(i64::from(r.to_port))),
+                ]))
             })
             .collect(),
     )

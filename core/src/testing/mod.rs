@@ -396,9 +396,10 @@ impl Provider for MemoryProvider {
 
     fn lower(&self, req: LowerRequest<'_>) -> Result<LowerResponse, Vec<Invalid>> {
         let mut resp = LowerResponse::default();
+        resp.resources.reserve_exact(req.stack.resources().len());
         for d in req.stack.resources() {
-            let type_name = ["mem_", d.kind().as_str()].concat();
-            let address = [type_name.as_str(), ".", d.name.as_str()].concat();
+            let type_name = text(&["mem_", d.kind().as_str()]);
+            let address = text(&[type_name.as_str(), ".", d.name.as_str()]);
             let mut attrs = lower_attrs(&d.resource);
             attrs.insert("name".into(), Value::str(&d.name));
             if let Some(o) = d.resource.common().overrides_for("memory") {
@@ -434,8 +435,8 @@ impl Provider for MemoryProvider {
                 }
             }
             resp.resources.push(Concrete {
-                address: address.into(),
-                type_name: type_name.into(),
+                address,
+                type_name,
                 origin: d.name.as_str().into(),
                 attrs,
                 depends_on: vec![],
@@ -617,6 +618,15 @@ impl Provider for MemoryProvider {
 }
 
 /// Make the object a create asks for (or find the one its token made already).
+/// The parts joined, built in place (short ones inline: no allocation).
+fn text(parts: &[&str]) -> Text {
+    let mut t = Text::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        t.push_str(p);
+    }
+    t
+}
+
 fn materialize(inner: &Inner, req: &CreateRequest) -> Text {
     let mut objects = inner.objects.lock().unwrap();
     // Idempotency: the same token returns the object made the first time.
