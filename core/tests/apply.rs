@@ -54,6 +54,53 @@ fn refresh_reads_once_per_type() {
 }
 
 #[test]
+fn a_type_with_more_than_a_thousand_resources_is_read_in_chunks_and_still_whole() {
+    let (rt, sb, mem) = (rt(), Sandbox::new(), MemoryProvider::new());
+    let engine = sb.engine(&mem);
+    let mut stack = Stack::new("many");
+    let net = stack.add("net", Network::new("10.0.0.0/16"));
+    for i in 0..2500 {
+        stack.add(
+            &format!("g{i}"),
+            SecurityGroup::new(&net, "one of many")
+                .ingress(Rule::tcp(443).from_cidr("10.0.0.0/16")),
+        );
+    }
+    converge(&rt, &engine, &stack);
+    // Drift on the last group of the last chunk and on one of the first.
+    let objects = mem.objects();
+    for address in ["mem_security_group.g999", "mem_security_group.g2499"] {
+        let (id, _) = objects
+            .iter()
+            .find(|(_, o)| o.address == address)
+            .expect("created");
+        mem.edit(id, "description", Value::str("changed out of band"));
+    }
+    let before = mem.read_requests();
+    let plan = rt.block_on(engine.plan(&stack, &refresh())).unwrap();
+    assert_eq!(
+        mem.read_requests() - before,
+        1 + 3,
+        "one read for the network, three chunks of at most 1,000 for the groups"
+    );
+    let drifted: Vec<&str> = plan
+        .drift
+        .iter()
+        .filter_map(|d| match d {
+            Drift::Changed { address, .. } => Some(address.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(drifted.len(), 2, "{:?}", plan.drift);
+    assert_eq!(
+        plan.summary.change + plan.summary.replace,
+        2,
+        "both drifted groups are put back"
+    );
+    assert_eq!(plan.summary.unchanged, 2499);
+}
+
+#[test]
 fn a_failure_skips_dependents_and_independent_branches_finish() {
     let (rt, sb, mem) = (rt(), Sandbox::new(), MemoryProvider::new());
     let engine = sb.engine(&mem);

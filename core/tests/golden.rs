@@ -116,16 +116,16 @@ pub(crate) fn changed() -> Stack {
             Resource::Database(db) => {
                 drop(s.add(&d.name, db.backup_retention_days(14).encrypted(false)))
             }
-            Resource::Network(x) => drop(s.add(&d.name, x)),
-            Resource::Subnet(x) => drop(s.add(&d.name, x)),
+            Resource::Network(x) => drop(s.add(&d.name, *x)),
+            Resource::Subnet(x) => drop(s.add(&d.name, *x)),
             Resource::SecurityGroup(x) if d.name == "lb" => drop(s.add(
                 &d.name,
                 x.ingress(Rule::tcp(8443).from_cidr("10.0.0.0/8").description("admin")),
             )),
-            Resource::SecurityGroup(x) => drop(s.add(&d.name, x)),
-            Resource::Broker(x) => drop(s.add(&d.name, x)),
-            Resource::LoadBalancer(x) => drop(s.add(&d.name, x)),
-            Resource::Secret(x) => drop(s.add(&d.name, x)),
+            Resource::SecurityGroup(x) => drop(s.add(&d.name, *x)),
+            Resource::Broker(x) => drop(s.add(&d.name, *x)),
+            Resource::LoadBalancer(x) => drop(s.add(&d.name, *x)),
+            Resource::Secret(x) => drop(s.add(&d.name, *x)),
         }
     }
     let net = Ref::<Network>::named("main");

@@ -228,19 +228,19 @@ fn secrets_never_reach_plan_text_json_state_or_errors() {
     let mut changed = Stack::new("shop");
     for d in stack.resources() {
         let r = if d.name == "cache-token" {
-            cairn_core::model::Resource::Secret(Secret::given("An0ther-Strong-Token!"))
+            cairn_core::model::Resource::Secret(Box::new(Secret::given("An0ther-Strong-Token!")))
         } else {
             d.resource.clone()
         };
         match r {
-            cairn_core::model::Resource::Secret(x) => drop(changed.add(&d.name, x)),
-            cairn_core::model::Resource::Network(x) => drop(changed.add(&d.name, x)),
-            cairn_core::model::Resource::Subnet(x) => drop(changed.add(&d.name, x)),
-            cairn_core::model::Resource::SecurityGroup(x) => drop(changed.add(&d.name, x)),
-            cairn_core::model::Resource::Database(x) => drop(changed.add(&d.name, x)),
-            cairn_core::model::Resource::Broker(x) => drop(changed.add(&d.name, x)),
-            cairn_core::model::Resource::LoadBalancer(x) => drop(changed.add(&d.name, x)),
-            cairn_core::model::Resource::Cache(x) => drop(changed.add(&d.name, x)),
+            cairn_core::model::Resource::Secret(x) => drop(changed.add(&d.name, *x)),
+            cairn_core::model::Resource::Network(x) => drop(changed.add(&d.name, *x)),
+            cairn_core::model::Resource::Subnet(x) => drop(changed.add(&d.name, *x)),
+            cairn_core::model::Resource::SecurityGroup(x) => drop(changed.add(&d.name, *x)),
+            cairn_core::model::Resource::Database(x) => drop(changed.add(&d.name, *x)),
+            cairn_core::model::Resource::Broker(x) => drop(changed.add(&d.name, *x)),
+            cairn_core::model::Resource::LoadBalancer(x) => drop(changed.add(&d.name, *x)),
+            cairn_core::model::Resource::Cache(x) => drop(changed.add(&d.name, *x)),
         }
     }
     changed.output(

@@ -122,14 +122,14 @@ pub fn edited(base: Stack, name: &str, f: impl FnOnce(&mut Resource)) -> Stack {
             (f.take().unwrap())(&mut r);
         }
         match r {
-            Resource::Network(x) => drop(s.add(&d.name, x)),
-            Resource::Subnet(x) => drop(s.add(&d.name, x)),
-            Resource::SecurityGroup(x) => drop(s.add(&d.name, x)),
-            Resource::Database(x) => drop(s.add(&d.name, x)),
-            Resource::Broker(x) => drop(s.add(&d.name, x)),
-            Resource::LoadBalancer(x) => drop(s.add(&d.name, x)),
-            Resource::Cache(x) => drop(s.add(&d.name, x)),
-            Resource::Secret(x) => drop(s.add(&d.name, x)),
+            Resource::Network(x) => drop(s.add(&d.name, *x)),
+            Resource::Subnet(x) => drop(s.add(&d.name, *x)),
+            Resource::SecurityGroup(x) => drop(s.add(&d.name, *x)),
+            Resource::Database(x) => drop(s.add(&d.name, *x)),
+            Resource::Broker(x) => drop(s.add(&d.name, *x)),
+            Resource::LoadBalancer(x) => drop(s.add(&d.name, *x)),
+            Resource::Cache(x) => drop(s.add(&d.name, *x)),
+            Resource::Secret(x) => drop(s.add(&d.name, *x)),
         }
     }
     for o in base.outputs() {

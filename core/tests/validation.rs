@@ -604,7 +604,7 @@ fn cases() -> Vec<Case> {
             "reserved tag",
             edit("main", |r| {
                 if let Resource::Network(n) = r {
-                    *n = n.clone().tag("cairn:stack", "x");
+                    **n = n.as_ref().clone().tag("cairn:stack", "x");
                 }
             }),
             "network.main",

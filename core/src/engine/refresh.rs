@@ -5,6 +5,10 @@
 use super::*;
 use tokio::task::JoinSet;
 
+/// Resources read in one request at most: a type's resources go in chunks of this size, so
+/// a refresh of 100,000 holds copies of a few chunks' attributes, not of all of them.
+const READ_CHUNK: usize = 1000;
+
 impl Engine {
     /// How long after its record's `started_at_ms` a pending call may still reach the
     /// cloud: the provider's in-flight window, plus the time a record written ahead of its
@@ -31,36 +35,54 @@ impl Engine {
         graph: Option<&ResourceGraph>,
         full: bool,
     ) -> Refreshed {
-        let mut by_type: BTreeMap<&str, Vec<ReadItem>> = BTreeMap::new();
+        // Each type's resources in chunks of at most READ_CHUNK, a chunk's items (each a
+        // copy of the resource's recorded attributes) made only when its request is sent
+        // and its answers merged as they return: at most `read_parallelism` chunks are held
+        // at once, not a second copy of the whole state.
+        let mut by_type: BTreeMap<&str, Vec<&ResourceState>> = BTreeMap::new();
         if full {
             for r in state.live() {
-                by_type.entry(&r.type_name).or_default().push(ReadItem {
-                    address: r.address.clone(),
-                    id: Some(r.id.clone()),
-                    token: None,
-                    prior: r.attrs.clone(),
-                });
+                by_type.entry(&r.type_name).or_default().push(r);
             }
-        }
-        let mut requests: Vec<(bool, String, Vec<ReadItem>)> = Vec::new();
-        for (t, items) in by_type {
-            requests.push((false, t.to_string(), items));
         }
         let creates: Vec<&PendingOperation> = state
             .pending
             .values()
             .filter(|p| p.kind == OperationKind::Create)
             .collect();
-        requests.extend(adopt_requests(creates.iter().copied()));
+        let adopt = adopt_requests(creates.iter().copied());
         let mut out = Refreshed {
-            read_requests: requests.len(),
+            read_requests: by_type
+                .values()
+                .map(|rs| rs.len().div_ceil(READ_CHUNK))
+                .sum::<usize>()
+                + adopt.len(),
             ..Refreshed::default()
         };
-        let results = self.read_all(&state.stack, requests).await;
+        let requests = by_type
+            .iter()
+            .flat_map(|(t, rs)| {
+                rs.chunks(READ_CHUNK).map(move |chunk| {
+                    let items = chunk
+                        .iter()
+                        .map(|r| ReadItem {
+                            address: r.address.clone(),
+                            id: Some(r.id.clone()),
+                            token: None,
+                            prior: r.attrs.clone(),
+                        })
+                        .collect();
+                    (false, t.to_string(), items)
+                })
+            })
+            .chain(adopt);
 
         let mut updates = Vec::new();
         let mut unsure: Vec<&PendingOperation> = Vec::new();
-        self.merge(&state, graph, results, &mut updates, &mut unsure, &mut out);
+        self.read_each(&state.stack, requests, |result| {
+            self.merge(&state, graph, result, &mut updates, &mut unsure, &mut out)
+        })
+        .await;
         if !unsure.is_empty() {
             let window = self.in_flight_window_ms();
             let last = unsure.iter().map(|p| p.started_at_ms).max().unwrap_or(0);
@@ -81,9 +103,11 @@ impl Engine {
             tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
             let again = adopt_requests(unsure.iter().copied());
             out.read_requests += again.len();
-            let results = self.read_all(&state.stack, again).await;
             let mut still: Vec<&PendingOperation> = Vec::new();
-            self.merge(&state, graph, results, &mut updates, &mut still, &mut out);
+            self.read_each(&state.stack, again.into_iter(), |result| {
+                self.merge(&state, graph, result, &mut updates, &mut still, &mut out)
+            })
+            .await;
             // The window has passed for every one of them: not found now means never made.
             for p in still {
                 updates.push(Mutation::Settle {
@@ -115,9 +139,22 @@ impl Engine {
         stack: &str,
         requests: Vec<(bool, String, Vec<ReadItem>)>,
     ) -> Vec<ReadResult> {
+        let mut results = Vec::new();
+        self.read_each(stack, requests.into_iter(), |r| results.push(r))
+            .await;
+        results
+    }
+
+    /// Run read requests, at most `read_parallelism` at once, taking each from `requests`
+    /// only when it can be sent and handing each answer to `answered` as it comes.
+    async fn read_each(
+        &self,
+        stack: &str,
+        requests: impl Iterator<Item = (bool, String, Vec<ReadItem>)>,
+        mut answered: impl FnMut(ReadResult),
+    ) {
         let mut tasks: JoinSet<ReadResult> = JoinSet::new();
-        let mut results: Vec<ReadResult> = Vec::new();
-        let mut queue = requests.into_iter();
+        let mut queue = requests;
         loop {
             while tasks.len() < self.read_parallelism {
                 let Some((adopt, type_name, items)) = queue.next() else {
@@ -141,12 +178,11 @@ impl Engine {
                 });
             }
             match tasks.join_next().await {
-                Some(Ok(r)) => results.push(r),
+                Some(Ok(r)) => answered(r),
                 Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
                 None => break,
             }
         }
-        results
     }
 
     /// Fold read results into corrections. Pending creates read as gone while their
@@ -155,63 +191,62 @@ impl Engine {
         &self,
         state: &'s State,
         graph: Option<&ResourceGraph>,
-        results: Vec<ReadResult>,
+        result: ReadResult,
         updates: &mut Vec<Mutation>,
         unsure: &mut Vec<&'s PendingOperation>,
         out: &mut Refreshed,
     ) {
         let window = self.in_flight_window_ms();
         let now = crate::state::now_ms();
-        for (adopt, addrs, result) in results {
-            let resp = match result {
-                Ok(r) => r,
-                Err(e) => {
-                    out.failures
-                        .extend(addrs.into_iter().map(|a| (a.to_string(), e.clone())));
-                    continue;
-                }
+        let (adopt, addrs, result) = result;
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                out.failures
+                    .extend(addrs.into_iter().map(|a| (a.to_string(), e.clone())));
+                return;
+            }
+        };
+        // Both sides are sorted by address: walk them together.
+        let mut addrs = addrs;
+        addrs.sort_unstable();
+        let mut results = resp.results.into_iter().peekable();
+        for address in addrs {
+            while results.peek().is_some_and(|(k, _)| *k < address) {
+                results.next();
+            }
+            let outcome = match results.next_if(|(k, _)| *k == address) {
+                Some((_, outcome)) => outcome,
+                None => ReadOutcome::Failed(ProviderError::Api {
+                    address: address.to_string(),
+                    code: "NoResult".into(),
+                    message: "the provider returned no result for this resource".into(),
+                }),
             };
-            // Both sides are sorted by address: walk them together.
-            let mut addrs = addrs;
-            addrs.sort_unstable();
-            let mut results = resp.results.into_iter().peekable();
-            for address in addrs {
-                while results.peek().is_some_and(|(k, _)| *k < address) {
-                    results.next();
-                }
-                let outcome = match results.next_if(|(k, _)| *k == address) {
-                    Some((_, outcome)) => outcome,
-                    None => ReadOutcome::Failed(ProviderError::Api {
-                        address: address.to_string(),
-                        code: "NoResult".into(),
-                        message: "the provider returned no result for this resource".into(),
-                    }),
-                };
-                if !adopt {
-                    diff_live(&state.resources[&address], outcome, updates, out);
-                    continue;
-                }
-                let Some(p) = state
-                    .pending
-                    .values()
-                    .find(|p| p.address == address && p.kind == OperationKind::Create)
-                else {
-                    continue;
-                };
-                let young = now < p.started_at_ms.saturating_add(window);
-                // Found while its call may still send follow-ups: look again after them.
-                let follows = matches!(outcome, ReadOutcome::Found { .. })
-                    && self
-                        .provider
-                        .schema()
-                        .resources
-                        .get(p.type_name.as_str())
-                        .is_some_and(|s| s.create_follow_ups);
-                if young && (matches!(outcome, ReadOutcome::Gone) || follows) {
-                    unsure.push(p);
-                } else {
-                    reconcile_create(state, graph, p, outcome, updates, out);
-                }
+            if !adopt {
+                diff_live(&state.resources[&address], outcome, updates, out);
+                continue;
+            }
+            let Some(p) = state
+                .pending
+                .values()
+                .find(|p| p.address == address && p.kind == OperationKind::Create)
+            else {
+                continue;
+            };
+            let young = now < p.started_at_ms.saturating_add(window);
+            // Found while its call may still send follow-ups: look again after them.
+            let follows = matches!(outcome, ReadOutcome::Found { .. })
+                && self
+                    .provider
+                    .schema()
+                    .resources
+                    .get(p.type_name.as_str())
+                    .is_some_and(|s| s.create_follow_ups);
+            if young && (matches!(outcome, ReadOutcome::Gone) || follows) {
+                unsure.push(p);
+            } else {
+                reconcile_create(state, graph, p, outcome, updates, out);
             }
         }
     }

@@ -24,32 +24,34 @@ macro_rules! portable_kind {
         }
         impl From<$ty> for Resource {
             fn from(r: $ty) -> Resource {
-                Resource::$variant(r)
+                Resource::$variant(Box::new(r))
             }
         }
     };
 }
 pub(super) use portable_kind;
 
-/// Any portable resource.
+/// Any portable resource. Each kind is boxed: a stack holds one entry per resource,
+/// and unboxed every entry would take the size of the largest kind (360 bytes for a
+/// group of 192).
 #[derive(Clone, Debug)]
 pub enum Resource {
     /// A private network ([`Network`]).
-    Network(Network),
+    Network(Box<Network>),
     /// A subnet of a network ([`Subnet`]).
-    Subnet(Subnet),
+    Subnet(Box<Subnet>),
     /// A firewall group and its rules ([`SecurityGroup`]).
-    SecurityGroup(SecurityGroup),
+    SecurityGroup(Box<SecurityGroup>),
     /// A managed PostgreSQL server ([`Database`]).
-    Database(Database),
+    Database(Box<Database>),
     /// A Kafka-compatible broker cluster ([`Broker`]).
-    Broker(Broker),
+    Broker(Box<Broker>),
     /// A load balancer ([`LoadBalancer`]).
-    LoadBalancer(LoadBalancer),
+    LoadBalancer(Box<LoadBalancer>),
     /// A managed Redis cache ([`Cache`]).
-    Cache(Cache),
+    Cache(Box<Cache>),
     /// A secret in the cloud's secret store ([`Secret`]).
-    Secret(Secret),
+    Secret(Box<Secret>),
 }
 
 impl Resource {

@@ -60,7 +60,11 @@ pub struct ResourceState {
     pub attrs: Attrs,
     /// Addresses it depended on when last applied: destroy order for resources no longer
     /// declared comes from here, never from config.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "exact_size"
+    )]
     pub deps: Vec<Text>,
     /// Recorded protection: survives the declaration being deleted from code.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -68,6 +72,13 @@ pub struct ResourceState {
     /// Old objects of an unfinished create-before-destroy replacement, still to delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<Deposed>,
+}
+
+/// A list read at its exact size (a first push reserves four): one per resource in state.
+fn exact_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Text>, D::Error> {
+    let mut v = Vec::<Text>::deserialize(d)?;
+    v.shrink_to_fit();
+    Ok(v)
 }
 
 /// What a pending operation was about to do.

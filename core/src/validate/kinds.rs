@@ -140,7 +140,7 @@ impl Validator<'_> {
             .subnets
             .iter()
             .filter_map(|s| match &self.by_name.get(s.name())?.resource {
-                Resource::Subnet(s) => Some(s),
+                Resource::Subnet(s) => Some(&**s),
                 _ => None,
             })
             .collect();

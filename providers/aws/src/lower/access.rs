@@ -37,7 +37,7 @@ impl Lowering<'_> {
                 .filter_map(|r| {
                     let sd = self.stack.get(r.name())?;
                     match &sd.resource {
-                        Resource::Subnet(sn) => Some((sd, sn)),
+                        Resource::Subnet(sn) => Some((sd, &**sn)),
                         _ => None,
                     }
                 })

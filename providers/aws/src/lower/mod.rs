@@ -226,7 +226,7 @@ impl<'a> Lowering<'a> {
             .resources()
             .iter()
             .filter_map(|d| match &d.resource {
-                Resource::Subnet(sn) if sn.network.name() == network => Some((d, sn)),
+                Resource::Subnet(sn) if sn.network.name() == network => Some((d, &**sn)),
                 _ => None,
             })
             .collect()

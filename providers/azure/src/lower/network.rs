@@ -192,7 +192,7 @@ impl Lowering<'_> {
             .resources()
             .iter()
             .filter_map(move |x| match &x.resource {
-                Resource::Subnet(s) if s.network.name() == name => Some((x, s)),
+                Resource::Subnet(s) if s.network.name() == name => Some((x, &**s)),
                 _ => None,
             })
     }
@@ -224,7 +224,7 @@ impl Lowering<'_> {
             .iter()
             .filter_map(|x| match &x.resource {
                 Resource::SecurityGroup(g) if g.network.name() == d.name => {
-                    Some((x.clone(), g.clone()))
+                    Some((x.clone(), (**g).clone()))
                 }
                 _ => None,
             })
