@@ -100,16 +100,32 @@ impl Resource {
     /// Every typed reference this resource holds, with the field it sits in (for errors).
     pub fn references(&self) -> Vec<(String, super::AnyRef)> {
         let mut out = Vec::new();
-        let mut push = |field: String, r: super::AnyRef| out.push((field, r));
+        self.each_reference(&mut |field, kind, name| {
+            out.push((
+                field.to_string(),
+                super::AnyRef {
+                    kind,
+                    name: name.to_string(),
+                },
+            ))
+        });
+        out
+    }
+
+    /// Every typed reference, as [`Resource::references`] lists them, handed to `f` without
+    /// building anything: validation walks them for every resource of every plan, and
+    /// needs a field's name only to report a problem.
+    pub fn each_reference(&self, f: &mut dyn FnMut(RefField, KindName, &str)) {
+        let mut push = |field: RefField, r: &dyn ErasedRef| f(field, r.kind(), r.name());
         match self {
             Resource::Network(_) | Resource::Secret(_) => {}
-            Resource::Subnet(s) => push("network".into(), s.network.erase()),
+            Resource::Subnet(s) => push(RefField::Named("network"), &s.network),
             Resource::SecurityGroup(g) => {
-                push("network".into(), g.network.erase());
+                push(RefField::Named("network"), &g.network);
                 for (dir, rules) in [("ingress", &g.ingress), ("egress", &g.egress)] {
                     for (i, rule) in rules.iter().enumerate() {
                         if let Some(RuleSource::Group(src)) = &rule.source {
-                            push(format!("{dir}[{i}].source"), src.erase());
+                            push(RefField::Indexed(dir, i, ".source"), src);
                         }
                     }
                 }
@@ -117,39 +133,80 @@ impl Resource {
             Resource::Database(d) => {
                 placement_refs(&d.placement, &mut push);
                 if let Some(p) = &d.admin_password {
-                    push("admin_password".into(), p.erase());
+                    push(RefField::Named("admin_password"), p);
                 }
             }
             Resource::Broker(b) => {
                 placement_refs(&b.placement, &mut push);
                 if let Some(c) = &b.credentials {
-                    push("credentials".into(), c.erase());
+                    push(RefField::Named("credentials"), c);
                 }
             }
             Resource::LoadBalancer(l) => placement_refs(&l.placement, &mut push),
             Resource::Cache(c) => {
                 placement_refs(&c.placement, &mut push);
                 if let Some(t) = &c.auth_token {
-                    push("auth_token".into(), t.erase());
+                    push(RefField::Named("auth_token"), t);
                 }
             }
         }
         for (i, d) in self.common().depends_on.iter().enumerate() {
-            out.push((format!("depends_on[{i}]"), d.clone()));
+            f(RefField::Indexed("depends_on", i, ""), d.kind, &d.name);
         }
-        out
     }
 }
 
-fn placement_refs(p: &Placement, push: &mut impl FnMut(String, super::AnyRef)) {
+/// The field a reference sits in: `network`, or `ingress[0].source`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefField {
+    /// A field of its own.
+    Named(&'static str),
+    /// A member of a list field, and what follows its index (`.source`, or nothing).
+    Indexed(&'static str, usize, &'static str),
+}
+
+impl RefField {
+    /// The list or field it names: `ingress` for `ingress[0].source`.
+    pub fn base(self) -> &'static str {
+        match self {
+            RefField::Named(f) | RefField::Indexed(f, _, _) => f,
+        }
+    }
+}
+
+impl std::fmt::Display for RefField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RefField::Named(n) => f.write_str(n),
+            RefField::Indexed(list, i, rest) => write!(f, "{list}[{i}]{rest}"),
+        }
+    }
+}
+
+/// A typed reference seen without its type: kind and name.
+trait ErasedRef {
+    fn kind(&self) -> KindName;
+    fn name(&self) -> &str;
+}
+
+impl<T: super::Kind> ErasedRef for super::Ref<T> {
+    fn kind(&self) -> KindName {
+        T::KIND
+    }
+    fn name(&self) -> &str {
+        super::Ref::name(self)
+    }
+}
+
+fn placement_refs(p: &Placement, push: &mut impl FnMut(RefField, &dyn ErasedRef)) {
     if let Some(n) = &p.network {
-        push("network".into(), n.erase());
+        push(RefField::Named("network"), n);
     }
     for (i, s) in p.subnets.iter().enumerate() {
-        push(format!("subnets[{i}]"), s.erase());
+        push(RefField::Indexed("subnets", i, ""), s);
     }
     for (i, g) in p.security_groups.iter().enumerate() {
-        push(format!("security_groups[{i}]"), g.erase());
+        push(RefField::Indexed("security_groups", i, ""), g);
     }
 }
 

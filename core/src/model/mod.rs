@@ -12,7 +12,7 @@ mod load_balancer;
 mod network;
 mod services;
 
-pub use kinds::{Placement, Resource, Size};
+pub use kinds::{Placement, RefField, Resource, Size};
 pub use load_balancer::*;
 pub use network::*;
 pub use services::*;

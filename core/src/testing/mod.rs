@@ -646,6 +646,8 @@ fn materialize(inner: &Inner, req: &CreateRequest) -> Text {
         .to_string();
     let mut attrs = req.attrs.clone();
     attrs.extend(computed(&req.type_name, &name, &id));
+    // The memory cloud holds every object of a run: at its size, as a cloud would.
+    attrs.shrink_to_fit();
     objects.insert(
         id.clone(),
         MemObject {

@@ -170,6 +170,7 @@ impl<'a> Validator<'a> {
         if let Err(m) = check_name(self.stack.name(), MAX_STACK_NAME) {
             self.err("stack", "name", m);
         }
+        self.by_name.reserve(self.stack.resources().len());
         for d in self.stack.resources() {
             if let Err(m) = check_name(&d.name, MAX_RESOURCE_NAME) {
                 self.err(&d.address(), "name", m);
@@ -273,26 +274,32 @@ impl<'a> Validator<'a> {
     }
 
     fn check_references(&mut self) {
+        let mut errors = Vec::new();
         for d in self.stack.resources() {
-            for (field, r) in d.resource.references() {
-                match self.by_name.get(r.name.as_str()) {
-                    None => self.err(
-                        &d.address(),
-                        &field,
-                        format!("refers to {r}, which the stack does not declare"),
+            d.resource.each_reference(&mut |field, kind, name| {
+                let problem = match self.by_name.get(name) {
+                    None => format!(
+                        "refers to {}, which the stack does not declare",
+                        AnyRef {
+                            kind,
+                            name: name.into()
+                        }
                     ),
-                    Some(target) if target.kind() != r.kind => self.err(
-                        &d.address(),
-                        &field,
-                        format!("refers to {r}, but {:?} is a {}", r.name, target.kind()),
+                    Some(target) if target.kind() != kind => format!(
+                        "refers to {}, but {name:?} is a {}",
+                        AnyRef {
+                            kind,
+                            name: name.into()
+                        },
+                        target.kind()
                     ),
-                    Some(target) if target.name == d.name => {
-                        self.err(&d.address(), &field, "refers to the resource itself")
-                    }
-                    Some(_) => {}
-                }
-            }
+                    Some(target) if target.name == d.name => "refers to the resource itself".into(),
+                    Some(_) => return,
+                };
+                errors.push(Invalid::new(d.address(), field.to_string(), problem));
+            });
         }
+        self.errors.extend(errors);
     }
 
     /// Cycles through references and `depends_on`. Security-group rule sources are left out:
@@ -313,15 +320,15 @@ impl<'a> Validator<'a> {
         }
         let mut any_edge = false;
         for (i, d) in resources.iter().enumerate() {
-            for (field, r) in d.resource.references() {
-                if field.starts_with("ingress") || field.starts_with("egress") || r.name == d.name {
-                    continue;
+            d.resource.each_reference(&mut |field, _, name| {
+                if matches!(field.base(), "ingress" | "egress") || name == d.name {
+                    return;
                 }
-                if let Some(&t) = index.get(r.name.as_str()) {
+                if let Some(&t) = index.get(name) {
                     g.add_edge(NodeIndex::new(t), NodeIndex::new(i), ());
                     any_edge = true;
                 }
-            }
+            });
         }
         if !any_edge || petgraph::algo::toposort(&g, None).is_ok() {
             return;
