@@ -589,7 +589,7 @@ pub(crate) fn now_ms() -> u64 {
 mod resources_as_list {
     use super::ResourceState;
     use crate::value::Text;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserializer, Serializer};
     use std::collections::BTreeMap;
 
     /// Write the resources as a list, in address order.
@@ -603,17 +603,37 @@ mod resources_as_list {
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeMap<Text, ResourceState>, D::Error> {
-        let mut list = Vec::<ResourceState>::deserialize(d)?;
+        // Read straight into the (address, resource) pairs the tree is built from: a list
+        // of resources turned into pairs afterwards held both at once, at 100,000
+        // resources tens of megabytes while the file's bytes are still in memory.
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = Vec<(Text, ResourceState)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of resources")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+                while let Some(r) = seq.next_element::<ResourceState>()? {
+                    out.push((r.address.clone(), r));
+                }
+                Ok(out)
+            }
+        }
+        let mut list = d.deserialize_seq(Pairs)?;
         // Snapshots are written sorted; sorting an already sorted list is linear, and
-        // `from_iter` bulk-builds the tree from sorted input.
-        list.sort_by(|a, b| a.address.cmp(&b.address));
-        if let Some(w) = list.windows(2).find(|w| w[0].address == w[1].address) {
+        // `from_iter` bulk-builds the tree from sorted input, in the list's own buffer.
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = list.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(serde::de::Error::custom(format!(
                 "resource {} appears twice",
-                w[0].address
+                w[0].0
             )));
         }
-        Ok(list.into_iter().map(|r| (r.address.clone(), r)).collect())
+        Ok(BTreeMap::from_iter(list))
     }
 }
 
