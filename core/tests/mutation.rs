@@ -138,7 +138,7 @@ fn mutated_journals_are_refused_unchanged_or_an_announced_earlier_state() {
     }
     drop(s); // a crash: the journal stays
     let journal_path = dir.path().join("state.json.journal");
-    let journal = std::fs::read(&journal_path).unwrap();
+    let journal = journal_lines(&journal_path);
     // The state after each prefix of whole lines: the only earlier states acceptable.
     let mut prefixes: Vec<(usize, State)> = Vec::new();
     let mut ends: Vec<usize> = journal

@@ -1,6 +1,7 @@
 //! State: the conformance suite on the local backend, and what only a file backend has
 //! (torn writes, corruption, foreign files, permissions, cheap appends at scale).
 
+use crate::support::journal_lines;
 use cairn_core::state::{conformance, LocalStore, Mutation, ResourceState, StateError, StateStore};
 use cairn_core::value::{Attrs, Value};
 use std::os::unix::fs::PermissionsExt;
@@ -119,7 +120,7 @@ fn a_torn_journal_tail_is_dropped_at_every_byte() {
     let mut s = store.lock("torn").unwrap();
     s.append(&[Mutation::Put(res(10))]).unwrap();
     let journal = dir.path().join("state.json.journal");
-    let committed = std::fs::read(&journal).unwrap();
+    let committed = journal_lines(&journal);
     s.append(&[
         Mutation::Put(res(11)),
         Mutation::Remove {
@@ -128,7 +129,7 @@ fn a_torn_journal_tail_is_dropped_at_every_byte() {
     ])
     .unwrap();
     drop(s); // crash
-    let full = std::fs::read(&journal).unwrap();
+    let full = journal_lines(&journal);
     let lock_id = serde_json::from_slice::<serde_json::Value>(
         &std::fs::read(dir.path().join("state.json.lock")).unwrap(),
     )
@@ -166,6 +167,63 @@ fn a_torn_journal_tail_is_dropped_at_every_byte() {
 }
 
 #[test]
+fn appends_write_into_zeroed_room_that_readers_take_as_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = populated(dir.path(), 1);
+    let journal = dir.path().join("state.json.journal");
+    let mut s = store.lock("room").unwrap();
+    s.append(&[Mutation::Put(res(40))]).unwrap();
+    let size = std::fs::metadata(&journal).unwrap().len();
+    let written = journal_lines(&journal).len() as u64;
+    assert!(
+        size >= written + 32 * 1024,
+        "room is written ahead: {size} bytes for {written} of lines"
+    );
+    // Appends past the room grow it, and every line lands right after the last one.
+    for i in 0..400 {
+        s.append(&[Mutation::Put(res(1000 + i))]).unwrap();
+    }
+    drop(s); // a crash: the journal and its room stay
+    let lines = journal_lines(&journal);
+    assert_eq!(lines.iter().filter(|b| **b == b'\n').count(), 1 + 401);
+    assert!(!lines.contains(&0), "no zero between lines");
+    let st = store.read().unwrap().unwrap();
+    assert!(st.resources.contains_key("mem_thing.r40"));
+    assert!(st.resources.contains_key("mem_thing.r1399"));
+    assert!(store.take_notices().is_empty(), "room is not a torn record");
+    // A later run appends after the last line, not after the room.
+    store.force_unlock(&held_lock_id(dir.path())).unwrap();
+    let mut s = store.lock("after").unwrap();
+    s.append(&[Mutation::Put(res(2000))]).unwrap();
+    drop(s);
+    let lines = journal_lines(&journal);
+    assert_eq!(lines.iter().filter(|b| **b == b'\n').count(), 1 + 402);
+    assert!(!lines.contains(&0));
+    assert!(store
+        .read()
+        .unwrap()
+        .unwrap()
+        .resources
+        .contains_key("mem_thing.r2000"));
+    // A journal written before room existed (no zeros after its lines) reads the same.
+    std::fs::write(&journal, &lines).unwrap();
+    let st = store.read().unwrap().unwrap();
+    assert!(st.resources.contains_key("mem_thing.r2000"));
+    // A last line cut short by a crash, with the room after it, is a torn record.
+    let mut torn = lines[..lines.len() - 3].to_vec();
+    torn.resize(torn.len() + 4096, 0);
+    std::fs::write(&journal, &torn).unwrap();
+    let st = store.read().unwrap().unwrap();
+    assert!(!st.resources.contains_key("mem_thing.r2000"));
+    assert!(st.resources.contains_key("mem_thing.r1399"));
+    let notices = store.take_notices();
+    assert!(
+        notices.len() == 1 && notices[0].contains("incomplete last journal record"),
+        "{notices:?}"
+    );
+}
+
+#[test]
 fn damage_in_the_middle_of_the_journal_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = populated(dir.path(), 1);
@@ -175,7 +233,7 @@ fn damage_in_the_middle_of_the_journal_is_refused() {
     }
     drop(s);
     let journal = dir.path().join("state.json.journal");
-    let mut bytes = std::fs::read(&journal).unwrap();
+    let mut bytes = journal_lines(&journal);
     let second_line = bytes.iter().position(|b| *b == b'\n').unwrap() + 20;
     bytes[second_line] ^= 0x20;
     std::fs::write(&journal, &bytes).unwrap();
@@ -214,9 +272,7 @@ fn an_append_at_100k_resources_does_not_rewrite_the_snapshot() {
         (after.ino(), after.len(), after.mtime_nsec()),
         "per-operation writes must not touch the snapshot"
     );
-    let journal = std::fs::metadata(dir.path().join("state.json.journal"))
-        .unwrap()
-        .len();
+    let journal = journal_lines(&dir.path().join("state.json.journal")).len();
     assert!(
         journal < 200 * 1024,
         "200 operations cost {journal} journal bytes"
@@ -237,7 +293,7 @@ fn a_compaction_interrupted_after_the_rename_leaves_a_stale_journal_that_is_igno
     let mut s = store.lock("stale").unwrap();
     s.append(&[Mutation::Put(res(5))]).unwrap();
     let journal = dir.path().join("state.json.journal");
-    let saved = std::fs::read(&journal).unwrap();
+    let saved = journal_lines(&journal);
     s.unlock().unwrap(); // compacts and removes the journal
     std::fs::write(&journal, &saved).unwrap(); // as if the removal never happened
     let st = store.read().unwrap().unwrap();
@@ -336,7 +392,7 @@ fn a_torn_last_record_is_dropped_with_a_notice_and_a_damaged_complete_one_is_ref
     drop(s);
     store.force_unlock(&held_lock_id(dir.path())).unwrap();
     let journal = dir.path().join("state.json.journal");
-    let full = std::fs::read(&journal).unwrap();
+    let full = journal_lines(&journal);
     let _ = store.take_notices();
 
     // Incomplete last line (no newline): a write cut short, dropped, and said so.
@@ -566,7 +622,7 @@ fn a_journal_header_damaged_to_look_stale_is_refused_not_ignored() {
     s.append(&[Mutation::Put(res(1))]).unwrap();
     drop(s); // a crash: the journal holds r1
     let journal = dir.path().join("state.json.journal");
-    let text = std::fs::read_to_string(&journal).unwrap();
+    let text = String::from_utf8(journal_lines(&journal)).unwrap();
     assert!(text.contains("\"base_serial\":1"), "{text}");
     std::fs::write(
         &journal,

@@ -194,3 +194,13 @@ pub fn assert_converged(rt: &tokio::runtime::Runtime, engine: &Engine, stack: &S
         cairn_core::plan::render::text(&plan, Default::default())
     );
 }
+
+/// What a local journal holds: its file without the zeroed room written ahead of its lines
+/// (tests cut and damage the lines, not the room).
+pub fn journal_lines(path: &std::path::Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).unwrap();
+    let written = bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+    assert!(bytes[written..].iter().all(|b| *b == 0), "room is zeros");
+    bytes.truncate(written);
+    bytes
+}

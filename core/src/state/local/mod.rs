@@ -6,7 +6,9 @@
 //! - `P.journal`: mutations appended since the snapshot. The first line names the snapshot
 //!   it extends (lineage, base serial); every further line is one batch:
 //!   `<crc32 hex> <json array>\n`, written with one `write` and made durable with
-//!   `fdatasync` before `append` returns. Each checksum covers the previous line's checksum
+//!   `fdatasync` before `append` returns, into zeroed room written ahead of it (so a sync
+//!   flushes data, not the file's growth: see `journal::ROOM_AT_LEAST`; a reader takes the
+//!   zeros after the last line as room). Each checksum covers the previous line's checksum
 //!   too (a chain from the header), so a line lost, repeated or moved is caught like a
 //!   damaged one. A torn last line (no newline: a crash mid-write, never acknowledged) is
 //!   dropped with a notice; a complete line that fails its checksum was damaged after it was
@@ -28,7 +30,10 @@ mod lock;
 
 use super::snapshot;
 use super::*;
-use journal::{decode_batch, encode_batch, JournalHeader, JournalScan, JOURNAL_FORMAT};
+use journal::{
+    decode_batch, encode_batch, room_step, written_len, JournalHeader, JournalScan, JOURNAL_FORMAT,
+    ROOM_AT_LEAST,
+};
 use lease::LocalLease;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -142,8 +147,12 @@ impl LocalStore {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(JournalScan::default()),
             Err(e) => return Err(self.io("opening the journal", e)),
         };
+        // The zeroed room after the last line is not part of the journal.
+        let room_end = buf.len() as u64;
+        buf.truncate(written_len(&buf));
         let mut scan = JournalScan {
             len: buf.len() as u64,
+            room_end,
             ..JournalScan::default()
         };
         let mut lines = Vec::new();
@@ -484,7 +493,8 @@ impl LocalSession {
                 self.compact_unfenced()?;
             }
             if self.scan.live && !self.scan.stale {
-                // Keep the journal, cutting off a torn tail first.
+                // Keep the journal, cutting off a torn tail first (its room goes with it,
+                // and is written again by the next append).
                 let f = OpenOptions::new()
                     .read(true)
                     .write(true)
@@ -495,12 +505,9 @@ impl LocalSession {
                         .map_err(|e| self.store.io("truncating a torn journal", e))?;
                     f.sync_all()
                         .map_err(|e| self.store.io("syncing the journal", e))?;
+                    self.scan.len = self.scan.good_len;
+                    self.scan.room_end = self.scan.good_len;
                 }
-                drop(f);
-                let f = OpenOptions::new()
-                    .append(true)
-                    .open(&path)
-                    .map_err(|e| self.store.io("opening the journal", e))?;
                 self.journal = Some(f);
             } else {
                 let like = self.store.current_mode();
@@ -514,7 +521,10 @@ impl LocalSession {
                 };
                 let mut line = serde_json::to_vec(&header).unwrap_or_default();
                 line.push(b'\n');
-                f.write_all(&line)
+                // The header and the first room, made durable together.
+                let mut first = line.clone();
+                first.resize(line.len() + ROOM_AT_LEAST as usize, 0);
+                f.write_all(&first)
                     .and_then(|_| f.sync_data())
                     .map_err(|e| self.store.io("writing the journal", e))?;
                 sync_dir(self.store.dir())
@@ -525,6 +535,7 @@ impl LocalSession {
                     stale: false,
                     good_len: line.len() as u64,
                     len: line.len() as u64,
+                    room_end: first.len() as u64,
                     format: JOURNAL_FORMAT,
                     chain: crc32fast::hash(&line[..line.len() - 1]),
                 };
@@ -643,13 +654,28 @@ impl LocalSession {
         }
         self.open_journal()?;
         let (line, crc) = encode_batch(self.scan.chain, batch);
+        let at = self.scan.good_len;
+        let end = at + line.len() as u64;
+        let room_end = self.scan.room_end;
         let f = self.journal.as_mut().expect("opened above");
-        f.write_all(&line)
-            .map_err(|e| self.store.io("appending to the journal", e))?;
-        let f = self.journal.as_mut().expect("open");
+        let mut bytes = line;
+        if end > room_end {
+            // Past the room: grow the file by the line and the next room at once (this
+            // sync also commits the growth; the ones after it flush data alone).
+            let grown = room_end + room_step(room_end, end - room_end);
+            bytes.resize((grown - at) as usize, 0);
+        }
+        let written = bytes.len() as u64;
+        {
+            use std::os::unix::fs::FileExt;
+            f.write_all_at(&bytes, at)
+                .map_err(|e| self.store.io("appending to the journal", e))?;
+        }
         f.sync_data()
             .map_err(|e| self.store.io("syncing the journal", e))?;
-        self.scan.good_len += line.len() as u64;
+        self.scan.room_end = self.scan.room_end.max(at + written);
+        let line_len = end - at;
+        self.scan.good_len += line_len;
         self.scan.len = self.scan.good_len;
         self.scan.chain = crc;
         for m in batch {
