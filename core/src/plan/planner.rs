@@ -86,9 +86,9 @@ pub struct PlanInput<'a> {
     /// Name of the provider ([`Provider::name`](crate::provider::Provider::name)).
     pub provider: &'a str,
     /// The desired concrete resources, lowered and checked. The planner moves the
-    /// attributes of each resource it creates into its change (`after`) rather than copy
-    /// them: afterwards those resources have none left in the graph (addresses, lifecycles
-    /// and dependencies stay).
+    /// attributes of each resource it creates into its change (`after`), and every planned
+    /// resource's dependencies into its change, rather than copy them: afterwards the graph
+    /// keeps addresses, lifecycles and the attributes of what it did not create.
     pub graph: &'a mut ResourceGraph,
     /// The provider's schema: which attributes are computed, force replacement, or are
     /// compared as unordered sets.
@@ -125,6 +125,8 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
     let targets = resolve_targets(graph, state, &options.targets, options.mode)?;
     // Creates whose `after` is filled once the walk is done: (change, resource).
     let mut creates: Vec<(usize, usize)> = Vec::new();
+    // Every change of a declared resource: (change, resource), to move its deps in.
+    let mut placed: Vec<(usize, usize)> = Vec::with_capacity(graph.resources.len());
     let in_target = |a: &str| targets.as_ref().is_none_or(|t| t.contains(a));
     let mut changes = Vec::with_capacity(graph.resources.len());
     // Values of already-planned resources that are known now (for reference resolution),
@@ -153,6 +155,7 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
                 };
                 if let Some(p) = prior {
                     known.insert(p.address.as_str(), KnownAttrs::Prior(&p.attrs));
+                    placed.push((changes.len(), at));
                     changes.push(noop(d, p, action));
                 }
                 continue;
@@ -184,6 +187,7 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
                 (Action::Create, _) => creates.push((changes.len(), at)),
                 _ => {}
             }
+            placed.push((changes.len(), at));
             changes.push(change);
         }
     }
@@ -198,6 +202,10 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
             }
         }
         changes[change].after = Some(after);
+    }
+    // Each change's dependencies are the declaration's: moved, like a create's values.
+    for (change, at) in placed {
+        changes[change].deps = std::mem::take(&mut graph.resources[at].deps);
     }
 
     // Deletes: what state has and the stack does not declare (everything, when destroying),
@@ -408,7 +416,8 @@ fn change_for(d: &Desired, prior: Option<&ResourceState>, action: Action) -> Res
         after: None,
         changes: vec![],
         replace_because: vec![],
-        deps: d.deps.clone(),
+        // Moved in from the graph once every change is planned.
+        deps: Vec::new(),
         prior_deps: prior.map(|p| p.deps.clone()).unwrap_or_default(),
         protect: d.lifecycle.protect,
         create_before_destroy: d.lifecycle.create_before_destroy,
