@@ -74,13 +74,23 @@ fn write_value(out: &mut String, v: &Value) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                let _ = write!(out, "{k} = ");
+                out.push_str(k);
+                out.push_str(" = ");
                 write_value(out, item);
             }
             out.push('}');
         }
         Value::Str(text) => {
             out.push('"');
+            // Most values need no escaping: copied whole.
+            if !text
+                .bytes()
+                .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b >= 0x7f)
+            {
+                out.push_str(text);
+                out.push('"');
+                return;
+            }
             for ch in text.chars() {
                 match ch {
                     '"' => out.push_str("\\\""),
@@ -93,9 +103,7 @@ fn write_value(out: &mut String, v: &Value) {
             }
             out.push('"');
         }
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
+        Value::Int(i) => push_int(out, *i),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Null => out.push_str("null"),
         other => {
@@ -104,10 +112,32 @@ fn write_value(out: &mut String, v: &Value) {
     }
 }
 
+/// An integer in decimal, without the formatting machinery (a plan shows thousands).
+fn push_int(out: &mut String, i: i64) {
+    let mut digits = [0u8; 20];
+    let mut n = i.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
 /// Human text for a plan, grouped under the portable resource each change came from.
 pub fn text(plan: &Plan, opts: TextOptions) -> String {
     let p = Paint { on: opts.color };
-    let mut out = String::new();
+    // About what a change takes; a large plan then grows its text a few times, not 20.
+    let counts = &plan.summary;
+    let visible = counts.add + counts.change + counts.replace + counts.destroy;
+    let mut out = String::with_capacity(1024 + 256 * visible.min(1 << 20));
     if !plan.drift.is_empty() {
         let _ = writeln!(
             out,
@@ -241,6 +271,13 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
 
 fn render_change(out: &mut String, p: &Paint, c: &ResourceChange) {
     let head = match (c.action, &c.deposed_id) {
+        // The common line of a large plan, written in place.
+        (Action::Create, _) if !p.on => {
+            out.push_str("  + ");
+            out.push_str(&c.address);
+            out.push('\n');
+            String::new()
+        }
         (Action::Delete, Some(id)) => format!(
             "{} {} (deposed object {id})",
             p.action(c.action, "-"),
@@ -269,7 +306,9 @@ fn render_change(out: &mut String, p: &Paint, c: &ResourceChange) {
         (Action::Read, _) => format!("{} {} (refresh)", p.action(c.action, "<="), c.address),
         (Action::NoOp, _) => return,
     };
-    let _ = writeln!(out, "  {head}");
+    if !head.is_empty() {
+        let _ = writeln!(out, "  {head}");
+    }
     match c.action {
         Action::Create => {
             let attrs = c.after.iter().flatten();
