@@ -85,7 +85,7 @@ fn write_value(out: &mut String, v: &Value) {
             // Most values need no escaping: copied whole.
             if !text
                 .bytes()
-                .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b >= 0x7f)
+                .any(|b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b))
             {
                 out.push_str(text);
                 out.push('"');
