@@ -216,11 +216,23 @@ impl Engine {
     /// Validate the stack, lower it with the provider and build the checked graph. No
     /// cloud call is made.
     pub fn lower(&self, stack: &Stack) -> Result<ResourceGraph, EngineError> {
+        self.check(stack)?;
+        self.lower_checked(stack)
+    }
+
+    /// Validation and the provider's fit: every finding about the declaration that needs
+    /// no lowering.
+    fn check(&self, stack: &Stack) -> Result<(), EngineError> {
         validate(stack).map_err(EngineError::Invalid)?;
         let misfits = provider_fit(stack, self.provider.name(), self.provider.schema());
         if !misfits.is_empty() {
             return Err(EngineError::Invalid(ValidationErrors(misfits)));
         }
+        Ok(())
+    }
+
+    /// [`Engine::lower`] after [`Engine::check`].
+    fn lower_checked(&self, stack: &Stack) -> Result<ResourceGraph, EngineError> {
         let lowered = self
             .provider
             .lower(LowerRequest { stack })
@@ -282,8 +294,12 @@ impl Engine {
 
     /// Compute a plan. Reads state without locking; nothing is written.
     pub async fn plan(&self, stack: &Stack, options: &PlanOptions) -> Result<Plan, EngineError> {
-        let mut graph = self.lower(stack)?;
+        // State is read (and its file's bytes let go) before the lowered graph exists: a
+        // large plan then never holds both at once. The declaration's own findings still
+        // come first.
+        self.check(stack)?;
         let stored = self.read_state(stack.name())?;
+        let mut graph = self.lower_checked(stack)?;
         if options.refresh && options.mode != PlanMode::Destroy {
             self.check_existing(stack.name(), &graph.existing).await?;
         }
