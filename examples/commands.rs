@@ -265,8 +265,10 @@ impl Ctx<'_> {
             (false, true) => PlanMode::RefreshOnly,
             (false, false) => PlanMode::Normal,
         };
+        // The digest only for a plan saved or printed as JSON: text alone does without.
+        let options = plan_options(mode, run)?.digest(flags.out.is_some() || flags.json);
         let mut plan = rt
-            .block_on(engine.plan(&stack, &plan_options(mode, run)?))
+            .block_on(engine.plan(&stack, &options))
             .map_err(|e| e.to_string())?;
         // Sealed before it is shown, so the JSON printed is the plan saved.
         let saved = match &flags.out {
@@ -319,8 +321,9 @@ impl Ctx<'_> {
                 } else {
                     PlanMode::Normal
                 };
+                // Applied at once: no digest to tie it to a declaration.
                 let plan = rt
-                    .block_on(engine.plan(&stack, &plan_options(mode, run)?))
+                    .block_on(engine.plan(&stack, &plan_options(mode, run)?.digest(false)))
                     .map_err(|e| e.to_string())?;
                 let _ = write!(self.out, "{}", self.text(&plan));
                 // Refreshed values still get recorded when the cloud needs no change
@@ -338,7 +341,7 @@ impl Ctx<'_> {
     pub fn destroy(mut self, args: &StackArgs, run: &RunArgs, auto_approve: bool) -> Outcome {
         let (stack, engine, rt) = setup(args)?;
         let plan = rt
-            .block_on(engine.plan(&stack, &plan_options(PlanMode::Destroy, run)?))
+            .block_on(engine.plan(&stack, &plan_options(PlanMode::Destroy, run)?.digest(false)))
             .map_err(|e| e.to_string())?;
         let _ = write!(self.out, "{}", self.text(&plan));
         // What refresh found (objects already gone, pending operations settled) is still
@@ -587,5 +590,6 @@ fn plan_options(mode: PlanMode, run: &RunArgs) -> Result<PlanOptions, String> {
         mode,
         targets: run.targets.clone(),
         refresh: run.refresh,
+        digest: true,
     })
 }

@@ -238,3 +238,35 @@ fn a_providers_notes_are_shown_in_the_plan_and_kept_in_its_json() {
     let saved = engine.save_plan(&mut plan).unwrap();
     assert_eq!(engine.open_plan(&saved, &stack).unwrap().notes, plan.notes);
 }
+
+#[test]
+fn a_plan_made_without_its_digest_is_the_same_plan_and_cannot_be_saved() {
+    let (rt, sb, mem) = (rt(), Sandbox::new(), MemoryProvider::new());
+    let engine = sb.engine(&mem);
+    let stack = full_stack();
+    let with = rt.block_on(engine.plan(&stack, &refresh())).unwrap();
+    let mut without = rt
+        .block_on(engine.plan(&stack, &refresh().digest(false)))
+        .unwrap();
+    assert!(with.stack_digest.starts_with("sha256:"));
+    assert!(without.stack_digest.is_empty());
+    let mut same = with.clone();
+    same.stack_digest.clear();
+    assert_eq!(same.to_json(), without.to_json(), "only the digest differs");
+    let err = engine.save_plan(&mut without).unwrap_err();
+    assert!(
+        matches!(err, EngineError::Plan(PlanError::NoDigest)),
+        "{err}"
+    );
+    assert!(
+        sb.store().read().unwrap().is_none(),
+        "refused before anything is written"
+    );
+    // Applied at once, it needs none.
+    let opts = ApplyOptions {
+        secrets: stack.secret_values(),
+        ..Default::default()
+    };
+    let report = rt.block_on(engine.apply(&without, &opts)).unwrap();
+    assert!(report.is_success(), "{report}");
+}

@@ -330,7 +330,11 @@ impl Engine {
                 (o.name.clone(), v.unwrap_or(Value::Unknown), o.sensitive)
             })
             .collect();
-        let stack_digest = graph.digest(stack);
+        let stack_digest = if options.digest {
+            graph.digest(stack)
+        } else {
+            String::new()
+        };
         let plan = planner::plan(
             PlanInput {
                 stack: stack.name(),
@@ -354,6 +358,9 @@ impl Engine {
     /// is created empty (that is all `cairn plan --out` ever writes) and the plan rebased
     /// on it, which changes nothing it says.
     pub fn save_plan(&self, plan: &mut Plan) -> Result<String, EngineError> {
+        if plan.stack_digest.is_empty() {
+            return Err(PlanError::NoDigest.into());
+        }
         let mut state = self.read_state(&plan.stack)?;
         if state.as_ref().is_none_or(|s| s.plan_key.is_empty()) {
             let mut session = self.store.lock("plan")?;

@@ -393,6 +393,12 @@ pub enum PlanError {
         /// Digest of the declaration loaded now.
         current: String,
     },
+    /// A plan made without its declaration's digest ([`PlanOptions::digest`] off) cannot be
+    /// saved: a saved plan is applied only to the declaration it was made from.
+    ///
+    /// [`PlanOptions::digest`]: crate::plan::planner::PlanOptions::digest
+    #[error("this plan was made without its declaration's digest (PlanOptions::digest off), so it cannot be saved; plan again with it on")]
+    NoDigest,
     /// A `--target` matches nothing.
     #[error("target {0:?} matches no resource")]
     UnknownTarget(String),

@@ -35,6 +35,11 @@ pub struct PlanOptions {
     /// Re-read every resource from the cloud first (on by default). Off, the plan trusts
     /// state: it cannot see drift, and is for callers that have just refreshed.
     pub refresh: bool,
+    /// Compute the declaration's digest ([`Plan::stack_digest`], on by default): a saved
+    /// plan needs it and the JSON form shows it. Off, it is left empty, for a plan shown as
+    /// text or applied at once (it is a tenth of a plan's time at 1,000 resources), and
+    /// [`Engine::save_plan`](crate::Engine::save_plan) refuses the plan.
+    pub digest: bool,
 }
 
 impl Default for PlanOptions {
@@ -43,6 +48,7 @@ impl Default for PlanOptions {
             mode: PlanMode::Normal,
             targets: Vec::new(),
             refresh: true,
+            digest: true,
         }
     }
 }
@@ -74,6 +80,12 @@ impl PlanOptions {
     /// Whether to read the cloud first (see [`PlanOptions::refresh`]).
     pub fn refresh(mut self, refresh: bool) -> Self {
         self.refresh = refresh;
+        self
+    }
+
+    /// Whether to compute the declaration's digest (see [`PlanOptions::digest`]).
+    pub fn digest(mut self, digest: bool) -> Self {
+        self.digest = digest;
         self
     }
 }
