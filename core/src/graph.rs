@@ -252,7 +252,11 @@ impl ResourceGraph {
             resources.push(Desired {
                 lifecycle,
                 deps: std::mem::take(&mut deps_of[n.index()]),
-                origin_address: portable_address(origin),
+                origin_address: crate::value::join_text(&[
+                    origin.kind().as_str(),
+                    ".",
+                    &origin.name,
+                ]),
                 concrete: c,
             });
         }
@@ -309,16 +313,6 @@ impl ResourceGraph {
         out.push_str("}\n");
         out
     }
-}
-
-/// `kind.name`, built in place (most fit inline: no allocation).
-fn portable_address(d: &crate::model::Declared) -> Text {
-    let kind = d.kind().as_str();
-    let mut a = Text::with_capacity(kind.len() + 1 + d.name.len());
-    a.push_str(kind);
-    a.push('.');
-    a.push_str(&d.name);
-    a
 }
 
 /// DOT of the portable stack alone (no provider needed): resources and their references.

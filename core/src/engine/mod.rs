@@ -441,8 +441,10 @@ impl Engine {
     /// Check for drift without changing anything: no lock, no state write, reads only.
     /// See [`crate::drift`]. A stack never applied reports every resource as unapplied.
     pub async fn drift(&self, stack: &Stack) -> Result<DriftReport, EngineError> {
-        let mut graph = self.lower(stack)?;
+        // In a plan's order (see `plan`).
+        self.check(stack)?;
         let stored = self.read_state(stack.name())?;
+        let mut graph = self.lower_checked(stack)?;
         let base = stored.as_ref().map(|s| (s.lineage.clone(), s.serial));
         let state = stored.unwrap_or_else(|| State::new(stack.name(), self.provider.name()));
         let checked = state.live().count();

@@ -13,7 +13,7 @@ mod lowering;
 use crate::invalid::Invalid;
 use crate::model::{Certificate, LbCapability, Resource};
 use crate::provider::*;
-use crate::value::{Attrs, Text, Value};
+use crate::value::{join_text, Attrs, Text, Value};
 use async_trait::async_trait;
 use lowering::{computed, lower_attrs, schema};
 use std::collections::{BTreeMap, HashMap};
@@ -398,8 +398,8 @@ impl Provider for MemoryProvider {
         let mut resp = LowerResponse::default();
         resp.resources.reserve_exact(req.stack.resources().len());
         for d in req.stack.resources() {
-            let type_name = text(&["mem_", d.kind().as_str()]);
-            let address = text(&[type_name.as_str(), ".", d.name.as_str()]);
+            let type_name = join_text(&["mem_", d.kind().as_str()]);
+            let address = join_text(&[type_name.as_str(), ".", d.name.as_str()]);
             let mut attrs = lower_attrs(&d.resource);
             attrs.insert("name".into(), Value::str(&d.name));
             if let Some(o) = d.resource.common().overrides_for("memory") {
@@ -618,15 +618,6 @@ impl Provider for MemoryProvider {
 }
 
 /// Make the object a create asks for (or find the one its token made already).
-/// The parts joined, built in place (short ones inline: no allocation).
-fn text(parts: &[&str]) -> Text {
-    let mut t = Text::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for p in parts {
-        t.push_str(p);
-    }
-    t
-}
-
 fn materialize(inner: &Inner, req: &CreateRequest) -> Text {
     let mut objects = inner.objects.lock().unwrap();
     // Idempotency: the same token returns the object made the first time.

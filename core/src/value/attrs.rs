@@ -411,47 +411,40 @@ pub(super) fn read_map<'de, A: MapAccess<'de>>(
     first: Option<(Text, Value)>,
     mut map: A,
 ) -> Result<Attrs, A::Error> {
-    let mut buf = MAP_BUFFERS
-        .with(|b| b.borrow_mut().pop())
-        .unwrap_or_default();
-    buf.extend(first);
-    let read = loop {
-        match map.next_entry::<Text, Value>() {
-            Ok(Some(entry)) => buf.push(entry),
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-    };
-    // `drain` knows its length: the vector collected from it is allocated once, exactly.
-    let attrs = read.map(|()| buf.drain(..).collect::<Attrs>());
-    buf.clear();
-    MAP_BUFFERS.with(|b| b.borrow_mut().push(buf));
-    attrs
+    read_exact(&MAP_BUFFERS, first, || map.next_entry::<Text, Value>()).map(Attrs::from_iter)
 }
 
 /// Read a sequence into an exact-size vector (see [`read_map`]).
 pub(super) fn read_list<'de, A: serde::de::SeqAccess<'de>>(
     mut seq: A,
 ) -> Result<Vec<Value>, A::Error> {
-    let mut buf = LIST_BUFFERS
-        .with(|b| b.borrow_mut().pop())
-        .unwrap_or_default();
+    read_exact(&LIST_BUFFERS, None, || seq.next_element::<Value>())
+}
+
+/// `first` and every item `next` gives, read into a buffer of `buffers` and then moved into
+/// a vector of exactly their number (the buffer keeps its room for the next read).
+fn read_exact<T, E>(
+    buffers: &'static std::thread::LocalKey<std::cell::RefCell<Vec<Vec<T>>>>,
+    first: Option<T>,
+    mut next: impl FnMut() -> Result<Option<T>, E>,
+) -> Result<Vec<T>, E> {
+    let mut buf = buffers.with(|b| b.borrow_mut().pop()).unwrap_or_default();
+    buf.extend(first);
     let read = loop {
-        match seq.next_element::<Value>() {
-            Ok(Some(v)) => buf.push(v),
+        match next() {
+            Ok(Some(item)) => buf.push(item),
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         }
     };
-    let list = read.map(|()| {
-        let mut list = Vec::with_capacity(buf.len());
-        // Moves the members and leaves the buffer its room.
-        list.append(&mut buf);
-        list
+    let items = read.map(|()| {
+        let mut items = Vec::with_capacity(buf.len());
+        items.append(&mut buf);
+        items
     });
     buf.clear();
-    LIST_BUFFERS.with(|b| b.borrow_mut().push(buf));
-    list
+    buffers.with(|b| b.borrow_mut().push(buf));
+    items
 }
 
 #[cfg(test)]

@@ -19,6 +19,15 @@ pub use secret::{GeneratedSpec, SecretBook, Sensitive};
 /// (ids, CIDRs, versions) never touch the heap, which matters at 100,000 resources.
 pub type Text = compact_str::CompactString;
 
+/// The parts joined, built in place (short ones inline: no allocation).
+pub(crate) fn join_text(parts: &[&str]) -> Text {
+    let mut t = Text::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        t.push_str(p);
+    }
+    t
+}
+
 mod attrs;
 pub use attrs::{Attrs, Entry as AttrsEntry};
 

@@ -52,8 +52,42 @@ pub(super) fn written_len(buf: &[u8]) -> usize {
 }
 
 /// The room to add when `need` bytes must fit past `room_end` (the file's size).
-pub(super) fn room_step(room_end: u64, need: u64) -> u64 {
+fn room_step(room_end: u64, need: u64) -> u64 {
     room_end.clamp(ROOM_AT_LEAST, ROOM_AT_MOST).max(need)
+}
+
+/// What room is written from (never copied into memory of its own).
+static ZEROS: [u8; ROOM_AT_LEAST as usize] = [0; ROOM_AT_LEAST as usize];
+
+/// Write `line` at `at` in a journal whose file ends at `room_end`; past that, grow the
+/// file by the next room too, so the sync that follows commits the growth once and the
+/// syncs after it flush data alone. Returns where the file ends now. The caller syncs.
+pub(super) fn write_line(
+    f: &std::fs::File,
+    at: u64,
+    line: &[u8],
+    room_end: u64,
+) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(line, at)?;
+    let end = at + line.len() as u64;
+    if end <= room_end {
+        return Ok(room_end);
+    }
+    let grown = room_end + room_step(room_end, end - room_end);
+    write_zeros(f, end, grown)?;
+    Ok(grown)
+}
+
+/// Zeros from `from` to `to`: the room after a journal's lines.
+pub(super) fn write_zeros(f: &std::fs::File, mut from: u64, to: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    while from < to {
+        let n = (to - from).min(ZEROS.len() as u64);
+        f.write_all_at(&ZEROS[..n as usize], from)?;
+        from += n;
+    }
+    Ok(())
 }
 
 /// A line's checksum: over the previous line's checksum and this line's JSON.

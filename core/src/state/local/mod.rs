@@ -31,8 +31,8 @@ mod lock;
 use super::snapshot;
 use super::*;
 use journal::{
-    decode_batch, encode_batch, room_step, written_len, JournalHeader, JournalScan, JOURNAL_FORMAT,
-    ROOM_AT_LEAST,
+    decode_batch, encode_batch, write_line, write_zeros, written_len, JournalHeader, JournalScan,
+    JOURNAL_FORMAT, ROOM_AT_LEAST,
 };
 use lease::LocalLease;
 use std::fs::{self, File, OpenOptions};
@@ -481,9 +481,6 @@ struct LocalSession {
     rewrite: bool,
 }
 
-/// What the journal's room is written from (never copied into memory of its own).
-static ZEROS: [u8; ROOM_AT_LEAST as usize] = [0; ROOM_AT_LEAST as usize];
-
 /// Journals grow until they are this much larger than the snapshot, then get folded in.
 const COMPACT_SLACK: u64 = 16 << 20;
 
@@ -525,8 +522,9 @@ impl LocalSession {
                 let mut line = serde_json::to_vec(&header).unwrap_or_default();
                 line.push(b'\n');
                 // The header and the first room, made durable together.
+                let room_end = line.len() as u64 + ROOM_AT_LEAST;
                 f.write_all(&line)
-                    .and_then(|_| f.write_all(&ZEROS[..ROOM_AT_LEAST as usize]))
+                    .and_then(|_| write_zeros(&f, line.len() as u64, room_end))
                     .and_then(|_| f.sync_data())
                     .map_err(|e| self.store.io("writing the journal", e))?;
                 sync_dir(self.store.dir())
@@ -537,7 +535,7 @@ impl LocalSession {
                     stale: false,
                     good_len: line.len() as u64,
                     len: line.len() as u64,
-                    room_end: line.len() as u64 + ROOM_AT_LEAST,
+                    room_end,
                     format: JOURNAL_FORMAT,
                     chain: crc32fast::hash(&line[..line.len() - 1]),
                 };
@@ -657,32 +655,13 @@ impl LocalSession {
         self.open_journal()?;
         let (line, crc) = encode_batch(self.scan.chain, batch);
         let at = self.scan.good_len;
-        let end = at + line.len() as u64;
-        let room_end = self.scan.room_end;
-        let f = self.journal.as_mut().expect("opened above");
-        let mut written = line.len() as u64;
-        {
-            use std::os::unix::fs::FileExt;
-            f.write_all_at(&line, at)
-                .map_err(|e| self.store.io("appending to the journal", e))?;
-            if end > room_end {
-                // Past the room: grow the file by the next room too, in the same sync (it
-                // commits the growth; the syncs after it flush data alone).
-                let grown = room_end + room_step(room_end, end - room_end);
-                let mut from = end;
-                while from < grown {
-                    let n = (grown - from).min(ZEROS.len() as u64);
-                    f.write_all_at(&ZEROS[..n as usize], from)
-                        .map_err(|e| self.store.io("growing the journal", e))?;
-                    from += n;
-                }
-                written = grown - at;
-            }
-        }
+        let f = self.journal.as_ref().expect("opened above");
+        let room_end = write_line(f, at, &line, self.scan.room_end)
+            .map_err(|e| self.store.io("appending to the journal", e))?;
         f.sync_data()
             .map_err(|e| self.store.io("syncing the journal", e))?;
-        self.scan.room_end = self.scan.room_end.max(at + written);
-        self.scan.good_len = end;
+        self.scan.room_end = room_end;
+        self.scan.good_len = at + line.len() as u64;
         self.scan.len = self.scan.good_len;
         self.scan.chain = crc;
         for m in batch {
