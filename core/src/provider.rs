@@ -193,9 +193,10 @@ pub struct Concrete {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Export {
     /// Name of the portable resource that exports it (`orders`, not `database.orders`).
-    pub resource: String,
+    /// (`Text`: short names are held inline, and a stack exports a few per resource.)
+    pub resource: Text,
     /// The portable attribute, e.g. `endpoint`.
-    pub attr: String,
+    pub attr: Text,
     /// The value that carries it, usually a `Value::Ref` to a concrete resource's attribute.
     pub value: crate::value::Value,
 }

@@ -126,3 +126,70 @@ fn ignored_fields_are_not_drift_and_failed_reads_make_a_partial_report() {
     assert_eq!(report.failed_reads[0].address, "mem_network.main");
     assert!(report.text().contains("mem_network.main could not be read"));
 }
+
+/// The benchmark's cloud (`keep_ids_only`) keeps no attributes: what it answers must still
+/// be what a full memory cloud answers, or the engine work it measures is not the same.
+#[test]
+fn a_cloud_keeping_ids_only_answers_like_a_full_one() {
+    use cairn_core::prelude::*;
+    fn stack(retention: u32) -> Stack {
+        let mut s = Stack::new("lean");
+        let net = s.add("main", Network::new("10.0.0.0/16"));
+        let a = s.add("a", Subnet::new(&net, "10.0.1.0/24").zone(0));
+        let b = s.add("b", Subnet::new(&net, "10.0.2.0/24").zone(1));
+        let pw = s.add("pw", Secret::generated());
+        s.add(
+            "db",
+            Database::postgres("15")
+                .admin_password(&pw)
+                .subnets([&a, &b])
+                .backup_retention_days(retention),
+        );
+        s
+    }
+    let rt = rt();
+    let (full_sb, lean_sb) = (Sandbox::new(), Sandbox::new());
+    let (full, lean) = (MemoryProvider::new(), MemoryProvider::new().keep_ids_only());
+    let (full_engine, lean_engine) = (full_sb.engine(&full), lean_sb.engine(&lean));
+    for retention in [7, 14] {
+        converge(&rt, &full_engine, &stack(retention));
+        let plan = converge(&rt, &lean_engine, &stack(retention));
+        if retention == 14 {
+            assert_eq!(
+                plan.changes
+                    .iter()
+                    .map(|c| (c.address.as_str(), c.action))
+                    .filter(|(_, a)| *a != cairn_core::plan::Action::NoOp)
+                    .collect::<Vec<_>>(),
+                [("mem_database.db", cairn_core::plan::Action::Update)]
+            );
+        }
+        let (want, got) = (
+            full_engine.store().read().unwrap().unwrap(),
+            lean_engine.store().read().unwrap().unwrap(),
+        );
+        assert_eq!(got.resources.len(), want.resources.len());
+        for (address, w) in &want.resources {
+            let g = &got.resources[address];
+            // Ids are handed out in the order creates land, so only their shape is compared.
+            assert!(
+                g.attrs.keys().eq(w.attrs.keys()),
+                "{address}: {:?} vs {:?}",
+                g.attrs.keys().collect::<Vec<_>>(),
+                w.attrs.keys().collect::<Vec<_>>()
+            );
+            assert_eq!(
+                g.attrs.get("id").and_then(Value::as_str),
+                Some(g.id.as_str())
+            );
+            assert_eq!(
+                g.attrs.get("backup_retention_days"),
+                w.attrs.get("backup_retention_days")
+            );
+        }
+        assert_converged(&rt, &lean_engine, &stack(retention));
+    }
+    let objects = lean.objects();
+    assert_eq!(objects.len(), 5, "one object per resource");
+    assert!(objects.values().all(|o| o.attrs.is_empty()), "ids only");
+}

@@ -180,15 +180,25 @@ impl State {
                     .remove(&r.address)
                     .map(|old| old.deposed)
                     .unwrap_or_default();
-                let mut r = r.clone();
-                r.attrs = r
-                    .attrs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.redacted()))
-                    .collect();
-                if r.deposed.is_empty() {
-                    r.deposed = deposed;
-                }
+                // The redacted attributes are the only copy made of them.
+                let r = ResourceState {
+                    address: r.address.clone(),
+                    type_name: r.type_name.clone(),
+                    origin: r.origin.clone(),
+                    id: r.id.clone(),
+                    attrs: r
+                        .attrs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.redacted()))
+                        .collect(),
+                    deps: r.deps.clone(),
+                    protect: r.protect,
+                    deposed: if r.deposed.is_empty() {
+                        deposed
+                    } else {
+                        r.deposed.clone()
+                    },
+                };
                 self.resources.insert(r.address.clone(), r);
             }
             Mutation::Remove { address } => {

@@ -144,8 +144,8 @@ impl Lowering<'_> {
 
     fn export(&mut self, d: &Declared, attr: &str, value: Value) {
         self.out.exports.push(Export {
-            resource: d.name.clone(),
-            attr: attr.to_string(),
+            resource: d.name.as_str().into(),
+            attr: attr.into(),
             value,
         });
     }
