@@ -37,7 +37,8 @@ pub struct ResourceGraph {
     pub resources: Vec<Desired>,
     /// Position in `resources` of each concrete address.
     pub index: HashMap<Text, usize>,
-    /// Every exported portable attribute and the concrete value that carries it.
+    /// The exported portable attributes the stack's outputs name, each with the concrete
+    /// value that carries it.
     pub exports: Vec<Export>,
     /// The provider's notes on the lowering (carried into every plan).
     pub notes: Vec<crate::invalid::Note>,

@@ -233,10 +233,19 @@ impl Engine {
 
     /// [`Engine::lower`] after [`Engine::check`].
     fn lower_checked(&self, stack: &Stack) -> Result<ResourceGraph, EngineError> {
-        let lowered = self
+        let mut lowered = self
             .provider
             .lower(LowerRequest { stack })
             .map_err(|e| EngineError::Invalid(ValidationErrors(e)))?;
+        // Only outputs read exports: the others are let go before the graph is built.
+        let named: rustc_hash::FxHashSet<(&str, &str)> = stack
+            .outputs()
+            .iter()
+            .map(|o| (o.value.resource.as_str(), o.value.attr.as_str()))
+            .collect();
+        lowered
+            .exports
+            .retain(|e| named.contains(&(e.resource.as_str(), e.attr.as_str())));
         let mut graph = ResourceGraph::build(
             stack,
             self.provider.schema(),

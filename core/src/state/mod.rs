@@ -180,17 +180,13 @@ impl State {
                     .remove(&r.address)
                     .map(|old| old.deposed)
                     .unwrap_or_default();
-                // The redacted attributes are the only copy made of them.
+                // Redacted: shared with the mutation's, unless it holds a secret.
                 let r = ResourceState {
                     address: r.address.clone(),
                     type_name: r.type_name.clone(),
                     origin: r.origin.clone(),
                     id: r.id.clone(),
-                    attrs: r
-                        .attrs
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.redacted()))
-                        .collect(),
+                    attrs: r.attrs.redacted(),
                     deps: r.deps.clone(),
                     protect: r.protect,
                     deposed: if r.deposed.is_empty() {

@@ -3,7 +3,7 @@
 
 use crate::model::*;
 use crate::provider::{AttrSchema, ProviderSchema, ResourceSchema};
-use crate::value::{Attrs, GeneratedSpec, Value};
+use crate::value::{Attrs, GeneratedSpec, Text, Value};
 
 pub(super) fn computed(type_name: &str, name: &str, id: &str) -> Attrs {
     let mut a = Attrs::new();
@@ -37,14 +37,14 @@ fn id_ref(kind: KindName, name: &str) -> Value {
     Value::reference(["mem_", kind.as_str(), ".", name].concat(), "id")
 }
 
-fn placement(a: &mut Attrs, p: &Placement) {
+fn placement(a: &mut Vec<(Text, Value)>, p: &Placement) {
     if let Some(n) = &p.network {
-        a.insert("network_id".into(), id_ref(KindName::Network, n.name()));
+        a.push(("network_id".into(), id_ref(KindName::Network, n.name())));
     }
     if let Some(t) = p.tier {
-        a.insert("tier".into(), Value::str(t.as_str()));
+        a.push(("tier".into(), Value::str(t.as_str())));
     }
-    a.insert(
+    a.push((
         "subnet_ids".into(),
         Value::List(
             p.subnets
@@ -52,8 +52,8 @@ fn placement(a: &mut Attrs, p: &Placement) {
                 .map(|s| id_ref(KindName::Subnet, s.name()))
                 .collect(),
         ),
-    );
-    a.insert(
+    ));
+    a.push((
         "security_group_ids".into(),
         Value::List(
             p.security_groups
@@ -61,7 +61,7 @@ fn placement(a: &mut Attrs, p: &Placement) {
                 .map(|g| id_ref(KindName::SecurityGroup, g.name()))
                 .collect(),
         ),
-    );
+    ));
 }
 
 fn rules(rules: &[Rule]) -> Value {
@@ -95,10 +95,12 @@ fn secret_ref(s: &Option<Ref<Secret>>) -> Value {
     })
 }
 
-pub(super) fn lower_attrs(r: &Resource) -> Attrs {
-    let mut a = Attrs::new();
+/// The attributes `r` lowers to, in no order (made into a map once, by the caller, with
+/// the ones every resource has).
+pub(super) fn lower_entries(r: &Resource) -> Vec<(Text, Value)> {
+    let mut a = Vec::with_capacity(16);
     let mut set = |k: &str, v: Value| {
-        a.insert(k.into(), v);
+        a.push((k.into(), v));
     };
     match r {
         Resource::Network(n) => {

@@ -15,7 +15,7 @@ use crate::model::{Certificate, LbCapability, Resource};
 use crate::provider::*;
 use crate::value::{join_text, Attrs, Text, Value};
 use async_trait::async_trait;
-use lowering::{computed, lower_attrs, schema};
+use lowering::{computed, lower_entries, schema};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -416,20 +416,22 @@ impl Provider for MemoryProvider {
     fn lower(&self, req: LowerRequest<'_>) -> Result<LowerResponse, Vec<Invalid>> {
         let mut resp = LowerResponse::default();
         resp.resources.reserve_exact(req.stack.resources().len());
-        resp.exports.reserve_exact(
-            req.stack
-                .resources()
-                .iter()
-                .map(|d| d.resource.exports().len())
-                .sum(),
-        );
+        // Only the exports the stack's outputs name (all the engine keeps).
+        let named: std::collections::HashSet<(&str, &str)> = req
+            .stack
+            .outputs()
+            .iter()
+            .map(|o| (o.value.resource.as_str(), o.value.attr.as_str()))
+            .collect();
         for d in req.stack.resources() {
             let type_name = join_text(&["mem_", d.kind().as_str()]);
             let address = join_text(&[type_name.as_str(), ".", d.name.as_str()]);
-            let mut attrs = lower_attrs(&d.resource);
-            attrs.insert("name".into(), Value::str(&d.name));
+            // Collected, then made into a map once (its names are looked up once); of two
+            // same-named entries the later one stays, as inserts in this order would leave.
+            let mut entries = lower_entries(&d.resource);
+            entries.push(("name".into(), Value::str(&d.name)));
             if let Some(o) = d.resource.common().overrides_for("memory") {
-                attrs.extend(o.clone());
+                entries.extend(o.clone());
             }
             let tags: Attrs = d
                 .resource
@@ -439,10 +441,13 @@ impl Provider for MemoryProvider {
                 .map(|(k, v)| (k.into(), Value::str(v)))
                 .collect();
             if !tags.is_empty() {
-                attrs.insert("tags".into(), Value::Map(tags));
+                entries.push(("tags".into(), Value::Map(tags)));
             }
-            attrs.shrink_to_fit();
+            let attrs = Attrs::from_iter(entries);
             for e in d.resource.exports() {
+                if !named.contains(&(d.name.as_str(), *e)) {
+                    continue;
+                }
                 resp.exports.push(Export {
                     resource: d.name.as_str().into(),
                     attr: (*e).into(),

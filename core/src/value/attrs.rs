@@ -1,59 +1,109 @@
-//! [`Attrs`]: an attribute map kept as one sorted vector.
+//! [`Attrs`]: an attribute map kept as its values in name order, with the list of names
+//! shared by every map that has the same names.
 //!
 //! Why not a `BTreeMap`: a resource's attributes, and every map inside them (a rule, tags),
 //! hold a handful of entries, while a B-tree leaf reserves room for eleven (about 640 bytes
 //! for a map of two). A fan-out of 100,000 resources holds several copies of every map (the
 //! declared attributes, state, what the refresh read, the plan), so the slack of its nodes was
-//! most of the engine's memory and of the page faults a small run pays for. A sorted vector
-//! holds exactly its entries, looks a key up by binary search, and iterates in key order as
-//! the B-tree did, so plans and state keep their order and their bytes. The API is the part
-//! of `BTreeMap`'s the engine and providers use, under the same names.
+//! most of the engine's memory and of the page faults a small run pays for.
+//!
+//! Why shared names: the maps of one resource type have the same names, resource after
+//! resource, copy after copy. Kept beside each value, a name was 24 of an entry's 56 bytes.
+//! Here a map holds its values (exactly their number) and an `Arc` to its [`Names`], which
+//! parsing, collecting and [`Attrs::shrink_to_fit`] look up in one process-wide set, so a
+//! state of 100,000 security groups holds each list of names once. Changing a map's names
+//! (an insert of a new name, a removal) copies its list first if another map shares it.
+//!
+//! A lookup is a binary search over the names; iteration is in name order, as the B-tree's
+//! was, so plans and state keep their order and their bytes. The API is the part of
+//! `BTreeMap`'s the engine and providers use, under the same names.
 
+use super::names::{intern, intern_slice, Names};
 use super::{Text, Value};
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// An attribute map, ordered by name, so plans and state are deterministic.
-#[derive(Clone, Default, PartialEq)]
-pub struct Attrs(Vec<(Text, Value)>);
+///
+/// Cloning one is cheap: its values are shared too, and copied only when one of the
+/// copies changes (a refresh sends what state recorded to the provider without a copy).
+#[derive(Clone, Default)]
+pub struct Attrs {
+    /// `None` exactly when the map is empty.
+    names: Option<Arc<Names>>,
+    /// `values[i]` is the value of `names[i]`; `None` exactly when the map is empty.
+    values: Option<Arc<[Value]>>,
+}
+
+/// The values, to change: copied first if another map shares them.
+fn unique(values: &mut Option<Arc<[Value]>>) -> &mut [Value] {
+    let Some(values) = values else {
+        return &mut [];
+    };
+    if Arc::get_mut(values).is_none() {
+        *values = values.iter().cloned().collect();
+    }
+    Arc::get_mut(values).map_or(&mut [], |v| v)
+}
 
 impl Attrs {
     /// An empty map.
-    pub const fn new() -> Self {
-        Attrs(Vec::new())
+    pub fn new() -> Self {
+        Attrs::default()
     }
 
-    /// An empty map with room for `n` entries.
-    pub fn with_capacity(n: usize) -> Self {
-        Attrs(Vec::with_capacity(n))
+    /// An empty map. (A map holds exactly its entries, so there is no room to reserve; kept
+    /// so that code written for `BTreeMap` and `Vec` reads the same.)
+    pub fn with_capacity(_n: usize) -> Self {
+        Attrs::default()
+    }
+
+    fn names(&self) -> &[Text] {
+        self.names.as_deref().map_or(&[], |n| &n.0)
+    }
+
+    fn vals(&self) -> &[Value] {
+        self.values.as_deref().unwrap_or_default()
+    }
+
+    /// The values taken out, moved when no other map shares them.
+    fn take_values(&mut self) -> Vec<Value> {
+        match self.values.take() {
+            None => Vec::new(),
+            Some(mut shared) => match Arc::get_mut(&mut shared) {
+                Some(own) => own.iter_mut().map(std::mem::take).collect(),
+                None => shared.to_vec(),
+            },
+        }
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.names().binary_search_by(|k| k.as_str().cmp(key))
     }
 
     /// Entries.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.vals().len()
     }
 
     /// True when it holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.values.is_none()
     }
 
     /// The value under `key`.
     pub fn get<Q: AsRef<str> + ?Sized>(&self, key: &Q) -> Option<&Value> {
-        self.find(key.as_ref()).ok().map(|i| &self.0[i].1)
+        self.find(key.as_ref()).ok().map(|i| &self.vals()[i])
     }
 
     /// The value under `key`, to change.
     pub fn get_mut<Q: AsRef<str> + ?Sized>(&mut self, key: &Q) -> Option<&mut Value> {
         match self.find(key.as_ref()) {
-            Ok(i) => Some(&mut self.0[i].1),
+            Ok(i) => Some(&mut unique(&mut self.values)[i]),
             Err(_) => None,
         }
     }
@@ -62,7 +112,7 @@ impl Attrs {
     pub fn get_key_value<Q: AsRef<str> + ?Sized>(&self, key: &Q) -> Option<(&Text, &Value)> {
         self.find(key.as_ref())
             .ok()
-            .map(|i| (&self.0[i].0, &self.0[i].1))
+            .map(|i| (&self.names()[i], &self.vals()[i]))
     }
 
     /// True when `key` is there.
@@ -73,38 +123,74 @@ impl Attrs {
     /// Put `value` under `key`; the value it replaces, if any.
     pub fn insert(&mut self, key: Text, value: Value) -> Option<Value> {
         match self.find(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Ok(i) => Some(std::mem::replace(&mut unique(&mut self.values)[i], value)),
             Err(i) => {
-                self.0.insert(i, (key, value));
+                self.insert_at(i, key, value);
                 None
             }
         }
     }
 
+    /// A new name at position `i` (where a binary search for it ended).
+    fn insert_at(&mut self, i: usize, key: Text, value: Value) {
+        Arc::make_mut(self.names.get_or_insert_with(Default::default))
+            .0
+            .insert(i, key);
+        let mut values = self.take_values();
+        values.insert(i, value);
+        self.values = Some(values.into());
+    }
+
     /// Take out the value under `key`.
     pub fn remove<Q: AsRef<str> + ?Sized>(&mut self, key: &Q) -> Option<Value> {
-        match self.find(key.as_ref()) {
-            Ok(i) => Some(self.0.remove(i).1),
-            Err(_) => None,
-        }
+        self.remove_entry(key).map(|(_, v)| v)
     }
 
     /// Take out the entry under `key`.
     pub fn remove_entry<Q: AsRef<str> + ?Sized>(&mut self, key: &Q) -> Option<(Text, Value)> {
-        match self.find(key.as_ref()) {
-            Ok(i) => Some(self.0.remove(i)),
-            Err(_) => None,
-        }
+        let i = self.find(key.as_ref()).ok()?;
+        let names = self.names.as_mut()?;
+        let name = if names.0.len() == 1 {
+            let name = names.0[0].clone();
+            self.names = None;
+            name
+        } else {
+            Arc::make_mut(names).0.remove(i)
+        };
+        let mut values = self.take_values();
+        let value = values.remove(i);
+        self.values = (!values.is_empty()).then(|| values.into());
+        Some((name, value))
     }
 
     /// Keep only the entries `keep` says yes to.
     pub fn retain(&mut self, mut keep: impl FnMut(&Text, &mut Value) -> bool) {
-        self.0.retain_mut(|(k, v)| keep(k, v))
+        let values = self.take_values();
+        let names = self.names.take();
+        let all = names.as_deref().map_or(&[][..], |n| &n.0[..]);
+        let count = values.len();
+        let mut kept_names = Vec::new();
+        let mut kept_values = Vec::with_capacity(count);
+        for (k, mut v) in all.iter().zip(values) {
+            if keep(k, &mut v) {
+                kept_names.push(k.clone());
+                kept_values.push(v);
+            }
+        }
+        if kept_values.is_empty() {
+            return;
+        }
+        self.names = if kept_values.len() == count {
+            names
+        } else {
+            Some(intern(kept_names))
+        };
+        self.values = Some(kept_values.into());
     }
 
     /// Empty it.
     pub fn clear(&mut self) {
-        self.0.clear()
+        *self = Attrs::default();
     }
 
     /// The entry under `key`, to fill in or change.
@@ -115,61 +201,114 @@ impl Attrs {
 
     /// Move every entry of `other` in (replacing same-named ones), leaving it empty.
     pub fn append(&mut self, other: &mut Attrs) {
-        for (k, v) in other.0.drain(..) {
-            self.insert(k, v);
+        let other = std::mem::take(other);
+        if self.is_empty() {
+            *self = other;
+        } else {
+            self.extend(other);
         }
     }
 
     /// The first entry by name.
     pub fn first_key_value(&self) -> Option<(&Text, &Value)> {
-        self.0.first().map(|(k, v)| (k, v))
+        self.names().first().zip(self.vals().first())
     }
 
     /// The last entry by name.
     pub fn last_key_value(&self) -> Option<(&Text, &Value)> {
-        self.0.last().map(|(k, v)| (k, v))
+        self.names().last().zip(self.vals().last())
     }
 
     /// Entries in name order.
     pub fn iter(&self) -> Iter<'_> {
-        Iter(self.0.iter())
+        Iter(self.names().iter().zip(self.vals().iter()))
     }
 
     /// Entries in name order, values to change.
     pub fn iter_mut(&mut self) -> IterMut<'_> {
-        IterMut(self.0.iter_mut())
+        let names = self.names.as_deref().map_or(&[][..], |n| &n.0[..]);
+        IterMut(names.iter().zip(unique(&mut self.values).iter_mut()))
     }
 
     /// Names in order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Text> + ExactSizeIterator + Clone {
-        self.0.iter().map(|(k, _)| k)
+        self.names().iter()
     }
 
     /// Values in name order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator + Clone {
-        self.0.iter().map(|(_, v)| v)
+        self.vals().iter()
     }
 
     /// Values in name order, to change.
     pub fn values_mut(
         &mut self,
     ) -> impl DoubleEndedIterator<Item = &mut Value> + ExactSizeIterator {
-        self.0.iter_mut().map(|(_, v)| v)
+        unique(&mut self.values).iter_mut()
     }
 
     /// Values in name order, taken.
-    pub fn into_values(self) -> impl DoubleEndedIterator<Item = Value> + ExactSizeIterator {
-        self.0.into_iter().map(|(_, v)| v)
+    pub fn into_values(mut self) -> impl DoubleEndedIterator<Item = Value> + ExactSizeIterator {
+        self.take_values().into_iter()
     }
 
     /// Names in order, taken.
     pub fn into_keys(self) -> impl DoubleEndedIterator<Item = Text> + ExactSizeIterator {
-        self.0.into_iter().map(|(k, _)| k)
+        self.names().to_vec().into_iter()
     }
 
-    /// Give back spare room (a map built once and then kept).
+    /// The map as it may be stored or shown ([`Value::redacted`] of every value): the same
+    /// map, shared, when no secret is in it.
+    pub fn redacted(&self) -> Attrs {
+        if self.vals().iter().any(Value::is_sensitive) {
+            self.iter()
+                .map(|(k, v)| (k.clone(), v.redacted()))
+                .collect()
+        } else {
+            self.clone()
+        }
+    }
+
+    /// Share its list of names with the other maps that have the same names (a map built
+    /// once, by inserts, and then kept).
     pub fn shrink_to_fit(&mut self) {
-        self.0.shrink_to_fit()
+        if let Some(names) = &self.names {
+            self.names = Some(intern_slice(&names.0));
+        }
+    }
+
+    /// The map of these names and values (`names` sorted and unique, one value each).
+    pub(super) fn from_parts(names: Arc<Names>, values: Arc<[Value]>) -> Attrs {
+        debug_assert_eq!(names.0.len(), values.len());
+        if values.is_empty() {
+            return Attrs::default();
+        }
+        Attrs {
+            names: Some(names),
+            values: Some(values),
+        }
+    }
+
+    /// The map of these entries, sorted by name and unique.
+    pub(super) fn from_sorted(mut entries: Vec<(Text, Value)>) -> Attrs {
+        if entries.is_empty() {
+            return Attrs::default();
+        }
+        // Collected straight into their shared slice: one allocation, no copy after.
+        let values: Arc<[Value]> = entries.iter_mut().map(|(_, v)| std::mem::take(v)).collect();
+        let names: Vec<Text> = entries.into_iter().map(|(k, _)| k).collect();
+        Attrs::from_parts(intern(names), values)
+    }
+}
+
+impl PartialEq for Attrs {
+    fn eq(&self, other: &Attrs) -> bool {
+        let same_names = match (&self.names, &other.names) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a.0 == b.0,
+            (None, None) => true,
+            _ => false,
+        };
+        same_names && self.vals() == other.vals()
     }
 }
 
@@ -192,11 +331,11 @@ impl<'a> Entry<'a> {
         let i = match self.at {
             Ok(i) => i,
             Err(i) => {
-                self.map.0.insert(i, (self.key, make()));
+                self.map.insert_at(i, self.key, make());
                 i
             }
         };
-        &mut self.map.0[i].1
+        &mut unique(&mut self.map.values)[i]
     }
 
     /// The value, `Value::Null` put there first when there was none.
@@ -207,7 +346,7 @@ impl<'a> Entry<'a> {
     /// Change the value when there is one.
     pub fn and_modify(self, change: impl FnOnce(&mut Value)) -> Self {
         if let Ok(i) = self.at {
-            change(&mut self.map.0[i].1);
+            change(&mut unique(&mut self.map.values)[i]);
         }
         self
     }
@@ -220,54 +359,10 @@ impl<'a> Entry<'a> {
 
 /// [`Attrs::iter`]'s iterator.
 #[derive(Clone, Debug)]
-pub struct Iter<'a>(std::slice::Iter<'a, (Text, Value)>);
+pub struct Iter<'a>(std::iter::Zip<std::slice::Iter<'a, Text>, std::slice::Iter<'a, Value>>);
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a Text, &'a Value);
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|(k, v)| (k, v))
-    }
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
-    }
-}
-
-impl DoubleEndedIterator for Iter<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.0.next_back().map(|(k, v)| (k, v))
-    }
-}
-
-impl ExactSizeIterator for Iter<'_> {}
-
-/// [`Attrs::iter_mut`]'s iterator.
-#[derive(Debug)]
-pub struct IterMut<'a>(std::slice::IterMut<'a, (Text, Value)>);
-
-impl<'a> Iterator for IterMut<'a> {
-    type Item = (&'a Text, &'a mut Value);
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|(k, v)| (&*k, v))
-    }
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
-    }
-}
-
-impl DoubleEndedIterator for IterMut<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.0.next_back().map(|(k, v)| (&*k, v))
-    }
-}
-
-impl ExactSizeIterator for IterMut<'_> {}
-
-/// [`Attrs`]' owning iterator, in name order.
-#[derive(Debug)]
-pub struct IntoIter(std::vec::IntoIter<(Text, Value)>);
-
-impl Iterator for IntoIter {
-    type Item = (Text, Value);
     fn next(&mut self) -> Option<Self::Item> {
         self.0.next()
     }
@@ -276,9 +371,66 @@ impl Iterator for IntoIter {
     }
 }
 
-impl DoubleEndedIterator for IntoIter {
+impl DoubleEndedIterator for Iter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         self.0.next_back()
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+/// [`Attrs::iter_mut`]'s iterator.
+#[derive(Debug)]
+pub struct IterMut<'a>(std::iter::Zip<std::slice::Iter<'a, Text>, std::slice::IterMut<'a, Value>>);
+
+impl<'a> Iterator for IterMut<'a> {
+    type Item = (&'a Text, &'a mut Value);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next()
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for IterMut<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back()
+    }
+}
+
+impl ExactSizeIterator for IterMut<'_> {}
+
+/// [`Attrs`]' owning iterator, in name order.
+#[derive(Debug)]
+pub struct IntoIter {
+    names: Option<Arc<Names>>,
+    /// Position in `names` of the next entry from the front, and one past the next from
+    /// the back.
+    front: usize,
+    back: usize,
+    values: std::vec::IntoIter<Value>,
+}
+
+impl Iterator for IntoIter {
+    type Item = (Text, Value);
+    fn next(&mut self) -> Option<Self::Item> {
+        let value = self.values.next()?;
+        let name = self.names.as_ref()?.0[self.front].clone();
+        self.front += 1;
+        Some((name, value))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.values.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for IntoIter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let value = self.values.next_back()?;
+        self.back -= 1;
+        let name = self.names.as_ref()?.0[self.back].clone();
+        Some((name, value))
     }
 }
 
@@ -287,8 +439,14 @@ impl ExactSizeIterator for IntoIter {}
 impl IntoIterator for Attrs {
     type Item = (Text, Value);
     type IntoIter = IntoIter;
-    fn into_iter(self) -> IntoIter {
-        IntoIter(self.0.into_iter())
+    fn into_iter(mut self) -> IntoIter {
+        let values = self.take_values();
+        IntoIter {
+            back: values.len(),
+            front: 0,
+            names: self.names,
+            values: values.into_iter(),
+        }
     }
 }
 
@@ -311,28 +469,34 @@ impl<'a> IntoIterator for &'a mut Attrs {
 impl FromIterator<(Text, Value)> for Attrs {
     /// In any order; of entries with the same name the last one stays, as with inserts.
     fn from_iter<I: IntoIterator<Item = (Text, Value)>>(entries: I) -> Self {
-        let mut v: Vec<(Text, Value)> = entries.into_iter().collect();
-        if !v.windows(2).all(|w| w[0].0 < w[1].0) {
-            // Stable: among equal names the last given ends last, and is the one kept.
-            v.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut out: Vec<(Text, Value)> = Vec::with_capacity(v.len());
-            for (k, val) in v {
-                match out.last_mut() {
-                    Some(last) if last.0 == k => last.1 = val,
-                    _ => out.push((k, val)),
-                }
-            }
-            v = out;
-        }
-        Attrs(v)
+        Attrs::from_sorted(sorted_unique(entries.into_iter().collect()))
     }
 }
 
-impl Extend<(Text, Value)> for Attrs {
-    fn extend<I: IntoIterator<Item = (Text, Value)>>(&mut self, entries: I) {
-        for (k, v) in entries {
-            self.insert(k, v);
+/// `entries` sorted by name; of entries with the same name the last one given stays.
+pub(super) fn sorted_unique(mut v: Vec<(Text, Value)>) -> Vec<(Text, Value)> {
+    if v.windows(2).all(|w| w[0].0 < w[1].0) {
+        return v;
+    }
+    // Stable: among equal names the last given ends last, and is the one kept.
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<(Text, Value)> = Vec::with_capacity(v.len());
+    for (k, val) in v {
+        match out.last_mut() {
+            Some(last) if last.0 == k => last.1 = val,
+            _ => out.push((k, val)),
         }
+    }
+    out
+}
+
+impl Extend<(Text, Value)> for Attrs {
+    /// Same-named entries replace what is there, later ones the earlier: as inserts one by
+    /// one would, with the names looked up once.
+    fn extend<I: IntoIterator<Item = (Text, Value)>>(&mut self, entries: I) {
+        let mut all: Vec<(Text, Value)> = std::mem::take(self).into_iter().collect();
+        all.extend(entries);
+        *self = Attrs::from_sorted(sorted_unique(all));
     }
 }
 
@@ -344,13 +508,13 @@ impl<const N: usize> From<[(Text, Value); N]> for Attrs {
 
 impl From<BTreeMap<Text, Value>> for Attrs {
     fn from(map: BTreeMap<Text, Value>) -> Self {
-        Attrs(map.into_iter().collect())
+        Attrs::from_sorted(map.into_iter().collect())
     }
 }
 
 impl From<Attrs> for BTreeMap<Text, Value> {
     fn from(map: Attrs) -> Self {
-        map.0.into_iter().collect()
+        map.into_iter().collect()
     }
 }
 
@@ -371,8 +535,8 @@ impl fmt::Debug for Attrs {
 
 impl Serialize for Attrs {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self {
             m.serialize_entry(k, v)?;
         }
         m.end()
@@ -388,63 +552,11 @@ impl<'de> Deserialize<'de> for Attrs {
                 f.write_str("a map of attributes")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Attrs, A::Error> {
-                read_map(None, map)
+                super::read::read_map(None, map)
             }
         }
         d.deserialize_map(V)
     }
-}
-
-// Parsing fills a buffer kept for the purpose, then moves the entries into a vector of
-// exactly their number: a format that does not say how many entries follow (JSON does
-// not) would otherwise grow each map to the next power of two, and a state of 100,000
-// resources holds several maps per resource. One buffer per nesting depth, reused.
-thread_local! {
-    static MAP_BUFFERS: std::cell::RefCell<Vec<Vec<(Text, Value)>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-    static LIST_BUFFERS: std::cell::RefCell<Vec<Vec<Value>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Read a map's entries (after `first`, already read) into an exact-size [`Attrs`].
-pub(super) fn read_map<'de, A: MapAccess<'de>>(
-    first: Option<(Text, Value)>,
-    mut map: A,
-) -> Result<Attrs, A::Error> {
-    read_exact(&MAP_BUFFERS, first, || map.next_entry::<Text, Value>()).map(Attrs::from_iter)
-}
-
-/// Read a sequence into an exact-size vector (see [`read_map`]).
-pub(super) fn read_list<'de, A: serde::de::SeqAccess<'de>>(
-    mut seq: A,
-) -> Result<Vec<Value>, A::Error> {
-    read_exact(&LIST_BUFFERS, None, || seq.next_element::<Value>())
-}
-
-/// `first` and every item `next` gives, read into a buffer of `buffers` and then moved into
-/// a vector of exactly their number (the buffer keeps its room for the next read).
-fn read_exact<T, E>(
-    buffers: &'static std::thread::LocalKey<std::cell::RefCell<Vec<Vec<T>>>>,
-    first: Option<T>,
-    mut next: impl FnMut() -> Result<Option<T>, E>,
-) -> Result<Vec<T>, E> {
-    let mut buf = buffers.with(|b| b.borrow_mut().pop()).unwrap_or_default();
-    buf.extend(first);
-    let read = loop {
-        match next() {
-            Ok(Some(item)) => buf.push(item),
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-    };
-    let items = read.map(|()| {
-        let mut items = Vec::with_capacity(buf.len());
-        items.append(&mut buf);
-        items
-    });
-    buf.clear();
-    buffers.with(|b| b.borrow_mut().push(buf));
-    items
 }
 
 #[cfg(test)]
@@ -455,7 +567,7 @@ mod tests {
     fn parsed_maps_and_lists_hold_exactly_their_entries() {
         let json = r#"{"b": 1, "a": [{"z": 1, "y": [1, 2, 3], "x": null}, 2], "c": {"k": "v"}}"#;
         let attrs: Attrs = serde_json::from_str(json).unwrap();
-        assert_eq!(attrs.0.capacity(), 3);
+        assert_eq!(attrs.len(), 3);
         assert_eq!(
             attrs.keys().map(Text::as_str).collect::<Vec<_>>(),
             ["a", "b", "c"]
@@ -467,7 +579,10 @@ mod tests {
         let Value::Map(inner) = &list[0] else {
             panic!("a map: {list:?}")
         };
-        assert_eq!(inner.0.capacity(), 3);
+        assert_eq!(
+            inner.keys().map(Text::as_str).collect::<Vec<_>>(),
+            ["x", "y", "z"]
+        );
         assert_eq!(
             inner.get("y").and_then(Value::as_list).map(<[Value]>::len),
             Some(3)
@@ -475,7 +590,7 @@ mod tests {
         let Some(Value::Map(c)) = attrs.get("c") else {
             panic!("a map: {attrs:?}")
         };
-        assert_eq!(c.0.capacity(), 1);
+        assert_eq!(c.len(), 1);
     }
 
     #[test]
@@ -489,5 +604,111 @@ mod tests {
             panic!("a map: {good:?}")
         };
         assert_eq!(e.len(), 1);
+    }
+
+    fn names_of(a: &Attrs) -> &Arc<Names> {
+        a.names.as_ref().expect("not empty")
+    }
+
+    #[test]
+    fn maps_with_the_same_names_share_them_and_a_change_copies_them_first() {
+        let a: Attrs = serde_json::from_str(r#"{"id": "a", "port": 1}"#).unwrap();
+        let mut b: Attrs = serde_json::from_str(r#"{"port": 2, "id": "b"}"#).unwrap();
+        let c: Attrs = [
+            ("id".into(), Value::str("c")),
+            ("port".into(), Value::Int(3)),
+        ]
+        .into();
+        assert!(Arc::ptr_eq(names_of(&a), names_of(&b)), "parsed alike");
+
+        // A copy shares the values too, until one of the two changes them.
+        let mut copy = a.clone();
+        assert!(Arc::ptr_eq(
+            a.values.as_ref().unwrap(),
+            copy.values.as_ref().unwrap()
+        ));
+        *copy.get_mut("port").unwrap() = Value::Int(9);
+        assert_eq!(a.get("port"), Some(&Value::Int(1)), "a is as it was");
+        assert_eq!(copy.get("port"), Some(&Value::Int(9)));
+        for (_, v) in copy.iter_mut() {
+            *v = Value::Null;
+        }
+        assert_eq!(a.get("id"), Some(&Value::str("a")));
+        assert!(Arc::ptr_eq(names_of(&a), names_of(&c)), "collected alike");
+
+        b.insert("zone".into(), Value::Int(1));
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            ["id", "port"],
+            "a is as it was"
+        );
+        assert_eq!(b.keys().collect::<Vec<_>>(), ["id", "port", "zone"]);
+        assert_eq!(b.remove("id"), Some(Value::str("b")));
+        b.retain(|k, _| k != "zone");
+        assert_eq!(b, [("port".into(), Value::Int(2))].into());
+        assert!(
+            Arc::ptr_eq(names_of(&a), names_of(&c)),
+            "c still shares a's"
+        );
+
+        let mut d = Attrs::new();
+        d.insert("port".into(), Value::Int(4));
+        d.insert("id".into(), Value::str("d"));
+        assert!(!Arc::ptr_eq(names_of(&a), names_of(&d)), "built by inserts");
+        d.shrink_to_fit();
+        assert!(Arc::ptr_eq(names_of(&a), names_of(&d)), "then kept");
+        assert_eq!(
+            d.into_iter().collect::<Vec<_>>(),
+            [
+                ("id".into(), Value::str("d")),
+                ("port".into(), Value::Int(4))
+            ]
+        );
+    }
+
+    #[test]
+    fn maps_behave_as_the_btree_they_replace_whatever_their_names_history() {
+        let mut m = Attrs::new();
+        let mut b: BTreeMap<Text, Value> = BTreeMap::new();
+        // Inserts, replacements, removals and extends in a fixed pseudo-random order.
+        let mut x: u64 = 7;
+        for step in 0..400 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let key: Text = format!("k{}", (x >> 33) % 9).into();
+            match step % 5 {
+                0 | 1 => {
+                    assert_eq!(
+                        m.insert(key.clone(), Value::Int(step)),
+                        b.insert(key, Value::Int(step))
+                    );
+                }
+                2 => assert_eq!(m.remove(&key), b.remove(&key)),
+                3 => {
+                    let more = [(key.clone(), Value::Int(-step)), ("k0".into(), Value::Null)];
+                    m.extend(more.clone());
+                    b.extend(more);
+                }
+                _ => {
+                    let copy = m.clone();
+                    m.retain(|k, _| *k != key);
+                    b.retain(|k, _| *k != key);
+                    assert_eq!(copy.len(), copy.iter().count(), "the copy is whole");
+                }
+            }
+            assert_eq!(m.iter().collect::<Vec<_>>(), b.iter().collect::<Vec<_>>());
+            assert_eq!(
+                m.is_empty(),
+                m.names.is_none(),
+                "names exactly when not empty"
+            );
+        }
+        let back: BTreeMap<Text, Value> = m.clone().into();
+        assert_eq!(back, b);
+        assert_eq!(
+            m.clone().into_iter().rev().collect::<Vec<_>>(),
+            b.clone().into_iter().rev().collect::<Vec<_>>()
+        );
     }
 }

@@ -29,6 +29,8 @@ pub(crate) fn join_text(parts: &[&str]) -> Text {
 }
 
 mod attrs;
+mod names;
+mod read;
 pub use attrs::{Attrs, Entry as AttrsEntry};
 
 /// A reference to an attribute of another concrete resource, resolved during plan (when known)
@@ -245,7 +247,7 @@ impl Value {
         match self {
             Value::Sensitive(s) => Value::Sensitive(s.redacted()),
             Value::List(l) => Value::List(l.iter().map(Value::redacted).collect()),
-            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.redacted())).collect()),
+            Value::Map(m) => Value::Map(m.redacted()),
             other => other.clone(),
         }
     }
@@ -441,7 +443,7 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         Ok(Value::Str(Text::from(s)))
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        attrs::read_list(seq).map(Value::List)
+        read::read_list(seq).map(Value::List)
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         use serde::de::Error;
@@ -476,7 +478,7 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
             return Ok(v);
         }
         let value = map.next_value()?;
-        attrs::read_map(Some((first, value)), map).map(Value::Map)
+        read::read_map(Some((first, value)), map).map(Value::Map)
     }
 }
 
