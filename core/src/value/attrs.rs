@@ -18,7 +18,7 @@
 //! was, so plans and state keep their order and their bytes. The API is the part of
 //! `BTreeMap`'s the engine and providers use, under the same names.
 
-use super::names::{intern, intern_slice, Names};
+use super::names::{intern, intern_keys, intern_slice, Names};
 use super::{Text, Value};
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -290,14 +290,14 @@ impl Attrs {
     }
 
     /// The map of these entries, sorted by name and unique.
-    pub(super) fn from_sorted(mut entries: Vec<(Text, Value)>) -> Attrs {
+    pub(super) fn from_sorted(entries: Vec<(Text, Value)>) -> Attrs {
         if entries.is_empty() {
             return Attrs::default();
         }
+        let names = intern_keys(&entries);
         // Collected straight into their shared slice: one allocation, no copy after.
-        let values: Arc<[Value]> = entries.iter_mut().map(|(_, v)| std::mem::take(v)).collect();
-        let names: Vec<Text> = entries.into_iter().map(|(k, _)| k).collect();
-        Attrs::from_parts(intern(names), values)
+        let values: Arc<[Value]> = entries.into_iter().map(|(_, v)| v).collect();
+        Attrs::from_parts(names, values)
     }
 }
 

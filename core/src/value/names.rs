@@ -65,9 +65,16 @@ thread_local! {
 const RECENT: usize = 8;
 
 fn recent(names: &[Text]) -> Option<Arc<Names>> {
+    recent_by(names.len(), names.iter())
+}
+
+/// [`recent`] for names given one by one (`len` of them), with no list made for the search.
+fn recent_by<'a>(len: usize, names: impl Iterator<Item = &'a Text> + Clone) -> Option<Arc<Names>> {
     RECENT_NAMES.with(|r| {
         let mut r = r.borrow_mut();
-        let i = r.iter().position(|n| n.0 == names)?;
+        let i = r
+            .iter()
+            .position(|n| n.0.len() == len && n.0.iter().eq(names.clone()))?;
         // Most recently used first: a lookup mostly ends at the first comparison.
         r[..=i].rotate_right(1);
         Some(r[0].clone())
@@ -100,6 +107,15 @@ pub(super) fn intern_slice(names: &[Text]) -> Arc<Names> {
 }
 
 /// The shared list of these names (sorted and unique), `names` itself when it is the first.
+/// The shared list of the names of these entries (sorted and unique): no list is made when
+/// this thread used the same names lately.
+pub(super) fn intern_keys<V>(entries: &[(Text, V)]) -> Arc<Names> {
+    match recent_by(entries.len(), entries.iter().map(|(k, _)| k)) {
+        Some(found) => found,
+        None => intern(entries.iter().map(|(k, _)| k.clone()).collect()),
+    }
+}
+
 pub(super) fn intern(names: Vec<Text>) -> Arc<Names> {
     if let Some(found) = recent(&names) {
         return found;
