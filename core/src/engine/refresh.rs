@@ -207,10 +207,23 @@ impl Engine {
                 return;
             }
         };
-        // Both sides are sorted by address: walk them together.
+        // All three are sorted by address (a type's resources sit together in state, its
+        // name their addresses' prefix): walk them together, with no lookups.
         let mut addrs = addrs;
         addrs.sort_unstable();
         let mut results = resp.results.into_iter().peekable();
+        let mut in_state = match addrs.first() {
+            Some(first) if !adopt => Some(
+                state
+                    .resources
+                    .range::<str, _>((
+                        std::ops::Bound::Included(first.as_str()),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .peekable(),
+            ),
+            _ => None,
+        };
         for address in addrs {
             while results.peek().is_some_and(|(k, _)| *k < address) {
                 results.next();
@@ -223,8 +236,13 @@ impl Engine {
                     message: "the provider returned no result for this resource".into(),
                 }),
             };
-            if !adopt {
-                diff_live(&state.resources[&address], outcome, updates, out);
+            if let Some(in_state) = &mut in_state {
+                while in_state.peek().is_some_and(|(k, _)| **k < address) {
+                    in_state.next();
+                }
+                if let Some((_, r)) = in_state.next_if(|(k, _)| **k == address) {
+                    diff_live(r, outcome, updates, out);
+                }
                 continue;
             }
             let Some(p) = state

@@ -3,7 +3,7 @@
 
 use crate::model::*;
 use crate::provider::{AttrSchema, ProviderSchema, ResourceSchema};
-use crate::value::{Attrs, GeneratedSpec, Text, Value};
+use crate::value::{join_text, AttrRef, Attrs, GeneratedSpec, Text, Value};
 
 pub(super) fn computed(type_name: &str, name: &str, id: &str) -> Attrs {
     let mut a = Attrs::new();
@@ -34,7 +34,10 @@ pub(super) fn computed(type_name: &str, name: &str, id: &str) -> Attrs {
 }
 
 fn id_ref(kind: KindName, name: &str) -> Value {
-    Value::reference(["mem_", kind.as_str(), ".", name].concat(), "id")
+    Value::Ref(Box::new(AttrRef {
+        address: join_text(&["mem_", kind.as_str(), ".", name]),
+        attr: "id".into(),
+    }))
 }
 
 fn placement(a: &mut Vec<(Text, Value)>, p: &Placement) {
@@ -69,8 +72,8 @@ fn rules(rules: &[Rule]) -> Value {
         rules
             .iter()
             .map(|r| {
-                // In name order: collected at their exact number, with no sort.
-                Value::Map(Attrs::from_iter([
+                // In name order: made with no sort and no list in between.
+                Value::Map(Attrs::from([
                     ("description".into(), Value::str(&r.description)),
                     ("from_port".into(), Value::Int(i64::from(r.from_port))),
                     ("protocol".into(), Value::str(r.protocol.as_str())),

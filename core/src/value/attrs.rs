@@ -478,16 +478,17 @@ pub(super) fn sorted_unique(mut v: Vec<(Text, Value)>) -> Vec<(Text, Value)> {
     if v.windows(2).all(|w| w[0].0 < w[1].0) {
         return v;
     }
-    // Stable: among equal names the last given ends last, and is the one kept.
+    // Stable: among equal names the last given ends last, and is the one kept (its value
+    // moved into the first's place, in the same vector).
     v.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<(Text, Value)> = Vec::with_capacity(v.len());
-    for (k, val) in v {
-        match out.last_mut() {
-            Some(last) if last.0 == k => last.1 = val,
-            _ => out.push((k, val)),
+    v.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            std::mem::swap(&mut later.1, &mut kept.1);
         }
-    }
-    out
+        same
+    });
+    v
 }
 
 impl Extend<(Text, Value)> for Attrs {
@@ -502,7 +503,13 @@ impl Extend<(Text, Value)> for Attrs {
 
 impl<const N: usize> From<[(Text, Value); N]> for Attrs {
     fn from(entries: [(Text, Value); N]) -> Self {
-        entries.into_iter().collect()
+        if N == 0 || !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            return entries.into_iter().collect();
+        }
+        // Written in name order (as a lowering usually writes a small map): no list in
+        // between, the values straight into their shared slice.
+        let names = intern_keys(&entries);
+        Attrs::from_parts(names, entries.into_iter().map(|(_, v)| v).collect())
     }
 }
 
@@ -664,6 +671,26 @@ mod tests {
                 ("port".into(), Value::Int(4))
             ]
         );
+    }
+
+    #[test]
+    fn a_map_from_entries_keeps_the_last_of_a_name_in_any_order() {
+        let entry = |k: &str, v: i64| (Text::from(k), Value::Int(v));
+        let want: Attrs = BTreeMap::from([entry("a", 2), entry("b", 3)]).into();
+        assert_eq!(
+            Attrs::from([entry("b", 1), entry("a", 2), entry("b", 3)]),
+            want
+        );
+        assert_eq!(
+            Attrs::from([entry("a", 2), entry("b", 1), entry("b", 3)]),
+            want
+        );
+        assert_eq!(Attrs::from([entry("a", 2), entry("b", 3)]), want);
+        assert_eq!(
+            Attrs::from_iter([entry("b", 3), entry("a", 9), entry("a", 2)]),
+            want
+        );
+        assert_eq!(Attrs::from([] as [(Text, Value); 0]), Attrs::new());
     }
 
     #[test]
