@@ -106,7 +106,6 @@ pub(super) fn intern_slice(names: &[Text]) -> Arc<Names> {
     shared
 }
 
-/// The shared list of these names (sorted and unique), `names` itself when it is the first.
 /// The shared list of the names of these entries (sorted and unique): no list is made when
 /// this thread used the same names lately.
 pub(super) fn intern_keys<V>(entries: &[(Text, V)]) -> Arc<Names> {
@@ -116,6 +115,7 @@ pub(super) fn intern_keys<V>(entries: &[(Text, V)]) -> Arc<Names> {
     }
 }
 
+/// The shared list of these names (sorted and unique), `names` itself when it is the first.
 pub(super) fn intern(names: Vec<Text>) -> Arc<Names> {
     if let Some(found) = recent(&names) {
         return found;
