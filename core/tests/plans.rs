@@ -270,3 +270,121 @@ fn a_plan_made_without_its_digest_is_the_same_plan_and_cannot_be_saved() {
     let report = rt.block_on(engine.apply(&without, &opts)).unwrap();
     assert!(report.is_success(), "{report}");
 }
+
+/// The memory provider, lowering as providers may: with an export for every exported
+/// attribute of every resource, whether an output names it or not.
+#[derive(Debug)]
+struct ExportsEverything(MemoryProvider);
+
+#[async_trait::async_trait]
+impl cairn_core::provider::Provider for ExportsEverything {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn schema(&self) -> &cairn_core::provider::ProviderSchema {
+        self.0.schema()
+    }
+    fn lower(
+        &self,
+        req: cairn_core::provider::LowerRequest<'_>,
+    ) -> Result<cairn_core::provider::LowerResponse, Vec<cairn_core::invalid::Invalid>> {
+        let stack = req.stack;
+        let mut lowered = self.0.lower(req)?;
+        for d in stack.resources() {
+            for attr in d.resource.exports() {
+                if lowered
+                    .exports
+                    .iter()
+                    .any(|e| e.resource == d.name && e.attr == *attr)
+                {
+                    continue;
+                }
+                lowered.exports.push(cairn_core::provider::Export {
+                    resource: d.name.as_str().into(),
+                    attr: (*attr).into(),
+                    value: cairn_core::value::Value::reference(
+                        format!("mem_{}.{}", d.kind().as_str(), d.name),
+                        *attr,
+                    ),
+                });
+            }
+        }
+        Ok(lowered)
+    }
+    async fn read(
+        &self,
+        req: cairn_core::provider::ReadRequest,
+    ) -> Result<cairn_core::provider::ReadResponse, cairn_core::provider::ProviderError> {
+        self.0.read(req).await
+    }
+    async fn create(
+        &self,
+        req: cairn_core::provider::CreateRequest,
+    ) -> Result<cairn_core::provider::CreateResponse, cairn_core::provider::ProviderError> {
+        self.0.create(req).await
+    }
+    async fn update(
+        &self,
+        req: cairn_core::provider::UpdateRequest,
+    ) -> Result<cairn_core::provider::UpdateResponse, cairn_core::provider::ProviderError> {
+        self.0.update(req).await
+    }
+    async fn delete(
+        &self,
+        req: cairn_core::provider::DeleteRequest,
+    ) -> Result<cairn_core::provider::DeleteResponse, cairn_core::provider::ProviderError> {
+        self.0.delete(req).await
+    }
+    async fn import(
+        &self,
+        req: cairn_core::provider::ImportRequest,
+    ) -> Result<cairn_core::provider::ImportResponse, cairn_core::provider::ProviderError> {
+        self.0.import(req).await
+    }
+    async fn inventory(
+        &self,
+        req: cairn_core::provider::InventoryRequest,
+    ) -> Result<cairn_core::provider::InventoryResponse, cairn_core::provider::ProviderError> {
+        self.0.inventory(req).await
+    }
+}
+
+/// Only outputs read exports: the graph keeps the ones they name and lets the others go,
+/// so a provider that makes every export and one that makes only those lower a stack to
+/// the same graph, with the same digest (a saved plan is tied to it).
+#[test]
+fn the_graph_keeps_only_the_exports_the_outputs_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = |provider: std::sync::Arc<dyn cairn_core::provider::Provider>| {
+        cairn_core::Engine::new(
+            provider,
+            std::sync::Arc::new(cairn_core::state::LocalStore::new(
+                dir.path().join("s.json"),
+            )),
+        )
+    };
+    let lean = engine(std::sync::Arc::new(MemoryProvider::new()));
+    let full = engine(std::sync::Arc::new(
+        ExportsEverything(MemoryProvider::new()),
+    ));
+    let stack = full_stack();
+    let named: Vec<(String, String)> = stack
+        .outputs()
+        .iter()
+        .map(|o| (o.value.resource.clone(), o.value.attr.clone()))
+        .collect();
+    assert!(!named.is_empty(), "the stack has outputs");
+    for engine in [&lean, &full] {
+        let graph = engine.lower(&stack).unwrap();
+        let kept: Vec<(String, String)> = graph
+            .exports
+            .iter()
+            .map(|e| (e.resource.to_string(), e.attr.to_string()))
+            .collect();
+        assert_eq!(kept, named);
+    }
+    assert_eq!(
+        lean.lower(&stack).unwrap().digest(&stack),
+        full.lower(&stack).unwrap().digest(&stack)
+    );
+}
