@@ -8,6 +8,7 @@
 //! Lowering is one concrete resource per portable resource (`mem_<kind>.<name>`); security
 //! group rules stay inline, so two groups that admit each other form a cycle here.
 
+mod cloud;
 mod lowering;
 
 use crate::invalid::Invalid;
@@ -15,52 +16,13 @@ use crate::model::{Certificate, LbCapability, Resource};
 use crate::provider::*;
 use crate::value::{join_text, Attrs, Text, Value};
 use async_trait::async_trait;
-use lowering::{computed, lower_entries, schema};
+pub use cloud::MemObject;
+use cloud::{materialize, with_computed, Cloud};
+use lowering::{lower_entries, schema};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// One object in the memory cloud.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MemObject {
-    /// The stack whose create made it (its ownership mark; empty for seeded objects).
-    pub stack: Text,
-    /// Concrete type, e.g. `mem_database`.
-    pub type_name: Text,
-    /// Concrete address of the resource it was created for.
-    pub address: Text,
-    /// Idempotency token of the create that made it (empty for seeded objects).
-    pub token: Text,
-    /// Attributes, computed ones (`id`, `arn`, endpoints) included.
-    pub attrs: Attrs,
-}
-
-/// The objects of the memory cloud, with an index by idempotency token (a create checks
-/// it every time; a scan would make large applies quadratic).
-#[derive(Debug, Default)]
-struct Cloud {
-    by_id: BTreeMap<Text, MemObject>,
-    by_token: HashMap<Text, Text>,
-}
-
-impl Cloud {
-    fn insert(&mut self, id: Text, o: MemObject) {
-        if !o.token.is_empty() {
-            self.by_token.insert(o.token.clone(), id.clone());
-        }
-        self.by_id.insert(id, o);
-    }
-    fn remove(&mut self, id: &str) -> Option<MemObject> {
-        let o = self.by_id.remove(id)?;
-        self.by_token.remove(&o.token);
-        Some(o)
-    }
-    fn by_token(&self, token: &str) -> Option<(&Text, &MemObject)> {
-        let id = self.by_token.get(token)?;
-        self.by_id.get_key_value(id)
-    }
-}
 
 /// Which calls an injected failure hits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -652,47 +614,6 @@ impl Provider for MemoryProvider {
                 .collect(),
         })
     }
-}
-
-/// Make the object a create asks for (or find the one its token made already).
-fn materialize(inner: &Inner, req: &CreateRequest) -> Text {
-    let mut objects = inner.objects.lock().unwrap();
-    // Idempotency: the same token returns the object made the first time.
-    if let Some((id, _)) = objects.by_token(&req.token) {
-        return id.clone();
-    }
-    let prefix = req.type_name.trim_start_matches("mem_").replace('_', "");
-    let id = Text::from(format!(
-        "{prefix}-{:08x}",
-        inner.next_id.fetch_add(1, Ordering::SeqCst)
-    ));
-    let attrs = if inner.ids_only.load(Ordering::Relaxed) {
-        Attrs::new()
-    } else {
-        // The memory cloud holds every object of a run: at its size, as a cloud would.
-        let mut attrs = with_computed(&req.attrs, &req.type_name, &id);
-        attrs.shrink_to_fit();
-        attrs
-    };
-    objects.insert(
-        id.clone(),
-        MemObject {
-            stack: req.stack.as_str().into(),
-            type_name: req.type_name.clone(),
-            address: req.address.clone(),
-            token: req.token.as_str().into(),
-            attrs,
-        },
-    );
-    id
-}
-
-/// The attributes sent, with the ones the memory cloud computes (`id`, `arn`, endpoints).
-fn with_computed(sent: &Attrs, type_name: &str, id: &str) -> Attrs {
-    let name = sent.get("name").and_then(Value::as_str).unwrap_or("x");
-    let mut attrs = sent.clone();
-    attrs.extend(computed(type_name, name, id));
-    attrs
 }
 
 /// Counts a mutating call as busy while it lives.
