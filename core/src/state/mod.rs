@@ -14,6 +14,7 @@ mod local;
 mod lock_info;
 mod process;
 pub mod remote;
+mod scan;
 mod snapshot;
 mod transfer;
 pub mod url;

@@ -174,8 +174,13 @@ fn checked(crc: &str, body: &str) -> Result<State, SnapshotError> {
              not guess which part is wrong"
         )));
     }
-    let state: State = serde_json::from_str(body)
-        .map_err(|e| SnapshotError::Corrupt(format!("cairn state with invalid content ({e})")))?;
+    // The layout cairn writes, read directly; anything else (or anything wrong) by serde.
+    let state = match super::scan::read(body) {
+        Some(state) => state,
+        None => serde_json::from_str(body).map_err(|e| {
+            SnapshotError::Corrupt(format!("cairn state with invalid content ({e})"))
+        })?,
+    };
     if state.cairn_state != STATE_FORMAT_VERSION {
         return Err(SnapshotError::Corrupt(format!(
             "the envelope says format {STATE_FORMAT_VERSION} but the state inside says {}",

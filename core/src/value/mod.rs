@@ -31,6 +31,7 @@ pub(crate) fn join_text(parts: &[&str]) -> Text {
 mod attrs;
 mod names;
 mod read;
+pub(crate) mod scan;
 pub use attrs::{Attrs, Entry as AttrsEntry};
 
 /// A reference to an attribute of another concrete resource, resolved during plan (when known)

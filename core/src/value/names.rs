@@ -65,16 +65,16 @@ thread_local! {
 const RECENT: usize = 8;
 
 fn recent(names: &[Text]) -> Option<Arc<Names>> {
-    recent_by(names.len(), names.iter())
+    recent_by(names.len(), names.iter().map(Text::as_str))
 }
 
 /// [`recent`] for names given one by one (`len` of them), with no list made for the search.
-fn recent_by<'a>(len: usize, names: impl Iterator<Item = &'a Text> + Clone) -> Option<Arc<Names>> {
+fn recent_by<'a>(len: usize, names: impl Iterator<Item = &'a str> + Clone) -> Option<Arc<Names>> {
     RECENT_NAMES.with(|r| {
         let mut r = r.borrow_mut();
         let i = r
             .iter()
-            .position(|n| n.0.len() == len && n.0.iter().eq(names.clone()))?;
+            .position(|n| n.0.len() == len && n.0.iter().map(Text::as_str).eq(names.clone()))?;
         // Most recently used first: a lookup mostly ends at the first comparison.
         r[..=i].rotate_right(1);
         Some(r[0].clone())
@@ -106,10 +106,19 @@ pub(super) fn intern_slice(names: &[Text]) -> Arc<Names> {
     shared
 }
 
+/// [`intern_slice`] for names of any string type (a reader's borrowed ones): no name is
+/// made when this thread used the same names lately.
+pub(super) fn intern_strs<K: AsRef<str>>(names: &[K]) -> Arc<Names> {
+    match recent_by(names.len(), names.iter().map(AsRef::as_ref)) {
+        Some(found) => found,
+        None => intern(names.iter().map(|n| Text::new(n.as_ref())).collect()),
+    }
+}
+
 /// The shared list of the names of these entries (sorted and unique): no list is made when
 /// this thread used the same names lately.
 pub(super) fn intern_keys<V>(entries: &[(Text, V)]) -> Arc<Names> {
-    match recent_by(entries.len(), entries.iter().map(|(k, _)| k)) {
+    match recent_by(entries.len(), entries.iter().map(|(k, _)| k.as_str())) {
         Some(found) => found,
         None => intern(entries.iter().map(|(k, _)| k.clone()).collect()),
     }

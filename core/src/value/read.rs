@@ -4,20 +4,22 @@
 //! many entries follow (JSON does not) would grow each vector to the next power of two; so
 //! entries go into buffers kept per nesting depth, then into a slice of exactly their
 //! number, and a map's names are looked up among those already held ([`super::names`]).
+//! Both readers of JSON (serde's, and [`super::scan`] for cairn's own layout) build maps
+//! and lists here.
 
 use super::attrs::sorted_unique;
-use super::names::intern_slice;
+use super::names::intern_strs;
 use super::{Attrs, Text, Value};
 use serde::de::MapAccess;
+use std::cell::RefCell;
+use std::thread::LocalKey;
 
 // One buffer per nesting depth, reused from map to map.
 thread_local! {
-    static NAME_BUFFERS: std::cell::RefCell<Vec<Vec<Text>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-    static MAP_BUFFERS: std::cell::RefCell<Vec<Vec<Value>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-    static LIST_BUFFERS: std::cell::RefCell<Vec<Vec<Value>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static NAME_BUFFERS: RefCell<Vec<Vec<Text>>> = const { RefCell::new(Vec::new()) };
+    static MAP_BUFFERS: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
+    static LIST_BUFFERS: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
+    static TEXT_BUFFERS: RefCell<Vec<Vec<Text>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Read a map's entries (after `first`, already read) into an exact-size [`Attrs`].
@@ -25,77 +27,87 @@ pub(super) fn read_map<'de, A: MapAccess<'de>>(
     first: Option<(Text, Value)>,
     mut map: A,
 ) -> Result<Attrs, A::Error> {
-    let mut names = NAME_BUFFERS
-        .with(|b| b.borrow_mut().pop())
-        .unwrap_or_default();
-    let mut values = MAP_BUFFERS
-        .with(|b| b.borrow_mut().pop())
-        .unwrap_or_default();
-    if let Some((name, value)) = first {
-        names.push(name);
-        values.push(value);
-    }
-    let read = loop {
-        match map.next_key::<Text>() {
-            Ok(Some(name)) => match map.next_value::<Value>() {
-                Ok(value) => {
-                    names.push(name);
-                    values.push(value);
-                }
-                Err(e) => break Err(e),
-            },
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-    };
-    let attrs = read.map(|()| {
-        if values.is_empty() {
-            Attrs::default()
-        } else if names.windows(2).all(|w| w[0] < w[1]) {
-            // Straight from the buffer into the shared slice: one allocation, exact.
-            Attrs::from_parts(intern_slice(&names), values.drain(..).collect())
-        } else {
-            Attrs::from_sorted(sorted_unique(
-                names.drain(..).zip(values.drain(..)).collect(),
-            ))
-        }
-    });
-    names.clear();
-    values.clear();
-    NAME_BUFFERS.with(|b| b.borrow_mut().push(names));
-    MAP_BUFFERS.with(|b| b.borrow_mut().push(values));
-    attrs
+    with_buffer(&NAME_BUFFERS, |names| {
+        with_map_values(|values| {
+            if let Some((name, value)) = first {
+                names.push(name);
+                values.push(value);
+            }
+            while let Some(name) = map.next_key::<Text>()? {
+                names.push(name);
+                values.push(map.next_value::<Value>()?);
+            }
+            Ok(finish_map(names, values))
+        })
+    })
 }
 
-/// Read a sequence into an exact-size vector (see [`read_map`]).
+/// Read a sequence into an exact-size vector.
 pub(super) fn read_list<'de, A: serde::de::SeqAccess<'de>>(
     mut seq: A,
 ) -> Result<Vec<Value>, A::Error> {
-    read_exact(&LIST_BUFFERS, None, || seq.next_element::<Value>())
+    with_list(|items| {
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        Ok(exact(items))
+    })
 }
 
-/// `first` and every item `next` gives, read into a buffer of `buffers` and then moved into
-/// a vector of exactly their number (the buffer keeps its room for the next read).
-fn read_exact<T, E>(
-    buffers: &'static std::thread::LocalKey<std::cell::RefCell<Vec<Vec<T>>>>,
-    first: Option<T>,
-    mut next: impl FnMut() -> Result<Option<T>, E>,
-) -> Result<Vec<T>, E> {
-    let mut buf = buffers.with(|b| b.borrow_mut().pop()).unwrap_or_default();
-    buf.extend(first);
-    let read = loop {
-        match next() {
-            Ok(Some(item)) => buf.push(item),
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
-        }
+/// The map of `names` and `values` (one value per name, moved out of both): one shared
+/// slice of exactly their number when the names come sorted, as cairn writes them.
+pub(super) fn finish_map<K>(names: &mut Vec<K>, values: &mut Vec<Value>) -> Attrs
+where
+    K: AsRef<str> + Ord + Into<Text>,
+{
+    let attrs = if values.is_empty() {
+        Attrs::default()
+    } else if names.windows(2).all(|w| w[0] < w[1]) {
+        Attrs::from_parts(intern_strs(names), values.drain(..).collect())
+    } else {
+        Attrs::from_sorted(sorted_unique(
+            names
+                .drain(..)
+                .map(Into::into)
+                .zip(values.drain(..))
+                .collect(),
+        ))
     };
-    let items = read.map(|()| {
-        let mut items = Vec::with_capacity(buf.len());
-        items.append(&mut buf);
-        items
-    });
+    names.clear();
+    attrs
+}
+
+/// The items of `buf` (moved out) in a vector of exactly their number.
+pub(super) fn exact<T>(buf: &mut Vec<T>) -> Vec<T> {
+    let mut items = Vec::with_capacity(buf.len());
+    items.append(buf);
+    items
+}
+
+/// `f` with this depth's (empty) buffer for a map's values.
+pub(super) fn with_map_values<R>(f: impl FnOnce(&mut Vec<Value>) -> R) -> R {
+    with_buffer(&MAP_BUFFERS, f)
+}
+
+/// `f` with this depth's (empty) buffer for a list's items.
+pub(super) fn with_list<R>(f: impl FnOnce(&mut Vec<Value>) -> R) -> R {
+    with_buffer(&LIST_BUFFERS, f)
+}
+
+/// `f` with an (empty) buffer for a list of strings.
+pub(super) fn with_texts<R>(f: impl FnOnce(&mut Vec<Text>) -> R) -> R {
+    with_buffer(&TEXT_BUFFERS, f)
+}
+
+/// `f` with a buffer of `buffers` (a map or list inside the one being read takes the
+/// next), emptied and kept with its room for the next read after.
+fn with_buffer<T: 'static, R>(
+    buffers: &'static LocalKey<RefCell<Vec<Vec<T>>>>,
+    f: impl FnOnce(&mut Vec<T>) -> R,
+) -> R {
+    let mut buf = buffers.with(|b| b.borrow_mut().pop()).unwrap_or_default();
+    let result = f(&mut buf);
     buf.clear();
     buffers.with(|b| b.borrow_mut().push(buf));
-    items
+    result
 }
