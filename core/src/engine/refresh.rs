@@ -361,11 +361,14 @@ fn diff_live(
                 });
             } else {
                 const NULL: Value = Value::Null;
-                let same = r.attrs.len() == attrs.len()
-                    && r.attrs
-                        .iter()
-                        .zip(&attrs)
-                        .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb));
+                // What state recorded, read back unchanged (shared, not copied), is the
+                // same with no entry compared.
+                let same = r.attrs.is_copy_of(&attrs)
+                    || r.attrs.len() == attrs.len()
+                        && r.attrs
+                            .iter()
+                            .zip(&attrs)
+                            .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb));
                 if same {
                     return;
                 }

@@ -98,10 +98,10 @@ fn secret_ref(s: &Option<Ref<Secret>>) -> Value {
     })
 }
 
-/// The attributes `r` lowers to, in no order (made into a map once, by the caller, with
-/// the ones every resource has).
-pub(super) fn lower_entries(r: &Resource) -> Vec<(Text, Value)> {
-    let mut a = Vec::with_capacity(16);
+/// The attributes `r` lowers to, pushed onto `a` (made into a map once, by the caller,
+/// with the ones every resource has). In name order where that is easy, which spares the
+/// map a sort; any order is right.
+pub(super) fn lower_entries(r: &Resource, a: &mut Vec<(Text, Value)>) {
     let mut set = |k: &str, v: Value| {
         a.push((k.into(), v));
     };
@@ -119,10 +119,10 @@ pub(super) fn lower_entries(r: &Resource) -> Vec<(Text, Value)> {
             set("zone", Value::Int(i64::from(s.zone)));
         }
         Resource::SecurityGroup(g) => {
-            set("network_id", id_ref(KindName::Network, g.network.name()));
             set("description", Value::str(&g.description));
-            set("ingress", rules(&g.ingress));
             set("egress", rules(&g.egress));
+            set("ingress", rules(&g.ingress));
+            set("network_id", id_ref(KindName::Network, g.network.name()));
         }
         Resource::Secret(s) => {
             set(
@@ -167,7 +167,7 @@ pub(super) fn lower_entries(r: &Resource) -> Vec<(Text, Value)> {
                         .collect(),
                 ),
             );
-            placement(&mut a, &d.placement);
+            placement(a, &d.placement);
         }
         Resource::Broker(b) => {
             set("version", Value::str(&b.version));
@@ -193,7 +193,7 @@ pub(super) fn lower_entries(r: &Resource) -> Vec<(Text, Value)> {
                 ),
             );
             set("credentials", secret_ref(&b.credentials));
-            placement(&mut a, &b.placement);
+            placement(a, &b.placement);
         }
         Resource::LoadBalancer(l) => {
             set("internal", l.internal.into());
@@ -240,7 +240,7 @@ pub(super) fn lower_entries(r: &Resource) -> Vec<(Text, Value)> {
                         .collect(),
                 ),
             );
-            placement(&mut a, &l.placement);
+            placement(a, &l.placement);
         }
         Resource::Cache(c) => {
             set("engine_version", Value::str(&c.version));
@@ -251,10 +251,9 @@ pub(super) fn lower_entries(r: &Resource) -> Vec<(Text, Value)> {
             set("at_rest_encryption", c.at_rest_encryption.into());
             set("auth_token", secret_ref(&c.auth_token));
             set("port", c.port.unwrap_or(6379).into());
-            placement(&mut a, &c.placement);
+            placement(a, &c.placement);
         }
     }
-    a
 }
 
 pub(super) fn schema() -> ProviderSchema {

@@ -385,13 +385,17 @@ impl Provider for MemoryProvider {
             .iter()
             .map(|o| (o.value.resource.as_str(), o.value.attr.as_str()))
             .collect();
+        // Collected, then made into a map once (its names are looked up once); of two
+        // same-named entries the later one stays, as inserts in this order would leave.
+        // One buffer for all, its room kept from map to map.
+        let mut entries = Vec::with_capacity(16);
         for d in req.stack.resources() {
             let type_name = join_text(&["mem_", d.kind().as_str()]);
             let address = join_text(&[type_name.as_str(), ".", d.name.as_str()]);
-            // Collected, then made into a map once (its names are looked up once); of two
-            // same-named entries the later one stays, as inserts in this order would leave.
-            let mut entries = lower_entries(&d.resource);
-            entries.push(("name".into(), Value::str(&d.name)));
+            lower_entries(&d.resource, &mut entries);
+            // In its place among the kind's own (in name order, mostly): no sort then.
+            let at = entries.partition_point(|(k, _): &(Text, Value)| k.as_str() < "name");
+            entries.insert(at, ("name".into(), Value::str(&d.name)));
             if let Some(o) = d.resource.common().overrides_for("memory") {
                 entries.extend(o.clone());
             }
@@ -405,7 +409,7 @@ impl Provider for MemoryProvider {
             if !tags.is_empty() {
                 entries.push(("tags".into(), Value::Map(tags)));
             }
-            let attrs = Attrs::from_iter(entries);
+            let attrs = Attrs::take_from(&mut entries);
             for e in d.resource.exports() {
                 if !named.contains(&(d.name.as_str(), *e)) {
                     continue;

@@ -360,7 +360,8 @@ impl<'a> Validator<'a> {
     }
 
     fn check_resource(&mut self, d: &'a Declared) {
-        let a = d.address();
+        // Inline when short (most are): no allocation for every resource of a big stack.
+        let a = crate::value::join_text(&[d.kind().as_str(), ".", &d.name]);
         for (i, f) in d
             .resource
             .common()

@@ -4,8 +4,8 @@
 //! many entries follow (JSON does not) would grow each vector to the next power of two; so
 //! entries go into buffers kept per nesting depth, then into a slice of exactly their
 //! number, and a map's names are looked up among those already held ([`super::names`]).
-//! Both readers of JSON (serde's, and [`super::scan`] for cairn's own layout) build maps
-//! and lists here.
+//! [`super::scan`], the reader of cairn's own layout, keeps its buffers itself and makes
+//! its lists here too.
 
 use super::attrs::sorted_unique;
 use super::names::intern_strs;
@@ -19,7 +19,6 @@ thread_local! {
     static NAME_BUFFERS: RefCell<Vec<Vec<Text>>> = const { RefCell::new(Vec::new()) };
     static MAP_BUFFERS: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
     static LIST_BUFFERS: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
-    static TEXT_BUFFERS: RefCell<Vec<Vec<Text>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Read a map's entries (after `first`, already read) into an exact-size [`Attrs`].
@@ -56,21 +55,14 @@ pub(super) fn read_list<'de, A: serde::de::SeqAccess<'de>>(
 
 /// The map of `names` and `values` (one value per name, moved out of both): one shared
 /// slice of exactly their number when the names come sorted, as cairn writes them.
-pub(super) fn finish_map<K>(names: &mut Vec<K>, values: &mut Vec<Value>) -> Attrs
-where
-    K: AsRef<str> + Ord + Into<Text>,
-{
+fn finish_map(names: &mut Vec<Text>, values: &mut Vec<Value>) -> Attrs {
     let attrs = if values.is_empty() {
         Attrs::default()
     } else if names.windows(2).all(|w| w[0] < w[1]) {
         Attrs::from_parts(intern_strs(names), values.drain(..).collect())
     } else {
         Attrs::from_sorted(sorted_unique(
-            names
-                .drain(..)
-                .map(Into::into)
-                .zip(values.drain(..))
-                .collect(),
+            names.drain(..).zip(values.drain(..)).collect(),
         ))
     };
     names.clear();
@@ -85,18 +77,13 @@ pub(super) fn exact<T>(buf: &mut Vec<T>) -> Vec<T> {
 }
 
 /// `f` with this depth's (empty) buffer for a map's values.
-pub(super) fn with_map_values<R>(f: impl FnOnce(&mut Vec<Value>) -> R) -> R {
+fn with_map_values<R>(f: impl FnOnce(&mut Vec<Value>) -> R) -> R {
     with_buffer(&MAP_BUFFERS, f)
 }
 
 /// `f` with this depth's (empty) buffer for a list's items.
-pub(super) fn with_list<R>(f: impl FnOnce(&mut Vec<Value>) -> R) -> R {
+fn with_list<R>(f: impl FnOnce(&mut Vec<Value>) -> R) -> R {
     with_buffer(&LIST_BUFFERS, f)
-}
-
-/// `f` with an (empty) buffer for a list of strings.
-pub(super) fn with_texts<R>(f: impl FnOnce(&mut Vec<Text>) -> R) -> R {
-    with_buffer(&TEXT_BUFFERS, f)
 }
 
 /// `f` with a buffer of `buffers` (a map or list inside the one being read takes the

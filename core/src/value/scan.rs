@@ -12,18 +12,33 @@
 //! tagged value, a string with escapes, a list of pending operations) it hands to
 //! serde_json as a slice, so those mean what serde says by construction.
 
-use super::read::{exact, finish_map, with_list, with_map_values, with_texts};
+use super::attrs::sorted_unique;
+use super::names::{intern_strs, Names};
+use super::read::exact;
 use super::{Attrs, Text, Value};
 use std::borrow::Cow;
+use std::sync::Arc;
 
-/// A position in a text being read.
-#[derive(Debug)]
+/// A position in a text being read, with the buffers its maps and lists are read into
+/// (one per nesting depth, kept from one map to the next).
+#[derive(Debug, Default)]
 pub(crate) struct Scan<'a> {
     text: &'a str,
     pos: usize,
-    /// A map's names as they stand in the text (no string made for a name the map's list
-    /// of names is found by), one buffer per nesting depth.
+    /// How many maps the position is inside.
+    depth: usize,
+    /// A map's names as they stand in the text: no string is made for a name that only
+    /// finds the map's shared list of names.
     names: Vec<Vec<Cow<'a, str>>>,
+    /// A map's values.
+    values: Vec<Vec<Value>>,
+    /// The list of names the last map at each depth had: the next one mostly has it too
+    /// (every security group's rules), found with no lookup.
+    last_names: Vec<Option<Arc<Names>>>,
+    /// A list's items.
+    items: Vec<Vec<Value>>,
+    /// A list of strings' items.
+    texts: Vec<Text>,
 }
 
 impl<'a> Scan<'a> {
@@ -31,8 +46,7 @@ impl<'a> Scan<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
         Scan {
             text,
-            pos: 0,
-            names: Vec::new(),
+            ..Scan::default()
         }
     }
 
@@ -195,14 +209,21 @@ impl<'a> Scan<'a> {
         if self.eat("]") {
             return Some(Vec::new());
         }
-        with_list(|items| loop {
-            items.push(self.value()?);
-            match self.next_byte()? {
-                b',' => {}
-                b']' => return Some(exact(items)),
-                _ => return None,
+        let mut items = self.items.pop().unwrap_or_default();
+        let list = loop {
+            let Some(item) = self.value() else {
+                break None;
+            };
+            items.push(item);
+            match self.next_byte() {
+                Some(b',') => {}
+                Some(b']') => break Some(exact(&mut items)),
+                _ => break None,
             }
-        })
+        };
+        items.clear();
+        self.items.push(items);
+        list
     }
 
     /// A map value: tagged forms (a first name starting with `$`) go to serde.
@@ -226,20 +247,52 @@ impl<'a> Scan<'a> {
         if self.eat("}") {
             return Some(Attrs::default());
         }
-        let mut names = self.names.pop().unwrap_or_default();
-        let attrs = with_map_values(|values| loop {
+        let depth = self.depth;
+        if self.names.len() <= depth {
+            self.names.resize_with(depth + 1, Vec::new);
+            self.values.resize_with(depth + 1, Vec::new);
+            self.last_names.resize_with(depth + 1, || None);
+        }
+        let mut names = std::mem::take(&mut self.names[depth]);
+        let mut values = std::mem::take(&mut self.values[depth]);
+        self.depth += 1;
+        let read = self.entries(&mut names, &mut values);
+        self.depth -= 1;
+        let attrs = read.map(|()| {
+            let last = &mut self.last_names[depth];
+            let shared = match last {
+                // The last map's names (sorted and unique, so these are too).
+                Some(l) if l.0.iter().map(Text::as_str).eq(names.iter().map(|n| &**n)) => l.clone(),
+                _ if names.windows(2).all(|w| w[0] < w[1]) => {
+                    last.insert(intern_strs(&names)).clone()
+                }
+                _ => {
+                    // Not as cairn writes them: made as serde's reader makes it.
+                    let entries = names.drain(..).map(Text::from).zip(values.drain(..));
+                    return Attrs::from_sorted(sorted_unique(entries.collect()));
+                }
+            };
+            Attrs::from_parts(shared, values.drain(..).collect())
+        });
+        names.clear();
+        values.clear();
+        self.names[depth] = names;
+        self.values[depth] = values;
+        attrs
+    }
+
+    /// A map's entries, after its `{`, up to and with its `}`.
+    fn entries(&mut self, names: &mut Vec<Cow<'a, str>>, values: &mut Vec<Value>) -> Option<()> {
+        loop {
             names.push(self.name()?);
             self.lit(":")?;
             values.push(self.value()?);
             match self.next_byte()? {
                 b',' => {}
-                b'}' => return Some(finish_map(&mut names, values)),
+                b'}' => return Some(()),
                 _ => return None,
             }
-        });
-        names.clear();
-        self.names.push(names);
-        attrs
+        }
     }
 
     /// A list of strings, at its exact size.
@@ -248,14 +301,21 @@ impl<'a> Scan<'a> {
         if self.eat("]") {
             return Some(Vec::new());
         }
-        with_texts(|items| loop {
-            items.push(self.text()?);
-            match self.next_byte()? {
-                b',' => {}
-                b']' => return Some(exact(items)),
-                _ => return None,
+        let mut texts = std::mem::take(&mut self.texts);
+        let list = loop {
+            let Some(t) = self.text() else {
+                break None;
+            };
+            texts.push(t);
+            match self.next_byte() {
+                Some(b',') => {}
+                Some(b']') => break Some(exact(&mut texts)),
+                _ => break None,
             }
-        })
+        };
+        texts.clear();
+        self.texts = texts;
+        list
     }
 
     /// The next value, whatever it is, read by serde_json: for what is rare enough that

@@ -219,6 +219,22 @@ impl Attrs {
         self.names().last().zip(self.vals().last())
     }
 
+    /// Whether `other` is a copy of this map and neither has changed since: then the two
+    /// are equal with no entry looked at (a refresh that reads back what state holds).
+    pub(crate) fn is_copy_of(&self, other: &Attrs) -> bool {
+        match (&self.values, &other.values) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                Arc::ptr_eq(a, b)
+                    && match (&self.names, &other.names) {
+                        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+                        _ => false,
+                    }
+            }
+            _ => false,
+        }
+    }
+
     /// Entries in name order.
     pub fn iter(&self) -> Iter<'_> {
         Iter(self.names().iter().zip(self.vals().iter()))
@@ -287,6 +303,17 @@ impl Attrs {
             names: Some(names),
             values: Some(values),
         }
+    }
+
+    /// The entries of `buffer` in any order (the last of a name stays), taking them and
+    /// leaving the buffer's room for the next map: one allocation, the map's own.
+    pub(crate) fn take_from(buffer: &mut Vec<(Text, Value)>) -> Attrs {
+        sort_unique(buffer);
+        if buffer.is_empty() {
+            return Attrs::default();
+        }
+        let names = intern_keys(buffer);
+        Attrs::from_parts(names, buffer.drain(..).map(|(_, v)| v).collect())
     }
 
     /// The map of these entries, sorted by name and unique.
@@ -475,8 +502,14 @@ impl FromIterator<(Text, Value)> for Attrs {
 
 /// `entries` sorted by name; of entries with the same name the last one given stays.
 pub(super) fn sorted_unique(mut v: Vec<(Text, Value)>) -> Vec<(Text, Value)> {
+    sort_unique(&mut v);
+    v
+}
+
+/// [`sorted_unique`] in place.
+fn sort_unique(v: &mut Vec<(Text, Value)>) {
     if v.windows(2).all(|w| w[0].0 < w[1].0) {
-        return v;
+        return;
     }
     // Stable: among equal names the last given ends last, and is the one kept (its value
     // moved into the first's place, in the same vector).
@@ -488,7 +521,6 @@ pub(super) fn sorted_unique(mut v: Vec<(Text, Value)>) -> Vec<(Text, Value)> {
         }
         same
     });
-    v
 }
 
 impl Extend<(Text, Value)> for Attrs {

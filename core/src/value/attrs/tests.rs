@@ -170,3 +170,19 @@ fn maps_behave_as_the_btree_they_replace_whatever_their_names_history() {
         b.clone().into_iter().rev().collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn only_an_unchanged_copy_is_a_copy() {
+    let a: Attrs = [("id".into(), Value::str("x")), ("n".into(), Value::Int(1))].into();
+    let copy = a.clone();
+    assert!(copy.is_copy_of(&a) && a.is_copy_of(&copy));
+    // Equal, but made apart: compared entry by entry, never taken for a copy.
+    let apart: Attrs = [("id".into(), Value::str("x")), ("n".into(), Value::Int(1))].into();
+    assert!(!apart.is_copy_of(&a));
+    assert!(Value::Map(apart).same_as(&Value::Map(a.clone())));
+    let mut changed = a.clone();
+    changed.insert("n".into(), Value::Int(1));
+    assert!(!changed.is_copy_of(&a), "a changed copy has its own values");
+    assert!(Attrs::new().is_copy_of(&Attrs::default()));
+    assert!(!Attrs::new().is_copy_of(&a));
+}
