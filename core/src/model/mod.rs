@@ -17,12 +17,11 @@ pub use load_balancer::*;
 pub use network::*;
 pub use services::*;
 
-use crate::value::{Attrs, Value};
+use crate::value::{Attrs, Text, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 /// The portable kinds a stack can declare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -84,7 +83,8 @@ pub trait Kind: Clone + Into<Resource> {
 /// referring to a resource declared elsewhere in the same stack by name (validation checks
 /// it exists and has the right kind).
 pub struct Ref<T> {
-    name: Arc<str>,
+    /// Inline when short (most names): a stack of thousands makes and copies them freely.
+    name: Text,
     _kind: PhantomData<fn() -> T>,
 }
 
@@ -93,7 +93,7 @@ impl<T: Kind> Ref<T> {
     /// kind `T` is checked by validation.
     pub fn named(name: &str) -> Self {
         Ref {
-            name: name.into(),
+            name: Text::new(name),
             _kind: PhantomData,
         }
     }
@@ -354,8 +354,8 @@ impl Ref<LoadBalancer> {
 /// One declared resource of a stack.
 #[derive(Clone, Debug)]
 pub struct Declared {
-    /// The resource's name within the stack.
-    pub name: String,
+    /// The resource's name within the stack (inline when short, as most are).
+    pub name: Text,
     /// What is declared.
     pub resource: Resource,
 }
@@ -434,7 +434,7 @@ impl Stack {
     /// reported by validation, so every mistake in a stack is listed at once.
     pub fn add<T: Kind>(&mut self, name: &str, resource: T) -> Ref<T> {
         self.resources.push(Declared {
-            name: name.to_string(),
+            name: Text::new(name),
             resource: resource.into(),
         });
         Ref::named(name)

@@ -2,6 +2,7 @@
 
 use super::kinds::portable_kind;
 use super::{Common, Declare, Kind, KindName, Ref, Resource};
+use crate::value::Text;
 
 // ---------------------------------------------------------------------------------------------
 // Network
@@ -36,7 +37,7 @@ pub enum NatMode {
 pub struct Network {
     /// The network's IPv4 range: /16 to /28, inside 10.0.0.0/8, 172.16.0.0/12 or
     /// 192.168.0.0/16.
-    pub cidr: String,
+    pub cidr: Text,
     /// Name resolution inside the network (default on); GCP and Azure refuse `false`.
     pub dns: bool,
     /// How private subnets reach the internet (default [`NatMode::PerZone`]).
@@ -53,7 +54,7 @@ impl Network {
     /// private subnets, one NAT per zone ([`Network::nat`]).
     pub fn new(cidr: &str) -> Self {
         Network {
-            cidr: cidr.to_string(),
+            cidr: Text::new(cidr),
             dns: true,
             nat: NatMode::PerZone,
             storage_endpoint: false,
@@ -130,7 +131,7 @@ pub struct Subnet {
     pub network: Ref<Network>,
     /// The subnet's IPv4 range, /16 to /28, inside the network's and overlapping no other
     /// subnet of it.
-    pub cidr: String,
+    pub cidr: Text,
     /// What the subnet is for (default [`Tier::Private`]).
     pub tier: Tier,
     /// Zone index: 0 = the region's first zone (`a`), 1 = `b`, ...
@@ -145,7 +146,7 @@ impl Subnet {
     pub fn new(network: &Ref<Network>, cidr: &str) -> Self {
         Subnet {
             network: network.clone(),
-            cidr: cidr.to_string(),
+            cidr: Text::new(cidr),
             tier: Tier::Private,
             zone: 0,
             common: Common::default(),
@@ -195,7 +196,7 @@ impl Protocol {
 #[derive(Clone, Debug, PartialEq)]
 pub enum RuleSource {
     /// An IPv4 CIDR block, e.g. `10.0.0.0/16` or `0.0.0.0/0`.
-    Cidr(String),
+    Cidr(Text),
     /// The members of a security group.
     Group(Ref<SecurityGroup>),
 }
@@ -251,7 +252,7 @@ impl Rule {
     }
     /// Traffic from (for egress: to) the CIDR block `cidr`.
     pub fn from_cidr(mut self, cidr: &str) -> Self {
-        self.source = Some(RuleSource::Cidr(cidr.to_string()));
+        self.source = Some(RuleSource::Cidr(Text::new(cidr)));
         self
     }
     /// Traffic from (for egress: to) the members of `group`.
@@ -304,7 +305,7 @@ pub struct SecurityGroup {
     /// The network the group belongs to.
     pub network: Ref<Network>,
     /// What the group is for; required by clouds, at most 255 characters.
-    pub description: String,
+    pub description: Text,
     /// Rules for incoming traffic.
     pub ingress: Vec<Rule>,
     /// Rules for outgoing traffic; empty means none is allowed.
@@ -325,7 +326,7 @@ impl SecurityGroup {
     pub fn new(network: &Ref<Network>, description: &str) -> Self {
         SecurityGroup {
             network: network.clone(),
-            description: description.to_string(),
+            description: Text::new(description),
             ingress: Vec::new(),
             egress: Vec::new(),
             common: Common::default(),

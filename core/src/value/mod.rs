@@ -19,13 +19,26 @@ pub use secret::{GeneratedSpec, SecretBook, Sensitive};
 /// (ids, CIDRs, versions) never touch the heap, which matters at 100,000 resources.
 pub type Text = compact_str::CompactString;
 
-/// The parts joined, built in place (short ones inline: no allocation).
+/// The parts joined: short ones (most addresses) on the stack and then inline, with no
+/// allocation; longer ones in a `String` whose buffer the `Text` takes over.
 pub(crate) fn join_text(parts: &[&str]) -> Text {
-    let mut t = Text::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for p in parts {
-        t.push_str(p);
+    const INLINE: usize = std::mem::size_of::<Text>();
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    if len <= INLINE {
+        let mut buf = [0u8; INLINE];
+        let mut at = 0;
+        for p in parts {
+            buf[at..at + p.len()].copy_from_slice(p.as_bytes());
+            at += p.len();
+        }
+        // Whole `str`s one after another: UTF-8 by construction.
+        return std::str::from_utf8(&buf[..len]).map_or_else(|_| Text::default(), Text::new);
     }
-    t
+    let mut s = String::with_capacity(len);
+    for p in parts {
+        s.push_str(p);
+    }
+    Text::from(s)
 }
 
 mod attrs;

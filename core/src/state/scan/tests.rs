@@ -7,9 +7,15 @@ use crate::value::{Attrs, GeneratedSpec, Sensitive, Text, Value};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+thread_local! {
+    /// Whether strings may need escapes: a state without any is read the quick way.
+    static ESCAPES: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
 fn text(rng: &mut StdRng) -> Text {
     // Plain names most of the time; escapes, controls, quotes and wide characters too,
-    // and lengths on both sides of the eight bytes the reader takes at once.
+    // and lengths on both sides of the eight bytes the reader takes at once. The first
+    // fourteen need no escape.
     const PIECES: &[&str] = &[
         "a",
         "id",
@@ -21,24 +27,25 @@ fn text(rng: &mut StdRng) -> Text {
         "ü",
         "日本",
         "😀",
+        "/",
+        "$",
+        "x.y",
+        "0",
         "\"",
         "\\",
         "\n",
         "\t",
         "\u{1}",
         "\u{1f}",
-        "/",
-        "$",
-        "x.y",
-        "0",
     ];
+    let pieces = if ESCAPES.get() { PIECES.len() } else { 14 };
     let n = rng.gen_range(0..12);
     let mut t = Text::default();
     for _ in 0..n {
         let piece = if rng.gen_bool(0.8) {
             PIECES[rng.gen_range(0..4)]
         } else {
-            PIECES[rng.gen_range(0..PIECES.len())]
+            PIECES[rng.gen_range(0..pieces)]
         };
         t.push_str(piece);
     }
@@ -145,6 +152,8 @@ fn state(rng: &mut StdRng) -> State {
 fn reads_every_state_cairn_writes_as_serde_does() {
     let mut rng = StdRng::seed_from_u64(17);
     for round in 0..400 {
+        // Half the states need no escape anywhere, half have some.
+        ESCAPES.set(round % 2 == 0);
         let body = serde_json::to_string(&state(&mut rng)).unwrap();
         let by_serde: State = serde_json::from_str(&body).unwrap();
         let fast = read(&body)
@@ -183,6 +192,7 @@ fn an_edited_state_is_read_as_serde_reads_it_or_left_to_serde() {
     let mut rng = StdRng::seed_from_u64(71);
     let (mut agreed, mut declined) = (0, 0);
     for round in 0..3000 {
+        ESCAPES.set(round % 2 == 0);
         let body = serde_json::to_string(&state(&mut rng)).unwrap();
         let edited = edit(&mut rng, &body);
         match (read(&edited), serde_json::from_str::<State>(&edited)) {

@@ -232,7 +232,7 @@ impl Lowering<'_> {
                 _ => return None,
             }
         } else {
-            "0.0.0.0/0".to_string()
+            "0.0.0.0/0".into()
         };
         let name = self.aws_name(d, "listeners", 255);
         let sg = self.push(

@@ -93,7 +93,7 @@ impl Lowering<'_> {
     /// The declared range of subnet `name`.
     fn cidr_of(&self, name: &str) -> Option<String> {
         match self.stack.get(name).map(|d| &d.resource) {
-            Some(Resource::Subnet(s)) => Some(s.cidr.clone()),
+            Some(Resource::Subnet(s)) => Some(s.cidr.to_string()),
             _ => None,
         }
     }

@@ -284,7 +284,7 @@ impl Lowering<'_> {
     ) {
         let describe = |r: &Rule| match (g.description.is_empty(), r.description.is_empty()) {
             (true, _) => r.description.clone(),
-            (false, true) => g.description.clone(),
+            (false, true) => g.description.to_string(),
             (false, false) => format!("{}: {}", g.description, r.description),
         };
         let me = group_id(&d.name);

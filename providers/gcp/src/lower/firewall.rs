@@ -158,7 +158,7 @@ impl Lowering<'_> {
         let network = Value::reference(addr("gcp_compute_network", g.network.name()), "self_link");
         let describe = |r: &Rule| match (g.description.is_empty(), r.description.is_empty()) {
             (true, _) => r.description.clone(),
-            (false, true) => g.description.clone(),
+            (false, true) => g.description.to_string(),
             (false, false) => format!("{}: {}", g.description, r.description),
         };
         for (i, r) in g.ingress.iter().enumerate() {

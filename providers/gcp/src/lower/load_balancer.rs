@@ -87,7 +87,7 @@ impl Lowering<'_> {
         };
         let part = |p: &str| {
             if p.is_empty() {
-                d.name.clone()
+                d.name.to_string()
             } else {
                 format!("{}-{p}", d.name)
             }

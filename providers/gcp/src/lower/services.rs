@@ -453,7 +453,7 @@ impl Lowering<'_> {
     pub(super) fn broker_subnet(&self, b: &Broker) -> Option<String> {
         let name = self.broker_subnet_name(b)?;
         match self.stack.get(&name).map(|d| &d.resource) {
-            Some(Resource::Subnet(s)) => Some(s.cidr.clone()),
+            Some(Resource::Subnet(s)) => Some(s.cidr.to_string()),
             _ => None,
         }
     }
