@@ -31,9 +31,7 @@ pub struct Desired {
 /// The desired concrete graph of a stack, in a topological order (dependencies first).
 #[derive(Debug)]
 pub struct ResourceGraph {
-    /// Edges run from a dependency to its dependent; node `i` is `resources[i]`.
-    pub graph: DiGraph<(), ()>,
-    /// `resources[i]` is node `i`; the vector is in topological order.
+    /// In topological order; each one's `deps` name the resources it follows (the edges).
     pub resources: Vec<Desired>,
     /// Position in `resources` of each concrete address.
     pub index: HashMap<Text, usize>,
@@ -262,17 +260,7 @@ impl ResourceGraph {
             });
         }
         drop(slots);
-        let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(resources.len(), resources.len());
-        for _ in &resources {
-            graph.add_node(());
-        }
-        for (i, r) in resources.iter().enumerate() {
-            for d in &r.deps {
-                graph.add_edge(NodeIndex::new(index[d]), NodeIndex::new(i), ());
-            }
-        }
         Ok(ResourceGraph {
-            graph,
             resources,
             index,
             exports,

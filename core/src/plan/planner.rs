@@ -331,6 +331,11 @@ fn matches_resolved(want: &Value, have: &Value, known: &HashMap<&str, KnownAttrs
         (Value::List(a), Value::List(b)) => {
             a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches_resolved(x, y, known))
         }
+        // Names shared by both (both made in this process) need no comparing.
+        (Value::Map(a), Value::Map(b)) if a.has_names_of(b) => a
+            .values()
+            .zip(b.values())
+            .all(|(x, y)| matches_resolved(x, y, known)),
         (Value::Map(a), Value::Map(b)) => {
             a.len() == b.len()
                 && a.iter()
@@ -469,7 +474,7 @@ fn plan_one(
         return Ok(change);
     };
     change.id = Some(p.id.clone());
-    change.prior_deps.clone_from(&p.deps);
+    change.prior_deps = p.deps.clone();
     if unchanged(d, p, schema, known) {
         change.action = Action::NoOp;
         return Ok(change);

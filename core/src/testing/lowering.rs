@@ -68,25 +68,33 @@ fn placement(a: &mut Vec<(Text, Value)>, p: &Placement) {
 }
 
 fn rules(rules: &[Rule]) -> Value {
+    // The names of a rule's map, looked up once per thread rather than once per rule.
+    thread_local! {
+        static RULE: Attrs = Attrs::from([
+            ("description".into(), Value::Null),
+            ("from_port".into(), Value::Null),
+            ("protocol".into(), Value::Null),
+            ("source".into(), Value::Null),
+            ("to_port".into(), Value::Null),
+        ]);
+    }
     Value::List(
         rules
             .iter()
             .map(|r| {
-                // In name order: made with no sort and no list in between.
-                Value::Map(Attrs::from([
-                    ("description".into(), Value::str(&r.description)),
-                    ("from_port".into(), Value::Int(i64::from(r.from_port))),
-                    ("protocol".into(), Value::str(r.protocol.as_str())),
-                    (
-                        "source".into(),
-                        match &r.source {
-                            Some(RuleSource::Cidr(c)) => Value::str(c),
-                            Some(RuleSource::Group(g)) => id_ref(KindName::SecurityGroup, g.name()),
-                            None => Value::Null,
-                        },
-                    ),
-                    ("to_port".into(), Value::Int(i64::from(r.to_port))),
-                ]))
+                // In the order of the names above.
+                let values = [
+                    Value::str(&r.description),
+                    Value::Int(i64::from(r.from_port)),
+                    Value::str(r.protocol.as_str()),
+                    match &r.source {
+                        Some(RuleSource::Cidr(c)) => Value::Str(c.clone()),
+                        Some(RuleSource::Group(g)) => id_ref(KindName::SecurityGroup, g.name()),
+                        None => Value::Null,
+                    },
+                    Value::Int(i64::from(r.to_port)),
+                ];
+                Value::Map(RULE.with(|names| names.with_values(values)))
             })
             .collect(),
     )

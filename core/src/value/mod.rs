@@ -229,10 +229,14 @@ impl Value {
             }
             (Value::Map(a), Value::Map(b)) => {
                 a.is_copy_of(b)
-                    || a.len() == b.len()
-                        && a.iter()
-                            .zip(b)
-                            .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb))
+                    || if a.has_names_of(b) {
+                        a.values().zip(b.values()).all(|(x, y)| x.same_as(y))
+                    } else {
+                        a.len() == b.len()
+                            && a.iter()
+                                .zip(b)
+                                .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb))
+                    }
             }
             (a, b) => a == b,
         }

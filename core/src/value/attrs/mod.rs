@@ -235,6 +235,23 @@ impl Attrs {
         }
     }
 
+    /// A map with this one's names and `values` for them, in order: for a caller making
+    /// many maps of the same names, which are then looked up once.
+    pub(crate) fn with_values<const N: usize>(&self, values: [Value; N]) -> Attrs {
+        debug_assert_eq!(self.len(), N);
+        Attrs::from_parts(self.names.clone().unwrap_or_default(), Arc::from(values))
+    }
+
+    /// Whether both maps hold the one shared list of names (see [`super::names`]): then
+    /// their names are the same, in the same places, with none compared.
+    pub(crate) fn has_names_of(&self, other: &Attrs) -> bool {
+        match (&self.names, &other.names) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
     /// Entries in name order.
     pub fn iter(&self) -> Iter<'_> {
         Iter(self.names().iter().zip(self.vals().iter()))

@@ -186,3 +186,21 @@ fn only_an_unchanged_copy_is_a_copy() {
     assert!(Attrs::new().is_copy_of(&Attrs::default()));
     assert!(!Attrs::new().is_copy_of(&a));
 }
+
+#[test]
+fn maps_made_apart_with_the_same_names_compare_by_values_alone() {
+    let a: Attrs = [("id".into(), Value::str("x")), ("n".into(), Value::Int(1))].into();
+    let same: Attrs = [("id".into(), Value::str("x")), ("n".into(), Value::Int(1))].into();
+    let other: Attrs = [("id".into(), Value::str("x")), ("n".into(), Value::Int(2))].into();
+    let renamed: Attrs = [("id".into(), Value::str("x")), ("m".into(), Value::Int(1))].into();
+    assert!(a.has_names_of(&same) && a.has_names_of(&other));
+    assert!(!a.has_names_of(&renamed));
+    let map = |m: &Attrs| Value::Map(m.clone());
+    assert!(map(&a).same_as(&map(&same)));
+    assert!(!map(&a).same_as(&map(&other)), "same names, another value");
+    assert!(
+        !map(&a).same_as(&map(&renamed)),
+        "same values, another name"
+    );
+    assert!(Attrs::new().has_names_of(&Attrs::default()));
+}
