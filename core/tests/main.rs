@@ -11,6 +11,7 @@ mod inventory;
 mod lease;
 mod lifecycle;
 mod mutation;
+mod noop;
 mod plans;
 mod remote_state;
 mod state;

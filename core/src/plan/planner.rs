@@ -153,6 +153,7 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
         .map(|(k, v)| (k.as_str(), v))
         .collect();
     if options.mode != PlanMode::Destroy {
+        let mut lineup = None;
         for (at, d) in graph.resources.iter().enumerate() {
             let address = d.concrete.address.as_str();
             let prior = by_address
@@ -172,7 +173,7 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
                 }
                 continue;
             }
-            let change = plan_one(d, prior, schema, &known)?;
+            let change = plan_one(d, prior, schema, &known, &mut lineup)?;
             match (change.action, prior) {
                 (Action::NoOp, Some(p)) => {
                     if p.protect != d.lifecycle.protect
@@ -348,75 +349,128 @@ fn matches_resolved(want: &Value, have: &Value, known: &HashMap<&str, KnownAttrs
     }
 }
 
-/// True when planning `d` against `p` would find nothing to change.
-fn unchanged(
-    d: &Desired,
-    p: &ResourceState,
-    schema: &ProviderSchema,
+/// How a desired map's names line up with a recorded map's, with what the type's schema
+/// says of each name: the same for every resource of a type declared alike, so worked out
+/// once for a run of them (a thousand security groups line up one pair of name lists).
+struct Lineup<'a> {
+    /// The maps it was worked out for; it fits any pair holding the same lists of names.
+    want: &'a Attrs,
+    have: &'a Attrs,
+    type_name: &'a str,
+    steps: Vec<Place>,
+}
+
+/// One name of either map, by position, in name order.
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    /// In both: the desired value must match the recorded one (as a set when unordered).
+    Both {
+        want: usize,
+        have: usize,
+        unordered: bool,
+    },
+    /// Desired only: its value must match null.
+    Want { at: usize, unordered: bool },
+    /// Recorded only: fine when null or the cloud's to compute.
+    Have { at: usize, computed: bool },
+}
+
+impl<'a> Lineup<'a> {
+    fn new(d: &'a Desired, p: &'a ResourceState, schema: &'a ProviderSchema) -> Self {
+        let type_name = d.concrete.type_name.as_str();
+        let rs = schema.resources.get(type_name);
+        let flags = |k: &str| rs.map(|s| s.get(k)).unwrap_or_default();
+        let (want, have) = (d.concrete.attrs.names_in_order(), p.attrs.names_in_order());
+        let mut steps = Vec::with_capacity(want.len() + have.len());
+        let (mut i, mut j) = (0, 0);
+        while i < want.len() || j < have.len() {
+            let order = match (want.get(i), have.get(j)) {
+                (Some(w), Some(h)) => w.cmp(h),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                _ => std::cmp::Ordering::Greater,
+            };
+            steps.push(match order {
+                std::cmp::Ordering::Less => {
+                    i += 1;
+                    Place::Want {
+                        at: i - 1,
+                        unordered: flags(&want[i - 1]).unordered,
+                    }
+                }
+                std::cmp::Ordering::Greater => {
+                    j += 1;
+                    Place::Have {
+                        at: j - 1,
+                        computed: flags(&have[j - 1]).computed,
+                    }
+                }
+                std::cmp::Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                    Place::Both {
+                        want: i - 1,
+                        have: j - 1,
+                        unordered: flags(&want[i - 1]).unordered,
+                    }
+                }
+            });
+        }
+        Lineup {
+            want: &d.concrete.attrs,
+            have: &p.attrs,
+            type_name,
+            steps,
+        }
+    }
+
+    fn fits(&self, d: &Desired, p: &ResourceState) -> bool {
+        self.want.has_names_of(&d.concrete.attrs)
+            && self.have.has_names_of(&p.attrs)
+            && self.type_name == d.concrete.type_name
+    }
+}
+
+/// True when planning `d` against `p` would find nothing to change. `lineup` is the last
+/// pair of name lists lined up, kept for the next resource.
+fn unchanged<'a>(
+    d: &'a Desired,
+    p: &'a ResourceState,
+    schema: &'a ProviderSchema,
     known: &HashMap<&str, KnownAttrs<'_>>,
+    lineup: &mut Option<Lineup<'a>>,
 ) -> bool {
     let ignore = &d.lifecycle.ignore_changes;
-    let ignored = |k: &str| ignore.iter().any(|f| f == "*" || f == k);
+    let ignored = |k: &str| !ignore.is_empty() && ignore.iter().any(|f| f == "*" || f == k);
     const NULL: Value = Value::Null;
-    let rs = schema.resources.get(d.concrete.type_name.as_str());
-    let unordered = |k: &str| rs.is_some_and(|s| s.get(k).unordered);
-    let matches = |k: &str, v: &Value, have: &Value| {
+    let matches = |k: &str, v: &Value, have: &Value, unordered: bool| {
         ignored(k)
             || match (v, have) {
-                (Value::List(a), Value::List(b)) if unordered(k) => {
+                (Value::List(a), Value::List(b)) if unordered => {
                     crate::value::same_members(a, b, |x, y| matches_resolved(x, y, known))
                 }
                 _ => matches_resolved(v, have, known),
             }
     };
-    // Only recorded: fine when null, ignored or the cloud's to compute.
-    let spare = |k: &str, have: &Value| {
-        *have == Value::Null || ignored(k) || rs.is_some_and(|s| s.get(k).computed)
-    };
-    // Both maps are sorted by name: one walk over the two, no lookups (this runs for every
-    // resource of every plan).
-    let (mut want, mut have) = (
-        d.concrete.attrs.iter().peekable(),
-        p.attrs.iter().peekable(),
-    );
-    loop {
-        match (want.peek(), have.peek()) {
-            (None, None) => return true,
-            (Some((k, v)), None) => {
-                if !matches(k, v, &NULL) {
-                    return false;
-                }
-                want.next();
-            }
-            (None, Some((k, h))) => {
-                if !spare(k, h) {
-                    return false;
-                }
-                have.next();
-            }
-            (Some((kw, v)), Some((kh, h))) => match kw.cmp(kh) {
-                std::cmp::Ordering::Less => {
-                    if !matches(kw, v, &NULL) {
-                        return false;
-                    }
-                    want.next();
-                }
-                std::cmp::Ordering::Greater => {
-                    if !spare(kh, h) {
-                        return false;
-                    }
-                    have.next();
-                }
-                std::cmp::Ordering::Equal => {
-                    if !matches(kw, v, h) {
-                        return false;
-                    }
-                    want.next();
-                    have.next();
-                }
-            },
-        }
+    if !lineup.as_ref().is_some_and(|l| l.fits(d, p)) {
+        *lineup = Some(Lineup::new(d, p, schema));
     }
+    let Some(lineup) = lineup else {
+        return false;
+    };
+    let (want_names, want) = (
+        d.concrete.attrs.names_in_order(),
+        d.concrete.attrs.values_in_order(),
+    );
+    let (have_names, have) = (p.attrs.names_in_order(), p.attrs.values_in_order());
+    lineup.steps.iter().all(|step| match *step {
+        Place::Both {
+            want: i,
+            have: j,
+            unordered,
+        } => matches(&want_names[i], &want[i], &have[j], unordered),
+        Place::Want { at, unordered } => matches(&want_names[at], &want[at], &NULL, unordered),
+        Place::Have { at, computed } => have[at] == NULL || computed || ignored(&have_names[at]),
+    })
 }
 
 /// A change of a declared resource, before the diff fills in what differs.
@@ -445,15 +499,14 @@ fn noop(d: &Desired, p: &ResourceState, action: Action) -> ResourceChange {
     change_for(d, Some(p), action)
 }
 
-fn plan_one(
-    d: &Desired,
-    prior: Option<&ResourceState>,
-    schema: &ProviderSchema,
+fn plan_one<'a>(
+    d: &'a Desired,
+    prior: Option<&'a ResourceState>,
+    schema: &'a ProviderSchema,
     known: &HashMap<&str, KnownAttrs<'_>>,
+    lineup: &mut Option<Lineup<'a>>,
 ) -> Result<ResourceChange, PlanError> {
     let c = &d.concrete;
-    let rs = schema.resources.get(c.type_name.as_str());
-    let attr_schema = |k: &str| rs.map(|s| s.get(k)).unwrap_or_default();
     // `after` keeps references to secrets (apply fetches the value from the cloud's secret
     // store); `compare` resolves them to digests so the diff still sees a changed secret.
     let resolve_after = || -> Attrs {
@@ -475,10 +528,12 @@ fn plan_one(
     };
     change.id = Some(p.id.clone());
     change.prior_deps = p.deps.clone();
-    if unchanged(d, p, schema, known) {
+    if unchanged(d, p, schema, known, lineup) {
         change.action = Action::NoOp;
         return Ok(change);
     }
+    let rs = schema.resources.get(c.type_name.as_str());
+    let attr_schema = |k: &str| rs.map(|s| s.get(k)).unwrap_or_default();
     let mut after = resolve_after();
     let compare: Attrs = c
         .attrs

@@ -242,6 +242,16 @@ impl Attrs {
         Attrs::from_parts(self.names.clone().unwrap_or_default(), Arc::from(values))
     }
 
+    /// The names, in order (`values_in_order()[i]` is the value of `names_in_order()[i]`).
+    pub(crate) fn names_in_order(&self) -> &[Text] {
+        self.names()
+    }
+
+    /// The values, in the order of their names.
+    pub(crate) fn values_in_order(&self) -> &[Value] {
+        self.vals()
+    }
+
     /// Whether both maps hold the one shared list of names (see [`super::names`]): then
     /// their names are the same, in the same places, with none compared.
     pub(crate) fn has_names_of(&self, other: &Attrs) -> bool {
