@@ -5,8 +5,8 @@
 //! one found where there is none.
 
 use crate::support::*;
-use cairn_core::plan::{Action, Plan};
 use cairn_core::model::Resource;
+use cairn_core::plan::{Action, Plan};
 use cairn_core::prelude::*;
 use cairn_core::testing::MemoryProvider;
 use std::collections::BTreeMap;

@@ -65,10 +65,12 @@ impl<'a> Scan<'a> {
         self.pos == self.text.len()
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
 
+    #[inline]
     fn next_byte(&mut self) -> Option<u8> {
         let b = self.peek()?;
         self.pos += 1;
@@ -76,11 +78,13 @@ impl<'a> Scan<'a> {
     }
 
     /// Read `expected` exactly.
+    #[inline]
     pub(crate) fn lit(&mut self, expected: &str) -> Option<()> {
         self.eat(expected).then_some(())
     }
 
     /// Read `expected` if it comes next.
+    #[inline]
     pub(crate) fn eat(&mut self, expected: &str) -> bool {
         let found = self.text.as_bytes()[self.pos..].starts_with(expected.as_bytes());
         if found {
@@ -91,6 +95,7 @@ impl<'a> Scan<'a> {
 
     /// A string as it stands between its quotes, and whether it holds an escape (then with
     /// its quotes, for serde to decode).
+    #[inline]
     fn raw_str(&mut self) -> Option<(&'a str, bool)> {
         let bytes = self.text.as_bytes();
         if bytes.get(self.pos) != Some(&b'"') {
@@ -128,6 +133,7 @@ impl<'a> Scan<'a> {
     }
 
     /// A string.
+    #[inline]
     pub(crate) fn text(&mut self) -> Option<Text> {
         match self.raw_str()? {
             (s, false) => Some(Text::new(s)),
@@ -136,6 +142,7 @@ impl<'a> Scan<'a> {
     }
 
     /// A string, borrowed from the text when it holds no escape.
+    #[inline]
     fn name(&mut self) -> Option<Cow<'a, str>> {
         match self.raw_str()? {
             (s, false) => Some(Cow::Borrowed(s)),
@@ -271,6 +278,28 @@ impl<'a> Scan<'a> {
         let mut names = std::mem::take(&mut self.names[depth]);
         let mut values = std::mem::take(&mut self.values[depth]);
         self.depth += 1;
+        let start = self.pos;
+        // Mostly the map has the names the last one at its depth had: each is then found
+        // by comparing the text with it, no string read. Exact only where no string holds
+        // an escape (else a name's text and the name differ); on any other name, read the
+        // map again the general way.
+        let expected = self.last_names[depth].clone().filter(|_| self.plain);
+        if let Some(expected) = expected {
+            match self.entries_named(&expected, &mut values) {
+                Some(true) => {
+                    self.depth -= 1;
+                    let attrs = Attrs::from_parts(expected, values.drain(..).collect());
+                    self.names[depth] = names;
+                    self.values[depth] = values;
+                    return Some(attrs);
+                }
+                // Another name, or text the general way refuses too (and says where).
+                Some(false) | None => {
+                    values.clear();
+                    self.pos = start;
+                }
+            }
+        }
         let read = self.entries(&mut names, &mut values);
         self.depth -= 1;
         let attrs = read.map(|()| {
@@ -294,6 +323,41 @@ impl<'a> Scan<'a> {
         self.names[depth] = names;
         self.values[depth] = values;
         attrs
+    }
+
+    /// A map's entries, after its `{`, if their names are exactly `expected`, in order:
+    /// `Some(true)` with the values read and the `}` too, `Some(false)` at the first name
+    /// that differs (or a count that does), `None` where the text is not JSON cairn writes.
+    fn entries_named(&mut self, expected: &Names, values: &mut Vec<Value>) -> Option<bool> {
+        for (i, name) in expected.0.iter().enumerate() {
+            if !self.eat_name(name) {
+                return Some(false);
+            }
+            values.push(self.value()?);
+            match self.next_byte()? {
+                b',' if i + 1 < expected.0.len() => {}
+                b'}' if i + 1 == expected.0.len() => return Some(true),
+                b',' | b'}' => return Some(false),
+                _ => return None,
+            }
+        }
+        Some(false)
+    }
+
+    /// `"name":` if it comes next.
+    #[inline]
+    fn eat_name(&mut self, name: &str) -> bool {
+        let rest = &self.text.as_bytes()[self.pos..];
+        let n = name.len();
+        let found = rest.len() > n + 2
+            && rest[0] == b'"'
+            && rest[n + 1] == b'"'
+            && rest[n + 2] == b':'
+            && &rest[1..n + 1] == name.as_bytes();
+        if found {
+            self.pos += n + 3;
+        }
+        found
     }
 
     /// A map's entries, after its `{`, up to and with its `}`.

@@ -101,8 +101,24 @@ fn attrs(rng: &mut StdRng, depth: u32) -> Attrs {
         .collect()
 }
 
+/// `template`'s names with values of their own: maps of one shape, as a stack of alike
+/// resources records them (the reader finds such names without reading them).
+fn like(rng: &mut StdRng, template: &Attrs) -> Attrs {
+    template
+        .keys()
+        .map(|k| {
+            let v = match template.get(k) {
+                Some(Value::Map(inner)) if rng.gen_bool(0.7) => Value::Map(like(rng, inner)),
+                _ => value(rng, 2),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 fn state(rng: &mut StdRng) -> State {
     let mut s = State::new(&text(rng), "memory");
+    let template = attrs(rng, 0);
     s.serial = rng.gen();
     if rng.gen_bool(0.2) {
         s.plan_key.clear();
@@ -116,7 +132,11 @@ fn state(rng: &mut StdRng) -> State {
                 type_name: "mem_thing".into(),
                 origin: text(rng),
                 id: text(rng),
-                attrs: attrs(rng, 0),
+                attrs: if rng.gen_bool(0.6) {
+                    like(rng, &template)
+                } else {
+                    attrs(rng, 0)
+                },
                 deps: (0..rng.gen_range(0..3)).map(|_| text(rng)).collect(),
                 protect: rng.gen_bool(0.2),
                 deposed: (0..rng.gen_range(0..2) * rng.gen_range(0..2))
