@@ -114,6 +114,16 @@ impl ResourceGraph {
             .iter()
             .any(|d| !d.resource.common().depends_on.is_empty());
         let mut by_origin: HashMap<&str, Vec<&str>> = HashMap::default();
+        // Each type's schema, looked up once for a run of resources of that type.
+        let last_type = std::cell::Cell::new(None);
+        let known_type = |type_name: &str| match last_type.get() {
+            Some((t, rs)) if t == type_name => Some(rs),
+            _ => {
+                let (t, rs) = schema.resources.get_key_value(type_name)?;
+                last_type.set(Some((t.as_str(), rs)));
+                Some(rs)
+            }
+        };
         let mut index: HashMap<Text, usize> =
             HashMap::with_capacity_and_hasher(lowered.len(), Default::default());
         for (i, c) in lowered.iter().enumerate() {
@@ -130,7 +140,7 @@ impl ResourceGraph {
                     .or_default()
                     .push(c.address.as_str());
             }
-            if !schema.resources.contains_key(c.type_name.as_str()) {
+            if known_type(&c.type_name).is_none() {
                 errors.push(Invalid::new(
                     &c.address,
                     "type",
@@ -139,17 +149,26 @@ impl ResourceGraph {
             }
         }
         let mut deps_of: Vec<Vec<Text>> = Vec::with_capacity(lowered.len());
+        // The declaration of each, by position (found once, used again below).
+        let mut declared: Vec<Option<&crate::model::Declared>> = Vec::with_capacity(lowered.len());
         let mut refs = Vec::new();
         let mut deps: Vec<Text> = Vec::new();
         for c in &lowered {
             deps.clear();
-            deps.extend(c.depends_on.iter().cloned());
+            deps.extend(
+                c.depends_on
+                    .iter()
+                    .filter(|d| **d != c.address && index.contains_key(*d))
+                    .cloned(),
+            );
             for (attr, v) in &c.attrs {
                 refs.clear();
                 v.refs(&mut refs);
                 for r in &refs {
                     if index.contains_key(&r.address) {
-                        deps.push(r.address.clone());
+                        if r.address != c.address {
+                            deps.push(r.address.clone());
+                        }
                     } else {
                         errors.push(Invalid::new(
                             &c.address,
@@ -159,13 +178,16 @@ impl ResourceGraph {
                     }
                 }
             }
-            if let Some(d) = origins.get(c.origin.as_str()) {
+            let origin = origins.get(c.origin.as_str()).copied();
+            declared.push(origin);
+            if let Some(d) = origin {
                 for target in &d.resource.common().depends_on {
                     deps.extend(
                         by_origin
                             .get(target.name.as_str())
                             .into_iter()
                             .flatten()
+                            .filter(|a| **a != c.address)
                             .map(|a| Text::new(a)),
                     );
                 }
@@ -176,7 +198,6 @@ impl ResourceGraph {
                     format!("names {:?}, which the stack does not declare", c.origin),
                 ));
             }
-            deps.retain(|d| d != c.address && index.contains_key(d));
             deps.sort_unstable();
             deps.dedup();
             // Built in a buffer and kept at its exact size: one list per resource.
@@ -242,12 +263,10 @@ impl ResourceGraph {
         let mut resources = Vec::with_capacity(slots.len());
         for n in &order {
             let c = slots[n.index()].take().expect("each node once");
-            let origin = origins[c.origin.as_str()];
+            let origin = declared[n.index()].expect("checked above");
             let mut lifecycle = origin.resource.common().lifecycle.clone();
-            lifecycle.create_before_destroy |= schema
-                .resources
-                .get(c.type_name.as_str())
-                .is_some_and(|s| s.create_before_destroy);
+            lifecycle.create_before_destroy |=
+                known_type(&c.type_name).is_some_and(|s| s.create_before_destroy);
             resources.push(Desired {
                 lifecycle,
                 deps: std::mem::take(&mut deps_of[n.index()]),
