@@ -33,9 +33,23 @@ pub(super) fn computed(type_name: &str, name: &str, id: &str) -> Attrs {
     a
 }
 
+/// The memory provider's type for `kind` (`mem_network`): static text, copied for free.
+pub(super) fn type_name(kind: KindName) -> Text {
+    Text::const_new(match kind {
+        KindName::Network => "mem_network",
+        KindName::Subnet => "mem_subnet",
+        KindName::SecurityGroup => "mem_security_group",
+        KindName::Database => "mem_database",
+        KindName::Broker => "mem_broker",
+        KindName::LoadBalancer => "mem_load_balancer",
+        KindName::Cache => "mem_cache",
+        KindName::Secret => "mem_secret",
+    })
+}
+
 fn id_ref(kind: KindName, name: &str) -> Value {
     Value::Ref(Box::new(AttrRef {
-        address: join_text(&["mem_", kind.as_str(), ".", name]),
+        address: join_text(&[&type_name(kind), ".", name]),
         attr: "id".into(),
     }))
 }

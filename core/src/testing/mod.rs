@@ -390,7 +390,7 @@ impl Provider for MemoryProvider {
         // One buffer for all, its room kept from map to map.
         let mut entries = Vec::with_capacity(16);
         for d in req.stack.resources() {
-            let type_name = join_text(&["mem_", d.kind().as_str()]);
+            let type_name = lowering::type_name(d.kind());
             let address = join_text(&[type_name.as_str(), ".", d.name.as_str()]);
             lower_entries(&d.resource, &mut entries);
             // In its place among the kind's own (in name order, mostly): no sort then.

@@ -7,7 +7,7 @@ use ipnet::Ipv4Net;
 use rustc_hash::FxHashSet as HashSet;
 use std::collections::BTreeMap;
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
     pub(super) fn check_subnet(&mut self, a: &str, s: &Subnet) {
         match parse_cidr(&s.cidr) {
             Err(m) => self.err(a, "cidr", m),
@@ -78,7 +78,7 @@ impl Validator<'_> {
         }
     }
 
-    pub(super) fn check_group(&mut self, a: &str, g: &SecurityGroup) {
+    pub(super) fn check_group(&mut self, a: &str, g: &'a SecurityGroup) {
         if g.description.trim().is_empty() {
             self.err(
                 a,
@@ -97,11 +97,11 @@ impl Validator<'_> {
                         &field("source"),
                         "the rule has no source; add from_cidr(..) or from_group(..)",
                     ),
-                    Some(RuleSource::Cidr(c)) => {
-                        if let Err(m) = parse_cidr(c) {
-                            self.err(a, &field("source"), m);
-                        }
-                    }
+                    Some(RuleSource::Cidr(c)) if self.last_rule_cidr == Some(c.as_str()) => {}
+                    Some(RuleSource::Cidr(c)) => match parse_cidr(c) {
+                        Ok(_) => self.last_rule_cidr = Some(c.as_str()),
+                        Err(m) => self.err(a, &field("source"), m),
+                    },
                     Some(RuleSource::Group(_)) => {}
                 }
                 if r.protocol != Protocol::All && r.protocol != Protocol::Icmp {

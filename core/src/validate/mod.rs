@@ -21,6 +21,7 @@ pub fn validate(stack: &Stack) -> Result<(), ValidationErrors> {
         stack,
         errors: Vec::new(),
         by_name: HashMap::default(),
+        last_rule_cidr: None,
     };
     v.run();
     if v.errors.is_empty() {
@@ -34,6 +35,8 @@ struct Validator<'a> {
     stack: &'a Stack,
     errors: Vec<Invalid>,
     by_name: HashMap<&'a str, &'a Declared>,
+    /// The last rule CIDR that parsed: a stack repeats its blocks rule after rule.
+    last_rule_cidr: Option<&'a str>,
 }
 
 /// Names every cloud accepts: lowercase letters, digits and single hyphens, starting with a

@@ -124,6 +124,15 @@ pub(super) fn intern_keys<V>(entries: &[(Text, V)]) -> Arc<Names> {
     }
 }
 
+/// The shared list of the names of these entries if this thread used it lately (then they
+/// are sorted and unique); `None` otherwise, and for no entries.
+pub(super) fn recent_keys<V>(entries: &[(Text, V)]) -> Option<Arc<Names>> {
+    if entries.is_empty() {
+        return None;
+    }
+    recent_by(entries.len(), entries.iter().map(|(k, _)| k.as_str()))
+}
+
 /// The shared list of these names (sorted and unique), `names` itself when it is the first.
 pub(super) fn intern(names: Vec<Text>) -> Arc<Names> {
     if let Some(found) = recent(&names) {

@@ -18,7 +18,7 @@
 //! was, so plans and state keep their order and their bytes. The API is the part of
 //! `BTreeMap`'s the engine and providers use, under the same names.
 
-use super::names::{intern, intern_keys, intern_slice, Names};
+use super::names::{intern, intern_keys, intern_slice, recent_keys, Names};
 use super::{Text, Value};
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -335,11 +335,17 @@ impl Attrs {
     /// The entries of `buffer` in any order (the last of a name stays), taking them and
     /// leaving the buffer's room for the next map: one allocation, the map's own.
     pub(crate) fn take_from(buffer: &mut Vec<(Text, Value)>) -> Attrs {
-        sort_unique(buffer);
-        if buffer.is_empty() {
-            return Attrs::default();
-        }
-        let names = intern_keys(buffer);
+        // Names as a map made lately had them are sorted and unique: no sort, no check.
+        let names = match recent_keys(buffer) {
+            Some(names) => names,
+            None => {
+                sort_unique(buffer);
+                if buffer.is_empty() {
+                    return Attrs::default();
+                }
+                intern_keys(buffer)
+            }
+        };
         Attrs::from_parts(names, buffer.drain(..).map(|(_, v)| v).collect())
     }
 
