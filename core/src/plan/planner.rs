@@ -142,24 +142,25 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
     let in_target = |a: &str| targets.as_ref().is_none_or(|t| t.contains(a));
     let mut changes = Vec::with_capacity(graph.resources.len());
     // Values of already-planned resources that are known now (for reference resolution),
-    // under the addresses state holds (the graph's attributes are moved out below).
-    let mut known: HashMap<&str, KnownAttrs<'_>> =
-        HashMap::with_capacity_and_hasher(graph.resources.len(), Default::default());
-
-    // Hash index: BTreeMap lookups by long, shared-prefix addresses add up at scale.
-    let by_address: HashMap<&str, &ResourceState> = state
-        .resources
-        .iter()
-        .map(|(k, v)| (k.as_str(), v))
-        .collect();
+    // by their place in the graph (the graph's attributes are moved out below).
+    let mut known = Known {
+        index: &graph.index,
+        at: Vec::new(),
+    };
+    known.at.resize_with(graph.resources.len(), || None);
+    // What state records of each declared resource, by its place in the graph: found
+    // through the graph's index, with no table of state's own.
+    let mut recorded: Vec<Option<&ResourceState>> = vec![None; graph.resources.len()];
+    for (address, r) in &state.resources {
+        if let Some(&at) = graph.index.get(address.as_str()) {
+            recorded[at] = Some(r);
+        }
+    }
     if options.mode != PlanMode::Destroy {
         let mut lineup = None;
         for (at, d) in graph.resources.iter().enumerate() {
             let address = d.concrete.address.as_str();
-            let prior = by_address
-                .get(address)
-                .copied()
-                .filter(|r| !r.id.is_empty());
+            let prior = recorded[at].filter(|r| !r.id.is_empty());
             if !in_target(address) || options.mode == PlanMode::RefreshOnly {
                 let action = if options.mode == PlanMode::RefreshOnly && prior.is_some() {
                     Action::Read
@@ -167,7 +168,7 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
                     Action::NoOp
                 };
                 if let Some(p) = prior {
-                    known.insert(p.address.as_str(), KnownAttrs::Prior(&p.attrs));
+                    known.at[at] = Some(KnownAttrs::Prior(&p.attrs));
                     placed.push((changes.len(), at));
                     changes.push(noop(d, p, action));
                 }
@@ -186,16 +187,13 @@ pub fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanErr
                         updated.origin = d.origin_address.clone();
                         state_updates.push(Mutation::Put(updated));
                     }
-                    known.insert(p.address.as_str(), KnownAttrs::Prior(&p.attrs));
+                    known.at[at] = Some(KnownAttrs::Prior(&p.attrs));
                 }
                 (Action::Update, Some(p)) => {
-                    known.insert(
-                        p.address.as_str(),
-                        KnownAttrs::Updated {
-                            prior: &p.attrs,
-                            changed: change.after.clone().unwrap_or_default(),
-                        },
-                    );
+                    known.at[at] = Some(KnownAttrs::Updated {
+                        prior: &p.attrs,
+                        changed: change.after.clone().unwrap_or_default(),
+                    });
                 }
                 (Action::Create, _) => creates.push((changes.len(), at)),
                 _ => {}
@@ -310,11 +308,24 @@ enum KnownAttrs<'a> {
     Updated { prior: &'a Attrs, changed: Attrs },
 }
 
-fn lookup(known: &HashMap<&str, KnownAttrs<'_>>, r: &AttrRef) -> Option<Value> {
+/// What is known of each planned resource, by its place in the graph; found by address
+/// through the graph's own index.
+struct Known<'a> {
+    index: &'a HashMap<Text, usize>,
+    at: Vec<Option<KnownAttrs<'a>>>,
+}
+
+impl<'a> Known<'a> {
+    fn get(&self, address: &str) -> Option<&KnownAttrs<'a>> {
+        self.at.get(*self.index.get(address)?)?.as_ref()
+    }
+}
+
+fn lookup(known: &Known<'_>, r: &AttrRef) -> Option<Value> {
     lookup_ref(known, r).cloned()
 }
 
-fn lookup_ref<'k>(known: &'k HashMap<&str, KnownAttrs<'_>>, r: &AttrRef) -> Option<&'k Value> {
+fn lookup_ref<'k>(known: &'k Known<'_>, r: &AttrRef) -> Option<&'k Value> {
     let v = match known.get(r.address.as_str())? {
         KnownAttrs::Prior(a) => a.get(r.attr.as_str())?,
         KnownAttrs::Updated { prior, changed } => changed
@@ -326,7 +337,7 @@ fn lookup_ref<'k>(known: &'k HashMap<&str, KnownAttrs<'_>>, r: &AttrRef) -> Opti
 
 /// Does the desired value, once resolved, equal what state has? Compares in place, without
 /// building the resolved value: most resources of a big stack are unchanged.
-fn matches_resolved(want: &Value, have: &Value, known: &HashMap<&str, KnownAttrs<'_>>) -> bool {
+fn matches_resolved(want: &Value, have: &Value, known: &Known<'_>) -> bool {
     match (want, have) {
         (Value::Ref(r), _) => lookup_ref(known, r).is_some_and(|v| v.same_as(have)),
         (Value::List(a), Value::List(b)) => {
@@ -436,7 +447,7 @@ fn unchanged<'a>(
     d: &'a Desired,
     p: &'a ResourceState,
     schema: &'a ProviderSchema,
-    known: &HashMap<&str, KnownAttrs<'_>>,
+    known: &Known<'_>,
     lineup: &mut Option<Lineup<'a>>,
 ) -> bool {
     let ignore = &d.lifecycle.ignore_changes;
@@ -503,7 +514,7 @@ fn plan_one<'a>(
     d: &'a Desired,
     prior: Option<&'a ResourceState>,
     schema: &'a ProviderSchema,
-    known: &HashMap<&str, KnownAttrs<'_>>,
+    known: &Known<'_>,
     lineup: &mut Option<Lineup<'a>>,
 ) -> Result<ResourceChange, PlanError> {
     let c = &d.concrete;
