@@ -5,6 +5,7 @@
 //! from it alone, never from the stack again, and it is refused if the state moved on since
 //! (lineage or serial differ).
 
+mod lineup;
 pub mod planner;
 pub mod render;
 

@@ -6,6 +6,7 @@
 //! something being created is `(known after apply)`, and if that attribute forces
 //! replacement, the dependent is replaced too.
 
+use super::lineup::{Lineup, Place};
 use super::*;
 use crate::graph::{Desired, ResourceGraph};
 use crate::provider::ProviderSchema;
@@ -357,87 +358,6 @@ fn matches_resolved(want: &Value, have: &Value, known: &Known<'_>) -> bool {
         (Value::Generated(_), have) => *have != Value::Null,
         (Value::Unknown, _) => false,
         (want, have) => want.same_as(have),
-    }
-}
-
-/// How a desired map's names line up with a recorded map's, with what the type's schema
-/// says of each name: the same for every resource of a type declared alike, so worked out
-/// once for a run of them (a thousand security groups line up one pair of name lists).
-struct Lineup<'a> {
-    /// The maps it was worked out for; it fits any pair holding the same lists of names.
-    want: &'a Attrs,
-    have: &'a Attrs,
-    type_name: &'a str,
-    steps: Vec<Place>,
-}
-
-/// One name of either map, by position, in name order.
-#[derive(Clone, Copy, Debug)]
-enum Place {
-    /// In both: the desired value must match the recorded one (as a set when unordered).
-    Both {
-        want: usize,
-        have: usize,
-        unordered: bool,
-    },
-    /// Desired only: its value must match null.
-    Want { at: usize, unordered: bool },
-    /// Recorded only: fine when null or the cloud's to compute.
-    Have { at: usize, computed: bool },
-}
-
-impl<'a> Lineup<'a> {
-    fn new(d: &'a Desired, p: &'a ResourceState, schema: &'a ProviderSchema) -> Self {
-        let type_name = d.concrete.type_name.as_str();
-        let rs = schema.resources.get(type_name);
-        let flags = |k: &str| rs.map(|s| s.get(k)).unwrap_or_default();
-        let (want, have) = (d.concrete.attrs.names_in_order(), p.attrs.names_in_order());
-        let mut steps = Vec::with_capacity(want.len() + have.len());
-        let (mut i, mut j) = (0, 0);
-        while i < want.len() || j < have.len() {
-            let order = match (want.get(i), have.get(j)) {
-                (Some(w), Some(h)) => w.cmp(h),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                _ => std::cmp::Ordering::Greater,
-            };
-            steps.push(match order {
-                std::cmp::Ordering::Less => {
-                    i += 1;
-                    Place::Want {
-                        at: i - 1,
-                        unordered: flags(&want[i - 1]).unordered,
-                    }
-                }
-                std::cmp::Ordering::Greater => {
-                    j += 1;
-                    Place::Have {
-                        at: j - 1,
-                        computed: flags(&have[j - 1]).computed,
-                    }
-                }
-                std::cmp::Ordering::Equal => {
-                    i += 1;
-                    j += 1;
-                    Place::Both {
-                        want: i - 1,
-                        have: j - 1,
-                        unordered: flags(&want[i - 1]).unordered,
-                    }
-                }
-            });
-        }
-        Lineup {
-            want: &d.concrete.attrs,
-            have: &p.attrs,
-            type_name,
-            steps,
-        }
-    }
-
-    fn fits(&self, d: &Desired, p: &ResourceState) -> bool {
-        self.want.has_names_of(&d.concrete.attrs)
-            && self.have.has_names_of(&p.attrs)
-            && self.type_name == d.concrete.type_name
     }
 }
 

@@ -4,7 +4,9 @@
 //! serde's general machinery (keys matched as identifiers, whitespace skipped around every
 //! token, a visitor call per value) rather than to the bytes. This reader walks the bytes
 //! of the one layout cairn writes and builds the same values, maps and lists as serde's
-//! reader ([`super::read`] shares how both collect them).
+//! reader: lists at their exact size ([`super::read`]), maps with their names shared
+//! ([`super::names`]), found for most maps by comparing the text with the names the last
+//! map at the same depth had.
 //!
 //! Its contract is to say `None` rather than guess: whitespace, a float, a number outside
 //! what it reads, anything not where cairn would put it, and the caller reads the same text
@@ -255,7 +257,7 @@ impl<'a> Scan<'a> {
         if self.eat("}") {
             return Some(Value::Map(Attrs::new()));
         }
-        let tagged = self.text()?.starts_with('$');
+        let tagged = self.name()?.starts_with('$');
         self.pos = start;
         if tagged {
             return self.serde::<Value>();
