@@ -1,6 +1,7 @@
 //! Cross-crate tests: seed stacks (on AWS, GCP and Azure), the `cairn` CLI as a process, and the kill campaign.
 
 mod cli;
+mod cli_files;
 mod emulator;
 mod emulator_azure;
 mod inventory;

@@ -42,7 +42,7 @@ impl<'a> Lineup<'a> {
         let type_name = d.concrete.type_name.as_str();
         let rs = schema.resources.get(type_name);
         let flags = |k: &str| rs.map(|s| s.get(k)).unwrap_or_default();
-        let (want, have) = (d.concrete.attrs.names_in_order(), p.attrs.names_in_order());
+        let (want, have) = (d.concrete.attrs.names(), p.attrs.names());
         let mut steps = Vec::with_capacity(want.len() + have.len());
         let (mut i, mut j) = (0, 0);
         while i < want.len() || j < have.len() {

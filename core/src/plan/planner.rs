@@ -388,11 +388,8 @@ fn unchanged<'a>(
     let Some(lineup) = lineup else {
         return false;
     };
-    let (want_names, want) = (
-        d.concrete.attrs.names_in_order(),
-        d.concrete.attrs.values_in_order(),
-    );
-    let (have_names, have) = (p.attrs.names_in_order(), p.attrs.values_in_order());
+    let (want_names, want) = (d.concrete.attrs.names(), d.concrete.attrs.vals());
+    let (have_names, have) = (p.attrs.names(), p.attrs.vals());
     lineup.steps.iter().all(|step| match *step {
         Place::Both {
             want: i,

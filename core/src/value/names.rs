@@ -118,10 +118,7 @@ pub(super) fn intern_strs<K: AsRef<str>>(names: &[K]) -> Arc<Names> {
 /// The shared list of the names of these entries (sorted and unique): no list is made when
 /// this thread used the same names lately.
 pub(super) fn intern_keys<V>(entries: &[(Text, V)]) -> Arc<Names> {
-    match recent_by(entries.len(), entries.iter().map(|(k, _)| k.as_str())) {
-        Some(found) => found,
-        None => intern(entries.iter().map(|(k, _)| k.clone()).collect()),
-    }
+    recent_keys(entries).unwrap_or_else(|| intern(entries.iter().map(|(k, _)| k.clone()).collect()))
 }
 
 /// The shared list of the names of these entries if this thread used it lately (then they

@@ -233,20 +233,31 @@ impl<'a> Scan<'a> {
         if self.eat("]") {
             return Some(Vec::new());
         }
-        let mut items = self.items.pop().unwrap_or_default();
+        let mut buf = self.items.pop().unwrap_or_default();
+        let list = self.items_into(&mut buf, Self::value);
+        self.items.push(buf);
+        list
+    }
+
+    /// A list's items after its first `[`, each read by `item`, through `buf` (left empty
+    /// with its room) into a vector of exactly their number.
+    fn items_into<T>(
+        &mut self,
+        buf: &mut Vec<T>,
+        mut item: impl FnMut(&mut Self) -> Option<T>,
+    ) -> Option<Vec<T>> {
         let list = loop {
-            let Some(item) = self.value() else {
+            let Some(x) = item(self) else {
                 break None;
             };
-            items.push(item);
+            buf.push(x);
             match self.next_byte() {
                 Some(b',') => {}
-                Some(b']') => break Some(exact(&mut items)),
+                Some(b']') => break Some(exact(buf)),
                 _ => break None,
             }
         };
-        items.clear();
-        self.items.push(items);
+        buf.clear();
         list
     }
 
@@ -382,20 +393,9 @@ impl<'a> Scan<'a> {
         if self.eat("]") {
             return Some(Vec::new());
         }
-        let mut texts = std::mem::take(&mut self.texts);
-        let list = loop {
-            let Some(t) = self.text() else {
-                break None;
-            };
-            texts.push(t);
-            match self.next_byte() {
-                Some(b',') => {}
-                Some(b']') => break Some(exact(&mut texts)),
-                _ => break None,
-            }
-        };
-        texts.clear();
-        self.texts = texts;
+        let mut buf = std::mem::take(&mut self.texts);
+        let list = self.items_into(&mut buf, Self::text);
+        self.texts = buf;
         list
     }
 

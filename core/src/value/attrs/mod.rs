@@ -62,11 +62,13 @@ impl Attrs {
         Attrs::default()
     }
 
-    fn names(&self) -> &[Text] {
+    /// The names, in order (`vals()[i]` is the value of `names()[i]`).
+    pub(crate) fn names(&self) -> &[Text] {
         self.names.as_deref().map_or(&[], |n| &n.0)
     }
 
-    fn vals(&self) -> &[Value] {
+    /// The values, in the order of their names.
+    pub(crate) fn vals(&self) -> &[Value] {
         self.values.as_deref().unwrap_or_default()
     }
 
@@ -222,17 +224,11 @@ impl Attrs {
     /// Whether `other` is a copy of this map and neither has changed since: then the two
     /// are equal with no entry looked at (a refresh that reads back what state holds).
     pub(crate) fn is_copy_of(&self, other: &Attrs) -> bool {
-        match (&self.values, &other.values) {
-            (None, None) => true,
-            (Some(a), Some(b)) => {
-                Arc::ptr_eq(a, b)
-                    && match (&self.names, &other.names) {
-                        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
-                        _ => false,
-                    }
+        self.has_names_of(other)
+            && match (&self.values, &other.values) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (a, b) => a.is_none() && b.is_none(),
             }
-            _ => false,
-        }
     }
 
     /// A map with this one's names and `values` for them, in order: for a caller making
@@ -240,16 +236,6 @@ impl Attrs {
     pub(crate) fn with_values<const N: usize>(&self, values: [Value; N]) -> Attrs {
         debug_assert_eq!(self.len(), N);
         Attrs::from_parts(self.names.clone().unwrap_or_default(), Arc::from(values))
-    }
-
-    /// The names, in order (`values_in_order()[i]` is the value of `names_in_order()[i]`).
-    pub(crate) fn names_in_order(&self) -> &[Text] {
-        self.names()
-    }
-
-    /// The values, in the order of their names.
-    pub(crate) fn values_in_order(&self) -> &[Value] {
-        self.vals()
     }
 
     /// Whether both maps hold the one shared list of names (see [`super::names`]): then
