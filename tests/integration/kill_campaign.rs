@@ -90,8 +90,8 @@ struct Counts {
     /// Objects the test's own inventory found that `cairn inventory` did not list, or
     /// listed otherwise (orphan vs managed).
     blind: usize,
-    /// Runs not killed that ended on calls whose outcome is unknown (a timeout on a busy
-    /// machine): an interruption like a kill, re-run and checked like one.
+    /// Runs not killed, and first re-runs, that ended on calls whose outcome is unknown (a
+    /// timeout on a busy machine): an interruption like a kill, re-run and checked like one.
     cut_short: usize,
 }
 
@@ -169,22 +169,42 @@ impl Campaign<'_> {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn cairn");
+        // Drained as the run goes: a pipe's buffer is 64 KB, and a run that printed more
+        // into one nobody read would stall, and be taken for hung.
+        let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut all = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut all);
+                }
+                all
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
         let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            if child.try_wait().expect("wait").is_some() {
-                return child.wait_with_output().expect("output");
+        let (status, hung) = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break (status, false);
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
-                panic!(
-                    "cairn {args:?} hung for 300 s:\n{}\n{}",
-                    text(&out.stdout),
-                    text(&out.stderr)
-                );
+                break (child.wait().expect("reap"), true);
             }
             std::thread::sleep(Duration::from_millis(20));
-        }
+        };
+        let out = Output {
+            status,
+            stdout: stdout.join().expect("stdout reader"),
+            stderr: stderr.join().expect("stderr reader"),
+        };
+        assert!(
+            !hung,
+            "cairn {args:?} hung for 300 s:\n{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        out
     }
 
     /// Start `args` and SIGKILL it after `after`; false when it had finished by then.
@@ -321,8 +341,11 @@ impl Campaign<'_> {
         }
     }
 
-    /// A re-run after a kill: must succeed, and a dead run's lock must not stop it.
-    fn rerun(&mut self, args: &[&str], ctx: &str) -> bool {
+    /// A re-run after a kill: must succeed, and a dead run's lock must not stop it. A first
+    /// re-run may end as an uninterrupted run may (only on calls of unknown outcome, which
+    /// leave pending records as a kill does): it counts as cut short, and the second try,
+    /// which recovers from it, must succeed.
+    fn rerun(&mut self, args: &[&str], ctx: &str, second_try: bool) -> bool {
         let out = self.run(args);
         self.last_runs.push_str(&format!(
             "--- re-run {args:?}:\n{}{}",
@@ -332,16 +355,25 @@ impl Campaign<'_> {
         if out.status.code() == Some(0) {
             return true;
         }
+        // The apply's summary (what failed, and why) is on stdout, its notes on stderr.
+        let printed = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
         let err = text(&out.stderr);
+        if !second_try && cut_short(&printed) {
+            self.counts.cut_short += 1;
+            self.log.push(format!(
+                "{ctx}: re-run {args:?} cut short by calls of unknown outcome: {}",
+                verdict_first(&printed)
+            ));
+            return false;
+        }
         if err.contains("locked by") || err.contains("lock file") {
             self.counts.stuck += 1;
         } else {
             self.counts.failed += 1;
         }
         self.log.push(format!(
-            "{ctx}: re-run {args:?} failed:\n{}{}",
-            text(&out.stdout),
-            verdict_first(&out.stderr)
+            "{ctx}: re-run {args:?} failed:\n{}",
+            verdict_first(&printed)
         ));
         false
     }
@@ -629,7 +661,7 @@ fn run_campaign(mut c: Campaign<'_>, points: usize, seed: u64) -> Counts {
         if c.counts.points.is_multiple_of(2) {
             std::thread::sleep(Duration::from_millis(500 + rng.below(2000)));
         }
-        if !c.rerun(args, &ctx) && !c.rerun(args, &format!("{ctx}, second try")) {
+        if !c.rerun(args, &ctx, false) && !c.rerun(args, &format!("{ctx}, second try"), true) {
             break;
         }
         if applied {
@@ -641,7 +673,11 @@ fn run_campaign(mut c: Campaign<'_>, points: usize, seed: u64) -> Counts {
         eprintln!("{ctx}: {}", c.counts.line());
     }
     if applied {
-        assert!(c.rerun(&["destroy", "--auto-approve"], "final destroy"));
+        let destroy = ["destroy", "--auto-approve"];
+        assert!(
+            c.rerun(&destroy, "final destroy", false)
+                || c.rerun(&destroy, "final destroy, second try", true)
+        );
         c.check_destroyed("final destroy");
     }
     for l in &c.log {

@@ -134,9 +134,11 @@ impl Clients {
                 ))
                 .build_https()
         });
+        // The attempt timeout is the budgeted connector's: it starts when a request leaves,
+        // not while it waits for a slot (see `budget`).
         let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()
             .connect_timeout(t.connect)
-            .operation_attempt_timeout(t.attempt)
+            .disable_operation_attempt_timeout()
             .operation_timeout(t.call)
             .build();
         let mut budgets = Vec::new();
@@ -149,7 +151,7 @@ impl Clients {
                         .retry_config(retry.clone())
                         .timeout_config(timeouts.clone())
                         .interceptor(counter.clone())
-                        .http_client(budgeted(http.clone(), budget))
+                        .http_client(budgeted(http.clone(), budget, t.attempt))
                         .build(),
                 )
             }};

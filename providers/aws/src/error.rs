@@ -91,6 +91,40 @@ pub(crate) fn unreachable(
     }
 }
 
+/// An attempt that was sent and got no whole answer in time: AWS may have acted on it.
+#[derive(Debug)]
+pub(crate) struct NoAnswer {
+    service: &'static str,
+    endpoint: String,
+    after: std::time::Duration,
+}
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at {} sent no answer within {:?}",
+            self.service, self.endpoint, self.after
+        )
+    }
+}
+
+impl std::error::Error for NoAnswer {}
+
+/// The connector's error for an attempt sent to `service` at `endpoint` and not answered
+/// within `after`: a timeout, which the SDK retries when the call may be sent again.
+pub(crate) fn no_answer_within(
+    service: &'static str,
+    endpoint: &str,
+    after: std::time::Duration,
+) -> ConnectorError {
+    ConnectorError::timeout(Box::new(NoAnswer {
+        service,
+        endpoint: endpoint.to_string(),
+        after,
+    }))
+}
+
 /// The most telling words for why a connection failed.
 fn cause_of(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
@@ -123,6 +157,9 @@ fn no_answer<E: std::error::Error + 'static, R: std::fmt::Debug + 'static>(
     while let Some(err) = cur {
         if let Some(u) = err.downcast_ref::<Unreachable>() {
             return u.to_string();
+        }
+        if let Some(n) = err.downcast_ref::<NoAnswer>() {
+            return n.to_string();
         }
         cur = err.source();
     }

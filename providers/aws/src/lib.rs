@@ -59,7 +59,9 @@ pub struct AwsOptions {
 pub struct CallTimeouts {
     /// Establishing a connection.
     pub connect: Duration,
-    /// One attempt, from sending the request to the end of the answer.
+    /// One attempt, from sending the request to the end of the answer (a request waiting
+    /// for one of its service's concurrency slots has not been sent: that wait counts only
+    /// toward `call`).
     pub attempt: Duration,
     /// The whole call, retries and their backoff included.
     pub call: Duration,

@@ -355,7 +355,8 @@ fn a_create_aws_cannot_deduplicate_is_never_sent_twice() {
     assert!(
         failed.len() == 1
             && failed[0].0.as_str() == "aws_eip.main-nat-a"
-            && failed[0].1.contains("outcome unknown"),
+            && failed[0].1.contains("outcome unknown")
+            && failed[0].1.contains("sent no answer within 1s"),
         "{report}"
     );
     std::thread::sleep(Duration::from_secs(4)); // anything still in flight has landed
@@ -377,6 +378,86 @@ fn a_create_aws_cannot_deduplicate_is_never_sent_twice() {
     );
     assert_eq!(count_eips(), 1);
     aws.destroy(&engine, &s);
+}
+
+/// A request waiting for one of its service's concurrency slots has not left, so the attempt
+/// timeout must not run meanwhile. Eighty Elastic IPs at once through a budget of 16 slots,
+/// each answer 500 ms, an attempt timeout of 1.5 s: the last waves wait longer than that
+/// before they are sent, yet every allocation is made, once, and none ends "outcome
+/// unknown" (before, those waves did, never having been sent).
+#[test]
+fn a_request_waiting_for_a_slot_has_not_used_its_attempt_timeout() {
+    use cairn_core::provider::{CreateRequest, Progress, Provider};
+    use cairn_core::value::{Attrs, Value};
+    let aws = Aws::new();
+    aws.set_faults(r#"{"delay": {"AllocateAddress": 500}}"#);
+    let provider = std::sync::Arc::new(cairn_aws::AwsProvider::new(
+        &aws.sdk,
+        cairn_aws::AwsOptions {
+            timeouts: cairn_aws::CallTimeouts {
+                connect: Duration::from_secs(2),
+                attempt: Duration::from_millis(1500),
+                call: Duration::from_secs(60),
+                read_after_write: Duration::from_millis(500),
+            },
+            ..cairn_aws::AwsOptions::default()
+        },
+    ));
+    const MANY: usize = 80;
+    let results = aws.rt.block_on(async {
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..MANY {
+            let provider = provider.clone();
+            calls.spawn(async move {
+                let mut attrs = Attrs::new();
+                attrs.insert("domain".into(), Value::str("vpc"));
+                let request = CreateRequest {
+                    stack: "acc-queue".into(),
+                    address: format!("aws_eip.queued-{i}").into(),
+                    type_name: "aws_eip".into(),
+                    attrs,
+                    token: format!("queued-{i}"),
+                    progress: Progress::new(|_| {}),
+                };
+                provider.create(request).await
+            });
+        }
+        calls.join_all().await
+    });
+    aws.set_faults(r#"{"delay": {}}"#);
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    assert!(failed.is_empty(), "{} failed: {failed:#?}", failed.len());
+    let ec2 = provider
+        .budgets()
+        .into_iter()
+        .find(|b| b.service == "ec2")
+        .unwrap();
+    assert!(
+        ec2.peak_in_use >= 16 && ec2.attempts >= MANY as u64,
+        "the calls must have queued for slots: {ec2:?}"
+    );
+    let addresses = aws
+        .rt
+        .block_on(aws.ec2().describe_addresses().send())
+        .unwrap();
+    assert_eq!(
+        addresses.addresses().len(),
+        MANY,
+        "each allocation made once"
+    );
+    for a in addresses.addresses() {
+        aws.rt
+            .block_on(
+                aws.ec2()
+                    .release_address()
+                    .set_allocation_id(a.allocation_id().map(str::to_string))
+                    .send(),
+            )
+            .unwrap();
+    }
 }
 
 /// A security group whose create was interrupted after AWS made it, with the revoke of its
