@@ -4,6 +4,7 @@ mod cli;
 mod cli_files;
 mod emulator;
 mod emulator_azure;
+mod emulator_gcp;
 mod inventory;
 mod inventory_azure;
 mod kill_campaign;

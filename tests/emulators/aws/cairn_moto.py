@@ -1,4 +1,6 @@
 """moto 5.2.5, wrapped to behave like AWS where cairn's AWS provider depends on it.
+(MSK's patches are in moto_kafka.py; what they and the middleware share, in
+emulator_state.py.)
 
 Runs moto's own WSGI app in-process and closes its known gaps, without touching moto's
 files (everything is patched from here, at start-up):
@@ -56,12 +58,10 @@ CAIRN_MOTO_ERROR_RATE, CAIRN_MOTO_TRANSITION_MS and CAIRN_MOTO_SEED.
 
 import argparse
 import atexit
-import base64
 import io
 import json
 import socket
 import os
-import random
 import threading
 import time
 import urllib.parse
@@ -70,116 +70,21 @@ import uuid
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
 import local_postgres
+import moto_kafka
+from emulator_state import (
+    CALLS,
+    HELD,
+    LOCK,
+    MUTATING,
+    RELEASED,
+    SETTINGS,
+    TRANSITIONS,
+    advance,
+    later,
+    settle_later,
+)
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-LOCK = threading.RLock()
-# Held while moto applies a change (see Middleware.__call__).
-MUTATING = threading.Lock()
-
-
-class Settings:
-    def __init__(self):
-        self.latency_ms = float(os.environ.get("CAIRN_MOTO_LATENCY_MS", "0"))
-        self.throttle_rate = float(os.environ.get("CAIRN_MOTO_THROTTLE_RATE", "0"))
-        self.error_rate = float(os.environ.get("CAIRN_MOTO_ERROR_RATE", "0"))
-        self.transition_ms = float(os.environ.get("CAIRN_MOTO_TRANSITION_MS", "300"))
-        self.rng = random.Random(int(os.environ.get("CAIRN_MOTO_SEED", "0")))
-        self.hold = set()
-        self.delay = {}
-
-    def as_dict(self):
-        return {
-            "latency_ms": self.latency_ms,
-            "throttle_rate": self.throttle_rate,
-            "error_rate": self.error_rate,
-            "transition_ms": self.transition_ms,
-            "hold": sorted(self.hold),
-            "delay": dict(self.delay),
-        }
-
-    def update(self, d):
-        for k in ("latency_ms", "throttle_rate", "error_rate", "transition_ms"):
-            if k in d:
-                setattr(self, k, float(d[k]))
-        if "seed" in d:
-            self.rng = random.Random(int(d["seed"]))
-        if "delay" in d:
-            self.delay = {k: float(v) for k, v in d["delay"].items()}
-        if "hold" in d:
-            self.hold = set(d["hold"])
-            if self.hold:
-                RELEASED.clear()
-            else:
-                RELEASED.set()
-
-    def holds(self, operation):
-        """Whether `operation` is held: named exactly, or prefixed by an entry ending in *."""
-        return any(matches(h, operation) for h in self.hold)
-
-    def delay_of(self, operation):
-        """Milliseconds before `operation` takes effect (0: at once)."""
-        return max((ms for k, ms in self.delay.items() if matches(k, operation)), default=0)
-
-
-def matches(pattern, operation):
-    return operation == pattern or (pattern.endswith("*") and operation.startswith(pattern[:-1]))
-
-
-RELEASED = threading.Event()
-RELEASED.set()
-SETTINGS = Settings()
-CALLS = []
-# Calls whose answers are held right now.
-HELD = []
-
-
-# ---------------------------------------------------------------------------------------
-# Timed transitions: (deadline, callback), applied lazily before every request.
-
-TRANSITIONS = []
-
-
-def later(fn):
-    """Run `fn` once the configured pending period has passed."""
-    with LOCK:
-        TRANSITIONS.append((time.monotonic() + SETTINGS.transition_ms / 1000.0, fn))
-
-
-def settle_later(obj, attr, pending, final):
-    """Put `obj.attr` in its pending state now, and in `final` once the period has passed
-    (unless something else moved it meanwhile)."""
-    setattr(obj, attr, pending)
-
-    def settle():
-        if getattr(obj, attr) == pending:
-            setattr(obj, attr, final)
-
-    later(settle)
-
-
-def settle_later_key(d, key, pending, final):
-    """`settle_later` for a dict entry."""
-    d[key] = pending
-
-    def settle():
-        if d.get(key) == pending:
-            d[key] = final
-
-    later(settle)
-
-
-def advance():
-    now = time.monotonic()
-    with LOCK:
-        due = [t for t in TRANSITIONS if t[0] <= now]
-        TRANSITIONS[:] = [t for t in TRANSITIONS if t[0] > now]
-    for _, fn in due:
-        try:
-            fn()
-        except Exception:  # the object may be gone already; nothing to move on
-            pass
-
 
 # ---------------------------------------------------------------------------------------
 # Patches of moto backends.
@@ -683,287 +588,6 @@ def patch_elasticache():
     ecr.ElastiCacheResponse.decrease_replica_count = replica_response
 
 
-def rest_error(status, kind, message):
-    """A REST-JSON error answer. moto takes the HTTP status from the headers' "status"."""
-    return status, {"status": status, "x-amzn-ErrorType": kind}, json.dumps({"message": message})
-
-
-def patch_kafka():
-    from moto.kafka import models as km
-    from moto.kafka import responses as kr
-
-    backend_cls = km.KafkaBackend
-
-    def activate_later(cluster, from_state):
-        settle_later(cluster, "state", from_state, "ACTIVE")
-
-    for name in ("create_cluster", "create_cluster_v2"):
-        original = getattr(backend_cls, name, None)
-        if original is None:
-            continue
-
-        def make(original):
-            def create(self, *args, **kwargs):
-                result = original(self, *args, **kwargs)
-                arn = result[0] if isinstance(result, tuple) else getattr(result, "arn", result)
-                cluster = self.clusters.get(arn)
-                if cluster is not None:
-                    # moto writes a local time without zone; AWS sends RFC 3339 in UTC.
-                    from datetime import datetime, timezone
-
-                    cluster.creation_time = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-                    cluster.state = "CREATING"
-                    activate_later(cluster, "CREATING")
-                return result
-
-            return create
-
-        setattr(backend_cls, name, make(original))
-
-    # AWS lists clusters with their whole ClusterInfo (broker count, node group, version);
-    # moto lists name, state and time only.
-    def list_clusters(self, cluster_name_filter=None):
-        return [
-            self.describe_cluster(c.arn)
-            for c in list(self.clusters.values())
-            if not cluster_name_filter or c.cluster_name.startswith(cluster_name_filter)
-        ]
-
-    backend_cls.list_clusters = list_clusters
-
-    # An unknown cluster is NotFoundException (404) on AWS; moto raises a KeyError (500).
-    from moto.core.exceptions import JsonRESTError
-
-    for name in ("describe_cluster", "describe_cluster_v2"):
-        original_describe = getattr(backend_cls, name, None)
-        if original_describe is None:
-            continue
-
-        def make_describe(original_describe):
-            def describe(self, cluster_arn, *args, **kwargs):
-                if cluster_arn not in self.clusters:
-                    error = JsonRESTError("NotFoundException", f"Cluster {cluster_arn} was not found.")
-                    error.code = 404
-                    raise error
-                return original_describe(self, cluster_arn, *args, **kwargs)
-
-            return describe
-
-        setattr(backend_cls, name, make_describe(original_describe))
-
-    original_delete = backend_cls.delete_cluster
-
-    def delete_cluster(self, cluster_arn, current_version=None):
-        cluster = self.clusters.get(cluster_arn)
-        result = original_delete(self, cluster_arn, current_version) if cluster is None else None
-        if cluster is None:
-            return result
-        cluster.state = "DELETING"
-
-        def gone():
-            self.clusters.pop(cluster_arn, None)
-
-        later(gone)
-        return cluster_arn, "DELETING"
-
-    backend_cls.delete_cluster = delete_cluster
-
-    def bump(cluster):
-        # A new opaque version, like AWS's "K3AEGXETSR30VB"; stale versions are refused.
-        cluster.current_version = "K" + uuid.uuid4().hex[:13].upper()
-        cluster.state = "UPDATING"
-        activate_later(cluster, "UPDATING")
-        return f"{cluster.arn.replace(':cluster/', ':cluster-operation/')}/{uuid.uuid4()}"
-
-    def update_response(mutate):
-        def handler(self):
-            arn = urllib.parse.unquote(self.path.split("/v1/clusters/")[1].split("/")[0])
-            raw = json.loads(self.body or "{}")
-            # MSK's REST API names fields in camelCase; accept either spelling.
-            body = {k[:1].upper() + k[1:]: v for k, v in raw.items()}
-            cluster = self.kafka_backend.clusters.get(arn)
-            if cluster is None:
-                return rest_error(404, "NotFoundException", f"{arn} not found")
-            if body.get("CurrentVersion") and body["CurrentVersion"] != cluster.current_version:
-                return rest_error(400, "BadRequestException", "The cluster's current version does not match.")
-            if cluster.state != "ACTIVE":
-                return rest_error(400, "BadRequestException", f"The cluster is {cluster.state}, not ACTIVE.")
-            mutate(cluster, body)
-            return json.dumps({"ClusterArn": arn, "ClusterOperationArn": bump(cluster)})
-
-        return handler
-
-    def set_count(c, b):
-        c.number_of_broker_nodes = int(b["TargetNumberOfBrokerNodes"])
-
-    # moto keeps the node group as the request sent it: camelCase keys.
-    def set_storage(c, b):
-        for info in b.get("TargetBrokerEBSVolumeInfo", []):
-            size = info.get("VolumeSizeGB", info.get("volumeSizeGB"))
-            storage = c.broker_node_group_info.setdefault("storageInfo", {}).setdefault("ebsStorageInfo", {})
-            storage["volumeSize"] = int(size)
-
-    def set_type(c, b):
-        c.broker_node_group_info["instanceType"] = b["TargetInstanceType"]
-
-    def set_version(c, b):
-        c.kafka_version = b["TargetKafkaVersion"]
-
-    kr.KafkaResponse.update_broker_count = update_response(set_count)
-    kr.KafkaResponse.update_broker_storage = update_response(set_storage)
-    kr.KafkaResponse.update_broker_type = update_response(set_type)
-    kr.KafkaResponse.update_cluster_kafka_version = update_response(set_version)
-
-    patch_kafka_topics(kr)
-
-
-def patch_kafka_topics(kr):
-    """MSK's topic API (CreateTopic, DescribeTopic, ListTopics, UpdateTopic, DeleteTopic),
-    which moto lacks: topics live on their cluster (so a reset clears them), pass through
-    CREATING/UPDATING/DELETING, and refuse what MSK refuses (inactive cluster, duplicate
-    name, replication above the broker count, fewer partitions)."""
-
-    error = rest_error
-
-    def parse(self):
-        tail = self.path.split("?")[0].split("/v1/clusters/")[1].split("/")
-        arn = urllib.parse.unquote(tail[0])
-        name = urllib.parse.unquote(tail[2]) if len(tail) > 2 else None
-        return arn, self.kafka_backend.clusters.get(arn), name
-
-    def view(cluster, t):
-        return {
-            "topicArn": t["arn"],
-            "topicName": t["name"],
-            "partitionCount": t["partitions"],
-            "replicationFactor": t["replication"],
-            "configs": t.get("configs", ""),
-            "status": t["status"],
-        }
-
-    def bad_configs(body):
-        """MSK's configs are Base64; a blob that is not, or that does not decode to Kafka
-        `key=value` properties, is refused as MSK refuses a malformed request."""
-        blob = body.get("configs")
-        if blob is None:
-            return None
-        try:
-            text = base64.b64decode(blob, validate=True).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            return error(400, "BadRequestException", "configs is not valid Base64.")
-        for line in text.splitlines():
-            if line.strip() and "=" not in line:
-                return error(400, "BadRequestException", f"configs has no key=value in {line!r}.")
-        return None
-
-    def topics_of(cluster):
-        if not hasattr(cluster, "cairn_topics"):
-            cluster.cairn_topics = {}
-        return cluster.cairn_topics
-
-    def create_topic(self):
-        arn, cluster, _ = parse(self)
-        if cluster is None:
-            return error(404, "NotFoundException", f"Cluster {arn} was not found.")
-        if cluster.state != "ACTIVE":
-            return error(400, "BadRequestException", f"The cluster is {cluster.state}, not ACTIVE.")
-        body = json.loads(self.body or "{}")
-        name = body.get("topicName", "")
-        refused = bad_configs(body)
-        if refused is not None:
-            return refused
-        topics = topics_of(cluster)
-        if name in topics:
-            return error(409, "ConflictException", f"Topic {name} already exists.")
-        replication = int(body.get("replicationFactor", 3))
-        if replication > int(cluster.number_of_broker_nodes):
-            return error(
-                400,
-                "BadRequestException",
-                f"replicationFactor {replication} exceeds the {cluster.number_of_broker_nodes} brokers.",
-            )
-        topic = {
-            "arn": arn.replace(":cluster/", ":topic/") + "/" + name,
-            "name": name,
-            "partitions": int(body.get("partitionCount", 1)),
-            "replication": replication,
-            "configs": body.get("configs", ""),
-        }
-        topics[name] = topic
-        settle_later_key(topic, "status", "CREATING", "ACTIVE")
-        return json.dumps({"topicArn": topic["arn"], "topicName": name, "status": "CREATING"})
-
-    def describe_topic(self):
-        arn, cluster, name = parse(self)
-        topic = topics_of(cluster).get(name) if cluster is not None else None
-        if topic is None:
-            return error(404, "NotFoundException", f"Topic {name} was not found.")
-        return json.dumps(view(cluster, topic))
-
-    def list_topics(self):
-        arn, cluster, _ = parse(self)
-        if cluster is None:
-            return error(404, "NotFoundException", f"Cluster {arn} was not found.")
-        prefix = (self.querystring.get("topicNameFilter") or [""])[0]
-        limit = int((self.querystring.get("maxResults") or ["100"])[0])
-        start = int((self.querystring.get("nextToken") or ["0"])[0])
-        names = sorted(n for n in topics_of(cluster) if n.startswith(prefix))
-        page = names[start : start + limit]
-        out = {
-            "topics": [
-                {
-                    "topicArn": topics_of(cluster)[n]["arn"],
-                    "topicName": n,
-                    "partitionCount": topics_of(cluster)[n]["partitions"],
-                    "replicationFactor": topics_of(cluster)[n]["replication"],
-                    "outOfSyncReplicaCount": 0,
-                }
-                for n in page
-            ]
-        }
-        if start + limit < len(names):
-            out["nextToken"] = str(start + limit)
-        return json.dumps(out)
-
-    def update_topic(self):
-        arn, cluster, name = parse(self)
-        topic = topics_of(cluster).get(name) if cluster is not None else None
-        if topic is None:
-            return error(404, "NotFoundException", f"Topic {name} was not found.")
-        if topic["status"] != "ACTIVE":
-            return error(400, "BadRequestException", f"The topic is {topic['status']}, not ACTIVE.")
-        body = json.loads(self.body or "{}")
-        refused = bad_configs(body)
-        if refused is not None:
-            return refused
-        if "partitionCount" in body:
-            wanted = int(body["partitionCount"])
-            if wanted < topic["partitions"]:
-                return error(
-                    400,
-                    "BadRequestException",
-                    f"partitionCount can only grow: {topic['partitions']} -> {wanted}.",
-                )
-            topic["partitions"] = wanted
-        if "configs" in body:
-            topic["configs"] = body["configs"]
-        settle_later_key(topic, "status", "UPDATING", "ACTIVE")
-        return json.dumps({"topicArn": topic["arn"], "topicName": name, "status": "UPDATING"})
-
-    def delete_topic(self):
-        arn, cluster, name = parse(self)
-        topics = topics_of(cluster) if cluster is not None else {}
-        topic = topics.get(name)
-        if topic is None:
-            return error(404, "NotFoundException", f"Topic {name} was not found.")
-        topic["status"] = "DELETING"
-        later(lambda: topics.pop(name, None))
-        return json.dumps({"topicArn": topic["arn"], "topicName": name, "status": "DELETING"})
-
-    for fn in (create_topic, describe_topic, list_topics, update_topic, delete_topic):
-        setattr(kr.KafkaResponse, fn.__name__, fn)
-
-
 # ---------------------------------------------------------------------------------------
 # The WSGI middleware: control endpoints, latency, faults, call log.
 
@@ -1235,7 +859,7 @@ def main():
     patch_ec2()
     patch_elbv2()
     patch_elasticache()
-    patch_kafka()
+    moto_kafka.patch_kafka()
     app = Middleware(DomainDispatcherApplication(create_backend_app))
     # Loopback only: the emulator is for this machine's tests.
     run_simple(
