@@ -155,7 +155,7 @@ impl Emulator {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free loopback port");
-        let log = std::env::temp_dir().join(format!("cairn-{}-emulator-{port}.log", kind.name));
+        let log = log_dir().join(format!("{}-{port}.log", kind.name));
         let out = std::fs::File::create(&log).expect("emulator log file");
         let err = out.try_clone().expect("emulator log file");
         let serve = serve_script(kind);
@@ -430,6 +430,38 @@ impl Emulator {
             .collect();
         Ok((status, headers, body.to_string()))
     }
+}
+
+/// Where this test process's emulators write their logs: a directory of its own, so that a
+/// later run can remove those of processes that have ended. A log explains a failure of the
+/// run that started its emulator until the next run; none piles up in the temporary
+/// directory run after run.
+fn log_dir() -> &'static std::path::Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        const PREFIX: &str = "cairn-emulator-logs-";
+        let tmp = std::env::temp_dir();
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let ended = name
+                .strip_prefix(PREFIX)
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
+            if ended {
+                let _ = std::fs::remove_dir_all(entry.path());
+            } else if name.starts_with("cairn-")
+                && name.contains("-emulator-")
+                && name.ends_with(".log")
+            {
+                // The layout before: one file per emulator, left in the directory itself.
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        let dir = tmp.join(format!("{PREFIX}{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("emulator log directory");
+        dir
+    })
 }
 
 impl Drop for Emulator {

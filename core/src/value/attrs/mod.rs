@@ -18,7 +18,7 @@
 //! was, so plans and state keep their order and their bytes. The API is the part of
 //! `BTreeMap`'s the engine and providers use, under the same names.
 
-use super::names::{intern, intern_keys, intern_slice, recent_keys, Names};
+use super::names::{intern, intern_keys, intern_slice, Names};
 use super::{Text, Value};
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -232,7 +232,9 @@ impl Attrs {
     }
 
     /// A map with this one's names and `values` for them, in order: for a caller making
-    /// many maps of the same names, which are then looked up once.
+    /// many maps of the same names, which are then looked up once. (Only the memory
+    /// provider, behind `test-support`, makes maps that way today.)
+    #[cfg(feature = "test-support")]
     pub(crate) fn with_values<const N: usize>(&self, values: [Value; N]) -> Attrs {
         debug_assert_eq!(self.len(), N);
         Attrs::from_parts(self.names.clone().unwrap_or_default(), Arc::from(values))
@@ -319,10 +321,12 @@ impl Attrs {
     }
 
     /// The entries of `buffer` in any order (the last of a name stays), taking them and
-    /// leaving the buffer's room for the next map: one allocation, the map's own.
+    /// leaving the buffer's room for the next map: one allocation, the map's own. (The
+    /// memory provider's lowering, behind `test-support`, is its user today.)
+    #[cfg(feature = "test-support")]
     pub(crate) fn take_from(buffer: &mut Vec<(Text, Value)>) -> Attrs {
         // Names as a map made lately had them are sorted and unique: no sort, no check.
-        let names = match recent_keys(buffer) {
+        let names = match super::names::recent_keys(buffer) {
             Some(names) => names,
             None => {
                 sort_unique(buffer);
