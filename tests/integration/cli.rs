@@ -170,6 +170,22 @@ fn bad_arguments_are_errors_with_usage() {
     assert!(text(&help.stdout).contains("validate"));
 }
 
+/// `cairn plan --out p.json` of the zerostate stack in `dir`, offline (no refresh, no
+/// cloud): the saved plan the tests of saved plans start from.
+pub(crate) fn save_zerostate_plan(dir: &std::path::Path) -> std::process::Output {
+    let args = [
+        "plan",
+        "--stack",
+        "zerostate",
+        "--env",
+        "dev",
+        "--out",
+        "p.json",
+        "--refresh=false",
+    ];
+    cairn_with_env(dir, &args, NOWHERE)
+}
+
 /// AWS settings that point at a loopback port nobody listens on: these tests must not
 /// reach any cloud, and would fail loudly if they tried.
 pub(crate) const NOWHERE: &[(&str, &str)] = &[
@@ -252,20 +268,7 @@ fn clouds_without_a_provider_or_a_configuration_are_a_clear_error() {
 #[test]
 fn a_plan_for_another_stack_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let saved = cairn_with_env(
-        dir.path(),
-        &[
-            "plan",
-            "--stack",
-            "zerostate",
-            "--env",
-            "dev",
-            "--out",
-            "p.json",
-            "--refresh=false",
-        ],
-        NOWHERE,
-    );
+    let saved = save_zerostate_plan(dir.path());
     assert_eq!(saved.status.code(), Some(0), "{}", text(&saved.stderr));
     let saved_plan = std::fs::read_to_string(dir.path().join("p.json")).unwrap();
     assert!(

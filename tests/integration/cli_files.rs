@@ -2,7 +2,7 @@
 //! plans private and refused once edited, locks released by hand or taken over from a dead
 //! run, and a state another user cannot write refused rather than replaced.
 
-use crate::cli::NOWHERE;
+use crate::cli::{save_zerostate_plan, NOWHERE};
 use cairn_tests::cairn_with_env;
 
 fn text(b: &[u8]) -> String {
@@ -51,17 +51,7 @@ fn saved_plans_are_private_and_refused_once_edited() {
         std::os::unix::fs::PermissionsExt::from_mode(0o644),
     )
     .unwrap();
-    let args = [
-        "plan",
-        "--stack",
-        "zerostate",
-        "--env",
-        "dev",
-        "--out",
-        "p.json",
-        "--refresh=false",
-    ];
-    let out = cairn_with_env(dir.path(), &args, NOWHERE);
+    let out = save_zerostate_plan(dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         mode(&plan_file),
@@ -169,20 +159,7 @@ fn a_state_another_user_cannot_write_is_refused_not_replaced() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let out = cairn_with_env(
-        d,
-        &[
-            "plan",
-            "--stack",
-            "zerostate",
-            "--env",
-            "dev",
-            "--out",
-            "p.json",
-            "--refresh=false",
-        ],
-        NOWHERE,
-    );
+    let out = save_zerostate_plan(d);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let state = d.join(".cairn/zerostate-dev.aws.json");
     let root = current_uid() == 0;

@@ -405,7 +405,7 @@ class Handler(BaseHTTPRequestHandler):
             routed_as = "POST" if http == "PUT" and "upload_id" in query else http
             try:
                 method, params = self.contract.route(routed_as, url.path)
-            except ApiError as e:
+            except ApiError:
                 log_call(None, f"{http} {url.path}", time.time(), None)
                 raise
             style = method.style

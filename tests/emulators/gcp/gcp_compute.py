@@ -11,6 +11,7 @@ import time
 import uuid
 
 import gcp_compute_lb
+import gcp_compute_lb_rules
 from gcp_contract import ApiError
 from gcp_secrets import project_number
 
@@ -32,10 +33,10 @@ class Compute:
         "firewalls": "compute#firewall",
         "routers": "compute#router",
         "globalAddresses": "compute#address",
-        **gcp_compute_lb.KINDS,
+        **gcp_compute_lb_rules.KINDS,
     }
     # The URL segment of each collection (globalAddresses live at global/addresses).
-    SEGMENT = {"globalAddresses": "addresses", **gcp_compute_lb.SEGMENT}
+    SEGMENT = {"globalAddresses": "addresses", **gcp_compute_lb_rules.SEGMENT}
 
     # Where private services access may allocate a range when none is given.
     PRIVATE_POOLS = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
@@ -105,7 +106,7 @@ class Compute:
                 "selfLink": f"{COMPUTE_BASE}projects/{project}",
                 "defaultNetworkTier": "PREMIUM",
             }
-        verbs = ("insert", "get", "list", "delete", "patch") + gcp_compute_lb.METHODS.get(collection, ())
+        verbs = ("insert", "get", "list", "delete", "patch") + gcp_compute_lb_rules.METHODS.get(collection, ())
         if collection not in self.KINDS or verb not in verbs:
             raise ApiError(501, f"{method.id} is routed but not emulated yet.")
         regional = collection in ("subnetworks", "routers")
@@ -143,7 +144,7 @@ class Compute:
             self.must_exist(key)
             if body.get("name", name) != name:
                 raise ApiError(400, f"Invalid value for field 'resource.name': '{body['name']}'. The name of a {collection[:-1]} cannot change.")
-            if verb == "patch" and collection not in gcp_compute_lb.KINDS:
+            if verb == "patch" and collection not in gcp_compute_lb_rules.KINDS:
                 new, effect = None, lambda: self.patch(key, body)
             else:
                 new = self.lb.change(verb, key, body, query)
@@ -177,7 +178,7 @@ class Compute:
             self.check_range(project, scope, body)
         if collection == "globalAddresses":
             body = self.check_address(project, body)
-        if collection in gcp_compute_lb.KINDS:
+        if collection in gcp_compute_lb_rules.KINDS:
             body = self.lb.check(project, collection, body, key)
         return key, body
 
@@ -342,7 +343,7 @@ class Compute:
         """A JSON merge patch, as Compute's patch methods are (server-set fields kept)."""
         obj = self.objects[key]
         kept = {k: obj[k] for k in ("id", "kind", "selfLink", "creationTimestamp")}
-        self.objects[key] = dict(gcp_compute_lb.merge_patch(obj, body), **kept)
+        self.objects[key] = dict(gcp_compute_lb_rules.merge_patch(obj, body), **kept)
 
     def start(self, project, scope, kind, key, effect, target_id=None, body=None):
         name = f"operation-{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}"
